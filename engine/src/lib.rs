@@ -1,0 +1,6 @@
+//! gavel engine: the single-threaded core pinned to one core.
+//!
+//! It owns the protocol's order book, mirrored venue books, the mark price,
+//! accounts and margin, the liquidation trigger and execution, and the journal.
+//! No locks, no allocation and no syscalls on the hot path.
+#![warn(missing_docs)]

@@ -1,0 +1,10 @@
+//! gavel feeds: the wire format, the shared-memory SPSC ring, exchange parsers,
+//! venue book sync, capture and replay.
+//!
+//! Data flows one way: feed handler → ring → engine.
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod wire;
+
+pub use wire::{Event, EventKind, Side, Venue};

@@ -1,0 +1,4 @@
+//! One module per `gavel` subcommand.
+
+pub mod bench;
+pub mod demo;
