@@ -5,6 +5,9 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+pub mod data_dir;
+pub mod input_error;
 pub mod wire;
 
+pub use input_error::{InputError, Location};
 pub use wire::{Event, EventKind, Side, Venue};
