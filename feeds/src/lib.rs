@@ -7,6 +7,8 @@
 pub mod clock;
 pub mod data_dir;
 pub mod input_error;
+pub mod rng;
+pub mod synthetic;
 pub mod wire;
 
 pub use input_error::{InputError, Location};
