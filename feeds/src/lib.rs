@@ -4,6 +4,7 @@
 //! Data flows one way: feed handler → ring → engine.
 #![warn(missing_docs)]
 
+pub mod capture;
 pub mod clock;
 pub mod data_dir;
 pub mod input_error;
