@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod clock;
+pub mod crash_market;
 pub mod data_dir;
 pub mod input_error;
 pub mod rng;
