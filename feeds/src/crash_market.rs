@@ -110,7 +110,7 @@ pub fn crash_path(spec: &CrashSpec) -> Vec<PathPoint> {
     let start = spec.start_price_ticks;
     let total_drop = start * spec.drop_per_mille / 1000;
     let rebound = total_drop / 4;
-    let calm_noise = (start / 20_000).max(1); // ~0.5 bp per step
+    let calm_noise = (start / 60_000).max(1); // ~0.17 bp per step
     let mut mid = start;
     let mut low = start;
     let mut out = Vec::with_capacity(steps as usize);
@@ -200,18 +200,30 @@ impl<'a> SyntheticVenue<'a> {
 
     fn desired_book(&mut self, point: &PathPoint) -> (BTreeMap<i64, i64>, BTreeMap<i64, i64>) {
         let mid = point.mid_ticks + self.basis_ticks;
-        let drawdown_wide = (1000 - point.depth_per_mille) / 150; // extra half-spread ticks in the drought
-        let half_spread = 1 + drawdown_wide;
         let mut bids = BTreeMap::new();
         let mut asks = BTreeMap::new();
+        // Levels sit on a fixed grid (as on a venue), so a move of the mid only
+        // adds and removes levels at the edges instead of re-pricing the ladder.
+        let grid = (self.spec.start_price_ticks / 120_000).max(1) * 5;
+        // The spread widens as depth dries up: up to three grid steps each side.
+        let half_spread = 1 + (1000 - point.depth_per_mille) * grid / 300;
+        let top_bid = (mid - half_spread).div_euclid(grid) * grid;
+        let top_ask = (mid + half_spread + grid - 1).div_euclid(grid) * grid;
         for i in 0..self.spec.levels as i64 {
-            let step = 1 + i / 10; // levels spread out further from the touch
-            let offset = half_spread + i * step;
             let base = self.base_qty_lots * (4 + i) / 4 * point.depth_per_mille / 1000;
-            let bid_qty = (base * self.rng.range_i64(70, 130) / 100).max(1);
-            let ask_qty = (base * self.rng.range_i64(70, 130) / 100).max(1);
-            bids.insert(mid - offset, bid_qty);
-            asks.insert(mid + offset, ask_qty);
+            // A resting level usually keeps its quantity from one step to the next;
+            // about one in five is refreshed (and so follows the drought's depth scale).
+            let (bid_price, ask_price) = (top_bid - i * grid, top_ask + i * grid);
+            let bid_qty = match self.bids.get(&bid_price) {
+                Some(&qty) if self.rng.below(100) < 80 => qty,
+                _ => (base * self.rng.range_i64(70, 130) / 100).max(1),
+            };
+            let ask_qty = match self.asks.get(&ask_price) {
+                Some(&qty) if self.rng.below(100) < 80 => qty,
+                _ => (base * self.rng.range_i64(70, 130) / 100).max(1),
+            };
+            bids.insert(bid_price, bid_qty);
+            asks.insert(ask_price, ask_qty);
         }
         (bids, asks)
     }

@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod report;
+mod scenario;
 
 /// gavel: a low-latency matching and liquidation-auction engine.
 #[derive(Parser, Debug)]
@@ -19,6 +21,9 @@ enum Command {
     /// Run a benchmark against its strongest peer.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Generate synthetic scenarios.
+    #[command(subcommand)]
+    Gen(cmd::gen::GenCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Gen(args) => cmd::gen::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,281 @@
+//! Scenario folders and the synthetic account book.
+//!
+//! A scenario folder holds `scenario.toml`, which names the other files:
+//!
+//! ```toml
+//! name = "crash-seed-1"
+//! instruments = "instruments.toml"
+//! accounts = "accounts.csv"
+//! positions = "positions.csv"
+//! captures = ["binance-usdm.cap", "bybit.cap"]
+//! ```
+//!
+//! `replay`, `compare` and `tune` take `--scenario DIR` in place of the
+//! individual file flags.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use gavel_feeds::rng::SplitMix64;
+use serde::{Deserialize, Serialize};
+
+/// The contents of `scenario.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioManifest {
+    /// Human-readable name.
+    pub name: String,
+    /// Instruments config, relative to the folder.
+    pub instruments: String,
+    /// Accounts CSV, relative to the folder.
+    pub accounts: String,
+    /// Positions CSV, relative to the folder.
+    pub positions: String,
+    /// Capture files, relative to the folder, one per venue.
+    pub captures: Vec<String>,
+}
+
+/// A scenario with its paths resolved against its folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scenario {
+    /// Human-readable name.
+    pub name: String,
+    /// Instruments config.
+    pub instruments: PathBuf,
+    /// Accounts CSV.
+    pub accounts: PathBuf,
+    /// Positions CSV.
+    pub positions: PathBuf,
+    /// Capture files.
+    pub captures: Vec<PathBuf>,
+}
+
+impl Scenario {
+    /// Reads `<dir>/scenario.toml` and resolves the files it names; every named file must exist.
+    pub fn load(dir: &Path) -> anyhow::Result<Scenario> {
+        let manifest_path = dir.join("scenario.toml");
+        let text = std::fs::read_to_string(&manifest_path)
+            .with_context(|| format!("reading {}", manifest_path.display()))?;
+        let manifest: ScenarioManifest =
+            toml::from_str(&text).with_context(|| format!("parsing {}", manifest_path.display()))?;
+        let resolve = |name: &str, field: &str| -> anyhow::Result<PathBuf> {
+            let path = dir.join(name);
+            anyhow::ensure!(
+                path.exists(),
+                "{}: field `{field}` names {}, which does not exist",
+                manifest_path.display(),
+                path.display()
+            );
+            Ok(path)
+        };
+        Ok(Scenario {
+            name: manifest.name.clone(),
+            instruments: resolve(&manifest.instruments, "instruments")?,
+            accounts: resolve(&manifest.accounts, "accounts")?,
+            positions: resolve(&manifest.positions, "positions")?,
+            captures: manifest.captures.iter().map(|c| resolve(c, "captures")).collect::<anyhow::Result<_>>()?,
+        })
+    }
+}
+
+/// Parameters of a synthetic leveraged account book around one instrument.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountBookSpec {
+    /// Generator seed.
+    pub seed: u64,
+    /// Number of accounts.
+    pub accounts: usize,
+    /// Instrument symbol written into the positions file.
+    pub symbol: String,
+    /// Reference (entry) price in ticks.
+    pub reference_price_ticks: i64,
+    /// Tick size as a decimal string.
+    pub tick_size: String,
+    /// Lot size as a decimal string.
+    pub lot_size: String,
+    /// Share of accounts that are long, per mille.
+    pub long_per_mille: u64,
+    /// Share of accounts in isolated margin, per mille.
+    pub isolated_per_mille: u64,
+}
+
+/// One generated account and its position (money in whole quote units × 10^-2, i.e. cents).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GeneratedAccount {
+    /// Account name.
+    pub name: String,
+    /// Collateral in cents of the quote asset.
+    pub collateral_cents: i64,
+    /// `cross` or `isolated`.
+    pub margin_mode: &'static str,
+    /// Signed size in lots.
+    pub size_lots: i64,
+    /// Entry price in ticks.
+    pub entry_ticks: i64,
+    /// Leverage the account was drawn with (notional ÷ collateral).
+    pub leverage: u32,
+}
+
+/// Leverage buckets `(upper bound of the draw per mille, low, high)`: most
+/// accounts run 2–10×, a tail runs 20–100× (the accounts a crash wipes out first).
+const LEVERAGE_BUCKETS: [(u64, u32, u32); 5] = [(400, 2, 5), (700, 5, 10), (900, 10, 20), (980, 20, 50), (1000, 50, 100)];
+
+/// Generates a deterministic account book: leverage from [`LEVERAGE_BUCKETS`],
+/// notional roughly log-uniform from 1,000 to 1,000,000 quote, entries within
+/// ±0.5 % of the reference price.
+pub fn generate_account_book(spec: &AccountBookSpec) -> Vec<GeneratedAccount> {
+    let mut rng = SplitMix64::new(spec.seed ^ 0xacc0_b00c);
+    let tick = decimal_parts(&spec.tick_size);
+    let lot = decimal_parts(&spec.lot_size);
+    let mut out = Vec::with_capacity(spec.accounts);
+    for i in 0..spec.accounts {
+        let draw = rng.below(1000);
+        let (_, low, high) = LEVERAGE_BUCKETS.iter().copied().find(|b| draw < b.0).unwrap_or(LEVERAGE_BUCKETS[4]);
+        let leverage = low + rng.below(u64::from(high - low) + 1) as u32;
+        // Notional: 1,000 × 10^(k/1000 × 3) quote, k uniform in [0, 1000); powers of ten by integer steps.
+        let decades = rng.below(3000);
+        let mut notional_quote: i64 = 1000;
+        for _ in 0..decades / 1000 {
+            notional_quote *= 10;
+        }
+        notional_quote = notional_quote * (1000 + (decades % 1000) as i64 * 9) / 1000;
+        let spread = (spec.reference_price_ticks / 200).max(1);
+        let entry_ticks = spec.reference_price_ticks + rng.range_i64(-spread, spread);
+        // lots = notional / (entry_ticks × tick × lot), in exact integer arithmetic on decimal parts.
+        let value_per_lot_scaled = i128::from(entry_ticks) * tick.0 * lot.0; // × 10^-(tick.1 + lot.1)
+        let notional_scaled = i128::from(notional_quote) * pow10(tick.1 + lot.1);
+        let lots = (notional_scaled / value_per_lot_scaled.max(1)).max(1) as i64;
+        let long = rng.below(1000) < spec.long_per_mille;
+        let isolated = rng.below(1000) < spec.isolated_per_mille;
+        let actual_notional_cents =
+            (i128::from(lots) * value_per_lot_scaled * 100 / pow10(tick.1 + lot.1)) as i64;
+        let collateral_cents = (actual_notional_cents / i64::from(leverage)).max(100);
+        out.push(GeneratedAccount {
+            name: format!("acct{:06}", i + 1),
+            collateral_cents,
+            margin_mode: if isolated { "isolated" } else { "cross" },
+            size_lots: if long { lots } else { -lots },
+            entry_ticks,
+            leverage,
+        });
+    }
+    out
+}
+
+fn pow10(n: u32) -> i128 {
+    10i128.pow(n)
+}
+
+/// `"0.001"` → `(1, 3)`: mantissa and decimal places of a plain decimal string.
+fn decimal_parts(text: &str) -> (i128, u32) {
+    match text.split_once('.') {
+        Some((int, frac)) => (format!("{int}{frac}").parse().unwrap_or(1), frac.len() as u32),
+        None => (text.parse().unwrap_or(1), 0),
+    }
+}
+
+/// Formats `count` units of the decimal `unit` (e.g. 60001 of `0.1` → `6000.1`).
+pub fn format_units(count: i64, unit: &str) -> String {
+    let (mantissa, places) = decimal_parts(unit);
+    let scaled = i128::from(count) * mantissa;
+    if places == 0 {
+        return scaled.to_string();
+    }
+    let pow = pow10(places);
+    let sign = if scaled < 0 { "-" } else { "" };
+    format!("{sign}{}.{:0width$}", scaled.abs() / pow, scaled.abs() % pow, width = places as usize)
+}
+
+/// Writes `accounts.csv` (`account,collateral,margin_mode`) and `positions.csv`
+/// (`account,instrument,size,entry_price,isolated_margin`) for a generated book.
+pub fn write_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], dir: &Path) -> anyhow::Result<()> {
+    let mut accounts = String::from("account,collateral,margin_mode\n");
+    let mut positions = String::from("account,instrument,size,entry_price,isolated_margin\n");
+    for a in book {
+        let collateral = format_units(a.collateral_cents, "0.01");
+        let _ = writeln!(accounts, "{},{},{}", a.name, collateral, a.margin_mode);
+        let isolated_margin = if a.margin_mode == "isolated" { collateral.clone() } else { String::new() };
+        let _ = writeln!(
+            positions,
+            "{},{},{},{},{}",
+            a.name,
+            spec.symbol,
+            format_units(a.size_lots, &spec.lot_size),
+            format_units(a.entry_ticks, &spec.tick_size),
+            isolated_margin
+        );
+    }
+    std::fs::write(dir.join("accounts.csv"), accounts).context("writing accounts.csv")?;
+    std::fs::write(dir.join("positions.csv"), positions).context("writing positions.csv")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> AccountBookSpec {
+        AccountBookSpec {
+            seed: 3,
+            accounts: 2000,
+            symbol: "BTCUSDT".into(),
+            reference_price_ticks: 600_000,
+            tick_size: "0.1".into(),
+            lot_size: "0.001".into(),
+            long_per_mille: 700,
+            isolated_per_mille: 200,
+        }
+    }
+
+    #[test]
+    fn account_book_is_deterministic_with_a_realistic_leverage_mix() {
+        let book = generate_account_book(&spec());
+        assert_eq!(book, generate_account_book(&spec()));
+        assert_eq!(book.len(), 2000);
+        let longs = book.iter().filter(|a| a.size_lots > 0).count();
+        assert!((1250..=1550).contains(&longs), "{longs} longs of 2000");
+        let high = book.iter().filter(|a| a.leverage >= 20).count();
+        assert!((100..=260).contains(&high), "{high} accounts at 20x or more");
+        for a in &book {
+            assert!((2..=100).contains(&a.leverage));
+            assert!((597_000..=603_000).contains(&a.entry_ticks));
+            assert!(a.size_lots != 0 && a.collateral_cents >= 100);
+            // Collateral × leverage ≈ notional (within the 1-cent floor and lot rounding).
+            let notional_cents = a.size_lots.abs() as i128 * a.entry_ticks as i128 * 100 / 10_000;
+            let implied = notional_cents / a.collateral_cents as i128;
+            assert!(implied <= a.leverage as i128 && implied + 1 >= a.leverage as i128 - 1, "{a:?}");
+        }
+    }
+
+    #[test]
+    fn units_format_exactly() {
+        assert_eq!(format_units(600_001, "0.1"), "60000.1");
+        assert_eq!(format_units(-1234, "0.001"), "-1.234");
+        assert_eq!(format_units(5, "1"), "5");
+        assert_eq!(format_units(7, "0.01"), "0.07");
+    }
+
+    #[test]
+    fn manifest_round_trips_and_missing_files_are_named() {
+        let dir = std::env::temp_dir().join(format!("gavel-scenario-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = ScenarioManifest {
+            name: "t".into(),
+            instruments: "instruments.toml".into(),
+            accounts: "accounts.csv".into(),
+            positions: "positions.csv".into(),
+            captures: vec!["a.cap".into()],
+        };
+        std::fs::write(dir.join("scenario.toml"), toml::to_string(&manifest).unwrap()).unwrap();
+        for f in ["instruments.toml", "accounts.csv", "positions.csv"] {
+            std::fs::write(dir.join(f), "").unwrap();
+        }
+        let err = Scenario::load(&dir).unwrap_err().to_string();
+        assert!(err.contains("captures") && err.contains("a.cap"), "{err}");
+        std::fs::write(dir.join("a.cap"), "").unwrap();
+        let scenario = Scenario::load(&dir).unwrap();
+        assert_eq!(scenario.captures, vec![dir.join("a.cap")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
