@@ -6,4 +6,5 @@
 #![warn(missing_docs)]
 
 pub mod engine_loop;
+pub mod impact;
 pub mod latency;
