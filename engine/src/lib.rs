@@ -8,3 +8,4 @@
 pub mod engine_loop;
 pub mod impact;
 pub mod latency;
+pub mod outcome;
