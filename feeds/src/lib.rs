@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod data_dir;
 pub mod input_error;
+pub mod ring;
 pub mod wire;
 
 pub use input_error::{InputError, Location};
