@@ -19,6 +19,9 @@ enum Command {
     /// Run a benchmark against its strongest peer.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Move events between processes through the shared-memory ring and verify them.
+    #[command(subcommand)]
+    Ring(cmd::ring::RingCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +29,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Ring(args) => cmd::ring::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -58,6 +58,20 @@ impl EventProducer {
         })
     }
 
+    /// Stamps and pushes `count` events made by `make(i)` under the ring's full
+    /// policy; see [`Producer::push_with`]. The call shares one stamp, taken before its first write.
+    pub fn push_with(
+        &mut self,
+        count: usize,
+        mut make: impl FnMut(usize) -> Event,
+    ) -> Result<usize, RingError> {
+        let ticks = self.clock.now_ticks();
+        self.inner.push_with(count, |i| Event {
+            publish_ticks: ticks,
+            ..make(i)
+        })
+    }
+
     /// The clock used for stamps.
     pub fn clock(&self) -> &Clock {
         &self.clock
