@@ -11,6 +11,7 @@ pub mod data_dir;
 pub mod input_error;
 pub mod rng;
 pub mod synthetic;
+pub mod ring;
 pub mod wire;
 
 pub use input_error::{InputError, Location};

@@ -24,6 +24,9 @@ enum Command {
     /// Generate synthetic scenarios.
     #[command(subcommand)]
     Gen(cmd::gen::GenCommand),
+    /// Move events between processes through the shared-memory ring and verify them.
+    #[command(subcommand)]
+    Ring(cmd::ring::RingCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Ring(args) => cmd::ring::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

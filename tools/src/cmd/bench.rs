@@ -2,9 +2,14 @@
 
 /// Which benchmark to run.
 #[derive(clap::Subcommand, Debug)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// gavel's shared-memory SPSC ring against rtrb and crossbeam's ArrayQueue: hop latency and throughput.
+    Ring(crate::cmd::bench_ring::Args),
+}
 
 /// Runs the chosen benchmark.
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        BenchCommand::Ring(args) => crate::cmd::bench_ring::run(args),
+    }
 }

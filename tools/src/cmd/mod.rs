@@ -1,5 +1,7 @@
 //! One module per `gavel` subcommand.
 
 pub mod bench;
+pub mod bench_ring;
 pub mod demo;
 pub mod gen;
+pub mod ring;
