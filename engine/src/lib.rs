@@ -9,3 +9,4 @@ pub mod engine_loop;
 pub mod impact;
 pub mod latency;
 pub mod outcome;
+pub mod ring_source;

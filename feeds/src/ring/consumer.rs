@@ -248,6 +248,15 @@ impl<T: Pod> Consumer<T> {
         }
     }
 
+    /// Never blocks: `Ok` while more records may come, [`RingError::Closed`]
+    /// once a cleanly closed ring is drained, and (when `liveness` is set, a
+    /// slow path with one `kill(pid, 0)`) [`RingError::ProducerDead`] once the
+    /// ring is drained and its producer is gone or its heartbeat is stale.
+    /// For callers that poll several sources instead of waiting on one.
+    pub fn check_producer_now(&mut self, liveness: bool) -> Result<(), RingError> {
+        self.check_producer(liveness)
+    }
+
     /// Fails if the ring is drained and the producer closed it (always
     /// checked) or is dead (checked when `liveness` is set: a slow path).
     fn check_producer(&mut self, liveness: bool) -> Result<(), RingError> {
