@@ -19,6 +19,8 @@ enum Command {
     /// Run a benchmark against its strongest peer.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Replay a LOBSTER message file through gavel's book, writing LOBSTER order-book rows.
+    Lobster(cmd::lobster::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +28,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Lobster(args) => cmd::lobster::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

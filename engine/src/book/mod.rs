@@ -14,6 +14,7 @@
 
 mod idmap;
 mod ladder;
+pub mod lobster_replay;
 mod types;
 pub mod wire_adapter;
 
@@ -204,6 +205,23 @@ impl<R: ReduceOnlyCap> Book<R> {
             Ok(i) => self.levels.levels[ladder.slot_at(i) as usize].total,
             Err(_) => 0,
         }
+    }
+
+    /// Rank of the level at `price` on `side` (0 = best), if it exists.
+    pub fn level_rank(&self, side: Side, price: i64) -> Option<usize> {
+        if side == Side::None {
+            return None;
+        }
+        let ladder = self.ladder(side);
+        ladder.find(price).ok().map(|i| ladder.len() - 1 - i)
+    }
+
+    /// Price of the level of rank `rank` on `side` (0 = best).
+    pub fn level_price_at(&self, side: Side, rank: usize) -> Option<i64> {
+        if side == Side::None {
+            return None;
+        }
+        self.ladder(side).nth_from_best(rank).map(|s| self.levels.levels[s as usize].price)
     }
 
     /// A resting order by id.
