@@ -423,3 +423,70 @@ pub fn run(
     }
     Ok((stats, replay.stats))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gavel_feeds::lobster::{MessageReader, OrderbookReader};
+    use std::io::Cursor;
+
+    fn readers(messages: &str, book: &str, levels: usize) -> (MessageReader, OrderbookReader) {
+        (
+            MessageReader::from_reader("m", Box::new(Cursor::new(messages.as_bytes().to_vec()))),
+            OrderbookReader::from_reader("o", Box::new(Cursor::new(book.as_bytes().to_vec())), levels),
+        )
+    }
+
+    #[test]
+    fn seeds_applies_and_resyncs_a_level_1_book() {
+        // Row 1 = seed (ask 101×5, bid 99×10). Row 2: a new best bid 100×7.
+        // Row 3: it is executed; the reference shows 98×4 surfacing (the 99 level
+        // left outside the window) -> mismatch and resync. Row 4: an order gavel
+        // never saw is executed at the ask: a level reduction.
+        let msgs = "1.0,1,1,5,101,-1\n2.0,1,2,7,100,1\n3.0,4,2,7,100,1\n4.0,4,999,2,101,-1\n";
+        let book = "101,5,99,10\n101,5,100,7\n101,5,98,4\n101,3,98,4\n";
+        let (mut m, mut o) = readers(msgs, book, 1);
+        let mut rows = Vec::new();
+        let mut seen = Vec::new();
+        let (stats, rstats) = run(
+            &mut m,
+            Some((&mut o, ReferenceUse::Resync)),
+            1,
+            |r| {
+                rows.push(r.clone());
+                Ok(())
+            },
+            |mm| seen.push((mm.row, mm.side, mm.cause)),
+        )
+        .unwrap();
+        assert_eq!(rows[1].bids, vec![(100, 7)]);
+        // gavel's own row 3 shows the seeded 99 level (before the resync).
+        assert_eq!(rows[2].bids, vec![(99, 10)]);
+        assert_eq!(seen, vec![(3, Side::Bid, MismatchCause::SurfacedFromDepth)]);
+        assert_eq!(rows[3], BookRow { asks: vec![(101, 3)], bids: vec![(98, 4)] });
+        assert_eq!((stats.rows, stats.mismatched_rows, stats.resyncs), (4, 1, 1));
+        assert_eq!(rstats.unknown_orders, 1);
+    }
+
+    #[test]
+    fn bad_rows_stop_the_replay_with_their_location() {
+        let (mut m, mut o) = readers("1.0,1,1,5,101,-1\n2.0,1,2,x,100,1\n", "101,5,-9999999999,0\n", 1);
+        let err = run(&mut m, Some((&mut o, ReferenceUse::Seed)), 1, |_| Ok(()), |_| {}).unwrap_err();
+        assert_eq!(err.to_string(), "m: line 2: field `Size`: not an integer: \"x\"");
+        let (mut m, mut o) = readers("1.0,1,1,5,101,-1\n2.0,1,2,5,100,1\n", "101,5,-9999999999,0\n", 1);
+        let err = run(&mut m, Some((&mut o, ReferenceUse::Resync)), 1, |_| Ok(()), |_| {}).unwrap_err();
+        assert!(matches!(err, ReplayError::ReferenceTooShort { message_line: 2 }));
+    }
+
+    #[test]
+    fn resync_drops_levels_the_reference_no_longer_has() {
+        let mut r = LobsterReplay::new(2);
+        r.seed(&BookRow { asks: vec![(10, 1), (12, 2)], bids: vec![(8, 3), (7, 4)] });
+        r.apply(&Message { time_ns: 0, kind: MessageType::Submit, order_id: 5, size: 9, price: 11, side: Side::Ask });
+        r.resync_side(Side::Ask, &[(10, 2), (13, 1)]);
+        let mut row = BookRow::default();
+        r.snapshot(&mut row);
+        assert_eq!(row.asks, vec![(10, 2), (13, 1)]);
+        assert!(r.book().order(5).is_none());
+    }
+}
