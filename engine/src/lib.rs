@@ -10,3 +10,4 @@ pub mod impact;
 pub mod latency;
 pub mod outcome;
 pub mod ring_source;
+pub mod book;

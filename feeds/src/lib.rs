@@ -16,3 +16,4 @@ pub mod wire;
 
 pub use input_error::{InputError, Location};
 pub use wire::{Event, EventKind, Side, Venue};
+pub mod lobster;

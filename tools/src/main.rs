@@ -27,6 +27,8 @@ enum Command {
     /// Move events between processes through the shared-memory ring and verify them.
     #[command(subcommand)]
     Ring(cmd::ring::RingCommand),
+    /// Replay a LOBSTER message file through gavel's book, writing LOBSTER order-book rows.
+    Lobster(cmd::lobster::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +38,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Gen(args) => cmd::gen::run(args),
         Command::Ring(args) => cmd::ring::run(args),
+        Command::Lobster(args) => cmd::lobster::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

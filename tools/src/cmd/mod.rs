@@ -5,3 +5,4 @@ pub mod bench_ring;
 pub mod demo;
 pub mod gen;
 pub mod ring;
+pub mod lobster;
