@@ -13,4 +13,10 @@
 //! Parameters, defaults and formulas: `docs/POLICIES-EXECUTION.md`.
 
 pub mod curve;
+pub mod depth;
+pub mod dutch;
+pub mod events;
 pub mod fixed;
+pub mod ledger;
+pub mod lot;
+pub mod policy;
