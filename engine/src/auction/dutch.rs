@@ -114,6 +114,11 @@ impl Auction {
         &self.lot
     }
 
+    /// Minimum lot of the dust rule.
+    pub fn min_lot(&self) -> i64 {
+        self.policy.min_lot
+    }
+
     /// Lots not yet taken.
     pub fn remaining(&self) -> i64 {
         self.remaining

@@ -85,7 +85,20 @@ impl LotLedger {
     /// charged on the fill. `qty` is clamped to the open quantity.
     pub fn record_fill(&mut self, qty: i64, price: i64, chip: Ray, keeper_fill: bool) -> FillSplit {
         let qty = qty.clamp(0, self.open());
-        let gross = value(price, qty, self.multiplier);
+        self.record_fill_notional(qty, price as i128 * qty as i128, chip, keeper_fill)
+    }
+
+    /// Records a fill of `qty` lots worth `notional` tick·lots (several price
+    /// levels at once, e.g. a child order that walked the book). `qty` must not
+    /// exceed [`Self::open`]; a larger value is clamped and `notional` scaled down.
+    pub fn record_fill_notional(&mut self, qty: i64, notional: i128, chip: Ray, keeper_fill: bool) -> FillSplit {
+        let open = self.open();
+        let (qty, notional) = if qty > open && qty > 0 {
+            (open, notional * open as i128 / qty as i128)
+        } else {
+            (qty.max(0), notional.max(0))
+        };
+        let gross = notional * self.multiplier as i128;
         let filled_after = self.filled + qty;
         let penalty_target = self.penalty_budget as i128 * filled_after as i128 / self.qty as i128;
         let share = penalty_target - (self.penalty + self.waived);

@@ -18,5 +18,8 @@ pub mod dutch;
 pub mod events;
 pub mod fixed;
 pub mod ledger;
+pub mod liquidator;
 pub mod lot;
+pub mod naive;
 pub mod policy;
+pub mod sim;

@@ -4,8 +4,8 @@
 //! [default]                      # every instrument without its own section
 //! route = "auto"
 //! [default.auction]
-//! curve = { kind = "stairstep", cut = "0.99", step_s = 10 }
-//! buf = "0.02"
+//! curve = { kind = "stairstep", cut = "0.999", step_s = 1 }
+//! buf = "0.01"
 //!
 //! [[instrument]]                 # a full policy; missing fields take the built-in defaults
 //! instrument = 7
@@ -58,10 +58,10 @@ impl Default for AuctionPolicy {
     fn default() -> Self {
         Self {
             curve: Curve::Stairstep {
-                cut: Ray::from_bps(9_900),
-                step_s: 10,
+                cut: Ray::from_bps(9_990),
+                step_s: 1,
             },
-            buf: Ray::from_bps(200),
+            buf: Ray::from_bps(100),
             tail_s: 600,
             cusp: Ray::from_bps(9_000),
             chip: Ray::from_bps(10),
