@@ -57,8 +57,8 @@ impl Curve {
     /// Checks the parameters (positive durations, `0 < cut ≤ 1`).
     pub fn validate(&self) -> Result<(), CurveError> {
         match *self {
-            Curve::Linear { tau_s } if tau_s == 0 => Err(CurveError::ZeroDuration("tau_s")),
-            Curve::Stairstep { step_s, .. } if step_s == 0 => Err(CurveError::ZeroDuration("step_s")),
+            Curve::Linear { tau_s: 0 } => Err(CurveError::ZeroDuration("tau_s")),
+            Curve::Stairstep { step_s: 0, .. } => Err(CurveError::ZeroDuration("step_s")),
             Curve::Stairstep { cut, .. } | Curve::Exponential { cut } if cut.0 == 0 || cut.0 > RAY => {
                 Err(CurveError::BadCut(cut))
             }
@@ -104,6 +104,7 @@ impl Curve {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
 

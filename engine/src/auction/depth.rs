@@ -248,6 +248,7 @@ impl DepthView for L2Book {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
 

@@ -404,6 +404,7 @@ impl AuctionHouse {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
     use crate::auction::curve::Curve;

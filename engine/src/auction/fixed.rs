@@ -270,6 +270,7 @@ impl<'de> serde::Deserialize<'de> for Ray {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
     use proptest::prelude::*;

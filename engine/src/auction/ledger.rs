@@ -173,6 +173,7 @@ impl LotLedger {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
 

@@ -172,6 +172,7 @@ impl SimLiquidator {
 }
 
 #[cfg(test)]
+#[allow(clippy::field_reassign_with_default)]
 mod tests {
     use super::*;
     use crate::auction::depth::L2Book;

@@ -80,6 +80,32 @@ impl LiquidationLot {
     }
 }
 
+impl LiquidationLot {
+    /// Splits into the first `first_qty` lots and the rest (same id, account,
+    /// prices and deadline); the penalty budget is shared pro rata, the first part
+    /// getting `⌊B × first / qty⌋` and the rest the remainder, so the parts' budgets
+    /// sum to `B` exactly. `first_qty` is clamped to `0..=qty`.
+    pub fn split(&self, first_qty: i64) -> (LiquidationLot, LiquidationLot) {
+        let first_qty = first_qty.clamp(0, self.qty);
+        let first_budget = if self.qty > 0 {
+            (self.penalty_budget as i128 * first_qty as i128 / self.qty as i128) as i64
+        } else {
+            0
+        };
+        let first = LiquidationLot {
+            qty: first_qty,
+            penalty_budget: first_budget,
+            ..*self
+        };
+        let rest = LiquidationLot {
+            qty: self.qty - first_qty,
+            penalty_budget: self.penalty_budget - first_budget,
+            ..*self
+        };
+        (first, rest)
+    }
+}
+
 /// Quote value of `qty` lots at `price` ticks: `price × qty × multiplier`.
 pub fn value(price: i64, qty: i64, multiplier: i64) -> i128 {
     price as i128 * qty as i128 * multiplier as i128

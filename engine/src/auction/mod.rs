@@ -12,6 +12,7 @@
 //!
 //! Parameters, defaults and formulas: `docs/POLICIES-EXECUTION.md`.
 
+pub mod backstop;
 pub mod curve;
 pub mod depth;
 pub mod dutch;
@@ -22,4 +23,6 @@ pub mod liquidator;
 pub mod lot;
 pub mod naive;
 pub mod policy;
+pub mod route;
 pub mod sim;
+pub mod slicing;

@@ -19,7 +19,7 @@ pub fn deepest_venue(views: &[&dyn DepthView], side: LotSide) -> Option<usize> {
     let mut best: Option<(usize, i64)> = None;
     for (index, view) in views.iter().enumerate() {
         let depth = walk(*view, side, i64::MAX, None).filled;
-        if depth > 0 && best.map_or(true, |(_, d)| depth > d) {
+        if depth > 0 && best.is_none_or(|(_, d)| depth > d) {
             best = Some((index, depth));
         }
     }
@@ -27,17 +27,15 @@ pub fn deepest_venue(views: &[&dyn DepthView], side: LotSide) -> Option<usize> {
 }
 
 /// Expected value lost by the naive route, from depth alone (no consumption):
-/// slippage against the mark on the deepest venue, remainder at bankruptcy,
-/// plus the penalty the ledger would charge.
+/// slippage against the mark on the deepest venue, the remainder at the
+/// bankruptcy price, plus the full penalty budget.
 pub fn expected_naive_cost(lot: &LiquidationLot, policy: &InstrumentPolicy, views: &[&dyn DepthView]) -> i128 {
-    let mut ledger = LotLedger::new(lot, policy.contract_multiplier, 0);
-    if let Some(index) = deepest_venue(views, lot.side) {
-        let w = walk(views[index], lot.side, lot.qty, None);
-        ledger.record_fill_notional(w.filled, w.notional, Ray::ZERO, false);
-    }
-    let rest = ledger.open();
-    ledger.record_fill(rest, lot.bankruptcy, Ray::ZERO, false);
-    ledger.value_lost(lot.mark)
+    let w = match deepest_venue(views, lot.side) {
+        Some(index) => walk(views[index], lot.side, lot.qty, None),
+        None => Default::default(),
+    };
+    let notional = w.notional + lot.bankruptcy as i128 * (lot.qty - w.filled) as i128;
+    super::route::lost_for(lot, notional, policy.contract_multiplier)
 }
 
 /// Executes the naive route on simulated books (consuming their liquidity) at
