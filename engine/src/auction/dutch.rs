@@ -349,9 +349,19 @@ impl AuctionHouse {
         self.auctions.iter().filter(|a| a.status == AuctionStatus::Running)
     }
 
+    /// Updates the reference (mark) price of every auction of `instrument`
+    /// (used by resets and the hard limit), e.g. on a wire `MarkPrice` event.
+    pub fn on_mark(&mut self, instrument: u32, mark: i64) {
+        for auction in self.auctions.iter_mut().filter(|a| a.lot.instrument == instrument) {
+            auction.set_mark(mark);
+        }
+    }
+
     /// Handles one wire event that should be a `LiquidatorBid` (event time
-    /// `receive_ns`; `venues` = mirrored books of the event's instrument). Any
-    /// rejection is counted and journaled as `BidRejected`.
+    /// `receive_ns`; `venues` = mirrored books of the event's instrument). The
+    /// payload's `max_price` is the most the liquidator pays in a sale and the
+    /// least it accepts in a buy-back; `qty` is the most it takes. Any rejection
+    /// is counted and journaled as `BidRejected`.
     pub fn on_bid(
         &mut self,
         event: &Event,
