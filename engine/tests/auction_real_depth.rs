@@ -115,8 +115,7 @@ fn liquidators(mark: i64) -> Vec<SimLiquidator> {
 
 /// Runs `lot` through `route` on fresh copies of `books`; returns (value lost, route taken, events).
 fn run(books: &[L2Book], lot: &LiquidationLot, route: RouteMode) -> (i128, Route, Vec<ExecutionEvent>) {
-    let mut policy = InstrumentPolicy::default();
-    policy.route = route;
+    let policy = InstrumentPolicy { route, ..InstrumentPolicy::default() };
     let mut market = Market::new(books.to_vec(), 20 * NS_PER_SEC);
     let mut liquidators = liquidators(lot.mark);
     let mut vault = BackstopVault::new();
