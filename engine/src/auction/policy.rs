@@ -343,4 +343,15 @@ mod tests {
         let err = ExecutionConfig::from_toml("[default.slicing]\nimpact_limit_bps = 20000\n").unwrap_err();
         assert!(err.to_string().contains("impact_limit_bps"), "{err}");
     }
+
+    #[test]
+    fn documented_defaults_match_the_code() {
+        let doc = include_str!("../../../docs/POLICIES-EXECUTION.md");
+        let start = doc.find("```toml\n[default]").expect("TOML example in docs") + "```toml\n".len();
+        let end = start + doc[start..].find("```").expect("end of TOML example");
+        let config = ExecutionConfig::from_toml(&doc[start..end]).unwrap();
+        assert_eq!(config.default, InstrumentPolicy::default());
+        assert_eq!(config.for_instrument(7).contract_multiplier, 10);
+        assert_eq!(config.for_instrument(7).auction, AuctionPolicy::default());
+    }
 }
