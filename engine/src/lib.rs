@@ -11,3 +11,4 @@ pub mod latency;
 pub mod outcome;
 pub mod ring_source;
 pub mod book;
+pub mod auction;

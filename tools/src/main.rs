@@ -29,6 +29,8 @@ enum Command {
     Ring(cmd::ring::RingCommand),
     /// Replay a LOBSTER message file through gavel's book, writing LOBSTER order-book rows.
     Lobster(cmd::lobster::Args),
+    /// Print a Dutch-auction price curve (`t,price` lines).
+    Curve(cmd::curve::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Gen(args) => cmd::gen::run(args),
         Command::Ring(args) => cmd::ring::run(args),
         Command::Lobster(args) => cmd::lobster::run(args),
+        Command::Curve(args) => cmd::curve::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_ring;
+pub mod curve;
 pub mod demo;
 pub mod gen;
 pub mod ring;

@@ -1,0 +1,112 @@
+//! The input from the risk engine: one position to close ([`LiquidationLot`]).
+
+use super::fixed::MAX_PRICE_TICKS;
+
+/// Which way the protocol must trade to close the position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum LotSide {
+    /// A long is liquidated: the protocol sells `qty` lots (liquidators buy).
+    Sell,
+    /// A short is liquidated: the protocol buys `qty` lots back (liquidators sell).
+    Buy,
+}
+
+/// A position handed over by the risk engine for liquidation.
+///
+/// Prices are ticks, quantities lots, money quote units; `value(price, qty) =
+/// price × qty × contract_multiplier` (the multiplier is per instrument, in the policy).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiquidationLot {
+    /// Lot id, unique per engine run; also the auction id on the wire (`LiquidatorBid::auction`).
+    pub id: u32,
+    /// gavel instrument id.
+    pub instrument: u32,
+    /// Account being liquidated.
+    pub account: u64,
+    /// Trade direction that closes the position.
+    pub side: LotSide,
+    /// Lots to close (> 0).
+    pub qty: i64,
+    /// Reference (mark) price in ticks when the lot was created.
+    pub mark: i64,
+    /// Bankruptcy price in ticks: closing here leaves the account with zero equity.
+    pub bankruptcy: i64,
+    /// Most the account may be charged as liquidation penalty, in quote units (≥ 0).
+    pub penalty_budget: i64,
+    /// Event time the lot was handed over (ns).
+    pub created_ns: i64,
+    /// Event time by which the lot must be closed (ns), else the backstop or ADL.
+    pub deadline_ns: i64,
+}
+
+/// A lot that cannot be executed as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("liquidation lot {lot}: field `{field}`: {message}")]
+pub struct LotError {
+    /// Lot id.
+    pub lot: u32,
+    /// Offending field.
+    pub field: &'static str,
+    /// What is wrong.
+    pub message: &'static str,
+}
+
+impl LiquidationLot {
+    /// Checks field ranges; execution rejects a bad lot with this error (never panics).
+    pub fn validate(&self) -> Result<(), LotError> {
+        let err = |field, message| {
+            Err(LotError {
+                lot: self.id,
+                field,
+                message,
+            })
+        };
+        if self.qty <= 0 {
+            return err("qty", "must be positive");
+        }
+        if self.mark <= 0 || self.mark > MAX_PRICE_TICKS {
+            return err("mark", "must be in 1..=1e11 ticks");
+        }
+        if self.bankruptcy < 0 || self.bankruptcy > MAX_PRICE_TICKS {
+            return err("bankruptcy", "must be in 0..=1e11 ticks");
+        }
+        if self.penalty_budget < 0 {
+            return err("penalty_budget", "must not be negative");
+        }
+        if self.deadline_ns <= self.created_ns {
+            return err("deadline_ns", "must be after created_ns");
+        }
+        Ok(())
+    }
+}
+
+impl LiquidationLot {
+    /// Splits into the first `first_qty` lots and the rest (same id, account,
+    /// prices and deadline); the penalty budget is shared pro rata, the first part
+    /// getting `⌊B × first / qty⌋` and the rest the remainder, so the parts' budgets
+    /// sum to `B` exactly. `first_qty` is clamped to `0..=qty`.
+    pub fn split(&self, first_qty: i64) -> (LiquidationLot, LiquidationLot) {
+        let first_qty = first_qty.clamp(0, self.qty);
+        let first_budget = if self.qty > 0 {
+            (self.penalty_budget as i128 * first_qty as i128 / self.qty as i128) as i64
+        } else {
+            0
+        };
+        let first = LiquidationLot {
+            qty: first_qty,
+            penalty_budget: first_budget,
+            ..*self
+        };
+        let rest = LiquidationLot {
+            qty: self.qty - first_qty,
+            penalty_budget: self.penalty_budget - first_budget,
+            ..*self
+        };
+        (first, rest)
+    }
+}
+
+/// Quote value of `qty` lots at `price` ticks: `price × qty × multiplier`.
+pub fn value(price: i64, qty: i64, multiplier: i64) -> i128 {
+    price as i128 * qty as i128 * multiplier as i128
+}
