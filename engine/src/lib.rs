@@ -4,3 +4,4 @@
 //! accounts and margin, the liquidation trigger and execution, and the journal.
 //! No locks, no allocation and no syscalls on the hot path.
 #![warn(missing_docs)]
+pub mod risk;
