@@ -11,13 +11,23 @@
 pub mod account;
 pub mod book;
 pub mod decimal;
+pub mod events;
 pub mod instrument;
+pub mod insurance;
+pub mod ledger;
+pub mod liquidation;
 pub mod loader;
 pub mod margin;
+pub mod penalty;
 pub mod report;
 pub mod trigger;
+pub mod volatility;
 
 pub use account::{Account, AccountId, MarginMode, Position};
 pub use book::RiskBook;
+pub use events::RiskEvent;
 pub use instrument::{Instrument, InstrumentId, InstrumentSet};
+pub use insurance::InsuranceFund;
+pub use ledger::{Ledger, LiquidationFill, LiquidationOutcome};
+pub use liquidation::{LiquidationParams, LiquidationRequest};
 pub use margin::{Health, Trigger};
