@@ -30,7 +30,7 @@ fn restored(b: &RiskBook, a: u32, q: i64, rate: i128, buffer: i128) -> bool {
     let mark = c.mark(BTC).unwrap();
     let size = c.account(a).position(BTC).unwrap().size;
     c.apply_fill(a, BTC, -size.signum() * q, mark);
-    c.adjust_balance(a, BTC, -penalty_amount(c.instruments.get(BTC).notional(q, mark), rate));
+    c.adjust_balance(a, BTC, -penalty_amount(c.instruments().get(BTC).notional(q, mark), rate));
     let h = c.health(a, BTC).unwrap();
     h.equity * RATE_SCALE * RATE_SCALE >= h.maintenance_scaled * (RATE_SCALE + buffer)
 }

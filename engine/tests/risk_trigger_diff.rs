@@ -1,8 +1,9 @@
 //! Differential test: the trigger index against a full scan of every account,
 //! after every update of a random stream (marks, fills, balance changes) over
-//! random cross (single- and multi-position) and isolated accounts.
+//! random cross (single- and multi-position) and isolated accounts, with
+//! bracket schedule changes.
 
-use gavel_engine::risk::instrument::{InstrumentSet, QUOTE_SCALE};
+use gavel_engine::risk::instrument::{Bracket, InstrumentSet, QUOTE_SCALE, RATE_SCALE};
 use gavel_engine::risk::{MarginMode, RiskBook};
 use proptest::prelude::*;
 
@@ -19,6 +20,26 @@ enum Op {
     Fill(usize, u16, i64, i64),
     /// Account `0` balance change (USDT) on instrument `1`'s unit.
     Balance(usize, u16, i64),
+    /// Instrument `0` switches between its shipped brackets and rates × `1` ÷ 2.
+    Brackets(u16, i128),
+}
+
+/// The brackets of `ins` with every rate multiplied by `factor / 2`, cums re-derived.
+fn rescaled(ins: &gavel_engine::risk::Instrument, factor: i128) -> Vec<Bracket> {
+    let mut out: Vec<Bracket> = Vec::new();
+    for b in &ins.brackets {
+        let rate = (b.maintenance_rate * factor / 2).min(RATE_SCALE - 1);
+        let cum = match out.last() {
+            None => 0,
+            Some(p) => p.maintenance_amount + p.notional_cap * (rate - p.maintenance_rate) / RATE_SCALE,
+        };
+        out.push(Bracket {
+            maintenance_rate: rate,
+            maintenance_amount: cum,
+            ..*b
+        });
+    }
+    out
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -26,6 +47,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0u16..2, -2_000i64..2_000).prop_map(|(i, d)| Op::Mark(i, d)),
         2 => (0usize..24, 0u16..2, -3_000i64..3_000, -500i64..500).prop_map(|(a, i, q, o)| Op::Fill(a, i, q, o)),
         1 => (0usize..24, 0u16..2, -3_000i64..3_000).prop_map(|(a, i, d)| Op::Balance(a, i, d)),
+        1 => (0u16..2, prop::sample::select(vec![1i128, 2, 4])).prop_map(|(i, f)| Op::Brackets(i, f)),
     ]
 }
 
@@ -49,6 +71,7 @@ proptest! {
         ops in prop::collection::vec(op(), 1..120),
     ) {
         let set = instruments();
+        let shipped = set.clone();
         let mut book = RiskBook::new(set);
         let mut marks = [500_000i64, 250_000];
         for (i, &(iso, coll, btc, eth)) in accounts.iter().enumerate() {
@@ -84,6 +107,10 @@ proptest! {
                     book.apply_fill(a as u32, i, q, price);
                 }
                 Op::Balance(a, i, d) => book.adjust_balance(a as u32, i, i128::from(d) * QUOTE_SCALE),
+                Op::Brackets(i, f) => {
+                    let new = rescaled(shipped.get(i), f);
+                    book.set_brackets(i, new).unwrap();
+                }
             }
             check(&book)?;
         }

@@ -16,15 +16,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::account::{Account, AccountId, MarginMode, Position};
-use super::instrument::{InstrumentId, InstrumentSet};
+use super::instrument::{validate_brackets, Bracket, InstrumentId, InstrumentSet};
 use super::margin::{self, Health};
 use super::trigger::InstrumentTriggers;
 
 /// Accounts, marks and the trigger index.
 #[derive(Clone, Debug)]
 pub struct RiskBook {
-    /// The instruments.
-    pub instruments: InstrumentSet,
+    instruments: InstrumentSet,
     marks: Vec<Option<i64>>,
     accounts: Vec<Account>,
     names: Vec<String>,
@@ -32,6 +31,8 @@ pub struct RiskBook {
     index: Vec<InstrumentTriggers>,
     /// Per instrument: cross accounts with ≥ 2 open positions, one of them here.
     multi: Vec<BTreeSet<AccountId>>,
+    /// Reused list of accounts to refresh after a mark update.
+    scratch: Vec<AccountId>,
 }
 
 impl RiskBook {
@@ -46,6 +47,7 @@ impl RiskBook {
             by_name: HashMap::new(),
             index: (0..n).map(|_| InstrumentTriggers::new()).collect(),
             multi: vec![BTreeSet::new(); n],
+            scratch: Vec::new(),
         }
     }
 
@@ -62,6 +64,24 @@ impl RiskBook {
         self.accounts.push(Account::new(mode, collateral));
         self.names.push(name.to_string());
         Some(id)
+    }
+
+    /// The instruments.
+    pub fn instruments(&self) -> &InstrumentSet {
+        &self.instruments
+    }
+
+    /// Replaces the maintenance brackets of `instrument` (validated like the
+    /// TOML loader) and recomputes every trigger of every account holding it.
+    pub fn set_brackets(&mut self, instrument: InstrumentId, brackets: Vec<Bracket>) -> Result<(), String> {
+        validate_brackets(&brackets)?;
+        self.instruments.list[usize::from(instrument)].brackets = brackets;
+        for id in 0..self.accounts.len() as AccountId {
+            if self.accounts[id as usize].position(instrument).is_some() {
+                self.reindex(id);
+            }
+        }
+        Ok(())
     }
 
     /// Reserves room for `n` more accounts.
@@ -151,10 +171,13 @@ impl RiskBook {
         }
         self.index[usize::from(instrument)].crossed(price, crossed);
         if !self.multi[usize::from(instrument)].is_empty() {
-            let ids: Vec<AccountId> = self.multi[usize::from(instrument)].iter().copied().collect();
-            for id in ids {
+            let mut ids = std::mem::take(&mut self.scratch);
+            ids.clear();
+            ids.extend(self.multi[usize::from(instrument)].iter().copied());
+            for &id in &ids {
                 self.reindex_except(id, Some(instrument));
             }
+            self.scratch = ids;
         }
     }
 

@@ -155,6 +155,32 @@ impl Instrument {
     }
 }
 
+/// Checks a bracket schedule: at least one bracket, caps increasing, rates
+/// non-decreasing in (0, 1), leverage ≥ 1, and every maintenance amount equal
+/// to the continuity value `cum[i-1] + cap[i-1] × (rate[i] − rate[i-1])`.
+pub fn validate_brackets(brackets: &[Bracket]) -> Result<(), String> {
+    let first = brackets.first().ok_or("at least one bracket is required")?;
+    if first.maintenance_amount != 0 {
+        return Err("the first maintenance amount must be 0".into());
+    }
+    for (i, b) in brackets.iter().enumerate() {
+        if b.maintenance_rate <= 0 || b.maintenance_rate >= RATE_SCALE || b.max_leverage == 0 || b.notional_cap <= 0 {
+            return Err(format!("bracket {i}: rate must be in (0, 1), leverage ≥ 1, cap > 0"));
+        }
+        if i > 0 {
+            let p = &brackets[i - 1];
+            if b.notional_cap <= p.notional_cap || b.maintenance_rate < p.maintenance_rate {
+                return Err(format!("bracket {i}: caps must increase and rates must not decrease"));
+            }
+            let scaled = p.maintenance_amount * RATE_SCALE + p.notional_cap * (b.maintenance_rate - p.maintenance_rate);
+            if scaled != b.maintenance_amount * RATE_SCALE {
+                return Err(format!("bracket {i}: maintenance amount breaks continuity"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Quote units as a decimal string with all six decimals.
 pub fn format_money(units: i128) -> String {
     Decimal::from_units(units, quote_unit()).to_string()
@@ -342,6 +368,7 @@ impl InstrumentSet {
                     max_leverage: lev,
                 });
             }
+            validate_brackets(&brackets).map_err(|m| err(&ri.symbol, "brackets", m))?;
             list.push(Instrument {
                 symbol,
                 venue_symbols: ri.venues.into_iter().collect(),

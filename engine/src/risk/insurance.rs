@@ -55,7 +55,7 @@ impl InsuranceFund {
 /// Opposing profitable positions in `instrument`, best ADL candidate first.
 /// `liquidated_long`: the side being deleveraged (counterparties are short if true).
 pub fn adl_ranking(book: &RiskBook, instrument: InstrumentId, liquidated_long: bool, exclude: AccountId) -> Vec<(AccountId, f64)> {
-    let ins = book.instruments.get(instrument);
+    let ins = book.instruments().get(instrument);
     let Some(mark) = book.mark(instrument) else { return Vec::new() };
     let mut out = Vec::new();
     for (id, acc) in book.accounts().iter().enumerate() {

@@ -130,7 +130,7 @@ impl Ledger {
         events: &mut Vec<RiskEvent>,
     ) -> i128 {
         let realized = self.book.apply_fill(account, instrument, qty, price);
-        let mult = self.book.instruments.get(instrument).quote_per_tick_lot;
+        let mult = self.book.instruments().get(instrument).quote_per_tick_lot;
         let m = self.market.position_mut(instrument).apply_fill(-qty, price, mult);
         self.market.wallet += m;
         if fee != 0 {
@@ -156,7 +156,7 @@ impl Ledger {
     /// the funding pool.
     pub fn funding(&mut self, instrument: InstrumentId, rate: i128) {
         let Some(mark) = self.book.mark(instrument) else { return };
-        let mult = self.book.instruments.get(instrument).quote_per_tick_lot;
+        let mult = self.book.instruments().get(instrument).quote_per_tick_lot;
         let pay = |size: i64| div_floor(i128::from(size) * i128::from(mark) * mult * rate, RATE_SCALE);
         for id in 0..self.book.accounts().len() as AccountId {
             let Some(p) = self.book.account(id).position(instrument) else {
@@ -193,7 +193,7 @@ impl Ledger {
         events: &mut Vec<RiskEvent>,
     ) -> LiquidationOutcome {
         let (account, instrument) = (request.account, request.instrument);
-        let mult = self.book.instruments.get(instrument).quote_per_tick_lot;
+        let mult = self.book.instruments().get(instrument).quote_per_tick_lot;
         let sign: i64 = if request.position_size > 0 { 1 } else { -1 };
         let mut out = LiquidationOutcome::default();
         let mut remaining = request

@@ -81,10 +81,10 @@ pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<u
             .account_id(f[0])
             .ok_or_else(|| err("account", format!("unknown account {:?}", f[0])))?;
         let ins_id = book
-            .instruments
+            .instruments()
             .id(f[1])
             .ok_or_else(|| err("instrument", format!("unknown instrument {:?}", f[1])))?;
-        let ins = book.instruments.get(ins_id);
+        let ins = book.instruments().get(ins_id);
         let size = ins.parse_size(f[2]).map_err(|m| err("size", m))?;
         let ep = Decimal::parse(f[3]).map_err(|e| err("entry_price", e.to_string()))?;
         if !ep.is_positive() {

@@ -40,11 +40,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for m in &args.marks {
         let (sym, price) = m.split_once('=').ok_or_else(|| anyhow!("--mark {m:?}: expected SYMBOL=PRICE"))?;
         let id = book
-            .instruments
+            .instruments()
             .id(sym.trim())
             .ok_or_else(|| anyhow!("--mark {m:?}: unknown instrument {sym:?}"))?;
         let ticks = book
-            .instruments
+            .instruments()
             .get(id)
             .parse_price(price.trim())
             .map_err(|e| anyhow!("--mark {m:?}: {e}"))?;
