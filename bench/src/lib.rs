@@ -4,3 +4,4 @@
 
 pub mod ring;
 pub mod stats;
+pub mod trigger;

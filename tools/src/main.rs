@@ -31,6 +31,8 @@ enum Command {
     Lobster(cmd::lobster::Args),
     /// Print a Dutch-auction price curve (`t,price` lines).
     Curve(cmd::curve::Args),
+    /// Margin report: equity, maintenance, health, liquidation and bankruptcy prices.
+    Risk(cmd::risk::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +44,7 @@ fn main() -> std::process::ExitCode {
         Command::Ring(args) => cmd::ring::run(args),
         Command::Lobster(args) => cmd::lobster::run(args),
         Command::Curve(args) => cmd::curve::run(args),
+        Command::Risk(args) => cmd::risk::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

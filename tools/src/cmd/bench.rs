@@ -5,11 +5,14 @@
 pub enum BenchCommand {
     /// gavel's shared-memory SPSC ring against rtrb and crossbeam's ArrayQueue: hop latency and throughput.
     Ring(crate::cmd::bench_ring::Args),
+    /// Liquidation trigger: crossed set per mark update, index vs full scan.
+    Trigger(super::bench_trigger::TriggerArgs),
 }
 
 /// Runs the chosen benchmark.
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ring(args) => crate::cmd::bench_ring::run(args),
+        BenchCommand::Trigger(args) => super::bench_trigger::run(args),
     }
 }

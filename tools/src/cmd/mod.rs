@@ -7,3 +7,6 @@ pub mod demo;
 pub mod gen;
 pub mod ring;
 pub mod lobster;
+pub mod bench_trigger;
+pub mod demo;
+pub mod risk;

@@ -1,0 +1,195 @@
+//! Accounts and positions: cross or isolated margin, exact entry notional,
+//! realized PnL, funding and fees.
+//!
+//! A position keeps its cost basis as `entry_notional = Σ qty·price·mult`
+//! (signed like the size, quote units, exact); the average entry price is
+//! derived, never stored, so repeated fills cannot drift. Reducing a position
+//! releases `entry_notional × closed ÷ |size|` (rounded toward zero); the
+//! remainder stays in the position and is released with the last lot, so the
+//! total realized over a round trip is exact.
+
+use super::instrument::InstrumentId;
+
+/// Index of an account in a [`super::book::RiskBook`].
+pub type AccountId = u32;
+
+/// How an account's collateral backs its positions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarginMode {
+    /// One pool: the wallet plus every position's PnL backs every position.
+    Cross,
+    /// Each position has its own margin (`isolated_margin`) and is liquidated alone.
+    Isolated,
+}
+
+/// An open (or flat) position in one instrument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    /// Which instrument.
+    pub instrument: InstrumentId,
+    /// Signed size in lots (long > 0).
+    pub size: i64,
+    /// Σ qty·price·mult over the open lots, quote units, same sign as `size`.
+    pub entry_notional: i128,
+    /// Margin assigned to this position (isolated mode only; 0 in cross).
+    pub isolated_margin: i128,
+    /// The key this position currently has in the trigger index (kept by
+    /// [`super::book::RiskBook`]; `None` when not indexed).
+    pub(crate) indexed: Option<super::margin::Trigger>,
+}
+
+impl Position {
+    /// A flat position.
+    pub fn flat(instrument: InstrumentId) -> Self {
+        Position {
+            instrument,
+            size: 0,
+            entry_notional: 0,
+            isolated_margin: 0,
+            indexed: None,
+        }
+    }
+
+    /// Unrealized PnL at `mark` ticks: `size·mark·mult − entry_notional`.
+    #[inline]
+    pub fn unrealized(&self, mark: i64, mult: i128) -> i128 {
+        i128::from(self.size) * i128::from(mark) * mult - self.entry_notional
+    }
+
+    /// Applies a fill of `qty` lots (signed: buy > 0) at `price` ticks and
+    /// returns the realized PnL in quote units.
+    ///
+    /// Cash-like identity, used by the ledger: `realized − Δentry_notional`
+    /// always equals `−qty·price·mult`.
+    pub fn apply_fill(&mut self, qty: i64, price: i64, mult: i128) -> i128 {
+        if qty == 0 {
+            return 0;
+        }
+        let fill_notional = |q: i64| i128::from(q) * i128::from(price) * mult;
+        if self.size == 0 || (self.size > 0) == (qty > 0) {
+            self.size += qty;
+            self.entry_notional += fill_notional(qty);
+            return 0;
+        }
+        let closing = qty.abs().min(self.size.abs());
+        let released = self.entry_notional * i128::from(closing) / i128::from(self.size.abs());
+        // Closing `closing` lots: a long sells (qty < 0), a short buys.
+        let closing_signed = if qty < 0 { -closing } else { closing };
+        let realized = -fill_notional(closing_signed) - released;
+        self.entry_notional -= released;
+        self.size += closing_signed;
+        let opening = qty - closing_signed;
+        if self.size == 0 {
+            debug_assert_eq!(self.entry_notional, 0);
+            self.entry_notional = 0;
+        }
+        if opening != 0 {
+            self.size += opening;
+            self.entry_notional += fill_notional(opening);
+        }
+        realized
+    }
+}
+
+/// A trading account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Cross or isolated.
+    pub mode: MarginMode,
+    /// Cross wallet balance, quote units: deposits + realized PnL (cross
+    /// positions) + funding − fees − margin moved to isolated positions.
+    pub wallet: i128,
+    /// Cumulative realized trading PnL (statistic; already in the balances).
+    pub realized_pnl: i128,
+    /// Cumulative funding received (negative: paid).
+    pub funding: i128,
+    /// Cumulative fees and liquidation penalties paid.
+    pub fees: i128,
+    /// Positions, at most one per instrument.
+    pub positions: Vec<Position>,
+}
+
+impl Account {
+    /// A new account with `collateral` in the wallet and no positions.
+    pub fn new(mode: MarginMode, collateral: i128) -> Self {
+        Account {
+            mode,
+            wallet: collateral,
+            realized_pnl: 0,
+            funding: 0,
+            fees: 0,
+            positions: Vec::new(),
+        }
+    }
+
+    /// The position in `instrument`, if any.
+    pub fn position(&self, instrument: InstrumentId) -> Option<&Position> {
+        self.positions.iter().find(|p| p.instrument == instrument)
+    }
+
+    /// The position in `instrument`, created flat if missing.
+    pub fn position_mut(&mut self, instrument: InstrumentId) -> &mut Position {
+        if let Some(i) = self.positions.iter().position(|p| p.instrument == instrument) {
+            return &mut self.positions[i];
+        }
+        self.positions.push(Position::flat(instrument));
+        self.positions.last_mut().expect("just pushed")
+    }
+
+    /// Number of non-flat positions.
+    pub fn open_positions(&self) -> usize {
+        self.positions.iter().filter(|p| p.size != 0).count()
+    }
+
+    /// The balance that backs `instrument`'s position: the cross wallet, or
+    /// the position's isolated margin.
+    pub fn balance_mut(&mut self, instrument: InstrumentId) -> &mut i128 {
+        match self.mode {
+            MarginMode::Cross => &mut self.wallet,
+            MarginMode::Isolated => &mut self.position_mut(instrument).isolated_margin,
+        }
+    }
+
+    /// Cash-like total used by the ledger: wallet + isolated margins − entry notionals.
+    pub fn cash(&self) -> i128 {
+        self.wallet + self.positions.iter().map(|p| p.isolated_margin - p.entry_notional).sum::<i128>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fills_keep_exact_entry_and_realize_pnl() {
+        let mult = 100; // BTCUSDT: 0.1 tick × 0.001 lot
+        let mut p = Position::flat(0);
+        assert_eq!(p.apply_fill(3, 500_000, mult), 0); // buy 0.003 @ 50000.0
+        assert_eq!(p.apply_fill(2, 500_001, mult), 0); // buy 0.002 @ 50000.1
+        assert_eq!(p.entry_notional, 3 * 500_000 * 100 + 2 * 500_001 * 100);
+        // Sell 1 lot at 51000: released = entry × 1/5 rounded toward zero.
+        let entry = p.entry_notional;
+        let r = p.apply_fill(-1, 510_000, mult);
+        assert_eq!(r, 510_000 * 100 - entry / 5);
+        // Flip: sell 6 (close 4, open short 2) at 49000.
+        let rest = p.entry_notional;
+        let r2 = p.apply_fill(-6, 490_000, mult);
+        assert_eq!(r2, 4 * 490_000 * 100 - rest);
+        assert_eq!(p.size, -2);
+        assert_eq!(p.entry_notional, -2 * 490_000 * 100);
+        // Round trip total: realized = Σ −qty·price·mult over all fills once flat.
+        let r3 = p.apply_fill(2, 480_000, mult);
+        assert_eq!(p.size, 0);
+        assert_eq!(p.entry_notional, 0);
+        let cash: i128 = -(3 * 500_000 + 2 * 500_001 - 510_000 - 6 * 490_000 + 2 * 480_000) * 100;
+        assert_eq!(r + r2 + r3, cash);
+    }
+
+    #[test]
+    fn unrealized_signs() {
+        let mut p = Position::flat(0);
+        p.apply_fill(-10, 1_000, 10);
+        assert_eq!(p.unrealized(900, 10), 10 * 100 * 10);
+        assert_eq!(p.unrealized(1_100, 10), -10 * 100 * 10);
+    }
+}

@@ -1,0 +1,158 @@
+//! Partial liquidation: the smallest close that restores the margin unit.
+//!
+//! For a liquidatable unit the plan closes the **minimum number of lots q**
+//! (an integer, so rounded up to the lot) such that, after closing q lots at
+//! the mark and paying the penalty on them,
+//! `equity − penalty(q) ≥ maintenance_after(q) × (1 + buffer)`.
+//! It closes the whole position instead when the remainder would be below the
+//! instrument's `min_size`, when equity ≤ `full_close_health × maintenance`,
+//! or when no partial close can restore the unit. The request carries the
+//! bankruptcy price (unit equity = 0 with other marks fixed), the limit the
+//! insurance fund guarantees.
+
+use gavel_feeds::Side;
+
+use super::account::{AccountId, MarginMode};
+use super::book::RiskBook;
+use super::instrument::{InstrumentId, RATE_SCALE};
+use super::margin;
+use super::penalty::penalty_amount;
+
+/// Partial-liquidation parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiquidationParams {
+    /// Restore to maintenance × (1 + buffer); [`RATE_SCALE`] parts (default 10 %).
+    pub buffer_rate: i128,
+    /// Close fully when equity ≤ this × maintenance; [`RATE_SCALE`] parts (default 50 %).
+    pub full_close_health: i128,
+}
+
+impl Default for LiquidationParams {
+    fn default() -> Self {
+        LiquidationParams {
+            buffer_rate: 10_000_000,
+            full_close_health: 50_000_000,
+        }
+    }
+}
+
+/// An order to take (part of) a position off a liquidatable account: what the
+/// auction executes and the ledger settles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LiquidationRequest {
+    /// Liquidated account.
+    pub account: AccountId,
+    /// Instrument of the position.
+    pub instrument: InstrumentId,
+    /// Side of the closing order (`Ask` sells a long, `Bid` buys back a short).
+    pub side: Side,
+    /// Lots to close, > 0.
+    pub qty: i64,
+    /// Signed position size before the liquidation.
+    pub position_size: i64,
+    /// Mark the plan was made at, ticks.
+    pub mark: i64,
+    /// Price at which the unit's equity is zero (ticks); fills worse than it
+    /// are paid by the insurance fund. `None`: no positive bankruptcy price.
+    pub bankruptcy_price: Option<i64>,
+    /// The position's liquidation price (ticks), for the journal.
+    pub liquidation_price: Option<i64>,
+    /// True when the whole position is closed.
+    pub full_close: bool,
+    /// Penalty rate applied to the closed notional, [`RATE_SCALE`] parts.
+    pub penalty_rate: i128,
+}
+
+/// The smallest q in [1, abs] with `restores(q)`, or `None`.
+///
+/// Between bracket boundaries of the remaining notional the margin after the
+/// close is linear in q, so each such segment is searched on its own, lowest
+/// first: the first point of a segment, else a binary search when its last
+/// point restores. (Over the whole range the function is concave, not
+/// monotone: a high penalty can make closing everything worse than closing part.)
+fn min_restoring_qty(ins: &super::instrument::Instrument, abs: i64, mark: i64, restores: &dyn Fn(i64) -> bool) -> Option<i64> {
+    let lot_notional = i128::from(mark) * ins.quote_per_tick_lot;
+    let mut points: Vec<i64> = vec![1, abs];
+    for b in &ins.brackets {
+        if b.notional_cap == i128::MAX || lot_notional <= 0 {
+            continue;
+        }
+        // Remaining lots r = abs − q sit at or below this cap iff r ≤ cap / lot_notional.
+        let r = (b.notional_cap / lot_notional).min(i128::from(abs)) as i64;
+        let q = abs - r;
+        if q > 1 && q < abs {
+            points.push(q);
+        }
+    }
+    points.sort_unstable();
+    points.dedup();
+    for w in points.windows(2) {
+        let (start, end) = (w[0], w[1]);
+        if restores(start) {
+            return Some(start);
+        }
+        if restores(end) {
+            let (mut lo, mut hi) = (start + 1, end);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if restores(mid) {
+                    hi = mid;
+                } else {
+                    lo = mid + 1;
+                }
+            }
+            return Some(lo);
+        }
+    }
+    (abs == 1 && restores(1)).then_some(1)
+}
+
+/// Plans the liquidation of `account`'s position in `instrument`, or `None`
+/// if that unit is not liquidatable (or lacks marks).
+pub fn plan(
+    book: &RiskBook,
+    account: AccountId,
+    instrument: InstrumentId,
+    params: &LiquidationParams,
+    penalty_rate: i128,
+) -> Option<LiquidationRequest> {
+    let acc = book.account(account);
+    let index = acc.positions.iter().position(|p| p.instrument == instrument && p.size != 0)?;
+    let pos = acc.positions[index];
+    let health = book.health(account, instrument)?;
+    if !health.liquidatable() {
+        return None;
+    }
+    let ins = book.instruments().get(instrument);
+    let mark = book.mark(instrument)?;
+    let abs = pos.size.abs();
+    let own_mm = ins.maintenance_scaled(ins.notional(pos.size, mark));
+    let others_mm = match acc.mode {
+        MarginMode::Cross => health.maintenance_scaled - own_mm,
+        MarginMode::Isolated => 0,
+    };
+    let restores = |q: i64| -> bool {
+        let equity = health.equity - penalty_amount(ins.notional(q, mark), penalty_rate);
+        let mm_after = others_mm + ins.maintenance_scaled(ins.notional(abs - q, mark));
+        equity * RATE_SCALE * RATE_SCALE >= mm_after * (RATE_SCALE + params.buffer_rate)
+    };
+    let too_weak = health.equity * RATE_SCALE * RATE_SCALE <= params.full_close_health * health.maintenance_scaled;
+    let mut qty = abs;
+    if !too_weak {
+        if let Some(q) = min_restoring_qty(ins, abs, mark, &restores) {
+            qty = if abs - q < ins.min_size_lots { abs } else { q };
+        }
+    }
+    Some(LiquidationRequest {
+        account,
+        instrument,
+        side: if pos.size > 0 { Side::Ask } else { Side::Bid },
+        qty,
+        position_size: pos.size,
+        mark,
+        bankruptcy_price: margin::position_bankruptcy(&book.instruments(), book.marks(), acc, index),
+        liquidation_price: margin::position_trigger(&book.instruments(), book.marks(), acc, index).and_then(|t| t.price()),
+        full_close: qty == abs,
+        penalty_rate,
+    })
+}

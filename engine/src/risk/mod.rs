@@ -1,0 +1,35 @@
+//! The risk engine: instruments and margin brackets, accounts and positions,
+//! the mark price oracle, the O(log n + k) liquidation trigger index, partial
+//! liquidation, penalties, the insurance fund, auto-deleveraging, predictive
+//! margin calls and the conservation ledger.
+//!
+//! Integer money throughout: prices in ticks (`i64`), sizes in lots (`i64`),
+//! money in quote units of 10^-6 (`i128`), rates in 10^-8 (see
+//! [`instrument`]). Deterministic: every function is a pure function of its
+//! inputs and of event time.
+
+pub mod account;
+pub mod book;
+pub mod decimal;
+pub mod events;
+pub mod instrument;
+pub mod insurance;
+pub mod ledger;
+pub mod liquidation;
+pub mod loader;
+pub mod margin;
+pub mod oracle;
+pub mod penalty;
+pub mod predictive;
+pub mod report;
+pub mod trigger;
+pub mod volatility;
+
+pub use account::{Account, AccountId, MarginMode, Position};
+pub use book::RiskBook;
+pub use events::RiskEvent;
+pub use instrument::{Instrument, InstrumentId, InstrumentSet};
+pub use insurance::InsuranceFund;
+pub use ledger::{Ledger, LiquidationFill, LiquidationOutcome};
+pub use liquidation::{LiquidationParams, LiquidationRequest};
+pub use margin::{Health, Trigger};
