@@ -11,3 +11,10 @@ pub mod wire;
 
 pub use input_error::{InputError, Location};
 pub use wire::{Event, EventKind, Side, Venue};
+pub mod decimal;
+pub mod json_scan;
+pub mod venues;
+pub mod recording;
+pub mod sync;
+pub mod venue_book;
+pub mod replay;

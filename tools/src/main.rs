@@ -19,6 +19,8 @@ enum Command {
     /// Run a benchmark against its strongest peer.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Replay recorded venue captures (e.g. `--dump-top`: mirrored venue top of book as CSV).
+    Replay(cmd::replay::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +28,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
