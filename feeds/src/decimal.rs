@@ -167,8 +167,86 @@ impl Grid {
 
     /// Accumulates the digits at this grid's resolution. Returns the signed
     /// value in units of `10^-decimals` (truncated) and what was dropped.
+    ///
+    /// Fast path: with at most 18 accumulated digits the value is below 10^18
+    /// and cannot overflow, so digits are accumulated without checks; longer
+    /// numbers take the checked path.
     #[inline]
     fn parse_units(&self, text: &[u8]) -> Result<(i64, Dropped), DecimalError> {
+        let (negative, digits) = match text.first() {
+            None => return Err(DecimalError::Empty),
+            Some(b'-') => (true, &text[1..]),
+            Some(_) => (false, text),
+        };
+        if negative && !self.allow_negative {
+            return Err(DecimalError::Negative);
+        }
+        let mut value: u64 = 0;
+        let mut i = 0;
+        while i < digits.len() {
+            let d = digits[i].wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            value = value.wrapping_mul(10).wrapping_add(d as u64);
+            i += 1;
+        }
+        let int_digits = i;
+        if int_digits == 0 || int_digits > 18 {
+            return self.parse_units_checked(text);
+        }
+        let mut places = 0u8;
+        if i < digits.len() {
+            if digits[i] != b'.' || i + 1 == digits.len() {
+                return Err(DecimalError::Invalid);
+            }
+            i += 1;
+            let frac = &digits[i..];
+            let take = frac.len().min(self.decimals as usize);
+            if int_digits + self.decimals as usize > 18 {
+                return self.parse_units_checked(text);
+            }
+            let mut k = 0;
+            while take - k >= 8 {
+                match eight_digits(&frac[k..k + 8]) {
+                    Some(v) => value = value * 100_000_000 + v,
+                    None => return Err(DecimalError::Invalid),
+                }
+                k += 8;
+            }
+            for &c in &frac[k..take] {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    return Err(DecimalError::Invalid);
+                }
+                value = value * 10 + d as u64;
+            }
+            places = take as u8;
+            if !frac[take..].iter().all(|&c| c == b'0') {
+                // Nonzero or invalid digits beyond the grid: the general path reports them.
+                return self.parse_units_checked(text);
+            }
+        } else if int_digits + self.decimals as usize > 18 {
+            return self.parse_units_checked(text);
+        }
+        value *= POW10[(self.decimals - places) as usize];
+        let signed = if negative {
+            -(value as i64)
+        } else {
+            value as i64
+        };
+        Ok((
+            signed,
+            Dropped {
+                exact: true,
+                first_dropped: 0,
+                negative,
+            },
+        ))
+    }
+
+    /// The checked, general form of [`Self::parse_units`].
+    fn parse_units_checked(&self, text: &[u8]) -> Result<(i64, Dropped), DecimalError> {
         let (negative, digits) = match text.first() {
             None => return Err(DecimalError::Empty),
             Some(b'-') => (true, &text[1..]),
@@ -286,6 +364,26 @@ impl Grid {
             }
         }
     }
+}
+
+/// The value of exactly eight ASCII digits, or `None` if any byte is not a
+/// digit (SWAR: all eight converted with three multiplications).
+#[inline]
+fn eight_digits(chunk: &[u8]) -> Option<u64> {
+    let word = u64::from_le_bytes(chunk.try_into().ok()?);
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const ZEROS: u64 = 0x3030_3030_3030_3030;
+    // Every byte is 0x30..=0x39: high nibble 3, and adding 6 does not carry out of the nibble.
+    if word & HIGH_NIBBLES != ZEROS
+        || word.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES != ZEROS
+    {
+        return None;
+    }
+    let mut v = word & 0x0F0F_0F0F_0F0F_0F0F;
+    v = v.wrapping_mul(2561) >> 8;
+    v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
+    v = (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32;
+    Some(v)
 }
 
 /// Number of digits after the decimal point as written (`"61800.20"` → 2,
@@ -414,6 +512,15 @@ mod tests {
         assert_eq!(fraction_places(b"3x"), None);
     }
 
+    #[test]
+    fn eight_digits_swar() {
+        assert_eq!(eight_digits(b"12345678"), Some(12_345_678));
+        assert_eq!(eight_digits(b"00000001"), Some(1));
+        assert_eq!(eight_digits(b"99999999"), Some(99_999_999));
+        assert_eq!(eight_digits(b"1234567:"), None);
+        assert_eq!(eight_digits(b"1234 678"), None);
+    }
+
     proptest! {
         #[test]
         fn format_then_parse_round_trips(steps in 0i64..1_000_000_000_000, decimals in 0u8..9, step in 1u64..20) {
@@ -421,6 +528,14 @@ mod tests {
             let mut s = String::new();
             grid.format(steps, decimals, &mut s);
             prop_assert_eq!(grid.parse(s.as_bytes()), Ok(steps));
+        }
+
+        #[test]
+        fn fast_path_agrees_with_checked_path(text in "-?[0-9]{0,21}(\\.[0-9]{0,21})?", decimals in 0u8..19) {
+            let grid = Grid::with_decimals(decimals).unwrap().signed();
+            let fast = grid.parse_units(text.as_bytes()).map(|(v, d)| (v, d.exact, d.negative));
+            let slow = grid.parse_units_checked(text.as_bytes()).map(|(v, d)| (v, d.exact, d.negative));
+            prop_assert_eq!(fast, slow, "{}", text);
         }
 
         #[test]

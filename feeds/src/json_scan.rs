@@ -147,6 +147,14 @@ impl<'a> Scanner<'a> {
     pub fn string(&mut self) -> Result<&'a [u8], ScanError> {
         self.expect(b'"', "'\"'")?;
         let start = self.pos;
+        // Eight bytes at a time while no quote, backslash or control byte is among them.
+        while let Some(chunk) = self.buf.get(self.pos..self.pos + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("8-byte slice"));
+            if has_special_byte(word) {
+                break;
+            }
+            self.pos += 8;
+        }
         loop {
             match self.buf.get(self.pos) {
                 None => return Err(self.err("closing '\"'")),
@@ -329,6 +337,19 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// True when any byte of `word` is `"`, `\\` or below 0x20 (SWAR test).
+#[inline]
+fn has_special_byte(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let quote = zero_byte(word ^ (ONES * b'"' as u64));
+    let backslash = zero_byte(word ^ (ONES * b'\\' as u64));
+    // Bytes below 0x20: subtracting 0x20 borrows into the high bit (bytes ≥ 0x80 excluded by `!word`).
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    (quote | backslash | control) != 0
+}
+
 /// Reads a JSON array of `[price, qty, …]` pairs (strings or bare numbers),
 /// calling `level(price_text, qty_text)` for each; extra elements after the
 /// first two are skipped (OKX sends four).
@@ -493,6 +514,12 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn swar_special_byte_test_matches_the_naive_one(bytes in any::<[u8; 8]>()) {
+            let naive = bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(has_special_byte(u64::from_le_bytes(bytes)), naive);
+        }
+
         #[test]
         fn no_byte_string_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
             let _ = Scanner::new(&bytes).skip_value();

@@ -50,6 +50,10 @@ struct Fields<'a> {
     b: Option<&'a [u8]>,
     /// `a`: level array (depth), best ask price (bookTicker) or aggregate trade id.
     a: Option<&'a [u8]>,
+    /// `b` when it is a string (bookTicker best bid price).
+    b_text: Option<&'a [u8]>,
+    /// `a` when it is a string (bookTicker best ask price).
+    a_text: Option<&'a [u8]>,
     bid_qty: Option<&'a [u8]>,
     ask_qty: Option<&'a [u8]>,
     price: Option<&'a [u8]>,
@@ -131,6 +135,14 @@ impl BinanceParser {
                             f.bids_done = Some(n);
                         } else {
                             f.asks_done = Some(n);
+                        }
+                    } else if s.peek() == Some(b'"') {
+                        // bookTicker price: keep the text only.
+                        let text = s.string()?;
+                        if bid {
+                            f.b_text = Some(text);
+                        } else {
+                            f.a_text = Some(text);
                         }
                     } else {
                         let span = s.value_span()?;
@@ -349,12 +361,12 @@ impl BinanceParser {
                 let update_id = f.final_id.ok_or(ParseError::MissingField("u"))?;
                 let bid_px = decimal(
                     &spec.price,
-                    unquote(f.b.ok_or(ParseError::MissingField("b"))?, "b")?,
+                    f.b_text.ok_or(ParseError::MissingField("b"))?,
                     "b",
                 )?;
                 let ask_px = decimal(
                     &spec.price,
-                    unquote(f.a.ok_or(ParseError::MissingField("a"))?, "a")?,
+                    f.a_text.ok_or(ParseError::MissingField("a"))?,
                     "a",
                 )?;
                 let bid_qty = decimal(
@@ -581,18 +593,6 @@ fn stamp(events: &mut [Event], sequence: u64, exchange_ns: i64, receive_ns: i64)
 fn rounded(grid: &Grid, text: &[u8], field: &'static str) -> Result<(i64, bool), ParseError> {
     grid.parse_rounded(text)
         .map_err(|error| ParseError::Decimal { field, error })
-}
-
-/// The text inside a quoted span (`"61800.20"` → `61800.20`).
-#[inline]
-fn unquote<'a>(span: &'a [u8], field: &'static str) -> Result<&'a [u8], ParseError> {
-    match span {
-        [b'"', inner @ .., b'"'] => Ok(inner),
-        _ => Err(ParseError::BadField {
-            field,
-            reason: "expected a decimal string",
-        }),
-    }
 }
 
 #[inline]
