@@ -454,7 +454,30 @@ pub fn url_query_param<'a>(url: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use std::io::Cursor;
+
+    proptest! {
+        #[test]
+        fn no_byte_string_panics_and_reading_terminates(
+            head in prop_oneof![Just(&b"1723161255030314667 "[..]), Just(&b"wss://x <-> 1.5\n"[..]), Just(&b"{\"t\":\"recv\",\"ts\":1,\"data\":\""[..])],
+            bytes in proptest::collection::vec(any::<u8>(), 0..300),
+        ) {
+            let mut text = head.to_vec();
+            text.extend_from_slice(&bytes);
+            if let Ok(mut r) = reader(&text) {
+                let mut steps = 0;
+                loop {
+                    match r.next_record() {
+                        Ok(Some(_)) | Err(RecordError::Bad(_)) => {}
+                        Ok(None) | Err(RecordError::Fatal(_)) => break,
+                    }
+                    steps += 1;
+                    prop_assert!(steps <= text.len() + 2, "reader does not terminate");
+                }
+            }
+        }
+    }
 
     fn reader(bytes: &[u8]) -> Result<RecordingReader, InputError> {
         RecordingReader::from_reader("test", Cursor::new(bytes.to_vec()))
