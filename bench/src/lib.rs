@@ -5,3 +5,4 @@
 pub mod ring;
 pub mod stats;
 pub mod trigger;
+pub mod parse;

@@ -33,6 +33,8 @@ enum Command {
     Curve(cmd::curve::Args),
     /// Margin report: equity, maintenance, health, liquidation and bankruptcy prices.
     Risk(cmd::risk::Args),
+    /// Replay recorded venue captures (e.g. `--dump-top`: mirrored venue top of book as CSV).
+    Replay(cmd::replay::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Lobster(args) => cmd::lobster::run(args),
         Command::Curve(args) => cmd::curve::run(args),
         Command::Risk(args) => cmd::risk::run(args),
+        Command::Replay(args) => cmd::replay::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -7,6 +7,8 @@ pub enum BenchCommand {
     Ring(crate::cmd::bench_ring::Args),
     /// Liquidation trigger: crossed set per mark update, index vs full scan.
     Trigger(super::bench_trigger::TriggerArgs),
+    /// Venue message parsing: gavel's scanner vs serde_json vs sonic-rs on real captures.
+    Parse(super::bench_parse::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -14,5 +16,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Ring(args) => crate::cmd::bench_ring::run(args),
         BenchCommand::Trigger(args) => super::bench_trigger::run(args),
+        BenchCommand::Parse(args) => super::bench_parse::run(args),
     }
 }

@@ -10,3 +10,6 @@ pub mod lobster;
 pub mod bench_trigger;
 pub mod demo;
 pub mod risk;
+pub mod bench_parse;
+pub mod demo;
+pub mod replay;

@@ -1,0 +1,511 @@
+//! Replays recordings through a venue parser and book sync, reporting every
+//! applied book update (for `gavel replay --dump-top`) and checking the
+//! mirrored top of book against the venue's own ticker where both refer to
+//! the same update id.
+
+use crate::decimal::{fraction_places, Grid};
+use crate::input_error::{InputError, Location};
+use crate::recording::{url_query_param, RecordError, RecordKind, RecordingReader};
+use crate::sync::binance::{BinanceBookSync, DiffIds};
+use crate::sync::{SyncNote, SyncStats};
+use crate::venue_book::L2Book;
+use crate::venues::binance::BinanceParser;
+use crate::venues::{InstrumentSpec, Instruments, Message, VenueParser};
+use crate::wire::{Event, PriceLevel, Side, Venue};
+use std::collections::{BTreeMap, VecDeque};
+use std::path::{Path, PathBuf};
+
+/// The venues `replay` understands, by their command-line names.
+pub fn venue_by_name(name: &str) -> Option<Venue> {
+    Some(match name {
+        "binance-usdm" => Venue::BinanceUsdm,
+        "binance-coinm" => Venue::BinanceCoinm,
+        "binance-spot" => Venue::BinanceSpot,
+        "bybit" => Venue::Bybit,
+        "okx" => Venue::Okx,
+        "coinbase" => Venue::Coinbase,
+        _ => return None,
+    })
+}
+
+/// What a replay saw.
+#[derive(Clone, Debug, Default)]
+pub struct ReplayReport {
+    /// Records read from all files.
+    pub records: u64,
+    /// Bad record lines skipped (reader level).
+    pub bad_lines: u64,
+    /// Messages refused by the parser, by kind of error.
+    pub parse_errors: BTreeMap<&'static str, u64>,
+    /// The first few errors, in full.
+    pub first_errors: Vec<String>,
+    /// Messages for other instruments.
+    pub other_instrument: u64,
+    /// Book sync counters.
+    pub sync: SyncStats,
+    /// Venue tickers whose update id equalled the last applied diff's id.
+    pub ticker_checks: u64,
+    /// Of those, how many matched the mirrored top of book exactly.
+    pub ticker_matches: u64,
+    /// The first mismatches, described.
+    pub first_mismatches: Vec<String>,
+}
+
+impl ReplayReport {
+    fn error(&mut self, message: String) {
+        if self.first_errors.len() < 10 {
+            self.first_errors.push(message);
+        }
+    }
+}
+
+/// A replay of one instrument of one venue.
+#[derive(Clone, Debug)]
+pub struct TopReplay {
+    /// The venue.
+    pub venue: Venue,
+    /// The instrument (symbol, grids, print places).
+    pub spec: InstrumentSpec,
+    /// Capture files, replayed in this order (their sync state carries over).
+    pub captures: Vec<PathBuf>,
+    /// Files of REST snapshots in a recording format, merged in by receive time.
+    pub snapshots: Vec<PathBuf>,
+}
+
+struct Snapshot {
+    source: String,
+    line: u64,
+    receive_ns: i64,
+    payload: Vec<u8>,
+    url: Vec<u8>,
+}
+
+impl TopReplay {
+    /// Runs the replay; `on_update(receive_ns, venue_seq, book)` is called after
+    /// every applied book update. Fails only when a file cannot be read at all.
+    pub fn run(
+        &self,
+        mut on_update: impl FnMut(i64, u64, &L2Book),
+    ) -> Result<ReplayReport, InputError> {
+        match self.venue {
+            Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => {}
+            other => {
+                return Err(InputError::new(
+                    "--venue",
+                    Location::Record(0),
+                    "venue",
+                    format!("book replay for {other:?} is not implemented yet"),
+                ))
+            }
+        }
+        let mut report = ReplayReport::default();
+        let mut snapshots = Vec::new();
+        for path in &self.snapshots {
+            let mut reader = RecordingReader::open(path)?;
+            loop {
+                match reader.next_record() {
+                    Ok(Some(rec)) => {
+                        if rec.kind != RecordKind::Connect && contains(rec.payload, b"lastUpdateId")
+                        {
+                            snapshots.push(Snapshot {
+                                source: path.display().to_string(),
+                                line: rec.line,
+                                receive_ns: rec.receive_ns,
+                                payload: rec.payload.to_vec(),
+                                url: rec.url.to_vec(),
+                            });
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(RecordError::Bad(e)) => report.error(e.to_string()),
+                    Err(RecordError::Fatal(e)) => return Err(e),
+                }
+            }
+            report.bad_lines += reader.bad_lines;
+        }
+        snapshots.sort_by_key(|s| s.receive_ns);
+        let mut snapshots = snapshots.into_iter().peekable();
+
+        let mut parser = BinanceParser::new(self.venue, Instruments::new(vec![self.spec.clone()]));
+        let mut sync = BinanceBookSync::new(self.venue, self.spec.id);
+        let mut events: Vec<Event> = Vec::with_capacity(4096);
+        let mut last_applied: Option<u64> = None;
+        let mut pending_tickers: VecDeque<Ticker> = VecDeque::with_capacity(MAX_PENDING_TICKERS);
+
+        let mut handle = |payload: &[u8],
+                          receive_ns: i64,
+                          hint: Option<&[u8]>,
+                          where_: &dyn Fn() -> (String, Location),
+                          report: &mut ReplayReport,
+                          events: &mut Vec<Event>,
+                          sync: &mut BinanceBookSync,
+                          last_applied: &mut Option<u64>| {
+            events.clear();
+            let message = match parser.parse(payload, receive_ns, hint, events) {
+                Ok(m) => m,
+                Err(e) => {
+                    *report.parse_errors.entry(e.kind_name()).or_default() += 1;
+                    let (source, location) = where_();
+                    let err = InputError::new(source, location, e.field(), e.to_string());
+                    report.error(err.to_string());
+                    return;
+                }
+            };
+            if matches!(message, Message::BookSnapshot { .. }) {
+                *last_applied = None;
+            }
+            let mut emit = |note: SyncNote, book: &L2Book| match note {
+                SyncNote::Applied {
+                    final_id,
+                    receive_ns,
+                } => {
+                    *last_applied = Some(final_id);
+                    while pending_tickers
+                        .front()
+                        .is_some_and(|t| t.update_id < final_id)
+                    {
+                        pending_tickers.pop_front();
+                    }
+                    while pending_tickers
+                        .front()
+                        .is_some_and(|t| t.update_id == final_id)
+                    {
+                        let ticker = pending_tickers.pop_front().expect("front checked");
+                        check_ticker(&ticker, book, &describe(where_()), report);
+                    }
+                    on_update(receive_ns, final_id, book);
+                }
+                SyncNote::Gap(_) => *last_applied = None,
+            };
+            match message {
+                Message::BookDiff {
+                    first_id,
+                    final_id,
+                    prev_final_id,
+                    ..
+                } => {
+                    let ids = DiffIds {
+                        first_id,
+                        final_id,
+                        prev_final_id,
+                    };
+                    sync.on_diff(ids, receive_ns, events, &mut emit);
+                }
+                Message::BookSnapshot { last_update_id, .. } => {
+                    sync.on_snapshot(last_update_id, events, &mut emit);
+                }
+                Message::BookTicker { update_id, .. } => {
+                    let bid: PriceLevel = events[0].payload();
+                    let ask: PriceLevel = events[1].payload();
+                    let ticker = Ticker {
+                        update_id,
+                        bid,
+                        ask,
+                    };
+                    if *last_applied == Some(update_id) && sync.is_synced() {
+                        // The ticker came after the diff it reflects.
+                        check_ticker(&ticker, sync.book(), &describe(where_()), report);
+                    } else if !matches!(*last_applied, Some(last) if update_id <= last) {
+                        // The ticker overtook its diff: check when that diff is applied.
+                        if pending_tickers.len() == MAX_PENDING_TICKERS {
+                            pending_tickers.pop_front();
+                        }
+                        pending_tickers.push_back(ticker);
+                    }
+                }
+                Message::OtherInstrument => report.other_instrument += 1,
+                _ => {}
+            }
+        };
+
+        let symbol_upper = self.spec.symbol.to_ascii_uppercase();
+        for path in &self.captures {
+            let mut reader = RecordingReader::open(path)?;
+            let source = reader.source().to_string();
+            loop {
+                let rec = match reader.next_record() {
+                    Ok(Some(rec)) => rec,
+                    Ok(None) => break,
+                    Err(RecordError::Bad(e)) => {
+                        report.error(e.to_string());
+                        continue;
+                    }
+                    Err(RecordError::Fatal(e)) => {
+                        report.error(e.to_string());
+                        break;
+                    }
+                };
+                report.records += 1;
+                while let Some(snap) = snapshots.next_if(|s| s.receive_ns <= rec.receive_ns) {
+                    let hint = url_query_param(&snap.url, b"symbol").map(<[u8]>::to_vec);
+                    if hint
+                        .as_deref()
+                        .is_some_and(|h| !h.eq_ignore_ascii_case(symbol_upper.as_bytes()))
+                    {
+                        continue;
+                    }
+                    let where_ = || (snap.source.clone(), Location::Line(snap.line));
+                    handle(
+                        &snap.payload,
+                        snap.receive_ns,
+                        hint.as_deref(),
+                        &where_,
+                        &mut report,
+                        &mut events,
+                        &mut sync,
+                        &mut last_applied,
+                    );
+                }
+                match rec.kind {
+                    RecordKind::Received => {}
+                    RecordKind::RestResponse => {
+                        // A REST response in the capture itself: only depth snapshots of this symbol matter.
+                        if !contains(rec.payload, b"lastUpdateId") {
+                            continue;
+                        }
+                        if let Some(h) = url_query_param(rec.url, b"symbol") {
+                            if !h.eq_ignore_ascii_case(symbol_upper.as_bytes()) {
+                                continue;
+                            }
+                        }
+                    }
+                    _ => continue,
+                }
+                let line = rec.line;
+                let where_ = || (source.clone(), Location::Line(line));
+                let hint = url_query_param(rec.url, b"symbol");
+                handle(
+                    rec.payload,
+                    rec.receive_ns,
+                    hint,
+                    &where_,
+                    &mut report,
+                    &mut events,
+                    &mut sync,
+                    &mut last_applied,
+                );
+            }
+            report.bad_lines += reader.bad_lines;
+        }
+        for snap in snapshots {
+            let hint = url_query_param(&snap.url, b"symbol").map(<[u8]>::to_vec);
+            let where_ = || (snap.source.clone(), Location::Line(snap.line));
+            handle(
+                &snap.payload,
+                snap.receive_ns,
+                hint.as_deref(),
+                &where_,
+                &mut report,
+                &mut events,
+                &mut sync,
+                &mut last_applied,
+            );
+        }
+        report.sync = sync.stats;
+        Ok(report)
+    }
+}
+
+/// Builds an instrument spec: grids from `venue_info` (Binance `exchangeInfo`:
+/// `PRICE_FILTER.tickSize`, `LOT_SIZE.stepSize`) when given, else inferred from
+/// the decimal places of the first depth snapshot found in `sources`; print
+/// places from that snapshot when one is found.
+pub fn resolve_spec(
+    symbol: &str,
+    id: u32,
+    venue_info: Option<&Path>,
+    sources: &[PathBuf],
+) -> Result<InstrumentSpec, String> {
+    let from_snapshot = first_snapshot_places(symbol, sources)?;
+    let mut spec = match venue_info {
+        Some(path) => {
+            let (tick, step) = binance_filters(path, symbol)?;
+            let price = Grid::from_step(&tick)
+                .map_err(|e| format!("{}: tickSize {tick:?}: {e}", path.display()))?;
+            let qty = Grid::from_step(&step)
+                .map_err(|e| format!("{}: stepSize {step:?}: {e}", path.display()))?;
+            let mut spec = InstrumentSpec::new(symbol, id, price, qty);
+            spec.price_places = fraction_places(tick.as_bytes()).unwrap_or(price.decimals());
+            spec.qty_places = fraction_places(step.as_bytes()).unwrap_or(qty.decimals());
+            spec
+        }
+        None => {
+            let (pp, qp) = from_snapshot.ok_or_else(|| {
+                format!("no depth snapshot for {symbol} in the inputs and no --venue-info: cannot tell the price grid")
+            })?;
+            let price = Grid::with_decimals(pp).map_err(|e| e.to_string())?;
+            let qty = Grid::with_decimals(qp).map_err(|e| e.to_string())?;
+            InstrumentSpec::new(symbol, id, price, qty)
+        }
+    };
+    if let Some((pp, qp)) = from_snapshot {
+        spec.price_places = pp.max(spec.price.decimals());
+        spec.qty_places = qp.max(spec.qty.decimals());
+    }
+    Ok(spec)
+}
+
+/// Largest decimal places of prices and quantities in the first snapshot of `symbol`.
+fn first_snapshot_places(symbol: &str, sources: &[PathBuf]) -> Result<Option<(u8, u8)>, String> {
+    for path in sources {
+        let mut reader = RecordingReader::open(path).map_err(|e| e.to_string())?;
+        loop {
+            let rec = match reader.next_record() {
+                Ok(Some(rec)) => rec,
+                Ok(None) => break,
+                Err(RecordError::Bad(_)) => continue,
+                Err(RecordError::Fatal(e)) => return Err(e.to_string()),
+            };
+            if !contains(rec.payload, b"lastUpdateId") {
+                continue;
+            }
+            if let Some(h) = url_query_param(rec.url, b"symbol") {
+                if !h.eq_ignore_ascii_case(symbol.as_bytes()) {
+                    continue;
+                }
+            }
+            let value: serde_json::Value = match serde_json::from_slice(rec.payload) {
+                Ok(v) => v,
+                Err(_) => continue,
+            };
+            if let Some(s) = value.get("symbol").and_then(|s| s.as_str()) {
+                if !s.eq_ignore_ascii_case(symbol) {
+                    continue;
+                }
+            }
+            let (mut pp, mut qp) = (0u8, 0u8);
+            for side in ["bids", "asks"] {
+                for level in value
+                    .get(side)
+                    .and_then(|v| v.as_array())
+                    .into_iter()
+                    .flatten()
+                {
+                    let text = |i: usize| {
+                        level
+                            .get(i)
+                            .and_then(|v| v.as_str())
+                            .and_then(|t| fraction_places(t.as_bytes()))
+                    };
+                    pp = pp.max(text(0).unwrap_or(0));
+                    qp = qp.max(text(1).unwrap_or(0));
+                }
+            }
+            return Ok(Some((pp, qp)));
+        }
+    }
+    Ok(None)
+}
+
+/// `(tickSize, stepSize)` of `symbol` in a Binance `exchangeInfo` file (raw JSON or a recording).
+pub fn binance_filters(path: &Path, symbol: &str) -> Result<(String, String), String> {
+    let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json_start = if text.first() == Some(&b'{') {
+        0
+    } else {
+        // cryptofeed REST line: `<url> -> <ts>: {json}`
+        text.windows(3)
+            .position(|w| w == b": {")
+            .map(|p| p + 2)
+            .ok_or_else(|| format!("{}: no JSON found", path.display()))?
+    };
+    let end = text[json_start..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(text.len(), |p| json_start + p);
+    let info: serde_json::Value = serde_json::from_slice(&text[json_start..end])
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let symbols = info
+        .get("symbols")
+        .and_then(|s| s.as_array())
+        .ok_or_else(|| format!("{}: no `symbols`", path.display()))?;
+    let entry = symbols
+        .iter()
+        .find(|s| {
+            s.get("symbol")
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| v.eq_ignore_ascii_case(symbol))
+        })
+        .ok_or_else(|| format!("{}: symbol {symbol} not listed", path.display()))?;
+    let filters = entry
+        .get("filters")
+        .and_then(|f| f.as_array())
+        .ok_or_else(|| format!("{}: {symbol} has no filters", path.display()))?;
+    let field = |kind: &str, key: &str| {
+        filters
+            .iter()
+            .find(|f| f.get("filterType").and_then(|v| v.as_str()) == Some(kind))
+            .and_then(|f| f.get(key))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| format!("{}: {symbol} has no {kind}.{key}", path.display()))
+    };
+    Ok((
+        field("PRICE_FILTER", "tickSize")?,
+        field("LOT_SIZE", "stepSize")?,
+    ))
+}
+
+/// Writes one dump-top CSV row: `recv_ns,venue_seq,bid_px,bid_qty,ask_px,ask_qty`
+/// (an empty side leaves its two fields empty).
+pub fn write_top_row(
+    spec: &InstrumentSpec,
+    receive_ns: i64,
+    seq: u64,
+    book: &L2Book,
+    line: &mut String,
+) {
+    use std::fmt::Write;
+    line.clear();
+    let _ = write!(line, "{receive_ns},{seq},");
+    for (i, side) in [Side::Bid, Side::Ask].into_iter().enumerate() {
+        let best = if side == Side::Bid {
+            book.best_bid()
+        } else {
+            book.best_ask()
+        };
+        if let Some(level) = best {
+            spec.price.format(level.price, spec.price_places, line);
+            line.push(',');
+            spec.qty.format(level.qty, spec.qty_places, line);
+        } else {
+            line.push(',');
+        }
+        if i == 0 {
+            line.push(',');
+        }
+    }
+}
+
+/// Tickers waiting for the diff they reflect (they often overtake it).
+const MAX_PENDING_TICKERS: usize = 1024;
+
+struct Ticker {
+    update_id: u64,
+    bid: PriceLevel,
+    ask: PriceLevel,
+}
+
+fn check_ticker(ticker: &Ticker, book: &L2Book, where_: &str, report: &mut ReplayReport) {
+    report.ticker_checks += 1;
+    let mine = (book.best_bid(), book.best_ask());
+    let (bid, ask) = (ticker.bid, ticker.ask);
+    let same = matches!(mine, (Some(b), Some(a))
+        if b.price == bid.price && b.qty == bid.qty && a.price == ask.price && a.qty == ask.qty);
+    if same {
+        report.ticker_matches += 1;
+    } else if report.first_mismatches.len() < 10 {
+        report.first_mismatches.push(format!(
+            "{where_}: ticker u={} bid {}x{} ask {}x{}, book {mine:?}",
+            ticker.update_id, bid.price, bid.qty, ask.price, ask.qty
+        ));
+    }
+}
+
+fn describe((source, location): (String, Location)) -> String {
+    format!("{source}: {location}")
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

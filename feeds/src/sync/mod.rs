@@ -1,0 +1,45 @@
+//! Venue book synchronisation: snapshot + diffs → a consistent mirrored book,
+//! with each venue's own sequence rules. A broken sequence is never papered
+//! over: it emits a `Gap` event, bumps a counter, clears the book and waits
+//! for a new snapshot.
+
+pub mod binance;
+
+use crate::wire::Event;
+
+/// What a sync step produced, reported through the caller's callback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncNote {
+    /// A diff was applied; the book is consistent as of `final_id`.
+    Applied {
+        /// The venue's final update id of the applied diff.
+        final_id: u64,
+        /// Local receive time of the diff.
+        receive_ns: i64,
+    },
+    /// A gap was detected; the event is a `Gap` wire event. The book is now empty.
+    Gap(Event),
+}
+
+/// Counters kept by every venue sync.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// Snapshots loaded.
+    pub snapshots: u64,
+    /// Diffs applied to the book.
+    pub applied: u64,
+    /// Diffs dropped as older than the snapshot.
+    pub stale: u64,
+    /// Diffs already applied (duplicates or replays), skipped.
+    pub duplicates: u64,
+    /// Sequence gaps (each forced a resync).
+    pub gaps: u64,
+    /// Times the book crossed after an update (each forced a resync).
+    pub crossed: u64,
+    /// Checksum mismatches (each forced a resync).
+    pub checksum_failures: u64,
+    /// Checksums verified equal.
+    pub checksums_verified: u64,
+    /// Diffs dropped because the pre-snapshot buffer was full.
+    pub buffer_overflow: u64,
+}

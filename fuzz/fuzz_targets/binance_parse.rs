@@ -1,0 +1,16 @@
+//! Any byte string through the Binance parser: never a panic; on error no events.
+#![no_main]
+use gavel_feeds::decimal::Grid;
+use gavel_feeds::venues::binance::BinanceParser;
+use gavel_feeds::venues::{InstrumentSpec, Instruments, VenueParser};
+use gavel_feeds::Venue;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let spec = InstrumentSpec::new("BTCUSDT", 1, Grid::with_decimals(2).unwrap(), Grid::with_decimals(3).unwrap());
+    let mut parser = BinanceParser::new(Venue::BinanceUsdm, Instruments::new(vec![spec]));
+    let mut out = Vec::new();
+    if parser.parse(data, 0, None, &mut out).is_err() {
+        assert!(out.is_empty());
+    }
+});
