@@ -8,6 +8,7 @@ pub mod capture;
 pub mod clock;
 pub mod data_dir;
 pub mod input_error;
+pub mod net;
 pub mod rng;
 pub mod synthetic;
 pub mod wire;
