@@ -742,6 +742,12 @@ fn read_frames(conn: &mut Connection, ws: &mut WebSocket<Transport>, sink: &mut 
             Err(tungstenite::Error::Io(e)) if is_peer_gone(&e) => {
                 return Ok(Step::Fail(Failure::PeerClosed, format!("{}: peer dropped the connection: {e}", conn.spec.url)));
             }
+            Err(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => {
+                return Ok(Step::Fail(
+                    Failure::PeerClosed,
+                    format!("{}: peer dropped the connection without a close frame", conn.spec.url),
+                ));
+            }
             Err(e) => return Ok(Step::Fail(Failure::Stream, format!("{}: {e}", conn.spec.url))),
         }
     }
