@@ -19,6 +19,8 @@ enum Command {
     /// Run a benchmark against its strongest peer.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Record a venue's live market data (WebSocket + REST snapshots) into a capture file.
+    Capture(cmd::capture::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -26,6 +28,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Capture(args) => cmd::capture::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -18,8 +18,6 @@
 
 use std::io;
 
-use url::Url;
-
 use crate::capture::CaptureWriter;
 use crate::wire::Venue;
 
@@ -33,6 +31,8 @@ pub mod venue;
 pub use backoff::{Backoff, BackoffConfig};
 pub use live::{ConnectionStats, LiveLoop, NetConfig, StopReason};
 pub use replay::{read_capture, CapturedMessage, RecordKind};
+/// URLs of connections and snapshots (re-exported so callers need no `url` dependency).
+pub use url::Url;
 
 /// Channel of the resync marker written at the start of every session after the first.
 pub const RECONNECT_CHANNEL: &str = "gavel/reconnect";

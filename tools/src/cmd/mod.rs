@@ -1,4 +1,5 @@
 //! One module per `gavel` subcommand.
 
 pub mod bench;
+pub mod capture;
 pub mod demo;
