@@ -120,6 +120,7 @@ struct SessionSeen {
     request_uri: String,
     subscribes: Vec<String>,
     pong_payloads: Vec<Vec<u8>>,
+    client_pings: Vec<Vec<u8>>,
     client_closed_cleanly: bool,
 }
 
@@ -128,9 +129,26 @@ struct SessionPlan {
     frames: Vec<String>,
     /// Send a ping first and wait for the pong.
     ping: bool,
+    /// Wait for a keep-alive ping from the client before sending frames.
+    expect_client_ping: bool,
+    end: SessionEnd,
+}
+
+/// How a scripted session ends.
+enum SessionEnd {
     /// After the frames, wait until this many snapshots were recorded, then drop the
-    /// connection without a close frame. `None`: keep it open until the client closes.
-    drop_after_snapshots: Option<usize>,
+    /// connection without a close frame (and without TLS close_notify).
+    DropAfterSnapshots(usize),
+    /// Keep serving (answering pings) until the client closes.
+    UntilClientCloses,
+    /// Go silent (read nothing, answer nothing) until the client gives up and disconnects.
+    SilentUntilClientGone,
+}
+
+impl SessionPlan {
+    fn new(frames: Vec<String>, end: SessionEnd) -> SessionPlan {
+        SessionPlan { frames, ping: false, expect_client_ping: false, end }
+    }
 }
 
 /// Serves `plans` in order, one accepted connection each.
@@ -182,49 +200,55 @@ fn serve_session<S: ServerStream>(stream: S, plan: &SessionPlan, snapshots_recor
             }
         }
     }
+    while plan.expect_client_ping && seen.client_pings.is_empty() {
+        match ws.read().expect("waiting for the client's keep-alive ping") {
+            Message::Ping(payload) => seen.client_pings.push(payload.to_vec()),
+            other => panic!("expected a ping, got {other:?}"),
+        }
+    }
     for frame in &plan.frames {
         ws.write(Message::Text(frame.as_str().into())).unwrap();
     }
     ws.flush().unwrap();
-    match plan.drop_after_snapshots {
-        Some(needed) => {
+    match plan.end {
+        SessionEnd::DropAfterSnapshots(needed) => {
             let start = Instant::now();
             while snapshots_recorded.load(Ordering::Acquire) < needed {
                 assert!(start.elapsed() < WAIT_LIMIT, "the client recorded no snapshot");
                 thread::sleep(Duration::from_millis(2));
             }
-            // Mid-stream drop: FIN without a close frame (and without TLS close_notify).
             ws.get_mut().shutdown_write();
             // Wait for the client to notice and close its side.
-            let mut rest = Vec::new();
-            let _ = ws.get_mut().read_to_end(&mut rest);
+            let _ = ws.get_mut().read_to_end(&mut Vec::new());
         }
-        None => loop {
+        SessionEnd::UntilClientCloses => loop {
             match ws.read() {
-                Ok(Message::Close(_)) => {
-                    seen.client_closed_cleanly = true;
-                }
+                Ok(Message::Close(_)) => seen.client_closed_cleanly = true,
                 Ok(_) => {}
                 Err(_) => break,
             }
         },
+        SessionEnd::SilentUntilClientGone => {
+            // Raw reads bypass the WebSocket layer: nothing is answered.
+            let _ = ws.get_mut().read_to_end(&mut Vec::new());
+        }
     }
     seen
 }
 
-/// Serves `bodies[k]` to the k-th HTTP request (chunked for even k, Content-Length
-/// for odd k); returns the request lines seen.
-fn spawn_rest_server(tls: Option<Arc<ServerConfig>>, bodies: Vec<Vec<u8>>) -> (u16, JoinHandle<Vec<String>>) {
+/// Serves `responses[k]` (status, body) to the k-th HTTP request (chunked for even k,
+/// Content-Length for odd k); returns the request lines seen.
+fn spawn_rest_server(tls: Option<Arc<ServerConfig>>, responses: Vec<(u16, Vec<u8>)>) -> (u16, JoinHandle<Vec<String>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {
         let mut requests = Vec::new();
-        for (k, body) in bodies.iter().enumerate() {
+        for (k, (status, body)) in responses.iter().enumerate() {
             let stream = accept_bounded(&listener);
             let line = match wrap(stream, &tls)() {
-                Session::Plain(s) => serve_http(s, body, k % 2 == 0),
-                Session::Tls(s) => serve_http(*s, body, k % 2 == 0),
+                Session::Plain(s) => serve_http(s, *status, body, k % 2 == 0),
+                Session::Tls(s) => serve_http(*s, *status, body, k % 2 == 0),
             };
             requests.push(line);
         }
@@ -233,7 +257,7 @@ fn spawn_rest_server(tls: Option<Arc<ServerConfig>>, bodies: Vec<Vec<u8>>) -> (u
     (port, handle)
 }
 
-fn serve_http<S: ServerStream>(stream: S, body: &[u8], chunked: bool) -> String {
+fn serve_http<S: ServerStream>(stream: S, status: u16, body: &[u8], chunked: bool) -> String {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     reader.read_line(&mut request_line).unwrap();
@@ -246,7 +270,7 @@ fn serve_http<S: ServerStream>(stream: S, body: &[u8], chunked: bool) -> String 
     }
     let mut stream = reader.into_inner();
     if chunked {
-        write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
         for piece in body.chunks(4096) {
             write!(stream, "{:x}\r\n", piece.len()).unwrap();
             stream.write_all(piece).unwrap();
@@ -254,7 +278,7 @@ fn serve_http<S: ServerStream>(stream: S, body: &[u8], chunked: bool) -> String 
         }
         stream.write_all(b"0\r\n\r\n").unwrap();
     } else {
-        write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len())
+        write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len())
             .unwrap();
         stream.write_all(body).unwrap();
     }
@@ -296,11 +320,11 @@ fn run_scenario(s: Scenario) {
     let server_tls = tls.as_ref().map(|t| t.server.clone());
     let snapshots_recorded = Arc::new(AtomicUsize::new(0));
     let plans = vec![
-        SessionPlan { frames: s.session1.clone(), ping: true, drop_after_snapshots: Some(1) },
-        SessionPlan { frames: s.session2.clone(), ping: false, drop_after_snapshots: None },
+        SessionPlan { ping: true, ..SessionPlan::new(s.session1.clone(), SessionEnd::DropAfterSnapshots(1)) },
+        SessionPlan::new(s.session2.clone(), SessionEnd::UntilClientCloses),
     ];
     let (ws_port, ws_server) = spawn_ws_server(server_tls.clone(), plans, snapshots_recorded.clone());
-    let (rest_port, rest_server) = spawn_rest_server(server_tls, vec![s.snapshot1.clone(), s.snapshot2.clone()]);
+    let (rest_port, rest_server) = spawn_rest_server(server_tls, vec![(200, s.snapshot1.clone()), (200, s.snapshot2.clone())]);
 
     let (ws_scheme, http_scheme) = if s.tls { ("wss", "https") } else { ("ws", "http") };
     let ws_url = Url::parse(&format!("{ws_scheme}://127.0.0.1:{ws_port}/stream?streams=btcusdt@depth@0ms")).unwrap();
@@ -493,4 +517,168 @@ fn plain_ws_reconnect_capture_of_real_frames_is_exact() {
 #[ignore = "real data (GAVEL_DATA)"]
 fn tls_ws_reconnect_capture_of_real_frames_is_exact() {
     run_scenario(real("tls-real", true));
+}
+
+// ---------------------------------------------------------------- failure policies
+
+fn quick_config(tls: Option<Arc<rustls::ClientConfig>>) -> NetConfig {
+    NetConfig {
+        tls,
+        backoff: BackoffConfig { base: Duration::from_millis(10), cap: Duration::from_millis(50), ..BackoffConfig::default() },
+        ping_after: Duration::from_secs(60),
+        dead_after: Duration::from_secs(120),
+        connect_timeout: Duration::from_secs(15),
+        max_poll_wait: Duration::from_millis(50),
+    }
+}
+
+fn local_spec(scheme: &str, ws_port: u16, snapshot: Option<(&str, u16)>) -> ConnectionSpec {
+    let url = Url::parse(&format!("{scheme}://127.0.0.1:{ws_port}/ws")).unwrap();
+    let snapshots = snapshot
+        .map(|(http, port)| {
+            vec![SnapshotSpec {
+                url: Url::parse(&format!("{http}://127.0.0.1:{port}/api/v3/depth?symbol=BTCUSDT")).unwrap(),
+                channel: "rest/depth/BTCUSDT".into(),
+            }]
+        })
+        .unwrap_or_default();
+    ConnectionSpec::new("ws/test".into(), Venue::BinanceSpot, url, vec![SUBSCRIBE.into()], snapshots, PingStyle::Frame)
+        .unwrap()
+}
+
+fn marker_text(records: &[gavel_feeds::net::CapturedMessage]) -> String {
+    let markers: Vec<_> = records.iter().filter(|r| r.kind == RecordKind::Reconnect).collect();
+    assert_eq!(markers.len(), 1);
+    String::from_utf8(markers[0].message.clone()).unwrap()
+}
+
+/// A silent server gets a keep-alive ping after `ping_after`; with no answer the
+/// session is declared dead after `dead_after` and replaced by a new one.
+#[test]
+fn idle_session_is_pinged_then_declared_dead_and_replaced() {
+    let recorded = Arc::new(AtomicUsize::new(0));
+    let frames = generated_frames(2, 3);
+    let plans = vec![
+        SessionPlan { expect_client_ping: true, ..SessionPlan::new(vec![], SessionEnd::SilentUntilClientGone) },
+        SessionPlan::new(frames.clone(), SessionEnd::UntilClientCloses),
+    ];
+    let (port, server) = spawn_ws_server(None, plans, recorded);
+    let config = NetConfig {
+        ping_after: Duration::from_millis(150),
+        dead_after: Duration::from_millis(600),
+        ..quick_config(None)
+    };
+    let path = temp_path("dead.gvl");
+    let mut writer = CaptureWriter::create(&path).unwrap();
+    let mut live = LiveLoop::new(vec![local_spec("ws", port, None)], config).unwrap();
+    let reason = live
+        .run(&mut writer, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].messages() == 3 && st[0].sessions == 2)
+        .unwrap();
+    let stats = live.stats().remove(0);
+    assert_eq!(reason, StopReason::Requested, "{stats:#?}");
+    drop(live);
+    writer.flush().unwrap();
+    assert_eq!(stats.dead_timeouts, 1, "{stats:#?}");
+    assert_eq!(stats.failures(), 1, "{stats:#?}");
+    assert!(stats.pings_sent >= 1);
+    let seen = server.join().unwrap();
+    assert_eq!(seen[0].client_pings, vec![b"gavel".to_vec()]);
+    let records = read_capture(&path).unwrap();
+    assert_eq!(records[0].kind, RecordKind::Reconnect, "session 1 delivered nothing");
+    assert!(marker_text(&records).contains("no data for"), "{}", marker_text(&records));
+    let stream: Vec<Vec<u8>> = records[1..].iter().map(|r| r.message.clone()).collect();
+    assert_eq!(stream, frames.iter().map(|f| f.as_bytes().to_vec()).collect::<Vec<_>>());
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// A snapshot answered with HTTP 500 fails the session (policy: resync through a
+/// new session); the next session's snapshot is recorded after the marker.
+#[test]
+fn failed_snapshot_forces_a_new_session_and_a_fresh_snapshot() {
+    let recorded = Arc::new(AtomicUsize::new(0));
+    let frames = generated_frames(2, 5);
+    let plans = vec![
+        SessionPlan::new(vec![], SessionEnd::UntilClientCloses),
+        SessionPlan::new(frames.clone(), SessionEnd::UntilClientCloses),
+    ];
+    let (ws_port, ws_server) = spawn_ws_server(None, plans, recorded);
+    let good = br#"{"lastUpdateId":5,"bids":[],"asks":[]}"#.to_vec();
+    let (rest_port, rest_server) =
+        spawn_rest_server(None, vec![(500, br#"{"code":-1000}"#.to_vec()), (200, good.clone())]);
+    let path = temp_path("snapfail.gvl");
+    let mut writer = CaptureWriter::create(&path).unwrap();
+    let mut live = LiveLoop::new(vec![local_spec("ws", ws_port, Some(("http", rest_port)))], quick_config(None)).unwrap();
+    let reason = live
+        .run(&mut writer, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].messages() == 5 && st[0].snapshots == 1)
+        .unwrap();
+    let stats = live.stats().remove(0);
+    assert_eq!(reason, StopReason::Requested, "{stats:#?}");
+    drop(live);
+    writer.flush().unwrap();
+    assert_eq!((stats.snapshot_errors, stats.failures(), stats.sessions), (1, 1, 2), "{stats:#?}");
+    assert_eq!(ws_server.join().unwrap().len(), 2);
+    assert_eq!(rest_server.join().unwrap().len(), 2);
+    let records = read_capture(&path).unwrap();
+    assert_eq!(records[0].kind, RecordKind::Reconnect);
+    assert!(marker_text(&records).contains("HTTP status 500"), "{}", marker_text(&records));
+    let snaps: Vec<_> = records.iter().filter(|r| matches!(r.kind, RecordKind::Snapshot { .. })).collect();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0].message, good);
+    let stream: Vec<Vec<u8>> =
+        records.iter().filter(|r| r.kind == RecordKind::Stream).map(|r| r.message.clone()).collect();
+    assert_eq!(stream, frames.iter().map(|f| f.as_bytes().to_vec()).collect::<Vec<_>>());
+    std::fs::remove_file(&path).unwrap();
+}
+
+/// A server whose certificate the client does not trust: TLS failures are counted,
+/// retried with back-off, and nothing is recorded.
+#[test]
+fn untrusted_certificate_is_a_counted_tls_failure() {
+    let server_tls = test_tls("untrusted-server");
+    let other = test_tls("untrusted-client");
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let server = {
+        let stop = stop.clone();
+        let config = server_tls.server.clone();
+        thread::spawn(move || {
+            let mut handshakes = 0;
+            while !stop.load(Ordering::Acquire) {
+                match listener.accept() {
+                    Ok((stream, _)) => {
+                        stream.set_nonblocking(false).unwrap();
+                        stream.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                        let tls = StreamOwned::new(ServerConnection::new(config.clone()).unwrap(), stream);
+                        assert!(tungstenite::accept(tls).is_err(), "the handshake must fail");
+                        handshakes += 1;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => thread::sleep(Duration::from_millis(5)),
+                    Err(e) => panic!("accept: {e}"),
+                }
+            }
+            handshakes
+        })
+    };
+    let client_tls = client_config_with_ca(&other.cert_pem_path).unwrap();
+    let mut records = 0;
+    let mut sink = |_: i64, _: Venue, _: &[u8], _: &[u8]| -> io::Result<()> {
+        records += 1;
+        Ok(())
+    };
+    let mut live = LiveLoop::new(vec![local_spec("wss", port, None)], quick_config(Some(client_tls))).unwrap();
+    let reason = live.run(&mut sink, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].tls_errors >= 2).unwrap();
+    let stats = live.stats().remove(0);
+    drop(live);
+    stop.store(true, Ordering::Release);
+    assert_eq!(reason, StopReason::Requested, "{stats:#?}");
+    assert!(server.join().unwrap() >= 2);
+    assert_eq!(stats.sessions, 0);
+    assert_eq!(stats.failures(), stats.tls_errors);
+    assert!(stats.last_error.as_deref().unwrap().contains("certificate"), "{:?}", stats.last_error);
+    assert_eq!(records, 0);
+    for t in [server_tls, other] {
+        std::fs::remove_file(&t.cert_pem_path).unwrap();
+    }
 }
