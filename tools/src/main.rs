@@ -35,6 +35,8 @@ enum Command {
     Risk(cmd::risk::Args),
     /// Replay recorded venue captures (e.g. `--dump-top`: mirrored venue top of book as CSV).
     Replay(cmd::replay::Args),
+    /// Record a venue's live market data (WebSocket + REST snapshots) into a capture file.
+    Capture(cmd::capture::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Curve(args) => cmd::curve::run(args),
         Command::Risk(args) => cmd::risk::run(args),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Capture(args) => cmd::capture::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_ring;
 pub mod curve;
+pub mod capture;
 pub mod demo;
 pub mod gen;
 pub mod ring;
