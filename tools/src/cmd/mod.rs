@@ -9,8 +9,6 @@ pub mod gen;
 pub mod ring;
 pub mod lobster;
 pub mod bench_trigger;
-pub mod demo;
 pub mod risk;
 pub mod bench_parse;
-pub mod demo;
 pub mod replay;
