@@ -56,7 +56,8 @@ pub struct Record<'a> {
     pub receive_ns: i64,
     /// What the record is.
     pub kind: RecordKind,
-    /// URL of the request or connection, when the format gives one (else empty).
+    /// URL of the request or connection, when the format gives one (else empty);
+    /// for cryptofeed v3 `recv` records, the address of the record's connection.
     pub url: &'a [u8],
     /// The message bytes (JSON as the venue sent it).
     pub payload: &'a [u8],
@@ -100,6 +101,9 @@ pub struct RecordingReader {
     payload_buf: Vec<u8>,
     url_buf: Vec<u8>,
     pending_first: bool,
+    /// cryptofeed v3: connection name → WebSocket address, from `connect` records.
+    connections: Vec<(Vec<u8>, Vec<u8>)>,
+    conn_buf: Vec<u8>,
     line: u64,
     finished: bool,
     /// Records returned.
@@ -145,6 +149,8 @@ impl RecordingReader {
             payload_buf: Vec::with_capacity(1 << 16),
             url_buf: Vec::new(),
             pending_first: false,
+            connections: Vec::new(),
+            conn_buf: Vec::new(),
             line: 0,
             finished: false,
             records: 0,
@@ -173,6 +179,32 @@ impl RecordingReader {
     /// The file name.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// v3: remembers a connection's address, or gives a record its connection's address.
+    fn resolve_connection(&mut self, kind: RecordKind) {
+        match kind {
+            RecordKind::Connect => {
+                if let Some(entry) = self
+                    .connections
+                    .iter_mut()
+                    .find(|(c, _)| *c == self.conn_buf)
+                {
+                    entry.1.clone_from(&self.url_buf);
+                } else {
+                    self.connections
+                        .push((self.conn_buf.clone(), self.url_buf.clone()));
+                }
+            }
+            RecordKind::Received | RecordKind::Sent => {
+                self.url_buf.clear();
+                if let Some((_, addr)) = self.connections.iter().find(|(c, _)| *c == self.conn_buf)
+                {
+                    self.url_buf.extend_from_slice(addr);
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Reads the next line into `line_buf` (without its newline). Sets
@@ -235,7 +267,17 @@ impl RecordingReader {
                 Format::Cryptofeed => split_cryptofeed(&self.line_buf, &mut self.url_buf),
                 Format::CryptofeedV3 => {
                     self.payload_buf.clear();
-                    split_v3(&self.line_buf, &mut self.payload_buf, &mut self.url_buf)
+                    self.conn_buf.clear();
+                    let split = split_v3(
+                        &self.line_buf,
+                        &mut self.payload_buf,
+                        &mut self.url_buf,
+                        &mut self.conn_buf,
+                    );
+                    if let Ok(split) = &split {
+                        self.resolve_connection(split.kind);
+                    }
+                    split
                 }
             };
             match parsed {
@@ -393,7 +435,12 @@ fn split_cryptofeed(line: &[u8], url: &mut Vec<u8>) -> Result<Split, SplitError>
     })
 }
 
-fn split_v3(line: &[u8], payload: &mut Vec<u8>, url: &mut Vec<u8>) -> Result<Split, SplitError> {
+fn split_v3(
+    line: &[u8],
+    payload: &mut Vec<u8>,
+    url: &mut Vec<u8>,
+    conn: &mut Vec<u8>,
+) -> Result<Split, SplitError> {
     let json_err = |e: crate::json_scan::ScanError| ("<json>", e.to_string());
     let mut s = Scanner::new(line);
     s.begin_object().map_err(json_err)?;
@@ -412,6 +459,7 @@ fn split_v3(line: &[u8], payload: &mut Vec<u8>, url: &mut Vec<u8>) -> Result<Spl
                 })
             }
             b"ts" => ts = Some(s.number_text().map_err(json_err)?),
+            b"conn" => conn.extend_from_slice(s.string().map_err(json_err)?),
             b"url" | b"addr" => {
                 let raw = s.string().map_err(json_err)?;
                 url.clear();

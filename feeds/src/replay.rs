@@ -7,9 +7,11 @@ use crate::decimal::{fraction_places, Grid};
 use crate::input_error::{InputError, Location};
 use crate::recording::{url_query_param, RecordError, RecordKind, RecordingReader};
 use crate::sync::binance::{BinanceBookSync, DiffIds};
+use crate::sync::bybit::BybitBookSync;
 use crate::sync::{SyncNote, SyncStats};
 use crate::venue_book::L2Book;
 use crate::venues::binance::BinanceParser;
+use crate::venues::bybit::BybitParser;
 use crate::venues::{InstrumentSpec, Instruments, Message, VenueParser};
 use crate::wire::{Event, PriceLevel, Side, Venue};
 use std::collections::{BTreeMap, VecDeque};
@@ -70,6 +72,10 @@ pub struct TopReplay {
     pub captures: Vec<PathBuf>,
     /// Files of REST snapshots in a recording format, merged in by receive time.
     pub snapshots: Vec<PathBuf>,
+    /// Only records whose connection or request URL contains this text (records
+    /// without a URL always pass): picks e.g. Bybit linear from a file that also
+    /// holds the spot connection.
+    pub url_filter: Option<String>,
 }
 
 struct Snapshot {
@@ -87,8 +93,16 @@ impl TopReplay {
         &self,
         mut on_update: impl FnMut(i64, u64, &L2Book),
     ) -> Result<ReplayReport, InputError> {
-        match self.venue {
-            Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => {}
+        let instruments = Instruments::new(vec![self.spec.clone()]);
+        let (mut parser, mut sync): (Box<dyn VenueParser>, BookSync) = match self.venue {
+            Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => (
+                Box::new(BinanceParser::new(self.venue, instruments)),
+                BookSync::Binance(BinanceBookSync::new(self.venue, self.spec.id)),
+            ),
+            Venue::Bybit => (
+                Box::new(BybitParser::new(instruments)),
+                BookSync::Bybit(BybitBookSync::new(self.spec.id)),
+            ),
             other => {
                 return Err(InputError::new(
                     "--venue",
@@ -97,7 +111,7 @@ impl TopReplay {
                     format!("book replay for {other:?} is not implemented yet"),
                 ))
             }
-        }
+        };
         let mut report = ReplayReport::default();
         let mut snapshots = Vec::new();
         for path in &self.snapshots {
@@ -126,8 +140,6 @@ impl TopReplay {
         snapshots.sort_by_key(|s| s.receive_ns);
         let mut snapshots = snapshots.into_iter().peekable();
 
-        let mut parser = BinanceParser::new(self.venue, Instruments::new(vec![self.spec.clone()]));
-        let mut sync = BinanceBookSync::new(self.venue, self.spec.id);
         let mut events: Vec<Event> = Vec::with_capacity(4096);
         let mut last_applied: Option<u64> = None;
         let mut pending_tickers: VecDeque<Ticker> = VecDeque::with_capacity(MAX_PENDING_TICKERS);
@@ -138,7 +150,7 @@ impl TopReplay {
                           where_: &dyn Fn() -> (String, Location),
                           report: &mut ReplayReport,
                           events: &mut Vec<Event>,
-                          sync: &mut BinanceBookSync,
+                          sync: &mut BookSync,
                           last_applied: &mut Option<u64>| {
             events.clear();
             let message = match parser.parse(payload, receive_ns, hint, events) {
@@ -192,7 +204,7 @@ impl TopReplay {
                     sync.on_diff(ids, receive_ns, events, &mut emit);
                 }
                 Message::BookSnapshot { last_update_id, .. } => {
-                    sync.on_snapshot(last_update_id, events, &mut emit);
+                    sync.on_snapshot(last_update_id, receive_ns, events, &mut emit);
                 }
                 Message::BookTicker { update_id, .. } => {
                     let bid: PriceLevel = events[0].payload();
@@ -236,6 +248,11 @@ impl TopReplay {
                     }
                 };
                 report.records += 1;
+                if let Some(filter) = &self.url_filter {
+                    if !rec.url.is_empty() && !contains(rec.url, filter.as_bytes()) {
+                        continue;
+                    }
+                }
                 while let Some(snap) = snapshots.next_if(|s| s.receive_ns <= rec.receive_ns) {
                     let hint = url_query_param(&snap.url, b"symbol").map(<[u8]>::to_vec);
                     if hint
@@ -301,7 +318,7 @@ impl TopReplay {
                 &mut last_applied,
             );
         }
-        report.sync = sync.stats;
+        report.sync = sync.stats();
         Ok(report)
     }
 }
@@ -315,8 +332,9 @@ pub fn resolve_spec(
     id: u32,
     venue_info: Option<&Path>,
     sources: &[PathBuf],
+    url_filter: Option<&str>,
 ) -> Result<InstrumentSpec, String> {
-    let from_snapshot = first_snapshot_places(symbol, sources)?;
+    let from_snapshot = first_snapshot_places(symbol, sources, url_filter)?;
     let mut spec = match venue_info {
         Some(path) => {
             let (tick, step) = binance_filters(path, symbol)?;
@@ -345,8 +363,14 @@ pub fn resolve_spec(
     Ok(spec)
 }
 
-/// Largest decimal places of prices and quantities in the first snapshot of `symbol`.
-fn first_snapshot_places(symbol: &str, sources: &[PathBuf]) -> Result<Option<(u8, u8)>, String> {
+/// Largest decimal places of prices and quantities in the first depth
+/// snapshot of `symbol` (Binance REST `lastUpdateId` shape or a Bybit
+/// `orderbook.*` snapshot).
+fn first_snapshot_places(
+    symbol: &str,
+    sources: &[PathBuf],
+    url_filter: Option<&str>,
+) -> Result<Option<(u8, u8)>, String> {
     for path in sources {
         let mut reader = RecordingReader::open(path).map_err(|e| e.to_string())?;
         loop {
@@ -356,8 +380,17 @@ fn first_snapshot_places(symbol: &str, sources: &[PathBuf]) -> Result<Option<(u8
                 Err(RecordError::Bad(_)) => continue,
                 Err(RecordError::Fatal(e)) => return Err(e.to_string()),
             };
-            if !contains(rec.payload, b"lastUpdateId") {
+            let binance = contains(rec.payload, b"lastUpdateId");
+            let bybit = !binance
+                && contains(rec.payload, b"\"orderbook.")
+                && contains(rec.payload, b"\"snapshot\"");
+            if !(binance || bybit) {
                 continue;
+            }
+            if let Some(filter) = url_filter {
+                if !rec.url.is_empty() && !contains(rec.url, filter.as_bytes()) {
+                    continue;
+                }
             }
             if let Some(h) = url_query_param(rec.url, b"symbol") {
                 if !h.eq_ignore_ascii_case(symbol.as_bytes()) {
@@ -368,14 +401,22 @@ fn first_snapshot_places(symbol: &str, sources: &[PathBuf]) -> Result<Option<(u8
                 Ok(v) => v,
                 Err(_) => continue,
             };
-            if let Some(s) = value.get("symbol").and_then(|s| s.as_str()) {
+            let (book, sym, sides) = if binance {
+                (&value, value.get("symbol"), ["bids", "asks"])
+            } else {
+                let Some(data) = value.get("data") else {
+                    continue;
+                };
+                (data, data.get("s"), ["b", "a"])
+            };
+            if let Some(s) = sym.and_then(|s| s.as_str()) {
                 if !s.eq_ignore_ascii_case(symbol) {
                     continue;
                 }
             }
             let (mut pp, mut qp) = (0u8, 0u8);
-            for side in ["bids", "asks"] {
-                for level in value
+            for side in sides {
+                for level in book
                     .get(side)
                     .and_then(|v| v.as_array())
                     .into_iter()
@@ -473,6 +514,61 @@ pub fn write_top_row(
         }
         if i == 0 {
             line.push(',');
+        }
+    }
+}
+
+/// The venue-specific book sync behind a replay.
+enum BookSync {
+    Binance(BinanceBookSync),
+    Bybit(BybitBookSync),
+}
+
+impl BookSync {
+    fn on_diff(
+        &mut self,
+        ids: DiffIds,
+        receive_ns: i64,
+        events: &[Event],
+        emit: &mut impl FnMut(SyncNote, &L2Book),
+    ) {
+        match self {
+            BookSync::Binance(s) => s.on_diff(ids, receive_ns, events, emit),
+            BookSync::Bybit(s) => s.on_delta(ids.final_id, receive_ns, events, emit),
+        }
+    }
+
+    fn on_snapshot(
+        &mut self,
+        id: u64,
+        receive_ns: i64,
+        events: &[Event],
+        emit: &mut impl FnMut(SyncNote, &L2Book),
+    ) {
+        match self {
+            BookSync::Binance(s) => s.on_snapshot(id, events, emit),
+            BookSync::Bybit(s) => s.on_snapshot(id, receive_ns, events, emit),
+        }
+    }
+
+    fn is_synced(&self) -> bool {
+        match self {
+            BookSync::Binance(s) => s.is_synced(),
+            BookSync::Bybit(s) => s.is_synced(),
+        }
+    }
+
+    fn book(&self) -> &L2Book {
+        match self {
+            BookSync::Binance(s) => s.book(),
+            BookSync::Bybit(s) => s.book(),
+        }
+    }
+
+    fn stats(&self) -> SyncStats {
+        match self {
+            BookSync::Binance(s) => s.stats,
+            BookSync::Bybit(s) => s.stats,
         }
     }
 }

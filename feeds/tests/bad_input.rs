@@ -73,6 +73,7 @@ fn every_kind_of_bad_record_is_counted_and_skipped() {
         spec: spec(),
         captures: vec![path.clone()],
         snapshots: vec![],
+        url_filter: None,
     }
     .run(|ts, seq, book| rows.push((ts, seq, book.best_bid().map(|l| l.price))))
     .unwrap();
@@ -126,6 +127,7 @@ fn a_corrupt_header_stops_the_file() {
         spec: spec(),
         captures: vec![path.clone()],
         snapshots: vec![],
+        url_filter: None,
     }
     .run(|_, _, _| {})
     .unwrap_err();

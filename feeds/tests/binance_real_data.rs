@@ -18,7 +18,7 @@ fn replay(
     let mut sources = snapshots.clone();
     sources.extend(captures.iter().cloned());
     let info = venue_info.map(require_data_file);
-    let spec = resolve_spec(symbol, 1, info.as_deref(), &sources).unwrap();
+    let spec = resolve_spec(symbol, 1, info.as_deref(), &sources, None).unwrap();
     let mut rows = 0u64;
     let mut crossed = 0u64;
     let report = TopReplay {
@@ -26,6 +26,7 @@ fn replay(
         spec,
         captures,
         snapshots,
+        url_filter: None,
     }
     .run(|_, _, book| {
         rows += 1;

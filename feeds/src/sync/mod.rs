@@ -4,6 +4,7 @@
 //! for a new snapshot.
 
 pub mod binance;
+pub mod bybit;
 
 use crate::wire::Event;
 

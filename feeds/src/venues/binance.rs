@@ -763,7 +763,7 @@ mod tests {
                 br#"{"e":"depthUpdate","s":"BTCUSDT","U":1,"u":2,"b":[["1.00","1"]],"a":[["2.00""#,
                 "<json>",
             ),
-            (br#"{"e":"kline","s":"BTCUSDT","k":{}}"#, "e"),
+            (br#"{"e":"kline","s":"BTCUSDT","k":{}}"#, "event type"),
             (
                 br#"{"e":"depthUpdate","s":"BTCUSDT","U":3,"u":2,"b":[],"a":[]}"#,
                 "U",

@@ -7,6 +7,7 @@
 //! events were, carrying the sequence fields the venue's book sync needs.
 
 pub mod binance;
+pub mod bybit;
 
 use crate::decimal::{DecimalError, Grid};
 use crate::json_scan::ScanError;
@@ -126,6 +127,11 @@ pub enum Message {
         /// gavel instrument id.
         instrument: u32,
     },
+    /// A venue ticker: `MarkPrice` and/or `BookTop` events for the fields it carried.
+    Ticker {
+        /// gavel instrument id.
+        instrument: u32,
+    },
     /// A well-formed message for an instrument not in the table (no events).
     OtherInstrument,
     /// A well-formed control message (subscription ack, pong, …); no events.
@@ -165,7 +171,7 @@ impl ParseError {
             ParseError::Decimal { field, .. } => field,
             ParseError::MissingField(field) => field,
             ParseError::BadField { field, .. } => field,
-            ParseError::UnknownEvent(_) => "e",
+            ParseError::UnknownEvent(_) => "event type",
         }
     }
 
@@ -223,6 +229,49 @@ pub(crate) fn ms_to_ns(ms: u64, field: &'static str) -> Result<i64, ParseError> 
             field,
             reason: "timestamp out of range",
         })
+}
+
+/// Parses a level array `[[price, qty, …], …]` (strings) at the scanner,
+/// appending one `kind` event per level; elements after the first two are
+/// skipped. Returns the number of levels.
+#[inline]
+pub(crate) fn push_levels(
+    s: &mut crate::json_scan::Scanner<'_>,
+    spec: &InstrumentSpec,
+    venue: crate::Venue,
+    side: crate::Side,
+    kind: crate::EventKind,
+    out: &mut Vec<crate::Event>,
+) -> Result<usize, ParseError> {
+    let (field, price_field, qty_field) = match side {
+        crate::Side::Bid => ("b", "b.price", "b.qty"),
+        _ => ("a", "a.price", "a.qty"),
+    };
+    let start = out.len();
+    s.begin_array()?;
+    let mut first = true;
+    while s.next_element(&mut first)? {
+        s.begin_array()?;
+        let mut inner = true;
+        if !s.next_element(&mut inner)? {
+            return Err(ParseError::BadField { field, reason: "empty level" });
+        }
+        let p = s.string()?;
+        if !s.next_element(&mut inner)? {
+            return Err(ParseError::BadField { field, reason: "level without quantity" });
+        }
+        let q = s.string()?;
+        while s.next_element(&mut inner)? {
+            s.skip_value()?;
+        }
+        let price = decimal(&spec.price, p, price_field)?;
+        let qty = decimal(&spec.qty, q, qty_field)?;
+        let index = (out.len() - start) as u64;
+        out.push(
+            crate::Event::new(kind, venue, spec.id, crate::wire::PriceLevel { price, qty, index }).with_side(side),
+        );
+    }
+    Ok(out.len() - start)
 }
 
 /// A parser of one venue's messages into events.

@@ -17,7 +17,7 @@ pub struct Args {
     /// Print the mirrored venue top of book after every applied update (CSV on stdout).
     #[arg(long)]
     pub dump_top: bool,
-    /// Venue: binance-usdm, binance-coinm, binance-spot (bybit, okx, coinbase: not yet).
+    /// Venue: binance-usdm, binance-coinm, binance-spot, bybit (okx, coinbase: not yet).
     #[arg(long)]
     pub venue: Option<String>,
     /// Venue symbol, e.g. BTCUSDT.
@@ -29,6 +29,9 @@ pub struct Args {
     /// Venue metadata (Binance exchangeInfo JSON, raw or as a cryptofeed REST line) for tick and lot sizes.
     #[arg(long)]
     pub venue_info: Option<PathBuf>,
+    /// Only records whose connection/request URL contains this text (default for bybit: `/linear`).
+    #[arg(long)]
+    pub url_filter: Option<String>,
     /// Capture files (hftbacktest, cryptofeed or cryptofeed v3 format; .gz ok), replayed in order.
     #[arg(required = true)]
     pub captures: Vec<PathBuf>,
@@ -49,8 +52,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("--dump-top needs --symbol")?;
     let mut sources = args.snapshot.clone();
     sources.extend(args.captures.iter().cloned());
-    let spec = resolve_spec(symbol, 1, args.venue_info.as_deref(), &sources)
-        .map_err(anyhow::Error::msg)?;
+    // Bybit captures hold linear and spot connections; default to linear.
+    let url_filter = args
+        .url_filter
+        .clone()
+        .or_else(|| (venue_name == "bybit").then(|| "/linear".to_string()));
+    let spec = resolve_spec(
+        symbol,
+        1,
+        args.venue_info.as_deref(),
+        &sources,
+        url_filter.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)?;
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
@@ -62,6 +76,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         spec: spec.clone(),
         captures: args.captures,
         snapshots: args.snapshot,
+        url_filter,
     };
     let report = replay.run(|receive_ns, seq, book| {
         if write_error.is_some() {

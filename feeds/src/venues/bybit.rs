@@ -1,0 +1,580 @@
+//! Bybit v5 public market data (linear, inverse and spot share the shapes).
+//!
+//! Topics: `orderbook.{depth}.{symbol}` (`type` snapshot/delta; `data.u` update
+//! id, `data.seq` cross sequence), `publicTrade.{symbol}` (array of trades),
+//! `tickers.{symbol}` (snapshot/delta of changed fields only: mark/index price,
+//! funding rate, best bid/ask) and `allLiquidation.{symbol}` (array of
+//! liquidations; `S` is the side of the liquidated *position*, so the
+//! liquidation order is on the opposite side). Replies such as
+//! `{"success":true,"op":"subscribe",…}` are [`Message::Control`].
+
+use super::{decimal, ms_to_ns, push_levels, Instruments, Message, ParseError, VenueParser};
+use crate::decimal::Grid;
+use crate::json_scan::Scanner;
+use crate::venues::binance::FLAG_ROUNDED;
+use crate::wire::{
+    Event, EventKind, LiquidationPrint, MarkPrice, PriceLevel, Side, SnapshotInfo, TradePrint,
+    Venue,
+};
+
+/// Parser for Bybit v5 public topics.
+#[derive(Clone, Debug)]
+pub struct BybitParser {
+    instruments: Instruments,
+    funding: Grid,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Topic {
+    OrderBook,
+    Trade,
+    Ticker,
+    Liquidation,
+}
+
+impl BybitParser {
+    /// A parser for the given instruments.
+    pub fn new(instruments: Instruments) -> Self {
+        BybitParser {
+            instruments,
+            funding: Grid::with_decimals(9).expect("9 decimals").signed(),
+        }
+    }
+
+    fn parse_message(
+        &self,
+        message: &[u8],
+        receive_ns: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Message, ParseError> {
+        let mut s = Scanner::new(message);
+        s.begin_object()?;
+        let mut first = true;
+        let (mut topic, mut kind, mut ts, mut data, mut op) = (None, None, None, None, false);
+        while let Some(key) = s.next_key(&mut first)? {
+            match key {
+                b"topic" => topic = Some(s.string()?),
+                b"type" => kind = Some(s.string()?),
+                b"ts" => ts = Some(s.u64()?),
+                b"data" => data = Some(s.value_span()?),
+                b"op" | b"success" => {
+                    op = true;
+                    s.skip_value()?;
+                }
+                _ => s.skip_value()?,
+            }
+        }
+        s.end()?;
+        let Some(topic) = topic else {
+            return if op {
+                Ok(Message::Control)
+            } else {
+                Err(ParseError::MissingField("topic"))
+            };
+        };
+        let name = &topic[..topic.iter().position(|&b| b == b'.').unwrap_or(topic.len())];
+        let which = match name {
+            b"orderbook" => Topic::OrderBook,
+            b"publicTrade" => Topic::Trade,
+            b"tickers" => Topic::Ticker,
+            b"allLiquidation" | b"liquidation" => Topic::Liquidation,
+            other => return Err(ParseError::unknown(other)),
+        };
+        let exchange_ns = match ts {
+            Some(ms) => ms_to_ns(ms, "ts")?,
+            None => 0,
+        };
+        let data = data.ok_or(ParseError::MissingField("data"))?;
+        match which {
+            Topic::OrderBook => {
+                let snapshot = match kind.ok_or(ParseError::MissingField("type"))? {
+                    b"snapshot" => true,
+                    b"delta" => false,
+                    _ => {
+                        return Err(ParseError::BadField {
+                            field: "type",
+                            reason: "not snapshot or delta",
+                        })
+                    }
+                };
+                self.order_book(data, snapshot, exchange_ns, receive_ns, out)
+            }
+            Topic::Trade => self.trades(data, exchange_ns, receive_ns, out, false),
+            Topic::Liquidation => self.trades(data, exchange_ns, receive_ns, out, true),
+            Topic::Ticker => self.ticker(data, exchange_ns, receive_ns, out),
+        }
+    }
+
+    fn order_book(
+        &self,
+        data: &[u8],
+        snapshot: bool,
+        exchange_ns: i64,
+        receive_ns: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Message, ParseError> {
+        let start = out.len();
+        if snapshot {
+            out.push(Event::ZERO);
+        }
+        let level_kind = if snapshot {
+            EventKind::SnapshotLevel
+        } else {
+            EventKind::BookLevel
+        };
+        let mut s = Scanner::new(data);
+        s.begin_object()?;
+        let mut first = true;
+        let (mut spec, mut symbol_seen, mut update_id) = (None, false, None);
+        let (mut bids_span, mut asks_span) = (None, None);
+        let (mut bids, mut asks) = (None, None);
+        while let Some(key) = s.next_key(&mut first)? {
+            match key {
+                b"s" => {
+                    let sym = s.string()?;
+                    spec = self.instruments.find(sym);
+                    symbol_seen = true;
+                }
+                b"b" | b"a" => {
+                    let side = if key == b"b" { Side::Bid } else { Side::Ask };
+                    match (symbol_seen, spec) {
+                        (true, Some(spec)) => {
+                            let n = push_levels(&mut s, spec, Venue::Bybit, side, level_kind, out)?;
+                            if side == Side::Bid {
+                                bids = Some(n)
+                            } else {
+                                asks = Some(n)
+                            }
+                        }
+                        (true, None) => s.skip_value()?,
+                        (false, _) => {
+                            let span = s.value_span()?;
+                            if side == Side::Bid {
+                                bids_span = Some(span)
+                            } else {
+                                asks_span = Some(span)
+                            }
+                        }
+                    }
+                }
+                b"u" => update_id = Some(s.u64()?),
+                _ => s.skip_value()?,
+            }
+        }
+        s.end()?;
+        if !symbol_seen {
+            return Err(ParseError::MissingField("data.s"));
+        }
+        let Some(spec) = spec else {
+            out.truncate(start);
+            return Ok(Message::OtherInstrument);
+        };
+        for (side, span, done) in [
+            (Side::Bid, bids_span, &mut bids),
+            (Side::Ask, asks_span, &mut asks),
+        ] {
+            if done.is_none() {
+                let span = span.ok_or(ParseError::MissingField(if side == Side::Bid {
+                    "data.b"
+                } else {
+                    "data.a"
+                }))?;
+                *done = Some(push_levels(
+                    &mut Scanner::new(span),
+                    spec,
+                    Venue::Bybit,
+                    side,
+                    level_kind,
+                    out,
+                )?);
+            }
+        }
+        let u = update_id.ok_or(ParseError::MissingField("data.u"))?;
+        if snapshot {
+            let info = SnapshotInfo {
+                bid_levels: bids.unwrap_or(0) as u64,
+                ask_levels: asks.unwrap_or(0) as u64,
+                reserved: 0,
+            };
+            out[start] = Event::new(EventKind::SnapshotBegin, Venue::Bybit, spec.id, info);
+            out.push(Event::new(
+                EventKind::SnapshotEnd,
+                Venue::Bybit,
+                spec.id,
+                info,
+            ));
+        }
+        for ev in &mut out[start..] {
+            ev.sequence = u;
+            ev.exchange_ns = exchange_ns;
+            ev.receive_ns = receive_ns;
+        }
+        Ok(if snapshot {
+            Message::BookSnapshot {
+                instrument: spec.id,
+                last_update_id: u,
+                checksum: None,
+            }
+        } else {
+            Message::BookDiff {
+                instrument: spec.id,
+                first_id: u,
+                final_id: u,
+                prev_final_id: None,
+                checksum: None,
+            }
+        })
+    }
+
+    /// `publicTrade` and `allLiquidation` data: arrays of `{T,s,S,v,p,…}`.
+    fn trades(
+        &self,
+        data: &[u8],
+        exchange_ns: i64,
+        receive_ns: i64,
+        out: &mut Vec<Event>,
+        liquidation: bool,
+    ) -> Result<Message, ParseError> {
+        let mut s = Scanner::new(data);
+        let mut instrument = None;
+        let mut any_other = false;
+        // The legacy `liquidation` topic sends one object, `allLiquidation` an array.
+        let single = s.peek() == Some(b'{');
+        if !single {
+            s.begin_array()?;
+        }
+        let mut first = true;
+        while single || s.next_element(&mut first)? {
+            s.begin_object()?;
+            let mut inner = true;
+            let (mut sym, mut side, mut size, mut price, mut time, mut seq) =
+                (None, None, None, None, None, None);
+            while let Some(key) = s.next_key(&mut inner)? {
+                match key {
+                    b"s" | b"symbol" => sym = Some(s.string()?),
+                    b"S" | b"side" => side = Some(s.string()?),
+                    b"v" | b"size" => size = Some(s.string()?),
+                    b"p" | b"price" => price = Some(s.string()?),
+                    b"T" | b"updatedTime" => time = Some(s.u64()?),
+                    b"seq" => seq = Some(s.u64()?),
+                    _ => s.skip_value()?,
+                }
+            }
+            let sym = sym.ok_or(ParseError::MissingField("data.s"))?;
+            let side = match side.ok_or(ParseError::MissingField("data.S"))? {
+                b"Buy" => Side::Bid,
+                b"Sell" => Side::Ask,
+                _ => {
+                    return Err(ParseError::BadField {
+                        field: "data.S",
+                        reason: "not Buy or Sell",
+                    })
+                }
+            };
+            match self.instruments.find(sym) {
+                None => any_other = true,
+                Some(spec) => {
+                    let price = decimal(
+                        &spec.price,
+                        price.ok_or(ParseError::MissingField("data.p"))?,
+                        "data.p",
+                    )?;
+                    let qty = decimal(
+                        &spec.qty,
+                        size.ok_or(ParseError::MissingField("data.v"))?,
+                        "data.v",
+                    )?;
+                    let exch = match time {
+                        Some(ms) => ms_to_ns(ms, "data.T")?,
+                        None => exchange_ns,
+                    };
+                    let ev = if liquidation {
+                        // `S` is the liquidated position's side; the order takes the other side.
+                        Event::new(
+                            EventKind::LiquidationPrint,
+                            Venue::Bybit,
+                            spec.id,
+                            LiquidationPrint {
+                                price,
+                                qty,
+                                avg_price: 0,
+                            },
+                        )
+                        .with_side(side.opposite())
+                    } else {
+                        let trade_id = seq.unwrap_or(0);
+                        Event::new(
+                            EventKind::Trade,
+                            Venue::Bybit,
+                            spec.id,
+                            TradePrint {
+                                price,
+                                qty,
+                                trade_id,
+                            },
+                        )
+                        .with_side(side)
+                    };
+                    out.push(ev.with_times(seq.unwrap_or(0), exch, receive_ns));
+                    instrument = Some(spec.id);
+                }
+            }
+            if single {
+                break;
+            }
+        }
+        s.end()?;
+        Ok(match (instrument, liquidation) {
+            (Some(instrument), false) => Message::Trades { instrument },
+            (Some(instrument), true) => Message::Liquidations { instrument },
+            (None, _) if any_other => Message::OtherInstrument,
+            (None, _) => Message::Control,
+        })
+    }
+
+    /// `tickers`: only the fields that changed are present in a delta.
+    fn ticker(
+        &self,
+        data: &[u8],
+        exchange_ns: i64,
+        receive_ns: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Message, ParseError> {
+        let mut s = Scanner::new(data);
+        s.begin_object()?;
+        let mut first = true;
+        let (mut sym, mut mark, mut index, mut funding) = (None, None, None, None);
+        let (mut bid, mut bid_size, mut ask, mut ask_size) = (None, None, None, None);
+        while let Some(key) = s.next_key(&mut first)? {
+            match key {
+                b"symbol" => sym = Some(s.string()?),
+                b"markPrice" => mark = Some(s.string()?),
+                b"indexPrice" => index = Some(s.string()?),
+                b"fundingRate" => funding = Some(s.string()?),
+                b"bid1Price" => bid = Some(s.string()?),
+                b"bid1Size" => bid_size = Some(s.string()?),
+                b"ask1Price" => ask = Some(s.string()?),
+                b"ask1Size" => ask_size = Some(s.string()?),
+                _ => s.skip_value()?,
+            }
+        }
+        s.end()?;
+        let sym = sym.ok_or(ParseError::MissingField("data.symbol"))?;
+        let Some(spec) = self.instruments.find(sym) else {
+            return Ok(Message::OtherInstrument);
+        };
+        let start = out.len();
+        if let Some(mark) = mark.filter(|m| !m.is_empty()) {
+            let (mark, mark_exact) =
+                spec.price
+                    .parse_rounded(mark)
+                    .map_err(|error| ParseError::Decimal {
+                        field: "markPrice",
+                        error,
+                    })?;
+            let (index, index_exact) = match index.filter(|i| !i.is_empty()) {
+                Some(text) => {
+                    spec.price
+                        .parse_rounded(text)
+                        .map_err(|error| ParseError::Decimal {
+                            field: "indexPrice",
+                            error,
+                        })?
+                }
+                None => (0, true),
+            };
+            let funding_rate_e9 = match funding.filter(|f| !f.is_empty()) {
+                Some(text) => decimal(&self.funding, text, "fundingRate")?,
+                None => 0,
+            };
+            let mut ev = Event::new(
+                EventKind::MarkPrice,
+                Venue::Bybit,
+                spec.id,
+                MarkPrice {
+                    mark,
+                    index,
+                    funding_rate_e9,
+                },
+            );
+            if !(mark_exact && index_exact) {
+                ev.flags |= FLAG_ROUNDED;
+            }
+            out.push(ev);
+        }
+        for (side, px, qty, pf, qf) in [
+            (Side::Bid, bid, bid_size, "bid1Price", "bid1Size"),
+            (Side::Ask, ask, ask_size, "ask1Price", "ask1Size"),
+        ] {
+            if let (Some(px), Some(qty)) = (px, qty) {
+                let price = decimal(&spec.price, px, pf)?;
+                let qty = decimal(&spec.qty, qty, qf)?;
+                out.push(
+                    Event::new(
+                        EventKind::BookTop,
+                        Venue::Bybit,
+                        spec.id,
+                        PriceLevel {
+                            price,
+                            qty,
+                            index: 0,
+                        },
+                    )
+                    .with_side(side),
+                );
+            }
+        }
+        for ev in &mut out[start..] {
+            ev.exchange_ns = exchange_ns;
+            ev.receive_ns = receive_ns;
+        }
+        Ok(Message::Ticker {
+            instrument: spec.id,
+        })
+    }
+}
+
+impl VenueParser for BybitParser {
+    /// On error, `out` is restored to its length before the call.
+    fn parse(
+        &mut self,
+        message: &[u8],
+        receive_ns: i64,
+        _symbol_hint: Option<&[u8]>,
+        out: &mut Vec<Event>,
+    ) -> Result<Message, ParseError> {
+        let start = out.len();
+        let result = self.parse_message(message, receive_ns, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::venues::InstrumentSpec;
+    use proptest::prelude::*;
+
+    fn parser() -> BybitParser {
+        let spec = InstrumentSpec::new(
+            "BTCUSDT",
+            3,
+            Grid::with_decimals(2).unwrap(),
+            Grid::with_decimals(3).unwrap(),
+        );
+        BybitParser::new(Instruments::new(vec![spec]))
+    }
+
+    #[test]
+    fn order_book_snapshot_and_delta() {
+        let mut p = parser();
+        let mut out = Vec::new();
+        let snap = br#"{"topic":"orderbook.200.BTCUSDT","type":"snapshot","ts":1786310818129,"data":{"s":"BTCUSDT","b":[["65114.20","6.054"]],"a":[["65114.30","1.000"],["65115.00","2"]],"u":7,"seq":99},"cts":1}"#;
+        assert_eq!(
+            p.parse(snap, 5, None, &mut out).unwrap(),
+            Message::BookSnapshot {
+                instrument: 3,
+                last_update_id: 7,
+                checksum: None
+            }
+        );
+        assert_eq!(out.len(), 5);
+        assert_eq!(out[0].kind(), Some(EventKind::SnapshotBegin));
+        assert_eq!(out[3].payload::<PriceLevel>().qty, 2000);
+        out.clear();
+        // Spot order: `ts` and `type` before `data`, `u` last.
+        let delta = br#"{"topic":"orderbook.200.BTCUSDT","ts":1,"type":"delta","data":{"s":"BTCUSDT","b":[["65114.10","0"]],"a":[],"u":8,"seq":100},"cts":1}"#;
+        assert_eq!(
+            p.parse(delta, 5, None, &mut out).unwrap(),
+            Message::BookDiff {
+                instrument: 3,
+                first_id: 8,
+                final_id: 8,
+                prev_final_id: None,
+                checksum: None
+            }
+        );
+        assert_eq!((out.len(), out[0].sequence), (1, 8));
+    }
+
+    #[test]
+    fn trades_tickers_liquidations_and_control() {
+        let mut p = parser();
+        let mut out = Vec::new();
+        let trade = br#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1786310819680,"s":"BTCUSDT","S":"Sell","v":"0.004","p":"65114.20","L":"MinusTick","i":"a9","BT":false,"seq":753843954913}]}"#;
+        assert_eq!(
+            p.parse(trade, 0, None, &mut out).unwrap(),
+            Message::Trades { instrument: 3 }
+        );
+        assert_eq!(
+            out[0].payload::<TradePrint>(),
+            TradePrint {
+                price: 6_511_420,
+                qty: 4,
+                trade_id: 753_843_954_913
+            }
+        );
+        assert_eq!(out[0].side(), Some(Side::Ask));
+        out.clear();
+        let ticker = br#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","markPrice":"65117.44","indexPrice":"65137.765","fundingRate":"0.0001","bid1Price":"65114.20","bid1Size":"6.054"},"cs":1,"ts":1}"#;
+        assert_eq!(
+            p.parse(ticker, 0, None, &mut out).unwrap(),
+            Message::Ticker { instrument: 3 }
+        );
+        assert_eq!(
+            out[0].payload::<MarkPrice>(),
+            MarkPrice {
+                mark: 6_511_744,
+                index: 6_513_777,
+                funding_rate_e9: 100_000
+            }
+        );
+        assert_eq!(out[0].flags, FLAG_ROUNDED);
+        assert_eq!(out.len(), 2, "bid only: the ask fields were absent");
+        out.clear();
+        let liq = br#"{"topic":"allLiquidation.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":1,"s":"BTCUSDT","S":"Buy","v":"0.010","p":"60000.00"}]}"#;
+        assert_eq!(
+            p.parse(liq, 0, None, &mut out).unwrap(),
+            Message::Liquidations { instrument: 3 }
+        );
+        assert_eq!(out[0].side(), Some(Side::Ask), "a liquidated long is sold");
+        out.clear();
+        let ack = br#"{"success":true,"ret_msg":"","conn_id":"x","op":"subscribe"}"#;
+        assert_eq!(p.parse(ack, 0, None, &mut out).unwrap(), Message::Control);
+        let kline = br#"{"topic":"kline.1.BTCUSDT","data":[],"ts":1,"type":"snapshot"}"#;
+        assert_eq!(
+            p.parse(kline, 0, None, &mut out).unwrap_err().kind_name(),
+            "unknown event type"
+        );
+        let bad = br#"{"topic":"orderbook.200.BTCUSDT","type":"delta","data":{"s":"BTCUSDT","b":[["1.001","1"]],"a":[],"u":8}}"#;
+        assert_eq!(
+            p.parse(bad, 0, None, &mut out).unwrap_err().field(),
+            "b.price"
+        );
+        assert!(out.is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn no_byte_string_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let mut out = Vec::new();
+            let _ = parser().parse(&bytes, 0, None, &mut out);
+        }
+
+        #[test]
+        fn no_mutation_of_a_real_message_panics(pos in 0usize..200, byte in any::<u8>(), cut in 0usize..200) {
+            let base = br#"{"topic":"orderbook.200.BTCUSDT","type":"delta","ts":1,"data":{"s":"BTCUSDT","b":[["65095.30","0.005"]],"a":[["65116.60","0"]],"u":8,"seq":9},"cts":1}"#;
+            let mut msg = base.to_vec();
+            let pos = pos % msg.len();
+            msg[pos] = byte;
+            msg.truncate(cut.min(msg.len()));
+            let mut out = Vec::new();
+            if parser().parse(&msg, 0, None, &mut out).is_err() {
+                prop_assert!(out.is_empty());
+            }
+        }
+    }
+}
