@@ -3,6 +3,7 @@
 //! of both sessions, the resync marker and both snapshots, byte for byte.
 //!
 //! Everything runs on 127.0.0.1; every wait is bounded.
+#![allow(clippy::result_large_err)] // tungstenite's handshake callback type
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -270,7 +271,8 @@ fn serve_http<S: ServerStream>(stream: S, status: u16, body: &[u8], chunked: boo
     }
     let mut stream = reader.into_inner();
     if chunked {
-        write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
         for piece in body.chunks(4096) {
             write!(stream, "{:x}\r\n", piece.len()).unwrap();
             stream.write_all(piece).unwrap();
@@ -278,8 +280,12 @@ fn serve_http<S: ServerStream>(stream: S, status: u16, body: &[u8], chunked: boo
         }
         stream.write_all(b"0\r\n\r\n").unwrap();
     } else {
-        write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len())
-            .unwrap();
+        write!(
+            stream,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
         stream.write_all(body).unwrap();
     }
     stream.shutdown_write();
@@ -324,7 +330,8 @@ fn run_scenario(s: Scenario) {
         SessionPlan::new(s.session2.clone(), SessionEnd::UntilClientCloses),
     ];
     let (ws_port, ws_server) = spawn_ws_server(server_tls.clone(), plans, snapshots_recorded.clone());
-    let (rest_port, rest_server) = spawn_rest_server(server_tls, vec![(200, s.snapshot1.clone()), (200, s.snapshot2.clone())]);
+    let (rest_port, rest_server) =
+        spawn_rest_server(server_tls, vec![(200, s.snapshot1.clone()), (200, s.snapshot2.clone())]);
 
     let (ws_scheme, http_scheme) = if s.tls { ("wss", "https") } else { ("ws", "http") };
     let ws_url = Url::parse(&format!("{ws_scheme}://127.0.0.1:{ws_port}/stream?streams=btcusdt@depth@0ms")).unwrap();
@@ -341,7 +348,9 @@ fn run_scenario(s: Scenario) {
     .unwrap();
     let client_tls = match &tls {
         // One scenario trusts the PEM file (the CLI's option), the other the DER directly.
-        Some(t) if s.name.contains("real") => Some(client_config_with_certs(&[t.cert_der.clone()]).unwrap()),
+        Some(t) if s.name.contains("real") => {
+            Some(client_config_with_certs(std::slice::from_ref(&t.cert_der)).unwrap())
+        }
         Some(t) => Some(client_config_with_ca(&t.cert_pem_path).unwrap()),
         None => None,
     };
@@ -524,7 +533,11 @@ fn tls_ws_reconnect_capture_of_real_frames_is_exact() {
 fn quick_config(tls: Option<Arc<rustls::ClientConfig>>) -> NetConfig {
     NetConfig {
         tls,
-        backoff: BackoffConfig { base: Duration::from_millis(10), cap: Duration::from_millis(50), ..BackoffConfig::default() },
+        backoff: BackoffConfig {
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(50),
+            ..BackoffConfig::default()
+        },
         ping_after: Duration::from_secs(60),
         dead_after: Duration::from_secs(120),
         connect_timeout: Duration::from_secs(15),
@@ -607,7 +620,8 @@ fn failed_snapshot_forces_a_new_session_and_a_fresh_snapshot() {
         spawn_rest_server(None, vec![(500, br#"{"code":-1000}"#.to_vec()), (200, good.clone())]);
     let path = temp_path("snapfail.gvl");
     let mut writer = CaptureWriter::create(&path).unwrap();
-    let mut live = LiveLoop::new(vec![local_spec("ws", ws_port, Some(("http", rest_port)))], quick_config(None)).unwrap();
+    let mut live =
+        LiveLoop::new(vec![local_spec("ws", ws_port, Some(("http", rest_port)))], quick_config(None)).unwrap();
     let reason = live
         .run(&mut writer, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].messages() == 5 && st[0].snapshots == 1)
         .unwrap();

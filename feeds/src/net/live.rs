@@ -149,7 +149,9 @@ enum Failure {
 }
 
 enum Phase {
-    Waiting { until: Instant },
+    Waiting {
+        until: Instant,
+    },
     Connecting(Transport),
     Tls(Transport),
     WsHandshake(MidHandshake<ClientHandshake<Transport>>),
@@ -325,12 +327,14 @@ impl LiveLoop {
                     self.advance(i, sink)?;
                     continue;
                 }
-                Phase::Connecting(_) if now >= conn.attempt_started + config.connect_timeout => {
-                    Some(Step::Fail(Failure::Connect, format!("TCP connect timed out after {:?}", config.connect_timeout)))
-                }
-                Phase::Tls(_) if now >= conn.attempt_started + config.connect_timeout => {
-                    Some(Step::Fail(Failure::Tls, format!("TLS handshake timed out after {:?}", config.connect_timeout)))
-                }
+                Phase::Connecting(_) if now >= conn.attempt_started + config.connect_timeout => Some(Step::Fail(
+                    Failure::Connect,
+                    format!("TCP connect timed out after {:?}", config.connect_timeout),
+                )),
+                Phase::Tls(_) if now >= conn.attempt_started + config.connect_timeout => Some(Step::Fail(
+                    Failure::Tls,
+                    format!("TLS handshake timed out after {:?}", config.connect_timeout),
+                )),
                 Phase::WsHandshake(_) if now >= conn.attempt_started + config.connect_timeout => Some(Step::Fail(
                     Failure::Handshake,
                     format!("WebSocket handshake timed out after {:?}", config.connect_timeout),
@@ -338,7 +342,10 @@ impl LiveLoop {
                 Phase::Streaming(ws) => {
                     let idle = now.saturating_duration_since(conn.last_receive);
                     if idle >= config.dead_after {
-                        Some(Step::Fail(Failure::Dead, format!("no data for {idle:?} (dead after {:?})", config.dead_after)))
+                        Some(Step::Fail(
+                            Failure::Dead,
+                            format!("no data for {idle:?} (dead after {:?})", config.dead_after),
+                        ))
                     } else if idle >= config.ping_after && !conn.ping_outstanding {
                         conn.ping_outstanding = true;
                         conn.stats.pings_sent += 1;
@@ -740,7 +747,10 @@ fn read_frames(conn: &mut Connection, ws: &mut WebSocket<Transport>, sink: &mut 
                 return Ok(Step::Fail(Failure::PeerClosed, format!("{}: {why}", conn.spec.url)));
             }
             Err(tungstenite::Error::Io(e)) if is_peer_gone(&e) => {
-                return Ok(Step::Fail(Failure::PeerClosed, format!("{}: peer dropped the connection: {e}", conn.spec.url)));
+                return Ok(Step::Fail(
+                    Failure::PeerClosed,
+                    format!("{}: peer dropped the connection: {e}", conn.spec.url),
+                ));
             }
             Err(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => {
                 return Ok(Step::Fail(
@@ -878,10 +888,15 @@ mod tests {
         // Bind then drop a listener to get a loopback port with nobody listening.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = Url::parse(&format!("ws://127.0.0.1:{port}/stream")).unwrap();
-        let spec = ConnectionSpec::new("ws/test".into(), crate::wire::Venue::Synthetic, url, vec![], vec![], PingStyle::Frame)
-            .unwrap();
+        let spec =
+            ConnectionSpec::new("ws/test".into(), crate::wire::Venue::Synthetic, url, vec![], vec![], PingStyle::Frame)
+                .unwrap();
         let config = NetConfig {
-            backoff: BackoffConfig { base: Duration::from_millis(5), cap: Duration::from_millis(20), ..BackoffConfig::default() },
+            backoff: BackoffConfig {
+                base: Duration::from_millis(5),
+                cap: Duration::from_millis(20),
+                ..BackoffConfig::default()
+            },
             ..NetConfig::default()
         };
         let mut live = LiveLoop::new(vec![spec], config).unwrap();

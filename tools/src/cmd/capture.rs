@@ -97,8 +97,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let deadline = duration.map(|d| Instant::now() + d);
     let started = Instant::now();
     let (reason, records) = if args.compress {
-        let writer = CaptureWriter::create_compressed(&args.out)
-            .with_context(|| format!("creating {}", args.out.display()))?;
+        let writer =
+            CaptureWriter::create_compressed(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
         record(&mut live, writer, deadline)?
     } else {
         let writer = CaptureWriter::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -118,10 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("  {line}");
     }
     if stats[0].sessions == 0 {
-        bail!(
-            "never connected: {}",
-            stats[0].last_error.as_deref().unwrap_or("no attempt finished before the stop")
-        );
+        bail!("never connected: {}", stats[0].last_error.as_deref().unwrap_or("no attempt finished before the stop"));
     }
     Ok(())
 }
@@ -143,10 +140,7 @@ fn record<W: std::io::Write>(
 /// The counters, one `name value` group per line.
 fn counter_lines(s: &ConnectionStats) -> Vec<String> {
     let mut lines = vec![
-        format!(
-            "sessions {} (reconnects {}), connect attempts {}",
-            s.sessions, s.reconnects, s.connect_attempts
-        ),
+        format!("sessions {} (reconnects {}), connect attempts {}", s.sessions, s.reconnects, s.connect_attempts),
         format!(
             "messages {} (text {}, binary {}), {} bytes; snapshots {} ({} bytes)",
             s.messages(),
