@@ -696,3 +696,49 @@ fn untrusted_certificate_is_a_counted_tls_failure() {
         std::fs::remove_file(&t.cert_pem_path).unwrap();
     }
 }
+
+/// Two connections (one plain, one TLS) on one loop: each channel holds exactly its
+/// server's frames, in order.
+#[test]
+fn two_connections_share_one_loop_without_mixing() {
+    let tls = test_tls("two-conns");
+    let recorded = Arc::new(AtomicUsize::new(0));
+    let frames_a = generated_frames(1, 30);
+    let frames_b = generated_frames(2, 45);
+    let (port_a, server_a) = spawn_ws_server(
+        None,
+        vec![SessionPlan::new(frames_a.clone(), SessionEnd::UntilClientCloses)],
+        recorded.clone(),
+    );
+    let (port_b, server_b) = spawn_ws_server(
+        Some(tls.server.clone()),
+        vec![SessionPlan::new(frames_b.clone(), SessionEnd::UntilClientCloses)],
+        recorded,
+    );
+    let mut spec_a = local_spec("ws", port_a, None);
+    spec_a.channel = "ws/a".into();
+    let mut spec_b = local_spec("wss", port_b, None);
+    spec_b.channel = "ws/b".into();
+    let client_tls = client_config_with_ca(&tls.cert_pem_path).unwrap();
+    let path = temp_path("two.gvl");
+    let mut writer = CaptureWriter::create(&path).unwrap();
+    let mut live = LiveLoop::new(vec![spec_a, spec_b], quick_config(Some(client_tls))).unwrap();
+    let reason = live
+        .run(&mut writer, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].messages() == 30 && st[1].messages() == 45)
+        .unwrap();
+    let stats = live.stats();
+    assert_eq!(reason, StopReason::Requested, "{stats:#?}");
+    drop(live);
+    writer.flush().unwrap();
+    assert!(stats.iter().all(|s| s.failures() == 0 && s.sessions == 1), "{stats:#?}");
+    assert!(server_a.join().unwrap()[0].client_closed_cleanly);
+    assert!(server_b.join().unwrap()[0].client_closed_cleanly);
+    let records = read_capture(&path).unwrap();
+    assert_eq!(records.len(), 75);
+    for (channel, frames) in [(&b"ws/a"[..], &frames_a), (&b"ws/b"[..], &frames_b)] {
+        let got: Vec<&[u8]> = records.iter().filter(|r| r.channel == channel).map(|r| r.message.as_slice()).collect();
+        assert_eq!(got, frames.iter().map(|f| f.as_bytes()).collect::<Vec<_>>());
+    }
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&tls.cert_pem_path).unwrap();
+}
