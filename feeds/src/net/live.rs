@@ -207,6 +207,24 @@ enum Step {
 impl LiveLoop {
     /// A loop over `specs`; nothing connects until [`run`](Self::run).
     pub fn new(specs: Vec<ConnectionSpec>, config: NetConfig) -> Result<LiveLoop, NetError> {
+        let limit = Duration::from_secs(86_400);
+        let durations = [
+            ("backoff.base", config.backoff.base),
+            ("backoff.cap", config.backoff.cap),
+            ("backoff.reset_after", config.backoff.reset_after),
+            ("ping_after", config.ping_after),
+            ("dead_after", config.dead_after),
+            ("connect_timeout", config.connect_timeout),
+            ("max_poll_wait", config.max_poll_wait),
+        ];
+        for (name, value) in durations {
+            if value > limit {
+                return Err(NetError::Config(format!("{name} = {value:?} is longer than a day")));
+            }
+        }
+        if config.max_poll_wait.is_zero() {
+            return Err(NetError::Config("max_poll_wait must be positive".into()));
+        }
         let poll = Poll::new().map_err(NetError::Poll)?;
         let now = Instant::now();
         let connections = specs

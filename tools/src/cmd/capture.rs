@@ -86,15 +86,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => client_config_webpki()?,
     };
     let duration = match args.duration {
-        Some(s) if !(s.is_finite() && s > 0.0) => bail!("--duration must be a positive number of seconds, got {s}"),
-        Some(s) => Some(Duration::from_secs_f64(s)),
+        Some(s) => match Duration::try_from_secs_f64(s) {
+            Ok(d) if !d.is_zero() => Some(d),
+            _ => bail!("--duration must be a positive number of seconds, got {s}"),
+        },
         None => None,
     };
     install_sigint_handler()?;
     println!("capturing {} {} from {} into {}", venue.name(), args.symbols.join(","), spec.url, args.out.display());
     let config = NetConfig { tls: Some(tls), ..NetConfig::default() };
     let mut live = LiveLoop::new(vec![spec], config)?;
-    let deadline = duration.map(|d| Instant::now() + d);
+    // A duration too long to represent means no deadline.
+    let deadline = duration.and_then(|d| Instant::now().checked_add(d));
     let started = Instant::now();
     let (reason, records) = if args.compress {
         let writer =
