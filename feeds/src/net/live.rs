@@ -902,6 +902,16 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_durations_are_configuration_errors() {
+        let too_long = NetConfig { dead_after: Duration::from_secs(90_000), ..NetConfig::default() };
+        let err = LiveLoop::new(vec![], too_long).err().unwrap();
+        assert!(err.to_string().contains("dead_after"), "{err}");
+        let spinning = NetConfig { max_poll_wait: Duration::ZERO, ..NetConfig::default() };
+        assert!(LiveLoop::new(vec![], spinning).is_err());
+        assert!(LiveLoop::new(vec![], NetConfig::default()).is_ok());
+    }
+
+    #[test]
     fn a_refused_connection_is_counted_and_retried_with_back_off() {
         // Bind then drop a listener to get a loopback port with nobody listening.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
