@@ -45,7 +45,7 @@ impl Corpus {
         symbol: &str,
         files: &[PathBuf],
     ) -> Result<Self, String> {
-        let spec = resolve_spec(symbol, 1, None, files)?;
+        let spec = resolve_spec(symbol, 1, None, files, None)?;
         let mut bytes = Vec::new();
         let mut messages = Vec::new();
         for path in files {

@@ -3,6 +3,7 @@
 //! of both sessions, the resync marker and both snapshots, byte for byte.
 //!
 //! Everything runs on 127.0.0.1; every wait is bounded.
+#![allow(clippy::result_large_err)] // tungstenite's handshake callback type
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -270,7 +271,8 @@ fn serve_http<S: ServerStream>(stream: S, status: u16, body: &[u8], chunked: boo
     }
     let mut stream = reader.into_inner();
     if chunked {
-        write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").unwrap();
+        write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .unwrap();
         for piece in body.chunks(4096) {
             write!(stream, "{:x}\r\n", piece.len()).unwrap();
             stream.write_all(piece).unwrap();
@@ -278,8 +280,12 @@ fn serve_http<S: ServerStream>(stream: S, status: u16, body: &[u8], chunked: boo
         }
         stream.write_all(b"0\r\n\r\n").unwrap();
     } else {
-        write!(stream, "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len())
-            .unwrap();
+        write!(
+            stream,
+            "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
         stream.write_all(body).unwrap();
     }
     stream.shutdown_write();
@@ -324,7 +330,8 @@ fn run_scenario(s: Scenario) {
         SessionPlan::new(s.session2.clone(), SessionEnd::UntilClientCloses),
     ];
     let (ws_port, ws_server) = spawn_ws_server(server_tls.clone(), plans, snapshots_recorded.clone());
-    let (rest_port, rest_server) = spawn_rest_server(server_tls, vec![(200, s.snapshot1.clone()), (200, s.snapshot2.clone())]);
+    let (rest_port, rest_server) =
+        spawn_rest_server(server_tls, vec![(200, s.snapshot1.clone()), (200, s.snapshot2.clone())]);
 
     let (ws_scheme, http_scheme) = if s.tls { ("wss", "https") } else { ("ws", "http") };
     let ws_url = Url::parse(&format!("{ws_scheme}://127.0.0.1:{ws_port}/stream?streams=btcusdt@depth@0ms")).unwrap();
@@ -341,7 +348,9 @@ fn run_scenario(s: Scenario) {
     .unwrap();
     let client_tls = match &tls {
         // One scenario trusts the PEM file (the CLI's option), the other the DER directly.
-        Some(t) if s.name.contains("real") => Some(client_config_with_certs(&[t.cert_der.clone()]).unwrap()),
+        Some(t) if s.name.contains("real") => {
+            Some(client_config_with_certs(std::slice::from_ref(&t.cert_der)).unwrap())
+        }
         Some(t) => Some(client_config_with_ca(&t.cert_pem_path).unwrap()),
         None => None,
     };
@@ -524,7 +533,11 @@ fn tls_ws_reconnect_capture_of_real_frames_is_exact() {
 fn quick_config(tls: Option<Arc<rustls::ClientConfig>>) -> NetConfig {
     NetConfig {
         tls,
-        backoff: BackoffConfig { base: Duration::from_millis(10), cap: Duration::from_millis(50), ..BackoffConfig::default() },
+        backoff: BackoffConfig {
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(50),
+            ..BackoffConfig::default()
+        },
         ping_after: Duration::from_secs(60),
         dead_after: Duration::from_secs(120),
         connect_timeout: Duration::from_secs(15),
@@ -607,7 +620,8 @@ fn failed_snapshot_forces_a_new_session_and_a_fresh_snapshot() {
         spawn_rest_server(None, vec![(500, br#"{"code":-1000}"#.to_vec()), (200, good.clone())]);
     let path = temp_path("snapfail.gvl");
     let mut writer = CaptureWriter::create(&path).unwrap();
-    let mut live = LiveLoop::new(vec![local_spec("ws", ws_port, Some(("http", rest_port)))], quick_config(None)).unwrap();
+    let mut live =
+        LiveLoop::new(vec![local_spec("ws", ws_port, Some(("http", rest_port)))], quick_config(None)).unwrap();
     let reason = live
         .run(&mut writer, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].messages() == 5 && st[0].snapshots == 1)
         .unwrap();
@@ -681,4 +695,50 @@ fn untrusted_certificate_is_a_counted_tls_failure() {
     for t in [server_tls, other] {
         std::fs::remove_file(&t.cert_pem_path).unwrap();
     }
+}
+
+/// Two connections (one plain, one TLS) on one loop: each channel holds exactly its
+/// server's frames, in order.
+#[test]
+fn two_connections_share_one_loop_without_mixing() {
+    let tls = test_tls("two-conns");
+    let recorded = Arc::new(AtomicUsize::new(0));
+    let frames_a = generated_frames(1, 30);
+    let frames_b = generated_frames(2, 45);
+    let (port_a, server_a) = spawn_ws_server(
+        None,
+        vec![SessionPlan::new(frames_a.clone(), SessionEnd::UntilClientCloses)],
+        recorded.clone(),
+    );
+    let (port_b, server_b) = spawn_ws_server(
+        Some(tls.server.clone()),
+        vec![SessionPlan::new(frames_b.clone(), SessionEnd::UntilClientCloses)],
+        recorded,
+    );
+    let mut spec_a = local_spec("ws", port_a, None);
+    spec_a.channel = "ws/a".into();
+    let mut spec_b = local_spec("wss", port_b, None);
+    spec_b.channel = "ws/b".into();
+    let client_tls = client_config_with_ca(&tls.cert_pem_path).unwrap();
+    let path = temp_path("two.gvl");
+    let mut writer = CaptureWriter::create(&path).unwrap();
+    let mut live = LiveLoop::new(vec![spec_a, spec_b], quick_config(Some(client_tls))).unwrap();
+    let reason = live
+        .run(&mut writer, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].messages() == 30 && st[1].messages() == 45)
+        .unwrap();
+    let stats = live.stats();
+    assert_eq!(reason, StopReason::Requested, "{stats:#?}");
+    drop(live);
+    writer.flush().unwrap();
+    assert!(stats.iter().all(|s| s.failures() == 0 && s.sessions == 1), "{stats:#?}");
+    assert!(server_a.join().unwrap()[0].client_closed_cleanly);
+    assert!(server_b.join().unwrap()[0].client_closed_cleanly);
+    let records = read_capture(&path).unwrap();
+    assert_eq!(records.len(), 75);
+    for (channel, frames) in [(&b"ws/a"[..], &frames_a), (&b"ws/b"[..], &frames_b)] {
+        let got: Vec<&[u8]> = records.iter().filter(|r| r.channel == channel).map(|r| r.message.as_slice()).collect();
+        assert_eq!(got, frames.iter().map(|f| f.as_bytes()).collect::<Vec<_>>());
+    }
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&tls.cert_pem_path).unwrap();
 }

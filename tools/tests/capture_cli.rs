@@ -1,6 +1,7 @@
 //! `gavel capture` end to end against a local WebSocket + REST server on
 //! 127.0.0.1, stopped by SIGINT: the capture holds every frame and the snapshot,
 //! and the counters are printed.
+#![allow(clippy::result_large_err)] // tungstenite's handshake callback type
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -145,7 +146,8 @@ fn capture_records_frames_and_snapshot_until_sigint() {
     let expected: Vec<&[u8]> = frames.iter().map(|f| f.as_bytes()).collect();
     assert_eq!(stream, expected);
     assert!(records.iter().all(|r| r.kind != RecordKind::Reconnect));
-    let snaps: Vec<&CapturedMessage> = records.iter().filter(|r| matches!(r.kind, RecordKind::Snapshot { .. })).collect();
+    let snaps: Vec<&CapturedMessage> =
+        records.iter().filter(|r| matches!(r.kind, RecordKind::Snapshot { .. })).collect();
     assert_eq!(snaps.len(), 1);
     assert_eq!(snaps[0].channel, b"rest/depth/BTCUSDT");
     assert_eq!(snaps[0].message, snapshot);

@@ -91,7 +91,10 @@ mod tests {
         let bounds = [100, 200, 400, 800, 1000, 1000, 1000];
         for full_ms in bounds {
             let d = backoff.next_delay();
-            assert!(d >= Duration::from_millis(full_ms / 2) && d <= Duration::from_millis(full_ms), "{d:?} vs {full_ms}");
+            assert!(
+                d >= Duration::from_millis(full_ms / 2) && d <= Duration::from_millis(full_ms),
+                "{d:?} vs {full_ms}"
+            );
         }
         assert_eq!(backoff.attempt(), 7);
         backoff.reset();
@@ -101,9 +104,18 @@ mod tests {
     #[test]
     fn same_seed_same_delays_different_seed_differs() {
         let config = BackoffConfig::default();
-        let a: Vec<_> = { let mut b = Backoff::new(config); (0..10).map(|_| b.next_delay()).collect() };
-        let b: Vec<_> = { let mut b = Backoff::new(config); (0..10).map(|_| b.next_delay()).collect() };
-        let c: Vec<_> = { let mut b = Backoff::new(BackoffConfig { seed: 99, ..config }); (0..10).map(|_| b.next_delay()).collect() };
+        let a: Vec<_> = {
+            let mut b = Backoff::new(config);
+            (0..10).map(|_| b.next_delay()).collect()
+        };
+        let b: Vec<_> = {
+            let mut b = Backoff::new(config);
+            (0..10).map(|_| b.next_delay()).collect()
+        };
+        let c: Vec<_> = {
+            let mut b = Backoff::new(BackoffConfig { seed: 99, ..config });
+            (0..10).map(|_| b.next_delay()).collect()
+        };
         assert_eq!(a, b);
         assert_ne!(a, c);
     }

@@ -54,10 +54,8 @@ pub fn parse_response(bytes: &[u8], eof: bool) -> Result<Option<Response>, Strin
     if !version.starts_with("HTTP/1.") {
         return Err(format!("not an HTTP/1.x status line: {status_line:?}"));
     }
-    let status: u16 = parts
-        .next()
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| format!("bad status code in {status_line:?}"))?;
+    let status: u16 =
+        parts.next().and_then(|code| code.parse().ok()).ok_or_else(|| format!("bad status code in {status_line:?}"))?;
     let mut content_length = None;
     let mut chunked = false;
     for line in lines {
@@ -66,8 +64,7 @@ pub fn parse_response(bytes: &[u8], eof: bool) -> Result<Option<Response>, Strin
         };
         let value = value.trim();
         if name.eq_ignore_ascii_case("content-length") {
-            content_length =
-                Some(value.parse::<usize>().map_err(|_| format!("bad Content-Length {value:?}"))?);
+            content_length = Some(value.parse::<usize>().map_err(|_| format!("bad Content-Length {value:?}"))?);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = value.to_ascii_lowercase().split(',').any(|v| v.trim() == "chunked");
         }
@@ -150,7 +147,8 @@ mod tests {
 
     #[test]
     fn chunked_and_close_delimited_bodies() {
-        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\na;x=1\r\n0123456789\r\n0\r\n\r\n";
+        let chunked =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\na;x=1\r\n0123456789\r\n0\r\n\r\n";
         let body = parse_response(chunked, false).unwrap().unwrap().body;
         assert_eq!(body, b"abc0123456789");
         assert_eq!(parse_response(&chunked[..chunked.len() - 8], false), Ok(None));
@@ -164,7 +162,9 @@ mod tests {
     fn malformed_responses_are_named() {
         assert!(parse_response(b"SSH-2.0-x\r\n\r\n", false).unwrap_err().contains("status line"));
         assert!(parse_response(b"HTTP/1.1 abc OK\r\n\r\n", false).unwrap_err().contains("status code"));
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false).unwrap_err().contains("Content-Length"));
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false)
+            .unwrap_err()
+            .contains("Content-Length"));
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false)
             .unwrap_err()
             .contains("chunk size"));

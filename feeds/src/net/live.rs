@@ -149,7 +149,9 @@ enum Failure {
 }
 
 enum Phase {
-    Waiting { until: Instant },
+    Waiting {
+        until: Instant,
+    },
     Connecting(Transport),
     Tls(Transport),
     WsHandshake(MidHandshake<ClientHandshake<Transport>>),
@@ -205,6 +207,24 @@ enum Step {
 impl LiveLoop {
     /// A loop over `specs`; nothing connects until [`run`](Self::run).
     pub fn new(specs: Vec<ConnectionSpec>, config: NetConfig) -> Result<LiveLoop, NetError> {
+        let limit = Duration::from_secs(86_400);
+        let durations = [
+            ("backoff.base", config.backoff.base),
+            ("backoff.cap", config.backoff.cap),
+            ("backoff.reset_after", config.backoff.reset_after),
+            ("ping_after", config.ping_after),
+            ("dead_after", config.dead_after),
+            ("connect_timeout", config.connect_timeout),
+            ("max_poll_wait", config.max_poll_wait),
+        ];
+        for (name, value) in durations {
+            if value > limit {
+                return Err(NetError::Config(format!("{name} = {value:?} is longer than a day")));
+            }
+        }
+        if config.max_poll_wait.is_zero() {
+            return Err(NetError::Config("max_poll_wait must be positive".into()));
+        }
         let poll = Poll::new().map_err(NetError::Poll)?;
         let now = Instant::now();
         let connections = specs
@@ -325,12 +345,14 @@ impl LiveLoop {
                     self.advance(i, sink)?;
                     continue;
                 }
-                Phase::Connecting(_) if now >= conn.attempt_started + config.connect_timeout => {
-                    Some(Step::Fail(Failure::Connect, format!("TCP connect timed out after {:?}", config.connect_timeout)))
-                }
-                Phase::Tls(_) if now >= conn.attempt_started + config.connect_timeout => {
-                    Some(Step::Fail(Failure::Tls, format!("TLS handshake timed out after {:?}", config.connect_timeout)))
-                }
+                Phase::Connecting(_) if now >= conn.attempt_started + config.connect_timeout => Some(Step::Fail(
+                    Failure::Connect,
+                    format!("TCP connect timed out after {:?}", config.connect_timeout),
+                )),
+                Phase::Tls(_) if now >= conn.attempt_started + config.connect_timeout => Some(Step::Fail(
+                    Failure::Tls,
+                    format!("TLS handshake timed out after {:?}", config.connect_timeout),
+                )),
                 Phase::WsHandshake(_) if now >= conn.attempt_started + config.connect_timeout => Some(Step::Fail(
                     Failure::Handshake,
                     format!("WebSocket handshake timed out after {:?}", config.connect_timeout),
@@ -338,7 +360,10 @@ impl LiveLoop {
                 Phase::Streaming(ws) => {
                     let idle = now.saturating_duration_since(conn.last_receive);
                     if idle >= config.dead_after {
-                        Some(Step::Fail(Failure::Dead, format!("no data for {idle:?} (dead after {:?})", config.dead_after)))
+                        Some(Step::Fail(
+                            Failure::Dead,
+                            format!("no data for {idle:?} (dead after {:?})", config.dead_after),
+                        ))
                     } else if idle >= config.ping_after && !conn.ping_outstanding {
                         conn.ping_outstanding = true;
                         conn.stats.pings_sent += 1;
@@ -740,7 +765,10 @@ fn read_frames(conn: &mut Connection, ws: &mut WebSocket<Transport>, sink: &mut 
                 return Ok(Step::Fail(Failure::PeerClosed, format!("{}: {why}", conn.spec.url)));
             }
             Err(tungstenite::Error::Io(e)) if is_peer_gone(&e) => {
-                return Ok(Step::Fail(Failure::PeerClosed, format!("{}: peer dropped the connection: {e}", conn.spec.url)));
+                return Ok(Step::Fail(
+                    Failure::PeerClosed,
+                    format!("{}: peer dropped the connection: {e}", conn.spec.url),
+                ));
             }
             Err(tungstenite::Error::Protocol(tungstenite::error::ProtocolError::ResetWithoutClosingHandshake)) => {
                 return Ok(Step::Fail(
@@ -874,14 +902,29 @@ mod tests {
     }
 
     #[test]
+    fn out_of_range_durations_are_configuration_errors() {
+        let too_long = NetConfig { dead_after: Duration::from_secs(90_000), ..NetConfig::default() };
+        let err = LiveLoop::new(vec![], too_long).err().unwrap();
+        assert!(err.to_string().contains("dead_after"), "{err}");
+        let spinning = NetConfig { max_poll_wait: Duration::ZERO, ..NetConfig::default() };
+        assert!(LiveLoop::new(vec![], spinning).is_err());
+        assert!(LiveLoop::new(vec![], NetConfig::default()).is_ok());
+    }
+
+    #[test]
     fn a_refused_connection_is_counted_and_retried_with_back_off() {
         // Bind then drop a listener to get a loopback port with nobody listening.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let url = Url::parse(&format!("ws://127.0.0.1:{port}/stream")).unwrap();
-        let spec = ConnectionSpec::new("ws/test".into(), crate::wire::Venue::Synthetic, url, vec![], vec![], PingStyle::Frame)
-            .unwrap();
+        let spec =
+            ConnectionSpec::new("ws/test".into(), crate::wire::Venue::Synthetic, url, vec![], vec![], PingStyle::Frame)
+                .unwrap();
         let config = NetConfig {
-            backoff: BackoffConfig { base: Duration::from_millis(5), cap: Duration::from_millis(20), ..BackoffConfig::default() },
+            backoff: BackoffConfig {
+                base: Duration::from_millis(5),
+                cap: Duration::from_millis(20),
+                ..BackoffConfig::default()
+            },
             ..NetConfig::default()
         };
         let mut live = LiveLoop::new(vec![spec], config).unwrap();

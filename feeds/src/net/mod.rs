@@ -117,7 +117,10 @@ impl ConnectionSpec {
         }
         for snapshot in &snapshots {
             if !matches!(snapshot.url.scheme(), "http" | "https") || snapshot.url.host_str().is_none() {
-                return Err(NetError::Config(format!("{}: a snapshot URL needs http:// or https:// and a host", snapshot.url)));
+                return Err(NetError::Config(format!(
+                    "{}: a snapshot URL needs http:// or https:// and a host",
+                    snapshot.url
+                )));
             }
         }
         for name in std::iter::once(&channel).chain(snapshots.iter().map(|s| &s.channel)) {

@@ -50,7 +50,9 @@ pub fn client_config_with_certs(certs: &[CertificateDer<'static>]) -> Result<Arc
     }
     let mut roots = RootCertStore::empty();
     for cert in certs {
-        roots.add(cert.clone()).map_err(|e| NetError::Config(format!("certificate rejected as a trust anchor: {e}")))?;
+        roots
+            .add(cert.clone())
+            .map_err(|e| NetError::Config(format!("certificate rejected as a trust anchor: {e}")))?;
     }
     build_config(roots)
 }
@@ -178,9 +180,8 @@ impl Read for TlsStream {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed the TLS connection"));
             }
             self.push_records()?;
-            match self.tls.read_tls(&mut self.socket)? {
-                0 => self.eof = true,
-                _ => {}
+            if self.tls.read_tls(&mut self.socket)? == 0 {
+                self.eof = true;
             }
             self.process()?;
             // Replies produced by processing (key updates, alerts) go out now.

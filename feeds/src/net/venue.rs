@@ -25,9 +25,9 @@ impl LiveVenue {
             "binance-usdm" => Ok(LiveVenue::BinanceUsdm),
             "binance-spot" => Ok(LiveVenue::BinanceSpot),
             "bybit" => Ok(LiveVenue::Bybit),
-            other => Err(NetError::Config(format!(
-                "unknown venue {other:?} (expected binance-usdm, binance-spot or bybit)"
-            ))),
+            other => {
+                Err(NetError::Config(format!("unknown venue {other:?} (expected binance-usdm, binance-spot or bybit)")))
+            }
         }
     }
 
@@ -65,7 +65,11 @@ pub fn stream_channel(venue: LiveVenue) -> String {
 }
 
 /// Builds the connection for `venue` and upper-case `symbols` (e.g. `BTCUSDT`).
-pub fn connection_spec(venue: LiveVenue, symbols: &[String], overrides: &Overrides) -> Result<ConnectionSpec, NetError> {
+pub fn connection_spec(
+    venue: LiveVenue,
+    symbols: &[String],
+    overrides: &Overrides,
+) -> Result<ConnectionSpec, NetError> {
     if symbols.is_empty() {
         return Err(NetError::Config("no symbols given".into()));
     }
@@ -92,10 +96,8 @@ pub fn connection_spec(venue: LiveVenue, symbols: &[String], overrides: &Overrid
             (ws, Vec::new(), rest, PingStyle::Frame)
         }
         LiveVenue::BinanceSpot => {
-            let streams: Vec<String> = lower
-                .iter()
-                .flat_map(|s| ["depth@100ms", "bookTicker", "trade"].map(|k| format!("{s}@{k}")))
-                .collect();
+            let streams: Vec<String> =
+                lower.iter().flat_map(|s| ["depth@100ms", "bookTicker", "trade"].map(|k| format!("{s}@{k}"))).collect();
             let ws = format!("wss://stream.binance.com:9443/stream?streams={}", streams.join("/"));
             let rest: Vec<(String, String)> = upper
                 .iter()
@@ -111,8 +113,10 @@ pub fn connection_spec(venue: LiveVenue, symbols: &[String], overrides: &Overrid
                 })
                 .collect();
             // Bybit accepts at most 10 topics per subscribe request.
-            let subscribe =
-                topics.chunks(10).map(|chunk| format!("{{\"op\":\"subscribe\",\"args\":[{}]}}", chunk.join(","))).collect();
+            let subscribe = topics
+                .chunks(10)
+                .map(|chunk| format!("{{\"op\":\"subscribe\",\"args\":[{}]}}", chunk.join(",")))
+                .collect();
             let ws = "wss://stream.bybit.com/v5/public/linear".to_string();
             (ws, subscribe, Vec::new(), PingStyle::Text("{\"op\":\"ping\"}".into()))
         }
@@ -154,7 +158,8 @@ mod tests {
 
     #[test]
     fn binance_usdm_uses_a_combined_stream_and_one_snapshot_per_symbol() {
-        let spec = connection_spec(LiveVenue::BinanceUsdm, &syms(&["BTCUSDT", "ethusdt"]), &Overrides::default()).unwrap();
+        let spec =
+            connection_spec(LiveVenue::BinanceUsdm, &syms(&["BTCUSDT", "ethusdt"]), &Overrides::default()).unwrap();
         assert!(spec.url.as_str().starts_with(
             "wss://fstream.binance.com/stream?streams=btcusdt@depth@0ms/btcusdt@bookTicker/btcusdt@trade/"
         ));

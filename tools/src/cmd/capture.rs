@@ -86,19 +86,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => client_config_webpki()?,
     };
     let duration = match args.duration {
-        Some(s) if !(s.is_finite() && s > 0.0) => bail!("--duration must be a positive number of seconds, got {s}"),
-        Some(s) => Some(Duration::from_secs_f64(s)),
+        Some(s) => match Duration::try_from_secs_f64(s) {
+            Ok(d) if !d.is_zero() => Some(d),
+            _ => bail!("--duration must be a positive number of seconds, got {s}"),
+        },
         None => None,
     };
     install_sigint_handler()?;
     println!("capturing {} {} from {} into {}", venue.name(), args.symbols.join(","), spec.url, args.out.display());
     let config = NetConfig { tls: Some(tls), ..NetConfig::default() };
     let mut live = LiveLoop::new(vec![spec], config)?;
-    let deadline = duration.map(|d| Instant::now() + d);
+    // A duration too long to represent means no deadline.
+    let deadline = duration.and_then(|d| Instant::now().checked_add(d));
     let started = Instant::now();
     let (reason, records) = if args.compress {
-        let writer = CaptureWriter::create_compressed(&args.out)
-            .with_context(|| format!("creating {}", args.out.display()))?;
+        let writer =
+            CaptureWriter::create_compressed(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
         record(&mut live, writer, deadline)?
     } else {
         let writer = CaptureWriter::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
@@ -118,10 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("  {line}");
     }
     if stats[0].sessions == 0 {
-        bail!(
-            "never connected: {}",
-            stats[0].last_error.as_deref().unwrap_or("no attempt finished before the stop")
-        );
+        bail!("never connected: {}", stats[0].last_error.as_deref().unwrap_or("no attempt finished before the stop"));
     }
     Ok(())
 }
@@ -143,10 +143,7 @@ fn record<W: std::io::Write>(
 /// The counters, one `name value` group per line.
 fn counter_lines(s: &ConnectionStats) -> Vec<String> {
     let mut lines = vec![
-        format!(
-            "sessions {} (reconnects {}), connect attempts {}",
-            s.sessions, s.reconnects, s.connect_attempts
-        ),
+        format!("sessions {} (reconnects {}), connect attempts {}", s.sessions, s.reconnects, s.connect_attempts),
         format!(
             "messages {} (text {}, binary {}), {} bytes; snapshots {} ({} bytes)",
             s.messages(),
