@@ -21,6 +21,8 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
     /// Print a Dutch-auction price curve (`t,price` lines).
     Curve(cmd::curve::Args),
+    /// Run one liquidation lot end to end on a synthetic market (vs the naive route).
+    Liquidate(cmd::liquidate::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -29,6 +31,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Curve(args) => cmd::curve::run(args),
+        Command::Liquidate(args) => cmd::liquidate::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

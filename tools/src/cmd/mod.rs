@@ -3,3 +3,4 @@
 pub mod bench;
 pub mod curve;
 pub mod demo;
+pub mod liquidate;
