@@ -2,4 +2,5 @@
 //! interleaved run, with the strongest peer.
 #![warn(missing_docs)]
 
+pub mod curve;
 pub mod stats;

@@ -2,9 +2,14 @@
 
 /// Which benchmark to run.
 #[derive(clap::Subcommand, Debug)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Auction curve price evaluation: exact RAY (gavel) vs f64 formula (peer).
+    Curve(super::bench_curve::Args),
+}
 
 /// Runs the chosen benchmark.
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        BenchCommand::Curve(args) => super::bench_curve::run(args),
+    }
 }
