@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod ring;
+pub mod curve;
 pub mod stats;
 pub mod trigger;
 pub mod parse;

@@ -37,6 +37,8 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Record a venue's live market data (WebSocket + REST snapshots) into a capture file.
     Capture(cmd::capture::Args),
+    /// Run one liquidation lot end to end on a synthetic market (vs the naive route).
+    Liquidate(cmd::liquidate::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::Risk(args) => cmd::risk::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Capture(args) => cmd::capture::run(args),
+        Command::Liquidate(args) => cmd::liquidate::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -14,7 +14,7 @@
 //! every whole second. Stairstep counts whole steps (`⌊t_ns / step_ns⌋`) and the
 //! exponential curve whole seconds (`⌊t_ns / 1e9⌋`), exactly as Maker does.
 
-use super::fixed::{mul_div_floor, rmul, rpow, Ray, RAY};
+use super::fixed::{mul_div_floor, mul_div_round, rmul, rpow, Ray, RAY};
 
 /// Nanoseconds per second.
 pub const NS_PER_SEC: i64 = 1_000_000_000;
@@ -99,6 +99,78 @@ impl Curve {
     pub fn price(&self, top: u128, elapsed_ns: i64) -> u128 {
         // Maker's linear formula multiplies by (tau − dur)·RAY/tau, which is
         // exactly the linear factor; the exponential ones by rpow(cut, n).
+        rmul(top, self.factor(elapsed_ns))
+    }
+}
+
+/// A curve with Maker's `rpow` squarings `cut^(2^k)` precomputed, so a price
+/// costs one rounded multiplication per set bit of the step count instead of a
+/// full square-and-multiply. Results are bit-identical to [`Curve::price`]:
+/// `rpow` squares `x` the same way whatever `n` is, and multiplies the set bits
+/// in the same (increasing) order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreparedCurve {
+    curve: Curve,
+    powers: [u128; 64],
+}
+
+impl PreparedCurve {
+    /// Precomputes the table for `curve`.
+    pub fn new(curve: Curve) -> Self {
+        let mut powers = [0u128; 64];
+        if let Curve::Stairstep { cut, .. } | Curve::Exponential { cut } = curve {
+            powers[0] = cut.0.min(RAY);
+            for k in 1..64 {
+                powers[k] = mul_div_round(powers[k - 1], powers[k - 1], RAY).unwrap_or(0);
+            }
+        }
+        Self { curve, powers }
+    }
+
+    /// The underlying curve.
+    pub fn curve(&self) -> &Curve {
+        &self.curve
+    }
+
+    /// `rpow(cut, n)` from the table.
+    fn pow(&self, n: u64) -> u128 {
+        if n == 0 {
+            return RAY;
+        }
+        if self.powers[0] == 0 {
+            return 0;
+        }
+        let mut z = if n & 1 == 1 { self.powers[0] } else { RAY };
+        let mut bits = n >> 1;
+        let mut k = 1;
+        while bits != 0 {
+            if bits & 1 == 1 {
+                z = mul_div_round(z, self.powers[k], RAY).unwrap_or(0);
+            }
+            bits >>= 1;
+            k += 1;
+        }
+        z
+    }
+
+    /// Same as [`Curve::factor`].
+    pub fn factor(&self, elapsed_ns: i64) -> u128 {
+        let elapsed = elapsed_ns.max(0) as u128;
+        match self.curve {
+            Curve::Linear { .. } => self.curve.factor(elapsed_ns),
+            Curve::Stairstep { step_s, .. } => {
+                let step_ns = step_s as u128 * NS_PER_SEC as u128;
+                if step_ns == 0 {
+                    return 0;
+                }
+                self.pow(u64::try_from(elapsed / step_ns).unwrap_or(u64::MAX))
+            }
+            Curve::Exponential { .. } => self.pow(u64::try_from(elapsed / NS_PER_SEC as u128).unwrap_or(u64::MAX)),
+        }
+    }
+
+    /// Same as [`Curve::price`].
+    pub fn price(&self, top: u128, elapsed_ns: i64) -> u128 {
         rmul(top, self.factor(elapsed_ns))
     }
 }
@@ -212,6 +284,36 @@ mod tests {
             ray("818.236536921695804256735944199"),
             "exp 3600",
         );
+    }
+
+    #[test]
+    fn prepared_curve_is_bit_identical_to_rpow() {
+        for curve in [
+            Curve::Stairstep {
+                cut: Ray::parse("0.99").unwrap(),
+                step_s: 90,
+            },
+            Curve::Exponential {
+                cut: Ray::parse("0.999").unwrap(),
+            },
+            Curve::Exponential {
+                cut: Ray::parse("0.123456789012345678901234567").unwrap(),
+            },
+            Curve::Stairstep {
+                cut: Ray::ONE,
+                step_s: 1,
+            },
+            Curve::Linear { tau_s: 600 },
+        ] {
+            let prepared = PreparedCurve::new(curve);
+            let mut t: i64 = 0;
+            for i in 0..2_000i64 {
+                assert_eq!(prepared.factor(t), curve.factor(t), "{curve:?} at {t}");
+                assert_eq!(prepared.price(ray("61800.2"), t), curve.price(ray("61800.2"), t));
+                t += i * 997_000_001 % 50_000_000_000;
+            }
+            assert_eq!(prepared.factor(i64::MAX), curve.factor(i64::MAX));
+        }
     }
 
     #[test]

@@ -36,7 +36,7 @@ use super::fixed::{mul_div_floor, rmul, Ray, RAY};
 use super::ledger::LotLedger;
 use super::lot::{LiquidationLot, LotError, LotSide};
 use super::policy::{AuctionPolicy, InstrumentPolicy};
-use crate::auction::curve::NS_PER_SEC;
+use crate::auction::curve::{PreparedCurve, NS_PER_SEC};
 
 /// Lifecycle of an auction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,6 +54,7 @@ pub enum AuctionStatus {
 pub struct Auction {
     lot: LiquidationLot,
     policy: AuctionPolicy,
+    curve: PreparedCurve,
     mark: i64,
     top: u128,
     started_ns: i64,
@@ -90,6 +91,7 @@ impl Auction {
         let mut auction = Auction {
             lot: *lot,
             policy: policy.auction,
+            curve: PreparedCurve::new(policy.auction.curve),
             mark: lot.mark,
             top: 0,
             started_ns: now_ns,
@@ -165,7 +167,7 @@ impl Auction {
 
     /// The curve price in ray-ticks at `now_ns`, before the depth bound.
     pub fn curve_price_ray(&self, now_ns: i64) -> u128 {
-        let factor = self.policy.curve.factor(now_ns - self.started_ns);
+        let factor = self.curve.factor(now_ns - self.started_ns);
         match self.lot.side {
             LotSide::Sell => rmul(self.top, factor),
             LotSide::Buy => mul_div_floor(self.top, 2 * RAY - factor, RAY).unwrap_or(u128::MAX),
@@ -212,7 +214,7 @@ impl Auction {
         let age = now_ns - self.started_ns;
         if age as i128 > self.policy.tail_s as i128 * NS_PER_SEC as i128 {
             Some(ResetReason::Tail)
-        } else if self.policy.curve.factor(age) < self.policy.cusp.0 {
+        } else if self.curve.factor(age) < self.policy.cusp.0 {
             Some(ResetReason::Cusp)
         } else {
             None

@@ -31,14 +31,29 @@ pub fn mul_wide(a: u128, b: u128) -> (u128, u128) {
     (high, low)
 }
 
+/// 5^27: `RAY = 2^27 × 5^27`, and 5^27 < 2^63.
+const FIVE_POW_27: u64 = 7_450_580_596_923_828_125;
+
 /// `(high·2^128 + low) / d` rounded down; `None` when `d == 0` or the quotient
 /// does not fit a `u128`.
+///
+/// Fast paths (exact, same result as the long division): a divisor below 2^64
+/// divides 64-bit limb by limb with hardware division; `RAY` divides by 2^27
+/// (a shift) and then by 5^27 (below 2^64), since `⌊⌊N / 2^27⌋ / 5^27⌋ = ⌊N / 10^27⌋`.
 fn div_wide(high: u128, low: u128, d: u128) -> Option<u128> {
     if d == 0 || high >= d {
         return None;
     }
     if high == 0 {
         return Some(low / d);
+    }
+    if d == RAY {
+        let shifted_low = (low >> 27) | (high << (128 - 27));
+        let shifted_high = high >> 27;
+        return div_wide_small(shifted_high, shifted_low, FIVE_POW_27);
+    }
+    if d <= u64::MAX as u128 {
+        return div_wide_small(high, low, d as u64);
     }
     // Schoolbook binary long division; the remainder stays below `d`.
     let mut rem = high;
@@ -53,6 +68,28 @@ fn div_wide(high: u128, low: u128, d: u128) -> Option<u128> {
         }
     }
     Some(quotient)
+}
+
+/// `(high·2^128 + low) / d` for a divisor below 2^64, limb by limb; `None` if
+/// the quotient does not fit a `u128`.
+fn div_wide_small(high: u128, low: u128, d: u64) -> Option<u128> {
+    if d == 0 {
+        return None;
+    }
+    let d = d as u128;
+    let limbs = [(high >> 64) as u64, high as u64, (low >> 64) as u64, low as u64];
+    let mut rem: u128 = 0;
+    let mut quotient = [0u64; 4];
+    for (q, &limb) in quotient.iter_mut().zip(&limbs) {
+        // rem < d < 2^64, so the partial dividend fits a u128 and its quotient a u64.
+        let cur = (rem << 64) | limb as u128;
+        *q = (cur / d) as u64;
+        rem = cur % d;
+    }
+    if quotient[0] != 0 || quotient[1] != 0 {
+        return None;
+    }
+    Some(((quotient[2] as u128) << 64) | quotient[3] as u128)
 }
 
 /// `a × b / d` rounded down (toward zero); `None` on division by zero or overflow.
@@ -275,6 +312,25 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// Reference: plain binary long division over all 256 bits.
+    fn long_division(high: u128, low: u128, d: u128) -> Option<u128> {
+        if d == 0 || high >= d {
+            return None;
+        }
+        let mut rem = high;
+        let mut quotient = 0u128;
+        for bit in (0..128).rev() {
+            let carry = rem >> 127;
+            rem = (rem << 1) | ((low >> bit) & 1);
+            quotient <<= 1;
+            if carry == 1 || rem >= d {
+                rem = rem.wrapping_sub(d);
+                quotient |= 1;
+            }
+        }
+        Some(quotient)
+    }
+
     #[test]
     fn wide_division_matches_narrow_division_when_it_fits() {
         assert_eq!(mul_div_floor(7, 9, 4), Some(15));
@@ -338,6 +394,14 @@ mod tests {
         fn mul_div_agrees_with_u128_when_product_fits(a in 0u128..(1u128 << 64), b in 0u128..(1u128 << 63), d in 1u128..u128::MAX) {
             prop_assert_eq!(mul_div_floor(a, b, d), Some(a * b / d));
             prop_assert_eq!(mul_div_ceil(a, b, d), Some((a * b).div_ceil(d)));
+        }
+
+        #[test]
+        fn fast_division_paths_match_long_division(a in 0u128..u128::MAX, b in 0u128..(1u128 << 100), small in 1u128..(1u128 << 64)) {
+            let (high, low) = mul_wide(a, b);
+            for d in [RAY, small, RAY + 1] {
+                prop_assert_eq!(div_wide(high, low, d), long_division(high, low, d));
+            }
         }
 
         #[test]

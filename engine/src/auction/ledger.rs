@@ -84,7 +84,7 @@ impl LotLedger {
     /// takes) earn their `tip` share plus `chip × gross`, capped by the penalty
     /// charged on the fill. `qty` is clamped to the open quantity.
     pub fn record_fill(&mut self, qty: i64, price: i64, chip: Ray, keeper_fill: bool) -> FillSplit {
-        let qty = qty.clamp(0, self.open());
+        let qty = qty.max(0).min(self.open());
         self.record_fill_notional(qty, price as i128 * qty as i128, chip, keeper_fill)
     }
 
@@ -98,6 +98,9 @@ impl LotLedger {
         } else {
             (qty.max(0), notional.max(0))
         };
+        if qty == 0 || self.qty <= 0 {
+            return FillSplit::default();
+        }
         let gross = notional * self.multiplier as i128;
         let filled_after = self.filled + qty;
         let penalty_target = self.penalty_budget as i128 * filled_after as i128 / self.qty as i128;
@@ -136,7 +139,7 @@ impl LotLedger {
 
     /// Records lots handed back for ADL (clamped to the open quantity); returns how many.
     pub fn record_return(&mut self, qty: i64) -> i64 {
-        let qty = qty.clamp(0, self.open());
+        let qty = qty.max(0).min(self.open());
         self.returned += qty;
         qty
     }
@@ -239,5 +242,10 @@ mod tests {
         // mark value 100·10·2 = 2000; gross 1960; penalty 50 → lost 90.
         assert_eq!(ledger.value_lost(100), 90);
         assert_eq!(ledger.record_return(5), 0);
+        // Nothing open: a further fill records nothing (and never divides by zero).
+        assert_eq!(ledger.record_fill(3, 100, Ray::ZERO, true), FillSplit::default());
+        let mut empty = LotLedger::new(&lot(LotSide::Sell, 0, 0, 10), 1, 5);
+        assert_eq!(empty.record_fill(1, 100, Ray::ZERO, true), FillSplit::default());
+        assert!(empty.is_balanced());
     }
 }

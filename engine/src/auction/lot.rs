@@ -86,7 +86,7 @@ impl LiquidationLot {
     /// getting `⌊B × first / qty⌋` and the rest the remainder, so the parts' budgets
     /// sum to `B` exactly. `first_qty` is clamped to `0..=qty`.
     pub fn split(&self, first_qty: i64) -> (LiquidationLot, LiquidationLot) {
-        let first_qty = first_qty.clamp(0, self.qty);
+        let first_qty = first_qty.max(0).min(self.qty.max(0));
         let first_budget = if self.qty > 0 {
             (self.penalty_budget as i128 * first_qty as i128 / self.qty as i128) as i64
         } else {
@@ -109,4 +109,53 @@ impl LiquidationLot {
 /// Quote value of `qty` lots at `price` ticks: `price × qty × multiplier`.
 pub fn value(price: i64, qty: i64, multiplier: i64) -> i128 {
     price as i128 * qty as i128 * multiplier as i128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lot() -> LiquidationLot {
+        LiquidationLot {
+            id: 1,
+            instrument: 1,
+            account: 1,
+            side: LotSide::Sell,
+            qty: 7,
+            mark: 100,
+            bankruptcy: 90,
+            penalty_budget: 1_000,
+            created_ns: 0,
+            deadline_ns: 10,
+        }
+    }
+
+    #[test]
+    fn split_shares_the_budget_exactly() {
+        let (a, b) = lot().split(3);
+        assert_eq!((a.qty, b.qty), (3, 4));
+        assert_eq!((a.penalty_budget, b.penalty_budget), (428, 572));
+        let (a, b) = lot().split(99);
+        assert_eq!((a.qty, b.qty, b.penalty_budget), (7, 0, 0));
+        let (a, _) = lot().split(-1);
+        assert_eq!(a.qty, 0);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        assert!(lot().validate().is_ok());
+        let bad = LiquidationLot { qty: 0, ..lot() };
+        assert_eq!(bad.validate().unwrap_err().field, "qty");
+        let bad = LiquidationLot {
+            deadline_ns: 0,
+            ..lot()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "deadline_ns");
+        let bad = LiquidationLot {
+            mark: MAX_PRICE_TICKS + 1,
+            ..lot()
+        };
+        assert_eq!(bad.validate().unwrap_err().field, "mark");
+        assert!(bad.validate().unwrap_err().to_string().contains("lot 1"));
+    }
 }

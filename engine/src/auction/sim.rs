@@ -173,6 +173,13 @@ pub fn simulate_auction(
         }
         now = now.saturating_add(step_ns);
     }
+    // Bids still in flight would reach a finished auction and be rejected; the
+    // harness drops them so they cannot hit a later auction with the same id.
+    for liquidator in liquidators.iter_mut() {
+        if liquidator.pending.is_some_and(|b| b.auction == lot.id) {
+            liquidator.pending = None;
+        }
+    }
     let mut finished = None;
     house.drain_finished(|a| finished = Some(a));
     finished.ok_or(LotError {

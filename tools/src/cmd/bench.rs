@@ -9,6 +9,8 @@ pub enum BenchCommand {
     Trigger(super::bench_trigger::TriggerArgs),
     /// Venue message parsing: gavel's scanner vs serde_json vs sonic-rs on real captures.
     Parse(super::bench_parse::Args),
+    /// Auction curve price evaluation: exact RAY (gavel) vs f64 formula (peer).
+    Curve(super::bench_curve::Args),
 }
 
 /// Runs the chosen benchmark.
@@ -17,5 +19,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Ring(args) => crate::cmd::bench_ring::run(args),
         BenchCommand::Trigger(args) => super::bench_trigger::run(args),
         BenchCommand::Parse(args) => super::bench_parse::run(args),
+        BenchCommand::Curve(args) => super::bench_curve::run(args),
     }
 }

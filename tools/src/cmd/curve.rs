@@ -1,5 +1,6 @@
 //! `gavel curve`: prints a Dutch-auction price curve using the engine's own
-//! curve code (`gavel_engine::auction::curve`), one `t,price` line per time.
+//! curve code (`gavel_engine::auction::curve`), one `t,price` line per time,
+//! the price as the exact RAY value with all 27 fractional digits.
 
 use anyhow::{bail, Context};
 use gavel_engine::auction::curve::{Curve, NS_PER_SEC};
@@ -76,8 +77,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut out = String::new();
     for at in &args.at {
         let ns = parse_seconds(at)?;
-        let price = Ray(curve.price(top.0, ns));
-        out.push_str(&format!("{},{}\n", at.trim(), price));
+        let price = curve.price(top.0, ns);
+        // Exact decimal with all 27 fractional digits of the RAY value.
+        out.push_str(&format!("{},{}.{:027}\n", at.trim(), price / RAY, price % RAY));
     }
     print!("{out}");
     Ok(())

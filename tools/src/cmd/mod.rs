@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_ring;
+pub mod bench_curve;
 pub mod curve;
 pub mod capture;
 pub mod demo;
@@ -12,3 +13,4 @@ pub mod bench_trigger;
 pub mod risk;
 pub mod bench_parse;
 pub mod replay;
+pub mod liquidate;
