@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod capture_feed;
 pub mod clock;
 pub mod crash_market;
 pub mod data_dir;

@@ -519,13 +519,27 @@ pub fn write_top_row(
 }
 
 /// The venue-specific book sync behind a replay.
-enum BookSync {
+pub enum BookSync {
+    /// Binance futures or spot rules.
     Binance(BinanceBookSync),
+    /// Bybit v5 rules.
     Bybit(BybitBookSync),
 }
 
 impl BookSync {
-    fn on_diff(
+    /// The sync for `venue`'s books of `instrument`, or `None` where gavel has no sync for the venue yet.
+    pub fn for_venue(venue: Venue, instrument: u32) -> Option<Self> {
+        match venue {
+            Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => {
+                Some(BookSync::Binance(BinanceBookSync::new(venue, instrument)))
+            }
+            Venue::Bybit => Some(BookSync::Bybit(BybitBookSync::new(instrument))),
+            _ => None,
+        }
+    }
+
+    /// Handles one diff (its `BookLevel` events).
+    pub fn on_diff(
         &mut self,
         ids: DiffIds,
         receive_ns: i64,
@@ -538,7 +552,8 @@ impl BookSync {
         }
     }
 
-    fn on_snapshot(
+    /// Loads a snapshot (its `SnapshotLevel` events).
+    pub fn on_snapshot(
         &mut self,
         id: u64,
         receive_ns: i64,
@@ -551,21 +566,24 @@ impl BookSync {
         }
     }
 
-    fn is_synced(&self) -> bool {
+    /// True when the book is consistent with the venue.
+    pub fn is_synced(&self) -> bool {
         match self {
             BookSync::Binance(s) => s.is_synced(),
             BookSync::Bybit(s) => s.is_synced(),
         }
     }
 
-    fn book(&self) -> &L2Book {
+    /// The mirrored book.
+    pub fn book(&self) -> &L2Book {
         match self {
             BookSync::Binance(s) => s.book(),
             BookSync::Bybit(s) => s.book(),
         }
     }
 
-    fn stats(&self) -> SyncStats {
+    /// The sync's counters.
+    pub fn stats(&self) -> SyncStats {
         match self {
             BookSync::Binance(s) => s.stats,
             BookSync::Bybit(s) => s.stats,
