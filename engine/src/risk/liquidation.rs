@@ -150,8 +150,8 @@ pub fn plan(
         qty,
         position_size: pos.size,
         mark,
-        bankruptcy_price: margin::position_bankruptcy(&book.instruments(), book.marks(), acc, index),
-        liquidation_price: margin::position_trigger(&book.instruments(), book.marks(), acc, index).and_then(|t| t.price()),
+        bankruptcy_price: margin::position_bankruptcy(book.instruments(), book.marks(), acc, index),
+        liquidation_price: margin::position_trigger(book.instruments(), book.marks(), acc, index).and_then(|t| t.price()),
         full_close: qty == abs,
         penalty_rate,
     })
