@@ -38,8 +38,11 @@ pub struct RiskBook {
     multi: Vec<BTreeSet<AccountId>>,
     /// Reused list of accounts to refresh after a mark update.
     scratch: Vec<AccountId>,
-    /// Per instrument: the centre of the band multi-position triggers assume.
-    anchors: Vec<Option<i64>>,
+    /// Per instrument: conservative entries of multi-position cross accounts
+    /// (candidates, re-checked before they are returned).
+    conservative: Vec<InstrumentTriggers>,
+    /// Per instrument: the band `[low, high]` multi-position triggers assume.
+    bands: Vec<Option<(i64, i64)>>,
     /// Half-width of the anchor band, basis points.
     band_bps: i64,
     /// Reused per-account adverse marks.
@@ -62,7 +65,8 @@ impl RiskBook {
             index: (0..n).map(|_| InstrumentTriggers::new()).collect(),
             multi: vec![BTreeSet::new(); n],
             scratch: Vec::new(),
-            anchors: vec![None; n],
+            conservative: (0..n).map(|_| InstrumentTriggers::new()).collect(),
+            bands: vec![None; n],
             band_bps: DEFAULT_BAND_BPS,
             adverse: vec![None; n],
         }
@@ -87,17 +91,27 @@ impl RiskBook {
     /// cross accounts and recomputes every trigger.
     pub fn set_band_bps(&mut self, band_bps: i64) {
         self.band_bps = band_bps.max(0);
+        for i in 0..self.marks.len() {
+            if let Some(m) = self.marks[i] {
+                self.anchor(i, m);
+            }
+        }
         for id in 0..self.accounts.len() as AccountId {
             self.reindex(id);
         }
     }
 
-    /// The band `[low, high]` (ticks) around instrument `i`'s anchor.
+    /// Centres instrument `i`'s band on `anchor`.
+    fn anchor(&mut self, i: usize, anchor: i64) {
+        let scaled = i128::from(anchor) * i128::from(self.band_bps);
+        let half = (scaled.div_euclid(10_000) + i128::from(scaled.rem_euclid(10_000) != 0)) as i64;
+        self.bands[i] = Some(((anchor - half).max(1), anchor.saturating_add(half)));
+    }
+
+    /// The band `[low, high]` (ticks) of instrument `i`.
+    #[inline]
     fn band(&self, i: usize) -> Option<(i64, i64)> {
-        let a = self.anchors[i]?;
-        let half = (i128::from(a) * i128::from(self.band_bps)).div_euclid(10_000) as i64
-            + i64::from((i128::from(a) * i128::from(self.band_bps)).rem_euclid(10_000) != 0);
-        Some(((a - half).max(1), a + half))
+        self.bands[i]
     }
 
     /// The instruments.
@@ -200,14 +214,14 @@ impl RiskBook {
         self.marks[i] = Some(price);
         if first {
             // Positions waiting for this mark can be indexed now.
-            self.anchors[i] = Some(price);
+            self.anchor(i, price);
             for id in 0..self.accounts.len() as AccountId {
                 self.reindex(id);
             }
         } else if self.band(i).is_some_and(|(lo, hi)| price < lo || price > hi) {
             // Left its band: re-anchor and refresh the conservative entries
             // that multi-position accounts holding it have elsewhere.
-            self.anchors[i] = Some(price);
+            self.anchor(i, price);
             if !self.multi[i].is_empty() {
                 let mut ids = std::mem::take(&mut self.scratch);
                 ids.clear();
@@ -225,16 +239,16 @@ impl RiskBook {
     /// exactly the accounts whose margin unit holding it is liquidatable.
     pub fn crossed(&self, instrument: InstrumentId, out: &mut Vec<AccountId>) {
         let Some(mark) = self.marks[usize::from(instrument)] else { return };
-        let start = out.len();
         self.index[usize::from(instrument)].crossed(mark, out);
-        // Conservative entries (multi-position cross accounts) are candidates:
-        // keep those whose true health is liquidatable.
+        // Conservative entries are candidates: keep those whose true health
+        // is liquidatable.
+        let start = out.len();
+        self.conservative[usize::from(instrument)].crossed(mark, out);
         let mut kept = start;
         for j in start..out.len() {
             let id = out[j];
             let acc = &self.accounts[id as usize];
-            let keep = !Self::is_multi(acc) || margin::cross_health(&self.instruments, &self.marks, acc).is_some_and(|h| h.liquidatable());
-            if keep {
+            if margin::cross_health(&self.instruments, &self.marks, acc).is_some_and(|h| h.liquidatable()) {
                 out[kept] = id;
                 kept += 1;
             }
@@ -334,15 +348,15 @@ impl RiskBook {
             if skip == Some(ins) {
                 continue;
             }
-            let new = margin::position_trigger(&self.instruments, marks, &self.accounts[id as usize], i);
+            let new = margin::position_trigger(&self.instruments, marks, &self.accounts[id as usize], i).map(|t| (t, multi));
             let old = p.indexed;
             if old != new {
-                let ix = &mut self.index[usize::from(ins)];
-                if let Some(t) = old {
-                    ix.remove(t, id);
+                let k = usize::from(ins);
+                if let Some((t, c)) = old {
+                    if c { &mut self.conservative[k] } else { &mut self.index[k] }.remove(t, id);
                 }
-                if let Some(t) = new {
-                    ix.insert(t, id);
+                if let Some((t, c)) = new {
+                    if c { &mut self.conservative[k] } else { &mut self.index[k] }.insert(t, id);
                 }
                 self.accounts[id as usize].positions[i].indexed = new;
             }
@@ -357,6 +371,6 @@ impl RiskBook {
 
     /// Number of indexed positions in `instrument`.
     pub fn indexed_len(&self, instrument: InstrumentId) -> usize {
-        self.index[usize::from(instrument)].len()
+        self.index[usize::from(instrument)].len() + self.conservative[usize::from(instrument)].len()
     }
 }
