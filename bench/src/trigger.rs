@@ -129,7 +129,7 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
         let mut wallet = entry.abs() / lev;
         let (mut eth_size, mut eth_entry) = (0i64, 0i128);
         if cfg.multi_every > 0 && i % cfg.multi_every == 0 {
-            eth_size = rng.range(1, 500) * if rng.next() % 2 == 0 { 1 } else { -1 };
+            eth_size = rng.range(1, 500) * if rng.next() & 1 == 0 { 1 } else { -1 };
             eth_entry = i128::from(eth_size) * i128::from(rng.range(247_500, 252_500)) * eth_ins.quote_per_tick_lot;
             wallet += eth_entry.abs() / lev;
         }
