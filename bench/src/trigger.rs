@@ -31,6 +31,9 @@ pub struct TriggerBenchConfig {
     pub gavel_updates: usize,
     /// Mark updates per scan round (the scan is slow).
     pub scan_updates: usize,
+    /// Every n-th account also holds an ETHUSDT position (a multi-position
+    /// cross account with conservative entries); 0 = none.
+    pub multi_every: usize,
 }
 
 impl Default for TriggerBenchConfig {
@@ -40,6 +43,7 @@ impl Default for TriggerBenchConfig {
             rounds: 5,
             gavel_updates: 100_000,
             scan_updates: 30,
+            multi_every: 0,
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct TriggerBenchReport {
     pub k0: SideBySide,
     /// A falling mark that crosses accounts at every update.
     pub realistic_k: SideBySide,
+    /// Crossed accounts on which the index and the scan were checked to agree.
+    pub agreement_checked: u64,
 }
 
 /// Deterministic generator (splitmix64).
@@ -88,6 +94,8 @@ struct Flat {
     wallet: i128,
     size: i64,
     entry: i128,
+    eth_size: i64,
+    eth_entry: i128,
 }
 
 /// The shipped example instruments (BTCUSDT is id 0).
@@ -105,6 +113,9 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
     let btc = set.id("BTCUSDT").expect("BTCUSDT");
     let ins = set.get(btc).clone();
     let m = ins.quote_per_tick_lot;
+    let eth = set.id("ETHUSDT").expect("ETHUSDT");
+    let eth_ins = set.get(eth).clone();
+    let eth_mark = 250_000i64;
     let mut book = RiskBook::new(set);
     book.reserve(cfg.accounts);
     let mut flat = Vec::with_capacity(cfg.accounts);
@@ -115,14 +126,30 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
         let entry_ticks = rng.range(495_000, 505_000);
         let entry = i128::from(size) * i128::from(entry_ticks) * m;
         let lev = rng.range(5, 21) as i128;
-        let wallet = entry.abs() / lev;
+        let mut wallet = entry.abs() / lev;
+        let (mut eth_size, mut eth_entry) = (0i64, 0i128);
+        if cfg.multi_every > 0 && i % cfg.multi_every == 0 {
+            eth_size = rng.range(1, 500) * if rng.next() & 1 == 0 { 1 } else { -1 };
+            eth_entry = i128::from(eth_size) * i128::from(rng.range(247_500, 252_500)) * eth_ins.quote_per_tick_lot;
+            wallet += eth_entry.abs() / lev;
+        }
         let id = book.add_account("", MarginMode::Cross, wallet).expect("unnamed");
         book.set_position(id, btc, size, entry, 0);
-        flat.push(Flat { wallet, size, entry });
+        if eth_size != 0 {
+            book.set_position(id, eth, eth_size, eth_entry, 0);
+        }
+        flat.push(Flat {
+            wallet,
+            size,
+            entry,
+            eth_size,
+            eth_entry,
+        });
     }
     let clock = Clock::calibrate(std::time::Duration::from_millis(50));
     let mut crossed: Vec<AccountId> = Vec::with_capacity(cfg.accounts);
     let mut sink = Vec::new();
+    book.set_mark(eth, eth_mark, &mut sink);
     book.set_mark(btc, 500_000, &mut sink);
     assert!(sink.is_empty(), "setup: nothing is liquidatable at 50,000");
 
@@ -141,8 +168,14 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
                 continue;
             }
             let notional = i128::from(a.size).abs() * i128::from(mark) * m;
-            let equity = a.wallet + i128::from(a.size) * i128::from(mark) * m - a.entry;
-            if equity * RATE_SCALE < ins.maintenance_scaled(notional) {
+            let mut equity = a.wallet + i128::from(a.size) * i128::from(mark) * m - a.entry;
+            let mut mm = ins.maintenance_scaled(notional);
+            if a.eth_size != 0 {
+                let n = i128::from(a.eth_size) * i128::from(eth_mark) * eth_ins.quote_per_tick_lot;
+                equity += n - a.eth_entry;
+                mm += eth_ins.maintenance_scaled(n.abs());
+            }
+            if equity * RATE_SCALE < mm {
                 out.push(i as AccountId);
             }
         }
@@ -179,18 +212,28 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
         }
         LatencySummary::from_histogram(&h)
     };
+    // The crossed sets of the first scan_updates updates of the fall, per side
+    // (sorted), checked equal after the run: both sides must agree.
+    let gavel_sets = std::cell::RefCell::new(Vec::<Vec<AccountId>>::new());
+    let scan_sets = std::cell::RefCell::new(Vec::<Vec<AccountId>>::new());
     let mut gavel_k = || {
         let mut h = new_histogram();
         let mut book = book.borrow_mut();
         let mut out = crossed.borrow_mut();
         let mut closed: Vec<AccountId> = Vec::new();
-        for &mark in &fall {
+        let record = gavel_sets.borrow().is_empty();
+        for (u, &mark) in fall.iter().enumerate() {
             out.clear();
             let t0 = clock.now_ticks();
             book.set_mark(btc, mark, &mut out);
             h.record(clock.ns_since(t0).max(1)).ok();
             k_gavel.0 += out.len() as u64;
             k_gavel.1 += 1;
+            if record && u < cfg.scan_updates {
+                let mut v = out.to_vec();
+                v.sort_unstable();
+                gavel_sets.borrow_mut().push(v);
+            }
             for &id in out.iter() {
                 book.set_position(id, btc, 0, 0, 0);
                 closed.push(id);
@@ -208,11 +251,15 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
         let mut out = crossed.borrow_mut();
         let mut closed: Vec<AccountId> = Vec::new();
         let mut alive = alive.borrow_mut();
+        let record = scan_sets.borrow().is_empty();
         for &mark in fall.iter().take(cfg.scan_updates) {
             out.clear();
             let t0 = clock.now_ticks();
             scan(&flat, &alive, mark, &mut out);
             h.record(clock.ns_since(t0).max(1)).ok();
+            if record {
+                scan_sets.borrow_mut().push(out.to_vec());
+            }
             for &id in out.iter() {
                 alive[id as usize] = false;
                 closed.push(id);
@@ -224,8 +271,15 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
         LatencySummary::from_histogram(&h)
     };
     let results = interleave(cfg.rounds, &mut [&mut gavel_k0, &mut scan_k0, &mut gavel_k, &mut scan_k]);
+    assert_eq!(
+        gavel_sets.borrow().as_slice(),
+        scan_sets.borrow().as_slice(),
+        "index and scan disagree on a crossed set"
+    );
     let mean = |k: (u64, u64)| if k.1 == 0 { 0.0 } else { k.0 as f64 / k.1 as f64 };
+    let agreement_checked = gavel_sets.borrow().iter().map(|v| v.len() as u64).sum();
     TriggerBenchReport {
+        agreement_checked,
         accounts: cfg.accounts,
         rounds: cfg.rounds,
         k0: SideBySide {
@@ -246,14 +300,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn small_run_finds_crossings_on_the_fall() {
-        let r = run(TriggerBenchConfig {
-            accounts: 2_000,
-            rounds: 1,
-            gavel_updates: 500,
-            scan_updates: 10,
-        });
-        assert_eq!(r.k0.gavel.samples, 500);
-        assert!(r.realistic_k.k_mean > 0.0, "{r:?}");
+    fn small_run_finds_crossings_on_the_fall_and_sides_agree() {
+        // `run` asserts that the index and the scan return the same crossed
+        // sets on the first `scan_updates` updates of the fall.
+        for multi_every in [0, 3] {
+            let r = run(TriggerBenchConfig {
+                accounts: 3_000,
+                rounds: 1,
+                gavel_updates: 500,
+                scan_updates: 40,
+                multi_every,
+            });
+            assert_eq!(r.k0.gavel.samples, 500);
+            assert!(r.realistic_k.k_mean > 0.0, "{r:?}");
+            assert!(r.agreement_checked > 0, "{r:?}");
+        }
     }
 }

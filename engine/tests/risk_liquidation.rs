@@ -104,6 +104,7 @@ fn closing_at_bankruptcy_leaves_zero_equity_and_worse_draws_the_fund() {
     assert_eq!(l.book.account(a).wallet, 0);
     assert_eq!(l.check_conservation(), 0);
     assert!(ev.iter().any(|e| matches!(e, RiskEvent::InsuranceDraw { amount: 100_000, .. })));
+    assert!(matches!(ev[0], RiskEvent::Liquidation { qty: 10_000, full_close: true, bankruptcy_price: Some(p), .. } if p == bp));
 }
 
 #[test]
@@ -159,20 +160,40 @@ fn adl_volume_equals_the_uncovered_shortfall_exactly() {
     assert_eq!(sizes_after - sizes_before, 8_000, "counterparties reduced by exactly the shortfall");
     assert_eq!(l.book.account(a).position(BTC).unwrap().size, 0);
     assert_eq!(l.fund.balance(), 0);
-    // Ranking: PnL% × leverage — s1 (2 000 USDT on 3 BTC, entry 51 000) ranks first.
-    let first = ev
+    // Ranking by PnL% × effective leverage at mark 49 550:
+    //   s0: upnl 9 800 / 208 000 = 4.71 %, leverage 198 200 / 29 800 = 6.65 → 0.313
+    //   s1: upnl 4 350 / 153 000 = 2.84 %, leverage 148 650 /  6 350 = 23.4 → 0.666
+    //   s2: upnl 7 600 / 404 000 = 1.88 %, leverage 396 400 / 57 600 = 6.88 → 0.129
+    let order: Vec<(u32, i64)> = ev
         .iter()
-        .find_map(|e| {
-            if let RiskEvent::Adl { counterparty, .. } = e {
-                Some(*counterparty)
+        .filter_map(|e| {
+            if let RiskEvent::Adl { counterparty, qty, .. } = e {
+                Some((*counterparty, *qty))
             } else {
                 None
             }
         })
-        .unwrap();
-    assert_eq!(first, ids[1]);
+        .collect();
+    assert_eq!(order, vec![(ids[1], 3_000), (ids[0], 4_000), (ids[2], 1_000)]);
     assert_eq!(l.check_conservation(), 0);
     assert_eq!(l.net_position(BTC), 0);
+}
+
+#[test]
+fn funding_moves_from_longs_to_shorts_and_conserves() {
+    let mut b = RiskBook::new(instruments());
+    let long = b.add_account("l", MarginMode::Cross, 1_000 * QUOTE_SCALE).unwrap();
+    let short = b.add_account("s", MarginMode::Isolated, 0).unwrap();
+    b.set_position(long, BTC, 1_000, 50_000 * QUOTE_SCALE, 0);
+    b.set_position(short, BTC, -400, -20_000 * QUOTE_SCALE, 500 * QUOTE_SCALE);
+    b.set_mark(BTC, 500_000, &mut Vec::new());
+    let mut l = Ledger::new(b, 0);
+    l.funding(BTC, 10_000); // 0.01 %
+                            // Long pays 0.01 % × 50 000 = 5 USDT; the isolated short receives 0.01 % × 20 000 = 2.
+    assert_eq!(l.book.account(long).wallet, 995 * QUOTE_SCALE);
+    assert_eq!(l.book.account(long).funding, -5 * QUOTE_SCALE);
+    assert_eq!(l.book.account(short).position(BTC).unwrap().isolated_margin, 502 * QUOTE_SCALE);
+    assert_eq!(l.check_conservation(), 0);
 }
 
 #[derive(Clone, Debug)]

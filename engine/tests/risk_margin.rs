@@ -29,27 +29,27 @@ fn hand_computed_isolated_vectors() {
     let acc = b.account(a).clone();
     let marks = vec![Some(495_000), None];
     assert_eq!(
-        margin::position_trigger(&b.instruments(), &marks, &acc, 0),
+        margin::position_trigger(b.instruments(), &marks, &acc, 0),
         Some(Trigger::Long(491_968))
     );
     // Bankruptcy: 50 000 − 1 000 = 49 000.
-    assert_eq!(margin::position_bankruptcy(&b.instruments(), &marks, &acc, 0), Some(490_000));
+    assert_eq!(margin::position_bankruptcy(b.instruments(), &marks, &acc, 0), Some(490_000));
     // Short 1 BTC: bracket 0 would give 50 796.81 (notional > 50 000, so not bracket 0);
     // bracket 1: (1000 + 50 + 50000) / (1 + 0.005) = 50 796.019… → down: 50 796.0.
     b.set_position(a, btc, -1000, -50_000 * QUOTE_SCALE, 1_000 * QUOTE_SCALE);
     let acc = b.account(a).clone();
     assert_eq!(
-        margin::position_trigger(&b.instruments(), &marks, &acc, 0),
+        margin::position_trigger(b.instruments(), &marks, &acc, 0),
         Some(Trigger::Short(507_960))
     );
-    assert_eq!(margin::position_bankruptcy(&b.instruments(), &marks, &acc, 0), Some(510_000));
+    assert_eq!(margin::position_bankruptcy(b.instruments(), &marks, &acc, 0), Some(510_000));
     // ETH cross: 2 ETH long @ 2600, wallet 200: LP = (200 − 5200)/(2·0.005 − 2) = 2512.562… → 2512.57.
     let (mut b, a) = book_with(MarginMode::Cross, 200 * QUOTE_SCALE);
     let eth = b.instruments().id("ETHUSDT").unwrap();
     b.set_position(a, eth, 2000, 5_200 * QUOTE_SCALE, 0);
     let acc = b.account(a).clone();
     assert_eq!(
-        margin::position_trigger(&b.instruments(), &[None, Some(255_050)], &acc, 0),
+        margin::position_trigger(b.instruments(), &[None, Some(255_050)], &acc, 0),
         Some(Trigger::Long(251_257))
     );
 }
@@ -206,10 +206,10 @@ proptest! {
         for (ins, other) in [(btc, eth), (eth, btc)] {
             let acc = b.account(a).clone();
             let Some(idx) = acc.positions.iter().position(|p| p.instrument == ins && p.size != 0) else { continue };
-            let t = margin::position_trigger(&b.instruments(), b.marks(), &acc, idx).unwrap();
+            let t = margin::position_trigger(b.instruments(), b.marks(), &acc, idx).unwrap();
             let (inside, outside) = match t { Trigger::Long(p) => (p - 1, p), Trigger::Short(p) => (p + 1, p) };
             let mut marks = b.marks().to_vec();
-            let mut liq_at = |p: i64| { marks[usize::from(ins)] = Some(p); margin::cross_health(&b.instruments(), &marks, &acc).unwrap().liquidatable() };
+            let mut liq_at = |p: i64| { marks[usize::from(ins)] = Some(p); margin::cross_health(b.instruments(), &marks, &acc).unwrap().liquidatable() };
             if inside > 0 { prop_assert!(liq_at(inside)); }
             if outside > 0 { prop_assert!(!liq_at(outside)); }
             let _ = other;

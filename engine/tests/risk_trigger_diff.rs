@@ -69,10 +69,12 @@ proptest! {
     fn index_agrees_with_full_scan_after_every_update(
         accounts in prop::collection::vec(account(), 24),
         ops in prop::collection::vec(op(), 1..120),
+        band_bps in prop::sample::select(vec![0i64, 20, 100, 500]),
     ) {
         let set = instruments();
         let shipped = set.clone();
         let mut book = RiskBook::new(set);
+        book.set_band_bps(band_bps);
         let mut marks = [500_000i64, 250_000];
         for (i, &(iso, coll, btc, eth)) in accounts.iter().enumerate() {
             let mode = if iso { MarginMode::Isolated } else { MarginMode::Cross };

@@ -34,8 +34,9 @@ pub struct Position {
     /// Margin assigned to this position (isolated mode only; 0 in cross).
     pub isolated_margin: i128,
     /// The key this position currently has in the trigger index (kept by
-    /// [`super::book::RiskBook`]; `None` when not indexed).
-    pub(crate) indexed: Option<super::margin::Trigger>,
+    /// [`super::book::RiskBook`]; `None` when not indexed) and whether it is
+    /// a conservative entry (multi-position cross account).
+    pub(crate) indexed: Option<(super::margin::Trigger, bool)>,
 }
 
 impl Position {

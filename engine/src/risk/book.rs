@@ -1,17 +1,22 @@
 //! The risk book: instruments, marks, accounts and the trigger index, kept
-//! consistent on every position, balance and mark change.
+//! consistent on every position, balance, bracket and mark change.
 //!
 //! ## Cross accounts with several positions
-//! Each position's trigger is computed exactly with every *other* mark held
-//! at its current value ([`super::margin::position_trigger`]), so a position
-//! is crossed by a move of its own mark iff its whole account becomes
-//! liquidatable. When the mark of instrument X moves, the triggers of X
-//! positions do not change (they do not depend on X's mark), but the
-//! triggers that multi-position cross accounts holding X have in their *other*
-//! instruments do: [`RiskBook::set_mark`] recomputes exactly those entries
-//! after answering the crossed set for X. The cost is O(m log n) per mark
-//! update for the m multi-position cross accounts holding X; single-position
-//! and isolated accounts cost nothing beyond the O(log n + k) query.
+//! A single-position cross account or an isolated position has an exact
+//! trigger: its margin unit depends on one mark only. A cross account with
+//! positions in several instruments depends on all their marks. For those,
+//! each position's entry is a **conservative trigger**: the exact trigger
+//! ([`super::margin::position_trigger`]) computed with every *other*
+//! instrument at the adverse edge of its **anchor band** (`anchor ± band_bps`,
+//! down for a long, up for a short; the worst case since a position's margin
+//! contribution is monotone in its mark). While every mark stays inside its
+//! band, the entry fires no later than the true liquidation, so the index
+//! returns a superset; the crossed candidates of such accounts are then
+//! re-evaluated with their true health (O(1) each), which makes the returned
+//! set exact. When a mark leaves its band, the instrument is re-anchored at
+//! the new mark and the multi-position accounts holding it get their other
+//! entries recomputed (O(m log n) for those m accounts, only on band exits).
+//! Band 0 recomputes on every move.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -33,7 +38,19 @@ pub struct RiskBook {
     multi: Vec<BTreeSet<AccountId>>,
     /// Reused list of accounts to refresh after a mark update.
     scratch: Vec<AccountId>,
+    /// Per instrument: conservative entries of multi-position cross accounts
+    /// (candidates, re-checked before they are returned).
+    conservative: Vec<InstrumentTriggers>,
+    /// Per instrument: the band `[low, high]` multi-position triggers assume.
+    bands: Vec<Option<(i64, i64)>>,
+    /// Half-width of the anchor band, basis points.
+    band_bps: i64,
+    /// Reused per-account adverse marks.
+    adverse: Vec<Option<i64>>,
 }
+
+/// Default half-width of the anchor band for multi-position cross accounts.
+pub const DEFAULT_BAND_BPS: i64 = 100;
 
 impl RiskBook {
     /// An empty book over `instruments`.
@@ -48,6 +65,10 @@ impl RiskBook {
             index: (0..n).map(|_| InstrumentTriggers::new()).collect(),
             multi: vec![BTreeSet::new(); n],
             scratch: Vec::new(),
+            conservative: (0..n).map(|_| InstrumentTriggers::new()).collect(),
+            bands: vec![None; n],
+            band_bps: DEFAULT_BAND_BPS,
+            adverse: vec![None; n],
         }
     }
 
@@ -64,6 +85,33 @@ impl RiskBook {
         self.accounts.push(Account::new(mode, collateral));
         self.names.push(name.to_string());
         Some(id)
+    }
+
+    /// Sets the anchor band half-width (bps, ≥ 0) used by multi-position
+    /// cross accounts and recomputes every trigger.
+    pub fn set_band_bps(&mut self, band_bps: i64) {
+        self.band_bps = band_bps.max(0);
+        for i in 0..self.marks.len() {
+            if let Some(m) = self.marks[i] {
+                self.anchor(i, m);
+            }
+        }
+        for id in 0..self.accounts.len() as AccountId {
+            self.reindex(id);
+        }
+    }
+
+    /// Centres instrument `i`'s band on `anchor`.
+    fn anchor(&mut self, i: usize, anchor: i64) {
+        let scaled = i128::from(anchor) * i128::from(self.band_bps);
+        let half = (scaled.div_euclid(10_000) + i128::from(scaled.rem_euclid(10_000) != 0)) as i64;
+        self.bands[i] = Some(((anchor - half).max(1), anchor.saturating_add(half)));
+    }
+
+    /// The band `[low, high]` (ticks) of instrument `i`.
+    #[inline]
+    fn band(&self, i: usize) -> Option<(i64, i64)> {
+        self.bands[i]
     }
 
     /// The instruments.
@@ -161,31 +209,56 @@ impl RiskBook {
     /// Sets the mark of `instrument` and appends to `crossed` every account
     /// whose position in it is now in a liquidatable margin unit.
     pub fn set_mark(&mut self, instrument: InstrumentId, price: i64, crossed: &mut Vec<AccountId>) {
-        let first = self.marks[usize::from(instrument)].is_none();
-        self.marks[usize::from(instrument)] = Some(price);
+        let i = usize::from(instrument);
+        let first = self.marks[i].is_none();
+        self.marks[i] = Some(price);
         if first {
             // Positions waiting for this mark can be indexed now.
+            self.anchor(i, price);
             for id in 0..self.accounts.len() as AccountId {
                 self.reindex(id);
             }
-        }
-        self.index[usize::from(instrument)].crossed(price, crossed);
-        if !self.multi[usize::from(instrument)].is_empty() {
-            let mut ids = std::mem::take(&mut self.scratch);
-            ids.clear();
-            ids.extend(self.multi[usize::from(instrument)].iter().copied());
-            for &id in &ids {
-                self.reindex_except(id, Some(instrument));
+        } else if self.band(i).is_some_and(|(lo, hi)| price < lo || price > hi) {
+            // Left its band: re-anchor and refresh the conservative entries
+            // that multi-position accounts holding it have elsewhere.
+            self.anchor(i, price);
+            if !self.multi[i].is_empty() {
+                let mut ids = std::mem::take(&mut self.scratch);
+                ids.clear();
+                ids.extend(self.multi[i].iter().copied());
+                for &id in &ids {
+                    self.reindex_except(id, Some(instrument));
+                }
+                self.scratch = ids;
             }
-            self.scratch = ids;
         }
+        self.crossed(instrument, crossed);
     }
 
-    /// Appends the crossed accounts of `instrument` at its current mark.
+    /// Appends the crossed accounts of `instrument` at its current mark:
+    /// exactly the accounts whose margin unit holding it is liquidatable.
     pub fn crossed(&self, instrument: InstrumentId, out: &mut Vec<AccountId>) {
-        if let Some(mark) = self.marks[usize::from(instrument)] {
-            self.index[usize::from(instrument)].crossed(mark, out);
+        let Some(mark) = self.marks[usize::from(instrument)] else { return };
+        self.index[usize::from(instrument)].crossed(mark, out);
+        // Conservative entries are candidates: keep those whose true health
+        // is liquidatable.
+        let start = out.len();
+        self.conservative[usize::from(instrument)].crossed(mark, out);
+        let mut kept = start;
+        for j in start..out.len() {
+            let id = out[j];
+            let acc = &self.accounts[id as usize];
+            if margin::cross_health(&self.instruments, &self.marks, acc).is_some_and(|h| h.liquidatable()) {
+                out[kept] = id;
+                kept += 1;
+            }
         }
+        out.truncate(kept);
+    }
+
+    #[inline]
+    fn is_multi(acc: &Account) -> bool {
+        acc.mode == MarginMode::Cross && acc.positions.len() >= 2 && acc.open_positions() >= 2
     }
 
     /// Health of the margin unit holding `instrument` in account `id`
@@ -249,23 +322,41 @@ impl RiskBook {
     }
 
     fn reindex_except(&mut self, id: AccountId, skip: Option<InstrumentId>) {
-        let acc = &self.accounts[id as usize];
-        let multi = acc.mode == MarginMode::Cross && acc.open_positions() >= 2;
-        for i in 0..acc.positions.len() {
+        let multi = Self::is_multi(&self.accounts[id as usize]);
+        if multi {
+            // Every instrument this account holds at the adverse edge of its band.
+            let mut adverse = std::mem::take(&mut self.adverse);
+            adverse.clear();
+            adverse.extend_from_slice(&self.marks);
+            for p in self.accounts[id as usize].positions.iter().filter(|p| p.size != 0) {
+                let i = usize::from(p.instrument);
+                adverse[i] = self.band(i).map(|(lo, hi)| if p.size > 0 { lo } else { hi });
+            }
+            self.reindex_with(id, skip, &adverse, true);
+            self.adverse = adverse;
+        } else {
+            let marks = std::mem::take(&mut self.marks);
+            self.reindex_with(id, skip, &marks, false);
+            self.marks = marks;
+        }
+    }
+
+    fn reindex_with(&mut self, id: AccountId, skip: Option<InstrumentId>, marks: &[Option<i64>], multi: bool) {
+        for i in 0..self.accounts[id as usize].positions.len() {
             let p: &Position = &self.accounts[id as usize].positions[i];
             let ins = p.instrument;
             if skip == Some(ins) {
                 continue;
             }
-            let new = margin::position_trigger(&self.instruments, &self.marks, &self.accounts[id as usize], i);
+            let new = margin::position_trigger(&self.instruments, marks, &self.accounts[id as usize], i).map(|t| (t, multi));
             let old = p.indexed;
             if old != new {
-                let ix = &mut self.index[usize::from(ins)];
-                if let Some(t) = old {
-                    ix.remove(t, id);
+                let k = usize::from(ins);
+                if let Some((t, c)) = old {
+                    if c { &mut self.conservative[k] } else { &mut self.index[k] }.remove(t, id);
                 }
-                if let Some(t) = new {
-                    ix.insert(t, id);
+                if let Some((t, c)) = new {
+                    if c { &mut self.conservative[k] } else { &mut self.index[k] }.insert(t, id);
                 }
                 self.accounts[id as usize].positions[i].indexed = new;
             }
@@ -280,6 +371,6 @@ impl RiskBook {
 
     /// Number of indexed positions in `instrument`.
     pub fn indexed_len(&self, instrument: InstrumentId) -> usize {
-        self.index[usize::from(instrument)].len()
+        self.index[usize::from(instrument)].len() + self.conservative[usize::from(instrument)].len()
     }
 }

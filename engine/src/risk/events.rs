@@ -46,6 +46,23 @@ pub enum RiskEvent {
         /// False while the circuit breaker holds.
         liquidation_allowed: bool,
     },
+    /// A liquidation is being settled: the plan, with its bankruptcy price.
+    Liquidation {
+        /// Account.
+        account: AccountId,
+        /// Instrument.
+        instrument: InstrumentId,
+        /// Lots to close.
+        qty: i64,
+        /// Position size before, signed.
+        position_size: i64,
+        /// Mark at planning, ticks.
+        mark: i64,
+        /// Bankruptcy price, ticks (`None`: no positive bankruptcy price).
+        bankruptcy_price: Option<i64>,
+        /// True for a full close.
+        full_close: bool,
+    },
     /// A fill against the market applied to an account.
     Fill {
         /// Account.

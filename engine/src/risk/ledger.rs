@@ -196,6 +196,15 @@ impl Ledger {
         let mult = self.book.instruments().get(instrument).quote_per_tick_lot;
         let sign: i64 = if request.position_size > 0 { 1 } else { -1 };
         let mut out = LiquidationOutcome::default();
+        events.push(RiskEvent::Liquidation {
+            account,
+            instrument,
+            qty: request.qty,
+            position_size: request.position_size,
+            mark: request.mark,
+            bankruptcy_price: request.bankruptcy_price,
+            full_close: request.full_close,
+        });
         let mut remaining = request
             .qty
             .min(self.book.account(account).position(instrument).map_or(0, |p| p.size.abs()));

@@ -150,9 +150,81 @@ pub fn plan(
         qty,
         position_size: pos.size,
         mark,
-        bankruptcy_price: margin::position_bankruptcy(&book.instruments(), book.marks(), acc, index),
-        liquidation_price: margin::position_trigger(&book.instruments(), book.marks(), acc, index).and_then(|t| t.price()),
+        bankruptcy_price: margin::position_bankruptcy(book.instruments(), book.marks(), acc, index),
+        liquidation_price: margin::position_trigger(book.instruments(), book.marks(), acc, index).and_then(|t| t.price()),
         full_close: qty == abs,
         penalty_rate,
     })
+}
+
+/// Applies a mark from the oracle and plans a liquidation for every account
+/// it crosses in `instrument`. When the oracle's circuit breaker holds
+/// (`liquidation_allowed == false`) the mark is still applied (health and
+/// triggers stay current) but nothing is planned. `crossed` is scratch space
+/// (cleared here); requests are appended to `requests`.
+pub fn on_mark(
+    book: &mut RiskBook,
+    instrument: InstrumentId,
+    mark: super::oracle::MarkOutput,
+    params: &LiquidationParams,
+    penalty_rate: i128,
+    crossed: &mut Vec<AccountId>,
+    requests: &mut Vec<LiquidationRequest>,
+) {
+    crossed.clear();
+    book.set_mark(instrument, mark.price, crossed);
+    if !mark.liquidation_allowed {
+        return;
+    }
+    requests.extend(crossed.iter().filter_map(|&a| plan(book, a, instrument, params, penalty_rate)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::risk::instrument::{InstrumentSet, QUOTE_SCALE};
+    use crate::risk::oracle::MarkOutput;
+
+    #[test]
+    fn circuit_breaker_blocks_planning_but_not_the_mark() {
+        let set = InstrumentSet::parse(
+            "[[instrument]]\nsymbol = \"X\"\ntick_size = \"1\"\nlot_size = \"1\"\nbrackets = [{ notional_cap = \"inf\", maintenance_rate = \"0.01\", max_leverage = 50 }]\n",
+            "t",
+        )
+        .unwrap();
+        let mut book = RiskBook::new(set);
+        let a = book.add_account("a", MarginMode::Cross, 10 * QUOTE_SCALE).unwrap();
+        book.set_position(a, 0, 1, 100 * QUOTE_SCALE, 0);
+        let (mut crossed, mut reqs) = (Vec::new(), Vec::new());
+        let p = LiquidationParams::default();
+        on_mark(
+            &mut book,
+            0,
+            MarkOutput {
+                price: 80,
+                liquidation_allowed: false,
+            },
+            &p,
+            0,
+            &mut crossed,
+            &mut reqs,
+        );
+        assert_eq!(book.mark(0), Some(80));
+        assert_eq!(crossed, vec![a]);
+        assert!(reqs.is_empty());
+        on_mark(
+            &mut book,
+            0,
+            MarkOutput {
+                price: 80,
+                liquidation_allowed: true,
+            },
+            &p,
+            0,
+            &mut crossed,
+            &mut reqs,
+        );
+        assert_eq!(reqs.len(), 1);
+        assert_eq!((reqs[0].qty, reqs[0].bankruptcy_price, reqs[0].side), (1, Some(90), Side::Ask));
+    }
 }

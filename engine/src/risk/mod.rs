@@ -7,6 +7,12 @@
 //! money in quote units of 10^-6 (`i128`), rates in 10^-8 (see
 //! [`instrument`]). Deterministic: every function is a pure function of its
 //! inputs and of event time.
+//!
+//! Flow: venue quotes → [`oracle::MarkOracle`] → [`liquidation::on_mark`]
+//! (sets the mark on the [`RiskBook`], gets the crossed accounts from the
+//! trigger index, plans a [`LiquidationRequest`] each) → the auction executes
+//! the request → [`Ledger::settle_liquidation`] books the fills, the penalty,
+//! insurance-fund draws and ADL, returning [`RiskEvent`]s for the journal.
 
 pub mod account;
 pub mod book;

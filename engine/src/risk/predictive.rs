@@ -45,7 +45,7 @@ fn check_unit(
 ) -> Option<(Health, Health)> {
     let pick = |i: usize| only.is_none_or(|o| o == i);
     let sel = || positions.iter().enumerate().filter(move |(i, _)| pick(*i)).map(|(_, p)| p);
-    let now = unit_health(&book.instruments(), book.marks(), balance, sel())?;
+    let now = unit_health(book.instruments(), book.marks(), balance, sel())?;
     if now.liquidatable() || now.maintenance_scaled == 0 {
         return None;
     }
@@ -55,7 +55,7 @@ fn check_unit(
         let mark = marks[i]?;
         marks[i] = Some(shocked(mark, p.size, params.k_sigma * sigma_h.get(i).copied().unwrap_or(0.0)));
     }
-    let after = unit_health(&book.instruments(), &marks, balance, sel())?;
+    let after = unit_health(book.instruments(), &marks, balance, sel())?;
     after.liquidatable().then_some((now, after))
 }
 

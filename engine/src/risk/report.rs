@@ -56,7 +56,7 @@ impl ReportRow {
 /// Builds the report for every account of `book`, or names the first
 /// instrument that has positions but no mark.
 pub fn report(book: &RiskBook) -> Result<Vec<ReportRow>, String> {
-    let ins = &book.instruments();
+    let ins = book.instruments();
     let marks = book.marks();
     let mut rows = Vec::new();
     for (id, acc) in book.accounts().iter().enumerate() {

@@ -12,6 +12,9 @@ pub struct TriggerArgs {
     /// Accounts in the book.
     #[arg(long, default_value_t = 1_000_000)]
     pub accounts: usize,
+    /// Every N-th account also holds ETHUSDT (multi-position cross); 0 = none.
+    #[arg(long, default_value_t = 0)]
+    pub multi_every: usize,
 }
 
 /// Runs `gavel bench trigger`.
@@ -21,6 +24,7 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<()> {
     let cfg = TriggerBenchConfig {
         accounts: args.accounts,
         rounds: args.rounds,
+        multi_every: args.multi_every,
         ..TriggerBenchConfig::default()
     };
     let r = run(cfg);
@@ -31,6 +35,7 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<()> {
             "realistic_k": r.realistic_k,
             "accounts": r.accounts,
             "rounds": r.rounds,
+            "agreement_checked": r.agreement_checked,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
@@ -53,5 +58,6 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<()> {
             s.scan.p99_ns as f64 / s.gavel.p99_ns.max(1) as f64
         );
     }
+    println!("index and scan agreed on {} crossed accounts (first updates of the fall)", r.agreement_checked);
     Ok(())
 }
