@@ -9,6 +9,7 @@ pub mod engine_loop;
 pub mod impact;
 pub mod latency;
 pub mod outcome;
+pub mod policy_replay;
 pub mod ring_source;
 pub mod book;
 pub mod auction;

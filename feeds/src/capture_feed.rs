@@ -235,15 +235,18 @@ pub fn channel_symbol(channel: &[u8]) -> Option<&[u8]> {
 }
 
 /// Reads a gavel capture and sends every record through the feed handler of
-/// its venue (created on first use with `instruments`), calling `out` with the
-/// resulting events in capture order. Returns the handlers' counters by venue.
+/// its venue (created on first use with `instruments_for(venue)`), calling
+/// `out(event, record_start_ticks)` with the resulting events in capture
+/// order; `record_start_ticks` is `clock`'s reading before the record was
+/// parsed, for latency measurement. Returns the handlers' counters by venue.
 /// A damaged record stops the read after everything before it was handled
 /// (the error is returned with the counters so far).
 pub fn replay_capture(
     path: &Path,
-    instruments: &Instruments,
+    instruments_for: impl Fn(Venue) -> Instruments,
     depth: usize,
-    out: &mut impl FnMut(Event),
+    clock: &crate::clock::Clock,
+    out: &mut impl FnMut(Event, u64),
 ) -> Result<Vec<(Venue, FeedStats)>, (InputError, Vec<(Venue, FeedStats)>)> {
     let file = CaptureFile::open(path).map_err(|e| (e, Vec::new()))?;
     let source = path.display().to_string();
@@ -256,7 +259,7 @@ pub fn replay_capture(
         };
         let index = match feeds.iter().position(|f| f.venue() == record.venue) {
             Some(i) => i,
-            None => match VenueFeed::new(record.venue, instruments.clone(), depth) {
+            None => match VenueFeed::new(record.venue, instruments_for(record.venue), depth) {
                 Ok(feed) => {
                     feeds.push(feed);
                     feeds.len() - 1
@@ -269,7 +272,10 @@ pub fn replay_capture(
         };
         let offset = record.offset;
         let hint = channel_symbol(record.channel);
-        feeds[index].on_message(record.message, record.receive_ns, hint, || (source.clone(), Location::Offset(offset)), out);
+        let started = clock.now_ticks();
+        feeds[index].on_message(record.message, record.receive_ns, hint, || (source.clone(), Location::Offset(offset)), &mut |e| {
+            out(e, started)
+        });
     }
     Ok(report(&feeds))
 }
@@ -314,7 +320,9 @@ mod tests {
         let files = write_crash_captures(&spec, &dir, &[Dialect::BinanceUsdm, Dialect::BybitV5]).unwrap();
         for (file, venue) in files.iter().zip([Venue::BinanceUsdm, Venue::Bybit]) {
             let mut events = Vec::new();
-            let stats = replay_capture(file, &btc(), 100, &mut |e| events.push(e)).map_err(|e| e.0).unwrap();
+            let clock = crate::clock::Clock::monotonic();
+            let stats =
+                replay_capture(file, |_| btc(), 100, &clock, &mut |e, _| events.push(e)).map_err(|e| e.0).unwrap();
             assert_eq!(stats.len(), 1);
             let (v, s) = &stats[0];
             assert_eq!(*v, venue);
@@ -356,4 +364,17 @@ mod tests {
         assert_eq!(channel_symbol(b"rest/depth/ETHUSDT"), Some(&b"ETHUSDT"[..]));
         assert_eq!(channel_symbol(b"rest/depth"), None);
     }
+}
+
+/// The venues a gavel capture holds records of, in order of first appearance.
+pub fn capture_venues(path: &Path) -> Result<Vec<Venue>, InputError> {
+    let file = CaptureFile::open(path)?;
+    let mut venues = Vec::new();
+    for record in file.records() {
+        let record = record?;
+        if !venues.contains(&record.venue) {
+            venues.push(record.venue);
+        }
+    }
+    Ok(venues)
 }

@@ -7,7 +7,8 @@
 //! gives byte-identical captures on every machine.
 //!
 //! Phases over the run: calm (first 30 %), crash (next 30 %: the mid falls by
-//! `drop_per_mille` with wider noise), aftermath (last 40 %: a partial
+//! `drop_per_mille` with wider noise and rare flash-crash gaps of 1.5–3 %
+//! that revert within about a second), aftermath (last 40 %: a partial
 //! rebound of a quarter of the drop). Book depth per level scales with
 //! `max(10 %, 100 % − 3 × drawdown)` and the spread widens with the drawdown:
 //! the deeper the fall, the thinner the book (a liquidity drought).
@@ -125,6 +126,11 @@ pub fn crash_path(spec: &CrashSpec) -> Vec<PathPoint> {
         let noise = if (calm_end..crash_end).contains(&step) { calm_noise * 6 } else { calm_noise * 2 };
         // Mean-revert a fifth of the way to the target each step, plus noise.
         mid += (target - mid) / 5 + rng.range_i64(-noise, noise);
+        // Flash crashes: during the crash, about one step in 150 gaps down by
+        // 1.5 %–3 % at once (the book has no time to follow), then reverts.
+        if (calm_end..crash_end).contains(&step) && rng.below(150) == 0 {
+            mid -= start * rng.range_i64(15, 30) / 1000;
+        }
         mid = mid.max(start / 10);
         low = low.min(mid);
         let drawdown_per_mille = (start - low) * 1000 / start;
@@ -192,7 +198,7 @@ impl<'a> SyntheticVenue<'a> {
             update_id: 1_000_000 * (venue_index + 1),
             trade_id: 0,
             basis_ticks: venue_index as i64 * 3 - 1,
-            base_qty_lots: if venue_index == 0 { 400 } else { 250 },
+            base_qty_lots: if venue_index == 0 { 120 } else { 80 },
             first_diff: true,
             json: String::with_capacity(8192),
         }

@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod pipeline;
+mod policy_file;
 mod report;
 mod scenario;
 
@@ -21,6 +23,8 @@ enum Command {
     /// Run a benchmark against its strongest peer.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
+    /// Replay one scenario under several liquidation policies and compare their losses.
+    Compare(cmd::compare::Args),
     /// Generate synthetic scenarios.
     #[command(subcommand)]
     Gen(cmd::gen::GenCommand),
@@ -47,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Compare(args) => cmd::compare::run(args),
         Command::Ring(args) => cmd::ring::run(args),
         Command::Lobster(args) => cmd::lobster::run(args),
         Command::Curve(args) => cmd::curve::run(args),

@@ -362,6 +362,19 @@ impl Ledger {
         (draw, bad)
     }
 
+    /// Pays up to `amount` of keeper incentives from the insurance fund to the
+    /// liquidators (who are part of the market side), returning what was paid
+    /// (never more than the fund holds). A transfer between two balances of the
+    /// conservation identity, so it keeps it.
+    pub fn pay_keeper_from_fund(&mut self, amount: i128) -> i128 {
+        if amount <= 0 {
+            return 0;
+        }
+        let paid = self.fund.draw(amount.min(self.fund.balance().max(0)));
+        self.market.wallet += paid;
+        paid
+    }
+
     /// Left side minus right side of the conservation identity (module docs):
     /// 0 when the books balance to the quote unit.
     pub fn check_conservation(&self) -> i128 {

@@ -1,6 +1,7 @@
 //! One module per `gavel` subcommand.
 
 pub mod bench;
+pub mod compare;
 pub mod bench_ring;
 pub mod bench_curve;
 pub mod curve;

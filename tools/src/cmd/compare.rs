@@ -1,0 +1,282 @@
+//! `gavel compare`: the same replay under several liquidation policies, side by side.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use gavel_engine::engine_loop::PinOutcome;
+use gavel_engine::outcome::format_money;
+use gavel_engine::policy_replay::BUILTIN_POLICIES;
+use gavel_engine::risk::instrument::{QUOTE_DECIMALS, QUOTE_SCALE};
+use gavel_feeds::clock::Clock;
+use serde_json::json;
+
+use crate::pipeline::{resolve_inputs, run_policy, PolicyRun, ReplayInputs};
+use crate::policy_file::resolve_policy;
+use crate::report::{render, LatencyCurve, PolicySection, ReportInput};
+
+/// Arguments of `gavel compare`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Scenario folder (holds scenario.toml); replaces the individual file flags.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Instruments config (risk TOML).
+    #[arg(long)]
+    pub instruments: Option<PathBuf>,
+    /// Accounts CSV.
+    #[arg(long)]
+    pub accounts: Option<PathBuf>,
+    /// Positions CSV.
+    #[arg(long)]
+    pub positions: Option<PathBuf>,
+    /// gavel capture file (repeat for several venues).
+    #[arg(long = "capture")]
+    pub captures: Vec<PathBuf>,
+    /// Policy: a built-in name or a policy TOML file (repeat; default: every built-in).
+    #[arg(long = "policy")]
+    pub policies: Vec<String>,
+    /// Write the comparison as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the self-contained HTML report to this file.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write each policy's journal to `<DIR>/<policy>.journal`.
+    #[arg(long)]
+    pub journal_dir: Option<PathBuf>,
+    /// Insurance fund at the start, in quote currency (decimal).
+    #[arg(long, default_value = "0")]
+    pub fund: String,
+    /// Turn off the feedback of simulated impact into the mark (exogenous losses only).
+    #[arg(long)]
+    pub no_feedback: bool,
+    /// Core to pin the engine thread to.
+    #[arg(long, default_value_t = 1)]
+    pub core: usize,
+}
+
+/// Parses a quote-currency decimal (e.g. `250000.5`) into quote units.
+pub fn parse_quote(text: &str) -> anyhow::Result<i128> {
+    let d = gavel_engine::risk::decimal::Decimal::parse(text).map_err(|e| anyhow::anyhow!("fund {text:?}: {e}"))?;
+    d.in_units_of(gavel_engine::risk::instrument::quote_unit())
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| anyhow::anyhow!("fund {text:?} must be non-negative with at most {QUOTE_DECIMALS} decimals"))
+}
+
+/// Runs the comparison.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let (name, mut inputs) = resolve_inputs(
+        args.scenario.as_deref(),
+        args.instruments.as_deref(),
+        args.accounts.as_deref(),
+        args.positions.as_deref(),
+        &args.captures,
+    )?;
+    inputs.fund_seed = parse_quote(&args.fund)?;
+    inputs.impact_feedback = !args.no_feedback;
+    inputs.engine_core = args.core;
+    let names: Vec<String> = if args.policies.is_empty() {
+        BUILTIN_POLICIES.iter().map(|s| s.to_string()).collect()
+    } else {
+        args.policies.clone()
+    };
+    let runs = compare(&inputs, &names)?;
+    print!("{}", table(&runs));
+    if let Some(dir) = &args.journal_dir {
+        write_journals(&runs, dir)?;
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.report {
+        write_report(path, &name, &runs)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Runs every policy in `names` over the same inputs, in order.
+pub fn compare(inputs: &ReplayInputs, names: &[String]) -> anyhow::Result<Vec<PolicyRun>> {
+    let clock = Clock::calibrate(std::time::Duration::from_millis(20));
+    let mut runs = Vec::with_capacity(names.len());
+    let mut warned = false;
+    for spec in names {
+        let policy = resolve_policy(spec)?;
+        let run = run_policy(inputs, &policy, clock).with_context(|| format!("policy {}", policy.name))?;
+        if let (PinOutcome::Unpinned { requested, reason }, false) = (&run.pin, warned) {
+            eprintln!("warning: engine not pinned to core {requested}: {reason}");
+            warned = true;
+        }
+        for (path, venue, stats) in &run.feed_stats {
+            if stats.parse_errors > 0 || stats.gaps > 0 {
+                eprintln!(
+                    "warning: {} ({venue:?}): {} bad messages skipped, {} gaps resynced; first: {}",
+                    path.display(),
+                    stats.parse_errors,
+                    stats.gaps,
+                    stats.first_errors.first().map(String::as_str).unwrap_or("-")
+                );
+            }
+        }
+        runs.push(run);
+    }
+    Ok(runs)
+}
+
+fn money(units: i128) -> String {
+    format_money(units, QUOTE_DECIMALS)
+}
+
+fn money_short(units: i128) -> String {
+    format_money(units / (QUOTE_SCALE / 100), 2)
+}
+
+/// The comparison table printed on stdout.
+pub fn table(runs: &[PolicyRun]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<10} {:>14} {:>9} {:>14} {:>14} {:>12} {:>10} {:>9} {:>9} {:>14} {:>12}",
+        "policy", "bad_debt", "slip_bps", "equity_kept", "coll_lost", "penalties", "liq(f/p)", "cascade", "adl", "fund_min", "conserv_err"
+    );
+    for run in runs {
+        let o = &run.outcome;
+        let _ = writeln!(
+            out,
+            "{:<10} {:>14} {:>9.2} {:>14} {:>14} {:>12} {:>10} {:>9} {:>9} {:>14} {:>12}",
+            o.policy,
+            money_short(o.bad_debt),
+            o.slippage_bps(),
+            money_short(o.user_equity_kept),
+            money_short(o.collateral_lost),
+            money_short(o.penalties),
+            format!("{}/{}", o.full_liquidations, o.partial_liquidations),
+            o.cascade_depth,
+            money_short(o.adl_notional),
+            money_short(o.insurance_fund_min),
+            o.conservation_error
+        );
+    }
+    out.push_str("(money in quote currency; slip_bps = volume-weighted slippage vs the mark at trigger)\n");
+    out
+}
+
+fn stage_json(run: &PolicyRun) -> serde_json::Value {
+    let mut stages = serde_json::Map::new();
+    for stage in &run.stages {
+        let h = stage.histogram();
+        stages.insert(
+            stage.name().to_string(),
+            json!({
+                "samples": h.len(),
+                "p50_ns": h.value_at_quantile(0.5),
+                "p99_ns": h.value_at_quantile(0.99),
+                "p999_ns": h.value_at_quantile(0.999),
+                "max_ns": h.max(),
+            }),
+        );
+    }
+    serde_json::Value::Object(stages)
+}
+
+/// The comparison as JSON (money as exact decimal strings in quote currency).
+pub fn to_json(scenario: &str, inputs: &ReplayInputs, runs: &[PolicyRun]) -> serde_json::Value {
+    let policies: Vec<serde_json::Value> = runs
+        .iter()
+        .map(|run| {
+            let o = &run.outcome;
+            json!({
+                "name": o.policy,
+                "bad_debt": money(o.bad_debt),
+                "slippage_bps": o.slippage_bps(),
+                "user_equity_kept": money(o.user_equity_kept),
+                "collateral_lost": money(o.collateral_lost),
+                "penalties": money(o.penalties),
+                "keeper_incentives": money(o.keeper_incentives),
+                "liquidations": o.liquidations(),
+                "full_liquidations": o.full_liquidations,
+                "partial_liquidations": o.partial_liquidations,
+                "cascade_depth": o.cascade_depth,
+                "adl_volume": money(o.adl_notional),
+                "insurance_fund_start": money(o.insurance_fund_start),
+                "insurance_fund_end": money(o.insurance_fund),
+                "insurance_fund_min": money(o.insurance_fund_min),
+                "time_to_solvency_p50_ns": o.time_to_solvency_quantile(0.5),
+                "time_to_solvency_p99_ns": o.time_to_solvency_quantile(0.99),
+                "peak_impact_bps": o.peak_impact_centi_bps as f64 / 100.0,
+                "conservation_error": o.conservation_error.to_string(),
+                "events": run.events,
+                "latency": stage_json(run),
+            })
+        })
+        .collect();
+    json!({
+        "scenario": scenario,
+        "impact_feedback": inputs.impact_feedback,
+        "captures": inputs.captures.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "policies": policies,
+    })
+}
+
+fn write_journals(runs: &[PolicyRun], dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for run in runs {
+        let path = dir.join(format!("{}.journal", run.outcome.policy));
+        std::fs::write(&path, &run.journal).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes the HTML report of a comparison.
+pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun]) -> anyhow::Result<()> {
+    let to_quote = |units: i128| units as f64 / QUOTE_SCALE as f64;
+    // Prices are shown in ticks of the first instrument; the mark path is the first policy's.
+    let mark_path = runs.first().map(|r| r.series.mark.iter().map(|&(t, p)| (t, p as f64)).collect()).unwrap_or_default();
+    let policies = runs
+        .iter()
+        .map(|run| {
+            let o = &run.outcome;
+            PolicySection {
+                name: o.policy.clone(),
+                liquidations: run.series.liquidations.iter().map(|&(t, p)| (t, p as f64)).collect(),
+                insurance_fund: run.series.insurance_fund.iter().map(|&(t, f)| (t, to_quote(f))).collect(),
+                metrics: vec![
+                    ("bad debt".into(), money_short(o.bad_debt), to_quote(o.bad_debt)),
+                    ("slippage (bps)".into(), format!("{:.2}", o.slippage_bps()), o.slippage_bps()),
+                    ("user equity kept".into(), money_short(o.user_equity_kept), to_quote(o.user_equity_kept)),
+                    ("collateral lost".into(), money_short(o.collateral_lost), to_quote(o.collateral_lost)),
+                    ("penalties".into(), money_short(o.penalties), to_quote(o.penalties)),
+                    ("liquidations".into(), o.liquidations().to_string(), o.liquidations() as f64),
+                    ("cascade depth".into(), o.cascade_depth.to_string(), f64::from(o.cascade_depth)),
+                    ("ADL volume".into(), money_short(o.adl_notional), to_quote(o.adl_notional)),
+                    ("insurance fund min".into(), money_short(o.insurance_fund_min), to_quote(o.insurance_fund_min)),
+                    ("conservation error".into(), o.conservation_error.to_string(), o.conservation_error as f64),
+                ],
+            }
+        })
+        .collect();
+    let latency_source = runs.iter().rev().find(|r| r.outcome.policy == "adaptive").or(runs.last());
+    let latency = latency_source
+        .map(|run| {
+            run.stages
+                .iter()
+                .map(|s| LatencyCurve { label: format!("{} ({})", s.name(), run.outcome.policy), histogram: s.histogram() })
+                .collect()
+        })
+        .unwrap_or_default();
+    let input = ReportInput {
+        title: format!("gavel policy comparison: {scenario}"),
+        subtitle: format!(
+            "{} policies; prices in ticks; money in quote currency; latency of the {} run",
+            runs.len(),
+            latency_source.map(|r| r.outcome.policy.as_str()).unwrap_or("-")
+        ),
+        mark_path,
+        policies,
+        latency,
+    };
+    std::fs::write(path, render(&input)).with_context(|| format!("writing {}", path.display()))
+}

@@ -1,0 +1,237 @@
+//! The replay pipeline for one policy: one feed thread per capture parses and
+//! syncs venue messages into its own shared-memory ring; the engine thread,
+//! pinned, merges the rings by receive time and runs the policy.
+//!
+//! Data flows one way: capture → feed handler → ring → engine → outcome.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use gavel_engine::engine_loop::{pin_current_thread, EngineLoop, Mode, PinOutcome};
+use gavel_engine::latency::StageHistogram;
+use gavel_engine::outcome::OutcomeRecorder;
+use gavel_engine::policy_replay::{LiquidationPolicy, PolicyReplay, ReplayConfig, ReplaySeries};
+use gavel_engine::ring_source::RingSource;
+use gavel_engine::risk::instrument::InstrumentSet;
+use gavel_engine::risk::{loader, Ledger, RiskBook};
+use gavel_feeds::capture_feed::{capture_venues, replay_capture, FeedStats};
+use gavel_feeds::clock::Clock;
+use gavel_feeds::decimal::Grid;
+use gavel_feeds::replay::venue_by_name;
+use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig, WaitStrategy};
+use gavel_feeds::venues::{InstrumentSpec, Instruments};
+use gavel_feeds::wire::Venue;
+
+/// Everything a replay reads.
+#[derive(Clone, Debug)]
+pub struct ReplayInputs {
+    /// Instruments config (risk TOML).
+    pub instruments: PathBuf,
+    /// Accounts CSV.
+    pub accounts: PathBuf,
+    /// Positions CSV.
+    pub positions: PathBuf,
+    /// gavel capture files, one feed thread and ring each.
+    pub captures: Vec<PathBuf>,
+    /// Insurance fund at the start, quote units.
+    pub fund_seed: i128,
+    /// Feed simulated impact back into the mark.
+    pub impact_feedback: bool,
+    /// Core to pin the engine thread to.
+    pub engine_core: usize,
+}
+
+/// What one policy's replay produced.
+pub struct PolicyRun {
+    /// Outcome metrics.
+    pub outcome: OutcomeRecorder,
+    /// Series for the report.
+    pub series: ReplaySeries,
+    /// The deterministic journal.
+    pub journal: String,
+    /// Feed handler counters per capture and venue.
+    pub feed_stats: Vec<(PathBuf, Venue, FeedStats)>,
+    /// Latency stages in pipeline order.
+    pub stages: Vec<StageHistogram>,
+    /// Whether the engine thread was pinned.
+    pub pin: PinOutcome,
+    /// Events the engine loop handled.
+    pub events: u64,
+}
+
+/// Loads the risk ledger: instruments, accounts, positions, fund seed.
+pub fn load_ledger(inputs: &ReplayInputs) -> anyhow::Result<Ledger> {
+    let set = InstrumentSet::load(&inputs.instruments)?;
+    let mut book = RiskBook::new(set);
+    let accounts = loader::read_file(&inputs.accounts)?;
+    loader::load_accounts(&mut book, &accounts, &inputs.accounts.display().to_string())?;
+    let positions = loader::read_file(&inputs.positions)?;
+    loader::load_positions(&mut book, &positions, &inputs.positions.display().to_string())?;
+    Ok(Ledger::new(book, inputs.fund_seed))
+}
+
+/// The feed-side instrument table of `venue`: each risk instrument under that
+/// venue's symbol (its `venues` entry, else gavel's symbol), ids = risk ids.
+fn feed_instruments(set: &InstrumentSet, venue: Venue) -> anyhow::Result<Instruments> {
+    let mut specs = Vec::with_capacity(set.len());
+    for id in 0..set.len() {
+        let ins = set.get(id as u16);
+        let symbol = ins
+            .venue_symbols
+            .iter()
+            .find(|(name, _)| venue_by_name(name) == Some(venue) || (name == "binance" && venue == Venue::BinanceUsdm))
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| ins.symbol.clone());
+        let price = Grid::from_step(&ins.tick_size.to_string())
+            .map_err(|e| anyhow::anyhow!("instrument {}: tick size {}: {e}", ins.symbol, ins.tick_size))?;
+        let qty = Grid::from_step(&ins.lot_size.to_string())
+            .map_err(|e| anyhow::anyhow!("instrument {}: lot size {}: {e}", ins.symbol, ins.lot_size))?;
+        specs.push(InstrumentSpec::new(&symbol, id as u32, price, qty));
+    }
+    Ok(Instruments::new(specs))
+}
+
+/// Runs one policy through the whole pipeline.
+pub fn run_policy(inputs: &ReplayInputs, policy: &LiquidationPolicy, clock: Clock) -> anyhow::Result<PolicyRun> {
+    let ledger = load_ledger(inputs)?;
+    let mut venues: Vec<Venue> = Vec::new();
+    for capture in &inputs.captures {
+        for venue in capture_venues(capture)? {
+            if !venues.contains(&venue) {
+                venues.push(venue);
+            }
+        }
+    }
+    anyhow::ensure!(!venues.is_empty(), "the captures hold no venue records");
+    let mut tables = Vec::with_capacity(venues.len());
+    for &venue in &venues {
+        tables.push((venue, feed_instruments(ledger.book.instruments(), venue)?));
+    }
+    let mut config = ReplayConfig::for_venues(venues.clone());
+    config.fund_seed = inputs.fund_seed;
+    config.impact_feedback = inputs.impact_feedback;
+
+    let tag = policy.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    let wait = WaitStrategy::SpinThenYield;
+    let mut feeds = Vec::new();
+    let mut sources = Vec::new();
+    let mut ring_paths = Vec::new();
+    for (i, capture) in inputs.captures.iter().enumerate() {
+        let ring = default_ring_path(&format!("gavel-replay-{}-{tag}-{i}", std::process::id()));
+        let mut producer = EventProducer::create(&ring, ProducerConfig::new(1 << 16).wait(wait), clock)
+            .with_context(|| format!("creating ring {}", ring.display()))?;
+        let consumer = Consumer::open(&ring, ConsumerConfig::default().wait(wait))
+            .with_context(|| format!("opening ring {}", ring.display()))?;
+        sources.push(RingSource::new(consumer));
+        ring_paths.push(ring);
+        let capture = capture.clone();
+        let tables = tables.clone();
+        feeds.push(std::thread::spawn(move || -> anyhow::Result<(Vec<(Venue, FeedStats)>, StageHistogram)> {
+            let mut feed_to_ring = StageHistogram::new("feed_receive_to_ring");
+            let mut failure: Option<anyhow::Error> = None;
+            let lookup = |venue: Venue| tables.iter().find(|t| t.0 == venue).map(|t| t.1.clone()).unwrap_or_default();
+            let result = replay_capture(&capture, lookup, 100, &clock, &mut |event, started| {
+                if failure.is_none() {
+                    if let Err(err) = producer.push(event) {
+                        failure = Some(err.into());
+                    }
+                    feed_to_ring.record_ns(clock.ns_since(started));
+                }
+            });
+            if let Some(err) = failure {
+                return Err(err.context(format!("publishing {}", capture.display())));
+            }
+            match result {
+                Ok(stats) => Ok((stats, feed_to_ring)),
+                Err((err, _)) => Err(anyhow::Error::new(err).context(format!("reading {}", capture.display()))),
+            }
+        }));
+    }
+    let core = inputs.engine_core;
+    let policy = policy.clone();
+    let engine = std::thread::Builder::new()
+        .name("gavel-engine".into())
+        .spawn(move || {
+            let pin = pin_current_thread(core);
+            let mut handler = PolicyReplay::new(policy, config, ledger, clock);
+            let mut engine = EngineLoop::new(sources, Mode::Replay, clock);
+            let stop = engine.run(&mut handler, u64::MAX, || false);
+            let (outcome, series, journal) = handler.finish();
+            (pin, stop, outcome, series, journal, engine.latency().clone(), engine.stats().total)
+        })
+        .context("spawning the engine thread")?;
+    let mut feed_stats = Vec::new();
+    let mut feed_to_ring = StageHistogram::new("feed_receive_to_ring");
+    let mut feed_error = None;
+    for (handle, capture) in feeds.into_iter().zip(&inputs.captures) {
+        match handle.join() {
+            Ok(Ok((stats, hist))) => {
+                feed_to_ring.merge(&hist);
+                feed_stats.extend(stats.into_iter().map(|(v, s)| (capture.clone(), v, s)));
+            }
+            Ok(Err(err)) => feed_error = Some(err),
+            Err(_) => feed_error = Some(anyhow::anyhow!("a feed thread panicked")),
+        }
+    }
+    let (pin, stop, outcome, series, journal, loop_latency, events) =
+        engine.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    for path in &ring_paths {
+        let _ = std::fs::remove_file(path);
+    }
+    if let Some(err) = feed_error {
+        return Err(err);
+    }
+    stop.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut ring_to_engine = loop_latency.publish_to_receive.clone();
+    ring_to_engine = rename(ring_to_engine, "ring_to_engine");
+    let mut stages = vec![feed_to_ring, ring_to_engine];
+    stages.extend(outcome.latency.iter().cloned());
+    Ok(PolicyRun { outcome, series, journal, feed_stats, stages, pin, events })
+}
+
+fn rename(stage: StageHistogram, name: &'static str) -> StageHistogram {
+    let mut renamed = StageHistogram::new(name);
+    renamed.merge(&stage);
+    renamed
+}
+
+/// Resolves `--scenario DIR` or the individual file flags into replay inputs.
+pub fn resolve_inputs(
+    scenario: Option<&Path>,
+    instruments: Option<&Path>,
+    accounts: Option<&Path>,
+    positions: Option<&Path>,
+    captures: &[PathBuf],
+) -> anyhow::Result<(String, ReplayInputs)> {
+    let (name, instruments, accounts, positions, captures) = match scenario {
+        Some(dir) => {
+            let s = crate::scenario::Scenario::load(dir)?;
+            (s.name, s.instruments, s.accounts, s.positions, s.captures)
+        }
+        None => {
+            let need = |p: Option<&Path>, flag: &str| {
+                p.map(Path::to_path_buf).ok_or_else(|| anyhow::anyhow!("{flag} is required without --scenario"))
+            };
+            anyhow::ensure!(!captures.is_empty(), "--capture is required without --scenario");
+            (
+                "replay".to_string(),
+                need(instruments, "--instruments")?,
+                need(accounts, "--accounts")?,
+                need(positions, "--positions")?,
+                captures.to_vec(),
+            )
+        }
+    };
+    Ok((
+        name,
+        ReplayInputs {
+            instruments,
+            accounts,
+            positions,
+            captures,
+            fund_seed: 0,
+            impact_feedback: true,
+            engine_core: 1,
+        },
+    ))
+}
