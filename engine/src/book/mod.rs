@@ -180,7 +180,11 @@ impl<R: ReduceOnlyCap> Book<R> {
         let mut n = 0;
         for (slot, dst) in self.ladder(side).iter_best_first().zip(out.iter_mut()) {
             let l = &self.levels.levels[slot as usize];
-            *dst = DepthLevel { price: l.price, qty: l.total, orders: l.count };
+            *dst = DepthLevel {
+                price: l.price,
+                qty: l.total,
+                orders: l.count,
+            };
             n += 1;
         }
         n
@@ -221,13 +225,21 @@ impl<R: ReduceOnlyCap> Book<R> {
         if side == Side::None {
             return None;
         }
-        self.ladder(side).nth_from_best(rank).map(|s| self.levels.levels[s as usize].price)
+        self.ladder(side)
+            .nth_from_best(rank)
+            .map(|s| self.levels.levels[s as usize].price)
     }
 
     /// A resting order by id.
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
         let s = &self.slots[self.ids.get(id)? as usize];
-        Some(OrderView { id: s.id, account: s.account, side: s.side, price: s.price, qty: s.qty })
+        Some(OrderView {
+            id: s.id,
+            account: s.account,
+            side: s.side,
+            price: s.price,
+            qty: s.qty,
+        })
     }
 
     /// Cost of an order on `taker_side` taking `qty` lots from the opposite side,
@@ -261,7 +273,11 @@ impl<R: ReduceOnlyCap> Book<R> {
     /// Submits a new order; fills and side-effect cancels go to `sink`.
     ///
     /// A rejected order leaves the book untouched and emits nothing.
-    pub fn submit(&mut self, order: NewOrder, sink: &mut impl FnMut(BookEvent)) -> Result<Outcome, Reject> {
+    pub fn submit(
+        &mut self,
+        order: NewOrder,
+        sink: &mut impl FnMut(BookEvent),
+    ) -> Result<Outcome, Reject> {
         if order.side != Side::Bid && order.side != Side::Ask {
             return Err(Reject::InvalidSide);
         }
@@ -283,9 +299,15 @@ impl<R: ReduceOnlyCap> Book<R> {
         // Limit price (market band, post-only slide).
         let mut price = order.price;
         if order.order_type == OrderType::Market {
-            let Some(reference) = opp_best else { return Err(Reject::NoLiquidity) };
+            let Some(reference) = opp_best else {
+                return Err(Reject::NoLiquidity);
+            };
             let band = self.config.market_band.width(reference);
-            price = if side == Side::Bid { reference.saturating_add(band) } else { (reference - band).max(1) };
+            price = if side == Side::Bid {
+                reference.saturating_add(band)
+            } else {
+                (reference - band).max(1)
+            };
         }
         if order.post_only {
             if let Some(best) = opp_best {
@@ -293,7 +315,11 @@ impl<R: ReduceOnlyCap> Book<R> {
                     match self.config.post_only {
                         PostOnlyPolicy::Reject => return Err(Reject::PostOnlyWouldCross),
                         PostOnlyPolicy::Slide => {
-                            price = if side == Side::Bid { best - 1 } else { best + 1 };
+                            price = if side == Side::Bid {
+                                best - 1
+                            } else {
+                                best + 1
+                            };
                             if price <= 0 {
                                 return Err(Reject::PostOnlyWouldCross);
                             }
@@ -327,18 +353,43 @@ impl<R: ReduceOnlyCap> Book<R> {
             }
         }
 
-        if order.order_type == OrderType::Fok && !self.fok_fillable(order.account, side, order.stp, price, qty) {
+        if order.order_type == OrderType::Fok
+            && !self.fok_fillable(order.account, side, order.stp, price, qty)
+        {
             return Err(Reject::FokUnfilled);
         }
 
-        let mut taker =
-            Taker { id: order.id, account: order.account, side, stp: order.stp, limit: price, remaining: qty };
-        let stp_stopped = if order.post_only { false } else { self.match_taker(&mut taker, sink) };
+        let mut taker = Taker {
+            id: order.id,
+            account: order.account,
+            side,
+            stp: order.stp,
+            limit: price,
+            remaining: qty,
+        };
+        let stp_stopped = if order.post_only {
+            false
+        } else {
+            self.match_taker(&mut taker, sink)
+        };
         let filled = qty - taker.remaining;
-        let mut outcome = Outcome { filled, resting: 0, cancelled: capped, price };
+        let mut outcome = Outcome {
+            filled,
+            resting: 0,
+            cancelled: capped,
+            price,
+        };
         if taker.remaining > 0 {
             if order.order_type == OrderType::Limit && !stp_stopped {
-                self.rest(order.id, order.account, side, price, taker.remaining, order.stp, order.post_only);
+                self.rest(
+                    order.id,
+                    order.account,
+                    side,
+                    price,
+                    taker.remaining,
+                    order.stp,
+                    order.post_only,
+                );
                 outcome.resting = taker.remaining;
             } else {
                 outcome.cancelled += taker.remaining;
@@ -349,7 +400,14 @@ impl<R: ReduceOnlyCap> Book<R> {
 
     /// Places an order on the book without matching, e.g. to mirror an external
     /// venue's book. Used by the LOBSTER replay, whose submits never cross.
-    pub fn place(&mut self, id: OrderId, account: AccountId, side: Side, price: i64, qty: i64) -> Result<(), Reject> {
+    pub fn place(
+        &mut self,
+        id: OrderId,
+        account: AccountId,
+        side: Side,
+        price: i64,
+        qty: i64,
+    ) -> Result<(), Reject> {
         if side != Side::Bid && side != Side::Ask {
             return Err(Reject::InvalidSide);
         }
@@ -417,7 +475,12 @@ impl<R: ReduceOnlyCap> Book<R> {
             let by = s.qty - new_qty;
             self.slots[slot as usize].qty = new_qty;
             self.levels.levels[s.level as usize].total -= by;
-            return Ok(Outcome { filled: 0, resting: new_qty, cancelled: 0, price: new_price });
+            return Ok(Outcome {
+                filled: 0,
+                resting: new_qty,
+                cancelled: 0,
+                price: new_price,
+            });
         }
         // Pre-check what would make the re-entry fail, so a rejected modify leaves the order as it was.
         if s.post_only && self.config.post_only == PostOnlyPolicy::Reject {
@@ -464,7 +527,12 @@ impl<R: ReduceOnlyCap> Book<R> {
                     if s.account == account {
                         let last = self.levels.levels[level as usize].count == 1;
                         self.remove_slot(cur);
-                        sink(BookEvent::Cancelled { id: s.id, account, qty: s.qty, reason: CancelReason::MassCancel });
+                        sink(BookEvent::Cancelled {
+                            id: s.id,
+                            account,
+                            qty: s.qty,
+                            reason: CancelReason::MassCancel,
+                        });
                         n += 1;
                         if last {
                             emptied = true;
@@ -557,7 +625,9 @@ impl<R: ReduceOnlyCap> Book<R> {
         let fees = self.config.fees;
         let opp_side = taker.side.opposite();
         while taker.remaining > 0 {
-            let Some(level) = self.ladder(opp_side).best() else { return false };
+            let Some(level) = self.ladder(opp_side).best() else {
+                return false;
+            };
             let lp = self.levels.levels[level as usize].price;
             if !crosses(taker.side, taker.limit, lp) {
                 return false;
@@ -620,12 +690,24 @@ impl<R: ReduceOnlyCap> Book<R> {
     /// Appends an order to its level (creating the level). Capacity was checked.
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn rest(&mut self, id: OrderId, account: AccountId, side: Side, price: i64, qty: i64, stp: Stp, post_only: bool) {
+    fn rest(
+        &mut self,
+        id: OrderId,
+        account: AccountId,
+        side: Side,
+        price: i64,
+        qty: i64,
+        stp: Stp,
+        post_only: bool,
+    ) {
         let ladder = self.ladder(side);
         let level = match ladder.find(price) {
             Ok(i) => ladder.slot_at(i),
             Err(i) => {
-                let level = self.levels.alloc(price).expect("level slab sized for both ladders");
+                let level = self
+                    .levels
+                    .alloc(price)
+                    .expect("level slab sized for both ladders");
                 self.ladder_mut(side).insert(i, price, level);
                 level
             }
@@ -634,8 +716,19 @@ impl<R: ReduceOnlyCap> Book<R> {
         debug_assert_ne!(slot, NIL);
         self.free_head = self.slots[slot as usize].next_free;
         let tail = self.levels.levels[level as usize].tail;
-        self.slots[slot as usize] =
-            Slot { id, account, price, qty, prev: tail, next: NIL, level, next_free: NIL, side, stp, post_only };
+        self.slots[slot as usize] = Slot {
+            id,
+            account,
+            price,
+            qty,
+            prev: tail,
+            next: NIL,
+            level,
+            next_free: NIL,
+            side,
+            stp,
+            post_only,
+        };
         let l = &mut self.levels.levels[level as usize];
         if tail == NIL {
             l.head = slot;

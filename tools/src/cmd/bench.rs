@@ -2,9 +2,14 @@
 
 /// Which benchmark to run.
 #[derive(clap::Subcommand, Debug)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// gavel's order book against the `lobster` crate (LOBSTER replay and synthetic mix).
+    Book(super::bench_book::BookArgs),
+}
 
 /// Runs the chosen benchmark.
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
-    match command {}
+    match command {
+        BenchCommand::Book(args) => super::bench_book::run(args),
+    }
 }

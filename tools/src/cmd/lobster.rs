@@ -47,9 +47,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, None) => (None, ReferenceUse::Seed),
     };
     let mut reference = match book_file {
-        Some(p) => {
-            Some(OrderbookReader::open(p, args.levels).with_context(|| format!("cannot open {}", p.display()))?)
-        }
+        Some(p) => Some(
+            OrderbookReader::open(p, args.levels)
+                .with_context(|| format!("cannot open {}", p.display()))?,
+        ),
         None => None,
     };
     let stdout = std::io::stdout();

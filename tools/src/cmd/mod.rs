@@ -3,3 +3,4 @@
 pub mod bench;
 pub mod demo;
 pub mod lobster;
+pub mod bench_book;
