@@ -8,9 +8,11 @@
 //!   cancels are cancels, visible executions are aggressive IOC orders of the
 //!   other side at the execution price (the peer, which has no IOC, sends a
 //!   limit order and cancels any rest). Hidden executions and halts are skipped.
-//! - **synthetic**: a deterministic heavy mix around a drifting mid: 45% passive
-//!   adds, 30% cancels, 10% modifies (the peer, which has no modify, cancels
-//!   and re-adds), 15% aggressive orders sweeping 1–3 levels.
+//! - **synthetic**: a deterministic heavy mix around a drifting mid. Draws are
+//!   45% passive adds, 30% cancels, 10% modifies (the peer, which has no modify,
+//!   cancels and re-adds), 15% aggressive orders sweeping 1–3 levels; cancels and
+//!   modifies of orders that trades already removed are dropped, so the stream
+//!   holds about 58% adds, 17% cancels, 6% modifies and 19% aggressive orders.
 //!
 //! Latency is taken per operation with the TSC clock (two `rdtsc` reads per
 //! operation; their overhead is measured and reported, not subtracted).

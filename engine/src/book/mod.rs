@@ -41,6 +41,9 @@ struct Slot {
     post_only: bool,
 }
 
+// One slot per resting order; keep it within 56 bytes.
+const _: () = assert!(core::mem::size_of::<Slot>() == 56);
+
 impl Slot {
     const EMPTY: Slot = Slot {
         id: 0,

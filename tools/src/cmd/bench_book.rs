@@ -97,13 +97,13 @@ pub fn run(args: BookArgs) -> anyhow::Result<()> {
     } else {
         println!("gavel bench book: {rounds} interleaved rounds per side, medians; per-op TSC timing (two reads cost ~{overhead} ns, included)");
         println!(
-            "{:<58} {:>8} {:>8} {:>8} {:>8} {:>10} {:>14}",
+            "{:<72} {:>8} {:>8} {:>8} {:>8} {:>10} {:>14}",
             "workload / book", "p50 ns", "p99 ns", "p99.9 ns", "max ns", "ops", "ops/s"
         );
         for r in &results {
             for (name, s) in [("gavel", &r.gavel), ("lobster (crate)", &r.peer)] {
                 println!(
-                    "{:<58} {:>8} {:>8} {:>8} {:>8} {:>10} {:>14.0}",
+                    "{:<72} {:>8} {:>8} {:>8} {:>8} {:>10} {:>14.0}",
                     format!("{} / {}", r.workload, name),
                     s.p50_ns,
                     s.p99_ns,
@@ -114,7 +114,7 @@ pub fn run(args: BookArgs) -> anyhow::Result<()> {
                 );
             }
             println!(
-                "{:<58} throughput ratio gavel/peer = {:.2}x",
+                "{:<72} throughput ratio gavel/peer = {:.2}x",
                 "",
                 r.gavel.ops_per_s / r.peer.ops_per_s.max(1e-9)
             );
