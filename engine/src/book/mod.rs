@@ -318,13 +318,14 @@ impl<R: ReduceOnlyCap> Book<R> {
                     match self.config.post_only {
                         PostOnlyPolicy::Reject => return Err(Reject::PostOnlyWouldCross),
                         PostOnlyPolicy::Slide => {
-                            price = if side == Side::Bid {
-                                best - 1
+                            let slid = if side == Side::Bid {
+                                best.checked_sub(1)
                             } else {
-                                best + 1
+                                best.checked_add(1)
                             };
-                            if price <= 0 {
-                                return Err(Reject::PostOnlyWouldCross);
+                            match slid {
+                                Some(p) if p > 0 => price = p,
+                                _ => return Err(Reject::PostOnlyWouldCross),
                             }
                         }
                     }

@@ -430,3 +430,29 @@ fn wire_client_orders_decode() {
     ev.side = 9;
     assert_eq!(wire_adapter::decode(&ev), Some(Err(Reject::InvalidSide)));
 }
+
+#[test]
+fn extreme_values_reject_or_saturate_instead_of_overflowing() {
+    assert_eq!(FeeSchedule::fee(i64::MAX, i64::MAX, i64::MAX), i64::MAX);
+    assert_eq!(FeeSchedule::fee(i64::MAX, i64::MAX, i64::MIN), i64::MIN);
+    let mut b = Book::new(BookConfig {
+        post_only: PostOnlyPolicy::Slide,
+        ..BookConfig::default()
+    });
+    b.place(1, 1, Bid, i64::MAX, 1).unwrap();
+    let po = NewOrder {
+        post_only: true,
+        ..NewOrder::limit(2, 2, Ask, 5, 1)
+    };
+    assert_eq!(b.submit(po, &mut |_| {}), Err(Reject::PostOnlyWouldCross));
+    let mut m = Book::new(BookConfig {
+        market_band: PriceBand::Ticks(i64::MAX),
+        ..BookConfig::default()
+    });
+    m.place(1, 1, Ask, i64::MAX - 1, 1).unwrap();
+    m.place(2, 1, Bid, 1, 1).unwrap();
+    let buy = typed(3, 2, Bid, OrderType::Market, 0, 1);
+    assert_eq!(m.submit(buy, &mut |_| {}).unwrap().price, i64::MAX);
+    let sell = typed(4, 2, Ask, OrderType::Market, 0, 1);
+    assert_eq!(m.submit(sell, &mut |_| {}).unwrap().price, 1);
+}

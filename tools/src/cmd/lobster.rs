@@ -57,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut line = Vec::with_capacity(1024);
     let report = args.report_mismatches;
-    let (stats, replay_stats) = lobster_replay::run(
+    let result = lobster_replay::run(
         &mut messages,
         reference.as_mut().map(|r| (r, mode)),
         args.levels,
@@ -75,8 +75,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 );
             }
         },
-    )?;
-    out.flush()?;
+    );
+    let (stats, replay_stats) = match result {
+        Ok(r) => r,
+        // A closed pipe (`gavel lobster … | head`) ends the output quietly.
+        Err(lobster_replay::ReplayError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Ok(())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        r => r?,
+    }
     if mode == ReferenceUse::Resync && book_file.is_some() {
         eprintln!(
             "rows={} mismatched_rows={} resyncs={} surfaced_from_depth={} order_changed_outside_window={} \
