@@ -443,6 +443,11 @@ proptest! {
         let mut next_id = 1u64;
         let (mut added, mut filled, mut cancelled) = (0i64, 0i64, 0i64);
         for op in ops {
+            // Every price resting before the step: a fill must happen at its maker's own price.
+            let resting_before: Vec<(Side, i64)> = [Side::Bid, Side::Ask]
+                .into_iter()
+                .flat_map(|side| total_depth(&fast, side).into_iter().map(move |l| (side, l.price)))
+                .collect();
             let mut ev_fast = Vec::new();
             let mut ev_ref = Vec::new();
             match op {
@@ -507,6 +512,10 @@ proptest! {
                     BookEvent::Fill(f) => {
                         filled += 2 * f.qty;
                         prop_assert!(f.qty > 0);
+                        prop_assert!(
+                            resting_before.contains(&(f.taker_side.opposite(), f.price)),
+                            "fill at {} where no maker rested", f.price
+                        );
                     }
                     BookEvent::Cancelled { qty, .. } => cancelled += qty,
                 }
