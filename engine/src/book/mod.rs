@@ -347,14 +347,19 @@ impl<R: ReduceOnlyCap> Book<R> {
 
         // Capacity for a resting remainder is checked up front so that a
         // rejection never follows partial fills.
+        // The position found here stays valid for `rest`: matching only
+        // touches the opposite side.
+        let mut own_position = None;
         if order.order_type == OrderType::Limit {
             if self.free_head == NIL {
                 return Err(Reject::PoolFull);
             }
             let ladder = self.ladder(side);
-            if ladder.find(price).is_err() && ladder.is_full() {
+            let position = ladder.find(price);
+            if position.is_err() && ladder.is_full() {
                 return Err(Reject::LevelsFull);
             }
+            own_position = Some(position);
         }
 
         if order.order_type == OrderType::Fok
@@ -385,7 +390,9 @@ impl<R: ReduceOnlyCap> Book<R> {
         };
         if taker.remaining > 0 {
             if order.order_type == OrderType::Limit && !stp_stopped {
+                let position = own_position.unwrap_or_else(|| self.ladder(side).find(price));
                 self.rest(
+                    position,
                     order.id,
                     order.account,
                     side,
@@ -425,10 +432,11 @@ impl<R: ReduceOnlyCap> Book<R> {
             return Err(Reject::PoolFull);
         }
         let ladder = self.ladder(side);
-        if ladder.find(price).is_err() && ladder.is_full() {
+        let position = ladder.find(price);
+        if position.is_err() && ladder.is_full() {
             return Err(Reject::LevelsFull);
         }
-        self.rest(id, account, side, price, qty, Stp::None, false);
+        self.rest(position, id, account, side, price, qty, Stp::None, false);
         Ok(())
     }
 
@@ -696,6 +704,7 @@ impl<R: ReduceOnlyCap> Book<R> {
     #[inline]
     fn rest(
         &mut self,
+        position: Result<usize, usize>,
         id: OrderId,
         account: AccountId,
         side: Side,
@@ -705,7 +714,8 @@ impl<R: ReduceOnlyCap> Book<R> {
         post_only: bool,
     ) {
         let ladder = self.ladder(side);
-        let level = match ladder.find(price) {
+        debug_assert_eq!(position, ladder.find(price));
+        let level = match position {
             Ok(i) => ladder.slot_at(i),
             Err(i) => {
                 let level = self
