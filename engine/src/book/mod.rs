@@ -73,6 +73,7 @@ pub struct Book<R: ReduceOnlyCap = AllowAll> {
     bids: Ladder,
     asks: Ladder,
     reduce_only: R,
+    market_reference: Option<i64>,
 }
 
 /// The incoming order while it matches.
@@ -110,12 +111,20 @@ impl<R: ReduceOnlyCap> Book<R> {
             bids: Ladder::new(config.level_capacity, true),
             asks: Ladder::new(config.level_capacity, false),
             reduce_only: hook,
+            market_reference: None,
         }
     }
 
     /// The configuration the book was built with.
     pub fn config(&self) -> &BookConfig {
         &self.config
+    }
+
+    /// Sets (or clears) an external reference price, e.g. the mark price, for
+    /// the market-order protection band. Without one the band is anchored at
+    /// the opposite best price at each market order's arrival.
+    pub fn set_market_reference(&mut self, reference: Option<i64>) {
+        self.market_reference = reference.filter(|p| *p > 0);
     }
 
     /// The reduce-only hook, e.g. to update the positions it reads.
@@ -302,9 +311,10 @@ impl<R: ReduceOnlyCap> Book<R> {
         // Limit price (market band, post-only slide).
         let mut price = order.price;
         if order.order_type == OrderType::Market {
-            let Some(reference) = opp_best else {
+            let Some(best) = opp_best else {
                 return Err(Reject::NoLiquidity);
             };
+            let reference = self.market_reference.unwrap_or(best);
             let band = self.config.market_band.width(reference);
             price = if side == Side::Bid {
                 reference.saturating_add(band)

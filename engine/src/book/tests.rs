@@ -149,6 +149,17 @@ fn market_orders_stop_at_the_protection_band() {
             price: 102
         }
     );
+    // With an external reference (e.g. the mark) the band is anchored there.
+    for (id, p) in [(6, 103), (7, 104), (8, 110)] {
+        run(&mut b, NewOrder::limit(id, 1, Ask, p, 1)).0.unwrap();
+    }
+    b.set_market_reference(Some(106));
+    let (r, ev) = run(&mut b, typed(9, 2, Bid, OrderType::Market, 0, 10));
+    assert_eq!(
+        fills(&ev).iter().map(|f| f.2).collect::<Vec<_>>(),
+        vec![103, 103, 104]
+    );
+    assert_eq!(r.unwrap().price, 108);
     // Bps band: 1% of 1000 = 10 ticks.
     assert_eq!(PriceBand::Bps(100).width(1000), 10);
     assert_eq!(PriceBand::Bps(100).width(999), 9);
