@@ -1,11 +1,11 @@
 //! Per-operation-kind latency of gavel's book (kind 0 add, 1 cancel, 2 modify,
 //! 3 take) on the LOBSTER workload, or the synthetic one with `syn`; two passes.
-//! `cargo run --profile bench-fast -p gavel-bench --example breakdown [syn]`
+//! `cargo run --profile bench-fast -p gavel-bench --example breakdown [syn] [dense-ids]`
 use gavel_bench::book::*;
 use gavel_feeds::clock::Clock;
 fn main() {
     let d = gavel_feeds::data_dir::data_dir().join("lobster");
-    let w = if std::env::args().nth(1).as_deref() == Some("syn") {
+    let w = if std::env::args().any(|a| a == "syn") {
         synthetic_workload(1_000_000, 0xb00c)
     } else {
         lobster_workload(
@@ -15,6 +15,26 @@ fn main() {
         )
         .unwrap()
     };
+    let mut w = w;
+    if std::env::args().any(|a| a == "dense-ids") {
+        // Renumber ids consecutively, to separate id-table locality from the rest.
+        let mut map = std::collections::HashMap::new();
+        let mut renumber = |id: &mut u64| {
+            let n = map.len() as u64 + 1;
+            *id = *map.entry(*id).or_insert(n);
+        };
+        for s in &mut w.seed {
+            renumber(&mut s.0);
+        }
+        for op in &mut w.ops {
+            match op {
+                Op::Add { id, .. }
+                | Op::Cancel { id }
+                | Op::Modify { id, .. }
+                | Op::Take { id, .. } => renumber(id),
+            }
+        }
+    }
     let clock = Clock::calibrate(std::time::Duration::from_millis(100));
     for _ in 0..2 {
         let mut g = GavelBook::new();

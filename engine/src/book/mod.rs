@@ -244,7 +244,7 @@ impl<R: ReduceOnlyCap> Book<R> {
 
     /// A resting order by id.
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
-        let s = &self.slots[self.ids.get(id)? as usize];
+        let s = &self.slots[self.find_id(id)? as usize];
         Some(OrderView {
             id: s.id,
             account: s.account,
@@ -302,7 +302,7 @@ impl<R: ReduceOnlyCap> Book<R> {
         if order.order_type != OrderType::Market && order.price <= 0 {
             return Err(Reject::InvalidPrice);
         }
-        if self.ids.get(order.id).is_some() {
+        if self.find_id(order.id).is_some() {
             return Err(Reject::DuplicateId);
         }
         let side = order.side;
@@ -435,7 +435,7 @@ impl<R: ReduceOnlyCap> Book<R> {
         if qty <= 0 {
             return Err(Reject::InvalidQty);
         }
-        if self.ids.get(id).is_some() {
+        if self.find_id(id).is_some() {
             return Err(Reject::DuplicateId);
         }
         if self.free_head == NIL {
@@ -452,7 +452,7 @@ impl<R: ReduceOnlyCap> Book<R> {
 
     /// Cancels a resting order; returns the quantity it still had.
     pub fn cancel(&mut self, id: OrderId) -> Result<i64, Reject> {
-        let slot = self.ids.get(id).ok_or(Reject::UnknownOrder)?;
+        let slot = self.find_id(id).ok_or(Reject::UnknownOrder)?;
         let qty = self.slots[slot as usize].qty;
         self.remove_slot(slot);
         Ok(qty)
@@ -464,7 +464,7 @@ impl<R: ReduceOnlyCap> Book<R> {
         if by <= 0 {
             return Err(Reject::InvalidQty);
         }
-        let slot = self.ids.get(id).ok_or(Reject::UnknownOrder)?;
+        let slot = self.find_id(id).ok_or(Reject::UnknownOrder)?;
         let s = self.slots[slot as usize];
         if by >= s.qty {
             self.remove_slot(slot);
@@ -485,7 +485,7 @@ impl<R: ReduceOnlyCap> Book<R> {
         new_qty: i64,
         sink: &mut impl FnMut(BookEvent),
     ) -> Result<Outcome, Reject> {
-        let slot = self.ids.get(id).ok_or(Reject::UnknownOrder)?;
+        let slot = self.find_id(id).ok_or(Reject::UnknownOrder)?;
         if new_qty <= 0 {
             return Err(Reject::InvalidQty);
         }
@@ -610,6 +610,12 @@ impl<R: ReduceOnlyCap> Book<R> {
     }
 
     // ----- internals -----------------------------------------------------
+
+    /// The pool slot of a resting order.
+    #[inline]
+    fn find_id(&self, id: OrderId) -> Option<u32> {
+        self.ids.get(id, |i| self.slots[i as usize].id)
+    }
 
     /// Can a FOK order be filled completely, given its STP mode? Mirrors the
     /// matching loop without changing anything.
@@ -792,7 +798,8 @@ impl<R: ReduceOnlyCap> Book<R> {
             }
             self.levels.release(s.level);
         }
-        self.ids.remove(s.id);
+        let slots = &self.slots;
+        self.ids.remove(s.id, |i| slots[i as usize].id);
         self.slots[slot as usize].next_free = self.free_head;
         self.slots[slot as usize].qty = 0;
         self.free_head = slot;
