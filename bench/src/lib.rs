@@ -7,3 +7,4 @@ pub mod curve;
 pub mod stats;
 pub mod trigger;
 pub mod parse;
+pub mod book;

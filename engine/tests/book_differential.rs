@@ -36,7 +36,11 @@ fn cap_hook(account: u64, side: Side, qty: i64) -> i64 {
 
 impl RefBook {
     fn new(cfg: BookConfig) -> Self {
-        RefBook { cfg, bids: BTreeMap::new(), asks: BTreeMap::new() }
+        RefBook {
+            cfg,
+            bids: BTreeMap::new(),
+            asks: BTreeMap::new(),
+        }
     }
 
     fn side(&mut self, side: Side) -> &mut BTreeMap<i64, VecDeque<RefOrder>> {
@@ -56,7 +60,11 @@ impl RefBook {
     }
 
     fn count(&self) -> usize {
-        self.bids.values().chain(self.asks.values()).map(VecDeque::len).sum()
+        self.bids
+            .values()
+            .chain(self.asks.values())
+            .map(VecDeque::len)
+            .sum()
     }
 
     fn find(&self, id: u64) -> Option<(Side, RefOrder)> {
@@ -114,14 +122,26 @@ impl RefBook {
         let opp_best = self.best(opp);
         let mut price = o.price;
         if o.order_type == OrderType::Market {
-            let Some(r) = opp_best else { return Err(Reject::NoLiquidity) };
+            let Some(r) = opp_best else {
+                return Err(Reject::NoLiquidity);
+            };
             let w = match self.cfg.market_band {
                 PriceBand::Ticks(t) => t.max(0),
                 PriceBand::Bps(b) => (r * b / 10_000).max(0),
             };
-            price = if o.side == Side::Bid { r + w } else { (r - w).max(1) };
+            price = if o.side == Side::Bid {
+                r + w
+            } else {
+                (r - w).max(1)
+            };
         }
-        let crosses = |side: Side, limit: i64, p: i64| if side == Side::Bid { limit >= p } else { limit <= p };
+        let crosses = |side: Side, limit: i64, p: i64| {
+            if side == Side::Bid {
+                limit >= p
+            } else {
+                limit <= p
+            }
+        };
         if o.post_only {
             if let Some(b) = opp_best {
                 if crosses(o.side, price, b) {
@@ -162,18 +182,30 @@ impl RefBook {
                 return Err(Reject::FokUnfilled);
             }
         }
-        let (left, stopped) = if o.post_only { (qty, false) } else { self.match_in(&o, price, qty, ev) };
-        let mut out = Outcome { filled: qty - left, resting: 0, cancelled, price };
+        let (left, stopped) = if o.post_only {
+            (qty, false)
+        } else {
+            self.match_in(&o, price, qty, ev)
+        };
+        let mut out = Outcome {
+            filled: qty - left,
+            resting: 0,
+            cancelled,
+            price,
+        };
         if left > 0 {
             if o.order_type == OrderType::Limit && !stopped {
-                self.side(o.side).entry(price).or_default().push_back(RefOrder {
-                    id: o.id,
-                    account: o.account,
-                    price,
-                    qty: left,
-                    stp: o.stp,
-                    post_only: o.post_only,
-                });
+                self.side(o.side)
+                    .entry(price)
+                    .or_default()
+                    .push_back(RefOrder {
+                        id: o.id,
+                        account: o.account,
+                        price,
+                        qty: left,
+                        stp: o.stp,
+                        post_only: o.post_only,
+                    });
                 out.resting = left;
             } else {
                 out.cancelled += left;
@@ -183,7 +215,13 @@ impl RefBook {
     }
 
     /// Returns (remaining, stopped by STP).
-    fn match_in(&mut self, o: &NewOrder, limit: i64, mut left: i64, ev: &mut Vec<BookEvent>) -> (i64, bool) {
+    fn match_in(
+        &mut self,
+        o: &NewOrder,
+        limit: i64,
+        mut left: i64,
+        ev: &mut Vec<BookEvent>,
+    ) -> (i64, bool) {
         let fees = self.cfg.fees;
         let opp = o.side.opposite();
         while left > 0 {
@@ -199,7 +237,12 @@ impl RefBook {
                     return (left, true);
                 }
                 let m = q.pop_front().unwrap();
-                ev.push(BookEvent::Cancelled { id: m.id, account: m.account, qty: m.qty, reason: CancelReason::SelfTrade });
+                ev.push(BookEvent::Cancelled {
+                    id: m.id,
+                    account: m.account,
+                    qty: m.qty,
+                    reason: CancelReason::SelfTrade,
+                });
                 if q.is_empty() {
                     map.remove(&p);
                 }
@@ -238,8 +281,16 @@ impl RefBook {
         (left, false)
     }
 
-    fn modify(&mut self, id: u64, price: i64, qty: i64, ev: &mut Vec<BookEvent>) -> Result<Outcome, Reject> {
-        let Some((side, o)) = self.find(id) else { return Err(Reject::UnknownOrder) };
+    fn modify(
+        &mut self,
+        id: u64,
+        price: i64,
+        qty: i64,
+        ev: &mut Vec<BookEvent>,
+    ) -> Result<Outcome, Reject> {
+        let Some((side, o)) = self.find(id) else {
+            return Err(Reject::UnknownOrder);
+        };
         if qty <= 0 {
             return Err(Reject::InvalidQty);
         }
@@ -249,7 +300,12 @@ impl RefBook {
         if price == o.price && qty <= o.qty {
             let q = self.side(side).get_mut(&price).unwrap();
             q.iter_mut().find(|x| x.id == id).unwrap().qty = qty;
-            return Ok(Outcome { filled: 0, resting: qty, cancelled: 0, price });
+            return Ok(Outcome {
+                filled: 0,
+                resting: qty,
+                cancelled: 0,
+                price,
+            });
         }
         if o.post_only && self.cfg.post_only == PostOnlyPolicy::Reject {
             if let Some(b) = self.best(side.opposite()) {
@@ -291,7 +347,12 @@ impl RefBook {
                 let map = self.side(side);
                 let q = map.get_mut(&p).unwrap();
                 for o in q.iter().filter(|o| o.account == account) {
-                    ev.push(BookEvent::Cancelled { id: o.id, account, qty: o.qty, reason: CancelReason::MassCancel });
+                    ev.push(BookEvent::Cancelled {
+                        id: o.id,
+                        account,
+                        qty: o.qty,
+                        reason: CancelReason::MassCancel,
+                    });
                     n += 1;
                 }
                 q.retain(|o| o.account != account);
@@ -308,7 +369,17 @@ impl RefBook {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Submit { account: u64, bid: bool, kind: u8, price: i64, qty: i64, post_only: bool, reduce_only: bool, stp: u8, reuse: Option<usize> },
+    Submit {
+        account: u64,
+        bid: bool,
+        kind: u8,
+        price: i64,
+        qty: i64,
+        post_only: bool,
+        reduce_only: bool,
+        stp: u8,
+        reuse: Option<usize>,
+    },
     Cancel(usize),
     Modify(usize, i64, i64),
     MassCancel(u64),
@@ -331,16 +402,26 @@ fn config() -> impl Strategy<Value = BookConfig> {
     (
         prop::sample::select(vec![(8usize, 3usize), (4096, 4096)]),
         any::<bool>(),
-        prop_oneof![(0i64..4).prop_map(PriceBand::Ticks), (0i64..300).prop_map(PriceBand::Bps)],
+        prop_oneof![
+            (0i64..4).prop_map(PriceBand::Ticks),
+            (0i64..300).prop_map(PriceBand::Bps)
+        ],
         -300i64..300,
         0i64..1000,
     )
         .prop_map(|((orders, levels), slide, band, maker, taker)| BookConfig {
             order_capacity: orders,
             level_capacity: levels,
-            post_only: if slide { PostOnlyPolicy::Slide } else { PostOnlyPolicy::Reject },
+            post_only: if slide {
+                PostOnlyPolicy::Slide
+            } else {
+                PostOnlyPolicy::Reject
+            },
             market_band: band,
-            fees: FeeSchedule { maker_ppm: maker, taker_ppm: taker },
+            fees: FeeSchedule {
+                maker_ppm: maker,
+                taker_ppm: taker,
+            },
         })
 }
 
@@ -362,6 +443,11 @@ proptest! {
         let mut next_id = 1u64;
         let (mut added, mut filled, mut cancelled) = (0i64, 0i64, 0i64);
         for op in ops {
+            // Every price resting before the step: a fill must happen at its maker's own price.
+            let resting_before: Vec<(Side, i64)> = [Side::Bid, Side::Ask]
+                .into_iter()
+                .flat_map(|side| total_depth(&fast, side).into_iter().map(move |l| (side, l.price)))
+                .collect();
             let mut ev_fast = Vec::new();
             let mut ev_ref = Vec::new();
             match op {
@@ -426,6 +512,10 @@ proptest! {
                     BookEvent::Fill(f) => {
                         filled += 2 * f.qty;
                         prop_assert!(f.qty > 0);
+                        prop_assert!(
+                            resting_before.contains(&(f.taker_side.opposite(), f.price)),
+                            "fill at {} where no maker rested", f.price
+                        );
                     }
                     BookEvent::Cancelled { qty, .. } => cancelled += qty,
                 }

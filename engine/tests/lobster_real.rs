@@ -25,7 +25,12 @@ fn replay(message: &str, orderbook: &str, levels: usize) -> Run {
         levels,
         |_| Ok(()),
         |m| {
-            let first = m.ours.iter().zip(m.reference).position(|(a, b)| a != b).expect("a mismatch differs somewhere");
+            let first = m
+                .ours
+                .iter()
+                .zip(m.reference)
+                .position(|(a, b)| a != b)
+                .expect("a mismatch differs somewhere");
             mismatches.push((m.row, m.side, m.cause, first));
         },
     )
@@ -51,7 +56,10 @@ fn amzn_level_1_mismatches_only_where_depth_surfaces() {
     // level that surfaced comes from depth a level-1 file never shows.
     assert_eq!(s.surfaced_from_depth, 8_167);
     assert_eq!(s.unexplained + s.order_changed_outside_window, 0);
-    assert!(run.mismatches.iter().all(|m| m.2 == MismatchCause::SurfacedFromDepth && m.3 == 0));
+    assert!(run
+        .mismatches
+        .iter()
+        .all(|m| m.2 == MismatchCause::SurfacedFromDepth && m.3 == 0));
     // The first one (docs/LOBSTER.md): row 3, the execution of bid 11885113 empties 2238100.
     assert_eq!(run.mismatches[0].0, 3);
     assert_eq!(run.mismatches[0].1, gavel_feeds::Side::Bid);
@@ -67,15 +75,25 @@ fn amzn_level_5_top_4_always_match() {
     );
     let s = run.stats;
     assert_eq!(s.rows, 155_935);
-    assert_eq!(s.rows_upper_levels_differ, 0, "top 4 levels must match on every row");
-    assert!(run.mismatches.iter().all(|m| m.3 == 4), "only level 5 may differ");
+    assert_eq!(
+        s.rows_upper_levels_differ, 0,
+        "top 4 levels must match on every row"
+    );
+    assert!(
+        run.mismatches.iter().all(|m| m.3 == 4),
+        "only level 5 may differ"
+    );
     assert_eq!(s.mismatched_rows, 12_052);
     assert_eq!(s.surfaced_from_depth, 12_051);
     // Row 62350: a delete of 100 lots of order 124348537, submitted with 200 at
     // row 62298; the other 100 left while 2234000 was beyond level 5.
     assert_eq!(s.order_changed_outside_window, 1);
     assert_eq!(s.unexplained, 0);
-    let odd: Vec<_> = run.mismatches.iter().filter(|m| m.2 == MismatchCause::OrderChangedOutsideWindow).collect();
+    let odd: Vec<_> = run
+        .mismatches
+        .iter()
+        .filter(|m| m.2 == MismatchCause::OrderChangedOutsideWindow)
+        .collect();
     assert_eq!(odd[0].0, 62_350);
 }
 
@@ -89,8 +107,14 @@ fn goog_level_10_top_9_always_match() {
     );
     let s = run.stats;
     assert_eq!(s.rows, 147_916);
-    assert_eq!(s.rows_upper_levels_differ, 0, "top 9 levels must match on every row");
-    assert!(run.mismatches.iter().all(|m| m.3 == 9 && m.2 == MismatchCause::SurfacedFromDepth));
+    assert_eq!(
+        s.rows_upper_levels_differ, 0,
+        "top 9 levels must match on every row"
+    );
+    assert!(run
+        .mismatches
+        .iter()
+        .all(|m| m.3 == 9 && m.2 == MismatchCause::SurfacedFromDepth));
     assert_eq!(s.mismatched_rows, 6_279);
     assert_eq!(s.unexplained + s.order_changed_outside_window, 0);
 }

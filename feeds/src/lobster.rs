@@ -86,7 +86,10 @@ pub fn open(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
     let file = File::open(path)?;
     let gz = (n == 2 && magic == [0x1f, 0x8b]) || path.extension().is_some_and(|e| e == "gz");
     Ok(if gz {
-        Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(file)))
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(file),
+        ))
     } else {
         Box::new(BufReader::with_capacity(1 << 16, file))
     })
@@ -102,7 +105,12 @@ struct Lines {
 
 impl Lines {
     fn new(source: String, reader: Box<dyn BufRead>) -> Self {
-        Lines { source, reader, line: String::with_capacity(512), line_no: 0 }
+        Lines {
+            source,
+            reader,
+            line: String::with_capacity(512),
+            line_no: 0,
+        }
     }
 
     /// Reads the next data line into `self.line` (trimmed of the line end);
@@ -111,7 +119,12 @@ impl Lines {
         loop {
             self.line.clear();
             let n = self.reader.read_line(&mut self.line).map_err(|e| {
-                InputError::new(&self.source, Location::Line(self.line_no + 1), "line", format!("read failed: {e}"))
+                InputError::new(
+                    &self.source,
+                    Location::Line(self.line_no + 1),
+                    "line",
+                    format!("read failed: {e}"),
+                )
             })?;
             if n == 0 {
                 return Ok(false);
@@ -139,7 +152,9 @@ impl Lines {
 
 fn parse_int(lines: &Lines, field: &str, text: Option<&str>) -> Result<i64, InputError> {
     let text = text.ok_or_else(|| lines.error(field, "missing"))?;
-    text.trim().parse::<i64>().map_err(|_| lines.error(field, format!("not an integer: {text:?}")))
+    text.trim()
+        .parse::<i64>()
+        .map_err(|_| lines.error(field, format!("not an integer: {text:?}")))
 }
 
 /// Parses `seconds[.fraction]` into nanoseconds (digits past the 9th decimal are truncated).
@@ -150,17 +165,26 @@ fn parse_time(lines: &Lines, text: Option<&str>) -> Result<i64, InputError> {
         Some((w, f)) => (w, f),
         None => (text, ""),
     };
-    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) || !frac.bytes().all(|b| b.is_ascii_digit()) {
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
         return Err(bad());
     }
     // Some LOBSTER rows carry float noise past the nanosecond (e.g. `43002.632812672004`): truncate.
     let frac = &frac[..frac.len().min(9)];
     let secs: i64 = whole.parse().map_err(|_| bad())?;
-    let mut nanos: i64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| bad())? };
+    let mut nanos: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| bad())?
+    };
     for _ in frac.len()..9 {
         nanos *= 10;
     }
-    secs.checked_mul(1_000_000_000).and_then(|s| s.checked_add(nanos)).ok_or_else(bad)
+    secs.checked_mul(1_000_000_000)
+        .and_then(|s| s.checked_add(nanos))
+        .ok_or_else(bad)
 }
 
 /// Reads a LOBSTER message file row by row.
@@ -176,7 +200,9 @@ impl MessageReader {
 
     /// Reads from any buffered reader; `source` names it in errors.
     pub fn from_reader(source: impl Into<String>, reader: Box<dyn BufRead>) -> Self {
-        MessageReader { lines: Lines::new(source.into(), reader) }
+        MessageReader {
+            lines: Lines::new(source.into(), reader),
+        }
     }
 
     /// The 1-based line number of the last row returned.
@@ -193,7 +219,8 @@ impl MessageReader {
         let mut f = l.line.split(',');
         let time_ns = parse_time(l, f.next())?;
         let code = parse_int(l, "Type", f.next())?;
-        let kind = MessageType::from_code(code).ok_or_else(|| l.error("Type", format!("unknown type {code}")))?;
+        let kind = MessageType::from_code(code)
+            .ok_or_else(|| l.error("Type", format!("unknown type {code}")))?;
         let order_id = parse_int(l, "OrderId", f.next())?;
         if order_id < 0 {
             return Err(l.error("OrderId", format!("negative: {order_id}")));
@@ -216,7 +243,14 @@ impl MessageReader {
         if f.next().is_some() {
             return Err(l.error("Direction", "extra columns after Direction"));
         }
-        Ok(Some(Message { time_ns, kind, order_id: order_id as u64, size, price, side }))
+        Ok(Some(Message {
+            time_ns,
+            kind,
+            order_id: order_id as u64,
+            size,
+            price,
+            side,
+        }))
     }
 }
 
@@ -241,7 +275,10 @@ pub struct BookRow {
 impl BookRow {
     /// An empty row of `levels` levels (all sentinels).
     pub fn empty(levels: usize) -> Self {
-        BookRow { asks: vec![(EMPTY_ASK_PRICE, 0); levels], bids: vec![(EMPTY_BID_PRICE, 0); levels] }
+        BookRow {
+            asks: vec![(EMPTY_ASK_PRICE, 0); levels],
+            bids: vec![(EMPTY_BID_PRICE, 0); levels],
+        }
     }
 
     /// The levels of one side.
@@ -275,12 +312,19 @@ pub struct OrderbookReader {
 impl OrderbookReader {
     /// Opens `path` (plain or gzip) expecting `levels` levels per row.
     pub fn open(path: &Path, levels: usize) -> std::io::Result<Self> {
-        Ok(Self::from_reader(path.display().to_string(), open(path)?, levels))
+        Ok(Self::from_reader(
+            path.display().to_string(),
+            open(path)?,
+            levels,
+        ))
     }
 
     /// Reads from any buffered reader; `source` names it in errors.
     pub fn from_reader(source: impl Into<String>, reader: Box<dyn BufRead>, levels: usize) -> Self {
-        OrderbookReader { lines: Lines::new(source.into(), reader), levels }
+        OrderbookReader {
+            lines: Lines::new(source.into(), reader),
+            levels,
+        }
     }
 
     /// The 1-based line number of the last row read.
@@ -302,7 +346,9 @@ impl OrderbookReader {
             let mut v = [0i64; 4];
             for (k, name) in NAMES.iter().enumerate() {
                 let text = f.next();
-                let parsed = text.and_then(|t| t.trim().parse::<i64>().ok()).filter(|x| k % 2 == 0 || *x >= 0);
+                let parsed = text
+                    .and_then(|t| t.trim().parse::<i64>().ok())
+                    .filter(|x| k % 2 == 0 || *x >= 0);
                 v[k] = match parsed {
                     Some(x) => x,
                     None => {
@@ -330,7 +376,10 @@ mod tests {
     use std::io::Cursor;
 
     fn reader(text: &str) -> MessageReader {
-        MessageReader::from_reader("m.csv", Box::new(Cursor::new(text.to_string().into_bytes())))
+        MessageReader::from_reader(
+            "m.csv",
+            Box::new(Cursor::new(text.to_string().into_bytes())),
+        )
     }
 
     #[test]
@@ -350,9 +399,10 @@ mod tests {
         );
         assert_eq!(msgs[1].kind, MessageType::Halt);
         assert_eq!(msgs[1].time_ns, 34_200_500_000_000);
-        let plain: Vec<_> = reader("34200.017459617,5,0,1,2238200,-1\n43002.632812672004,3,1,1,1,1\n")
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let plain: Vec<_> =
+            reader("34200.017459617,5,0,1,2238200,-1\n43002.632812672004,3,1,1,1,1\n")
+                .collect::<Result<_, _>>()
+                .unwrap();
         assert_eq!(plain[0].time_ns, 34_200_017_459_617);
         assert_eq!(plain[1].time_ns, 43_002_632_812_672);
         assert_eq!(plain[0].side, Side::Ask);
@@ -360,13 +410,28 @@ mod tests {
 
     #[test]
     fn bad_rows_name_file_line_and_field() {
-        let e = reader("34200.1,1,5,10,100,1\n34200.2,9,5,10,100,1\n").nth(1).unwrap().unwrap_err();
+        let e = reader("34200.1,1,5,10,100,1\n34200.2,9,5,10,100,1\n")
+            .nth(1)
+            .unwrap()
+            .unwrap_err();
         assert_eq!(e.to_string(), "m.csv: line 2: field `Type`: unknown type 9");
-        let e = reader("34200.1,1,5,10,100,0\n").next().unwrap().unwrap_err();
-        assert_eq!((e.location, e.field.as_str()), (Location::Line(1), "Direction"));
-        let e = reader("34x00.1,1,5,10,100,1\n").next().unwrap().unwrap_err();
+        let e = reader("34200.1,1,5,10,100,0\n")
+            .next()
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            (e.location, e.field.as_str()),
+            (Location::Line(1), "Direction")
+        );
+        let e = reader("34x00.1,1,5,10,100,1\n")
+            .next()
+            .unwrap()
+            .unwrap_err();
         assert_eq!(e.field, "Time");
-        let e = reader("34200.1,1,5,-3,100,1\n").next().unwrap().unwrap_err();
+        let e = reader("34200.1,1,5,-3,100,1\n")
+            .next()
+            .unwrap()
+            .unwrap_err();
         assert_eq!(e.field, "Size");
         let e = reader("34200.1,1,5,3\n").next().unwrap().unwrap_err();
         assert_eq!(e.message, "missing");
@@ -375,7 +440,11 @@ mod tests {
     #[test]
     fn reads_orderbook_rows() {
         let text = "BestAsk,BestAskVolume,BestBid,BestBidVolume\n2239500,100,2231800,100\n9999999999,0,-9999999999,0\n";
-        let mut r = OrderbookReader::from_reader("o.csv", Box::new(Cursor::new(text.as_bytes().to_vec())), 1);
+        let mut r = OrderbookReader::from_reader(
+            "o.csv",
+            Box::new(Cursor::new(text.as_bytes().to_vec())),
+            1,
+        );
         let mut row = BookRow::default();
         assert!(r.next_row(&mut row).unwrap());
         assert_eq!(row.asks, vec![(2239500, 100)]);
@@ -386,7 +455,8 @@ mod tests {
         let mut out = Vec::new();
         row.write_csv(&mut out);
         assert_eq!(out, b"9999999999,0,-9999999999,0");
-        let mut bad = OrderbookReader::from_reader("o.csv", Box::new(Cursor::new(b"1,2,3\n".to_vec())), 1);
+        let mut bad =
+            OrderbookReader::from_reader("o.csv", Box::new(Cursor::new(b"1,2,3\n".to_vec())), 1);
         let e = bad.next_row(&mut row).unwrap_err();
         assert_eq!(e.to_string(), "o.csv: line 1: field `BidSize1`: missing");
     }

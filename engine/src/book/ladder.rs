@@ -21,7 +21,13 @@ pub(crate) struct Level {
 }
 
 impl Level {
-    const EMPTY: Level = Level { price: 0, total: 0, head: NIL, tail: NIL, count: 0 };
+    const EMPTY: Level = Level {
+        price: 0,
+        total: 0,
+        head: NIL,
+        tail: NIL,
+        count: 0,
+    };
 }
 
 /// Slab of level records shared by both sides (stable indices for orders).
@@ -40,7 +46,10 @@ impl LevelSlab {
     #[inline]
     pub fn alloc(&mut self, price: i64) -> Option<u32> {
         let slot = self.free.pop()?;
-        self.levels[slot as usize] = Level { price, ..Level::EMPTY };
+        self.levels[slot as usize] = Level {
+            price,
+            ..Level::EMPTY
+        };
         Some(slot)
     }
 
@@ -63,7 +72,12 @@ const LINEAR_SCAN: usize = 8;
 
 impl Ladder {
     pub fn new(capacity: usize, is_bid: bool) -> Self {
-        Ladder { keys: Vec::with_capacity(capacity), slots: Vec::with_capacity(capacity), capacity, is_bid }
+        Ladder {
+            keys: Vec::with_capacity(capacity),
+            slots: Vec::with_capacity(capacity),
+            capacity,
+            is_bid,
+        }
     }
 
     #[inline]

@@ -78,7 +78,11 @@ pub struct LobsterReplay {
 impl LobsterReplay {
     /// An empty replay writing and comparing `levels` levels.
     pub fn new(levels: usize) -> Self {
-        let config = BookConfig { order_capacity: 1 << 18, level_capacity: 1 << 14, ..BookConfig::default() };
+        let config = BookConfig {
+            order_capacity: 1 << 18,
+            level_capacity: 1 << 14,
+            ..BookConfig::default()
+        };
         LobsterReplay {
             book: Book::new(config),
             levels,
@@ -110,7 +114,12 @@ impl LobsterReplay {
         match m.kind {
             MessageType::Submit => {
                 applied.side = Some(m.side);
-                if m.size > 0 && self.book.place(m.order_id, 1, m.side, m.price, m.size).is_err() {
+                if m.size > 0
+                    && self
+                        .book
+                        .place(m.order_id, 1, m.side, m.price, m.size)
+                        .is_err()
+                {
                     // A re-used id (never seen in LOBSTER's samples) still adds its quantity.
                     if self.place_anonymous(m.side, m.price, m.size).is_err() {
                         self.stats.capacity_rejects += 1;
@@ -136,8 +145,11 @@ impl LobsterReplay {
                         } else {
                             0
                         };
-                        applied.qty_disagreed =
-                            if m.kind == MessageType::Delete { m.size != o.qty } else { m.size > o.qty };
+                        applied.qty_disagreed = if m.kind == MessageType::Delete {
+                            m.size != o.qty
+                        } else {
+                            m.size > o.qty
+                        };
                         if m.size > removed {
                             self.stats.shortfalls += 1;
                             self.book.reduce_level(o.side, o.price, m.size - removed);
@@ -167,16 +179,30 @@ impl LobsterReplay {
         row.bids.clear();
         let n = self.book.depth(Side::Ask, &mut self.depth);
         for i in 0..self.levels {
-            row.asks.push(if i < n { (self.depth[i].price, self.depth[i].qty) } else { (EMPTY_ASK_PRICE, 0) });
+            row.asks.push(if i < n {
+                (self.depth[i].price, self.depth[i].qty)
+            } else {
+                (EMPTY_ASK_PRICE, 0)
+            });
         }
         let n = self.book.depth(Side::Bid, &mut self.depth);
         for i in 0..self.levels {
-            row.bids.push(if i < n { (self.depth[i].price, self.depth[i].qty) } else { (EMPTY_BID_PRICE, 0) });
+            row.bids.push(if i < n {
+                (self.depth[i].price, self.depth[i].qty)
+            } else {
+                (EMPTY_BID_PRICE, 0)
+            });
         }
     }
 
     /// Classifies a side on which `ours` differs from `reference` after `applied`.
-    pub fn classify(&self, side: Side, applied: &Applied, ours: &BookRow, reference: &BookRow) -> MismatchCause {
+    pub fn classify(
+        &self,
+        side: Side,
+        applied: &Applied,
+        ours: &BookRow,
+        reference: &BookRow,
+    ) -> MismatchCause {
         let a = ours.side(side);
         let b = reference.side(side);
         let first_diff = a.iter().zip(b).position(|(x, y)| x != y);
@@ -197,7 +223,11 @@ impl LobsterReplay {
     /// an anonymous order at the back of the level.
     pub fn resync_side(&mut self, side: Side, reference: &[(i64, i64)]) {
         let shown: usize = reference.iter().take_while(|(_, q)| *q > 0).count();
-        let worst = if shown == reference.len() && shown > 0 { Some(reference[shown - 1].0) } else { None };
+        let worst = if shown == reference.len() && shown > 0 {
+            Some(reference[shown - 1].0)
+        } else {
+            None
+        };
         // Levels of gavel's book within the reference range that it does not show.
         self.scratch.clear();
         let mut rank = 0;
@@ -383,13 +413,16 @@ pub fn run(
     let mut first = true;
     while let Some(msg) = messages.next_message()? {
         let (have_reference, compare) = match reference.as_mut() {
-            Some((r, mode)) if first || *mode == ReferenceUse::Resync => {
-                (r.next_row(&mut reference_row)?, *mode == ReferenceUse::Resync)
-            }
+            Some((r, mode)) if first || *mode == ReferenceUse::Resync => (
+                r.next_row(&mut reference_row)?,
+                *mode == ReferenceUse::Resync,
+            ),
             _ => (false, false),
         };
         if compare && !have_reference {
-            return Err(ReplayError::ReferenceTooShort { message_line: messages.line() });
+            return Err(ReplayError::ReferenceTooShort {
+                message_line: messages.line(),
+            });
         }
         let applied = if first && have_reference {
             replay.seed(&reference_row);
@@ -433,7 +466,11 @@ mod tests {
     fn readers(messages: &str, book: &str, levels: usize) -> (MessageReader, OrderbookReader) {
         (
             MessageReader::from_reader("m", Box::new(Cursor::new(messages.as_bytes().to_vec()))),
-            OrderbookReader::from_reader("o", Box::new(Cursor::new(book.as_bytes().to_vec())), levels),
+            OrderbookReader::from_reader(
+                "o",
+                Box::new(Cursor::new(book.as_bytes().to_vec())),
+                levels,
+            ),
         )
     }
 
@@ -463,26 +500,73 @@ mod tests {
         // gavel's own row 3 shows the seeded 99 level (before the resync).
         assert_eq!(rows[2].bids, vec![(99, 10)]);
         assert_eq!(seen, vec![(3, Side::Bid, MismatchCause::SurfacedFromDepth)]);
-        assert_eq!(rows[3], BookRow { asks: vec![(101, 3)], bids: vec![(98, 4)] });
-        assert_eq!((stats.rows, stats.mismatched_rows, stats.resyncs), (4, 1, 1));
+        assert_eq!(
+            rows[3],
+            BookRow {
+                asks: vec![(101, 3)],
+                bids: vec![(98, 4)]
+            }
+        );
+        assert_eq!(
+            (stats.rows, stats.mismatched_rows, stats.resyncs),
+            (4, 1, 1)
+        );
         assert_eq!(rstats.unknown_orders, 1);
     }
 
     #[test]
     fn bad_rows_stop_the_replay_with_their_location() {
-        let (mut m, mut o) = readers("1.0,1,1,5,101,-1\n2.0,1,2,x,100,1\n", "101,5,-9999999999,0\n", 1);
-        let err = run(&mut m, Some((&mut o, ReferenceUse::Seed)), 1, |_| Ok(()), |_| {}).unwrap_err();
-        assert_eq!(err.to_string(), "m: line 2: field `Size`: not an integer: \"x\"");
-        let (mut m, mut o) = readers("1.0,1,1,5,101,-1\n2.0,1,2,5,100,1\n", "101,5,-9999999999,0\n", 1);
-        let err = run(&mut m, Some((&mut o, ReferenceUse::Resync)), 1, |_| Ok(()), |_| {}).unwrap_err();
-        assert!(matches!(err, ReplayError::ReferenceTooShort { message_line: 2 }));
+        let (mut m, mut o) = readers(
+            "1.0,1,1,5,101,-1\n2.0,1,2,x,100,1\n",
+            "101,5,-9999999999,0\n",
+            1,
+        );
+        let err = run(
+            &mut m,
+            Some((&mut o, ReferenceUse::Seed)),
+            1,
+            |_| Ok(()),
+            |_| {},
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "m: line 2: field `Size`: not an integer: \"x\""
+        );
+        let (mut m, mut o) = readers(
+            "1.0,1,1,5,101,-1\n2.0,1,2,5,100,1\n",
+            "101,5,-9999999999,0\n",
+            1,
+        );
+        let err = run(
+            &mut m,
+            Some((&mut o, ReferenceUse::Resync)),
+            1,
+            |_| Ok(()),
+            |_| {},
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ReplayError::ReferenceTooShort { message_line: 2 }
+        ));
     }
 
     #[test]
     fn resync_drops_levels_the_reference_no_longer_has() {
         let mut r = LobsterReplay::new(2);
-        r.seed(&BookRow { asks: vec![(10, 1), (12, 2)], bids: vec![(8, 3), (7, 4)] });
-        r.apply(&Message { time_ns: 0, kind: MessageType::Submit, order_id: 5, size: 9, price: 11, side: Side::Ask });
+        r.seed(&BookRow {
+            asks: vec![(10, 1), (12, 2)],
+            bids: vec![(8, 3), (7, 4)],
+        });
+        r.apply(&Message {
+            time_ns: 0,
+            kind: MessageType::Submit,
+            order_id: 5,
+            size: 9,
+            price: 11,
+            side: Side::Ask,
+        });
         r.resync_side(Side::Ask, &[(10, 2), (13, 1)]);
         let mut row = BookRow::default();
         r.snapshot(&mut row);

@@ -41,6 +41,9 @@ struct Slot {
     post_only: bool,
 }
 
+// One slot per resting order; keep it within 56 bytes.
+const _: () = assert!(core::mem::size_of::<Slot>() == 56);
+
 impl Slot {
     const EMPTY: Slot = Slot {
         id: 0,
@@ -70,6 +73,7 @@ pub struct Book<R: ReduceOnlyCap = AllowAll> {
     bids: Ladder,
     asks: Ladder,
     reduce_only: R,
+    market_reference: Option<i64>,
 }
 
 /// The incoming order while it matches.
@@ -107,12 +111,20 @@ impl<R: ReduceOnlyCap> Book<R> {
             bids: Ladder::new(config.level_capacity, true),
             asks: Ladder::new(config.level_capacity, false),
             reduce_only: hook,
+            market_reference: None,
         }
     }
 
     /// The configuration the book was built with.
     pub fn config(&self) -> &BookConfig {
         &self.config
+    }
+
+    /// Sets (or clears) an external reference price, e.g. the mark price, for
+    /// the market-order protection band. Without one the band is anchored at
+    /// the opposite best price at each market order's arrival.
+    pub fn set_market_reference(&mut self, reference: Option<i64>) {
+        self.market_reference = reference.filter(|p| *p > 0);
     }
 
     /// The reduce-only hook, e.g. to update the positions it reads.
@@ -180,7 +192,11 @@ impl<R: ReduceOnlyCap> Book<R> {
         let mut n = 0;
         for (slot, dst) in self.ladder(side).iter_best_first().zip(out.iter_mut()) {
             let l = &self.levels.levels[slot as usize];
-            *dst = DepthLevel { price: l.price, qty: l.total, orders: l.count };
+            *dst = DepthLevel {
+                price: l.price,
+                qty: l.total,
+                orders: l.count,
+            };
             n += 1;
         }
         n
@@ -221,13 +237,21 @@ impl<R: ReduceOnlyCap> Book<R> {
         if side == Side::None {
             return None;
         }
-        self.ladder(side).nth_from_best(rank).map(|s| self.levels.levels[s as usize].price)
+        self.ladder(side)
+            .nth_from_best(rank)
+            .map(|s| self.levels.levels[s as usize].price)
     }
 
     /// A resting order by id.
     pub fn order(&self, id: OrderId) -> Option<OrderView> {
-        let s = &self.slots[self.ids.get(id)? as usize];
-        Some(OrderView { id: s.id, account: s.account, side: s.side, price: s.price, qty: s.qty })
+        let s = &self.slots[self.find_id(id)? as usize];
+        Some(OrderView {
+            id: s.id,
+            account: s.account,
+            side: s.side,
+            price: s.price,
+            qty: s.qty,
+        })
     }
 
     /// Cost of an order on `taker_side` taking `qty` lots from the opposite side,
@@ -261,7 +285,11 @@ impl<R: ReduceOnlyCap> Book<R> {
     /// Submits a new order; fills and side-effect cancels go to `sink`.
     ///
     /// A rejected order leaves the book untouched and emits nothing.
-    pub fn submit(&mut self, order: NewOrder, sink: &mut impl FnMut(BookEvent)) -> Result<Outcome, Reject> {
+    pub fn submit(
+        &mut self,
+        order: NewOrder,
+        sink: &mut impl FnMut(BookEvent),
+    ) -> Result<Outcome, Reject> {
         if order.side != Side::Bid && order.side != Side::Ask {
             return Err(Reject::InvalidSide);
         }
@@ -274,7 +302,7 @@ impl<R: ReduceOnlyCap> Book<R> {
         if order.order_type != OrderType::Market && order.price <= 0 {
             return Err(Reject::InvalidPrice);
         }
-        if self.ids.get(order.id).is_some() {
+        if self.find_id(order.id).is_some() {
             return Err(Reject::DuplicateId);
         }
         let side = order.side;
@@ -283,9 +311,16 @@ impl<R: ReduceOnlyCap> Book<R> {
         // Limit price (market band, post-only slide).
         let mut price = order.price;
         if order.order_type == OrderType::Market {
-            let Some(reference) = opp_best else { return Err(Reject::NoLiquidity) };
+            let Some(best) = opp_best else {
+                return Err(Reject::NoLiquidity);
+            };
+            let reference = self.market_reference.unwrap_or(best);
             let band = self.config.market_band.width(reference);
-            price = if side == Side::Bid { reference.saturating_add(band) } else { (reference - band).max(1) };
+            price = if side == Side::Bid {
+                reference.saturating_add(band)
+            } else {
+                (reference - band).max(1)
+            };
         }
         if order.post_only {
             if let Some(best) = opp_best {
@@ -293,9 +328,14 @@ impl<R: ReduceOnlyCap> Book<R> {
                     match self.config.post_only {
                         PostOnlyPolicy::Reject => return Err(Reject::PostOnlyWouldCross),
                         PostOnlyPolicy::Slide => {
-                            price = if side == Side::Bid { best - 1 } else { best + 1 };
-                            if price <= 0 {
-                                return Err(Reject::PostOnlyWouldCross);
+                            let slid = if side == Side::Bid {
+                                best.checked_sub(1)
+                            } else {
+                                best.checked_add(1)
+                            };
+                            match slid {
+                                Some(p) if p > 0 => price = p,
+                                _ => return Err(Reject::PostOnlyWouldCross),
                             }
                         }
                     }
@@ -317,28 +357,60 @@ impl<R: ReduceOnlyCap> Book<R> {
 
         // Capacity for a resting remainder is checked up front so that a
         // rejection never follows partial fills.
+        // The position found here stays valid for `rest`: matching only
+        // touches the opposite side.
+        let mut own_position = None;
         if order.order_type == OrderType::Limit {
             if self.free_head == NIL {
                 return Err(Reject::PoolFull);
             }
             let ladder = self.ladder(side);
-            if ladder.find(price).is_err() && ladder.is_full() {
+            let position = ladder.find(price);
+            if position.is_err() && ladder.is_full() {
                 return Err(Reject::LevelsFull);
             }
+            own_position = Some(position);
         }
 
-        if order.order_type == OrderType::Fok && !self.fok_fillable(order.account, side, order.stp, price, qty) {
+        if order.order_type == OrderType::Fok
+            && !self.fok_fillable(order.account, side, order.stp, price, qty)
+        {
             return Err(Reject::FokUnfilled);
         }
 
-        let mut taker =
-            Taker { id: order.id, account: order.account, side, stp: order.stp, limit: price, remaining: qty };
-        let stp_stopped = if order.post_only { false } else { self.match_taker(&mut taker, sink) };
+        let mut taker = Taker {
+            id: order.id,
+            account: order.account,
+            side,
+            stp: order.stp,
+            limit: price,
+            remaining: qty,
+        };
+        let stp_stopped = if order.post_only {
+            false
+        } else {
+            self.match_taker(&mut taker, sink)
+        };
         let filled = qty - taker.remaining;
-        let mut outcome = Outcome { filled, resting: 0, cancelled: capped, price };
+        let mut outcome = Outcome {
+            filled,
+            resting: 0,
+            cancelled: capped,
+            price,
+        };
         if taker.remaining > 0 {
             if order.order_type == OrderType::Limit && !stp_stopped {
-                self.rest(order.id, order.account, side, price, taker.remaining, order.stp, order.post_only);
+                let position = own_position.unwrap_or_else(|| self.ladder(side).find(price));
+                self.rest(
+                    position,
+                    order.id,
+                    order.account,
+                    side,
+                    price,
+                    taker.remaining,
+                    order.stp,
+                    order.post_only,
+                );
                 outcome.resting = taker.remaining;
             } else {
                 outcome.cancelled += taker.remaining;
@@ -349,30 +421,38 @@ impl<R: ReduceOnlyCap> Book<R> {
 
     /// Places an order on the book without matching, e.g. to mirror an external
     /// venue's book. Used by the LOBSTER replay, whose submits never cross.
-    pub fn place(&mut self, id: OrderId, account: AccountId, side: Side, price: i64, qty: i64) -> Result<(), Reject> {
+    pub fn place(
+        &mut self,
+        id: OrderId,
+        account: AccountId,
+        side: Side,
+        price: i64,
+        qty: i64,
+    ) -> Result<(), Reject> {
         if side != Side::Bid && side != Side::Ask {
             return Err(Reject::InvalidSide);
         }
         if qty <= 0 {
             return Err(Reject::InvalidQty);
         }
-        if self.ids.get(id).is_some() {
+        if self.find_id(id).is_some() {
             return Err(Reject::DuplicateId);
         }
         if self.free_head == NIL {
             return Err(Reject::PoolFull);
         }
         let ladder = self.ladder(side);
-        if ladder.find(price).is_err() && ladder.is_full() {
+        let position = ladder.find(price);
+        if position.is_err() && ladder.is_full() {
             return Err(Reject::LevelsFull);
         }
-        self.rest(id, account, side, price, qty, Stp::None, false);
+        self.rest(position, id, account, side, price, qty, Stp::None, false);
         Ok(())
     }
 
     /// Cancels a resting order; returns the quantity it still had.
     pub fn cancel(&mut self, id: OrderId) -> Result<i64, Reject> {
-        let slot = self.ids.get(id).ok_or(Reject::UnknownOrder)?;
+        let slot = self.find_id(id).ok_or(Reject::UnknownOrder)?;
         let qty = self.slots[slot as usize].qty;
         self.remove_slot(slot);
         Ok(qty)
@@ -384,7 +464,7 @@ impl<R: ReduceOnlyCap> Book<R> {
         if by <= 0 {
             return Err(Reject::InvalidQty);
         }
-        let slot = self.ids.get(id).ok_or(Reject::UnknownOrder)?;
+        let slot = self.find_id(id).ok_or(Reject::UnknownOrder)?;
         let s = self.slots[slot as usize];
         if by >= s.qty {
             self.remove_slot(slot);
@@ -405,7 +485,7 @@ impl<R: ReduceOnlyCap> Book<R> {
         new_qty: i64,
         sink: &mut impl FnMut(BookEvent),
     ) -> Result<Outcome, Reject> {
-        let slot = self.ids.get(id).ok_or(Reject::UnknownOrder)?;
+        let slot = self.find_id(id).ok_or(Reject::UnknownOrder)?;
         if new_qty <= 0 {
             return Err(Reject::InvalidQty);
         }
@@ -417,7 +497,12 @@ impl<R: ReduceOnlyCap> Book<R> {
             let by = s.qty - new_qty;
             self.slots[slot as usize].qty = new_qty;
             self.levels.levels[s.level as usize].total -= by;
-            return Ok(Outcome { filled: 0, resting: new_qty, cancelled: 0, price: new_price });
+            return Ok(Outcome {
+                filled: 0,
+                resting: new_qty,
+                cancelled: 0,
+                price: new_price,
+            });
         }
         // Pre-check what would make the re-entry fail, so a rejected modify leaves the order as it was.
         if s.post_only && self.config.post_only == PostOnlyPolicy::Reject {
@@ -464,7 +549,12 @@ impl<R: ReduceOnlyCap> Book<R> {
                     if s.account == account {
                         let last = self.levels.levels[level as usize].count == 1;
                         self.remove_slot(cur);
-                        sink(BookEvent::Cancelled { id: s.id, account, qty: s.qty, reason: CancelReason::MassCancel });
+                        sink(BookEvent::Cancelled {
+                            id: s.id,
+                            account,
+                            qty: s.qty,
+                            reason: CancelReason::MassCancel,
+                        });
                         n += 1;
                         if last {
                             emptied = true;
@@ -521,6 +611,12 @@ impl<R: ReduceOnlyCap> Book<R> {
 
     // ----- internals -----------------------------------------------------
 
+    /// The pool slot of a resting order.
+    #[inline]
+    fn find_id(&self, id: OrderId) -> Option<u32> {
+        self.ids.get(id, |i| self.slots[i as usize].id)
+    }
+
     /// Can a FOK order be filled completely, given its STP mode? Mirrors the
     /// matching loop without changing anything.
     fn fok_fillable(&self, account: AccountId, side: Side, stp: Stp, limit: i64, qty: i64) -> bool {
@@ -557,7 +653,9 @@ impl<R: ReduceOnlyCap> Book<R> {
         let fees = self.config.fees;
         let opp_side = taker.side.opposite();
         while taker.remaining > 0 {
-            let Some(level) = self.ladder(opp_side).best() else { return false };
+            let Some(level) = self.ladder(opp_side).best() else {
+                return false;
+            };
             let lp = self.levels.levels[level as usize].price;
             if !crosses(taker.side, taker.limit, lp) {
                 return false;
@@ -620,12 +718,26 @@ impl<R: ReduceOnlyCap> Book<R> {
     /// Appends an order to its level (creating the level). Capacity was checked.
     #[allow(clippy::too_many_arguments)]
     #[inline]
-    fn rest(&mut self, id: OrderId, account: AccountId, side: Side, price: i64, qty: i64, stp: Stp, post_only: bool) {
+    fn rest(
+        &mut self,
+        position: Result<usize, usize>,
+        id: OrderId,
+        account: AccountId,
+        side: Side,
+        price: i64,
+        qty: i64,
+        stp: Stp,
+        post_only: bool,
+    ) {
         let ladder = self.ladder(side);
-        let level = match ladder.find(price) {
+        debug_assert_eq!(position, ladder.find(price));
+        let level = match position {
             Ok(i) => ladder.slot_at(i),
             Err(i) => {
-                let level = self.levels.alloc(price).expect("level slab sized for both ladders");
+                let level = self
+                    .levels
+                    .alloc(price)
+                    .expect("level slab sized for both ladders");
                 self.ladder_mut(side).insert(i, price, level);
                 level
             }
@@ -634,8 +746,19 @@ impl<R: ReduceOnlyCap> Book<R> {
         debug_assert_ne!(slot, NIL);
         self.free_head = self.slots[slot as usize].next_free;
         let tail = self.levels.levels[level as usize].tail;
-        self.slots[slot as usize] =
-            Slot { id, account, price, qty, prev: tail, next: NIL, level, next_free: NIL, side, stp, post_only };
+        self.slots[slot as usize] = Slot {
+            id,
+            account,
+            price,
+            qty,
+            prev: tail,
+            next: NIL,
+            level,
+            next_free: NIL,
+            side,
+            stp,
+            post_only,
+        };
         let l = &mut self.levels.levels[level as usize];
         if tail == NIL {
             l.head = slot;
@@ -675,7 +798,8 @@ impl<R: ReduceOnlyCap> Book<R> {
             }
             self.levels.release(s.level);
         }
-        self.ids.remove(s.id);
+        let slots = &self.slots;
+        self.ids.remove(s.id, |i| slots[i as usize].id);
         self.slots[slot as usize].next_free = self.free_head;
         self.slots[slot as usize].qty = 0;
         self.free_head = slot;

@@ -142,9 +142,10 @@ pub struct FeeSchedule {
 impl FeeSchedule {
     /// The fee in quote units (price ticks × lots) for one fill at `rate_ppm`.
     pub fn fee(price: i64, qty: i64, rate_ppm: i64) -> i64 {
-        let n = price as i128 * qty as i128 * rate_ppm as i128;
-        // ceil(n / d) for d > 0: -floor(-n / d).
-        let fee = -((-n).div_euclid(1_000_000));
+        // price × qty always fits in i128; × rate saturates instead of overflowing.
+        let n = (price as i128 * qty as i128).saturating_mul(rate_ppm as i128);
+        // ceil(n / d) for d > 0: floor(n / d), plus one if anything remains.
+        let fee = n.div_euclid(1_000_000) + i128::from(n.rem_euclid(1_000_000) != 0);
         fee.clamp(i64::MIN as i128, i64::MAX as i128) as i64
     }
 }

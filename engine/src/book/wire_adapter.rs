@@ -25,7 +25,10 @@ pub fn decode(ev: &Event) -> Option<Result<Request, Reject>> {
         EventKind::ClientOrder => Some(decode_order(ev).map(Request::New)),
         EventKind::ClientCancel => {
             let c: ClientCancel = ev.payload();
-            Some(Ok(Request::Cancel { account: c.account, order_id: c.order_id }))
+            Some(Ok(Request::Cancel {
+                account: c.account,
+                order_id: c.order_id,
+            }))
         }
         _ => None,
     }

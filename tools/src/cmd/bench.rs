@@ -11,6 +11,8 @@ pub enum BenchCommand {
     Parse(super::bench_parse::Args),
     /// Auction curve price evaluation: exact RAY (gavel) vs f64 formula (peer).
     Curve(super::bench_curve::Args),
+    /// gavel's order book against the `lobster` crate (LOBSTER replay and synthetic mix).
+    Book(super::bench_book::BookArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -20,5 +22,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Trigger(args) => super::bench_trigger::run(args),
         BenchCommand::Parse(args) => super::bench_parse::run(args),
         BenchCommand::Curve(args) => super::bench_curve::run(args),
+        BenchCommand::Book(args) => super::bench_book::run(args),
     }
 }

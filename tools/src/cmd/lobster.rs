@@ -47,16 +47,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, None) => (None, ReferenceUse::Seed),
     };
     let mut reference = match book_file {
-        Some(p) => {
-            Some(OrderbookReader::open(p, args.levels).with_context(|| format!("cannot open {}", p.display()))?)
-        }
+        Some(p) => Some(
+            OrderbookReader::open(p, args.levels)
+                .with_context(|| format!("cannot open {}", p.display()))?,
+        ),
         None => None,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut line = Vec::with_capacity(1024);
     let report = args.report_mismatches;
-    let (stats, replay_stats) = lobster_replay::run(
+    let result = lobster_replay::run(
         &mut messages,
         reference.as_mut().map(|r| (r, mode)),
         args.levels,
@@ -74,8 +75,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 );
             }
         },
-    )?;
-    out.flush()?;
+    );
+    let (stats, replay_stats) = match result {
+        Ok(r) => r,
+        // A closed pipe (`gavel lobster … | head`) ends the output quietly.
+        Err(lobster_replay::ReplayError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            return Ok(())
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        r => r?,
+    }
     if mode == ReferenceUse::Resync && book_file.is_some() {
         eprintln!(
             "rows={} mismatched_rows={} resyncs={} surfaced_from_depth={} order_changed_outside_window={} \

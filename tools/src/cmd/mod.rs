@@ -15,3 +15,4 @@ pub mod risk;
 pub mod bench_parse;
 pub mod replay;
 pub mod liquidate;
+pub mod bench_book;
