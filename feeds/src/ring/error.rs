@@ -46,7 +46,7 @@ pub enum DeathCause {
 #[derive(Debug, thiserror::Error)]
 pub enum RingError {
     /// A file operation failed.
-    #[error("ring file {path}: {operation} failed: {source}")]
+    #[error("ring file {path}: {operation} failed")]
     Io {
         /// The ring file.
         path: PathBuf,

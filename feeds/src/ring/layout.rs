@@ -63,7 +63,7 @@ pub(crate) struct SharedHeader {
     _pad3: [u8; 120],
 }
 
-/// Size of [`SharedHeader`] in bytes.
+/// Size of the shared header in bytes (slot 0 starts right after it).
 pub const HEADER_SIZE: usize = core::mem::size_of::<SharedHeader>();
 
 const _: () = {
