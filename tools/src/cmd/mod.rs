@@ -14,3 +14,4 @@ pub mod risk;
 pub mod bench_parse;
 pub mod replay;
 pub mod liquidate;
+pub mod gen_accounts;
