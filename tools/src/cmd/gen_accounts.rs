@@ -798,3 +798,196 @@ pub fn verify_book(
     }
     Ok(checks)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+    use gavel_feeds::crash_market::{write_crash_captures, CrashSpec, Dialect};
+
+    const FILES: [&str; 4] = ["scenario.toml", "instruments.toml", "accounts.csv", "positions.csv"];
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gavel-genacc-test-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn args(captures: Vec<PathBuf>, out: PathBuf, seed: u64, accounts: usize) -> AccountsArgs {
+        AccountsArgs {
+            captures,
+            snapshot: Vec::new(),
+            venue_info: None,
+            venue: None,
+            out,
+            seed,
+            accounts,
+            target_liquidated_pct: 20.0,
+            long_pct: 50,
+        }
+    }
+
+    /// Loads a written folder back the way `compare` will, and checks it with the risk engine.
+    fn load_and_verify(out: &Path, ranges: &[PriceRange]) -> (Scenario, Vec<SymbolCheck>) {
+        let scenario = Scenario::load(out).unwrap();
+        let checks = verify_book(&scenario.instruments, &scenario.accounts, &scenario.positions, ranges).unwrap();
+        // Every position respects its bracket's leverage cap.
+        let instruments = InstrumentSet::load(&scenario.instruments).unwrap();
+        let mut book = RiskBook::new(instruments);
+        loader::load_accounts(&mut book, &loader::read_file(&scenario.accounts).unwrap(), "a").unwrap();
+        loader::load_positions(&mut book, &loader::read_file(&scenario.positions).unwrap(), "p").unwrap();
+        for account in book.accounts() {
+            let p = &account.positions[0];
+            let ins = book.instruments().get(p.instrument);
+            let collateral = if account.mode == MarginMode::Isolated {
+                p.isolated_margin
+            } else {
+                account.wallet
+            };
+            let cap = i128::from(ins.bracket_for(p.entry_notional.abs()).max_leverage);
+            assert!(
+                p.entry_notional.abs() <= collateral * cap + collateral,
+                "{account:?} over {cap}x"
+            );
+        }
+        (scenario, checks)
+    }
+
+    #[test]
+    fn crash_capture_book_hits_the_target_and_is_deterministic() {
+        let dir = temp_dir("crash");
+        let market = CrashSpec {
+            duration_s: 60,
+            ..CrashSpec::default()
+        };
+        let captures = write_crash_captures(&market, &dir, &[Dialect::BinanceUsdm, Dialect::BybitV5]).unwrap();
+        let (ranges, checks) = write_accounts_scenario(&args(captures.clone(), dir.join("a"), 7, 400)).unwrap();
+        assert_eq!(ranges.len(), 1);
+        let r = &ranges[0];
+        assert_eq!(
+            (r.symbol.as_str(), r.tick_size.as_str(), r.lot_size.as_str()),
+            ("BTCUSDT", "0.1", "0.001")
+        );
+        assert_eq!(r.venues, ["binance-usdm", "bybit"]);
+        // The crash falls by 15 %: the observed low is well below the start.
+        assert!(r.min_mid < r.first_mid * 90 / 100 && r.max_mid >= r.first_mid, "{r:?}");
+
+        let (scenario, loaded) = load_and_verify(&dir.join("a"), &ranges);
+        assert_eq!(
+            loaded.iter().map(|c| c.liquidatable_in_range).collect::<Vec<_>>(),
+            checks.iter().map(|c| c.liquidatable_in_range).collect::<Vec<_>>()
+        );
+        let expected: Vec<PathBuf> = captures.iter().map(|c| std::fs::canonicalize(c).unwrap()).collect();
+        assert_eq!(scenario.captures, expected, "absolute capture paths load as they are");
+        let c = &loaded[0];
+        assert_eq!(c.accounts, 400);
+        assert!(
+            (50..=110).contains(&c.liquidatable_in_range),
+            "{c:?}: target 20 % of 400"
+        );
+        // Every account aimed inside is crossed, and none aimed outside.
+        assert_eq!(c.liquidatable_in_range, checks[0].aimed_inside, "{c:?}");
+        assert_eq!(c.liquidatable_at_start, 0);
+
+        // Same seed: byte-identical files; another seed: a different book.
+        write_accounts_scenario(&args(captures.clone(), dir.join("b"), 7, 400)).unwrap();
+        write_accounts_scenario(&args(captures, dir.join("c"), 8, 400)).unwrap();
+        for f in FILES {
+            let a = std::fs::read(dir.join("a").join(f)).unwrap();
+            assert_eq!(a, std::fs::read(dir.join("b").join(f)).unwrap(), "{f}");
+        }
+        let positions = |d: &str| std::fs::read(dir.join(d).join("positions.csv")).unwrap();
+        assert_ne!(positions("a"), positions("c"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn target_zero_and_hundred_are_honoured() {
+        let dir = temp_dir("extremes");
+        let market = CrashSpec {
+            duration_s: 30,
+            ..CrashSpec::default()
+        };
+        let captures = write_crash_captures(&market, &dir, &[Dialect::BinanceUsdm]).unwrap();
+        for (pct, want) in [(0.0, 0), (100.0, 120)] {
+            let mut a = args(captures.clone(), dir.join(format!("p{pct}")), 3, 120);
+            a.target_liquidated_pct = pct;
+            let (_, checks) = write_accounts_scenario(&a).unwrap();
+            assert_eq!(checks[0].liquidatable_in_range, want, "{pct} %: {checks:?}");
+        }
+        let mut bad = args(captures, dir.join("bad"), 3, 10);
+        bad.target_liquidated_pct = 120.0;
+        assert!(write_accounts_scenario(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("--target-liquidated-pct"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn venues_and_book_symbols_are_recognised() {
+        assert_eq!(
+            detect_venue(b"wss://fstream.binance.com/stream", b"{}"),
+            Some(Venue::BinanceUsdm)
+        );
+        assert_eq!(
+            detect_venue(b"", br#"{"e":"depthUpdate","s":"X","U":1,"u":2,"pu":0}"#),
+            Some(Venue::BinanceUsdm)
+        );
+        assert_eq!(
+            detect_venue(b"", br#"{"e":"depthUpdate","s":"X","U":1,"u":2}"#),
+            Some(Venue::BinanceSpot)
+        );
+        assert_eq!(
+            detect_venue(b"", br#"{"topic":"orderbook.50.BTCUSDT"}"#),
+            Some(Venue::Bybit)
+        );
+        assert_eq!(detect_venue(b"", br#"{"e":"trade"}"#), None);
+        let mut symbols = Vec::new();
+        add_book_symbol(
+            br#"{"stream":"a@depth","data":{"e":"depthUpdate","E":1,"s":"SUSHIUSDT"}}"#,
+            &mut symbols,
+        );
+        add_book_symbol(br#"{"topic":"orderbook.200.ETHUSDT","type":"delta"}"#, &mut symbols);
+        add_book_symbol(br#"{"e":"aggTrade","s":"KEEPUSDT"}"#, &mut symbols);
+        add_book_symbol(br#"{"e":"depthUpdate","s":"sushiusdt"}"#, &mut symbols);
+        assert_eq!(symbols, ["SUSHIUSDT", "ETHUSDT"]);
+    }
+
+    #[test]
+    #[ignore = "real data (GAVEL_DATA)"]
+    fn cryptofeed_binance_futures_book() {
+        use gavel_feeds::data_dir::require_data_file;
+        let ws = require_data_file("cryptofeed/BINANCE_FUTURES.ws.1.0");
+        let snapshots = require_data_file("cryptofeed/BINANCE_FUTURES.http.0.0");
+        let info = require_data_file("cryptofeed/BINANCE_FUTURES.0");
+        let dir = temp_dir("real");
+        let mut a = args(vec![ws], dir.join("a"), 1, 900);
+        a.snapshot = vec![snapshots];
+        a.venue_info = Some(info);
+        let (ranges, checks) = write_accounts_scenario(&a).unwrap();
+        // CTKUSDT has no snapshot in the recording, so its book never syncs.
+        let symbols: Vec<&str> = ranges.iter().map(|r| r.symbol.as_str()).collect();
+        assert_eq!(symbols, ["AKROUSDT", "KEEPUSDT", "SUSHIUSDT"]);
+        let sushi = &ranges[2];
+        // exchangeInfo grids, and the 30 s path stays within a fraction of a percent.
+        assert_eq!((sushi.tick_size.as_str(), sushi.lot_size.as_str()), ("0.001", "1"));
+        assert!(
+            sushi.min_mid < sushi.max_mid && sushi.max_mid - sushi.min_mid < sushi.first_mid / 100,
+            "{sushi:?}"
+        );
+        let (scenario, loaded) = load_and_verify(&dir.join("a"), &ranges);
+        assert_eq!(scenario.snapshots.len(), 1);
+        assert!(scenario.venue_info.is_some());
+        for c in &loaded {
+            assert_eq!(c.accounts, 300);
+            // 20 % of 300 = 60; binomial spread ±7.
+            assert!((35..=85).contains(&c.liquidatable_in_range), "{c:?}");
+            assert_eq!(c.liquidatable_at_start, 0, "{c:?}");
+            assert!(c.max_leverage <= 50, "{c:?}");
+        }
+        assert!(loaded.iter().any(|c| c.liquidatable_in_range > 0));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
