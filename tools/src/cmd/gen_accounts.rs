@@ -282,7 +282,10 @@ pub fn recorded_ranges(
             }
         }
     }
-    let scratch = std::env::temp_dir().join(format!("gavel-gen-accounts-{}", std::process::id()));
+    // Scratch space for gavel captures rewritten as lines; unique per call.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let scratch = std::env::temp_dir().join(format!("gavel-gen-accounts-{}-{call}", std::process::id()));
     let mut merged: BTreeMap<String, PriceRange> = BTreeMap::new();
     let result = (|| -> anyhow::Result<()> {
         for (venue, files, symbols) in by_venue.values() {
