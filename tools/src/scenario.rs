@@ -263,6 +263,26 @@ mod tests {
     }
 
     #[test]
+    fn manifest_without_snapshots_or_venue_info_keeps_the_crash_layout() {
+        let manifest = ScenarioManifest {
+            name: "crash-seed-1".into(),
+            instruments: "instruments.toml".into(),
+            accounts: "accounts.csv".into(),
+            positions: "positions.csv".into(),
+            captures: vec!["binance-usdm.cap".into(), "bybit.cap".into()],
+            snapshots: Vec::new(),
+            venue_info: None,
+        };
+        let text = toml::to_string(&manifest).unwrap();
+        assert_eq!(
+            text,
+            "name = \"crash-seed-1\"\ninstruments = \"instruments.toml\"\naccounts = \"accounts.csv\"\n\
+             positions = \"positions.csv\"\ncaptures = [\"binance-usdm.cap\", \"bybit.cap\"]\n"
+        );
+        assert_eq!(toml::from_str::<ScenarioManifest>(&text).unwrap(), manifest);
+    }
+
+    #[test]
     fn units_format_exactly() {
         assert_eq!(format_units(600_001, "0.1"), "60000.1");
         assert_eq!(format_units(-1234, "0.001"), "-1.234");

@@ -199,7 +199,10 @@ pub fn write_accounts_scenario(args: &AccountsArgs) -> anyhow::Result<(Vec<Price
         args.venue_info.as_deref(),
         args.venue.as_deref(),
     )?;
-    anyhow::ensure!(!ranges.is_empty(), "no symbol with a synced book found in the captures");
+    anyhow::ensure!(
+        !ranges.is_empty(),
+        "no linear-perpetual symbol with a synced book found in the captures"
+    );
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let instruments_text = instruments_toml(&ranges);
     let instruments = InstrumentSet::parse(&instruments_text, "instruments.toml")
@@ -289,7 +292,15 @@ pub fn recorded_ranges(
     let mut merged: BTreeMap<String, PriceRange> = BTreeMap::new();
     let result = (|| -> anyhow::Result<()> {
         for (venue, files, symbols) in by_venue.values() {
-            let binance = matches!(venue, Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot);
+            if !matches!(venue, Venue::BinanceUsdm | Venue::Bybit) {
+                // Spot has no liquidations; COIN-M is inverse, and the risk engine is linear only.
+                eprintln!(
+                    "gen accounts: {venue:?} skipped ({} symbols): only linear perpetuals (binance-usdm, bybit linear) have a margin model",
+                    symbols.len()
+                );
+                continue;
+            }
+            let binance = *venue == Venue::BinanceUsdm;
             let url_filter = (*venue == Venue::Bybit).then(|| "/linear".to_string());
             for symbol in symbols {
                 let mut paths = Vec::new();
@@ -576,7 +587,24 @@ pub fn plan_accounts(
     args: &AccountsArgs,
 ) -> anyhow::Result<Vec<PlannedAccount>> {
     let mut rng = SplitMix64::new(args.seed ^ 0x9e4a_cc07);
-    let target_per_mille = (args.target_liquidated_pct * 10.0).round() as u64;
+    // Symbols whose price never left the first mid by two ticks cannot hold an
+    // account liquidated inside the range: the others take their share.
+    let roomy = |r: &PriceRange| r.first_mid - r.min_mid >= 2 || r.max_mid - r.first_mid >= 2;
+    let in_roomy = (0..args.accounts).filter(|i| roomy(&ranges[i % ranges.len()])).count();
+    let wanted = args.target_liquidated_pct / 100.0 * args.accounts as f64;
+    let target_per_mille = if in_roomy == 0 {
+        0
+    } else {
+        ((wanted / in_roomy as f64 * 1000.0).round() as u64).min(1000)
+    };
+    if in_roomy < args.accounts {
+        for r in ranges.iter().filter(|r| !roomy(r)) {
+            eprintln!(
+                "gen accounts: {}: the mid stayed within a tick of its first value; its accounts all liquidate outside the range, the other symbols take their share",
+                r.symbol
+            );
+        }
+    }
     let mut out = Vec::with_capacity(args.accounts);
     for i in 0..args.accounts {
         let r = &ranges[i % ranges.len()];
@@ -926,6 +954,40 @@ mod tests {
             .to_string()
             .contains("--target-liquidated-pct"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_flat_symbol_hands_its_share_to_the_others() {
+        let range = |symbol: &str, first, min, max| PriceRange {
+            symbol: symbol.into(),
+            venues: vec!["bybit".into()],
+            tick_size: "0.01".into(),
+            lot_size: "0.001".into(),
+            first_ns: 0,
+            first_mid: first,
+            min_mid: min,
+            max_mid: max,
+            updates: 10,
+        };
+        let ranges = [
+            range("FLATUSDT", 100_000, 100_000, 100_001),
+            range("MOVEUSDT", 100_000, 99_800, 100_300),
+        ];
+        let instruments = InstrumentSet::parse(&instruments_toml(&ranges), "t").unwrap();
+        let plan = plan_accounts(&ranges, &instruments, &args(Vec::new(), PathBuf::new(), 5, 2000)).unwrap();
+        let inside = |s: &str| plan.iter().filter(|a| a.symbol == s && a.aimed_inside).count();
+        assert_eq!(inside("FLATUSDT"), 0);
+        // 20 % of 2000 = 400, all on the moving symbol (40 % of its 1000 accounts).
+        assert!((340..=460).contains(&inside("MOVEUSDT")), "{}", inside("MOVEUSDT"));
+        for a in &plan {
+            let r = if a.symbol == "FLATUSDT" { &ranges[0] } else { &ranges[1] };
+            let crossed = if a.size_lots > 0 {
+                r.min_mid < a.target_liq_ticks
+            } else {
+                r.max_mid > a.target_liq_ticks
+            };
+            assert_eq!(crossed, a.aimed_inside, "{a:?}");
+        }
     }
 
     #[test]
