@@ -329,7 +329,7 @@ pub fn recorded_ranges(
                 };
                 let mut seen: Option<(i64, i64, i64, i64)> = None; // first_ns, first, min, max
                 let mut updates = 0u64;
-                replay
+                let report = replay
                     .run(|receive_ns, _, book| {
                         if let (Some(b), Some(a)) = (book.best_bid(), book.best_ask()) {
                             let mid = (b.price + a.price).div_euclid(2);
@@ -341,6 +341,16 @@ pub fn recorded_ranges(
                         }
                     })
                     .map_err(|e| anyhow!("{e}"))?;
+                let refused: u64 = report.parse_errors.values().sum();
+                if refused + report.bad_lines + report.sync.gaps + report.sync.crossed > 0 {
+                    eprintln!(
+                        "gen accounts: {symbol} on {venue:?}: {refused} messages refused, {} bad lines, {} gaps, {} crossed books{}",
+                        report.bad_lines,
+                        report.sync.gaps,
+                        report.sync.crossed,
+                        report.first_errors.first().map(|e| format!("; first: {e}")).unwrap_or_default()
+                    );
+                }
                 let Some((first_ns, first, lo, hi)) = seen else {
                     eprintln!("gen accounts: {symbol} on {venue:?}: the book never synced; symbol skipped");
                     continue;
@@ -677,21 +687,28 @@ fn plan_one(
         };
         let mut entry = entry0;
         let mut collateral = collateral_for(entry, liq);
-        let lmax = max_lev_at(entry);
+        let mut lmax = max_lev_at(entry);
         let ok_side = if long { entry > liq } else { entry < liq };
-        if !ok_side || collateral <= 0 || ins.notional(size, entry) > collateral * lmax {
-            // Too much leverage for the bracket: the position was opened earlier, further
-            // away, at a leverage between half the bracket's maximum and the maximum.
+        // Too much leverage for the bracket: the position was opened earlier, further
+        // away, at a leverage between half the bracket's maximum and the maximum. The
+        // new entry may move the notional into a lower-leverage bracket: retry there.
+        let mut tries = 0;
+        while tries < 4 && (!ok_side || collateral <= 0 || ins.notional(size, entry) > collateral * lmax) {
+            tries += 1;
             let low = (lmax + 1) / 2;
-            let lev = low + i128::from(shift_pick % (1 + (lmax - low) as u64));
+            let lev = (low + i128::from(shift_pick % (1 + (lmax - low) as u64))).max(2);
             let mm = maintenance_at(liq);
             let liq_value = q * m * i128::from(liq);
             entry = if long {
-                div_ceil(lev * (liq_value - mm), q * m * (lev - 1).max(1)) as i64
+                div_ceil(lev * (liq_value - mm), q * m * (lev - 1))
             } else {
-                ((lev * (mm + liq_value)) / (q * m * (lev + 1))) as i64
-            };
+                (lev * (mm + liq_value)) / (q * m * (lev + 1))
+            } as i64;
             collateral = collateral_for(entry, liq);
+            if ins.notional(size, entry) <= collateral * max_lev_at(entry) {
+                break;
+            }
+            lmax = max_lev_at(entry);
         }
         (entry, liq, collateral)
     } else {
