@@ -32,8 +32,15 @@ pub struct ScenarioManifest {
     pub accounts: String,
     /// Positions CSV, relative to the folder.
     pub positions: String,
-    /// Capture files, relative to the folder, one per venue.
+    /// Capture files, one per venue: relative to the folder, or absolute.
     pub captures: Vec<String>,
+    /// Files of REST depth snapshots the captures need (e.g. cryptofeed
+    /// `BINANCE_FUTURES.http.0.0`), relative or absolute; omitted when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshots: Vec<String>,
+    /// Venue metadata (Binance exchangeInfo) for tick and lot sizes; optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue_info: Option<String>,
 }
 
 /// A scenario with its paths resolved against its folder.
@@ -49,10 +56,15 @@ pub struct Scenario {
     pub positions: PathBuf,
     /// Capture files.
     pub captures: Vec<PathBuf>,
+    /// REST snapshot files for the captures.
+    pub snapshots: Vec<PathBuf>,
+    /// Venue metadata file.
+    pub venue_info: Option<PathBuf>,
 }
 
 impl Scenario {
-    /// Reads `<dir>/scenario.toml` and resolves the files it names; every named file must exist.
+    /// Reads `<dir>/scenario.toml` and resolves the files it names (relative
+    /// names against `dir`, absolute ones as they are); every named file must exist.
     pub fn load(dir: &Path) -> anyhow::Result<Scenario> {
         let manifest_path = dir.join("scenario.toml");
         let text = std::fs::read_to_string(&manifest_path)
@@ -75,6 +87,8 @@ impl Scenario {
             accounts: resolve(&manifest.accounts, "accounts")?,
             positions: resolve(&manifest.positions, "positions")?,
             captures: manifest.captures.iter().map(|c| resolve(c, "captures")).collect::<anyhow::Result<_>>()?,
+            snapshots: manifest.snapshots.iter().map(|c| resolve(c, "snapshots")).collect::<anyhow::Result<_>>()?,
+            venue_info: manifest.venue_info.as_deref().map(|v| resolve(v, "venue_info")).transpose()?,
         })
     }
 }
@@ -119,7 +133,7 @@ pub struct GeneratedAccount {
 
 /// Leverage buckets `(upper bound of the draw per mille, low, high)`: most
 /// accounts run 2–10×, a tail runs 20–100× (the accounts a crash wipes out first).
-const LEVERAGE_BUCKETS: [(u64, u32, u32); 5] = [(400, 2, 5), (700, 5, 10), (900, 10, 20), (980, 20, 50), (1000, 50, 100)];
+pub(crate) const LEVERAGE_BUCKETS: [(u64, u32, u32); 5] = [(400, 2, 5), (700, 5, 10), (900, 10, 20), (980, 20, 50), (1000, 50, 100)];
 
 /// Generates a deterministic account book: leverage from [`LEVERAGE_BUCKETS`],
 /// notional roughly log-uniform from 1,000 to 1,000,000 quote, entries within
@@ -249,6 +263,26 @@ mod tests {
     }
 
     #[test]
+    fn manifest_without_snapshots_or_venue_info_keeps_the_crash_layout() {
+        let manifest = ScenarioManifest {
+            name: "crash-seed-1".into(),
+            instruments: "instruments.toml".into(),
+            accounts: "accounts.csv".into(),
+            positions: "positions.csv".into(),
+            captures: vec!["binance-usdm.cap".into(), "bybit.cap".into()],
+            snapshots: Vec::new(),
+            venue_info: None,
+        };
+        let text = toml::to_string(&manifest).unwrap();
+        assert_eq!(
+            text,
+            "name = \"crash-seed-1\"\ninstruments = \"instruments.toml\"\naccounts = \"accounts.csv\"\n\
+             positions = \"positions.csv\"\ncaptures = [\"binance-usdm.cap\", \"bybit.cap\"]\n"
+        );
+        assert_eq!(toml::from_str::<ScenarioManifest>(&text).unwrap(), manifest);
+    }
+
+    #[test]
     fn units_format_exactly() {
         assert_eq!(format_units(600_001, "0.1"), "60000.1");
         assert_eq!(format_units(-1234, "0.001"), "-1.234");
@@ -266,6 +300,8 @@ mod tests {
             accounts: "accounts.csv".into(),
             positions: "positions.csv".into(),
             captures: vec!["a.cap".into()],
+            snapshots: Vec::new(),
+            venue_info: None,
         };
         std::fs::write(dir.join("scenario.toml"), toml::to_string(&manifest).unwrap()).unwrap();
         for f in ["instruments.toml", "accounts.csv", "positions.csv"] {

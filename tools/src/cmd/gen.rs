@@ -12,6 +12,8 @@ use crate::scenario::{generate_account_book, write_account_book, AccountBookSpec
 pub enum GenCommand {
     /// A crash scenario folder: two venue captures with a liquidity drought, instruments, accounts, positions.
     Crash(CrashArgs),
+    /// An account book around the prices of real recordings: instruments, accounts, positions.
+    Accounts(super::gen_accounts::AccountsArgs),
 }
 
 /// Arguments of `gavel gen crash`.
@@ -51,6 +53,7 @@ pub fn run(command: GenCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        GenCommand::Accounts(args) => super::gen_accounts::run(&args),
     }
 }
 
@@ -88,6 +91,8 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         accounts: "accounts.csv".into(),
         positions: "positions.csv".into(),
         captures: dialects.iter().map(|d| d.file_name().to_string()).collect(),
+        snapshots: Vec::new(),
+        venue_info: None,
     };
     std::fs::write(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     Ok(manifest)

@@ -16,3 +16,4 @@ pub mod bench_parse;
 pub mod replay;
 pub mod liquidate;
 pub mod bench_book;
+pub mod gen_accounts;
