@@ -18,8 +18,10 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the built-in demo scenario and print its results.
+    /// Run the built-in demo: a generated crash replayed under every built-in policy, with the HTML report.
     Demo(cmd::demo::Args),
+    /// Stream a generated market through a shared-memory ring into the pinned engine; print loop latency.
+    Stream(cmd::stream::Args),
     /// Run a benchmark against its strongest peer.
     #[command(subcommand)]
     Bench(cmd::bench::BenchCommand),
@@ -49,6 +51,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Stream(args) => cmd::stream::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Gen(args) => cmd::gen::run(args),
         Command::Compare(args) => cmd::compare::run(args),

@@ -1,112 +1,68 @@
-//! `gavel demo`: the built-in demo scenario.
+//! `gavel demo`: the main job on a built-in scenario.
 //!
-//! Generates a synthetic market stream, publishes it from a feed thread into a
-//! shared-memory ring, consumes it on a pinned engine thread in deterministic
-//! replay mode, and prints the loop's counters and stage latency histograms.
+//! Generates a crash scenario (two venues, a liquidity drought with flash
+//! crashes, a leveraged account book) in a temporary folder, replays it under
+//! every built-in liquidation policy through the real pipeline, prints the
+//! comparison and writes the HTML report.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
-use gavel_engine::engine_loop::{pin_current_thread, EngineLoop, Mode, NoopHandler, PinOutcome};
-use gavel_engine::ring_source::RingSource;
-use gavel_feeds::clock::Clock;
-use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig};
-use gavel_feeds::synthetic::{market_stream, StreamSpec};
+use gavel_engine::policy_replay::BUILTIN_POLICIES;
+
+use crate::cmd::compare::{compare, table, to_json, write_report};
+use crate::cmd::gen::{write_crash_scenario, CrashArgs};
+use crate::pipeline::resolve_inputs;
 
 /// Arguments of `gavel demo`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Number of synthetic events to run.
-    #[arg(long, default_value_t = 1_000_000)]
-    events: usize,
-    /// Generator seed.
+    /// Scenario seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Core to pin the engine thread to (falls back, with a warning, if absent).
+    /// Number of leveraged accounts.
+    #[arg(long, default_value_t = 2000)]
+    accounts: usize,
+    /// Where to write the HTML report.
+    #[arg(long, default_value = "gavel-report.html")]
+    report: PathBuf,
+    /// Also write the comparison as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Keep the generated scenario in this folder instead of a temporary one.
+    #[arg(long)]
+    keep: Option<PathBuf>,
+    /// Core to pin the engine thread to.
     #[arg(long, default_value_t = 1)]
     core: usize,
-    /// Feed rate in events per second (0 = as fast as possible, which measures
-    /// queueing in a full ring rather than the hop).
-    #[arg(long, default_value_t = 200_000)]
-    rate: u64,
-    /// Ring capacity in events (a power of two).
-    #[arg(long, default_value_t = 65_536)]
-    ring_capacity: u64,
-    /// Folder to write one `.hgrm` percentile file per stage into.
-    #[arg(long)]
-    hgrm_dir: Option<PathBuf>,
 }
 
 /// Runs the demo.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let spec = StreamSpec { seed: args.seed, events: args.events, ..StreamSpec::default() };
-    let events = market_stream(&spec);
-    let clock = Clock::calibrate(std::time::Duration::from_millis(20));
-    let ring_path = default_ring_path(&format!("gavel-demo-{}", std::process::id()));
-    let mut producer = EventProducer::create(&ring_path, ProducerConfig::new(args.ring_capacity), clock)
-        .with_context(|| format!("creating the ring {}", ring_path.display()))?;
-    let consumer = Consumer::open(&ring_path, ConsumerConfig::default())
-        .with_context(|| format!("opening the ring {}", ring_path.display()))?;
-
-    let rate = args.rate;
-    let feed_thread = std::thread::Builder::new()
-        .name("gavel-feed".into())
-        .spawn(move || -> anyhow::Result<()> {
-            if rate == 0 {
-                for batch in events.chunks(64) {
-                    producer.push_slice(batch)?;
-                }
-            } else {
-                // Publish event i at start + i / rate, spinning in between, so
-                // each event travels through a nearly empty ring.
-                let interval_ns = 1_000_000_000 / rate.max(1);
-                let start = clock.now_ticks();
-                for (i, event) in events.iter().enumerate() {
-                    let due_ns = i as u64 * interval_ns;
-                    while clock.ns_since(start) < due_ns {
-                        std::hint::spin_loop();
-                    }
-                    producer.push(*event)?;
-                }
-            }
-            Ok(()) // dropping the producer closes the ring
-        })
-        .context("spawning the feed thread")?;
-    let core = args.core;
-    let engine_thread = std::thread::Builder::new()
-        .name("gavel-engine".into())
-        .spawn(move || {
-            let pin = pin_current_thread(core);
-            let mut engine = EngineLoop::new(vec![RingSource::new(consumer)], Mode::Replay, clock);
-            let outcome = engine.run(&mut NoopHandler, u64::MAX, || false);
-            (pin, outcome, engine.stats().clone(), engine.latency().clone())
-        })
-        .context("spawning the engine thread")?;
-    let feed_result = feed_thread.join().map_err(|_| anyhow::anyhow!("the feed thread panicked"))?;
-    let (pin, outcome, stats, latency) =
-        engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
-    let _ = std::fs::remove_file(&ring_path);
-    feed_result.context("publishing into the ring")?;
-    match pin {
-        PinOutcome::Pinned(core) => println!("engine pinned to core {core}"),
-        PinOutcome::Unpinned { requested, reason } => {
-            eprintln!("warning: engine not pinned to core {requested}: {reason}")
-        }
+    let temp = std::env::temp_dir().join(format!("gavel-demo-{}", std::process::id()));
+    let dir = args.keep.clone().unwrap_or_else(|| temp.clone());
+    let started = std::time::Instant::now();
+    let crash = CrashArgs { out: dir.clone(), seed: args.seed, accounts: args.accounts, drop: 15.0, duration: 300, long_pct: 70 };
+    let manifest = write_crash_scenario(&crash)?;
+    println!(
+        "scenario {}: BTCUSDT on binance-usdm and bybit, 300 s, 15 % crash with flash gaps and a liquidity drought, {} accounts",
+        manifest.name, args.accounts
+    );
+    let (name, mut inputs) = resolve_inputs(Some(&dir), None, None, None, &[])?;
+    inputs.engine_core = args.core;
+    let names: Vec<String> = BUILTIN_POLICIES.iter().map(|s| s.to_string()).collect();
+    let runs = compare(&inputs, &names)?;
+    print!("{}", table(&runs));
+    write_report(&args.report, &name, &runs)?;
+    println!("wrote {}", args.report.display());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
     }
-    let reason = outcome?;
-    println!("ring: {} ({} slots), feed rate: {}", ring_path.display(), args.ring_capacity, match args.rate {
-        0 => "as fast as possible".to_string(),
-        r => format!("{r} events/s"),
-    });
-    println!("clock: {:?}, {:.4} ns/tick", clock.source(), clock.ns_per_tick());
-    println!("stop: {reason:?}; events handled: {}, unknown kinds: {}", stats.total, stats.unknown_kind);
-    for stage in latency.stages() {
-        println!("{}", stage.summary_line());
+    if args.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&temp);
     }
-    if let Some(dir) = args.hgrm_dir {
-        for path in latency.write_hgrm_files(&dir).with_context(|| format!("writing {}", dir.display()))? {
-            println!("wrote {}", path.display());
-        }
-    }
+    println!("done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
 }

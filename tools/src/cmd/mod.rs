@@ -7,6 +7,7 @@ pub mod bench_curve;
 pub mod curve;
 pub mod capture;
 pub mod demo;
+pub mod stream;
 pub mod gen;
 pub mod ring;
 pub mod lobster;
