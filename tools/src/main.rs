@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod cmd;
 mod pipeline;
 mod policy_file;
+mod recording_capture;
 mod report;
 mod scenario;
 

@@ -203,10 +203,10 @@ pub fn resolve_inputs(
     positions: Option<&Path>,
     captures: &[PathBuf],
 ) -> anyhow::Result<(String, ReplayInputs)> {
-    let (name, instruments, accounts, positions, captures) = match scenario {
+    let (name, instruments, accounts, positions, captures, snapshots) = match scenario {
         Some(dir) => {
             let s = crate::scenario::Scenario::load(dir)?;
-            (s.name, s.instruments, s.accounts, s.positions, s.captures)
+            (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots)
         }
         None => {
             let need = |p: Option<&Path>, flag: &str| {
@@ -219,9 +219,24 @@ pub fn resolve_inputs(
                 need(accounts, "--accounts")?,
                 need(positions, "--positions")?,
                 captures.to_vec(),
+                Vec::new(),
             )
         }
     };
+    // Recordings in other formats are converted once into gavel captures
+    // (with the scenario's snapshot files merged in by receive time).
+    let mut converted = Vec::with_capacity(captures.len());
+    for (i, capture) in captures.iter().enumerate() {
+        if crate::recording_capture::is_gavel_capture(capture) {
+            converted.push(capture.clone());
+            continue;
+        }
+        let out = std::env::temp_dir().join(format!("gavel-converted-{}-{i}.cap", std::process::id()));
+        crate::recording_capture::convert(capture, &snapshots, &out)
+            .with_context(|| format!("converting {} into a gavel capture", capture.display()))?;
+        converted.push(out);
+    }
+    let captures = converted;
     Ok((
         name,
         ReplayInputs {

@@ -471,7 +471,7 @@ fn inspect(path: &Path, forced: Option<Venue>) -> anyhow::Result<Source> {
 }
 
 /// The venue a record comes from, by its connection URL or its message shape.
-fn detect_venue(url: &[u8], payload: &[u8]) -> Option<Venue> {
+pub(crate) fn detect_venue(url: &[u8], payload: &[u8]) -> Option<Venue> {
     if contains(url, b"fstream") {
         return Some(Venue::BinanceUsdm);
     }
