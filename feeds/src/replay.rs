@@ -8,10 +8,12 @@ use crate::input_error::{InputError, Location};
 use crate::recording::{url_query_param, RecordError, RecordKind, RecordingReader};
 use crate::sync::binance::{BinanceBookSync, DiffIds};
 use crate::sync::bybit::BybitBookSync;
+use crate::sync::okx::OkxBookSync;
 use crate::sync::{SyncNote, SyncStats};
 use crate::venue_book::L2Book;
 use crate::venues::binance::BinanceParser;
 use crate::venues::bybit::BybitParser;
+use crate::venues::okx::OkxParser;
 use crate::venues::{InstrumentSpec, Instruments, Message, VenueParser};
 use crate::wire::{Event, PriceLevel, Side, Venue};
 use std::collections::{BTreeMap, VecDeque};
@@ -98,6 +100,14 @@ impl TopReplay {
             Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => (
                 Box::new(BinanceParser::new(self.venue, instruments)),
                 BookSync::Binance(BinanceBookSync::new(self.venue, self.spec.id)),
+            ),
+            Venue::Okx => (
+                Box::new(OkxParser::new(instruments)),
+                BookSync::Okx(OkxBookSync::new(
+                    self.spec.id,
+                    self.spec.price,
+                    self.spec.qty,
+                )),
             ),
             Venue::Bybit => (
                 Box::new(BybitParser::new(instruments)),
@@ -194,6 +204,7 @@ impl TopReplay {
                     first_id,
                     final_id,
                     prev_final_id,
+                    checksum,
                     ..
                 } => {
                     let ids = DiffIds {
@@ -201,10 +212,14 @@ impl TopReplay {
                         final_id,
                         prev_final_id,
                     };
-                    sync.on_diff(ids, receive_ns, events, &mut emit);
+                    sync.on_diff(ids, checksum, receive_ns, events, &mut emit);
                 }
-                Message::BookSnapshot { last_update_id, .. } => {
-                    sync.on_snapshot(last_update_id, receive_ns, events, &mut emit);
+                Message::BookSnapshot {
+                    last_update_id,
+                    checksum,
+                    ..
+                } => {
+                    sync.on_snapshot(last_update_id, checksum, receive_ns, events, &mut emit);
                 }
                 Message::BookTicker { update_id, .. } => {
                     let bid: PriceLevel = events[0].payload();
@@ -348,7 +363,7 @@ pub fn resolve_spec(
             spec
         }
         None => {
-            let (pp, qp) = from_snapshot.ok_or_else(|| {
+            let (pp, qp, _) = from_snapshot.ok_or_else(|| {
                 format!("no depth snapshot for {symbol} in the inputs and no --venue-info: cannot tell the price grid")
             })?;
             let price = Grid::with_decimals(pp).map_err(|e| e.to_string())?;
@@ -356,9 +371,10 @@ pub fn resolve_spec(
             InstrumentSpec::new(symbol, id, price, qty)
         }
     };
-    if let Some((pp, qp)) = from_snapshot {
+    if let Some((pp, qp, fixed)) = from_snapshot {
         spec.price_places = pp.max(spec.price.decimals());
         spec.qty_places = qp.max(spec.qty.decimals());
+        spec.print_shortest = !fixed;
     }
     Ok(spec)
 }
@@ -370,7 +386,7 @@ fn first_snapshot_places(
     symbol: &str,
     sources: &[PathBuf],
     url_filter: Option<&str>,
-) -> Result<Option<(u8, u8)>, String> {
+) -> Result<Option<(u8, u8, bool)>, String> {
     for path in sources {
         let mut reader = RecordingReader::open(path).map_err(|e| e.to_string())?;
         loop {
@@ -384,7 +400,11 @@ fn first_snapshot_places(
             let bybit = !binance
                 && contains(rec.payload, b"\"orderbook.")
                 && contains(rec.payload, b"\"snapshot\"");
-            if !(binance || bybit) {
+            let okx = !binance
+                && !bybit
+                && contains(rec.payload, b"\"books")
+                && contains(rec.payload, b"\"snapshot\"");
+            if !(binance || bybit || okx) {
                 continue;
             }
             if let Some(filter) = url_filter {
@@ -403,6 +423,15 @@ fn first_snapshot_places(
             };
             let (book, sym, sides) = if binance {
                 (&value, value.get("symbol"), ["bids", "asks"])
+            } else if okx {
+                let Some(data) = value.get("data").and_then(|d| d.get(0)) else {
+                    continue;
+                };
+                (
+                    data,
+                    value.get("arg").and_then(|a| a.get("instId")),
+                    ["bids", "asks"],
+                )
             } else {
                 let Some(data) = value.get("data") else {
                     continue;
@@ -415,6 +444,9 @@ fn first_snapshot_places(
                 }
             }
             let (mut pp, mut qp) = (0u8, 0u8);
+            // Fixed printing: every price has the same places, and so has every quantity.
+            let (mut price_set, mut qty_set) = (None, None);
+            let mut fixed = true;
             for side in sides {
                 for level in book
                     .get(side)
@@ -428,11 +460,13 @@ fn first_snapshot_places(
                             .and_then(|v| v.as_str())
                             .and_then(|t| fraction_places(t.as_bytes()))
                     };
-                    pp = pp.max(text(0).unwrap_or(0));
-                    qp = qp.max(text(1).unwrap_or(0));
+                    let (p, q) = (text(0).unwrap_or(0), text(1).unwrap_or(0));
+                    fixed &= *price_set.get_or_insert(p) == p && *qty_set.get_or_insert(q) == q;
+                    pp = pp.max(p);
+                    qp = qp.max(q);
                 }
             }
-            return Ok(Some((pp, qp)));
+            return Ok(Some((pp, qp, fixed)));
         }
     }
     Ok(None)
@@ -506,9 +540,21 @@ pub fn write_top_row(
             book.best_ask()
         };
         if let Some(level) = best {
-            spec.price.format(level.price, spec.price_places, line);
+            push_decimal(
+                &spec.price,
+                level.price,
+                spec.price_places,
+                spec.print_shortest,
+                line,
+            );
             line.push(',');
-            spec.qty.format(level.qty, spec.qty_places, line);
+            push_decimal(
+                &spec.qty,
+                level.qty,
+                spec.qty_places,
+                spec.print_shortest,
+                line,
+            );
         } else {
             line.push(',');
         }
@@ -522,12 +568,14 @@ pub fn write_top_row(
 enum BookSync {
     Binance(BinanceBookSync),
     Bybit(BybitBookSync),
+    Okx(OkxBookSync),
 }
 
 impl BookSync {
     fn on_diff(
         &mut self,
         ids: DiffIds,
+        checksum: Option<i32>,
         receive_ns: i64,
         events: &[Event],
         emit: &mut impl FnMut(SyncNote, &L2Book),
@@ -535,12 +583,21 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.on_diff(ids, receive_ns, events, emit),
             BookSync::Bybit(s) => s.on_delta(ids.final_id, receive_ns, events, emit),
+            BookSync::Okx(s) => s.on_update(
+                ids.final_id,
+                ids.prev_final_id,
+                checksum,
+                receive_ns,
+                events,
+                emit,
+            ),
         }
     }
 
     fn on_snapshot(
         &mut self,
         id: u64,
+        checksum: Option<i32>,
         receive_ns: i64,
         events: &[Event],
         emit: &mut impl FnMut(SyncNote, &L2Book),
@@ -548,6 +605,7 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.on_snapshot(id, events, emit),
             BookSync::Bybit(s) => s.on_snapshot(id, receive_ns, events, emit),
+            BookSync::Okx(s) => s.on_snapshot(id, checksum, receive_ns, events, emit),
         }
     }
 
@@ -555,6 +613,7 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.is_synced(),
             BookSync::Bybit(s) => s.is_synced(),
+            BookSync::Okx(s) => s.is_synced(),
         }
     }
 
@@ -562,6 +621,7 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.book(),
             BookSync::Bybit(s) => s.book(),
+            BookSync::Okx(s) => s.book(),
         }
     }
 
@@ -569,6 +629,7 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.stats,
             BookSync::Bybit(s) => s.stats,
+            BookSync::Okx(s) => s.stats,
         }
     }
 }
@@ -595,6 +656,20 @@ fn check_ticker(ticker: &Ticker, book: &L2Book, where_: &str, report: &mut Repla
             "{where_}: ticker u={} bid {}x{} ask {}x{}, book {mine:?}",
             ticker.update_id, bid.price, bid.qty, ask.price, ask.qty
         ));
+    }
+}
+
+/// Writes a value with fixed places, or as the shortest decimal.
+fn push_decimal(grid: &Grid, steps: i64, places: u8, shortest: bool, out: &mut String) {
+    let start = out.len();
+    grid.format(steps, places, out);
+    if shortest && out[start..].contains('.') {
+        while out.ends_with('0') {
+            out.pop();
+        }
+        if out.ends_with('.') {
+            out.pop();
+        }
     }
 }
 
