@@ -8,11 +8,13 @@ use crate::input_error::{InputError, Location};
 use crate::recording::{url_query_param, RecordError, RecordKind, RecordingReader};
 use crate::sync::binance::{BinanceBookSync, DiffIds};
 use crate::sync::bybit::BybitBookSync;
+use crate::sync::coinbase::CoinbaseBookSync;
 use crate::sync::okx::OkxBookSync;
 use crate::sync::{SyncNote, SyncStats};
 use crate::venue_book::L2Book;
 use crate::venues::binance::BinanceParser;
 use crate::venues::bybit::BybitParser;
+use crate::venues::coinbase::CoinbaseParser;
 use crate::venues::okx::OkxParser;
 use crate::venues::{InstrumentSpec, Instruments, Message, VenueParser};
 use crate::wire::{Event, PriceLevel, Side, Venue};
@@ -100,6 +102,10 @@ impl TopReplay {
             Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => (
                 Box::new(BinanceParser::new(self.venue, instruments)),
                 BookSync::Binance(BinanceBookSync::new(self.venue, self.spec.id)),
+            ),
+            Venue::Coinbase => (
+                Box::new(CoinbaseParser::new(instruments)),
+                BookSync::Coinbase(CoinbaseBookSync::new(self.spec.id)),
             ),
             Venue::Okx => (
                 Box::new(OkxParser::new(instruments)),
@@ -199,6 +205,13 @@ impl TopReplay {
                 }
                 SyncNote::Gap(_) => *last_applied = None,
             };
+            // Coinbase Advanced Trade numbers every frame of the connection.
+            if let (BookSync::Coinbase(cb), Some(seq)) = (&mut *sync, parser.connection_sequence())
+            {
+                if !cb.on_frame_sequence(seq, receive_ns, &mut emit) {
+                    return;
+                }
+            }
             match message {
                 Message::BookDiff {
                     first_id,
@@ -404,6 +417,18 @@ fn first_snapshot_places(
                 && !bybit
                 && contains(rec.payload, b"\"books")
                 && contains(rec.payload, b"\"snapshot\"");
+            let coinbase_at = !binance
+                && contains(rec.payload, b"\"l2_data\"")
+                && contains(rec.payload, b"\"snapshot\"");
+            let coinbase_pro = !binance
+                && contains(rec.payload, b"\"type\":\"snapshot\"")
+                && contains(rec.payload, b"\"product_id\"");
+            if coinbase_at || coinbase_pro {
+                if let Some(found) = coinbase_snapshot_places(rec.payload, symbol) {
+                    return Ok(Some(found));
+                }
+                continue;
+            }
             if !(binance || bybit || okx) {
                 continue;
             }
@@ -470,6 +495,65 @@ fn first_snapshot_places(
         }
     }
     Ok(None)
+}
+
+/// Places in a Coinbase snapshot frame (Advanced Trade `l2_data` or Exchange
+/// `snapshot`) for `symbol`, with whether the printing is fixed.
+fn coinbase_snapshot_places(payload: &[u8], symbol: &str) -> Option<(u8, u8, bool)> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(events) = value.get("events").and_then(|e| e.as_array()) {
+        for event in events {
+            let product = event.get("product_id").and_then(|p| p.as_str());
+            if event.get("type").and_then(|t| t.as_str()) != Some("snapshot")
+                || !product.is_some_and(|p| p.eq_ignore_ascii_case(symbol))
+            {
+                continue;
+            }
+            for u in event
+                .get("updates")
+                .and_then(|u| u.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(p), Some(q)) = (
+                    u.get("price_level").and_then(|v| v.as_str()),
+                    u.get("new_quantity").and_then(|v| v.as_str()),
+                ) {
+                    pairs.push((p, q));
+                }
+            }
+        }
+    } else if value
+        .get("product_id")
+        .and_then(|p| p.as_str())
+        .is_some_and(|p| p.eq_ignore_ascii_case(symbol))
+    {
+        for side in ["bids", "asks"] {
+            for level in value
+                .get(side)
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(p), Some(q)) = (
+                    level.get(0).and_then(|v| v.as_str()),
+                    level.get(1).and_then(|v| v.as_str()),
+                ) {
+                    pairs.push((p, q));
+                }
+            }
+        }
+    }
+    let first = pairs.first()?;
+    let places = |t: &str| fraction_places(t.as_bytes()).unwrap_or(0);
+    let (p0, q0) = (places(first.0), places(first.1));
+    let fixed = pairs
+        .iter()
+        .all(|(p, q)| places(p) == p0 && places(q) == q0);
+    let pp = pairs.iter().map(|(p, _)| places(p)).max()?;
+    let qp = pairs.iter().map(|(_, q)| places(q)).max()?;
+    Some((pp, qp, fixed))
 }
 
 /// `(tickSize, stepSize)` of `symbol` in a Binance `exchangeInfo` file (raw JSON or a recording).
@@ -569,6 +653,7 @@ enum BookSync {
     Binance(BinanceBookSync),
     Bybit(BybitBookSync),
     Okx(OkxBookSync),
+    Coinbase(CoinbaseBookSync),
 }
 
 impl BookSync {
@@ -591,6 +676,7 @@ impl BookSync {
                 events,
                 emit,
             ),
+            BookSync::Coinbase(s) => s.on_update(ids.final_id, receive_ns, events, emit),
         }
     }
 
@@ -606,6 +692,7 @@ impl BookSync {
             BookSync::Binance(s) => s.on_snapshot(id, events, emit),
             BookSync::Bybit(s) => s.on_snapshot(id, receive_ns, events, emit),
             BookSync::Okx(s) => s.on_snapshot(id, checksum, receive_ns, events, emit),
+            BookSync::Coinbase(s) => s.on_snapshot(id, receive_ns, events, emit),
         }
     }
 
@@ -614,6 +701,7 @@ impl BookSync {
             BookSync::Binance(s) => s.is_synced(),
             BookSync::Bybit(s) => s.is_synced(),
             BookSync::Okx(s) => s.is_synced(),
+            BookSync::Coinbase(s) => s.is_synced(),
         }
     }
 
@@ -622,6 +710,7 @@ impl BookSync {
             BookSync::Binance(s) => s.book(),
             BookSync::Bybit(s) => s.book(),
             BookSync::Okx(s) => s.book(),
+            BookSync::Coinbase(s) => s.book(),
         }
     }
 
@@ -630,6 +719,7 @@ impl BookSync {
             BookSync::Binance(s) => s.stats,
             BookSync::Bybit(s) => s.stats,
             BookSync::Okx(s) => s.stats,
+            BookSync::Coinbase(s) => s.stats,
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod coinbase;
 pub mod okx;
 
 use crate::wire::Event;

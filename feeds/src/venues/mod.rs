@@ -8,6 +8,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod coinbase;
 pub mod okx;
 
 use crate::decimal::{DecimalError, Grid};
@@ -303,4 +304,10 @@ pub trait VenueParser {
         symbol_hint: Option<&[u8]>,
         out: &mut Vec<crate::Event>,
     ) -> Result<Message, ParseError>;
+
+    /// A per-connection sequence number of the last message parsed, for venues
+    /// that number every frame of a connection (Coinbase Advanced Trade).
+    fn connection_sequence(&self) -> Option<u64> {
+        None
+    }
 }

@@ -17,7 +17,7 @@ pub struct Args {
     /// Print the mirrored venue top of book after every applied update (CSV on stdout).
     #[arg(long)]
     pub dump_top: bool,
-    /// Venue: binance-usdm, binance-coinm, binance-spot, bybit, okx (coinbase: not yet).
+    /// Venue: binance-usdm, binance-coinm, binance-spot, bybit, okx, coinbase.
     #[arg(long)]
     pub venue: Option<String>,
     /// Venue symbol, e.g. BTCUSDT.
