@@ -742,3 +742,64 @@ pub fn run(rounds: usize) -> Result<BTreeMap<&'static str, ParseFigures>, String
     }
     Ok(figures)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn corpus(venue: Venue, specs: Vec<InstrumentSpec>, messages: &[&str]) -> Corpus {
+        let mut bytes = Vec::new();
+        let mut spans = Vec::new();
+        for (i, m) in messages.iter().enumerate() {
+            let start = bytes.len();
+            bytes.extend_from_slice(m.as_bytes());
+            spans.push((start, bytes.len(), i as i64));
+        }
+        Corpus {
+            name: "test",
+            venue,
+            spec: specs[0].clone(),
+            specs,
+            bytes,
+            messages: spans,
+        }
+    }
+
+    #[test]
+    fn serde_baselines_emit_exactly_gavels_events() {
+        let spec = InstrumentSpec::new(
+            "BTCUSDT",
+            1,
+            Grid::with_decimals(2).unwrap(),
+            Grid::with_decimals(3).unwrap(),
+        );
+        let binance = corpus(
+            Venue::BinanceUsdm,
+            vec![spec.clone()],
+            &[
+                r#"{"stream":"x","data":{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":1,"u":2,"pu":0,"b":[["1.00","1.000"]],"a":[["2.00","0.000"]]}}"#,
+                r#"{"lastUpdateId":5,"E":1,"T":1,"bids":[["1.00","1.000"]],"asks":[["2.00","3.000"]]}"#,
+                r#"{"e":"bookTicker","u":3,"s":"BTCUSDT","b":"1.00","B":"1.000","a":"2.00","A":"3.000","T":1,"E":2}"#,
+                r#"{"e":"aggTrade","E":1,"a":77,"s":"BTCUSDT","p":"1.00","q":"1.000","f":1,"l":2,"T":1,"m":false}"#,
+                r#"{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":9,"p":"1.50","q":"0.001","m":true}"#,
+                r#"{"e":"markPriceUpdate","E":1,"s":"BTCUSDT","p":"28147.27373413","P":"1","i":"28159.75","r":"0.0001","T":1}"#,
+                r#"{"e":"depthUpdate","E":1,"T":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.001","1"]],"a":[]}"#,
+                r#"{"e":"trade","E":1,"T":1,"s":"ETHUSDT","t":9,"p":"1.50","q":"0.001","m":true}"#,
+            ],
+        );
+        assert_eq!(verify(&binance), Ok(2 + 4 + 2 + 1 + 1 + 1));
+        let bybit = corpus(
+            Venue::Bybit,
+            vec![spec],
+            &[
+                r#"{"topic":"orderbook.200.BTCUSDT","type":"snapshot","ts":1,"data":{"s":"BTCUSDT","b":[["1.00","1.000"]],"a":[["2.00","1"]],"u":1,"seq":5},"cts":1}"#,
+                r#"{"topic":"orderbook.200.BTCUSDT","ts":1,"type":"delta","data":{"s":"BTCUSDT","b":[],"a":[["2.00","0"]],"u":2,"seq":6},"cts":1}"#,
+                r#"{"topic":"publicTrade.BTCUSDT","type":"snapshot","ts":1,"data":[{"T":2,"s":"BTCUSDT","S":"Buy","v":"0.004","p":"1.20","seq":3}]}"#,
+                r#"{"topic":"tickers.BTCUSDT","type":"delta","data":{"symbol":"BTCUSDT","markPrice":"1.005","bid1Price":"1.00","bid1Size":"2"},"cs":1,"ts":1}"#,
+                r#"{"success":true,"op":"subscribe"}"#,
+                r#"{"topic":"kline.1.BTCUSDT","data":[{"start":1}],"ts":1,"type":"snapshot"}"#,
+            ],
+        );
+        assert_eq!(verify(&bybit), Ok(4 + 1 + 1 + 2));
+    }
+}
