@@ -10,6 +10,7 @@ pub mod binance;
 pub mod bybit;
 pub mod coinbase;
 pub mod okx;
+pub mod tardis;
 
 use crate::decimal::{DecimalError, Grid};
 use crate::json_scan::ScanError;
