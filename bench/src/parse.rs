@@ -14,6 +14,7 @@ use gavel_feeds::recording::{RecordError, RecordKind, RecordingReader};
 use gavel_feeds::replay::resolve_spec;
 use gavel_feeds::venues::binance::BinanceParser;
 use gavel_feeds::venues::bybit::BybitParser;
+use gavel_feeds::venues::okx::OkxParser;
 use gavel_feeds::venues::{InstrumentSpec, Instruments, VenueParser};
 use gavel_feeds::wire::{EventKind, MarkPrice, PriceLevel, SnapshotInfo, TradePrint};
 use gavel_feeds::{Event, Side, Venue};
@@ -346,6 +347,7 @@ fn gavel_parser(c: &Corpus) -> Box<dyn VenueParser> {
     let instruments = Instruments::new(c.specs.clone());
     match c.venue {
         Venue::Bybit => Box::new(BybitParser::new(instruments)),
+        Venue::Okx => Box::new(OkxParser::new(instruments)),
         venue => Box::new(BinanceParser::new(venue, instruments)),
     }
 }
@@ -359,6 +361,18 @@ enum Backend {
 
 fn serde_one(c: &Corpus, backend: Backend, msg: &[u8], ts: i64, out: &mut Vec<Event>) {
     match c.venue {
+        Venue::Okx => {
+            let frame = match backend {
+                Backend::SerdeJson => serde_json::from_slice::<OkxFrame>(msg).ok(),
+                Backend::SonicRs => sonic_rs::from_slice::<OkxFrame>(msg).ok(),
+            };
+            if let Some(frame) = frame {
+                let start = out.len();
+                if emit_okx(&frame, &c.specs, ts, out).is_none() {
+                    out.truncate(start);
+                }
+            }
+        }
         Venue::Bybit => {
             let frame = match backend {
                 Backend::SerdeJson => serde_json::from_slice::<BybitFrame>(msg).ok(),
@@ -595,6 +609,180 @@ fn emit_bybit(
     Some(())
 }
 
+/// An OKX v5 frame as a straightforward serde parse sees it.
+#[derive(Deserialize)]
+struct OkxFrame<'a> {
+    #[serde(borrow)]
+    arg: Option<OkxArg<'a>>,
+    #[serde(borrow)]
+    action: Option<&'a str>,
+    #[serde(borrow)]
+    data: Option<Vec<OkxRecord<'a>>>,
+    #[serde(borrow)]
+    event: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct OkxArg<'a> {
+    #[serde(borrow)]
+    channel: &'a str,
+    #[serde(borrow)]
+    instId: Option<&'a str>,
+}
+
+type OkxLevel<'a> = (&'a str, &'a str, &'a str, &'a str);
+
+#[derive(Deserialize)]
+#[allow(non_snake_case)]
+struct OkxRecord<'a> {
+    #[serde(borrow)]
+    asks: Option<Vec<OkxLevel<'a>>>,
+    #[serde(borrow)]
+    bids: Option<Vec<OkxLevel<'a>>>,
+    #[serde(borrow)]
+    ts: Option<&'a str>,
+    checksum: Option<i64>,
+    seqId: Option<u64>,
+    #[serde(borrow)]
+    instId: Option<&'a str>,
+    #[serde(borrow)]
+    tradeId: Option<&'a str>,
+    #[serde(borrow)]
+    px: Option<&'a str>,
+    #[serde(borrow)]
+    sz: Option<&'a str>,
+    #[serde(borrow)]
+    side: Option<&'a str>,
+    #[serde(borrow)]
+    bidPx: Option<&'a str>,
+    #[serde(borrow)]
+    bidSz: Option<&'a str>,
+    #[serde(borrow)]
+    askPx: Option<&'a str>,
+    #[serde(borrow)]
+    askSz: Option<&'a str>,
+}
+
+/// Turns a serde-parsed OKX frame into the same events as gavel's parser
+/// (books: `asks` before `bids`, the order OKX sends them in).
+fn emit_okx(
+    f: &OkxFrame<'_>,
+    specs: &[InstrumentSpec],
+    receive_ns: i64,
+    out: &mut Vec<Event>,
+) -> Option<()> {
+    if f.event.is_some() {
+        return Some(());
+    }
+    let find = |sym: &str| specs.iter().find(|s| s.symbol.eq_ignore_ascii_case(sym));
+    let arg = f.arg.as_ref()?;
+    let data = f.data.as_ref()?;
+    let venue = Venue::Okx;
+    let ms = |t: Option<&str>| -> Option<i64> {
+        t.map_or(Some(0), |t| t.parse::<i64>().ok().map(|v| v * 1_000_000))
+    };
+    if arg.channel.starts_with("books") {
+        let Some(spec) = find(arg.instId?) else {
+            return Some(());
+        };
+        let snapshot = match f.action {
+            Some("snapshot") | None => true,
+            Some("update") => false,
+            _ => return None,
+        };
+        let rec = data.first()?;
+        let _ = rec.checksum;
+        let (asks, bids) = (rec.asks.as_ref()?, rec.bids.as_ref()?);
+        let exchange_ns = ms(rec.ts)?;
+        let seq = rec.seqId.unwrap_or((exchange_ns / 1_000_000) as u64);
+        let kind = if snapshot {
+            EventKind::SnapshotLevel
+        } else {
+            EventKind::BookLevel
+        };
+        let info = SnapshotInfo {
+            bid_levels: bids.len() as u64,
+            ask_levels: asks.len() as u64,
+            reserved: 0,
+        };
+        let start = out.len();
+        if snapshot {
+            out.push(Event::new(EventKind::SnapshotBegin, venue, spec.id, info));
+        }
+        for (side, levels) in [(Side::Ask, asks), (Side::Bid, bids)] {
+            for (i, (p, q, _, _)) in levels.iter().enumerate() {
+                let level = PriceLevel {
+                    price: spec.price.parse(p.as_bytes()).ok()?,
+                    qty: spec.qty.parse(q.as_bytes()).ok()?,
+                    index: i as u64,
+                };
+                out.push(Event::new(kind, venue, spec.id, level).with_side(side));
+            }
+        }
+        if snapshot {
+            out.push(Event::new(EventKind::SnapshotEnd, venue, spec.id, info));
+        }
+        for ev in &mut out[start..] {
+            *ev = ev.with_times(seq, exchange_ns, receive_ns);
+        }
+        return Some(());
+    }
+    for rec in data {
+        let Some(spec) = find(rec.instId.or(arg.instId)?) else {
+            continue;
+        };
+        let exchange_ns = ms(rec.ts)?;
+        match arg.channel {
+            "trades" => {
+                let trade_id = match rec.tradeId {
+                    Some(t) => t.parse().ok()?,
+                    None => 0,
+                };
+                let side = match rec.side? {
+                    "buy" => Side::Bid,
+                    "sell" => Side::Ask,
+                    _ => return None,
+                };
+                let tp = TradePrint {
+                    price: spec.price.parse(rec.px?.as_bytes()).ok()?,
+                    qty: spec.qty.parse(rec.sz?.as_bytes()).ok()?,
+                    trade_id,
+                };
+                out.push(
+                    Event::new(EventKind::Trade, venue, spec.id, tp)
+                        .with_side(side)
+                        .with_times(trade_id, exchange_ns, receive_ns),
+                );
+            }
+            "tickers" => {
+                for (side, px, sz) in [
+                    (Side::Bid, rec.bidPx, rec.bidSz),
+                    (Side::Ask, rec.askPx, rec.askSz),
+                ] {
+                    if let (Some(px), Some(sz)) = (px, sz) {
+                        if px.is_empty() || sz.is_empty() {
+                            continue;
+                        }
+                        let level = PriceLevel {
+                            price: spec.price.parse(px.as_bytes()).ok()?,
+                            qty: spec.qty.parse(sz.as_bytes()).ok()?,
+                            index: 0,
+                        };
+                        out.push(
+                            Event::new(EventKind::BookTop, venue, spec.id, level)
+                                .with_side(side)
+                                .with_times(0, exchange_ns, receive_ns),
+                        );
+                    }
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(())
+}
+
 /// One pass of gavel's parser (statically dispatched); returns events produced.
 fn pass_gavel<P: VenueParser + ?Sized>(c: &Corpus, parser: &mut P, out: &mut Vec<Event>) -> u64 {
     let mut events = 0u64;
@@ -649,7 +837,8 @@ pub fn bench_corpus(c: &Corpus, rounds: usize) -> Result<ParseFigures, String> {
     let events = verify(c)?;
     let instruments = Instruments::new(c.specs.clone());
     let mut binance = BinanceParser::new(c.venue, instruments.clone());
-    let mut bybit = BybitParser::new(instruments);
+    let mut bybit = BybitParser::new(instruments.clone());
+    let mut okx = OkxParser::new(instruments);
     let mut out_g = Vec::with_capacity(4096);
     let mut out_s = Vec::with_capacity(4096);
     let mut out_r = Vec::with_capacity(4096);
@@ -658,6 +847,7 @@ pub fn bench_corpus(c: &Corpus, rounds: usize) -> Result<ParseFigures, String> {
             let t = Instant::now();
             let n = match c.venue {
                 Venue::Bybit => pass_gavel(c, &mut bybit, &mut out_g),
+                Venue::Okx => pass_gavel(c, &mut okx, &mut out_g),
                 _ => pass_gavel(c, &mut binance, &mut out_g),
             };
             std::hint::black_box(n);
@@ -730,6 +920,13 @@ pub fn default_corpora() -> Result<Vec<Corpus>, String> {
             &["BTCUSDT", "ETHUSDT", "SOLUSDT", "DOGEUSDT"],
             &[file("cryptofeed/v3/BYBIT.jsonl.gz")?],
             Some("/linear"),
+        )?,
+        Corpus::load(
+            "okx",
+            Venue::Okx,
+            &["BTC-USDT", "BTC-USD-220527", "UNI-USD-SWAP"],
+            &[file("cryptofeed/OKX.ws.1.0")?],
+            None,
         )?,
     ])
 }

@@ -275,7 +275,12 @@ pub(crate) fn push_levels(
         }
         let q = s.string()?;
         while s.next_element(&mut inner)? {
-            s.skip_value()?;
+            // OKX: liquidated-orders and order-count strings.
+            if s.peek() == Some(b'"') {
+                s.string()?;
+            } else {
+                s.skip_value()?;
+            }
         }
         let price = decimal(&spec.price, p, price_field)?;
         let qty = decimal(&spec.qty, q, qty_field)?;

@@ -62,6 +62,7 @@ impl OkxParser {
         let mut first = true;
         let (mut channel, mut inst, mut action, mut data, mut event) =
             (None, None, None, None, false);
+        let mut done = None;
         while let Some(key) = s.next_key(&mut first)? {
             match key {
                 b"arg" => {
@@ -76,6 +77,16 @@ impl OkxParser {
                     }
                 }
                 b"action" => action = Some(s.string()?),
+                // Fast path: `arg` (and `action` for books) already seen: parse `data` in place.
+                b"data"
+                    if done.is_none()
+                        && !event
+                        && channel.is_some_and(|c: &[u8]| {
+                            !c.starts_with(b"books") || action.is_some()
+                        }) =>
+                {
+                    done = Some(self.dispatch(channel, inst, action, &mut s, receive_ns, out)?);
+                }
                 b"data" => data = Some(s.value_span()?),
                 b"event" => {
                     event = true;
@@ -88,6 +99,26 @@ impl OkxParser {
         if event {
             return Ok(Message::Control);
         }
+        if let Some(message) = done {
+            return Ok(message);
+        }
+        let data = data.ok_or(ParseError::MissingField("data"))?;
+        let mut d = Scanner::new(data);
+        let message = self.dispatch(channel, inst, action, &mut d, receive_ns, out)?;
+        d.end()?;
+        Ok(message)
+    }
+
+    /// Parses `data` at the scanner according to the channel.
+    fn dispatch(
+        &self,
+        channel: Option<&[u8]>,
+        inst: Option<&[u8]>,
+        action: Option<&[u8]>,
+        s: &mut Scanner<'_>,
+        receive_ns: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Message, ParseError> {
         let channel = channel.ok_or(ParseError::MissingField("arg.channel"))?;
         let which = match channel {
             c if c.starts_with(b"books") => Channel::Books,
@@ -97,12 +128,8 @@ impl OkxParser {
             b"tickers" => Channel::Tickers,
             other => return Err(ParseError::unknown(other)),
         };
-        let data = data.ok_or(ParseError::MissingField("data"))?;
         if which == Channel::Books {
             let inst = inst.ok_or(ParseError::MissingField("arg.instId"))?;
-            let Some(spec) = self.instruments.find(inst) else {
-                return Ok(Message::OtherInstrument);
-            };
             let snapshot = match action {
                 Some(b"snapshot") | None => true,
                 Some(b"update") => false,
@@ -113,15 +140,19 @@ impl OkxParser {
                     })
                 }
             };
-            return self.books(spec, data, snapshot, receive_ns, out);
+            let Some(spec) = self.instruments.find(inst) else {
+                s.skip_value()?;
+                return Ok(Message::OtherInstrument);
+            };
+            return self.books(spec, s, snapshot, receive_ns, out);
         }
-        self.records(which, inst, data, receive_ns, out)
+        self.records(which, inst, s, receive_ns, out)
     }
 
     fn books(
         &self,
         spec: &InstrumentSpec,
-        data: &[u8],
+        s: &mut Scanner<'_>,
         snapshot: bool,
         receive_ns: i64,
         out: &mut Vec<Event>,
@@ -135,7 +166,6 @@ impl OkxParser {
         } else {
             EventKind::BookLevel
         };
-        let mut s = Scanner::new(data);
         s.begin_array()?;
         let mut first = true;
         if !s.next_element(&mut first)? {
@@ -147,12 +177,8 @@ impl OkxParser {
         let (mut bids, mut asks) = (None, None);
         while let Some(key) = s.next_key(&mut f)? {
             match key {
-                b"bids" => {
-                    bids = Some(push_levels(&mut s, spec, Venue::Okx, Side::Bid, kind, out)?)
-                }
-                b"asks" => {
-                    asks = Some(push_levels(&mut s, spec, Venue::Okx, Side::Ask, kind, out)?)
-                }
+                b"bids" => bids = Some(push_levels(s, spec, Venue::Okx, Side::Bid, kind, out)?),
+                b"asks" => asks = Some(push_levels(s, spec, Venue::Okx, Side::Ask, kind, out)?),
                 b"ts" => ts = Some(ms_text(s.string()?, "ts")?),
                 b"checksum" => {
                     let text = s.number_text()?;
@@ -182,7 +208,6 @@ impl OkxParser {
         while s.next_element(&mut first)? {
             s.skip_value()?;
         }
-        s.end()?;
         let (bids, asks) = (
             bids.ok_or(ParseError::MissingField("bids"))?,
             asks.ok_or(ParseError::MissingField("asks"))?,
@@ -231,11 +256,10 @@ impl OkxParser {
         &self,
         which: Channel,
         arg_inst: Option<&[u8]>,
-        data: &[u8],
+        s: &mut Scanner<'_>,
         receive_ns: i64,
         out: &mut Vec<Event>,
     ) -> Result<Message, ParseError> {
-        let mut s = Scanner::new(data);
         s.begin_array()?;
         let mut first = true;
         let mut instrument = None;
@@ -409,7 +433,6 @@ impl OkxParser {
                 Channel::Books => unreachable!("books are parsed by `books`"),
             }
         }
-        s.end()?;
         Ok(match (instrument, which) {
             (Some(instrument), Channel::Trades) => Message::Trades { instrument },
             (Some(instrument), Channel::MarkPrice) => Message::Mark { instrument },
