@@ -14,6 +14,7 @@ use gavel_feeds::recording::{RecordError, RecordKind, RecordingReader};
 use gavel_feeds::replay::resolve_spec;
 use gavel_feeds::venues::binance::BinanceParser;
 use gavel_feeds::venues::bybit::BybitParser;
+use gavel_feeds::venues::coinbase::{rfc3339_to_ns, CoinbaseParser};
 use gavel_feeds::venues::okx::OkxParser;
 use gavel_feeds::venues::{InstrumentSpec, Instruments, VenueParser};
 use gavel_feeds::wire::{EventKind, MarkPrice, PriceLevel, SnapshotInfo, TradePrint};
@@ -348,6 +349,7 @@ fn gavel_parser(c: &Corpus) -> Box<dyn VenueParser> {
     match c.venue {
         Venue::Bybit => Box::new(BybitParser::new(instruments)),
         Venue::Okx => Box::new(OkxParser::new(instruments)),
+        Venue::Coinbase => Box::new(CoinbaseParser::new(instruments)),
         venue => Box::new(BinanceParser::new(venue, instruments)),
     }
 }
@@ -361,6 +363,18 @@ enum Backend {
 
 fn serde_one(c: &Corpus, backend: Backend, msg: &[u8], ts: i64, out: &mut Vec<Event>) {
     match c.venue {
+        Venue::Coinbase => {
+            let frame = match backend {
+                Backend::SerdeJson => serde_json::from_slice::<CbFrame>(msg).ok(),
+                Backend::SonicRs => sonic_rs::from_slice::<CbFrame>(msg).ok(),
+            };
+            if let Some(frame) = frame {
+                let start = out.len();
+                if emit_coinbase(&frame, &c.specs, ts, out).is_none() {
+                    out.truncate(start);
+                }
+            }
+        }
         Venue::Okx => {
             let frame = match backend {
                 Backend::SerdeJson => serde_json::from_slice::<OkxFrame>(msg).ok(),
@@ -783,6 +797,198 @@ fn emit_okx(
     Some(())
 }
 
+/// A Coinbase Advanced Trade frame as a straightforward serde parse sees it.
+#[derive(Deserialize)]
+struct CbFrame<'a> {
+    #[serde(borrow)]
+    channel: &'a str,
+    #[serde(borrow)]
+    timestamp: Option<&'a str>,
+    sequence_num: u64,
+    #[serde(borrow)]
+    events: Vec<CbEvent<'a>>,
+}
+
+#[derive(Deserialize)]
+struct CbEvent<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<&'a str>,
+    #[serde(borrow)]
+    product_id: Option<&'a str>,
+    #[serde(borrow)]
+    updates: Option<Vec<CbUpdate<'a>>>,
+    #[serde(borrow)]
+    trades: Option<Vec<CbRecord<'a>>>,
+    #[serde(borrow)]
+    tickers: Option<Vec<CbRecord<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct CbUpdate<'a> {
+    #[serde(borrow)]
+    side: &'a str,
+    #[serde(borrow)]
+    price_level: &'a str,
+    #[serde(borrow)]
+    new_quantity: &'a str,
+}
+
+#[derive(Deserialize)]
+struct CbRecord<'a> {
+    #[serde(borrow)]
+    product_id: &'a str,
+    #[serde(borrow)]
+    trade_id: Option<&'a str>,
+    #[serde(borrow)]
+    price: Option<&'a str>,
+    #[serde(borrow)]
+    size: Option<&'a str>,
+    #[serde(borrow)]
+    side: Option<&'a str>,
+    #[serde(borrow)]
+    time: Option<&'a str>,
+    #[serde(borrow)]
+    best_bid: Option<&'a str>,
+    #[serde(borrow)]
+    best_bid_quantity: Option<&'a str>,
+    #[serde(borrow)]
+    best_ask: Option<&'a str>,
+    #[serde(borrow)]
+    best_ask_quantity: Option<&'a str>,
+}
+
+/// Turns a serde-parsed Coinbase frame into the same events as gavel's parser.
+fn emit_coinbase(
+    f: &CbFrame<'_>,
+    specs: &[InstrumentSpec],
+    receive_ns: i64,
+    out: &mut Vec<Event>,
+) -> Option<()> {
+    let find = |sym: &str| specs.iter().find(|s| s.symbol.eq_ignore_ascii_case(sym));
+    let venue = Venue::Coinbase;
+    let exchange_ns = match f.timestamp {
+        Some(t) => rfc3339_to_ns(t.as_bytes())?,
+        None => 0,
+    };
+    match f.channel {
+        "l2_data" | "level2" => {
+            for e in &f.events {
+                let snapshot = match e.kind? {
+                    "snapshot" => true,
+                    "update" => false,
+                    _ => return None,
+                };
+                let Some(spec) = find(e.product_id?) else {
+                    continue;
+                };
+                let updates = e.updates.as_ref()?;
+                let kind = if snapshot {
+                    EventKind::SnapshotLevel
+                } else {
+                    EventKind::BookLevel
+                };
+                let start = out.len();
+                if snapshot {
+                    out.push(Event::ZERO);
+                }
+                let (mut bids, mut asks) = (0u64, 0u64);
+                for u in updates {
+                    let side = match u.side {
+                        "bid" => Side::Bid,
+                        "offer" | "ask" => Side::Ask,
+                        _ => return None,
+                    };
+                    let index = if side == Side::Bid { bids } else { asks };
+                    let level = PriceLevel {
+                        price: spec.price.parse(u.price_level.as_bytes()).ok()?,
+                        qty: spec.qty.parse(u.new_quantity.as_bytes()).ok()?,
+                        index,
+                    };
+                    if side == Side::Bid {
+                        bids += 1
+                    } else {
+                        asks += 1
+                    }
+                    out.push(Event::new(kind, venue, spec.id, level).with_side(side));
+                }
+                if snapshot {
+                    let info = SnapshotInfo {
+                        bid_levels: bids,
+                        ask_levels: asks,
+                        reserved: 0,
+                    };
+                    out[start] = Event::new(EventKind::SnapshotBegin, venue, spec.id, info);
+                    out.push(Event::new(EventKind::SnapshotEnd, venue, spec.id, info));
+                }
+                for ev in &mut out[start..] {
+                    *ev = ev.with_times(f.sequence_num, exchange_ns, receive_ns);
+                }
+            }
+        }
+        "market_trades" | "ticker" | "ticker_batch" => {
+            let trades = f.channel == "market_trades";
+            for e in &f.events {
+                let list = if trades {
+                    e.trades.as_ref()
+                } else {
+                    e.tickers.as_ref()
+                };
+                for r in list.into_iter().flatten() {
+                    let Some(spec) = find(r.product_id) else {
+                        continue;
+                    };
+                    if trades {
+                        let side = match r.side? {
+                            "BUY" => Side::Bid,
+                            "SELL" => Side::Ask,
+                            _ => return None,
+                        };
+                        let trade_id = match r.trade_id {
+                            Some(t) => t.parse().ok()?,
+                            None => 0,
+                        };
+                        let tp = TradePrint {
+                            price: spec.price.parse(r.price?.as_bytes()).ok()?,
+                            qty: spec.qty.parse(r.size?.as_bytes()).ok()?,
+                            trade_id,
+                        };
+                        let exch = match r.time {
+                            Some(t) => rfc3339_to_ns(t.as_bytes())?,
+                            None => exchange_ns,
+                        };
+                        out.push(
+                            Event::new(EventKind::Trade, venue, spec.id, tp)
+                                .with_side(side)
+                                .with_times(trade_id, exch, receive_ns),
+                        );
+                    } else {
+                        for (side, px, q) in [
+                            (Side::Bid, r.best_bid, r.best_bid_quantity),
+                            (Side::Ask, r.best_ask, r.best_ask_quantity),
+                        ] {
+                            if let (Some(px), Some(q)) = (px, q) {
+                                let level = PriceLevel {
+                                    price: spec.price.parse(px.as_bytes()).ok()?,
+                                    qty: spec.qty.parse(q.as_bytes()).ok()?,
+                                    index: 0,
+                                };
+                                out.push(
+                                    Event::new(EventKind::BookTop, venue, spec.id, level)
+                                        .with_side(side)
+                                        .with_times(0, exchange_ns, receive_ns),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        "heartbeats" | "subscriptions" | "candles" | "status" => {}
+        _ => return None,
+    }
+    Some(())
+}
+
 /// One pass of gavel's parser (statically dispatched); returns events produced.
 fn pass_gavel<P: VenueParser + ?Sized>(c: &Corpus, parser: &mut P, out: &mut Vec<Event>) -> u64 {
     let mut events = 0u64;
@@ -838,7 +1044,8 @@ pub fn bench_corpus(c: &Corpus, rounds: usize) -> Result<ParseFigures, String> {
     let instruments = Instruments::new(c.specs.clone());
     let mut binance = BinanceParser::new(c.venue, instruments.clone());
     let mut bybit = BybitParser::new(instruments.clone());
-    let mut okx = OkxParser::new(instruments);
+    let mut okx = OkxParser::new(instruments.clone());
+    let mut coinbase = CoinbaseParser::new(instruments);
     let mut out_g = Vec::with_capacity(4096);
     let mut out_s = Vec::with_capacity(4096);
     let mut out_r = Vec::with_capacity(4096);
@@ -848,6 +1055,7 @@ pub fn bench_corpus(c: &Corpus, rounds: usize) -> Result<ParseFigures, String> {
             let n = match c.venue {
                 Venue::Bybit => pass_gavel(c, &mut bybit, &mut out_g),
                 Venue::Okx => pass_gavel(c, &mut okx, &mut out_g),
+                Venue::Coinbase => pass_gavel(c, &mut coinbase, &mut out_g),
                 _ => pass_gavel(c, &mut binance, &mut out_g),
             };
             std::hint::black_box(n);
@@ -926,6 +1134,13 @@ pub fn default_corpora() -> Result<Vec<Corpus>, String> {
             Venue::Okx,
             &["BTC-USDT", "BTC-USD-220527", "UNI-USD-SWAP"],
             &[file("cryptofeed/OKX.ws.1.0")?],
+            None,
+        )?,
+        Corpus::load(
+            "coinbase",
+            Venue::Coinbase,
+            &["BTC-USD", "ETH-USD"],
+            &[file("cryptofeed/v3/COINBASE.jsonl.gz")?],
             None,
         )?,
     ])

@@ -236,6 +236,10 @@ impl<'a> Scanner<'a> {
 
     /// Skips one value of any type, checking its structure.
     pub fn skip_value(&mut self) -> Result<(), ScanError> {
+        // Most skipped values are plain strings.
+        if self.peek() == Some(b'"') {
+            return self.string().map(|_| ());
+        }
         let mut depth = 0usize;
         // Stack of open containers as bits: 1 = object, 0 = array.
         let mut kinds: u64 = 0;

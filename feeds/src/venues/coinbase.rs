@@ -114,6 +114,7 @@ impl CoinbaseParser {
         s.begin_object()?;
         let mut first = true;
         let (mut channel, mut kind, mut seq, mut events, mut ts) = (None, None, None, None, None);
+        let mut done = None;
         // Exchange/Pro fields.
         let (
             mut product,
@@ -131,6 +132,20 @@ impl CoinbaseParser {
                 b"channel" => channel = Some(s.string()?),
                 b"type" => kind = Some(s.string()?),
                 b"sequence_num" => seq = Some(s.u64()?),
+                // Fast path: channel, sequence and time already seen: parse `events` in place.
+                b"events"
+                    if channel.is_some() && seq.is_some() && ts.is_some() && done.is_none() =>
+                {
+                    let exchange_ns = time_field(ts.unwrap_or_default(), "timestamp")?;
+                    done = Some(self.channel_events(
+                        channel.unwrap_or_default(),
+                        seq.unwrap_or(0),
+                        exchange_ns,
+                        &mut s,
+                        receive_ns,
+                        out,
+                    )?);
+                }
                 b"events" => events = Some(s.value_span()?),
                 b"timestamp" | b"time" => ts = Some(s.string()?),
                 b"product_id" => product = Some(s.string()?),
@@ -147,6 +162,10 @@ impl CoinbaseParser {
             }
         }
         s.end()?;
+        if let Some(message) = done {
+            self.last_sequence_num = seq;
+            return Ok(message);
+        }
         let exchange_ns = match ts {
             Some(t) => time_field(t, "timestamp")?,
             None => 0,
@@ -155,15 +174,11 @@ impl CoinbaseParser {
             self.last_sequence_num = seq;
             let seq = seq.ok_or(ParseError::MissingField("sequence_num"))?;
             let events = events.ok_or(ParseError::MissingField("events"))?;
-            return match channel {
-                b"l2_data" | b"level2" => self.l2_events(events, seq, exchange_ns, receive_ns, out),
-                b"market_trades" => self.trade_events(events, exchange_ns, receive_ns, out),
-                b"ticker" | b"ticker_batch" => {
-                    self.ticker_events(events, exchange_ns, receive_ns, out)
-                }
-                b"heartbeats" | b"subscriptions" | b"candles" | b"status" => Ok(Message::Control),
-                other => Err(ParseError::unknown(other)),
-            };
+            let mut e = Scanner::new(events);
+            let message =
+                self.channel_events(channel, seq, exchange_ns, &mut e, receive_ns, out)?;
+            e.end()?;
+            return Ok(message);
         }
         // Exchange/Pro frame.
         let kind = kind.ok_or(ParseError::MissingField("type"))?;
@@ -340,15 +355,36 @@ impl CoinbaseParser {
         }
     }
 
+    /// Parses an Advanced Trade frame's `events` at the scanner by channel.
+    fn channel_events(
+        &self,
+        channel: &[u8],
+        seq: u64,
+        exchange_ns: i64,
+        s: &mut Scanner<'_>,
+        receive_ns: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Message, ParseError> {
+        match channel {
+            b"l2_data" | b"level2" => self.l2_events(s, seq, exchange_ns, receive_ns, out),
+            b"market_trades" => self.trade_events(s, exchange_ns, receive_ns, out),
+            b"ticker" | b"ticker_batch" => self.ticker_events(s, exchange_ns, receive_ns, out),
+            b"heartbeats" | b"subscriptions" | b"candles" | b"status" => {
+                s.skip_value()?;
+                Ok(Message::Control)
+            }
+            other => Err(ParseError::unknown(other)),
+        }
+    }
+
     fn l2_events(
         &self,
-        events: &[u8],
+        s: &mut Scanner<'_>,
         seq: u64,
         exchange_ns: i64,
         receive_ns: i64,
         out: &mut Vec<Event>,
     ) -> Result<Message, ParseError> {
-        let mut s = Scanner::new(events);
         s.begin_array()?;
         let mut first = true;
         let mut result = Message::OtherInstrument;
@@ -356,84 +392,124 @@ impl CoinbaseParser {
             s.begin_object()?;
             let mut f = true;
             let (mut kind, mut product, mut updates) = (None, None, None);
+            let mut handled = false;
             while let Some(key) = s.next_key(&mut f)? {
                 match key {
                     b"type" => kind = Some(s.string()?),
                     b"product_id" => product = Some(s.string()?),
+                    // Fast path: type and product already seen: read the levels in place.
+                    b"updates" if kind.is_some() && product.is_some() && !handled => {
+                        handled = true;
+                        self.l2_event(
+                            kind,
+                            product,
+                            s,
+                            seq,
+                            exchange_ns,
+                            receive_ns,
+                            out,
+                            &mut result,
+                        )?;
+                    }
                     b"updates" => updates = Some(s.value_span()?),
                     _ => s.skip_value()?,
                 }
             }
-            let snapshot = match kind.ok_or(ParseError::MissingField("events.type"))? {
-                b"snapshot" => true,
-                b"update" => false,
-                _ => {
-                    return Err(ParseError::BadField {
-                        field: "events.type",
-                        reason: "not snapshot or update",
-                    })
-                }
-            };
-            let Some(spec) = self
-                .instruments
-                .find(product.ok_or(ParseError::MissingField("events.product_id"))?)
-            else {
-                continue;
-            };
-            if !matches!(result, Message::OtherInstrument) {
-                return Err(ParseError::BadField {
-                    field: "events",
-                    reason: "two book events for one product in a frame",
-                });
+            if !handled {
+                let span = updates.ok_or(ParseError::MissingField("events.updates"))?;
+                let mut u = Scanner::new(span);
+                self.l2_event(
+                    kind,
+                    product,
+                    &mut u,
+                    seq,
+                    exchange_ns,
+                    receive_ns,
+                    out,
+                    &mut result,
+                )?;
+                u.end()?;
             }
-            let start = out.len();
-            if snapshot {
-                out.push(Event::ZERO);
-            }
-            let (bids, asks) = self.l2_updates(
-                updates.ok_or(ParseError::MissingField("events.updates"))?,
-                spec,
-                snapshot,
-                out,
-            )?;
-            if snapshot {
-                let info = SnapshotInfo {
-                    bid_levels: bids,
-                    ask_levels: asks,
-                    reserved: 0,
-                };
-                out[start] = Event::new(EventKind::SnapshotBegin, Venue::Coinbase, spec.id, info);
-                out.push(Event::new(
-                    EventKind::SnapshotEnd,
-                    Venue::Coinbase,
-                    spec.id,
-                    info,
-                ));
-            }
-            stamp(&mut out[start..], seq, exchange_ns, receive_ns);
-            result = if snapshot {
-                Message::BookSnapshot {
-                    instrument: spec.id,
-                    last_update_id: seq,
-                    checksum: None,
-                }
-            } else {
-                Message::BookDiff {
-                    instrument: spec.id,
-                    first_id: seq,
-                    final_id: seq,
-                    prev_final_id: None,
-                    checksum: None,
-                }
-            };
         }
-        s.end()?;
         Ok(result)
+    }
+
+    /// One `l2_data` event: its `updates` array is at the scanner.
+    #[allow(clippy::too_many_arguments)]
+    fn l2_event(
+        &self,
+        kind: Option<&[u8]>,
+        product: Option<&[u8]>,
+        s: &mut Scanner<'_>,
+        seq: u64,
+        exchange_ns: i64,
+        receive_ns: i64,
+        out: &mut Vec<Event>,
+        result: &mut Message,
+    ) -> Result<(), ParseError> {
+        let snapshot = match kind.ok_or(ParseError::MissingField("events.type"))? {
+            b"snapshot" => true,
+            b"update" => false,
+            _ => {
+                return Err(ParseError::BadField {
+                    field: "events.type",
+                    reason: "not snapshot or update",
+                })
+            }
+        };
+        let Some(spec) = self
+            .instruments
+            .find(product.ok_or(ParseError::MissingField("events.product_id"))?)
+        else {
+            return Ok(s.skip_value()?);
+        };
+        if !matches!(result, Message::OtherInstrument) {
+            return Err(ParseError::BadField {
+                field: "events",
+                reason: "two book events for one product in a frame",
+            });
+        }
+        let start = out.len();
+        if snapshot {
+            out.push(Event::ZERO);
+        }
+        let (bids, asks) = self.l2_updates(s, spec, snapshot, out)?;
+        if snapshot {
+            let info = SnapshotInfo {
+                bid_levels: bids,
+                ask_levels: asks,
+                reserved: 0,
+            };
+            out[start] = Event::new(EventKind::SnapshotBegin, Venue::Coinbase, spec.id, info);
+            out.push(Event::new(
+                EventKind::SnapshotEnd,
+                Venue::Coinbase,
+                spec.id,
+                info,
+            ));
+        }
+        stamp(&mut out[start..], seq, exchange_ns, receive_ns);
+        *result = if snapshot {
+            Message::BookSnapshot {
+                instrument: spec.id,
+                last_update_id: seq,
+                checksum: None,
+            }
+        } else {
+            Message::BookDiff {
+                instrument: spec.id,
+                first_id: seq,
+                final_id: seq,
+                prev_final_id: None,
+                checksum: None,
+            }
+        };
+        Ok(())
     }
 
     fn l2_updates(
         &self,
-        span: &[u8],
+        s: &mut Scanner<'_>,
         spec: &InstrumentSpec,
         snapshot: bool,
         out: &mut Vec<Event>,
@@ -443,7 +519,6 @@ impl CoinbaseParser {
         } else {
             EventKind::BookLevel
         };
-        let mut s = Scanner::new(span);
         s.begin_array()?;
         let mut first = true;
         let (mut bids, mut asks) = (0u64, 0u64);
@@ -495,35 +570,34 @@ impl CoinbaseParser {
 
     fn trade_events(
         &self,
-        events: &[u8],
+        s: &mut Scanner<'_>,
         exchange_ns: i64,
         receive_ns: i64,
         out: &mut Vec<Event>,
     ) -> Result<Message, ParseError> {
-        self.records(events, b"trades", exchange_ns, receive_ns, out, true)
+        self.records(s, b"trades", exchange_ns, receive_ns, out, true)
     }
 
     fn ticker_events(
         &self,
-        events: &[u8],
+        s: &mut Scanner<'_>,
         exchange_ns: i64,
         receive_ns: i64,
         out: &mut Vec<Event>,
     ) -> Result<Message, ParseError> {
-        self.records(events, b"tickers", exchange_ns, receive_ns, out, false)
+        self.records(s, b"tickers", exchange_ns, receive_ns, out, false)
     }
 
     /// `events[].trades[]` or `events[].tickers[]`.
     fn records(
         &self,
-        events: &[u8],
+        s: &mut Scanner<'_>,
         list: &[u8],
         exchange_ns: i64,
         receive_ns: i64,
         out: &mut Vec<Event>,
         trades: bool,
     ) -> Result<Message, ParseError> {
-        let mut s = Scanner::new(events);
         s.begin_array()?;
         let mut first = true;
         let (mut instrument, mut other) = (None, false);
@@ -636,7 +710,6 @@ impl CoinbaseParser {
                 }
             }
         }
-        s.end()?;
         Ok(match instrument {
             Some(instrument) if trades => Message::Trades { instrument },
             Some(instrument) => Message::Ticker { instrument },
