@@ -603,7 +603,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{GapMarker, OrderRef};
     use proptest::prelude::*;
 
     fn usdm() -> BinanceParser {
@@ -724,18 +723,6 @@ mod tests {
             }
         );
         assert_eq!(out[0].side(), Some(Side::Ask));
-        let _ = (
-            GapMarker {
-                expected: 0,
-                reason: 0,
-                reserved: 0,
-            },
-            OrderRef {
-                order_id: 0,
-                price: 0,
-                qty: 0,
-            },
-        );
     }
 
     #[test]
