@@ -192,6 +192,16 @@ impl BinanceParser {
         s.begin_array()?;
         let mut first = true;
         while s.next_element(&mut first)? {
+            if let Some((p, q)) = s.compact_pair() {
+                let price = decimal(&spec.price, p, if bid { "b.price" } else { "a.price" })?;
+                let qty = decimal(&spec.qty, q, if bid { "b.qty" } else { "a.qty" })?;
+                let index = (out.len() - start) as u64;
+                out.push(
+                    Event::new(kind, self.venue, spec.id, PriceLevel { price, qty, index })
+                        .with_side(side),
+                );
+                continue;
+            }
             s.begin_array()?;
             let mut inner = true;
             if !s.next_element(&mut inner)? {
