@@ -21,6 +21,8 @@ use crate::sync::SyncNote;
 use crate::venue_book::L2Book;
 use crate::venues::binance::BinanceParser;
 use crate::venues::bybit::BybitParser;
+use crate::venues::coinbase::CoinbaseParser;
+use crate::venues::okx::OkxParser;
 use crate::venues::{Instruments, Message, VenueParser};
 use crate::wire::{Event, EventKind, PriceLevel, Side, Venue};
 
@@ -69,19 +71,20 @@ impl VenueFeed {
     /// A handler for `venue`'s messages about `instruments`, sending the top
     /// `depth` levels of each book. Fails for venues without a parser and sync.
     pub fn new(venue: Venue, instruments: Instruments, depth: usize) -> Result<Self, String> {
-        let ids: Vec<u32> = instruments.specs().iter().map(|s| s.id).collect();
+        let mut syncs = Vec::with_capacity(instruments.specs().len());
+        for spec in instruments.specs() {
+            let sync = BookSync::for_venue(venue, spec).ok_or_else(|| format!("no book sync for venue {venue:?}"))?;
+            syncs.push((spec.id, sync, SentLevels::default()));
+        }
         let parser: Box<dyn VenueParser + Send> = match venue {
             Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => {
                 Box::new(BinanceParser::new(venue, instruments))
             }
             Venue::Bybit => Box::new(BybitParser::new(instruments)),
+            Venue::Okx => Box::new(OkxParser::new(instruments)),
+            Venue::Coinbase => Box::new(CoinbaseParser::new(instruments)),
             other => return Err(format!("no replay feed handler for venue {other:?} yet")),
         };
-        let mut syncs = Vec::with_capacity(ids.len());
-        for id in ids {
-            let sync = BookSync::for_venue(venue, id).ok_or_else(|| format!("no book sync for venue {venue:?}"))?;
-            syncs.push((id, sync, SentLevels::default()));
-        }
         Ok(VenueFeed {
             venue,
             parser,
@@ -123,15 +126,15 @@ impl VenueFeed {
             }
         };
         match message {
-            Message::BookDiff { instrument, first_id, final_id, prev_final_id, .. } => {
+            Message::BookDiff { instrument, first_id, final_id, prev_final_id, checksum } => {
                 let ids = crate::sync::binance::DiffIds { first_id, final_id, prev_final_id };
                 self.with_sync(instrument, out, |sync, events, mut emit| {
-                    sync.on_diff(ids, receive_ns, events, &mut emit)
+                    sync.on_diff(ids, checksum, receive_ns, events, &mut emit)
                 });
             }
-            Message::BookSnapshot { instrument, last_update_id, .. } => {
+            Message::BookSnapshot { instrument, last_update_id, checksum } => {
                 self.with_sync(instrument, out, |sync, events, mut emit| {
-                    sync.on_snapshot(last_update_id, receive_ns, events, &mut emit)
+                    sync.on_snapshot(last_update_id, checksum, receive_ns, events, &mut emit)
                 });
             }
             Message::Trades { .. } | Message::Mark { .. } | Message::Liquidations { .. } | Message::Ticker { .. } => {

@@ -170,6 +170,34 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// Fast path for a compact `["text","text"]` pair (no whitespace, no
+    /// escapes), as Binance writes price levels. Returns `None` without moving
+    /// when the input has any other form; the caller then takes the general path.
+    #[inline]
+    pub fn compact_pair(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        let buf = self.buf;
+        let mut i = self.pos;
+        if buf.get(i..i + 2)? != b"[\"" {
+            return None;
+        }
+        i += 2;
+        let first_start = i;
+        i = plain_string_end(buf, i)?;
+        let first = &buf[first_start..i];
+        if buf.get(i..i + 3)? != b"\",\"" {
+            return None;
+        }
+        i += 3;
+        let second_start = i;
+        i = plain_string_end(buf, i)?;
+        let second = &buf[second_start..i];
+        if buf.get(i..i + 2)? != b"\"]" {
+            return None;
+        }
+        self.pos = i + 2;
+        Some((first, second))
+    }
+
     /// An unsigned JSON integer (no sign, fraction or exponent), at most `u64::MAX`.
     #[inline]
     pub fn u64(&mut self) -> Result<u64, ScanError> {
@@ -236,6 +264,10 @@ impl<'a> Scanner<'a> {
 
     /// Skips one value of any type, checking its structure.
     pub fn skip_value(&mut self) -> Result<(), ScanError> {
+        // Most skipped values are plain strings.
+        if self.peek() == Some(b'"') {
+            return self.string().map(|_| ());
+        }
         let mut depth = 0usize;
         // Stack of open containers as bits: 1 = object, 0 = array.
         let mut kinds: u64 = 0;
@@ -333,6 +365,27 @@ impl<'a> Scanner<'a> {
             Ok(())
         } else {
             Err(self.err("end of input"))
+        }
+    }
+}
+
+/// Index of the closing quote of a string body starting at `i`, or `None` if
+/// a backslash or control byte comes first (or the input ends).
+#[inline]
+fn plain_string_end(buf: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(chunk) = buf.get(i..i + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?);
+        if has_special_byte(word) {
+            break;
+        }
+        i += 8;
+    }
+    loop {
+        match *buf.get(i)? {
+            b'"' => return Some(i),
+            b'\\' => return None,
+            b if b < 0x20 => return None,
+            _ => i += 1,
         }
     }
 }
@@ -505,6 +558,24 @@ mod tests {
         let mut out = Vec::new();
         unescape_into(br#"{\"a\":\"\u0041\\n\"}"#, &mut out).unwrap();
         assert_eq!(out, br#"{"a":"A\n"}"#);
+    }
+
+    #[test]
+    fn compact_pairs_take_the_fast_path_only_when_plain() {
+        let mut s = Scanner::new(br#"["1.5","2"],"#);
+        assert_eq!(s.compact_pair(), Some((&b"1.5"[..], &b"2"[..])));
+        assert_eq!(s.offset(), 11);
+        for other in [
+            &br#"[ "1.5","2"]"#[..],
+            br#"["1\"5","2"]"#,
+            br#"["1.5","2","x"]"#,
+            br#"["1.5""#,
+            br#"[1,2]"#,
+        ] {
+            let mut s = Scanner::new(other);
+            assert_eq!(s.compact_pair(), None, "{:?}", std::str::from_utf8(other));
+            assert_eq!(s.offset(), 0);
+        }
     }
 
     #[test]

@@ -8,10 +8,14 @@ use crate::input_error::{InputError, Location};
 use crate::recording::{url_query_param, RecordError, RecordKind, RecordingReader};
 use crate::sync::binance::{BinanceBookSync, DiffIds};
 use crate::sync::bybit::BybitBookSync;
+use crate::sync::coinbase::CoinbaseBookSync;
+use crate::sync::okx::OkxBookSync;
 use crate::sync::{SyncNote, SyncStats};
 use crate::venue_book::L2Book;
 use crate::venues::binance::BinanceParser;
 use crate::venues::bybit::BybitParser;
+use crate::venues::coinbase::CoinbaseParser;
+use crate::venues::okx::OkxParser;
 use crate::venues::{InstrumentSpec, Instruments, Message, VenueParser};
 use crate::wire::{Event, PriceLevel, Side, Venue};
 use std::collections::{BTreeMap, VecDeque};
@@ -98,6 +102,18 @@ impl TopReplay {
             Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => (
                 Box::new(BinanceParser::new(self.venue, instruments)),
                 BookSync::Binance(BinanceBookSync::new(self.venue, self.spec.id)),
+            ),
+            Venue::Coinbase => (
+                Box::new(CoinbaseParser::new(instruments)),
+                BookSync::Coinbase(CoinbaseBookSync::new(self.spec.id)),
+            ),
+            Venue::Okx => (
+                Box::new(OkxParser::new(instruments)),
+                BookSync::Okx(OkxBookSync::new(
+                    self.spec.id,
+                    self.spec.price,
+                    self.spec.qty,
+                )),
             ),
             Venue::Bybit => (
                 Box::new(BybitParser::new(instruments)),
@@ -189,11 +205,19 @@ impl TopReplay {
                 }
                 SyncNote::Gap(_) => *last_applied = None,
             };
+            // Coinbase Advanced Trade numbers every frame of the connection.
+            if let (BookSync::Coinbase(cb), Some(seq)) = (&mut *sync, parser.connection_sequence())
+            {
+                if !cb.on_frame_sequence(seq, receive_ns, &mut emit) {
+                    return;
+                }
+            }
             match message {
                 Message::BookDiff {
                     first_id,
                     final_id,
                     prev_final_id,
+                    checksum,
                     ..
                 } => {
                     let ids = DiffIds {
@@ -201,10 +225,14 @@ impl TopReplay {
                         final_id,
                         prev_final_id,
                     };
-                    sync.on_diff(ids, receive_ns, events, &mut emit);
+                    sync.on_diff(ids, checksum, receive_ns, events, &mut emit);
                 }
-                Message::BookSnapshot { last_update_id, .. } => {
-                    sync.on_snapshot(last_update_id, receive_ns, events, &mut emit);
+                Message::BookSnapshot {
+                    last_update_id,
+                    checksum,
+                    ..
+                } => {
+                    sync.on_snapshot(last_update_id, checksum, receive_ns, events, &mut emit);
                 }
                 Message::BookTicker { update_id, .. } => {
                     let bid: PriceLevel = events[0].payload();
@@ -348,7 +376,7 @@ pub fn resolve_spec(
             spec
         }
         None => {
-            let (pp, qp) = from_snapshot.ok_or_else(|| {
+            let (pp, qp, _) = from_snapshot.ok_or_else(|| {
                 format!("no depth snapshot for {symbol} in the inputs and no --venue-info: cannot tell the price grid")
             })?;
             let price = Grid::with_decimals(pp).map_err(|e| e.to_string())?;
@@ -356,9 +384,10 @@ pub fn resolve_spec(
             InstrumentSpec::new(symbol, id, price, qty)
         }
     };
-    if let Some((pp, qp)) = from_snapshot {
+    if let Some((pp, qp, fixed)) = from_snapshot {
         spec.price_places = pp.max(spec.price.decimals());
         spec.qty_places = qp.max(spec.qty.decimals());
+        spec.print_shortest = !fixed;
     }
     Ok(spec)
 }
@@ -370,7 +399,7 @@ fn first_snapshot_places(
     symbol: &str,
     sources: &[PathBuf],
     url_filter: Option<&str>,
-) -> Result<Option<(u8, u8)>, String> {
+) -> Result<Option<(u8, u8, bool)>, String> {
     for path in sources {
         let mut reader = RecordingReader::open(path).map_err(|e| e.to_string())?;
         loop {
@@ -384,7 +413,23 @@ fn first_snapshot_places(
             let bybit = !binance
                 && contains(rec.payload, b"\"orderbook.")
                 && contains(rec.payload, b"\"snapshot\"");
-            if !(binance || bybit) {
+            let okx = !binance
+                && !bybit
+                && contains(rec.payload, b"\"books")
+                && contains(rec.payload, b"\"snapshot\"");
+            let coinbase_at = !binance
+                && contains(rec.payload, b"\"l2_data\"")
+                && contains(rec.payload, b"\"snapshot\"");
+            let coinbase_pro = !binance
+                && contains(rec.payload, b"\"type\":\"snapshot\"")
+                && contains(rec.payload, b"\"product_id\"");
+            if coinbase_at || coinbase_pro {
+                if let Some(found) = coinbase_snapshot_places(rec.payload, symbol) {
+                    return Ok(Some(found));
+                }
+                continue;
+            }
+            if !(binance || bybit || okx) {
                 continue;
             }
             if let Some(filter) = url_filter {
@@ -403,6 +448,15 @@ fn first_snapshot_places(
             };
             let (book, sym, sides) = if binance {
                 (&value, value.get("symbol"), ["bids", "asks"])
+            } else if okx {
+                let Some(data) = value.get("data").and_then(|d| d.get(0)) else {
+                    continue;
+                };
+                (
+                    data,
+                    value.get("arg").and_then(|a| a.get("instId")),
+                    ["bids", "asks"],
+                )
             } else {
                 let Some(data) = value.get("data") else {
                     continue;
@@ -415,6 +469,9 @@ fn first_snapshot_places(
                 }
             }
             let (mut pp, mut qp) = (0u8, 0u8);
+            // Fixed printing: every price has the same places, and so has every quantity.
+            let (mut price_set, mut qty_set) = (None, None);
+            let mut fixed = true;
             for side in sides {
                 for level in book
                     .get(side)
@@ -428,14 +485,75 @@ fn first_snapshot_places(
                             .and_then(|v| v.as_str())
                             .and_then(|t| fraction_places(t.as_bytes()))
                     };
-                    pp = pp.max(text(0).unwrap_or(0));
-                    qp = qp.max(text(1).unwrap_or(0));
+                    let (p, q) = (text(0).unwrap_or(0), text(1).unwrap_or(0));
+                    fixed &= *price_set.get_or_insert(p) == p && *qty_set.get_or_insert(q) == q;
+                    pp = pp.max(p);
+                    qp = qp.max(q);
                 }
             }
-            return Ok(Some((pp, qp)));
+            return Ok(Some((pp, qp, fixed)));
         }
     }
     Ok(None)
+}
+
+/// Places in a Coinbase snapshot frame (Advanced Trade `l2_data` or Exchange
+/// `snapshot`) for `symbol`, with whether the printing is fixed.
+fn coinbase_snapshot_places(payload: &[u8], symbol: &str) -> Option<(u8, u8, bool)> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    if let Some(events) = value.get("events").and_then(|e| e.as_array()) {
+        for event in events {
+            let product = event.get("product_id").and_then(|p| p.as_str());
+            if event.get("type").and_then(|t| t.as_str()) != Some("snapshot")
+                || !product.is_some_and(|p| p.eq_ignore_ascii_case(symbol))
+            {
+                continue;
+            }
+            for u in event
+                .get("updates")
+                .and_then(|u| u.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(p), Some(q)) = (
+                    u.get("price_level").and_then(|v| v.as_str()),
+                    u.get("new_quantity").and_then(|v| v.as_str()),
+                ) {
+                    pairs.push((p, q));
+                }
+            }
+        }
+    } else if value
+        .get("product_id")
+        .and_then(|p| p.as_str())
+        .is_some_and(|p| p.eq_ignore_ascii_case(symbol))
+    {
+        for side in ["bids", "asks"] {
+            for level in value
+                .get(side)
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+            {
+                if let (Some(p), Some(q)) = (
+                    level.get(0).and_then(|v| v.as_str()),
+                    level.get(1).and_then(|v| v.as_str()),
+                ) {
+                    pairs.push((p, q));
+                }
+            }
+        }
+    }
+    let first = pairs.first()?;
+    let places = |t: &str| fraction_places(t.as_bytes()).unwrap_or(0);
+    let (p0, q0) = (places(first.0), places(first.1));
+    let fixed = pairs
+        .iter()
+        .all(|(p, q)| places(p) == p0 && places(q) == q0);
+    let pp = pairs.iter().map(|(p, _)| places(p)).max()?;
+    let qp = pairs.iter().map(|(_, q)| places(q)).max()?;
+    Some((pp, qp, fixed))
 }
 
 /// `(tickSize, stepSize)` of `symbol` in a Binance `exchangeInfo` file (raw JSON or a recording).
@@ -506,9 +624,21 @@ pub fn write_top_row(
             book.best_ask()
         };
         if let Some(level) = best {
-            spec.price.format(level.price, spec.price_places, line);
+            push_decimal(
+                &spec.price,
+                level.price,
+                spec.price_places,
+                spec.print_shortest,
+                line,
+            );
             line.push(',');
-            spec.qty.format(level.qty, spec.qty_places, line);
+            push_decimal(
+                &spec.qty,
+                level.qty,
+                spec.qty_places,
+                spec.print_shortest,
+                line,
+            );
         } else {
             line.push(',');
         }
@@ -524,16 +654,20 @@ pub enum BookSync {
     Binance(BinanceBookSync),
     /// Bybit v5 rules.
     Bybit(BybitBookSync),
+    Okx(OkxBookSync),
+    Coinbase(CoinbaseBookSync),
 }
 
 impl BookSync {
-    /// The sync for `venue`'s books of `instrument`, or `None` where gavel has no sync for the venue yet.
-    pub fn for_venue(venue: Venue, instrument: u32) -> Option<Self> {
+    /// The sync for `venue`'s book of the instrument `spec`, or `None` where gavel has no sync for the venue yet.
+    pub fn for_venue(venue: Venue, spec: &InstrumentSpec) -> Option<Self> {
         match venue {
             Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => {
-                Some(BookSync::Binance(BinanceBookSync::new(venue, instrument)))
+                Some(BookSync::Binance(BinanceBookSync::new(venue, spec.id)))
             }
-            Venue::Bybit => Some(BookSync::Bybit(BybitBookSync::new(instrument))),
+            Venue::Bybit => Some(BookSync::Bybit(BybitBookSync::new(spec.id))),
+            Venue::Okx => Some(BookSync::Okx(OkxBookSync::new(spec.id, spec.price, spec.qty))),
+            Venue::Coinbase => Some(BookSync::Coinbase(CoinbaseBookSync::new(spec.id))),
             _ => None,
         }
     }
@@ -542,6 +676,7 @@ impl BookSync {
     pub fn on_diff(
         &mut self,
         ids: DiffIds,
+        checksum: Option<i32>,
         receive_ns: i64,
         events: &[Event],
         emit: &mut impl FnMut(SyncNote, &L2Book),
@@ -549,6 +684,15 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.on_diff(ids, receive_ns, events, emit),
             BookSync::Bybit(s) => s.on_delta(ids.final_id, receive_ns, events, emit),
+            BookSync::Okx(s) => s.on_update(
+                ids.final_id,
+                ids.prev_final_id,
+                checksum,
+                receive_ns,
+                events,
+                emit,
+            ),
+            BookSync::Coinbase(s) => s.on_update(ids.final_id, receive_ns, events, emit),
         }
     }
 
@@ -556,6 +700,7 @@ impl BookSync {
     pub fn on_snapshot(
         &mut self,
         id: u64,
+        checksum: Option<i32>,
         receive_ns: i64,
         events: &[Event],
         emit: &mut impl FnMut(SyncNote, &L2Book),
@@ -563,6 +708,8 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.on_snapshot(id, events, emit),
             BookSync::Bybit(s) => s.on_snapshot(id, receive_ns, events, emit),
+            BookSync::Okx(s) => s.on_snapshot(id, checksum, receive_ns, events, emit),
+            BookSync::Coinbase(s) => s.on_snapshot(id, receive_ns, events, emit),
         }
     }
 
@@ -571,6 +718,8 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.is_synced(),
             BookSync::Bybit(s) => s.is_synced(),
+            BookSync::Okx(s) => s.is_synced(),
+            BookSync::Coinbase(s) => s.is_synced(),
         }
     }
 
@@ -579,6 +728,8 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.book(),
             BookSync::Bybit(s) => s.book(),
+            BookSync::Okx(s) => s.book(),
+            BookSync::Coinbase(s) => s.book(),
         }
     }
 
@@ -587,6 +738,8 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.stats,
             BookSync::Bybit(s) => s.stats,
+            BookSync::Okx(s) => s.stats,
+            BookSync::Coinbase(s) => s.stats,
         }
     }
 }
@@ -613,6 +766,20 @@ fn check_ticker(ticker: &Ticker, book: &L2Book, where_: &str, report: &mut Repla
             "{where_}: ticker u={} bid {}x{} ask {}x{}, book {mine:?}",
             ticker.update_id, bid.price, bid.qty, ask.price, ask.qty
         ));
+    }
+}
+
+/// Writes a value with fixed places, or as the shortest decimal.
+fn push_decimal(grid: &Grid, steps: i64, places: u8, shortest: bool, out: &mut String) {
+    let start = out.len();
+    grid.format(steps, places, out);
+    if shortest && out[start..].contains('.') {
+        while out.ends_with('0') {
+            out.pop();
+        }
+        if out.ends_with('.') {
+            out.pop();
+        }
     }
 }
 

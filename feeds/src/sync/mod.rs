@@ -5,6 +5,8 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod coinbase;
+pub mod okx;
 
 use crate::wire::Event;
 

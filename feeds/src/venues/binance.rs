@@ -192,6 +192,16 @@ impl BinanceParser {
         s.begin_array()?;
         let mut first = true;
         while s.next_element(&mut first)? {
+            if let Some((p, q)) = s.compact_pair() {
+                let price = decimal(&spec.price, p, if bid { "b.price" } else { "a.price" })?;
+                let qty = decimal(&spec.qty, q, if bid { "b.qty" } else { "a.qty" })?;
+                let index = (out.len() - start) as u64;
+                out.push(
+                    Event::new(kind, self.venue, spec.id, PriceLevel { price, qty, index })
+                        .with_side(side),
+                );
+                continue;
+            }
             s.begin_array()?;
             let mut inner = true;
             if !s.next_element(&mut inner)? {
@@ -603,7 +613,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{GapMarker, OrderRef};
     use proptest::prelude::*;
 
     fn usdm() -> BinanceParser {
@@ -724,18 +733,6 @@ mod tests {
             }
         );
         assert_eq!(out[0].side(), Some(Side::Ask));
-        let _ = (
-            GapMarker {
-                expected: 0,
-                reason: 0,
-                reserved: 0,
-            },
-            OrderRef {
-                order_id: 0,
-                price: 0,
-                qty: 0,
-            },
-        );
     }
 
     #[test]

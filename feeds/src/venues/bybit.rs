@@ -51,11 +51,23 @@ impl BybitParser {
         s.begin_object()?;
         let mut first = true;
         let (mut topic, mut kind, mut ts, mut data, mut op) = (None, None, None, None, false);
+        let mut done = None;
         while let Some(key) = s.next_key(&mut first)? {
             match key {
                 b"topic" => topic = Some(s.string()?),
                 b"type" => kind = Some(s.string()?),
                 b"ts" => ts = Some(s.u64()?),
+                // Fast path: topic, time (and type) already seen: parse `data` in place.
+                b"data" if topic.is_some() && ts.is_some() && kind.is_some() && done.is_none() => {
+                    let start = out.len();
+                    match self.dispatch(topic, kind, ts, &mut s, receive_ns, out) {
+                        Ok(message) => done = Some(message),
+                        Err(e) => {
+                            out.truncate(start);
+                            return Err(e);
+                        }
+                    }
+                }
                 b"data" => data = Some(s.value_span()?),
                 b"op" | b"success" => {
                     op = true;
@@ -65,13 +77,34 @@ impl BybitParser {
             }
         }
         s.end()?;
-        let Some(topic) = topic else {
+        if let Some(message) = done {
+            return Ok(message);
+        }
+        if topic.is_none() {
             return if op {
                 Ok(Message::Control)
             } else {
                 Err(ParseError::MissingField("topic"))
             };
-        };
+        }
+        let data = data.ok_or(ParseError::MissingField("data"))?;
+        let mut d = Scanner::new(data);
+        let message = self.dispatch(topic, kind, ts, &mut d, receive_ns, out)?;
+        d.end()?;
+        Ok(message)
+    }
+
+    /// Parses `data` at the scanner according to the topic.
+    fn dispatch(
+        &self,
+        topic: Option<&[u8]>,
+        kind: Option<&[u8]>,
+        ts: Option<u64>,
+        s: &mut Scanner<'_>,
+        receive_ns: i64,
+        out: &mut Vec<Event>,
+    ) -> Result<Message, ParseError> {
+        let topic = topic.ok_or(ParseError::MissingField("topic"))?;
         let name = &topic[..topic.iter().position(|&b| b == b'.').unwrap_or(topic.len())];
         let which = match name {
             b"orderbook" => Topic::OrderBook,
@@ -84,7 +117,6 @@ impl BybitParser {
             Some(ms) => ms_to_ns(ms, "ts")?,
             None => 0,
         };
-        let data = data.ok_or(ParseError::MissingField("data"))?;
         match which {
             Topic::OrderBook => {
                 let snapshot = match kind.ok_or(ParseError::MissingField("type"))? {
@@ -97,17 +129,17 @@ impl BybitParser {
                         })
                     }
                 };
-                self.order_book(data, snapshot, exchange_ns, receive_ns, out)
+                self.order_book(s, snapshot, exchange_ns, receive_ns, out)
             }
-            Topic::Trade => self.trades(data, exchange_ns, receive_ns, out, false),
-            Topic::Liquidation => self.trades(data, exchange_ns, receive_ns, out, true),
-            Topic::Ticker => self.ticker(data, exchange_ns, receive_ns, out),
+            Topic::Trade => self.trades(s, exchange_ns, receive_ns, out, false),
+            Topic::Liquidation => self.trades(s, exchange_ns, receive_ns, out, true),
+            Topic::Ticker => self.ticker(s, exchange_ns, receive_ns, out),
         }
     }
 
     fn order_book(
         &self,
-        data: &[u8],
+        s: &mut Scanner<'_>,
         snapshot: bool,
         exchange_ns: i64,
         receive_ns: i64,
@@ -122,7 +154,6 @@ impl BybitParser {
         } else {
             EventKind::BookLevel
         };
-        let mut s = Scanner::new(data);
         s.begin_object()?;
         let mut first = true;
         let (mut spec, mut symbol_seen, mut update_id) = (None, false, None);
@@ -139,7 +170,7 @@ impl BybitParser {
                     let side = if key == b"b" { Side::Bid } else { Side::Ask };
                     match (symbol_seen, spec) {
                         (true, Some(spec)) => {
-                            let n = push_levels(&mut s, spec, Venue::Bybit, side, level_kind, out)?;
+                            let n = push_levels(s, spec, Venue::Bybit, side, level_kind, out)?;
                             if side == Side::Bid {
                                 bids = Some(n)
                             } else {
@@ -161,7 +192,6 @@ impl BybitParser {
                 _ => s.skip_value()?,
             }
         }
-        s.end()?;
         if !symbol_seen {
             return Err(ParseError::MissingField("data.s"));
         }
@@ -229,13 +259,12 @@ impl BybitParser {
     /// `publicTrade` and `allLiquidation` data: arrays of `{T,s,S,v,p,…}`.
     fn trades(
         &self,
-        data: &[u8],
+        s: &mut Scanner<'_>,
         exchange_ns: i64,
         receive_ns: i64,
         out: &mut Vec<Event>,
         liquidation: bool,
     ) -> Result<Message, ParseError> {
-        let mut s = Scanner::new(data);
         let mut instrument = None;
         let mut any_other = false;
         // The legacy `liquidation` topic sends one object, `allLiquidation` an array.
@@ -323,7 +352,6 @@ impl BybitParser {
                 break;
             }
         }
-        s.end()?;
         Ok(match (instrument, liquidation) {
             (Some(instrument), false) => Message::Trades { instrument },
             (Some(instrument), true) => Message::Liquidations { instrument },
@@ -335,12 +363,11 @@ impl BybitParser {
     /// `tickers`: only the fields that changed are present in a delta.
     fn ticker(
         &self,
-        data: &[u8],
+        s: &mut Scanner<'_>,
         exchange_ns: i64,
         receive_ns: i64,
         out: &mut Vec<Event>,
     ) -> Result<Message, ParseError> {
-        let mut s = Scanner::new(data);
         s.begin_object()?;
         let mut first = true;
         let (mut sym, mut mark, mut index, mut funding) = (None, None, None, None);
@@ -358,7 +385,6 @@ impl BybitParser {
                 _ => s.skip_value()?,
             }
         }
-        s.end()?;
         let sym = sym.ok_or(ParseError::MissingField("data.symbol"))?;
         let Some(spec) = self.instruments.find(sym) else {
             return Ok(Message::OtherInstrument);

@@ -8,6 +8,9 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod coinbase;
+pub mod okx;
+pub mod tardis;
 
 use crate::decimal::{DecimalError, Grid};
 use crate::json_scan::ScanError;
@@ -28,6 +31,9 @@ pub struct InstrumentSpec {
     pub price_places: u8,
     /// Decimal places the venue prints quantities with.
     pub qty_places: u8,
+    /// The venue prints the shortest decimal (`30261`, `30249.4`) rather than a
+    /// fixed number of places; output follows it.
+    pub print_shortest: bool,
 }
 
 impl InstrumentSpec {
@@ -40,6 +46,7 @@ impl InstrumentSpec {
             qty,
             price_places: price.decimals(),
             qty_places: qty.decimals(),
+            print_shortest: false,
         }
     }
 }
@@ -254,21 +261,38 @@ pub(crate) fn push_levels(
         s.begin_array()?;
         let mut inner = true;
         if !s.next_element(&mut inner)? {
-            return Err(ParseError::BadField { field, reason: "empty level" });
+            return Err(ParseError::BadField {
+                field,
+                reason: "empty level",
+            });
         }
         let p = s.string()?;
         if !s.next_element(&mut inner)? {
-            return Err(ParseError::BadField { field, reason: "level without quantity" });
+            return Err(ParseError::BadField {
+                field,
+                reason: "level without quantity",
+            });
         }
         let q = s.string()?;
         while s.next_element(&mut inner)? {
-            s.skip_value()?;
+            // OKX: liquidated-orders and order-count strings.
+            if s.peek() == Some(b'"') {
+                s.string()?;
+            } else {
+                s.skip_value()?;
+            }
         }
         let price = decimal(&spec.price, p, price_field)?;
         let qty = decimal(&spec.qty, q, qty_field)?;
         let index = (out.len() - start) as u64;
         out.push(
-            crate::Event::new(kind, venue, spec.id, crate::wire::PriceLevel { price, qty, index }).with_side(side),
+            crate::Event::new(
+                kind,
+                venue,
+                spec.id,
+                crate::wire::PriceLevel { price, qty, index },
+            )
+            .with_side(side),
         );
     }
     Ok(out.len() - start)
@@ -286,4 +310,10 @@ pub trait VenueParser {
         symbol_hint: Option<&[u8]>,
         out: &mut Vec<crate::Event>,
     ) -> Result<Message, ParseError>;
+
+    /// A per-connection sequence number of the last message parsed, for venues
+    /// that number every frame of a connection (Coinbase Advanced Trade).
+    fn connection_sequence(&self) -> Option<u64> {
+        None
+    }
 }

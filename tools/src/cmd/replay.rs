@@ -17,7 +17,7 @@ pub struct Args {
     /// Print the mirrored venue top of book after every applied update (CSV on stdout).
     #[arg(long)]
     pub dump_top: bool,
-    /// Venue: binance-usdm, binance-coinm, binance-spot, bybit (okx, coinbase: not yet).
+    /// Venue: binance-usdm, binance-coinm, binance-spot, bybit, okx, coinbase.
     #[arg(long)]
     pub venue: Option<String>,
     /// Venue symbol, e.g. BTCUSDT.
@@ -109,6 +109,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "replay: sync: {} snapshots, {} diffs applied, {} stale, {} duplicates, {} gaps, {} crossed",
         s.snapshots, s.applied, s.stale, s.duplicates, s.gaps, s.crossed
     );
+    if s.checksums_verified + s.checksum_failures > 0 {
+        eprintln!(
+            "replay: venue checksums: {} verified, {} failed",
+            s.checksums_verified, s.checksum_failures
+        );
+    }
     eprintln!(
         "replay: venue ticker at the same update id: {} checked, {} matched",
         report.ticker_checks, report.ticker_matches
