@@ -654,7 +654,9 @@ pub enum BookSync {
     Binance(BinanceBookSync),
     /// Bybit v5 rules.
     Bybit(BybitBookSync),
+    /// OKX v5 rules (prevSeqId chain and CRC32 checksum).
     Okx(OkxBookSync),
+    /// Coinbase rules (per-connection sequence numbers).
     Coinbase(CoinbaseBookSync),
 }
 
