@@ -483,6 +483,11 @@ impl PolicyReplay {
             }
         };
         self.record_consumption(instrument, &before, &market.books);
+        // Every execution step (route choice with its reason and expected costs,
+        // auction starts and resets, takes, slices, fills, backstop) goes to the journal.
+        for event in &self.exec_events {
+            let _ = writeln!(self.journal, "{now},EXEC,{event:?}");
+        }
         let total = outcome.total(&lot, self.exec[instrument].contract_multiplier);
         let mut fills = Vec::with_capacity(1);
         let mut avg_price = 0;

@@ -26,6 +26,9 @@ use crate::venues::okx::OkxParser;
 use crate::venues::{Instruments, Message, VenueParser};
 use crate::wire::{Event, EventKind, PriceLevel, Side, Venue};
 
+/// Channel of the marker `gavel capture` writes before each reconnected session.
+pub const RECONNECT_CHANNEL: &[u8] = b"gavel/reconnect";
+
 /// How many bad messages are kept in full in [`FeedStats::first_errors`].
 const KEPT_ERRORS: usize = 8;
 
@@ -46,6 +49,9 @@ pub struct FeedStats {
     pub events_out: u64,
     /// Messages for instruments outside the configured set.
     pub other_instrument: u64,
+    /// `gavel/reconnect` markers seen (live capture reconnected; the book
+    /// sync detects the broken chain and resyncs on the new session's snapshot).
+    pub reconnects: u64,
 }
 
 /// Book levels last sent to the engine for one instrument, best first.
@@ -273,6 +279,10 @@ pub fn replay_capture(
                 }
             },
         };
+        if record.channel == RECONNECT_CHANNEL {
+            feeds[index].stats.reconnects += 1;
+            continue;
+        }
         let offset = record.offset;
         let hint = channel_symbol(record.channel);
         let started = clock.now_ticks();

@@ -39,6 +39,35 @@ pub struct ReplayInputs {
     pub impact_feedback: bool,
     /// Core to pin the engine thread to.
     pub engine_core: usize,
+    /// Pace the feed at the recorded speed × this factor (`None`: as fast as possible).
+    pub speed: Option<f64>,
+    /// Event time the feed threads have published up to (the slowest of them), for progress display.
+    pub progress: Option<std::sync::Arc<Progress>>,
+}
+
+/// Shared progress of the feed threads, in event time.
+#[derive(Debug, Default)]
+pub struct Progress {
+    published_ns: Vec<std::sync::atomic::AtomicI64>,
+}
+
+impl Progress {
+    /// Progress slots for `feeds` feed threads.
+    pub fn new(feeds: usize) -> Self {
+        Progress { published_ns: (0..feeds).map(|_| std::sync::atomic::AtomicI64::new(i64::MIN)).collect() }
+    }
+
+    /// The event time every feed has reached (the slowest feed's), if all have started.
+    pub fn reached_ns(&self) -> Option<i64> {
+        let slowest = self.published_ns.iter().map(|a| a.load(std::sync::atomic::Ordering::Relaxed)).min()?;
+        (slowest != i64::MIN).then_some(slowest)
+    }
+
+    fn publish(&self, feed: usize, receive_ns: i64) {
+        if let Some(slot) = self.published_ns.get(feed) {
+            slot.store(receive_ns, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// What one policy's replay produced.
@@ -126,11 +155,27 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &LiquidationPolicy, clock: Cloc
         ring_paths.push(ring);
         let capture = capture.clone();
         let tables = tables.clone();
+        let speed = inputs.speed.filter(|s| *s > 0.0);
+        let progress = inputs.progress.clone();
         feeds.push(std::thread::spawn(move || -> anyhow::Result<(Vec<(Venue, FeedStats)>, StageHistogram)> {
             let mut feed_to_ring = StageHistogram::new("feed_receive_to_ring");
             let mut failure: Option<anyhow::Error> = None;
             let lookup = |venue: Venue| tables.iter().find(|t| t.0 == venue).map(|t| t.1.clone()).unwrap_or_default();
+            let wall_start = std::time::Instant::now();
+            let mut first_ns: Option<i64> = None;
             let result = replay_capture(&capture, lookup, 100, &clock, &mut |event, started| {
+                // Pacing sleeps on the feed thread only (never on the engine's).
+                if let Some(speed) = speed {
+                    let first = *first_ns.get_or_insert(event.receive_ns);
+                    let due = std::time::Duration::from_secs_f64((event.receive_ns - first).max(0) as f64 / 1e9 / speed);
+                    let elapsed = wall_start.elapsed();
+                    if due > elapsed + std::time::Duration::from_millis(1) {
+                        std::thread::sleep(due - elapsed);
+                    }
+                }
+                if let Some(progress) = &progress {
+                    progress.publish(i, event.receive_ns);
+                }
                 if failure.is_none() {
                     if let Err(err) = producer.push(event) {
                         failure = Some(err.into());
@@ -247,6 +292,8 @@ pub fn resolve_inputs(
             fund_seed: 0,
             impact_feedback: true,
             engine_core: 1,
+            speed: None,
+            progress: None,
         },
     ))
 }

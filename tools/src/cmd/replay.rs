@@ -1,5 +1,9 @@
 //! `gavel replay`: replays recorded venue captures.
 //!
+//! Default mode: the replay pipeline under one liquidation policy (feed
+//! threads → shared-memory rings → pinned engine), with `--journal`, `--json`,
+//! `--report`, and pacing at the recorded speed × `--speed` (or `--max`).
+//!
 //! Mode `--dump-top`: mirror one instrument's venue book (snapshot + diffs,
 //! the venue's own sync rules) and print its top of book after every applied
 //! update as CSV: `recv_ns,venue_seq,bid_px,bid_qty,ask_px,ask_qty`. A summary
@@ -32,15 +36,59 @@ pub struct Args {
     /// Only records whose connection/request URL contains this text (default for bybit: `/linear`).
     #[arg(long)]
     pub url_filter: Option<String>,
-    /// Capture files (hftbacktest, cryptofeed or cryptofeed v3 format; .gz ok), replayed in order.
-    #[arg(required = true)]
+    /// Capture files (gavel capture, hftbacktest, cryptofeed or cryptofeed v3 format; .gz ok).
     pub captures: Vec<PathBuf>,
+    /// Scenario folder (policy mode): replaces --instruments, --accounts, --positions and the captures.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Instruments config (policy mode).
+    #[arg(long)]
+    pub instruments: Option<PathBuf>,
+    /// Accounts CSV (policy mode).
+    #[arg(long)]
+    pub accounts: Option<PathBuf>,
+    /// Positions CSV (policy mode).
+    #[arg(long)]
+    pub positions: Option<PathBuf>,
+    /// Capture file (policy mode; repeat, or give them as positional arguments).
+    #[arg(long = "capture")]
+    pub capture_flags: Vec<PathBuf>,
+    /// Liquidation policy: built-in name or policy TOML file (policy mode).
+    #[arg(long, default_value = "adaptive")]
+    pub policy: String,
+    /// Write the journal here (policy mode).
+    #[arg(long)]
+    pub journal: Option<PathBuf>,
+    /// Write the outcome as JSON here (policy mode).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the HTML report here (policy mode).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Pace the replay at the recorded speed × X (policy mode).
+    #[arg(long, conflicts_with = "max")]
+    pub speed: Option<f64>,
+    /// Replay as fast as possible (policy mode; the default).
+    #[arg(long)]
+    pub max: bool,
+    /// Turn off the feedback of simulated impact into the mark.
+    #[arg(long)]
+    pub no_feedback: bool,
+    /// Insurance fund at the start, in quote currency.
+    #[arg(long, default_value = "0")]
+    pub fund: String,
+    /// Core to pin the engine thread to.
+    #[arg(long, default_value_t = 1)]
+    pub core: usize,
 }
 
 /// Runs the replay.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if !args.dump_top {
-        bail!("only the --dump-top mode of replay exists so far");
+        return run_policy_mode(args);
+    }
+    if args.captures.is_empty() {
+        bail!("--dump-top needs at least one capture file");
     }
     let venue_name = args.venue.as_deref().context("--dump-top needs --venue")?;
     let venue = venue_by_name(venue_name).with_context(|| {
@@ -123,4 +171,85 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!("replay:   mismatch: {m}");
     }
     Ok(())
+}
+
+/// The policy mode: one policy through the whole pipeline.
+fn run_policy_mode(args: Args) -> anyhow::Result<()> {
+    use crate::cmd::compare::{parse_quote, table, to_json, write_report};
+    use crate::pipeline::{resolve_inputs, run_policy, Progress};
+    use std::io::IsTerminal;
+
+    let mut captures = args.capture_flags.clone();
+    captures.extend(args.captures.iter().cloned());
+    let (name, mut inputs) = resolve_inputs(
+        args.scenario.as_deref(),
+        args.instruments.as_deref(),
+        args.accounts.as_deref(),
+        args.positions.as_deref(),
+        &captures,
+    )?;
+    inputs.fund_seed = parse_quote(&args.fund)?;
+    inputs.impact_feedback = !args.no_feedback;
+    inputs.engine_core = args.core;
+    inputs.speed = if args.max { None } else { args.speed };
+    let policy = crate::policy_file::resolve_policy(&args.policy)?;
+    let clock = gavel_feeds::clock::Clock::calibrate(std::time::Duration::from_millis(20));
+    let span = capture_span(&inputs.captures)?;
+    let progress = std::sync::Arc::new(Progress::new(inputs.captures.len()));
+    inputs.progress = Some(progress.clone());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let bar = (std::io::stderr().is_terminal() && span.1 > span.0).then(|| {
+        let bar = indicatif::ProgressBar::new(((span.1 - span.0) / 1_000_000) as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} ms of event time")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        let (bar2, done2, progress2) = (bar.clone(), done.clone(), progress.clone());
+        let ticker = std::thread::spawn(move || {
+            while !done2.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(t) = progress2.reached_ns() {
+                    bar2.set_position(((t - span.0).max(0) / 1_000_000) as u64);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        (bar, ticker)
+    });
+    let result = run_policy(&inputs, &policy, clock);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some((bar, ticker)) = bar {
+        let _ = ticker.join();
+        bar.finish_and_clear();
+    }
+    let run = result?;
+    let runs = vec![run];
+    print!("{}", table(&runs));
+    if let Some(path) = &args.journal {
+        std::fs::write(path, &runs[0].journal).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = &args.report {
+        write_report(path, &name, &runs)?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// First and last receive time over gavel captures (for the progress bar).
+fn capture_span(captures: &[PathBuf]) -> anyhow::Result<(i64, i64)> {
+    let (mut first, mut last) = (i64::MAX, i64::MIN);
+    for path in captures {
+        let file = gavel_feeds::capture::CaptureFile::open(path)?;
+        for record in file.records() {
+            let t = record?.receive_ns;
+            first = first.min(t);
+            last = last.max(t);
+        }
+    }
+    Ok((first, last))
 }
