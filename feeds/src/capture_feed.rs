@@ -26,9 +26,6 @@ use crate::venues::okx::OkxParser;
 use crate::venues::{Instruments, Message, VenueParser};
 use crate::wire::{Event, EventKind, PriceLevel, Side, Venue};
 
-/// Channel of the marker `gavel capture` writes before each reconnected session.
-pub const RECONNECT_CHANNEL: &[u8] = b"gavel/reconnect";
-
 /// How many bad messages are kept in full in [`FeedStats::first_errors`].
 const KEPT_ERRORS: usize = 8;
 
@@ -279,7 +276,7 @@ pub fn replay_capture(
                 }
             },
         };
-        if record.channel == RECONNECT_CHANNEL {
+        if record.channel == crate::net::RECONNECT_CHANNEL.as_bytes() {
             feeds[index].stats.reconnects += 1;
             continue;
         }
