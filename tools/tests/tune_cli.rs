@@ -10,7 +10,12 @@ fn gavel(args: &[&str]) -> Output {
 }
 
 fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "stderr:\n{}\nstdout:\n{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "stderr:\n{}\nstdout:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stdout.clone()).unwrap()
 }
 
@@ -79,7 +84,8 @@ fn coordinate_search_beats_the_base_and_reports_the_holdout() {
     // The printed TOML is the file written, and `gavel compare` accepts it.
     let toml = printed_toml(&stdout);
     assert_eq!(toml, std::fs::read_to_string(&best).unwrap());
-    let compared = ok(&gavel(&["compare", "--scenario", &hold, "--policy", best.to_str().unwrap(), "--policy", "naive"]));
+    let compared =
+        ok(&gavel(&["compare", "--scenario", &hold, "--policy", best.to_str().unwrap(), "--policy", "naive"]));
     assert!(compared.lines().any(|l| l.starts_with("tuned-adaptive ")), "{compared}");
 
     // The base is a candidate, so the best training J is not above it.

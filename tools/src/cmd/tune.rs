@@ -74,7 +74,9 @@ impl Param {
             Param::Route => &["auto", "naive", "auction", "slicing", "both"],
             Param::Partial => &["true", "false"],
             Param::Buffer => &["0.02", "0.05", "0.1", "0.2", "0.3"],
-            Param::Penalty => &["static:0.001", "static:0.002", "static:0.003", "dynamic:0.001:0.0025", "dynamic:0.0015:0.0035"],
+            Param::Penalty => {
+                &["static:0.001", "static:0.002", "static:0.003", "dynamic:0.001:0.0025", "dynamic:0.0015:0.0035"]
+            }
             Param::OracleHalfLifeMs => &["0", "100", "250", "1000"],
         }
     }
@@ -470,8 +472,7 @@ impl Search<'_, '_> {
 /// Runs the search and prints the results.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let weights = Weights::parse(&args.lambda, &args.mu)?;
-    let training =
-        args.scenarios.iter().map(|d| load_scenario(d, args.core)).collect::<anyhow::Result<Vec<_>>>()?;
+    let training = args.scenarios.iter().map(|d| load_scenario(d, args.core)).collect::<anyhow::Result<Vec<_>>>()?;
     let holdout = [load_scenario(&args.holdout, args.core)?];
     let mut maintenance_rate = i128::MAX;
     for scenario in training.iter().chain(&holdout) {
@@ -568,8 +569,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
-    let (mut best, best_eval) =
-        search.best.clone().ok_or_else(|| anyhow::anyhow!("no candidate passed (every one was rejected or infeasible)"))?;
+    let (mut best, best_eval) = search
+        .best
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("no candidate passed (every one was rejected or infeasible)"))?;
     let (rejected, infeasible, records) = (search.rejected, search.infeasible, std::mem::take(&mut search.records));
     best.name = format!("tuned-{}", base.name);
     let (base_train, _) = evaluator.evaluate(&base)?;
@@ -590,7 +593,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (base.name.as_str(), &base_train, &base_hold),
         ("naive", &naive_train, &naive_hold),
     ] {
-        let _ = writeln!(summary, "{:<22} {:>18} {:>18}", label, objective_short(train.total), objective_short(hold.total));
+        let _ =
+            writeln!(summary, "{:<22} {:>18} {:>18}", label, objective_short(train.total), objective_short(hold.total));
     }
     let _ = writeln!(
         summary,
@@ -698,10 +702,7 @@ mod tests {
         ] {
             ParamValue::parse(param, text).unwrap().apply(&mut p);
         }
-        assert_eq!(
-            describe(&p),
-            "route=slicing partial=false buffer=0.2 penalty=static:0.002 oracle_half_life_ms=250"
-        );
+        assert_eq!(describe(&p), "route=slicing partial=false buffer=0.2 penalty=static:0.002 oracle_half_life_ms=250");
         ParamValue::parse(Param::Penalty, "dynamic:0.001:0.0025").unwrap().apply(&mut p);
         assert_eq!(p.penalty, PenaltyPolicy::Dynamic { base: 100_000, vol_coef: 0.5, depth_coef: 0.01, cap: 250_000 });
         assert!(ParamValue::parse(Param::Penalty, "flat:0.1").is_err());
