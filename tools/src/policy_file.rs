@@ -136,7 +136,7 @@ pub fn rate_text(rate: i128) -> String {
 /// not a whole number of milliseconds, or a non-finite dynamic-penalty weight.
 pub fn to_toml(policy: &LiquidationPolicy) -> anyhow::Result<String> {
     anyhow::ensure!(
-        policy.oracle_half_life_ns % 1_000_000 == 0,
+        policy.oracle_half_life_ns.is_multiple_of(1_000_000),
         "policy {}: oracle half-life {} ns is not a whole number of milliseconds",
         policy.name,
         policy.oracle_half_life_ns

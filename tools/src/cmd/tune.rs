@@ -462,7 +462,7 @@ impl Search<'_, '_> {
         if !cached {
             self.records.push(Record { policy: policy.clone(), eval: eval.clone() });
         }
-        if self.best.as_ref().map_or(true, |(_, b)| eval.total < b.total) {
+        if self.best.as_ref().is_none_or(|(_, b)| eval.total < b.total) {
             self.best = Some((policy.clone(), eval));
         }
         Ok(())
