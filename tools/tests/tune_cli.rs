@@ -121,6 +121,8 @@ fn grid_prints_its_count_and_refuses_an_oversized_grid() {
     let train = scenario(&dir.join("train"), 21);
     let hold = scenario(&dir.join("hold"), 22);
     let base = ["tune", "--scenario", &train, "--holdout", &hold, "--method", "grid"];
+    let same = gavel(&["tune", "--scenario", &train, "--holdout", &train]);
+    assert!(String::from_utf8_lossy(&same.stderr).contains("hold-out must be unseen"), "{same:?}");
     let too_big = gavel(&[&base[..], &["--max-candidates", "10"]].concat());
     assert!(!too_big.status.success());
     assert!(String::from_utf8_lossy(&too_big.stderr).contains("--max-candidates"), "{too_big:?}");

@@ -474,6 +474,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let weights = Weights::parse(&args.lambda, &args.mu)?;
     let training = args.scenarios.iter().map(|d| load_scenario(d, args.core)).collect::<anyhow::Result<Vec<_>>>()?;
     let holdout = [load_scenario(&args.holdout, args.core)?];
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    anyhow::ensure!(
+        !args.scenarios.iter().any(|s| canonical(s) == canonical(&args.holdout)),
+        "--holdout {} is also a training --scenario: the hold-out must be unseen",
+        args.holdout.display()
+    );
     let mut maintenance_rate = i128::MAX;
     for scenario in training.iter().chain(&holdout) {
         let set = InstrumentSet::load(&scenario.inputs.instruments)?;
