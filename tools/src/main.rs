@@ -46,6 +46,8 @@ enum Command {
     Capture(cmd::capture::Args),
     /// Run one liquidation lot end to end on a synthetic market (vs the naive route).
     Liquidate(cmd::liquidate::Args),
+    /// Search liquidation-policy parameters over scenarios; report the best on a held-out scenario.
+    Tune(cmd::tune::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +65,7 @@ fn main() -> std::process::ExitCode {
         Command::Replay(args) => cmd::replay::run(args),
         Command::Capture(args) => cmd::capture::run(args),
         Command::Liquidate(args) => cmd::liquidate::run(args),
+        Command::Tune(args) => cmd::tune::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

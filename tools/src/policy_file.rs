@@ -108,6 +108,72 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
     Ok(policy)
 }
 
+/// The name of a route mode as a policy file writes it (inverse of [`parse_route`]).
+pub fn route_name(route: RouteMode) -> &'static str {
+    match route {
+        RouteMode::Auto => "auto",
+        RouteMode::Force(Route::Naive) => "naive",
+        RouteMode::Force(Route::Auction) => "auction",
+        RouteMode::Force(Route::Slicing) => "slicing",
+        RouteMode::Force(Route::Both) => "both",
+    }
+}
+
+/// A rate in [`rate_unit`] parts as the shortest exact decimal string (`300_000` → `"0.003"`).
+pub fn rate_text(rate: i128) -> String {
+    let text = Decimal::from_units(rate, rate_unit()).to_string();
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// Writes `policy` as a policy TOML file that [`parse_policy`] reads back to the
+/// same policy: every field explicit, with the policy-file names.
+///
+/// Fails when a value has no policy-file spelling: an oracle half-life that is
+/// not a whole number of milliseconds, or a non-finite dynamic-penalty weight.
+pub fn to_toml(policy: &LiquidationPolicy) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        policy.oracle_half_life_ns.is_multiple_of(1_000_000),
+        "policy {}: oracle half-life {} ns is not a whole number of milliseconds",
+        policy.name,
+        policy.oracle_half_life_ns
+    );
+    let name = toml::Value::String(policy.name.clone()).to_string();
+    let penalty = match policy.penalty {
+        PenaltyPolicy::Static { rate } => format!("{{ static_rate = \"{}\" }}", rate_text(rate)),
+        PenaltyPolicy::Dynamic { base, vol_coef, depth_coef, cap } => {
+            anyhow::ensure!(
+                vol_coef.is_finite() && depth_coef.is_finite(),
+                "policy {}: dynamic penalty weights must be finite",
+                policy.name
+            );
+            format!(
+                "{{ base = \"{}\", vol_coef = {vol_coef:?}, depth_coef = {depth_coef:?}, cap = \"{}\" }}",
+                rate_text(base),
+                rate_text(cap)
+            )
+        }
+    };
+    Ok(format!(
+        "name = {name}\n\
+         base = \"adaptive\"  # every field below overrides it\n\
+         partial = {}\n\
+         route = \"{}\"\n\
+         oracle_half_life_ms = {}\n\
+         buffer = \"{}\"\n\
+         full_close_health = \"{}\"\n\
+         penalty = {penalty}\n",
+        policy.partial,
+        route_name(policy.route),
+        policy.oracle_half_life_ns / 1_000_000,
+        rate_text(policy.liquidation.buffer_rate),
+        rate_text(policy.liquidation.full_close_health),
+    ))
+}
+
 /// A `--policy` value: a built-in name, or a path to a policy TOML file.
 pub fn resolve_policy(spec: &str) -> anyhow::Result<LiquidationPolicy> {
     if let Some(policy) = LiquidationPolicy::builtin(spec) {
@@ -142,6 +208,35 @@ mod tests {
         assert_eq!(p.oracle_half_life_ns, 250_000_000);
         assert_eq!(p.liquidation.buffer_rate, 20_000_000);
         assert_eq!(p.penalty, PenaltyPolicy::Static { rate: 1_250_000 });
+    }
+
+    #[test]
+    fn to_toml_round_trips_every_builtin() {
+        for name in BUILTIN_POLICIES {
+            let policy = LiquidationPolicy::builtin(name).unwrap();
+            let text = to_toml(&policy).unwrap();
+            let back = parse_policy(&text, "rt.toml", "other").unwrap();
+            assert_eq!(back, policy, "{name}:\n{text}");
+        }
+    }
+
+    #[test]
+    fn to_toml_round_trips_odd_values() {
+        let mut policy = LiquidationPolicy::builtin("adaptive").unwrap();
+        policy.name = "quote \"me\"".into();
+        policy.route = RouteMode::Force(Route::Both);
+        policy.oracle_half_life_ns = 250_000_000;
+        policy.liquidation.buffer_rate = 2_000_000;
+        policy.penalty = PenaltyPolicy::Dynamic { base: 1, vol_coef: 1.0, depth_coef: 0.125, cap: 123_456 };
+        let text = to_toml(&policy).unwrap();
+        assert!(text.contains("buffer = \"0.02\""), "{text}");
+        assert_eq!(parse_policy(&text, "rt.toml", "x").unwrap(), policy);
+        policy.penalty = PenaltyPolicy::Static { rate: 100_000_000 };
+        assert_eq!(parse_policy(&to_toml(&policy).unwrap(), "rt.toml", "x").unwrap(), policy);
+        policy.oracle_half_life_ns = 1;
+        assert!(to_toml(&policy).is_err());
+        assert_eq!(rate_text(300_000), "0.003");
+        assert_eq!(rate_text(0), "0");
     }
 
     #[test]

@@ -18,3 +18,4 @@ pub mod replay;
 pub mod liquidate;
 pub mod bench_book;
 pub mod gen_accounts;
+pub mod tune;
