@@ -17,7 +17,8 @@ struct ScratchDir(PathBuf);
 
 impl ScratchDir {
     fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let path = std::env::temp_dir().join(format!("gavel-report-browser-{tag}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path).expect("create scratch dir");
         ScratchDir(path)
@@ -221,8 +222,10 @@ fn check_dom(dom: &str) -> usize {
     for row in &rows {
         assert_eq!(row.len(), header.len(), "row {row:?} does not have one cell per policy");
     }
-    let conservation =
-        rows.iter().find(|r| r[0] == "conservation error").expect("no `conservation error` row in the comparison table");
+    let conservation = rows
+        .iter()
+        .find(|r| r[0] == "conservation error")
+        .expect("no `conservation error` row in the comparison table");
     assert!(conservation[1..].iter().all(|c| c == "0"), "conservation error is not 0 everywhere: {conservation:?}");
 
     // The bars: one bar per policy per metric.
