@@ -51,6 +51,13 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // Output piped into a reader that stops early (`| head`) ends gavel quietly,
+    // as it does other Unix tools, instead of a panic on a failed print.
+    // SAFETY: called first thing in main, before any other thread exists;
+    // SIG_DFL is a valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),

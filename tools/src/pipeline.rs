@@ -43,6 +43,24 @@ pub struct ReplayInputs {
     pub speed: Option<f64>,
     /// Event time the feed threads have published up to (the slowest of them), for progress display.
     pub progress: Option<std::sync::Arc<Progress>>,
+    /// The files the user named, in `captures` order (a converted recording's original path).
+    pub sources: Vec<PathBuf>,
+    /// Converted captures, removed when the last copy of the inputs is dropped
+    /// (held only for that `Drop`).
+    #[allow(dead_code)]
+    pub temporary: std::sync::Arc<TempFiles>,
+}
+
+/// Files removed on drop.
+#[derive(Debug, Default)]
+pub struct TempFiles(Vec<PathBuf>);
+
+impl Drop for TempFiles {
+    fn drop(&mut self) {
+        for path in &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Shared progress of the feed threads, in event time.
@@ -271,16 +289,19 @@ pub fn resolve_inputs(
     // Recordings in other formats are converted once into gavel captures
     // (with the scenario's snapshot files merged in by receive time).
     let mut converted = Vec::with_capacity(captures.len());
+    let mut temporary = TempFiles::default();
     for (i, capture) in captures.iter().enumerate() {
         if crate::recording_capture::is_gavel_capture(capture) {
             converted.push(capture.clone());
             continue;
         }
         let out = std::env::temp_dir().join(format!("gavel-converted-{}-{i}.cap", std::process::id()));
+        temporary.0.push(out.clone());
         crate::recording_capture::convert(capture, &snapshots, &out)
             .with_context(|| format!("converting {} into a gavel capture", capture.display()))?;
         converted.push(out);
     }
+    let sources = captures;
     let captures = converted;
     Ok((
         name,
@@ -294,6 +315,8 @@ pub fn resolve_inputs(
             engine_core: 1,
             speed: None,
             progress: None,
+            sources,
+            temporary: std::sync::Arc::new(temporary),
         },
     ))
 }

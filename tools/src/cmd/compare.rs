@@ -110,11 +110,13 @@ pub fn compare(inputs: &ReplayInputs, names: &[String]) -> anyhow::Result<Vec<Po
             eprintln!("warning: engine not pinned to core {requested}: {reason}");
             warned = true;
         }
-        for (path, venue, stats) in &run.feed_stats {
+        // Every policy reads the same captures: report their bad input once.
+        for (path, venue, stats) in run.feed_stats.iter().filter(|_| runs.is_empty()) {
             if stats.parse_errors > 0 || stats.gaps > 0 {
+                let named = inputs.captures.iter().position(|c| c == path).and_then(|i| inputs.sources.get(i)).unwrap_or(path);
                 eprintln!(
                     "warning: {} ({venue:?}): {} bad messages skipped, {} gaps resynced; first: {}",
-                    path.display(),
+                    named.display(),
                     stats.parse_errors,
                     stats.gaps,
                     stats.first_errors.first().map(String::as_str).unwrap_or("-")
@@ -139,14 +141,14 @@ pub fn table(runs: &[PolicyRun]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<10} {:>14} {:>9} {:>14} {:>14} {:>12} {:>10} {:>9} {:>9} {:>14} {:>12}",
+        "{:<16} {:>14} {:>9} {:>14} {:>14} {:>12} {:>10} {:>9} {:>14} {:>14} {:>12}",
         "policy", "bad_debt", "slip_bps", "equity_kept", "coll_lost", "penalties", "liq(f/p)", "cascade", "adl", "fund_min", "conserv_err"
     );
     for run in runs {
         let o = &run.outcome;
         let _ = writeln!(
             out,
-            "{:<10} {:>14} {:>9.2} {:>14} {:>14} {:>12} {:>10} {:>9} {:>9} {:>14} {:>12}",
+            "{:<16} {:>14} {:>9.2} {:>14} {:>14} {:>12} {:>10} {:>9} {:>14} {:>14} {:>12}",
             o.policy,
             money_short(o.bad_debt),
             o.slippage_bps(),
