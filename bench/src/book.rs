@@ -1,6 +1,6 @@
 //! Order-book benchmark: gavel's L3 book against the `lobster` crate (the
 //! fastest single-threaded add/cancel/match book found on crates.io; see
-//! docs/perf/book.md), on the same operation stream, in interleaved rounds.
+//! docs/PERFORMANCE.md), on the same operation stream, in interleaved rounds.
 //!
 //! Two workloads:
 //! - **lobster**: a LOBSTER message file (default the AMZN level-5 sample),

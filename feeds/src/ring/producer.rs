@@ -153,7 +153,7 @@ impl<T: Pod> Producer<T> {
         self.publish(1);
         // Push the record's line out to the shared cache, where the consumer's
         // read finds it without snooping this core: the hop latency's largest
-        // single saving (docs/perf/ring.md). The cursor line is left alone:
+        // single saving (docs/PERFORMANCE.md). The cursor line is left alone:
         // the consumer is spinning on it, and demoting it measured no gain.
         demote_line(self.slots.wrapping_add(index));
         true
