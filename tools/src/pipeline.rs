@@ -320,3 +320,60 @@ pub fn resolve_inputs(
         },
     ))
 }
+
+/// The input flags shared by `gavel compare` and `gavel replay`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Scenario folder (holds scenario.toml); replaces the individual file flags.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Instruments config (risk TOML).
+    #[arg(long)]
+    pub instruments: Option<PathBuf>,
+    /// Accounts CSV.
+    #[arg(long)]
+    pub accounts: Option<PathBuf>,
+    /// Positions CSV.
+    #[arg(long)]
+    pub positions: Option<PathBuf>,
+    /// Capture file: gavel capture or a recording (repeat for several venues).
+    #[arg(long = "capture", id = "capture_files")]
+    pub captures: Vec<PathBuf>,
+    /// Insurance fund at the start, in quote currency (decimal).
+    #[arg(long, default_value = "0")]
+    pub fund: String,
+    /// Turn off the feedback of simulated impact into the mark (exogenous losses only).
+    #[arg(long)]
+    pub no_feedback: bool,
+    /// Core to pin the engine thread to.
+    #[arg(long, default_value_t = 1)]
+    pub core: usize,
+}
+
+impl InputArgs {
+    /// Resolves the flags (plus `more_captures`) into replay inputs and the scenario's name.
+    pub fn resolve(&self, more_captures: &[PathBuf]) -> anyhow::Result<(String, ReplayInputs)> {
+        let mut captures = self.captures.clone();
+        captures.extend(more_captures.iter().cloned());
+        let (name, mut inputs) = resolve_inputs(
+            self.scenario.as_deref(),
+            self.instruments.as_deref(),
+            self.accounts.as_deref(),
+            self.positions.as_deref(),
+            &captures,
+        )?;
+        inputs.fund_seed = parse_quote(&self.fund)?;
+        inputs.impact_feedback = !self.no_feedback;
+        inputs.engine_core = self.core;
+        Ok((name, inputs))
+    }
+}
+
+/// Parses a quote-currency decimal (e.g. `250000.5`) into quote units.
+pub fn parse_quote(text: &str) -> anyhow::Result<i128> {
+    use gavel_engine::risk::instrument::QUOTE_DECIMALS;
+    let d = gavel_engine::risk::decimal::Decimal::parse(text).map_err(|e| anyhow::anyhow!("fund {text:?}: {e}"))?;
+    d.in_units_of(gavel_engine::risk::instrument::quote_unit())
+        .filter(|v| *v >= 0)
+        .ok_or_else(|| anyhow::anyhow!("fund {text:?} must be non-negative with at most {QUOTE_DECIMALS} decimals"))
+}

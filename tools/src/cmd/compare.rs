@@ -11,28 +11,16 @@ use gavel_engine::risk::instrument::{QUOTE_DECIMALS, QUOTE_SCALE};
 use gavel_feeds::clock::Clock;
 use serde_json::json;
 
-use crate::pipeline::{resolve_inputs, run_policy, PolicyRun, ReplayInputs};
+use crate::pipeline::{run_policy, InputArgs, PolicyRun, ReplayInputs};
 use crate::policy_file::resolve_policy;
 use crate::report::{render, LatencyCurve, PolicySection, ReportInput};
 
 /// Arguments of `gavel compare`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Scenario folder (holds scenario.toml); replaces the individual file flags.
-    #[arg(long)]
-    pub scenario: Option<PathBuf>,
-    /// Instruments config (risk TOML).
-    #[arg(long)]
-    pub instruments: Option<PathBuf>,
-    /// Accounts CSV.
-    #[arg(long)]
-    pub accounts: Option<PathBuf>,
-    /// Positions CSV.
-    #[arg(long)]
-    pub positions: Option<PathBuf>,
-    /// gavel capture file (repeat for several venues).
-    #[arg(long = "capture")]
-    pub captures: Vec<PathBuf>,
+    /// Scenario, files, fund, feedback, core.
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Policy: a built-in name or a policy TOML file (repeat; default: every built-in).
     #[arg(long = "policy")]
     pub policies: Vec<String>,
@@ -45,37 +33,11 @@ pub struct Args {
     /// Write each policy's journal to `<DIR>/<policy>.journal`.
     #[arg(long)]
     pub journal_dir: Option<PathBuf>,
-    /// Insurance fund at the start, in quote currency (decimal).
-    #[arg(long, default_value = "0")]
-    pub fund: String,
-    /// Turn off the feedback of simulated impact into the mark (exogenous losses only).
-    #[arg(long)]
-    pub no_feedback: bool,
-    /// Core to pin the engine thread to.
-    #[arg(long, default_value_t = 1)]
-    pub core: usize,
-}
-
-/// Parses a quote-currency decimal (e.g. `250000.5`) into quote units.
-pub fn parse_quote(text: &str) -> anyhow::Result<i128> {
-    let d = gavel_engine::risk::decimal::Decimal::parse(text).map_err(|e| anyhow::anyhow!("fund {text:?}: {e}"))?;
-    d.in_units_of(gavel_engine::risk::instrument::quote_unit())
-        .filter(|v| *v >= 0)
-        .ok_or_else(|| anyhow::anyhow!("fund {text:?} must be non-negative with at most {QUOTE_DECIMALS} decimals"))
 }
 
 /// Runs the comparison.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (name, mut inputs) = resolve_inputs(
-        args.scenario.as_deref(),
-        args.instruments.as_deref(),
-        args.accounts.as_deref(),
-        args.positions.as_deref(),
-        &args.captures,
-    )?;
-    inputs.fund_seed = parse_quote(&args.fund)?;
-    inputs.impact_feedback = !args.no_feedback;
-    inputs.engine_core = args.core;
+    let (name, inputs) = args.input.resolve(&[])?;
     let names: Vec<String> = if args.policies.is_empty() {
         BUILTIN_POLICIES.iter().map(|s| s.to_string()).collect()
     } else {

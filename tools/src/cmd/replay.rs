@@ -38,21 +38,9 @@ pub struct Args {
     pub url_filter: Option<String>,
     /// Capture files (gavel capture, hftbacktest, cryptofeed or cryptofeed v3 format; .gz ok).
     pub captures: Vec<PathBuf>,
-    /// Scenario folder (policy mode): replaces --instruments, --accounts, --positions and the captures.
-    #[arg(long)]
-    pub scenario: Option<PathBuf>,
-    /// Instruments config (policy mode).
-    #[arg(long)]
-    pub instruments: Option<PathBuf>,
-    /// Accounts CSV (policy mode).
-    #[arg(long)]
-    pub accounts: Option<PathBuf>,
-    /// Positions CSV (policy mode).
-    #[arg(long)]
-    pub positions: Option<PathBuf>,
-    /// Capture file (policy mode; repeat, or give them as positional arguments).
-    #[arg(long = "capture")]
-    pub capture_flags: Vec<PathBuf>,
+    /// Policy mode inputs: scenario, files, fund, feedback, core.
+    #[command(flatten)]
+    pub input: crate::pipeline::InputArgs,
     /// Liquidation policy: built-in name or policy TOML file (policy mode).
     #[arg(long, default_value = "adaptive")]
     pub policy: String,
@@ -71,15 +59,6 @@ pub struct Args {
     /// Replay as fast as possible (policy mode; the default).
     #[arg(long)]
     pub max: bool,
-    /// Turn off the feedback of simulated impact into the mark.
-    #[arg(long)]
-    pub no_feedback: bool,
-    /// Insurance fund at the start, in quote currency.
-    #[arg(long, default_value = "0")]
-    pub fund: String,
-    /// Core to pin the engine thread to.
-    #[arg(long, default_value_t = 1)]
-    pub core: usize,
 }
 
 /// Runs the replay.
@@ -175,22 +154,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// The policy mode: one policy through the whole pipeline.
 fn run_policy_mode(args: Args) -> anyhow::Result<()> {
-    use crate::cmd::compare::{parse_quote, table, to_json, write_report};
-    use crate::pipeline::{resolve_inputs, run_policy, Progress};
+    use crate::cmd::compare::{table, to_json, write_report};
+    use crate::pipeline::{run_policy, Progress};
     use std::io::IsTerminal;
 
-    let mut captures = args.capture_flags.clone();
-    captures.extend(args.captures.iter().cloned());
-    let (name, mut inputs) = resolve_inputs(
-        args.scenario.as_deref(),
-        args.instruments.as_deref(),
-        args.accounts.as_deref(),
-        args.positions.as_deref(),
-        &captures,
-    )?;
-    inputs.fund_seed = parse_quote(&args.fund)?;
-    inputs.impact_feedback = !args.no_feedback;
-    inputs.engine_core = args.core;
+    let (name, mut inputs) = args.input.resolve(&args.captures)?;
     inputs.speed = if args.max { None } else { args.speed };
     let policy = crate::policy_file::resolve_policy(&args.policy)?;
     let clock = gavel_feeds::clock::Clock::calibrate(std::time::Duration::from_millis(20));
