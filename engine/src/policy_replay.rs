@@ -388,7 +388,9 @@ impl PolicyReplay {
             self.outcome.peak_impact_centi_bps = self.outcome.peak_impact_centi_bps.max(impact as i64);
         }
         let id = instrument as InstrumentId;
-        let rate = self.penalty_rate(instrument, mark.price);
+        // Plans are made with the size-free part of the rate; each lot then pays
+        // the rate for its own size (see `liquidate`).
+        let rate = self.penalty_rate(instrument, mark.price, 0);
         self.requests.clear();
         on_mark(
             &mut self.ledger.book,
@@ -407,8 +409,8 @@ impl PolicyReplay {
         self.requests = requests;
     }
 
-    fn penalty_rate(&self, instrument: usize, mark: i64) -> i128 {
-        let sigma = self.vols[instrument].sigma_over(3_600_000_000_000);
+    /// Lots of depth within the penalty band around `mark`, over every venue and both sides.
+    fn depth_in_band(&self, instrument: usize, mark: i64) -> i64 {
         let band = i128::from(mark) * i128::from(self.config.penalty_depth_band_bps) / 10_000;
         let mut depth = 0i64;
         for books in &self.venues {
@@ -421,9 +423,15 @@ impl PolicyReplay {
                     .sum::<i64>();
             }
         }
-        // The crossed set's total size is not known before planning; use the
-        // instrument's average liquidation so far as the size term, or one lot.
-        self.policy.penalty.rate(sigma, 1, depth.max(1) / 2)
+        depth
+    }
+
+    /// The penalty rate for closing `closed_lots` of `instrument` at `mark`.
+    fn penalty_rate(&self, instrument: usize, mark: i64, closed_lots: i64) -> i128 {
+        let sigma = self.vols[instrument].sigma_over(3_600_000_000_000);
+        // One side's share of the two-sided band depth is what a close meets.
+        let depth = (self.depth_in_band(instrument, mark) / 2).max(1);
+        self.policy.penalty.rate(sigma, closed_lots, depth)
     }
 
     fn liquidate(&mut self, mut request: LiquidationRequest, now: i64, raw_mark: Option<i64>, trigger_ticks: u64) {
@@ -432,6 +440,7 @@ impl PolicyReplay {
             request.qty = request.position_size.abs();
             request.full_close = true;
         }
+        request.penalty_rate = self.penalty_rate(instrument, request.mark, request.qty);
         let ins = self.ledger.book.instruments().get(request.instrument);
         let mult = ins.quote_per_tick_lot;
         let selling = request.position_size > 0;
