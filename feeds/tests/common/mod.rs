@@ -231,7 +231,10 @@ pub fn serve_session<S: ServerStream>(stream: S, plan: &SessionPlan, snapshots_r
 
 /// Serves `responses[k]` (status, body) to the k-th HTTP request (chunked for even k,
 /// Content-Length for odd k); returns the request lines seen.
-pub fn spawn_rest_server(tls: Option<Arc<ServerConfig>>, responses: Vec<(u16, Vec<u8>)>) -> (u16, JoinHandle<Vec<String>>) {
+pub fn spawn_rest_server(
+    tls: Option<Arc<ServerConfig>>,
+    responses: Vec<(u16, Vec<u8>)>,
+) -> (u16, JoinHandle<Vec<String>>) {
     let gated = responses.into_iter().map(|(status, body)| (status, body, None)).collect();
     spawn_gated_rest_server(tls, gated)
 }
@@ -272,7 +275,13 @@ fn wait_for_gate(gate: &ReplyGate) {
     }
 }
 
-pub fn serve_http<S: ServerStream>(stream: S, status: u16, body: &[u8], chunked: bool, gate: Option<&ReplyGate>) -> String {
+pub fn serve_http<S: ServerStream>(
+    stream: S,
+    status: u16,
+    body: &[u8],
+    chunked: bool,
+    gate: Option<&ReplyGate>,
+) -> String {
     let mut reader = BufReader::new(stream);
     let mut request_line = String::new();
     reader.read_line(&mut request_line).unwrap();
@@ -310,4 +319,3 @@ pub fn serve_http<S: ServerStream>(stream: S, status: u16, body: &[u8], chunked:
     let _ = stream.read_to_end(&mut rest);
     request_line.trim_end().to_string()
 }
-
