@@ -13,7 +13,7 @@
 //! Everything runs on 127.0.0.1; every wait is bounded (sleeping, never spinning).
 
 use std::collections::BTreeMap;
-use std::io;
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -37,10 +37,12 @@ use url::Url;
 mod common;
 use common::*;
 
-/// Levels per side of the generated book (the replay sends the top `DEPTH`).
+/// Levels per side of the generated book (the replay sends the top `GENERATED_DEPTH`).
 const BOOK_LEVELS: i64 = 30;
-/// Levels per side the feed handler sends on.
-const DEPTH: usize = 10;
+/// Levels per side the feed handler sends on for the generated book (a third of it).
+const GENERATED_DEPTH: usize = 10;
+/// Levels per side the feed handler sends on for the real book.
+const REAL_DEPTH: usize = 100;
 const SYMBOL: &str = "BTCUSDT";
 const STREAM_CHANNEL: &str = "ws/binance-usdm";
 const SNAPSHOT_CHANNEL: &str = "rest/depth/BTCUSDT";
@@ -261,22 +263,22 @@ fn mirror(events: &[Event]) -> Mirror {
     m
 }
 
-fn replay(path: &Path) -> (Vec<Event>, FeedStats) {
+fn replay(path: &Path, depth: usize) -> (Vec<Event>, FeedStats) {
     let clock = Clock::monotonic();
     let mut events = Vec::new();
     let stats =
-        replay_capture(path, |_| instruments(), DEPTH, &clock, &mut |e, _| events.push(e)).map_err(|e| e.0).unwrap();
+        replay_capture(path, |_| instruments(), depth, &clock, &mut |e, _| events.push(e)).map_err(|e| e.0).unwrap();
     assert_eq!(stats.len(), 1);
     assert_eq!(stats[0].0, Venue::BinanceUsdm);
     (events, stats[0].1.clone())
 }
 
 /// The straight capture: the initial snapshot, then every frame.
-fn write_straight_capture(path: &Path, book: &BookPath, snapshot: &[u8]) {
+fn write_straight_capture(path: &Path, frames: &[Frame], snapshot: &[u8]) {
     let mut writer = CaptureWriter::create(path).unwrap();
     let t0 = 1_700_000_000_000_000_000i64;
     writer.append(t0, Venue::BinanceUsdm, SNAPSHOT_CHANNEL.as_bytes(), snapshot).unwrap();
-    for (k, frame) in book.frames.iter().enumerate() {
+    for (k, frame) in frames.iter().enumerate() {
         writer.append(t0 + 1 + k as i64, Venue::BinanceUsdm, STREAM_CHANNEL.as_bytes(), frame.json.as_bytes()).unwrap();
     }
     writer.flush().unwrap();
@@ -303,27 +305,59 @@ impl Sink for GatedCapture {
     }
 }
 
-/// The scenario: session 1 serves frames `0..SESSION1_END`, the frames up to
-/// `SESSION2_START` are lost while the client is down, session 2 serves the rest.
-const FRAMES: usize = 120;
-const SESSION1_END: usize = 50;
-const SESSION2_START: usize = 65;
-/// Session 2's snapshot is taken inside this frame: the two frames before it,
-/// already received, are older than the snapshot (stale, dropped by the sync).
-const SNAPSHOT2_FRAME: usize = SESSION2_START + 2;
+/// One reconnect scenario: session 1 serves frames `..session1_end`, the frames
+/// up to `session2_start` are lost while the client is down, session 2 serves
+/// the rest; session 2's snapshot is the book at an id inside frame
+/// `snapshot2_frame` (the frames of session 2 before it are older: stale).
+struct Scenario {
+    name: String,
+    tls: bool,
+    frames: Vec<Frame>,
+    /// Update id and body of each session's REST snapshot.
+    snapshot1: (u64, Vec<u8>),
+    snapshot2: (u64, Vec<u8>),
+    session1_end: usize,
+    session2_start: usize,
+    snapshot2_frame: usize,
+    /// Levels per side the feed handler sends on.
+    depth: usize,
+    /// The venue's top `depth` levels after each frame, by the frame's final id.
+    venue_tops: BTreeMap<u64, (Levels, Levels)>,
+}
 
-fn run(name: &str, tls: bool) {
-    let started = Instant::now();
+fn generated(name: &str, tls: bool) -> Scenario {
+    const FRAMES: usize = 120;
     let book = BookPath::generate(0x5eed_9a7e, FRAMES);
-    let snapshot1 = book.snapshot_json(book.id_inside(0));
-    let snapshot2 = book.snapshot_json(book.id_inside(SNAPSHOT2_FRAME));
-    let session1: Vec<String> = book.frames[..SESSION1_END].iter().map(|f| f.json.clone()).collect();
-    let session2: Vec<String> = book.frames[SESSION2_START..].iter().map(|f| f.json.clone()).collect();
+    let (session1_end, session2_start) = (50, 65);
+    let snapshot2_frame = session2_start + 2;
+    let (id1, id2) = (book.id_inside(0), book.id_inside(snapshot2_frame));
+    let depth = GENERATED_DEPTH;
+    let venue_tops = book.frames.iter().map(|f| (f.final_id, top(&book.book_at(f.final_id), depth))).collect();
+    Scenario {
+        name: name.into(),
+        tls,
+        snapshot1: (id1, book.snapshot_json(id1)),
+        snapshot2: (id2, book.snapshot_json(id2)),
+        frames: book.frames,
+        session1_end,
+        session2_start,
+        snapshot2_frame,
+        depth,
+        venue_tops,
+    }
+}
+
+fn run(s: Scenario) {
+    let started = Instant::now();
+    let name = s.name.as_str();
+    let frames = &s.frames;
+    let session1: Vec<String> = frames[..s.session1_end].iter().map(|f| f.json.clone()).collect();
+    let session2: Vec<String> = frames[s.session2_start..].iter().map(|f| f.json.clone()).collect();
 
     // Each snapshot reply waits until its session's frames are recorded, so the
     // capture order is fixed: frames 1, snapshot 1, marker, frames 2, snapshot 2.
     // Session 1 is dropped (no close frame) once snapshot 1 is recorded.
-    let test_tls = if tls { Some(test_tls(name)) } else { None };
+    let test_tls = if s.tls { Some(test_tls(name)) } else { None };
     let server_tls = test_tls.as_ref().map(|t| t.server.clone());
     let frames_recorded = Arc::new(AtomicUsize::new(0));
     let snapshots_recorded = Arc::new(AtomicUsize::new(0));
@@ -335,11 +369,11 @@ fn run(name: &str, tls: bool) {
     let (rest_port, rest_server) = spawn_gated_rest_server(
         server_tls,
         vec![
-            (200, snapshot1.clone(), Some((frames_recorded.clone(), session1.len()))),
-            (200, snapshot2.clone(), Some((frames_recorded.clone(), session1.len() + session2.len()))),
+            (200, s.snapshot1.1.clone(), Some((frames_recorded.clone(), session1.len()))),
+            (200, s.snapshot2.1.clone(), Some((frames_recorded.clone(), session1.len() + session2.len()))),
         ],
     );
-    let (ws_scheme, http_scheme) = if tls { ("wss", "https") } else { ("ws", "http") };
+    let (ws_scheme, http_scheme) = if s.tls { ("wss", "https") } else { ("ws", "http") };
     let spec = ConnectionSpec::new(
         STREAM_CHANNEL.into(),
         Venue::BinanceUsdm,
@@ -395,47 +429,49 @@ fn run(name: &str, tls: bool) {
     expected.push(RecordKind::Reconnect);
     expected.extend(vec![RecordKind::Stream; session2.len()]);
     expected.push(snap);
-    assert!(kinds == expected, "capture record order: {kinds:?}");
+    assert!(kinds == expected, "capture record order differs from the scenario");
 
-    // Straight replay: the initial snapshot and every frame, no connection involved.
+    // Straight replay: snapshot 1 and every frame, no connection involved.
     let straight_path = temp_path(&format!("{name}-straight.gvl"));
-    write_straight_capture(&straight_path, &book, &snapshot1);
-    let (straight_events, straight_stats) = replay(&straight_path);
-    let (live_events, live_stats) = replay(&live_path);
+    write_straight_capture(&straight_path, frames, &s.snapshot1.1);
+    let (straight_events, straight_stats) = replay(&straight_path, s.depth);
+    let (live_events, live_stats) = replay(&live_path, s.depth);
 
-    // Straight: every frame applied, nothing missed.
+    // Straight: every frame from the one bracketing snapshot 1 on is applied, no gap.
+    let first_applied = frames.iter().position(|f| f.final_id >= s.snapshot1.0).unwrap();
+    assert!(frames[first_applied].first_id <= s.snapshot1.0, "snapshot 1 falls inside a frame");
     assert_eq!(straight_stats.parse_errors, 0, "{:?}", straight_stats.first_errors);
     assert_eq!((straight_stats.gaps, straight_stats.reconnects), (0, 0), "{straight_stats:?}");
-    assert_eq!(straight_stats.book_updates, FRAMES as u64);
+    assert_eq!(straight_stats.book_updates, (frames.len() - first_applied) as u64);
     // Live: one marker; one gap (session 2's first frame does not continue the
-    // chain of session 1's last); the two received frames older than snapshot 2
-    // are dropped as stale; every other received frame is applied.
+    // chain of session 1's last); the received frames older than snapshot 2 are
+    // dropped as stale; every other received frame is applied.
     assert_eq!(live_stats.parse_errors, 0, "{:?}", live_stats.first_errors);
     assert_eq!(live_stats.messages, received + 2, "frames + 2 snapshots (the marker is not a message)");
     assert_eq!((live_stats.gaps, live_stats.reconnects), (1, 1), "{live_stats:?}");
-    assert_eq!(live_stats.book_updates, (SESSION1_END + FRAMES - SNAPSHOT2_FRAME) as u64, "{live_stats:?}");
+    let not_applied = (s.snapshot2_frame - s.session1_end) as u64;
+    assert_eq!(live_stats.book_updates, straight_stats.book_updates - not_applied, "{live_stats:?}");
 
     let straight = mirror(&straight_events);
     let live = mirror(&live_events);
     assert_eq!(live.gap_events, 1);
     let gap = live_events.iter().find(|e| e.kind == EventKind::Gap as u8).unwrap();
-    assert_eq!(gap.sequence, book.frames[SESSION2_START].final_id, "the gap is session 2's first frame");
+    assert_eq!(gap.sequence, frames[s.session2_start].final_id, "the gap is session 2's first frame");
 
-    // The end: live mirror == straight mirror == the generator's top DEPTH levels.
-    let final_book = top(&book.book_at(book.frames[FRAMES - 1].final_id), DEPTH);
-    assert_eq!(final_book.0.len(), DEPTH);
-    assert_eq!(final_book.1.len(), DEPTH);
+    // The end: live mirror == straight mirror == the venue's top `depth` levels.
+    let final_top = &s.venue_tops[&frames.last().unwrap().final_id];
+    assert_eq!((final_top.0.len(), final_top.1.len()), (s.depth, s.depth));
     assert!(live.book == straight.book, "live {:?}\nstraight {:?}", live.book, straight.book);
-    assert!(straight.book == final_book, "straight {:?}\ngenerator {:?}", straight.book, final_book);
+    assert!(straight.book == *final_top, "straight {:?}\nvenue {:?}", straight.book, final_top);
 
     // On the way: after every update id the straight replay reached, its mirror is
-    // the generator's book; after every update id the live replay reached (before
-    // the drop and after the resync), its mirror is the straight one.
-    assert!(straight.by_update.len() > FRAMES / 2, "few window changes: {}", straight.by_update.len());
+    // the venue's book; after every update id the live replay reached (before the
+    // drop and after the resync), its mirror is the straight one.
+    assert!(straight.by_update.len() > frames.len() / 2, "few window changes: {}", straight.by_update.len());
     for (&id, state) in &straight.by_update {
-        assert!(*state == top(&book.book_at(id), DEPTH), "straight replay differs from the venue at {id}");
+        assert!(s.venue_tops.get(&id) == Some(state), "straight replay differs from the venue at {id}");
     }
-    let lost = book.frames[SESSION1_END].first_id..book.frames[SNAPSHOT2_FRAME].first_id;
+    let lost = frames[s.session1_end].first_id..frames[s.snapshot2_frame].first_id;
     let (mut before, mut after) = (0, 0);
     for (&id, state) in &live.by_update {
         assert!(!lost.contains(&id), "update {id} was never received or is older than snapshot 2");
@@ -458,12 +494,124 @@ fn run(name: &str, tls: bool) {
 
 #[test]
 fn plain_ws_reconnect_replays_to_the_straight_book() {
-    run("resync-plain", false);
+    run(generated("resync-plain", false));
 }
 
 #[test]
 fn tls_ws_reconnect_replays_to_the_straight_book() {
-    run("resync-tls", true);
+    run(generated("resync-tls", true));
+}
+
+// ---------------------------------------------------------------- real data
+
+/// `text` (a decimal) in integer units of 10^-`places`; finer non-zero digits are refused.
+fn units(text: &str, places: usize) -> i64 {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
+    let (kept, rest) = frac.split_at(frac.len().min(places));
+    assert!(rest.bytes().all(|b| b == b'0'), "{text} is finer than {places} decimal places");
+    let scale = 10i64.pow(places as u32);
+    let kept_value =
+        if kept.is_empty() { 0 } else { kept.parse::<i64>().unwrap() * 10i64.pow((places - kept.len()) as u32) };
+    int.parse::<i64>().unwrap() * scale + kept_value
+}
+
+/// Applies Binance `[["price","qty"],…]` levels (price to 0.1 ticks, qty to 0.001 lots).
+fn apply_json_levels(side: &mut Levels, levels: &serde_json::Value) {
+    for level in levels.as_array().unwrap() {
+        let (price, qty) = (units(level[0].as_str().unwrap(), 1), units(level[1].as_str().unwrap(), 3));
+        if qty == 0 {
+            side.remove(&price);
+        } else {
+            side.insert(price, qty);
+        }
+    }
+}
+
+/// The hftbacktest USD-M BTCUSDT capture's depth frames with its one REST snapshot
+/// as session 1's. The file holds no second snapshot, so session 2's is derived:
+/// the book after frame `snapshot2_frame - 1` (the file's snapshot plus the file's
+/// diffs, applied here independently of gavel's sync), stamped with the first
+/// update id of frame `snapshot2_frame`. A real snapshot at that id would also
+/// hold that id's change; the frame re-sets every level it names, so the book
+/// after the frame is the same either way.
+fn real(name: &str, tls: bool) -> Scenario {
+    let path = gavel_feeds::data_dir::require_data_file("hftbacktest/usdm/btcusdt_20240808.gz");
+    let reader = BufReader::new(flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap()));
+    let mut frames = Vec::new();
+    let mut snapshot: Option<serde_json::Value> = None;
+    let mut snapshot_text = Vec::new();
+    let mut chain = Vec::new(); // (U, u, pu, data) of every depth frame
+    for line in reader.lines() {
+        let line = line.unwrap();
+        let (_, json) = line.split_once(' ').expect("<timestamp> <json>");
+        if json.starts_with("{\"lastUpdateId\"") {
+            snapshot = Some(serde_json::from_str(json).unwrap());
+            snapshot_text = json.as_bytes().to_vec();
+        } else if json.starts_with("{\"stream\":\"btcusdt@depth@0ms\"") {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
+            let data = value["data"].clone();
+            let id = |key: &str| data[key].as_u64().unwrap();
+            frames.push(Frame { first_id: id("U"), final_id: id("u"), json: json.to_string() });
+            chain.push((id("pu"), data));
+        }
+    }
+    let snapshot = snapshot.expect("the file holds a REST snapshot line");
+    let snapshot1_id = snapshot["lastUpdateId"].as_u64().unwrap();
+    let session1_end = frames.len() / 2;
+    let session2_start = session1_end + 200;
+    let snapshot2_frame = session2_start + 3;
+
+    let mut book = (Levels::new(), Levels::new());
+    apply_json_levels(&mut book.0, &snapshot["bids"]);
+    apply_json_levels(&mut book.1, &snapshot["asks"]);
+    let mut venue_tops = BTreeMap::new();
+    let mut last: Option<u64> = None;
+    let mut snapshot2 = None;
+    for (k, (frame, (pu, data))) in frames.iter().zip(&chain).enumerate() {
+        if k == snapshot2_frame {
+            let body = format!(
+                r#"{{"lastUpdateId":{},"E":1723161256501,"T":1723161256493,"bids":{},"asks":{}}}"#,
+                frame.first_id,
+                levels_json(book.0.iter().rev()),
+                levels_json(book.1.iter())
+            );
+            snapshot2 = Some((frame.first_id, body.into_bytes()));
+        }
+        match last {
+            None if frame.final_id < snapshot1_id => continue,
+            None => assert!(frame.first_id <= snapshot1_id, "the file's snapshot is bracketed by a diff"),
+            Some(previous) => assert_eq!(*pu, previous, "the file's diffs chain (frame {k})"),
+        }
+        apply_json_levels(&mut book.0, &data["b"]);
+        apply_json_levels(&mut book.1, &data["a"]);
+        assert!(book.0.keys().next_back() < book.1.keys().next(), "the file's book crosses at frame {k}");
+        venue_tops.insert(frame.final_id, top(&book, REAL_DEPTH));
+        last = Some(frame.final_id);
+    }
+    Scenario {
+        name: name.into(),
+        tls,
+        frames,
+        snapshot1: (snapshot1_id, snapshot_text),
+        snapshot2: snapshot2.unwrap(),
+        session1_end,
+        session2_start,
+        snapshot2_frame,
+        depth: REAL_DEPTH,
+        venue_tops,
+    }
+}
+
+#[test]
+#[ignore = "real data (GAVEL_DATA)"]
+fn plain_ws_reconnect_of_real_frames_replays_to_the_straight_book() {
+    run(real("resync-real-plain", false));
+}
+
+#[test]
+#[ignore = "real data (GAVEL_DATA)"]
+fn tls_ws_reconnect_of_real_frames_replays_to_the_straight_book() {
+    run(real("resync-real-tls", true));
 }
 
 /// The generator itself: frames chain, and a snapshot inside a frame plus that
