@@ -319,6 +319,9 @@ struct Scenario {
     session1_end: usize,
     session2_start: usize,
     snapshot2_frame: usize,
+    /// Session 2's server holds its frames until snapshot 2 is recorded (instead of
+    /// the REST reply waiting for all of session 2's frames).
+    snapshot2_first: bool,
     /// Levels per side the feed handler sends on.
     depth: usize,
     /// The venue's top `depth` levels after each frame, by the frame's final id.
@@ -342,6 +345,7 @@ fn generated(name: &str, tls: bool) -> Scenario {
         session1_end,
         session2_start,
         snapshot2_frame,
+        snapshot2_first: false,
         depth,
         venue_tops,
     }
@@ -354,23 +358,28 @@ fn run(s: Scenario) {
     let session1: Vec<String> = frames[..s.session1_end].iter().map(|f| f.json.clone()).collect();
     let session2: Vec<String> = frames[s.session2_start..].iter().map(|f| f.json.clone()).collect();
 
-    // Each snapshot reply waits until its session's frames are recorded, so the
-    // capture order is fixed: frames 1, snapshot 1, marker, frames 2, snapshot 2.
-    // Session 1 is dropped (no close frame) once snapshot 1 is recorded.
+    // Snapshot 1's reply waits until session 1's frames are recorded; session 1 is
+    // dropped (no close frame) once snapshot 1 is recorded. Snapshot 2 either waits
+    // for all of session 2's frames or is recorded before them: the capture order
+    // is fixed either way.
     let test_tls = if s.tls { Some(test_tls(name)) } else { None };
     let server_tls = test_tls.as_ref().map(|t| t.server.clone());
     let frames_recorded = Arc::new(AtomicUsize::new(0));
     let snapshots_recorded = Arc::new(AtomicUsize::new(0));
     let plans = vec![
         SessionPlan::new(session1.clone(), SessionEnd::DropAfterSnapshots(1)),
-        SessionPlan::new(session2.clone(), SessionEnd::UntilClientCloses),
+        SessionPlan {
+            frames_after_snapshots: if s.snapshot2_first { 2 } else { 0 },
+            ..SessionPlan::new(session2.clone(), SessionEnd::UntilClientCloses)
+        },
     ];
+    let snapshot2_gate = if s.snapshot2_first { session1.len() } else { session1.len() + session2.len() };
     let (ws_port, ws_server) = spawn_ws_server(server_tls.clone(), plans, snapshots_recorded.clone());
     let (rest_port, rest_server) = spawn_gated_rest_server(
         server_tls,
         vec![
             (200, s.snapshot1.1.clone(), Some((frames_recorded.clone(), session1.len()))),
-            (200, s.snapshot2.1.clone(), Some((frames_recorded.clone(), session1.len() + session2.len()))),
+            (200, s.snapshot2.1.clone(), Some((frames_recorded.clone(), snapshot2_gate))),
         ],
     );
     let (ws_scheme, http_scheme) = if s.tls { ("wss", "https") } else { ("ws", "http") };
@@ -427,8 +436,13 @@ fn run(s: Scenario) {
     let mut expected = vec![RecordKind::Stream; session1.len()];
     expected.push(snap.clone());
     expected.push(RecordKind::Reconnect);
-    expected.extend(vec![RecordKind::Stream; session2.len()]);
-    expected.push(snap);
+    if s.snapshot2_first {
+        expected.push(snap);
+        expected.extend(vec![RecordKind::Stream; session2.len()]);
+    } else {
+        expected.extend(vec![RecordKind::Stream; session2.len()]);
+        expected.push(snap);
+    }
     assert!(kinds == expected, "capture record order differs from the scenario");
 
     // Straight replay: snapshot 1 and every frame, no connection involved.
@@ -443,20 +457,23 @@ fn run(s: Scenario) {
     assert_eq!(straight_stats.parse_errors, 0, "{:?}", straight_stats.first_errors);
     assert_eq!((straight_stats.gaps, straight_stats.reconnects), (0, 0), "{straight_stats:?}");
     assert_eq!(straight_stats.book_updates, (frames.len() - first_applied) as u64);
-    // Live: one marker; one gap (session 2's first frame does not continue the
-    // chain of session 1's last); the received frames older than snapshot 2 are
-    // dropped as stale; every other received frame is applied.
+    // Live: one marker; one gap when session 2's first frame meets the synced book
+    // of session 1 (its `pu` does not continue the chain), none when snapshot 2
+    // comes first (a snapshot restarts the sync); the received frames older than
+    // snapshot 2 are dropped as stale; every other received frame is applied.
+    let gaps = if s.snapshot2_first { 0 } else { 1 };
     assert_eq!(live_stats.parse_errors, 0, "{:?}", live_stats.first_errors);
     assert_eq!(live_stats.messages, received + 2, "frames + 2 snapshots (the marker is not a message)");
-    assert_eq!((live_stats.gaps, live_stats.reconnects), (1, 1), "{live_stats:?}");
+    assert_eq!((live_stats.gaps, live_stats.reconnects), (gaps, 1), "{live_stats:?}");
     let not_applied = (s.snapshot2_frame - s.session1_end) as u64;
     assert_eq!(live_stats.book_updates, straight_stats.book_updates - not_applied, "{live_stats:?}");
 
     let straight = mirror(&straight_events);
     let live = mirror(&live_events);
-    assert_eq!(live.gap_events, 1);
-    let gap = live_events.iter().find(|e| e.kind == EventKind::Gap as u8).unwrap();
-    assert_eq!(gap.sequence, frames[s.session2_start].final_id, "the gap is session 2's first frame");
+    assert_eq!(live.gap_events as u64, gaps);
+    if let Some(gap) = live_events.iter().find(|e| e.kind == EventKind::Gap as u8) {
+        assert_eq!(gap.sequence, frames[s.session2_start].final_id, "the gap is session 2's first frame");
+    }
 
     // The end: live mirror == straight mirror == the venue's top `depth` levels.
     let final_top = &s.venue_tops[&frames.last().unwrap().final_id];
@@ -500,6 +517,13 @@ fn plain_ws_reconnect_replays_to_the_straight_book() {
 #[test]
 fn tls_ws_reconnect_replays_to_the_straight_book() {
     run(generated("resync-tls", true));
+}
+
+/// Snapshot 2 recorded before any frame of session 2: no gap is counted (the
+/// snapshot restarts the sync), and the book still ends on the straight one.
+#[test]
+fn plain_ws_reconnect_with_snapshot_first_replays_to_the_straight_book() {
+    run(Scenario { snapshot2_first: true, ..generated("resync-snapshot-first", false) });
 }
 
 // ---------------------------------------------------------------- real data
@@ -597,6 +621,7 @@ fn real(name: &str, tls: bool) -> Scenario {
         session1_end,
         session2_start,
         snapshot2_frame,
+        snapshot2_first: false,
         depth: REAL_DEPTH,
         venue_tops,
     }

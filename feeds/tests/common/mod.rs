@@ -124,6 +124,8 @@ pub struct SessionPlan {
     pub ping: bool,
     /// Wait for a keep-alive ping from the client before sending frames.
     pub expect_client_ping: bool,
+    /// Hold the frames until the client has recorded this many snapshots in total.
+    pub frames_after_snapshots: usize,
     pub end: SessionEnd,
 }
 
@@ -140,7 +142,7 @@ pub enum SessionEnd {
 
 impl SessionPlan {
     pub fn new(frames: Vec<String>, end: SessionEnd) -> SessionPlan {
-        SessionPlan { frames, ping: false, expect_client_ping: false, end }
+        SessionPlan { frames, ping: false, expect_client_ping: false, frames_after_snapshots: 0, end }
     }
 }
 
@@ -198,6 +200,11 @@ pub fn serve_session<S: ServerStream>(stream: S, plan: &SessionPlan, snapshots_r
             Message::Ping(payload) => seen.client_pings.push(payload.to_vec()),
             other => panic!("expected a ping, got {other:?}"),
         }
+    }
+    let start = Instant::now();
+    while snapshots_recorded.load(Ordering::Acquire) < plan.frames_after_snapshots {
+        assert!(start.elapsed() < WAIT_LIMIT, "the client recorded no snapshot before the frames");
+        thread::sleep(Duration::from_millis(2));
     }
     for frame in &plan.frames {
         ws.write(Message::Text(frame.as_str().into())).unwrap();
