@@ -24,7 +24,7 @@ use crate::venues::bybit::BybitParser;
 use crate::venues::coinbase::CoinbaseParser;
 use crate::venues::okx::OkxParser;
 use crate::venues::{Instruments, Message, VenueParser};
-use crate::wire::{Event, EventKind, PriceLevel, Side, Venue};
+use crate::wire::{gap_reason, Event, EventKind, GapMarker, PriceLevel, Side, Venue};
 
 /// How many bad messages are kept in full in [`FeedStats::first_errors`].
 const KEPT_ERRORS: usize = 8;
@@ -46,8 +46,8 @@ pub struct FeedStats {
     pub events_out: u64,
     /// Messages for instruments outside the configured set.
     pub other_instrument: u64,
-    /// `gavel/reconnect` markers seen (live capture reconnected; the book
-    /// sync detects the broken chain and resyncs on the new session's snapshot).
+    /// `gavel/reconnect` markers seen: each drops the venue's books and
+    /// restarts their sync, which waits for the new session's snapshot.
     pub reconnects: u64,
 }
 
@@ -61,6 +61,7 @@ struct SentLevels {
 /// The feed handler of one venue.
 pub struct VenueFeed {
     venue: Venue,
+    instruments: Instruments,
     parser: Box<dyn VenueParser + Send>,
     syncs: Vec<(u32, BookSync, SentLevels)>,
     depth: usize,
@@ -81,15 +82,16 @@ impl VenueFeed {
         }
         let parser: Box<dyn VenueParser + Send> = match venue {
             Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => {
-                Box::new(BinanceParser::new(venue, instruments))
+                Box::new(BinanceParser::new(venue, instruments.clone()))
             }
-            Venue::Bybit => Box::new(BybitParser::new(instruments)),
-            Venue::Okx => Box::new(OkxParser::new(instruments)),
-            Venue::Coinbase => Box::new(CoinbaseParser::new(instruments)),
+            Venue::Bybit => Box::new(BybitParser::new(instruments.clone())),
+            Venue::Okx => Box::new(OkxParser::new(instruments.clone())),
+            Venue::Coinbase => Box::new(CoinbaseParser::new(instruments.clone())),
             other => return Err(format!("no replay feed handler for venue {other:?} yet")),
         };
         Ok(VenueFeed {
             venue,
+            instruments,
             parser,
             syncs,
             depth: depth.max(1),
@@ -200,6 +202,39 @@ impl VenueFeed {
         step(sync, &self.scratch, &mut emit);
     }
 
+    /// The connection was re-established (a `gavel/reconnect` marker): what
+    /// the venue sent in between is lost, so every book of this venue is
+    /// dropped at once: a `Gap` event (reason `RECONNECT`) and removals of
+    /// every level sent, then a fresh sync that waits for the new session's
+    /// snapshot (diffs until then are buffered, as at the start).
+    pub fn on_reconnect(&mut self, receive_ns: i64, out: &mut impl FnMut(Event)) {
+        self.stats.reconnects += 1;
+        let venue = self.venue;
+        let specs = self.instruments.specs().to_vec();
+        for (id, sync, sent) in self.syncs.iter_mut() {
+            let gap = Event::new(
+                EventKind::Gap,
+                venue,
+                *id,
+                GapMarker { expected: 0, reason: gap_reason::RECONNECT, reserved: 0 },
+            )
+            .with_times(0, 0, receive_ns);
+            out(gap);
+            self.stats.events_out += 1;
+            for side in [Side::Bid, Side::Ask] {
+                let previous = if side == Side::Bid { &mut sent.bids } else { &mut sent.asks };
+                emit_level_changes(venue, *id, side, 0, receive_ns, previous, &[], &mut |e| {
+                    self.stats.events_out += 1;
+                    out(e)
+                });
+                previous.clear();
+            }
+            if let Some(fresh) = specs.iter().find(|s| s.id == *id).and_then(|spec| BookSync::for_venue(venue, spec)) {
+                *sync = fresh;
+            }
+        }
+    }
+
     /// Sync counters of every instrument's book.
     pub fn sync_stats(&self) -> Vec<(u32, crate::sync::SyncStats)> {
         self.syncs.iter().map(|(id, sync, _)| (*id, sync.stats())).collect()
@@ -277,7 +312,8 @@ pub fn replay_capture(
             },
         };
         if record.channel == crate::net::RECONNECT_CHANNEL.as_bytes() {
-            feeds[index].stats.reconnects += 1;
+            let started = clock.now_ticks();
+            feeds[index].on_reconnect(record.receive_ns, &mut |e| out(e, started));
             continue;
         }
         let offset = record.offset;

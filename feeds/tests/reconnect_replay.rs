@@ -457,11 +457,11 @@ fn run(s: Scenario) {
     assert_eq!(straight_stats.parse_errors, 0, "{:?}", straight_stats.first_errors);
     assert_eq!((straight_stats.gaps, straight_stats.reconnects), (0, 0), "{straight_stats:?}");
     assert_eq!(straight_stats.book_updates, (frames.len() - first_applied) as u64);
-    // Live: one marker; one gap when session 2's first frame meets the synced book
-    // of session 1 (its `pu` does not continue the chain), none when snapshot 2
-    // comes first (a snapshot restarts the sync); the received frames older than
+    // Live: one marker, which drops the book at once (one `Gap` event, reason
+    // RECONNECT) and restarts the sync, so no sequence gap follows in either
+    // order of snapshot 2 and session 2's frames; the received frames older than
     // snapshot 2 are dropped as stale; every other received frame is applied.
-    let gaps = if s.snapshot2_first { 0 } else { 1 };
+    let gaps = 0;
     assert_eq!(live_stats.parse_errors, 0, "{:?}", live_stats.first_errors);
     assert_eq!(live_stats.messages, received + 2, "frames + 2 snapshots (the marker is not a message)");
     assert_eq!((live_stats.gaps, live_stats.reconnects), (gaps, 1), "{live_stats:?}");
@@ -470,10 +470,10 @@ fn run(s: Scenario) {
 
     let straight = mirror(&straight_events);
     let live = mirror(&live_events);
-    assert_eq!(live.gap_events as u64, gaps);
-    if let Some(gap) = live_events.iter().find(|e| e.kind == EventKind::Gap as u8) {
-        assert_eq!(gap.sequence, frames[s.session2_start].final_id, "the gap is session 2's first frame");
-    }
+    assert_eq!(live.gap_events, 1, "exactly the reconnect's gap");
+    let gap = live_events.iter().find(|e| e.kind == EventKind::Gap as u8).unwrap();
+    let marker: gavel_feeds::wire::GapMarker = gap.payload();
+    assert_eq!(marker.reason, gavel_feeds::wire::gap_reason::RECONNECT);
 
     // The end: live mirror == straight mirror == the venue's top `depth` levels.
     let final_top = &s.venue_tops[&frames.last().unwrap().final_id];
