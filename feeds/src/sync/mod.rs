@@ -5,6 +5,7 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod bybit_v2;
 pub mod coinbase;
 pub mod okx;
 

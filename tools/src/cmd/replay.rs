@@ -11,7 +11,7 @@
 //! stderr.
 
 use anyhow::{bail, Context};
-use gavel_feeds::replay::{resolve_spec, venue_by_name, write_top_row, TopReplay};
+use gavel_feeds::replay::{captures_mention_url, resolve_spec, venue_by_name, write_top_row, TopReplay};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -30,10 +30,10 @@ pub struct Args {
     /// File(s) of REST depth snapshots in a recording format, merged in by receive time.
     #[arg(long)]
     pub snapshot: Vec<PathBuf>,
-    /// Venue metadata (Binance exchangeInfo JSON, raw or as a cryptofeed REST line) for tick and lot sizes.
+    /// Venue metadata (Binance exchangeInfo or Bybit v2 symbols JSON, raw or as a cryptofeed REST line) for tick and lot sizes.
     #[arg(long)]
     pub venue_info: Option<PathBuf>,
-    /// Only records whose connection/request URL contains this text (default for bybit: `/linear`).
+    /// Only records whose connection/request URL contains this text (default for bybit v5 captures: `/linear`).
     #[arg(long)]
     pub url_filter: Option<String>,
     /// Capture files (gavel capture, hftbacktest, cryptofeed or cryptofeed v3 format; .gz ok).
@@ -79,11 +79,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .context("--dump-top needs --symbol")?;
     let mut sources = args.snapshot.clone();
     sources.extend(args.captures.iter().cloned());
-    // Bybit captures hold linear and spot connections; default to linear.
-    let url_filter = args
-        .url_filter
-        .clone()
-        .or_else(|| (venue_name == "bybit").then(|| "/linear".to_string()));
+    // Bybit v5 captures hold linear and spot connections; default to linear
+    // (v2 captures have a single `realtime_public` connection: no filter).
+    let url_filter = args.url_filter.clone().or_else(|| {
+        (venue_name == "bybit" && captures_mention_url(&args.captures, "/linear"))
+            .then(|| "/linear".to_string())
+    });
     let spec = resolve_spec(
         symbol,
         1,
