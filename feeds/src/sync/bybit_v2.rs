@@ -308,7 +308,7 @@ mod tests {
                 st.crossed,
                 s.unknown_levels
             ),
-            (3, 3, 2, 1, 3, 1, 2)
+            (3, 4, 2, 1, 3, 1, 2)
         );
     }
 }

@@ -929,7 +929,143 @@ mod tests {
         assert!(out.is_empty());
     }
 
+    fn v2_parser() -> BybitParser {
+        let spec = InstrumentSpec::new(
+            "BCHUSDT",
+            4,
+            Grid::from_step("0.05").unwrap(),
+            Grid::from_step("0.01").unwrap(),
+        );
+        BybitParser::new(Instruments::new(vec![spec]))
+    }
+
+    const V2_SNAPSHOT: &[u8] = br#"{"topic":"orderBookL2_25.BCHUSDT","type":"snapshot","data":{"order_book":[{"price":"1053.05","symbol":"BCHUSDT","id":"10530500","side":"Buy","size":2.63},{"price":"1055.95","symbol":"BCHUSDT","id":"10559500","side":"Sell","size":29.04}]},"cross_seq":"864131773","timestamp_e6":"1618677786389362"}"#;
+    const V2_DELTA: &[u8] = br#"{"topic":"orderBookL2_25.BCHUSDT","type":"delta","data":{"delete":[{"price":"1053.05","symbol":"BCHUSDT","id":"10530500","side":"Buy"}],"update":[{"price":"1055.95","symbol":"BCHUSDT","id":"10559500","side":"Sell","size":3}],"insert":[{"price":"1054.15","symbol":"BCHUSDT","id":"10541500","side":"Buy","size":10.969999}]},"cross_seq":"864131817","timestamp_e6":"1618677786548764"}"#;
+
+    #[test]
+    fn v2_order_book_snapshot_and_delta() {
+        let mut p = v2_parser();
+        let mut out = Vec::new();
+        assert_eq!(
+            p.parse(V2_SNAPSHOT, 9, None, &mut out).unwrap(),
+            Message::BookSnapshot {
+                instrument: 4,
+                last_update_id: 864_131_773,
+                checksum: None
+            }
+        );
+        assert_eq!(out.len(), 4);
+        assert_eq!(out[0].kind(), Some(EventKind::SnapshotBegin));
+        assert_eq!(
+            out[0].payload::<SnapshotInfo>(),
+            SnapshotInfo {
+                bid_levels: 1,
+                ask_levels: 1,
+                reserved: 0
+            }
+        );
+        assert_eq!(out[1].payload::<PriceLevel>().price, 21_061);
+        assert_eq!(out[1].payload::<PriceLevel>().qty, 263);
+        assert_eq!(out[2].side(), Some(Side::Ask));
+        assert_eq!(out[2].payload::<PriceLevel>().qty, 2904);
+        assert!(out.iter().all(|e| e.flags & FLAG_V2 != 0
+            && e.sequence == 864_131_773
+            && e.exchange_ns == 1_618_677_786_389_362_000
+            && e.receive_ns == 9));
+        out.clear();
+        assert_eq!(
+            p.parse(V2_DELTA, 10, None, &mut out).unwrap(),
+            Message::BookDiff {
+                instrument: 4,
+                first_id: 864_131_817,
+                final_id: 864_131_817,
+                prev_final_id: None,
+                checksum: None
+            }
+        );
+        let actions: Vec<_> = out
+            .iter()
+            .map(|e| (e.flags, e.payload::<PriceLevel>().qty))
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                (FLAG_V2 | FLAG_V2_DELETE, 0),
+                (FLAG_V2 | FLAG_V2_UPDATE, 300),
+                (FLAG_V2 | FLAG_V2_INSERT | FLAG_ROUNDED, 1097),
+            ]
+        );
+    }
+
+    #[test]
+    fn v2_bad_levels_trades_and_other_symbols() {
+        let mut p = v2_parser();
+        let mut out = Vec::new();
+        let wrong_id = br#"{"topic":"orderBookL2_25.BCHUSDT","type":"delta","data":{"delete":[{"price":"1053.05","symbol":"BCHUSDT","id":"10530000","side":"Buy"}],"update":[],"insert":[]},"cross_seq":"5"}"#;
+        assert_eq!(
+            p.parse(wrong_id, 0, None, &mut out).unwrap_err().field(),
+            "id"
+        );
+        let no_seq = br#"{"topic":"orderBookL2_25.BCHUSDT","type":"delta","data":{"delete":[],"update":[],"insert":[]}}"#;
+        assert_eq!(
+            p.parse(no_seq, 0, None, &mut out).unwrap_err(),
+            ParseError::MissingField("cross_seq")
+        );
+        let no_size = br#"{"topic":"orderBookL2_25.BCHUSDT","type":"delta","data":{"insert":[{"price":"1053.05","id":"10530500","side":"Buy"}]},"cross_seq":"5"}"#;
+        assert_eq!(
+            p.parse(no_size, 0, None, &mut out).unwrap_err().field(),
+            "size"
+        );
+        assert!(out.is_empty());
+        let other = br#"{"topic":"orderBookL2_25.ETHUSDT","type":"delta","data":{"delete":[],"update":[],"insert":[]},"cross_seq":"5"}"#;
+        assert_eq!(
+            p.parse(other, 0, None, &mut out).unwrap(),
+            Message::OtherInstrument
+        );
+        let trade = br#"{"topic":"trade.BCHUSDT","data":[{"symbol":"BCHUSDT","tick_direction":"MinusTick","price":"1053.90","size":0.14,"timestamp":"2021-04-17T16:43:05.000Z","trade_time_ms":"1618677785116","side":"Buy","trade_id":"01cacfe9-8d1c-5ee4-995d-d79a43f955a6"}]}"#;
+        assert_eq!(
+            p.parse(trade, 3, None, &mut out).unwrap(),
+            Message::Trades { instrument: 4 }
+        );
+        assert_eq!(
+            out[0].payload::<TradePrint>(),
+            TradePrint {
+                price: 21_078,
+                qty: 14,
+                trade_id: 0
+            }
+        );
+        assert_eq!(out[0].side(), Some(Side::Bid));
+        assert_eq!(out[0].exchange_ns, 1_618_677_785_116_000_000);
+        out.clear();
+        let ack = br#"{"success":true,"ret_msg":"","conn_id":"x","request":{"op":"subscribe","args":["orderBookL2_25.BCHUSDT"]}}"#;
+        assert_eq!(p.parse(ack, 0, None, &mut out).unwrap(), Message::Control);
+    }
+
     proptest! {
+        #[test]
+        fn no_mutation_of_a_v2_message_panics(pos in 0usize..400, byte in any::<u8>(), cut in 0usize..400, delta in any::<bool>()) {
+            let base = if delta { V2_DELTA } else { V2_SNAPSHOT };
+            let mut msg = base.to_vec();
+            let pos = pos % msg.len();
+            msg[pos] = byte;
+            msg.truncate(cut.min(msg.len()));
+            let mut out = Vec::new();
+            if v2_parser().parse(&msg, 0, None, &mut out).is_err() {
+                prop_assert!(out.is_empty());
+            }
+        }
+
+        #[test]
+        fn no_byte_string_after_a_v2_prefix_panics(tail in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let mut msg = br#"{"topic":"orderBookL2_25.BCHUSDT","type":"delta","cross_seq":"7","data":"#.to_vec();
+            msg.extend_from_slice(&tail);
+            let mut out = Vec::new();
+            if v2_parser().parse(&msg, 0, None, &mut out).is_err() {
+                prop_assert!(out.is_empty());
+            }
+        }
+
         #[test]
         fn no_byte_string_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let mut out = Vec::new();
