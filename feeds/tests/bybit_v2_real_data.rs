@@ -131,3 +131,63 @@ fn bybit_v2_books_apply_without_gaps_and_match_an_id_keyed_rebuild() {
     // README: orderBookL2_25 snapshot/delta ×3,260 (8 snapshots).
     assert_eq!(applied, 3260);
 }
+
+/// The pipeline's feed handler (`VenueFeed`, venue `Bybit`) takes the v2
+/// dialect too: every message parses, no gap, and it sends book events for
+/// all 8 instruments plus the trades.
+#[test]
+#[ignore = "real data (GAVEL_DATA)"]
+fn venue_feed_handles_bybit_v2_messages() {
+    use gavel_feeds::capture_feed::VenueFeed;
+    use gavel_feeds::input_error::Location;
+    use gavel_feeds::recording::{RecordKind, RecordingReader};
+    use gavel_feeds::venues::Instruments;
+    use gavel_feeds::wire::EventKind;
+
+    let file = require_data_file("cryptofeed/BYBIT.ws.25.0");
+    let symbols_file = require_data_file("cryptofeed/BYBIT.0");
+    let symbols = [
+        "BCHUSDT", "XTZUSDT", "UNIUSDT", "LTCUSDT", "DOTUSDT", "LINKUSDT", "ADAUSDT", "ETHUSDT",
+    ];
+    let specs = symbols
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            resolve_spec(
+                s,
+                i as u32 + 1,
+                Some(&symbols_file),
+                std::slice::from_ref(&file),
+                None,
+            )
+            .unwrap()
+        })
+        .collect();
+    let mut feed = VenueFeed::new(Venue::Bybit, Instruments::new(specs), 5).unwrap();
+    let mut reader = RecordingReader::open(&file).unwrap();
+    let (mut levels, mut trades, mut gaps) = ([0u64; 9], 0u64, 0u64);
+    while let Some(rec) = reader.next_record().unwrap() {
+        if rec.kind != RecordKind::Received {
+            continue;
+        }
+        let line = rec.line;
+        feed.on_message(
+            rec.payload,
+            rec.receive_ns,
+            None,
+            || ("BYBIT.ws.25.0".into(), Location::Line(line)),
+            &mut |ev| match ev.kind() {
+                Some(EventKind::Trade) => trades += 1,
+                Some(EventKind::Gap) => gaps += 1,
+                Some(_) => levels[ev.instrument as usize] += 1,
+                None => {}
+            },
+        );
+    }
+    assert_eq!(feed.stats.parse_errors, 0, "{:?}", feed.stats.first_errors);
+    assert_eq!((feed.stats.gaps, gaps), (0, 0));
+    assert_eq!(feed.stats.book_updates, 3260);
+    assert!(levels[1..].iter().all(|&n| n > 0), "{levels:?}");
+    // README: `trade` ×66 messages; each carries at least one trade.
+    assert!(trades >= 66, "{trades} trades");
+}
