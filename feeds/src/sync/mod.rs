@@ -8,6 +8,7 @@ pub mod bybit;
 pub mod bybit_v2;
 pub mod coinbase;
 pub mod okx;
+pub mod tardis;
 
 use crate::wire::Event;
 

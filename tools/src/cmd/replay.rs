@@ -12,6 +12,7 @@
 
 use anyhow::{bail, Context};
 use gavel_feeds::replay::{captures_mention_url, resolve_spec, venue_by_name, write_top_row, TopReplay};
+use gavel_feeds::tardis_replay::{is_tardis_book_csv, tardis_book_spec, TardisTopReplay};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -36,7 +37,7 @@ pub struct Args {
     /// Only records whose connection/request URL contains this text (default for bybit v5 captures: `/linear`).
     #[arg(long)]
     pub url_filter: Option<String>,
-    /// Capture files (gavel capture, hftbacktest, cryptofeed or cryptofeed v3 format; .gz ok).
+    /// Capture files (gavel capture, hftbacktest, cryptofeed, cryptofeed v3, or tardis.dev incremental_book_L2 CSV; .gz ok).
     pub captures: Vec<PathBuf>,
     /// Policy mode inputs: scenario, files, fund, feedback, core.
     #[command(flatten)]
@@ -77,6 +78,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .symbol
         .as_deref()
         .context("--dump-top needs --symbol")?;
+    if args.captures.iter().all(|p| is_tardis_book_csv(p)) {
+        return dump_top_tardis(venue, symbol, args.captures);
+    }
     let mut sources = args.snapshot.clone();
     sources.extend(args.captures.iter().cloned());
     // Bybit v5 captures hold linear and spot connections; default to linear
@@ -121,6 +125,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         other => other.context("writing CSV")?,
     }
+    print_summary(&report);
+    Ok(())
+}
+
+/// `--dump-top` over tardis.dev `incremental_book_L2` CSV files (plain or gzip).
+fn dump_top_tardis(venue: gavel_feeds::Venue, symbol: &str, files: Vec<PathBuf>) -> anyhow::Result<()> {
+    let spec = tardis_book_spec(&files[0], symbol, 1).map_err(anyhow::Error::msg)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    writeln!(out, "recv_ns,venue_seq,bid_px,bid_qty,ask_px,ask_qty")?;
+    let mut line = String::with_capacity(128);
+    let mut write_error = None;
+    let replay = TardisTopReplay { venue, spec: spec.clone(), files };
+    let report = replay.run(|receive_ns, seq, book| {
+        if write_error.is_some() {
+            return;
+        }
+        write_top_row(&spec, receive_ns, seq, book, &mut line);
+        line.push('\n');
+        if let Err(e) = out.write_all(line.as_bytes()) {
+            write_error = Some(e);
+        }
+    })?;
+    match write_error.map_or_else(|| out.flush(), Err) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other.context("writing CSV")?,
+    }
+    print_summary(&report);
+    Ok(())
+}
+
+/// The `--dump-top` summary on stderr.
+fn print_summary(report: &gavel_feeds::replay::ReplayReport) {
 
     eprintln!(
         "replay: {} records, {} bad lines, {} for other instruments",
@@ -150,7 +187,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for m in &report.first_mismatches {
         eprintln!("replay:   mismatch: {m}");
     }
-    Ok(())
 }
 
 /// The policy mode: one policy through the whole pipeline.
