@@ -272,3 +272,144 @@ impl TardisTopReplay {
         Ok(report)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{gap_reason, GapMarker};
+    use std::io::Write;
+
+    /// Rows in tardis's documented `incremental_book_L2` layout (written here, not copied).
+    const BOOK: &str = "\
+exchange,symbol,timestamp,local_timestamp,is_snapshot,side,price,amount
+binance-futures,BTCUSDT,1599868800206000,1599868800253274,false,bid,10396.40,1
+binance-futures,BTCUSDT,1599868800206000,1599868800253300,true,ask,10396.48,0.139
+binance-futures,BTCUSDT,1599868800206000,1599868800253300,true,bid,10396.47,1.2
+binance-futures,BTCUSDT,1599868800206000,1599868800253300,true,bid,10396.00,3
+binance-futures,BTCUSDT,1599868800310000,1599868800350000,false,bid,10396.47,0
+binance-futures,BTCUSDT,1599868800310000,1599868800350000,false,ask,10396.50,2
+binance-futures,ETHUSDT,1599868800310000,1599868800350000,false,ask,370.10,2
+binance-futures,BTCUSDT,1599868800320000,1599868800360000,false,bid,10396.x,2
+binance-futures,BTCUSDT,1599868800410000,1599868800450000,false,bid,10396.49,0.5
+binance-futures,BTCUSDT,1599868800500000,1599868800550000,false,ask,10396.48,0
+binance-futures,BTCUSDT,1599868800600000,1599868800650000,true,bid,10390.00,1
+binance-futures,BTCUSDT,1599868800600000,1599868800650000,true,ask,10391.00,1
+binance-futures,BTCUSDT,1599868800700000,1599868800640000,false,ask,10392.00,1
+";
+
+    fn write(name: &str, gzip: bool) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("gavel-tardis-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        let mut file = std::fs::File::create(&path).unwrap();
+        if gzip {
+            let mut enc = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
+            enc.write_all(BOOK.as_bytes()).unwrap();
+            enc.finish().unwrap();
+        } else {
+            file.write_all(BOOK.as_bytes()).unwrap();
+        }
+        path
+    }
+
+    #[test]
+    fn book_file_replays_with_grouping_resync_and_counted_errors() {
+        for gzip in [false, true] {
+            let path = write(if gzip { "book.csv.gz" } else { "book.csv" }, gzip);
+            assert!(is_tardis_book_csv(&path));
+            let spec = tardis_book_spec(&path, "BTCUSDT", 7).unwrap();
+            assert_eq!((spec.price.decimals(), spec.qty.decimals()), (2, 3));
+            assert!(spec.print_shortest, "amount places vary");
+            let mut rows = Vec::new();
+            let report = TardisTopReplay {
+                venue: Venue::BinanceUsdm,
+                spec: spec.clone(),
+                files: vec![path.clone()],
+            }
+            .run(|receive_ns, seq, book| {
+                rows.push((
+                    receive_ns,
+                    seq,
+                    book.best_bid().map(|l| (l.price, l.qty)),
+                    book.best_ask().map(|l| (l.price, l.qty)),
+                ));
+            })
+            .unwrap();
+            assert_eq!(
+                rows,
+                vec![
+                    // The snapshot (3 rows, one message).
+                    (
+                        1_599_868_800_253_300_000,
+                        1_599_868_800_253_300,
+                        Some((1_039_647, 1200)),
+                        Some((1_039_648, 139))
+                    ),
+                    // Two update rows of one local_timestamp: one message.
+                    (
+                        1_599_868_800_350_000_000,
+                        1_599_868_800_350_000,
+                        Some((1_039_600, 3000)),
+                        Some((1_039_648, 139))
+                    ),
+                    // The bid at 10396.49 crosses: gap, then the 10396.48 removal is dropped until the next snapshot.
+                    (
+                        1_599_868_800_650_000_000,
+                        1_599_868_800_650_000,
+                        Some((1_039_000, 1000)),
+                        Some((1_039_100, 1000))
+                    ),
+                ]
+            );
+            let s = report.sync;
+            // stale: the update before the first snapshot, the removal after the gap, and
+            // the last row (older than the snapshot before it: out of order → gap).
+            assert_eq!(
+                (s.snapshots, s.applied, s.crossed, s.gaps, s.stale),
+                (2, 3, 1, 2, 2),
+                "{report:#?}"
+            );
+            assert_eq!(report.other_instrument, 1);
+            assert_eq!(report.parse_errors.get("bad decimal"), Some(&1));
+            assert!(
+                report.first_errors[0].contains(":9") || report.first_errors[0].contains("line 9"),
+                "{:?}",
+                report.first_errors
+            );
+            assert!(report.first_errors[0].contains("price"));
+        }
+    }
+
+    #[test]
+    fn out_of_order_message_is_a_gap() {
+        let mut sync = TardisBookSync::new(Venue::Bybit, 1);
+        let mut notes = Vec::new();
+        let mut emit = |n: SyncNote, _: &L2Book| notes.push(n);
+        sync.on_snapshot(10, 0, &[], &mut emit);
+        sync.on_update(9, 0, &[], &mut emit);
+        assert!(
+            matches!(notes[1], SyncNote::Gap(ev) if ev.payload::<GapMarker>().reason == gap_reason::SEQUENCE)
+        );
+        assert!(!sync.is_synced());
+    }
+
+    #[test]
+    fn wrong_header_is_refused_with_its_place() {
+        let dir = std::env::temp_dir().join(format!("gavel-tardis-h-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("trades.csv");
+        std::fs::write(
+            &path,
+            "exchange,symbol,timestamp,local_timestamp,id,side,price,amount\n",
+        )
+        .unwrap();
+        assert!(!is_tardis_book_csv(&path));
+        let err = TardisBookReader::open(&path, Venue::Bybit, Instruments::default())
+            .err()
+            .unwrap();
+        assert_eq!(
+            (err.location, err.field.as_str()),
+            (Location::Line(1), "<header>")
+        );
+    }
+}
