@@ -11,6 +11,7 @@ use crate::sync::bybit::BybitBookSync;
 use crate::sync::bybit_v2::BybitV2BookSync;
 use crate::sync::coinbase::CoinbaseBookSync;
 use crate::sync::okx::OkxBookSync;
+use crate::sync::tardis::TardisBookSync;
 use crate::sync::{SyncNote, SyncStats};
 use crate::venue_book::L2Book;
 use crate::venues::binance::BinanceParser;
@@ -745,6 +746,9 @@ pub enum BookSync {
     Okx(OkxBookSync),
     /// Coinbase rules (per-connection sequence numbers).
     Coinbase(CoinbaseBookSync),
+    /// tardis.dev `incremental_book_L2` rows (ordered by local time; the feed
+    /// handler switches an instrument's sync to this when tardis rows arrive).
+    Tardis(TardisBookSync),
 }
 
 impl BookSync {
@@ -784,6 +788,7 @@ impl BookSync {
                 emit,
             ),
             BookSync::Coinbase(s) => s.on_update(ids.final_id, receive_ns, events, emit),
+            BookSync::Tardis(s) => s.on_update(ids.final_id, receive_ns, events, emit),
         }
     }
 
@@ -803,6 +808,7 @@ impl BookSync {
             BookSync::BybitV2(s) => s.on_snapshot(id, receive_ns, events, emit),
             BookSync::Okx(s) => s.on_snapshot(id, checksum, receive_ns, events, emit),
             BookSync::Coinbase(s) => s.on_snapshot(id, receive_ns, events, emit),
+            BookSync::Tardis(s) => s.on_snapshot(id, receive_ns, events, emit),
         }
     }
 
@@ -827,6 +833,7 @@ impl BookSync {
             BookSync::BybitV2(s) => s.is_synced(),
             BookSync::Okx(s) => s.is_synced(),
             BookSync::Coinbase(s) => s.is_synced(),
+            BookSync::Tardis(s) => s.is_synced(),
         }
     }
 
@@ -838,6 +845,7 @@ impl BookSync {
             BookSync::BybitV2(s) => s.book(),
             BookSync::Okx(s) => s.book(),
             BookSync::Coinbase(s) => s.book(),
+            BookSync::Tardis(s) => s.book(),
         }
     }
 
@@ -849,6 +857,7 @@ impl BookSync {
             BookSync::BybitV2(s) => s.stats,
             BookSync::Okx(s) => s.stats,
             BookSync::Coinbase(s) => s.stats,
+            BookSync::Tardis(s) => s.stats,
         }
     }
 }

@@ -51,6 +51,15 @@ pub fn is_tardis_book_csv(path: &Path) -> bool {
     lines.read_line(&mut first).is_ok() && first.trim_end() == BOOK_HEADER
 }
 
+/// True when a captured message is tardis `incremental_book_L2` rows (as
+/// written into gavel captures by the recording conversion): it starts with a
+/// lowercase exchange name, and its first line has the 8 columns of a book row.
+pub fn is_tardis_rows(payload: &[u8]) -> bool {
+    let first_line = payload.split(|&b| b == b'\n').next().unwrap_or_default();
+    payload.first().is_some_and(u8::is_ascii_lowercase)
+        && first_line.iter().filter(|&&b| b == b',').count() == 7
+}
+
 /// An instrument spec for `symbol` from the rows of a book file: price and
 /// amount grids from the largest decimal places seen (first 100,000 rows of
 /// the symbol); values printed shortest when the places vary.
