@@ -87,18 +87,26 @@ fn tardis_venue(exchange: &str) -> Option<Venue> {
     })
 }
 
+/// One tardis message being gathered from consecutive rows.
+struct Gathered {
+    venue: Venue,
+    channel: Vec<u8>,
+    local_us: i64,
+    snapshot: bool,
+    rows: Vec<u8>,
+}
+
 /// Converts a tardis `incremental_book_L2` CSV file into a gavel capture.
 fn convert_tardis(recording: &Path, out: &Path) -> anyhow::Result<u64> {
     use std::io::BufRead;
     let source = recording.display();
     let lines = open_lines(recording)?;
     let mut writer = CaptureWriter::create(out).with_context(|| format!("creating {}", out.display()))?;
-    // The message being gathered: venue, channel, local_timestamp, snapshot, rows.
-    let mut pending: Option<(Venue, Vec<u8>, i64, bool, Vec<u8>)> = None;
+    let mut pending: Option<Gathered> = None;
     let (mut records, mut bad) = (0u64, 0u64);
-    let mut flush = |pending: &mut Option<(Venue, Vec<u8>, i64, bool, Vec<u8>)>| -> anyhow::Result<()> {
-        if let Some((venue, channel, local_us, _, rows)) = pending.take() {
-            writer.append(local_us.saturating_mul(1_000), venue, &channel, &rows)?;
+    let mut flush = |pending: &mut Option<Gathered>| -> anyhow::Result<()> {
+        if let Some(m) = pending.take() {
+            writer.append(m.local_us.saturating_mul(1_000), m.venue, &m.channel, &m.rows)?;
             records += 1;
         }
         Ok(())
@@ -122,17 +130,16 @@ fn convert_tardis(recording: &Path, out: &Path) -> anyhow::Result<u64> {
             .with_context(|| format!("{source}: line {}: exchange {:?} has no gavel venue", i + 1, cols[0]))?;
         let snapshot = cols[4] == "true";
         let channel = [b"tardis/incremental_book_L2/".as_slice(), cols[1].as_bytes()].concat();
-        let continues = matches!(&pending, Some((v, c, t, s, _))
-            if *v == venue && *c == channel && *s == snapshot && (snapshot || *t == local_us));
+        let continues = matches!(&pending, Some(m)
+            if m.venue == venue && m.channel == channel && m.snapshot == snapshot && (snapshot || m.local_us == local_us));
         if !continues {
             flush(&mut pending)?;
         }
-        let (_, _, _, _, rows) = pending.get_or_insert_with(|| (venue, channel, local_us, snapshot, Vec::new()));
-        rows.extend_from_slice(row.as_bytes());
-        rows.push(b'\n');
+        let m = pending.get_or_insert_with(|| Gathered { venue, channel, local_us, snapshot, rows: Vec::new() });
+        m.rows.extend_from_slice(row.as_bytes());
+        m.rows.push(b'\n');
     }
     flush(&mut pending)?;
-    drop(flush);
     writer.flush()?;
     Ok(records)
 }

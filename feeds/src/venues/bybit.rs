@@ -135,6 +135,7 @@ impl BybitParser {
     }
 
     /// Parses `data` at the scanner according to the topic.
+    #[allow(clippy::too_many_arguments)]
     fn dispatch(
         &self,
         topic: Option<&[u8]>,
