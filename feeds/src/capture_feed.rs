@@ -9,6 +9,11 @@
 //! engine's mirror empties exactly when the venue book does, and refills
 //! after the resync. Trades, mark prices and liquidation prints pass through.
 //!
+//! Messages that are tardis.dev `incremental_book_L2` rows (one message per
+//! `local_timestamp`, as the recording conversion writes them) are parsed by
+//! the tardis row parser and go through the tardis book sync, whatever the
+//! venue's own dialect: tardis has already applied the venue's sequence rules.
+//!
 //! Bad messages are skipped and counted ([`FeedStats::parse_errors`]), with the
 //! first few kept in full (file, record, field): never a panic, never silent.
 
@@ -17,12 +22,15 @@ use std::path::Path;
 use crate::capture::CaptureFile;
 use crate::input_error::{InputError, Location};
 use crate::replay::BookSync;
+use crate::sync::tardis::TardisBookSync;
 use crate::sync::SyncNote;
+use crate::tardis_replay::is_tardis_rows;
 use crate::venue_book::L2Book;
 use crate::venues::binance::BinanceParser;
 use crate::venues::bybit::BybitParser;
 use crate::venues::coinbase::CoinbaseParser;
 use crate::venues::okx::OkxParser;
+use crate::venues::tardis::{TardisCsvParser, TardisKind};
 use crate::venues::{Instruments, Message, VenueParser};
 use crate::wire::{gap_reason, Event, EventKind, GapMarker, PriceLevel, Side, Venue};
 
@@ -67,6 +75,7 @@ pub struct VenueFeed {
     depth: usize,
     scratch: Vec<Event>,
     current: Vec<(i64, i64)>,
+    tardis: TardisCsvParser,
     /// Counters.
     pub stats: FeedStats,
 }
@@ -80,6 +89,7 @@ impl VenueFeed {
             let sync = BookSync::for_venue(venue, spec).ok_or_else(|| format!("no book sync for venue {venue:?}"))?;
             syncs.push((spec.id, sync, SentLevels::default()));
         }
+        let tardis = TardisCsvParser::new(TardisKind::IncrementalBookL2, venue, instruments.clone());
         let parser: Box<dyn VenueParser + Send> = match venue {
             Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => {
                 Box::new(BinanceParser::new(venue, instruments.clone()))
@@ -97,6 +107,7 @@ impl VenueFeed {
             depth: depth.max(1),
             scratch: Vec::with_capacity(4096),
             current: Vec::with_capacity(depth.max(1)),
+            tardis,
             stats: FeedStats::default(),
         })
     }
@@ -119,6 +130,10 @@ impl VenueFeed {
     ) {
         self.stats.messages += 1;
         self.scratch.clear();
+        if is_tardis_rows(payload) {
+            self.on_tardis_rows(payload, where_, out);
+            return;
+        }
         let message = match self.parser.parse(payload, receive_ns, symbol_hint, &mut self.scratch) {
             Ok(message) => message,
             Err(err) => {
@@ -150,6 +165,60 @@ impl VenueFeed {
             }
             Message::OtherInstrument => self.stats.other_instrument += 1,
             Message::BookTicker { .. } | Message::Control => {}
+        }
+    }
+
+    /// One message of tardis book rows (one instrument, one `local_timestamp`,
+    /// snapshot or not). A bad row skips the whole message (counted).
+    fn on_tardis_rows(&mut self, payload: &[u8], where_: impl Fn() -> (String, Location), out: &mut impl FnMut(Event)) {
+        let rows = match std::str::from_utf8(payload) {
+            Ok(rows) => rows,
+            Err(_) => {
+                self.tardis_error("<row>", "not UTF-8", &where_);
+                return;
+            }
+        };
+        for row in rows.lines().filter(|r| !r.is_empty()) {
+            match self.tardis.parse_row(row, &mut self.scratch) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.stats.other_instrument += 1;
+                    return;
+                }
+                Err(err) => {
+                    self.tardis_error(err.field(), &err.to_string(), &where_);
+                    return;
+                }
+            }
+        }
+        let Some(first) = self.scratch.first().copied() else {
+            return;
+        };
+        if self.scratch.iter().any(|e| e.instrument != first.instrument || e.kind != first.kind) {
+            self.tardis_error("<row>", "rows of one message mix instruments or snapshot state", &where_);
+            return;
+        }
+        let (venue, instrument, seq) = (self.venue, first.instrument, first.sequence);
+        let snapshot = first.kind == EventKind::SnapshotLevel as u8;
+        let receive_ns = first.receive_ns;
+        self.with_sync(instrument, out, |sync, events, mut emit| {
+            if !matches!(sync, BookSync::Tardis(_)) {
+                *sync = BookSync::Tardis(TardisBookSync::new(venue, instrument));
+            }
+            if snapshot {
+                sync.on_snapshot(seq, None, receive_ns, events, &mut emit);
+            } else {
+                let ids = crate::sync::binance::DiffIds { first_id: seq, final_id: seq, prev_final_id: None };
+                sync.on_diff(ids, None, receive_ns, events, &mut emit);
+            }
+        });
+    }
+
+    fn tardis_error(&mut self, field: &str, message: &str, where_: &impl Fn() -> (String, Location)) {
+        self.stats.parse_errors += 1;
+        if self.stats.first_errors.len() < KEPT_ERRORS {
+            let (source, location) = where_();
+            self.stats.first_errors.push(InputError::new(source, location, field, message).to_string());
         }
     }
 

@@ -8,12 +8,14 @@ use crate::input_error::{InputError, Location};
 use crate::recording::{url_query_param, RecordError, RecordKind, RecordingReader};
 use crate::sync::binance::{BinanceBookSync, DiffIds};
 use crate::sync::bybit::BybitBookSync;
+use crate::sync::bybit_v2::BybitV2BookSync;
 use crate::sync::coinbase::CoinbaseBookSync;
 use crate::sync::okx::OkxBookSync;
+use crate::sync::tardis::TardisBookSync;
 use crate::sync::{SyncNote, SyncStats};
 use crate::venue_book::L2Book;
 use crate::venues::binance::BinanceParser;
-use crate::venues::bybit::BybitParser;
+use crate::venues::bybit::{BybitParser, FLAG_V2};
 use crate::venues::coinbase::CoinbaseParser;
 use crate::venues::okx::OkxParser;
 use crate::venues::{InstrumentSpec, Instruments, Message, VenueParser};
@@ -31,6 +33,26 @@ pub fn venue_by_name(name: &str) -> Option<Venue> {
         "okx" => Venue::Okx,
         "coinbase" => Venue::Coinbase,
         _ => return None,
+    })
+}
+
+/// True when one of the first records of any capture names a connection or
+/// request URL containing `text` (e.g. `/linear`: a Bybit v5 capture that may
+/// hold linear and spot connections, where a v2 capture has `realtime_public`).
+pub fn captures_mention_url(captures: &[PathBuf], text: &str) -> bool {
+    const LOOK_AHEAD: usize = 64;
+    captures.iter().any(|path| {
+        let Ok(mut reader) = RecordingReader::open(path) else {
+            return false;
+        };
+        for _ in 0..LOOK_AHEAD {
+            match reader.next_record() {
+                Ok(Some(rec)) if contains(rec.url, text.as_bytes()) => return true,
+                Ok(Some(_)) | Err(RecordError::Bad(_)) => {}
+                Ok(None) | Err(RecordError::Fatal(_)) => break,
+            }
+        }
+        false
     })
 }
 
@@ -417,6 +439,15 @@ fn first_snapshot_places(
                 && !bybit
                 && contains(rec.payload, b"\"books")
                 && contains(rec.payload, b"\"snapshot\"");
+            if !binance
+                && contains(rec.payload, b"\"orderBookL2_")
+                && contains(rec.payload, b"\"snapshot\"")
+            {
+                if let Some(found) = bybit_v2_snapshot_places(rec.payload, symbol) {
+                    return Ok(Some(found));
+                }
+                continue;
+            }
             let coinbase_at = !binance
                 && contains(rec.payload, b"\"l2_data\"")
                 && contains(rec.payload, b"\"snapshot\"");
@@ -556,7 +587,42 @@ fn coinbase_snapshot_places(payload: &[u8], symbol: &str) -> Option<(u8, u8, boo
     Some((pp, qp, fixed))
 }
 
-/// `(tickSize, stepSize)` of `symbol` in a Binance `exchangeInfo` file (raw JSON or a recording).
+/// Places in a Bybit v2 `orderBookL2_*` snapshot of `symbol`, with whether
+/// the printing is fixed. v2 sizes are JSON floats, so their places are those
+/// of the numbers as written (pass the `symbols` metadata for the real lot grid).
+fn bybit_v2_snapshot_places(payload: &[u8], symbol: &str) -> Option<(u8, u8, bool)> {
+    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let topic = value.get("topic")?.as_str()?;
+    let (_, topic_symbol) = topic.split_once('.')?;
+    if !topic_symbol.eq_ignore_ascii_case(symbol) {
+        return None;
+    }
+    let data = value.get("data")?;
+    let levels = data.get("order_book").unwrap_or(data).as_array()?;
+    let mut pairs = Vec::new();
+    for level in levels {
+        let price = match level.get("price")? {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let size = match level.get("size")? {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        pairs.push((price, size));
+    }
+    let places = |t: &str| fraction_places(t.as_bytes()).unwrap_or(0);
+    let first = pairs.first()?;
+    let (p0, q0) = (places(&first.0), places(&first.1));
+    let fixed = pairs.iter().all(|(p, q)| places(p) == p0 && places(q) == q0);
+    let pp = pairs.iter().map(|(p, _)| places(p)).max()?;
+    let qp = pairs.iter().map(|(_, q)| places(q)).max()?;
+    Some((pp, qp, fixed))
+}
+
+/// `(tick, step)` of `symbol` in a Binance `exchangeInfo` file (raw JSON or a
+/// recording), or in a Bybit v2 `symbols` response (`result[].name`,
+/// `price_filter.tick_size`, `lot_size_filter.qty_step`).
 pub fn binance_filters(path: &Path, symbol: &str) -> Result<(String, String), String> {
     let text = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let json_start = if text.first() == Some(&b'{') {
@@ -574,6 +640,25 @@ pub fn binance_filters(path: &Path, symbol: &str) -> Result<(String, String), St
         .map_or(text.len(), |p| json_start + p);
     let info: serde_json::Value = serde_json::from_slice(&text[json_start..end])
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(result) = info.get("result").and_then(|r| r.as_array()) {
+        let entry = result
+            .iter()
+            .find(|s| {
+                s.get("name")
+                    .and_then(|v| v.as_str())
+                    .is_some_and(|v| v.eq_ignore_ascii_case(symbol))
+            })
+            .ok_or_else(|| format!("{}: symbol {symbol} not listed", path.display()))?;
+        let field = |group: &str, key: &str| match entry.get(group).and_then(|g| g.get(key)) {
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(format!("{}: {symbol} has no {group}.{key}", path.display())),
+        };
+        return Ok((
+            field("price_filter", "tick_size")?,
+            field("lot_size_filter", "qty_step")?,
+        ));
+    }
     let symbols = info
         .get("symbols")
         .and_then(|s| s.as_array())
@@ -654,10 +739,16 @@ pub enum BookSync {
     Binance(BinanceBookSync),
     /// Bybit v5 rules.
     Bybit(BybitBookSync),
+    /// Bybit v2 `orderBookL2_*` rules (id-keyed levels); a `Bybit` sync
+    /// becomes this one when the first v2 book message arrives.
+    BybitV2(BybitV2BookSync),
     /// OKX v5 rules (prevSeqId chain and CRC32 checksum).
     Okx(OkxBookSync),
     /// Coinbase rules (per-connection sequence numbers).
     Coinbase(CoinbaseBookSync),
+    /// tardis.dev `incremental_book_L2` rows (ordered by local time; the feed
+    /// handler switches an instrument's sync to this when tardis rows arrive).
+    Tardis(TardisBookSync),
 }
 
 impl BookSync {
@@ -683,9 +774,11 @@ impl BookSync {
         events: &[Event],
         emit: &mut impl FnMut(SyncNote, &L2Book),
     ) {
+        self.switch_dialect(events);
         match self {
             BookSync::Binance(s) => s.on_diff(ids, receive_ns, events, emit),
             BookSync::Bybit(s) => s.on_delta(ids.final_id, receive_ns, events, emit),
+            BookSync::BybitV2(s) => s.on_delta(ids.final_id, receive_ns, events, emit),
             BookSync::Okx(s) => s.on_update(
                 ids.final_id,
                 ids.prev_final_id,
@@ -695,6 +788,7 @@ impl BookSync {
                 emit,
             ),
             BookSync::Coinbase(s) => s.on_update(ids.final_id, receive_ns, events, emit),
+            BookSync::Tardis(s) => s.on_update(ids.final_id, receive_ns, events, emit),
         }
     }
 
@@ -707,11 +801,27 @@ impl BookSync {
         events: &[Event],
         emit: &mut impl FnMut(SyncNote, &L2Book),
     ) {
+        self.switch_dialect(events);
         match self {
             BookSync::Binance(s) => s.on_snapshot(id, events, emit),
             BookSync::Bybit(s) => s.on_snapshot(id, receive_ns, events, emit),
+            BookSync::BybitV2(s) => s.on_snapshot(id, receive_ns, events, emit),
             BookSync::Okx(s) => s.on_snapshot(id, checksum, receive_ns, events, emit),
             BookSync::Coinbase(s) => s.on_snapshot(id, receive_ns, events, emit),
+            BookSync::Tardis(s) => s.on_snapshot(id, receive_ns, events, emit),
+        }
+    }
+
+    /// Bybit carries two dialects under one venue: a v5 sync that has loaded
+    /// nothing yet turns into the v2 sync when v2 book events arrive.
+    fn switch_dialect(&mut self, events: &[Event]) {
+        if let BookSync::Bybit(s) = self {
+            if s.stats.snapshots == 0 && events.first().is_some_and(|e| e.flags & FLAG_V2 != 0) {
+                let stale = s.stats.stale;
+                let mut v2 = BybitV2BookSync::new(events[0].instrument);
+                v2.stats.stale = stale;
+                *self = BookSync::BybitV2(v2);
+            }
         }
     }
 
@@ -720,8 +830,10 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.is_synced(),
             BookSync::Bybit(s) => s.is_synced(),
+            BookSync::BybitV2(s) => s.is_synced(),
             BookSync::Okx(s) => s.is_synced(),
             BookSync::Coinbase(s) => s.is_synced(),
+            BookSync::Tardis(s) => s.is_synced(),
         }
     }
 
@@ -730,8 +842,10 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.book(),
             BookSync::Bybit(s) => s.book(),
+            BookSync::BybitV2(s) => s.book(),
             BookSync::Okx(s) => s.book(),
             BookSync::Coinbase(s) => s.book(),
+            BookSync::Tardis(s) => s.book(),
         }
     }
 
@@ -740,8 +854,10 @@ impl BookSync {
         match self {
             BookSync::Binance(s) => s.stats,
             BookSync::Bybit(s) => s.stats,
+            BookSync::BybitV2(s) => s.stats,
             BookSync::Okx(s) => s.stats,
             BookSync::Coinbase(s) => s.stats,
+            BookSync::Tardis(s) => s.stats,
         }
     }
 }

@@ -5,8 +5,10 @@
 
 pub mod binance;
 pub mod bybit;
+pub mod bybit_v2;
 pub mod coinbase;
 pub mod okx;
+pub mod tardis;
 
 use crate::wire::Event;
 

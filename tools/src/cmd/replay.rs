@@ -11,7 +11,8 @@
 //! stderr.
 
 use anyhow::{bail, Context};
-use gavel_feeds::replay::{resolve_spec, venue_by_name, write_top_row, TopReplay};
+use gavel_feeds::replay::{captures_mention_url, resolve_spec, venue_by_name, write_top_row, TopReplay};
+use gavel_feeds::tardis_replay::{is_tardis_book_csv, tardis_book_spec, TardisTopReplay};
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -30,13 +31,13 @@ pub struct Args {
     /// File(s) of REST depth snapshots in a recording format, merged in by receive time.
     #[arg(long)]
     pub snapshot: Vec<PathBuf>,
-    /// Venue metadata (Binance exchangeInfo JSON, raw or as a cryptofeed REST line) for tick and lot sizes.
+    /// Venue metadata (Binance exchangeInfo or Bybit v2 symbols JSON, raw or as a cryptofeed REST line) for tick and lot sizes.
     #[arg(long)]
     pub venue_info: Option<PathBuf>,
-    /// Only records whose connection/request URL contains this text (default for bybit: `/linear`).
+    /// Only records whose connection/request URL contains this text (default for bybit v5 captures: `/linear`).
     #[arg(long)]
     pub url_filter: Option<String>,
-    /// Capture files (gavel capture, hftbacktest, cryptofeed or cryptofeed v3 format; .gz ok).
+    /// Capture files (gavel capture, hftbacktest, cryptofeed, cryptofeed v3, or tardis.dev incremental_book_L2 CSV; .gz ok).
     pub captures: Vec<PathBuf>,
     /// Policy mode inputs: scenario, files, fund, feedback, core.
     #[command(flatten)]
@@ -77,13 +78,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .symbol
         .as_deref()
         .context("--dump-top needs --symbol")?;
+    if args.captures.iter().all(|p| is_tardis_book_csv(p)) {
+        return dump_top_tardis(venue, symbol, args.captures);
+    }
     let mut sources = args.snapshot.clone();
     sources.extend(args.captures.iter().cloned());
-    // Bybit captures hold linear and spot connections; default to linear.
-    let url_filter = args
-        .url_filter
-        .clone()
-        .or_else(|| (venue_name == "bybit").then(|| "/linear".to_string()));
+    // Bybit v5 captures hold linear and spot connections; default to linear
+    // (v2 captures have a single `realtime_public` connection: no filter).
+    let url_filter = args.url_filter.clone().or_else(|| {
+        (venue_name == "bybit" && captures_mention_url(&args.captures, "/linear"))
+            .then(|| "/linear".to_string())
+    });
     let spec = resolve_spec(
         symbol,
         1,
@@ -120,6 +125,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         other => other.context("writing CSV")?,
     }
+    print_summary(&report);
+    Ok(())
+}
+
+/// `--dump-top` over tardis.dev `incremental_book_L2` CSV files (plain or gzip).
+fn dump_top_tardis(venue: gavel_feeds::Venue, symbol: &str, files: Vec<PathBuf>) -> anyhow::Result<()> {
+    let spec = tardis_book_spec(&files[0], symbol, 1).map_err(anyhow::Error::msg)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    writeln!(out, "recv_ns,venue_seq,bid_px,bid_qty,ask_px,ask_qty")?;
+    let mut line = String::with_capacity(128);
+    let mut write_error = None;
+    let replay = TardisTopReplay { venue, spec: spec.clone(), files };
+    let report = replay.run(|receive_ns, seq, book| {
+        if write_error.is_some() {
+            return;
+        }
+        write_top_row(&spec, receive_ns, seq, book, &mut line);
+        line.push('\n');
+        if let Err(e) = out.write_all(line.as_bytes()) {
+            write_error = Some(e);
+        }
+    })?;
+    match write_error.map_or_else(|| out.flush(), Err) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other.context("writing CSV")?,
+    }
+    print_summary(&report);
+    Ok(())
+}
+
+/// The `--dump-top` summary on stderr.
+fn print_summary(report: &gavel_feeds::replay::ReplayReport) {
 
     eprintln!(
         "replay: {} records, {} bad lines, {} for other instruments",
@@ -149,7 +187,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for m in &report.first_mismatches {
         eprintln!("replay:   mismatch: {m}");
     }
-    Ok(())
 }
 
 /// The policy mode: one policy through the whole pipeline.
