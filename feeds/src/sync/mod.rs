@@ -6,6 +6,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
+pub mod coinbase_l3;
 pub mod okx;
 
 use crate::wire::Event;
