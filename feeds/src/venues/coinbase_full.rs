@@ -598,3 +598,220 @@ impl VenueParser for CoinbaseFullParser {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Fixtures are written by hand from Coinbase Exchange's published
+    //! documentation of the `full` channel and the level-3 REST book: the
+    //! recordings under GAVEL_DATA hold no full-channel data.
+    use super::*;
+    use crate::decimal::Grid;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    pub(crate) fn parser() -> CoinbaseFullParser {
+        let spec = InstrumentSpec::new(
+            "BTC-USD",
+            7,
+            Grid::with_decimals(2).unwrap(),
+            Grid::with_decimals(8).unwrap(),
+        );
+        CoinbaseFullParser::with_max_orders(Instruments::new(vec![spec]), 64)
+    }
+
+    const A: &str = "d50ec984-77a8-460a-b958-66f114b0de9b";
+    const B: &str = "ac928c66-ca53-498f-9c13-a110027a60e8";
+
+    fn uuid(text: &str) -> u128 {
+        parse_uuid(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn uuids_parse_and_map_to_stable_ids() {
+        assert_eq!(uuid(A), 0xd50ec98477a8460ab95866f114b0de9b);
+        assert_eq!(parse_uuid(b"d50ec984-77a8-460a-b958-66f114b0de9"), None);
+        assert_eq!(parse_uuid(b"d50ec984x77a8-460a-b958-66f114b0de9b"), None);
+        assert_eq!(parse_uuid(b"g50ec984-77a8-460a-b958-66f114b0de9b"), None);
+        assert_eq!(order_id_of(uuid(A)), order_id_of(uuid(A)));
+        assert_ne!(order_id_of(uuid(A)), order_id_of(uuid(B)));
+        // Both halves matter.
+        assert_ne!(order_id_of(1 << 64), order_id_of(1));
+    }
+
+    #[test]
+    fn each_message_type_maps_to_its_event() {
+        let mut p = parser();
+        let mut out = Vec::new();
+        let received = format!(r#"{{"type":"received","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":10,"order_id":"{A}","size":"1.34","price":"502.10","side":"buy","order_type":"limit"}}"#);
+        assert_eq!(
+            p.parse_full(received.as_bytes(), 5, None, &mut out).unwrap(),
+            FullMessage::Order { instrument: 7, sequence: 10 }
+        );
+        assert!(out.is_empty());
+        assert_eq!(p.stats.received, 1);
+
+        let open = format!(r#"{{"type":"open","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":11,"order_id":"{A}","price":"502.10","remaining_size":"1.00","side":"buy"}}"#);
+        p.parse_full(open.as_bytes(), 5, None, &mut out).unwrap();
+        let id = order_id_of(uuid(A));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind(), Some(EventKind::OrderAdd));
+        assert_eq!(out[0].side(), Some(Side::Bid));
+        assert_eq!(out[0].sequence, 11);
+        assert_eq!(out[0].exchange_ns, 1_415_348_367_028_459_000);
+        assert_eq!(out[0].payload::<OrderRef>(), OrderRef { order_id: id, price: 50_210, qty: 100_000_000 });
+        assert_eq!(p.order_ids().len(), 1);
+        out.clear();
+
+        let matched = format!(r#"{{"type":"match","trade_id":10,"sequence":12,"maker_order_id":"{A}","taker_order_id":"{B}","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"0.25","price":"502.10","side":"buy"}}"#);
+        p.parse_full(matched.as_bytes(), 5, None, &mut out).unwrap();
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].kind(), Some(EventKind::OrderExecute));
+        assert_eq!(out[0].payload::<OrderRef>(), OrderRef { order_id: id, price: 50_210, qty: 25_000_000 });
+        assert_eq!(out[1].kind(), Some(EventKind::Trade));
+        assert_eq!(out[1].side(), Some(Side::Ask), "a buy maker was hit by a seller");
+        assert_eq!(out[1].payload::<TradePrint>().trade_id, 10);
+        out.clear();
+
+        let change = format!(r#"{{"type":"change","reason":"modify_order","time":"2014-11-07T08:19:27.028459Z","sequence":13,"order_id":"{A}","product_id":"BTC-USD","new_size":"0.50","old_size":"0.75","new_price":"502.00","old_price":"502.10","side":"buy"}}"#);
+        p.parse_full(change.as_bytes(), 5, None, &mut out).unwrap();
+        assert_eq!(out[0].kind(), Some(EventKind::OrderModify));
+        assert_eq!(out[0].payload::<OrderRef>(), OrderRef { order_id: id, price: 50_200, qty: 50_000_000 });
+        out.clear();
+
+        let done = format!(r#"{{"type":"done","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":14,"price":"502.00","order_id":"{A}","reason":"canceled","side":"buy","remaining_size":"0.50"}}"#);
+        p.parse_full(done.as_bytes(), 5, None, &mut out).unwrap();
+        assert_eq!(out[0].kind(), Some(EventKind::OrderCancel));
+        assert_eq!(out[0].payload::<OrderRef>(), OrderRef { order_id: id, price: 50_200, qty: 0 });
+        assert!(p.order_ids().is_empty(), "done releases the id");
+        out.clear();
+
+        // A market order: no price anywhere, so no book event.
+        let market_done = format!(r#"{{"type":"done","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":15,"order_id":"{B}","reason":"filled","side":"sell"}}"#);
+        p.parse_full(market_done.as_bytes(), 5, None, &mut out).unwrap();
+        assert!(out.is_empty());
+        assert_eq!(p.stats.unpriced, 1);
+
+        let activate = format!(r#"{{"type":"activate","product_id":"BTC-USD","timestamp":"1483736448.299000","order_id":"{B}","stop_type":"entry","side":"buy","stop_price":"80.00","size":"2.00","funds":"50","private":true}}"#);
+        assert_eq!(
+            p.parse_full(activate.as_bytes(), 5, None, &mut out).unwrap(),
+            FullMessage::Other(Message::Control)
+        );
+        let heartbeat = br#"{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"}"#;
+        assert_eq!(p.parse_full(heartbeat, 5, None, &mut out).unwrap(), FullMessage::Other(Message::Control));
+        let other = format!(r#"{{"type":"open","product_id":"ETH-USD","sequence":1,"order_id":"{A}","price":"1","remaining_size":"1","side":"buy"}}"#);
+        assert_eq!(
+            p.parse_full(other.as_bytes(), 5, None, &mut out).unwrap(),
+            FullMessage::Other(Message::OtherInstrument)
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn bad_messages_name_the_field_and_leave_no_events() {
+        let mut p = parser();
+        let mut out = Vec::new();
+        let cases = [
+            (format!(r#"{{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"not-a-uuid","price":"1.00","remaining_size":"1","side":"buy"}}"#), "order_id"),
+            (format!(r#"{{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.001","remaining_size":"1","side":"buy"}}"#), "price"),
+            (format!(r#"{{"type":"open","product_id":"BTC-USD","order_id":"{A}","price":"1.00","remaining_size":"1","side":"buy"}}"#), "sequence"),
+            (format!(r#"{{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.00","remaining_size":"1","side":"up"}}"#), "side"),
+            (format!(r#"{{"type":"done","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.00","reason":"expired","side":"buy"}}"#), "reason"),
+            (format!(r#"{{"type":"match","product_id":"BTC-USD","sequence":1,"maker_order_id":"{A}","price":"1.00","side":"buy"}}"#), "size"),
+            (r#"{"sequence":5,"bids":[["1.00","1"]],"asks":[]}"#.to_string(), "bids/asks"),
+        ];
+        for (text, field) in cases {
+            let err = p.parse_full(text.as_bytes(), 0, None, &mut out).unwrap_err();
+            assert_eq!(err.field(), field, "{text}");
+            assert!(out.is_empty());
+        }
+    }
+
+    #[test]
+    fn rest_level3_book() {
+        let mut p = parser();
+        let mut out = Vec::new();
+        let book = format!(
+            r#"{{"sequence":3,"bids":[["295.96","0.05088265","{A}"]],"asks":[["295.97","5.72036512","{B}"]]}}"#
+        );
+        assert_eq!(
+            p.parse_full(book.as_bytes(), 9, None, &mut out).unwrap(),
+            FullMessage::Snapshot { instrument: 7, sequence: 3 }
+        );
+        let kinds: Vec<_> = out.iter().map(|e| e.kind().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            [EventKind::SnapshotBegin, EventKind::OrderAdd, EventKind::OrderAdd, EventKind::SnapshotEnd]
+        );
+        assert_eq!(out[2].side(), Some(Side::Ask));
+        assert_eq!(
+            out[2].payload::<OrderRef>(),
+            OrderRef { order_id: order_id_of(uuid(B)), price: 29_597, qty: 572_036_512 }
+        );
+        assert_eq!(out[0].payload::<SnapshotInfo>().bid_levels, 1);
+        assert_eq!(p.order_ids().len(), 2);
+        out.clear();
+        // Named for another product through the hint: not ours.
+        assert_eq!(
+            p.parse_full(book.as_bytes(), 9, Some(b"ETH-USD"), &mut out).unwrap(),
+            FullMessage::Other(Message::OtherInstrument)
+        );
+    }
+
+    #[test]
+    fn table_full_is_an_error() {
+        let mut t = OrderIdTable::new(2);
+        t.insert(1).unwrap();
+        t.insert(2).unwrap();
+        assert_eq!(t.insert(2), Ok(order_id_of(2)), "re-inserting is idempotent");
+        assert_eq!(t.insert(3), Err(IdError::Full));
+        t.remove(1).unwrap();
+        t.insert(3).unwrap();
+        assert_eq!(t.len(), 2);
+    }
+
+    proptest! {
+        #[test]
+        fn no_byte_string_panics(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let mut p = parser();
+            let mut out = Vec::new();
+            if p.parse_full(&bytes, 0, None, &mut out).is_err() {
+                prop_assert!(out.is_empty());
+            }
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(cut in 0usize..200, byte in any::<u8>()) {
+            let mut text = format!(r#"{{"type":"open","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":11,"order_id":"{A}","price":"502.10","remaining_size":"1.00","side":"buy"}}"#).into_bytes();
+            let i = cut % text.len();
+            text[i] = byte;
+            let mut out = Vec::new();
+            let _ = parser().parse_full(&text, 0, None, &mut out);
+        }
+
+        /// The table against a set model, with a small table so clusters wrap.
+        #[test]
+        fn id_table_matches_a_set(ops in proptest::collection::vec((any::<bool>(), 1u128..40), 0..300)) {
+            let mut t = OrderIdTable::new(16);
+            let mut model = HashSet::new();
+            for (insert, uuid) in ops {
+                if insert {
+                    let r = t.insert(uuid);
+                    if model.len() == 16 && !model.contains(&uuid) {
+                        prop_assert_eq!(r, Err(IdError::Full));
+                    } else {
+                        prop_assert_eq!(r, Ok(order_id_of(uuid)));
+                        model.insert(uuid);
+                    }
+                } else {
+                    t.remove(uuid).unwrap();
+                    model.remove(&uuid);
+                }
+                prop_assert_eq!(t.len(), model.len());
+                for u in 1u128..40 {
+                    let (_, found) = t.probe(u, order_id_of(u)).unwrap();
+                    prop_assert_eq!(found, model.contains(&u));
+                }
+            }
+        }
+    }
+}
