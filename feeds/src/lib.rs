@@ -26,3 +26,4 @@ pub mod recording;
 pub mod sync;
 pub mod venue_book;
 pub mod replay;
+pub mod replay_l3;
