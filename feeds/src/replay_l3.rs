@@ -80,10 +80,7 @@ struct Snapshot {
 
 /// Runs the L3 replay; `on_update(receive_ns, sequence, book)` after every
 /// applied message and loaded REST book.
-pub fn run_full(
-    replay: &TopReplay,
-    mut on_update: impl FnMut(i64, u64, &L2Book),
-) -> Result<ReplayReport, InputError> {
+pub fn run_full(replay: &TopReplay, mut on_update: impl FnMut(i64, u64, &L2Book)) -> Result<ReplayReport, InputError> {
     let mut parser = CoinbaseFullParser::new(Instruments::new(vec![replay.spec.clone()]));
     let mut sync = CoinbaseL3Sync::new(replay.spec.id, DEFAULT_MAX_ORDERS, MAX_BUFFERED);
     let mut report = ReplayReport::default();
@@ -121,25 +118,22 @@ pub fn run_full(
                       report: &mut ReplayReport| {
         events.clear();
         let mut emit = |note: SyncNote, book: &L2Book| {
-            if let SyncNote::Applied {
-                final_id,
-                receive_ns,
-            } = note
-            {
+            if let SyncNote::Applied { final_id, receive_ns } = note {
                 on_update(receive_ns, final_id, book);
             }
         };
         match parser.parse_full(payload, receive_ns, product, &mut events) {
             Ok(FullMessage::Order { sequence, .. }) => sync.on_message(sequence, receive_ns, &events, &mut emit),
-            Ok(FullMessage::Snapshot { sequence, .. }) => {
-                sync.on_snapshot(sequence, receive_ns, &events, &mut emit)
-            }
+            Ok(FullMessage::Snapshot { sequence, .. }) => sync.on_snapshot(sequence, receive_ns, &events, &mut emit),
             Ok(FullMessage::Other(Message::OtherInstrument)) => report.other_instrument += 1,
             Ok(FullMessage::Other(_)) => {}
             Err(e) => {
                 *report.parse_errors.entry(e.kind_name()).or_default() += 1;
                 let (source, location) = where_();
-                push_error(report, InputError::new(source, location, e.field(), e.to_string()).to_string());
+                push_error(
+                    report,
+                    InputError::new(source, location, e.field(), e.to_string()).to_string(),
+                );
             }
         }
     };
@@ -168,7 +162,13 @@ pub fn run_full(
             }
             while let Some(snap) = snapshots.next_if(|s| s.receive_ns <= rec.receive_ns) {
                 let where_ = || (snap.source.clone(), Location::Line(snap.line));
-                handle(&snap.payload, snap.receive_ns, snap.product.as_deref(), &where_, &mut report);
+                handle(
+                    &snap.payload,
+                    snap.receive_ns,
+                    snap.product.as_deref(),
+                    &where_,
+                    &mut report,
+                );
             }
             let product = match rec.kind {
                 RecordKind::Received => None,
@@ -183,7 +183,13 @@ pub fn run_full(
     }
     for snap in snapshots {
         let where_ = || (snap.source.clone(), Location::Line(snap.line));
-        handle(&snap.payload, snap.receive_ns, snap.product.as_deref(), &where_, &mut report);
+        handle(
+            &snap.payload,
+            snap.receive_ns,
+            snap.product.as_deref(),
+            &where_,
+            &mut report,
+        );
     }
     report.sync = sync.stats;
     Ok(report)

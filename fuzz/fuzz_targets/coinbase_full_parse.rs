@@ -8,7 +8,12 @@ use gavel_feeds::venues::{InstrumentSpec, Instruments};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let spec = InstrumentSpec::new("BTC-USD", 1, Grid::with_decimals(2).unwrap(), Grid::with_decimals(8).unwrap());
+    let spec = InstrumentSpec::new(
+        "BTC-USD",
+        1,
+        Grid::with_decimals(2).unwrap(),
+        Grid::with_decimals(8).unwrap(),
+    );
     let mut parser = CoinbaseFullParser::with_max_orders(Instruments::new(vec![spec]), 1024);
     let mut sync = CoinbaseL3Sync::new(1, 1024, 64);
     let mut emit = |_, _: &_| {};

@@ -306,11 +306,8 @@ impl CoinbaseL3Sync {
             reason,
             reserved: 0,
         };
-        let ev = Event::new(EventKind::Gap, Venue::Coinbase, self.instrument, marker).with_times(
-            sequence,
-            0,
-            receive_ns,
-        );
+        let ev =
+            Event::new(EventKind::Gap, Venue::Coinbase, self.instrument, marker).with_times(sequence, 0, receive_ns);
         emit(SyncNote::Gap(ev), &self.book);
     }
 }
@@ -384,9 +381,17 @@ mod tests {
     fn documented_session_gives_exact_books() {
         let mut s = Session::new();
         // Buffered while the REST book is in flight: 100 is older than the book, 101 newer.
-        let stale = msg(100, &format!(r#""type":"done","order_id":"{B2}","price":"99.00","reason":"canceled","side":"buy","remaining_size":"1.0""#));
+        let stale = msg(
+            100,
+            &format!(
+                r#""type":"done","order_id":"{B2}","price":"99.00","reason":"canceled","side":"buy","remaining_size":"1.0""#
+            ),
+        );
         assert_eq!(s.feed(&stale), (None, None));
-        let early = msg(101, &format!(r#""type":"open","order_id":"{C1}","price":"100.50","remaining_size":"0.3","side":"buy""#));
+        let early = msg(
+            101,
+            &format!(r#""type":"open","order_id":"{C1}","price":"100.50","remaining_size":"0.3","side":"buy""#),
+        );
         assert_eq!(s.feed(&early), (None, None));
         assert!(!s.sync.is_synced());
 
@@ -394,48 +399,116 @@ mod tests {
             r#"{{"sequence":100,"bids":[["100.00","1.0","{B1}"],["99.50","2.0","{B2}"]],"asks":[["101.00","0.5","{A1}"],["101.00","0.25","{A2}"]]}}"#
         );
         let top = s.feed(&book);
-        assert_eq!(top, (Some((10_050, 30_000_000)), Some((10_100, 75_000_000))), "101 applied after the book");
+        assert_eq!(
+            top,
+            (Some((10_050, 30_000_000)), Some((10_100, 75_000_000))),
+            "101 applied after the book"
+        );
         assert_eq!(s.sync.stats.stale, 1);
         assert_eq!(s.sync.last_sequence(), 101);
 
         let steps: Vec<(String, Top)> = vec![
             // A market sell arrives (not on the book).
-            (msg(102, &format!(r#""type":"received","order_id":"{T1}","size":"0.6","side":"sell","order_type":"market""#)),
-             (Some((10_050, 30_000_000)), Some((10_100, 75_000_000)))),
-            (msg(103, &format!(r#""type":"match","trade_id":1,"maker_order_id":"{C1}","taker_order_id":"{T1}","size":"0.1","price":"100.50","side":"buy""#)),
-             (Some((10_050, 20_000_000)), Some((10_100, 75_000_000)))),
-            (msg(104, &format!(r#""type":"done","order_id":"{T1}","reason":"filled","side":"sell""#)),
-             (Some((10_050, 20_000_000)), Some((10_100, 75_000_000)))),
-            (msg(105, &format!(r#""type":"change","reason":"STP","order_id":"{C1}","new_size":"0.15","old_size":"0.2","price":"100.50","side":"buy""#)),
-             (Some((10_050, 15_000_000)), Some((10_100, 75_000_000)))),
-            (msg(106, &format!(r#""type":"match","trade_id":2,"maker_order_id":"{A1}","taker_order_id":"{T1}","size":"0.5","price":"101.00","side":"sell""#)),
-             (Some((10_050, 15_000_000)), Some((10_100, 25_000_000)))),
-            (msg(107, &format!(r#""type":"done","order_id":"{A1}","price":"101.00","reason":"filled","side":"sell","remaining_size":"0""#)),
-             (Some((10_050, 15_000_000)), Some((10_100, 25_000_000)))),
-            (msg(108, &format!(r#""type":"done","order_id":"{C1}","price":"100.50","reason":"canceled","side":"buy","remaining_size":"0.15""#)),
-             (Some((10_000, LOT)), Some((10_100, 25_000_000)))),
-            (msg(109, &format!(r#""type":"change","reason":"modify_order","order_id":"{B1}","new_size":"0.4","old_size":"1.0","new_price":"100.20","old_price":"100.00","side":"buy""#)),
-             (Some((10_020, 40_000_000)), Some((10_100, 25_000_000)))),
+            (
+                msg(
+                    102,
+                    &format!(r#""type":"received","order_id":"{T1}","size":"0.6","side":"sell","order_type":"market""#),
+                ),
+                (Some((10_050, 30_000_000)), Some((10_100, 75_000_000))),
+            ),
+            (
+                msg(
+                    103,
+                    &format!(
+                        r#""type":"match","trade_id":1,"maker_order_id":"{C1}","taker_order_id":"{T1}","size":"0.1","price":"100.50","side":"buy""#
+                    ),
+                ),
+                (Some((10_050, 20_000_000)), Some((10_100, 75_000_000))),
+            ),
+            (
+                msg(
+                    104,
+                    &format!(r#""type":"done","order_id":"{T1}","reason":"filled","side":"sell""#),
+                ),
+                (Some((10_050, 20_000_000)), Some((10_100, 75_000_000))),
+            ),
+            (
+                msg(
+                    105,
+                    &format!(
+                        r#""type":"change","reason":"STP","order_id":"{C1}","new_size":"0.15","old_size":"0.2","price":"100.50","side":"buy""#
+                    ),
+                ),
+                (Some((10_050, 15_000_000)), Some((10_100, 75_000_000))),
+            ),
+            (
+                msg(
+                    106,
+                    &format!(
+                        r#""type":"match","trade_id":2,"maker_order_id":"{A1}","taker_order_id":"{T1}","size":"0.5","price":"101.00","side":"sell""#
+                    ),
+                ),
+                (Some((10_050, 15_000_000)), Some((10_100, 25_000_000))),
+            ),
+            (
+                msg(
+                    107,
+                    &format!(
+                        r#""type":"done","order_id":"{A1}","price":"101.00","reason":"filled","side":"sell","remaining_size":"0""#
+                    ),
+                ),
+                (Some((10_050, 15_000_000)), Some((10_100, 25_000_000))),
+            ),
+            (
+                msg(
+                    108,
+                    &format!(
+                        r#""type":"done","order_id":"{C1}","price":"100.50","reason":"canceled","side":"buy","remaining_size":"0.15""#
+                    ),
+                ),
+                (Some((10_000, LOT)), Some((10_100, 25_000_000))),
+            ),
+            (
+                msg(
+                    109,
+                    &format!(
+                        r#""type":"change","reason":"modify_order","order_id":"{B1}","new_size":"0.4","old_size":"1.0","new_price":"100.20","old_price":"100.00","side":"buy""#
+                    ),
+                ),
+                (Some((10_020, 40_000_000)), Some((10_100, 25_000_000))),
+            ),
         ];
         for (text, want) in &steps {
             assert_eq!(&s.feed(text), want, "after {text}");
         }
         assert_eq!(s.sync.orders().len(), 3);
-        assert_eq!(s.parser.stats.unpriced, 1, "the market order's done has no price: no event");
+        assert_eq!(
+            s.parser.stats.unpriced, 1,
+            "the market order's done has no price: no event"
+        );
         assert_eq!(s.parser.stats.received, 1);
         assert_eq!(s.sync.stats.applied, 1 + steps.len() as u64);
         // A duplicate is skipped.
-        assert_eq!(s.feed(&steps[7].0), (Some((10_020, 40_000_000)), Some((10_100, 25_000_000))));
+        assert_eq!(
+            s.feed(&steps[7].0),
+            (Some((10_020, 40_000_000)), Some((10_100, 25_000_000)))
+        );
         assert_eq!(s.sync.stats.duplicates, 1);
 
         // 110 is lost: 111 is a gap → Gap event, empty book, buffering again.
-        let after_gap = msg(111, &format!(r#""type":"open","order_id":"{C1}","price":"100.90","remaining_size":"2","side":"buy""#));
+        let after_gap = msg(
+            111,
+            &format!(r#""type":"open","order_id":"{C1}","price":"100.90","remaining_size":"2","side":"buy""#),
+        );
         assert_eq!(s.feed(&after_gap), (None, None));
         assert!(!s.sync.is_synced());
         assert!(matches!(s.notes.last(), Some(SyncNote::Gap(ev))
             if ev.payload::<GapMarker>() == GapMarker { expected: 110, reason: gap_reason::SEQUENCE, reserved: 0 }));
         assert_eq!(s.sync.stats.gaps, 1);
-        let next = msg(112, &format!(r#""type":"open","order_id":"{T1}","price":"101.50","remaining_size":"1","side":"sell""#));
+        let next = msg(
+            112,
+            &format!(r#""type":"open","order_id":"{T1}","price":"101.50","remaining_size":"1","side":"sell""#),
+        );
         assert_eq!(s.feed(&next), (None, None));
         // A fresh REST book at 111 (which already holds C1): 111 is stale, 112 applies.
         let book = format!(
@@ -443,7 +516,14 @@ mod tests {
         );
         assert_eq!(s.feed(&book), (Some((10_090, 2 * LOT)), Some((10_100, 25_000_000))));
         assert_eq!(s.sync.last_sequence(), 112);
-        assert_eq!(s.sync.book().levels(Side::Ask).map(|l| (l.price, l.qty)).collect::<Vec<_>>(), [(10_100, 25_000_000), (10_150, LOT)]);
+        assert_eq!(
+            s.sync
+                .book()
+                .levels(Side::Ask)
+                .map(|l| (l.price, l.qty))
+                .collect::<Vec<_>>(),
+            [(10_100, 25_000_000), (10_150, LOT)]
+        );
         assert_eq!(s.sync.stats.stale, 2);
     }
 
@@ -453,13 +533,23 @@ mod tests {
         let book = format!(r#"{{"sequence":5,"bids":[["100.00","1.0","{B1}"]],"asks":[]}}"#);
         s.feed(&book);
         // A match bigger than the maker's remainder.
-        let bad = msg(6, &format!(r#""type":"match","trade_id":1,"maker_order_id":"{B1}","taker_order_id":"{T1}","size":"2","price":"100.00","side":"buy""#));
+        let bad = msg(
+            6,
+            &format!(
+                r#""type":"match","trade_id":1,"maker_order_id":"{B1}","taker_order_id":"{T1}","size":"2","price":"100.00","side":"buy""#
+            ),
+        );
         assert_eq!(s.feed(&bad), (None, None));
         assert_eq!(s.sync.l3.inconsistent, 1);
-        assert!(matches!(s.notes.last(), Some(SyncNote::Gap(ev)) if ev.payload::<GapMarker>().reason == GAP_INCONSISTENT));
+        assert!(
+            matches!(s.notes.last(), Some(SyncNote::Gap(ev)) if ev.payload::<GapMarker>().reason == GAP_INCONSISTENT)
+        );
         // An open of a live id.
         s.feed(&book);
-        let dup = msg(6, &format!(r#""type":"open","order_id":"{B1}","price":"99.00","remaining_size":"1","side":"buy""#));
+        let dup = msg(
+            6,
+            &format!(r#""type":"open","order_id":"{B1}","price":"99.00","remaining_size":"1","side":"buy""#),
+        );
         assert_eq!(s.feed(&dup), (None, None));
         assert_eq!(s.sync.l3.inconsistent, 2);
     }

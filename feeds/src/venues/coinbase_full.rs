@@ -443,7 +443,11 @@ impl CoinbaseFullParser {
                         let price = decimal(&spec.price, p, "price")?;
                         out.push(event(
                             EventKind::OrderCancel,
-                            OrderRef { order_id, price, qty: 0 },
+                            OrderRef {
+                                order_id,
+                                price,
+                                qty: 0,
+                            },
                             side,
                         ));
                     }
@@ -458,9 +462,14 @@ impl CoinbaseFullParser {
                 out.push(event(EventKind::OrderExecute, OrderRef { order_id, price, qty }, side));
                 // `side` is the maker's: the aggressor is on the other side.
                 out.push(
-                    Event::new(EventKind::Trade, Venue::Coinbase, id, TradePrint { price, qty, trade_id })
-                        .with_side(side.opposite())
-                        .with_times(sequence, exchange_ns, receive_ns),
+                    Event::new(
+                        EventKind::Trade,
+                        Venue::Coinbase,
+                        id,
+                        TradePrint { price, qty, trade_id },
+                    )
+                    .with_side(side.opposite())
+                    .with_times(sequence, exchange_ns, receive_ns),
                 );
             }
             _ => {
@@ -502,7 +511,10 @@ impl CoinbaseFullParser {
                 Some(spec) => spec,
                 None => return Ok(FullMessage::Other(Message::OtherInstrument)),
             },
-            None => self.instruments.single().ok_or(ParseError::MissingField("product_id"))?,
+            None => self
+                .instruments
+                .single()
+                .ok_or(ParseError::MissingField("product_id"))?,
         };
         let id = spec.id;
         self.ids.clear();
@@ -537,9 +549,14 @@ impl CoinbaseFullParser {
                 let uuid = uuid_field(Some(parts[2]), "bids/asks.order_id")?;
                 let order_id = self.ids.insert(uuid)?;
                 out.push(
-                    Event::new(EventKind::OrderAdd, Venue::Coinbase, id, OrderRef { order_id, price, qty })
-                        .with_side(side)
-                        .with_times(sequence, 0, receive_ns),
+                    Event::new(
+                        EventKind::OrderAdd,
+                        Venue::Coinbase,
+                        id,
+                        OrderRef { order_id, price, qty },
+                    )
+                    .with_side(side)
+                    .with_times(sequence, 0, receive_ns),
                 );
                 counts[n] += 1;
             }
@@ -550,11 +567,9 @@ impl CoinbaseFullParser {
             ask_levels: counts[1],
             reserved: 0,
         };
-        out[start] = Event::new(EventKind::SnapshotBegin, Venue::Coinbase, id, info)
-            .with_times(sequence, 0, receive_ns);
-        out.push(
-            Event::new(EventKind::SnapshotEnd, Venue::Coinbase, id, info).with_times(sequence, 0, receive_ns),
-        );
+        out[start] =
+            Event::new(EventKind::SnapshotBegin, Venue::Coinbase, id, info).with_times(sequence, 0, receive_ns);
+        out.push(Event::new(EventKind::SnapshotEnd, Venue::Coinbase, id, info).with_times(sequence, 0, receive_ns));
         self.stats.snapshots += 1;
         Ok(FullMessage::Snapshot {
             instrument: id,
@@ -642,15 +657,22 @@ mod tests {
     fn each_message_type_maps_to_its_event() {
         let mut p = parser();
         let mut out = Vec::new();
-        let received = format!(r#"{{"type":"received","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":10,"order_id":"{A}","size":"1.34","price":"502.10","side":"buy","order_type":"limit"}}"#);
+        let received = format!(
+            r#"{{"type":"received","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":10,"order_id":"{A}","size":"1.34","price":"502.10","side":"buy","order_type":"limit"}}"#
+        );
         assert_eq!(
             p.parse_full(received.as_bytes(), 5, None, &mut out).unwrap(),
-            FullMessage::Order { instrument: 7, sequence: 10 }
+            FullMessage::Order {
+                instrument: 7,
+                sequence: 10
+            }
         );
         assert!(out.is_empty());
         assert_eq!(p.stats.received, 1);
 
-        let open = format!(r#"{{"type":"open","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":11,"order_id":"{A}","price":"502.10","remaining_size":"1.00","side":"buy"}}"#);
+        let open = format!(
+            r#"{{"type":"open","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":11,"order_id":"{A}","price":"502.10","remaining_size":"1.00","side":"buy"}}"#
+        );
         p.parse_full(open.as_bytes(), 5, None, &mut out).unwrap();
         let id = order_id_of(uuid(A));
         assert_eq!(out.len(), 1);
@@ -658,47 +680,90 @@ mod tests {
         assert_eq!(out[0].side(), Some(Side::Bid));
         assert_eq!(out[0].sequence, 11);
         assert_eq!(out[0].exchange_ns, 1_415_348_367_028_459_000);
-        assert_eq!(out[0].payload::<OrderRef>(), OrderRef { order_id: id, price: 50_210, qty: 100_000_000 });
+        assert_eq!(
+            out[0].payload::<OrderRef>(),
+            OrderRef {
+                order_id: id,
+                price: 50_210,
+                qty: 100_000_000
+            }
+        );
         assert_eq!(p.order_ids().len(), 1);
         out.clear();
 
-        let matched = format!(r#"{{"type":"match","trade_id":10,"sequence":12,"maker_order_id":"{A}","taker_order_id":"{B}","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"0.25","price":"502.10","side":"buy"}}"#);
+        let matched = format!(
+            r#"{{"type":"match","trade_id":10,"sequence":12,"maker_order_id":"{A}","taker_order_id":"{B}","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","size":"0.25","price":"502.10","side":"buy"}}"#
+        );
         p.parse_full(matched.as_bytes(), 5, None, &mut out).unwrap();
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].kind(), Some(EventKind::OrderExecute));
-        assert_eq!(out[0].payload::<OrderRef>(), OrderRef { order_id: id, price: 50_210, qty: 25_000_000 });
+        assert_eq!(
+            out[0].payload::<OrderRef>(),
+            OrderRef {
+                order_id: id,
+                price: 50_210,
+                qty: 25_000_000
+            }
+        );
         assert_eq!(out[1].kind(), Some(EventKind::Trade));
         assert_eq!(out[1].side(), Some(Side::Ask), "a buy maker was hit by a seller");
         assert_eq!(out[1].payload::<TradePrint>().trade_id, 10);
         out.clear();
 
-        let change = format!(r#"{{"type":"change","reason":"modify_order","time":"2014-11-07T08:19:27.028459Z","sequence":13,"order_id":"{A}","product_id":"BTC-USD","new_size":"0.50","old_size":"0.75","new_price":"502.00","old_price":"502.10","side":"buy"}}"#);
+        let change = format!(
+            r#"{{"type":"change","reason":"modify_order","time":"2014-11-07T08:19:27.028459Z","sequence":13,"order_id":"{A}","product_id":"BTC-USD","new_size":"0.50","old_size":"0.75","new_price":"502.00","old_price":"502.10","side":"buy"}}"#
+        );
         p.parse_full(change.as_bytes(), 5, None, &mut out).unwrap();
         assert_eq!(out[0].kind(), Some(EventKind::OrderModify));
-        assert_eq!(out[0].payload::<OrderRef>(), OrderRef { order_id: id, price: 50_200, qty: 50_000_000 });
+        assert_eq!(
+            out[0].payload::<OrderRef>(),
+            OrderRef {
+                order_id: id,
+                price: 50_200,
+                qty: 50_000_000
+            }
+        );
         out.clear();
 
-        let done = format!(r#"{{"type":"done","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":14,"price":"502.00","order_id":"{A}","reason":"canceled","side":"buy","remaining_size":"0.50"}}"#);
+        let done = format!(
+            r#"{{"type":"done","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":14,"price":"502.00","order_id":"{A}","reason":"canceled","side":"buy","remaining_size":"0.50"}}"#
+        );
         p.parse_full(done.as_bytes(), 5, None, &mut out).unwrap();
         assert_eq!(out[0].kind(), Some(EventKind::OrderCancel));
-        assert_eq!(out[0].payload::<OrderRef>(), OrderRef { order_id: id, price: 50_200, qty: 0 });
+        assert_eq!(
+            out[0].payload::<OrderRef>(),
+            OrderRef {
+                order_id: id,
+                price: 50_200,
+                qty: 0
+            }
+        );
         assert!(p.order_ids().is_empty(), "done releases the id");
         out.clear();
 
         // A market order: no price anywhere, so no book event.
-        let market_done = format!(r#"{{"type":"done","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":15,"order_id":"{B}","reason":"filled","side":"sell"}}"#);
+        let market_done = format!(
+            r#"{{"type":"done","time":"2014-11-07T08:19:27.028459Z","product_id":"BTC-USD","sequence":15,"order_id":"{B}","reason":"filled","side":"sell"}}"#
+        );
         p.parse_full(market_done.as_bytes(), 5, None, &mut out).unwrap();
         assert!(out.is_empty());
         assert_eq!(p.stats.unpriced, 1);
 
-        let activate = format!(r#"{{"type":"activate","product_id":"BTC-USD","timestamp":"1483736448.299000","order_id":"{B}","stop_type":"entry","side":"buy","stop_price":"80.00","size":"2.00","funds":"50","private":true}}"#);
+        let activate = format!(
+            r#"{{"type":"activate","product_id":"BTC-USD","timestamp":"1483736448.299000","order_id":"{B}","stop_type":"entry","side":"buy","stop_price":"80.00","size":"2.00","funds":"50","private":true}}"#
+        );
         assert_eq!(
             p.parse_full(activate.as_bytes(), 5, None, &mut out).unwrap(),
             FullMessage::Other(Message::Control)
         );
         let heartbeat = br#"{"type":"heartbeat","sequence":90,"last_trade_id":20,"product_id":"BTC-USD","time":"2014-11-07T08:19:28.464459Z"}"#;
-        assert_eq!(p.parse_full(heartbeat, 5, None, &mut out).unwrap(), FullMessage::Other(Message::Control));
-        let other = format!(r#"{{"type":"open","product_id":"ETH-USD","sequence":1,"order_id":"{A}","price":"1","remaining_size":"1","side":"buy"}}"#);
+        assert_eq!(
+            p.parse_full(heartbeat, 5, None, &mut out).unwrap(),
+            FullMessage::Other(Message::Control)
+        );
+        let other = format!(
+            r#"{{"type":"open","product_id":"ETH-USD","sequence":1,"order_id":"{A}","price":"1","remaining_size":"1","side":"buy"}}"#
+        );
         assert_eq!(
             p.parse_full(other.as_bytes(), 5, None, &mut out).unwrap(),
             FullMessage::Other(Message::OtherInstrument)
@@ -711,13 +776,45 @@ mod tests {
         let mut p = parser();
         let mut out = Vec::new();
         let cases = [
-            (format!(r#"{{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"not-a-uuid","price":"1.00","remaining_size":"1","side":"buy"}}"#), "order_id"),
-            (format!(r#"{{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.001","remaining_size":"1","side":"buy"}}"#), "price"),
-            (format!(r#"{{"type":"open","product_id":"BTC-USD","order_id":"{A}","price":"1.00","remaining_size":"1","side":"buy"}}"#), "sequence"),
-            (format!(r#"{{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.00","remaining_size":"1","side":"up"}}"#), "side"),
-            (format!(r#"{{"type":"done","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.00","reason":"expired","side":"buy"}}"#), "reason"),
-            (format!(r#"{{"type":"match","product_id":"BTC-USD","sequence":1,"maker_order_id":"{A}","price":"1.00","side":"buy"}}"#), "size"),
-            (r#"{"sequence":5,"bids":[["1.00","1"]],"asks":[]}"#.to_string(), "bids/asks"),
+            (
+                r#"{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"not-a-uuid","price":"1.00","remaining_size":"1","side":"buy"}"#
+                    .to_string(),
+                "order_id",
+            ),
+            (
+                format!(
+                    r#"{{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.001","remaining_size":"1","side":"buy"}}"#
+                ),
+                "price",
+            ),
+            (
+                format!(
+                    r#"{{"type":"open","product_id":"BTC-USD","order_id":"{A}","price":"1.00","remaining_size":"1","side":"buy"}}"#
+                ),
+                "sequence",
+            ),
+            (
+                format!(
+                    r#"{{"type":"open","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.00","remaining_size":"1","side":"up"}}"#
+                ),
+                "side",
+            ),
+            (
+                format!(
+                    r#"{{"type":"done","product_id":"BTC-USD","sequence":1,"order_id":"{A}","price":"1.00","reason":"expired","side":"buy"}}"#
+                ),
+                "reason",
+            ),
+            (
+                format!(
+                    r#"{{"type":"match","product_id":"BTC-USD","sequence":1,"maker_order_id":"{A}","price":"1.00","side":"buy"}}"#
+                ),
+                "size",
+            ),
+            (
+                r#"{"sequence":5,"bids":[["1.00","1"]],"asks":[]}"#.to_string(),
+                "bids/asks",
+            ),
         ];
         for (text, field) in cases {
             let err = p.parse_full(text.as_bytes(), 0, None, &mut out).unwrap_err();
@@ -735,17 +832,29 @@ mod tests {
         );
         assert_eq!(
             p.parse_full(book.as_bytes(), 9, None, &mut out).unwrap(),
-            FullMessage::Snapshot { instrument: 7, sequence: 3 }
+            FullMessage::Snapshot {
+                instrument: 7,
+                sequence: 3
+            }
         );
         let kinds: Vec<_> = out.iter().map(|e| e.kind().unwrap()).collect();
         assert_eq!(
             kinds,
-            [EventKind::SnapshotBegin, EventKind::OrderAdd, EventKind::OrderAdd, EventKind::SnapshotEnd]
+            [
+                EventKind::SnapshotBegin,
+                EventKind::OrderAdd,
+                EventKind::OrderAdd,
+                EventKind::SnapshotEnd
+            ]
         );
         assert_eq!(out[2].side(), Some(Side::Ask));
         assert_eq!(
             out[2].payload::<OrderRef>(),
-            OrderRef { order_id: order_id_of(uuid(B)), price: 29_597, qty: 572_036_512 }
+            OrderRef {
+                order_id: order_id_of(uuid(B)),
+                price: 29_597,
+                qty: 572_036_512
+            }
         );
         assert_eq!(out[0].payload::<SnapshotInfo>().bid_levels, 1);
         assert_eq!(p.order_ids().len(), 2);
