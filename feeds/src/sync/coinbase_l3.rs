@@ -39,6 +39,9 @@ pub struct L3Stats {
     pub not_on_book: u64,
     /// Events contradicting the order state (each forced a resync).
     pub inconsistent: u64,
+    /// Opens refused because the mirror held its maximum number of orders
+    /// (each forced a resync).
+    pub order_overflow: u64,
 }
 
 /// Level-3 book sync of one Coinbase product.
@@ -55,6 +58,7 @@ pub struct CoinbaseL3Sync {
     /// `buffer` (a message may have no events).
     buffered_sequences: Vec<(u64, usize)>,
     max_buffer: usize,
+    max_orders: usize,
     /// Common sync counters (`applied` counts messages).
     pub stats: SyncStats,
     /// L3 counters.
@@ -62,9 +66,10 @@ pub struct CoinbaseL3Sync {
 }
 
 impl CoinbaseL3Sync {
-    /// A sync with room for `max_orders` resting orders and `max_buffer`
-    /// buffered messages before a snapshot (more are dropped and counted in
-    /// `buffer_overflow`, which then forces a resync).
+    /// A sync with room for `max_orders` resting orders (an open beyond that
+    /// is refused and forces a resync: the mirror never reallocates) and
+    /// `max_buffer` buffered messages before a snapshot (beyond that the
+    /// buffer restarts, counted in `buffer_overflow`).
     pub fn new(instrument: u32, max_orders: usize, max_buffer: usize) -> Self {
         CoinbaseL3Sync {
             instrument,
@@ -75,6 +80,7 @@ impl CoinbaseL3Sync {
             buffer: Vec::with_capacity(max_buffer * 2),
             buffered_sequences: Vec::with_capacity(max_buffer),
             max_buffer,
+            max_orders,
             stats: SyncStats::default(),
             l3: L3Stats::default(),
         }
@@ -114,9 +120,15 @@ impl CoinbaseL3Sync {
         self.stats.snapshots += 1;
         for ev in events.iter().filter(|e| e.kind == EventKind::OrderAdd as u8) {
             if !self.add(ev) {
+                self.l3.inconsistent += 1;
                 self.fail(sequence, GAP_INCONSISTENT, sequence, receive_ns, emit);
                 return;
             }
+        }
+        if self.book.is_crossed() {
+            self.stats.crossed += 1;
+            self.fail(sequence, gap_reason::CROSSED, sequence, receive_ns, emit);
+            return;
         }
         self.synced = true;
         self.last_sequence = sequence;
@@ -209,9 +221,16 @@ impl CoinbaseL3Sync {
         );
     }
 
-    fn level_add(&mut self, side: Side, price: i64, delta: i64) {
-        let qty = self.book.qty_at(side, price) + delta;
-        self.book.set(side, price, qty);
+    /// Adds `delta` to a level; `false` when the sum would overflow.
+    #[must_use]
+    fn level_add(&mut self, side: Side, price: i64, delta: i64) -> bool {
+        match self.book.qty_at(side, price).checked_add(delta) {
+            Some(qty) => {
+                self.book.set(side, price, qty);
+                true
+            }
+            None => false,
+        }
     }
 
     fn add(&mut self, ev: &Event) -> bool {
@@ -222,6 +241,14 @@ impl CoinbaseL3Sync {
         if o.qty < 0 || self.orders.contains_key(&o.order_id) {
             return false;
         }
+        if self.orders.len() == self.max_orders {
+            // Beyond the preallocated capacity: refuse rather than allocate.
+            self.l3.order_overflow += 1;
+            return false;
+        }
+        if !self.level_add(side, o.price, o.qty) {
+            return false;
+        }
         self.orders.insert(
             o.order_id,
             RestingOrder {
@@ -230,7 +257,6 @@ impl CoinbaseL3Sync {
                 remaining: o.qty,
             },
         );
-        self.level_add(side, o.price, o.qty);
         true
     }
 
@@ -244,7 +270,7 @@ impl CoinbaseL3Sync {
         if removed > order.remaining || removed < 0 {
             return false;
         }
-        self.level_add(order.side, order.price, -removed);
+        let _ = self.level_add(order.side, order.price, -removed); // never below 0
         if removed == order.remaining {
             self.orders.remove(&o.order_id);
         } else if let Some(live) = self.orders.get_mut(&o.order_id) {
@@ -262,8 +288,10 @@ impl CoinbaseL3Sync {
         if o.qty < 0 {
             return false;
         }
-        self.level_add(order.side, order.price, -order.remaining);
-        self.level_add(order.side, o.price, o.qty);
+        let _ = self.level_add(order.side, order.price, -order.remaining); // never below 0
+        if !self.level_add(order.side, o.price, o.qty) {
+            return false;
+        }
         if let Some(live) = self.orders.get_mut(&o.order_id) {
             live.price = o.price;
             live.remaining = o.qty;
@@ -280,7 +308,7 @@ impl CoinbaseL3Sync {
         if o.qty <= 0 || o.qty > order.remaining || o.price != order.price {
             return false;
         }
-        self.level_add(order.side, order.price, -o.qty);
+        let _ = self.level_add(order.side, order.price, -o.qty); // never below 0
         if let Some(live) = self.orders.get_mut(&o.order_id) {
             live.remaining -= o.qty;
         }
@@ -619,6 +647,28 @@ mod tests {
                 }
                 let best_bid = model.values().filter(|o| o.side == Side::Bid && o.remaining > 0).map(|o| o.price).max();
                 prop_assert_eq!(sync.book().best_bid().map(|l| l.price), best_bid);
+            }
+        }
+
+        /// Arbitrary (even absurd) events and sequences never panic the sync,
+        /// and a synced book is never crossed.
+        #[test]
+        fn arbitrary_events_never_panic(
+            evs in proptest::collection::vec((9u8..13, 0u8..3, 0u64..6, any::<i64>(), any::<i64>(), 0u64..12), 0..80)
+        ) {
+            let mut sync = CoinbaseL3Sync::new(3, 4, 4);
+            let mut emit = |_: SyncNote, _: &L2Book| {};
+            for (i, (kind, side, id, price, qty, seq)) in evs.into_iter().enumerate() {
+                let kind = EventKind::from_u8(kind).unwrap();
+                let side = [Side::None, Side::Bid, Side::Ask][side as usize];
+                let ev = order_event(kind, side, id, price, qty);
+                if i % 7 == 0 {
+                    sync.on_snapshot(seq, 0, &[ev], &mut emit);
+                } else {
+                    sync.on_message(seq, 0, &[ev], &mut emit);
+                }
+                prop_assert!(!sync.is_synced() || !sync.book().is_crossed());
+                prop_assert!(sync.orders().len() <= 4);
             }
         }
     }
