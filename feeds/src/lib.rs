@@ -27,3 +27,4 @@ pub mod sync;
 pub mod venue_book;
 pub mod replay;
 pub mod tardis_replay;
+pub mod replay_l3;

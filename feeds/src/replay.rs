@@ -119,6 +119,9 @@ impl TopReplay {
         &self,
         mut on_update: impl FnMut(i64, u64, &L2Book),
     ) -> Result<ReplayReport, InputError> {
+        if self.venue == Venue::Coinbase && crate::replay_l3::holds_full_channel(&self.captures) {
+            return crate::replay_l3::run_full(self, on_update);
+        }
         let instruments = Instruments::new(vec![self.spec.clone()]);
         let (mut parser, mut sync): (Box<dyn VenueParser>, BookSync) = match self.venue {
             Venue::BinanceUsdm | Venue::BinanceCoinm | Venue::BinanceSpot => (
@@ -460,7 +463,12 @@ fn first_snapshot_places(
                 }
                 continue;
             }
-            if !(binance || bybit || okx) {
+            // Coinbase level-3 REST book: `{"sequence":…,"bids":[[price,size,order_id],…],…}`.
+            let coinbase_l3 = !binance
+                && contains(rec.payload, b"\"sequence\"")
+                && contains(rec.payload, b"\"bids\"")
+                && !contains(rec.payload, b"\"type\"");
+            if !(binance || bybit || okx || coinbase_l3) {
                 continue;
             }
             if let Some(filter) = url_filter {
@@ -477,7 +485,7 @@ fn first_snapshot_places(
                 Ok(v) => v,
                 Err(_) => continue,
             };
-            let (book, sym, sides) = if binance {
+            let (book, sym, sides) = if binance || coinbase_l3 {
                 (&value, value.get("symbol"), ["bids", "asks"])
             } else if okx {
                 let Some(data) = value.get("data").and_then(|d| d.get(0)) else {

@@ -72,6 +72,17 @@ impl L2Book {
         }
     }
 
+    /// Quantity at a price (0 when the level is absent).
+    #[inline]
+    pub fn qty_at(&self, side: Side, price: i64) -> i64 {
+        let found = match side {
+            Side::Bid => self.bids.binary_search_by(|l| price_ascending(l, price)).map(|i| self.bids[i].qty),
+            Side::Ask => self.asks.binary_search_by(|l| price_descending(l, price)).map(|i| self.asks[i].qty),
+            Side::None => return 0,
+        };
+        found.unwrap_or(0)
+    }
+
     /// Best bid.
     #[inline]
     pub fn best_bid(&self) -> Option<Level> {

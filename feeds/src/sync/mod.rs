@@ -7,6 +7,7 @@ pub mod binance;
 pub mod bybit;
 pub mod bybit_v2;
 pub mod coinbase;
+pub mod coinbase_l3;
 pub mod okx;
 pub mod tardis;
 

@@ -9,6 +9,7 @@
 pub mod binance;
 pub mod bybit;
 pub mod coinbase;
+pub mod coinbase_full;
 pub mod okx;
 pub mod tardis;
 
