@@ -573,20 +573,14 @@ impl BinanceParser {
 }
 
 impl VenueParser for BinanceParser {
-    /// On error, `out` is restored to its length before the call.
-    fn parse(
+    fn parse_events(
         &mut self,
         message: &[u8],
         receive_ns: i64,
         symbol_hint: Option<&[u8]>,
         out: &mut Vec<Event>,
     ) -> Result<Message, ParseError> {
-        let start = out.len();
-        let result = self.parse_message(message, receive_ns, symbol_hint, out);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        self.parse_message(message, receive_ns, symbol_hint, out)
     }
 }
 

@@ -808,20 +808,14 @@ fn text_u64(text: &[u8], field: &'static str) -> Result<u64, ParseError> {
 }
 
 impl VenueParser for BybitParser {
-    /// On error, `out` is restored to its length before the call.
-    fn parse(
+    fn parse_events(
         &mut self,
         message: &[u8],
         receive_ns: i64,
         _symbol_hint: Option<&[u8]>,
         out: &mut Vec<Event>,
     ) -> Result<Message, ParseError> {
-        let start = out.len();
-        let result = self.parse_message(message, receive_ns, out);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        self.parse_message(message, receive_ns, out)
     }
 }
 

@@ -728,20 +728,14 @@ fn stamp(events: &mut [Event], sequence: u64, exchange_ns: i64, receive_ns: i64)
 }
 
 impl VenueParser for CoinbaseParser {
-    /// On error, `out` is restored to its length before the call.
-    fn parse(
+    fn parse_events(
         &mut self,
         message: &[u8],
         receive_ns: i64,
         _symbol_hint: Option<&[u8]>,
         out: &mut Vec<Event>,
     ) -> Result<Message, ParseError> {
-        let start = out.len();
-        let result = self.parse_message(message, receive_ns, out);
-        if result.is_err() {
-            out.truncate(start);
-        }
-        result
+        self.parse_message(message, receive_ns, out)
     }
 
     fn connection_sequence(&self) -> Option<u64> {

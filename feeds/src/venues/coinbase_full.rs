@@ -589,7 +589,7 @@ fn qty_of(spec: &InstrumentSpec, text: Option<&[u8]>, field: &'static str) -> Re
 impl VenueParser for CoinbaseFullParser {
     /// `full` messages are reported as [`Message::BookDiff`] (`first_id` =
     /// `final_id` = `sequence`), REST books as [`Message::BookSnapshot`].
-    fn parse(
+    fn parse_events(
         &mut self,
         message: &[u8],
         receive_ns: i64,

@@ -301,16 +301,34 @@ pub(crate) fn push_levels(
 
 /// A parser of one venue's messages into events.
 pub trait VenueParser {
-    /// Parses one message received at `receive_ns`, appending its events to `out`.
-    /// `symbol_hint` names the instrument for messages that do not (REST snapshots,
-    /// whose symbol is in the request URL).
-    fn parse(
+    /// Parses one message received at `receive_ns`, appending its events to
+    /// `out`; on error it may leave some of them behind (callers use [`parse`](Self::parse)).
+    /// `symbol_hint` names the instrument for messages that do not (REST
+    /// snapshots, whose symbol is in the request URL).
+    fn parse_events(
         &mut self,
         message: &[u8],
         receive_ns: i64,
         symbol_hint: Option<&[u8]>,
         out: &mut Vec<crate::Event>,
     ) -> Result<Message, ParseError>;
+
+    /// [`parse_events`](Self::parse_events), with `out` restored to its length
+    /// before the call when the message is refused: a bad message adds no event.
+    fn parse(
+        &mut self,
+        message: &[u8],
+        receive_ns: i64,
+        symbol_hint: Option<&[u8]>,
+        out: &mut Vec<crate::Event>,
+    ) -> Result<Message, ParseError> {
+        let start = out.len();
+        let result = self.parse_events(message, receive_ns, symbol_hint, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
 
     /// A per-connection sequence number of the last message parsed, for venues
     /// that number every frame of a connection (Coinbase Advanced Trade).
