@@ -13,7 +13,7 @@
 //! treated like a gap. A gap emits a `Gap` wire event, clears the book and
 //! returns to buffering until the next snapshot.
 
-use super::{SyncNote, SyncStats};
+use super::{gap_event, SyncNote, SyncStats};
 use crate::venue_book::L2Book;
 use crate::wire::{gap_reason, Event, EventKind, GapMarker, PriceLevel, Side, Venue};
 
@@ -258,17 +258,8 @@ impl BinanceBookSync {
         self.stats.gaps += 1;
         self.book.clear();
         self.state = State::AwaitingSnapshot;
-        let marker = GapMarker {
-            expected,
-            reason,
-            reserved: 0,
-        };
-        let ev = Event::new(EventKind::Gap, self.venue, self.instrument, marker).with_times(
-            ids.final_id,
-            0,
-            receive_ns,
-        );
-        emit(SyncNote::Gap(ev), &self.book);
+        let gap = gap_event(self.venue, self.instrument, expected, reason, ids.final_id, receive_ns);
+        emit(SyncNote::Gap(gap), &self.book);
         // The diff that broke the chain may be needed after the next snapshot.
         self.buffer(ids, receive_ns, levels);
     }

@@ -6,9 +6,9 @@
 //! dropped (counted as stale). The book is checked for crossing after every
 //! update.
 
-use super::{SyncNote, SyncStats};
+use super::{apply_levels, gap_event, report_applied, SyncNote, SyncStats};
 use crate::venue_book::L2Book;
-use crate::wire::{gap_reason, Event, EventKind, GapMarker, PriceLevel, Side, Venue};
+use crate::wire::{gap_reason, Event, EventKind, Venue};
 
 /// Snapshot + delta sync of one Bybit instrument.
 #[derive(Clone, Debug)]
@@ -80,28 +80,14 @@ impl BybitBookSync {
         kind: EventKind,
         emit: &mut impl FnMut(SyncNote, &L2Book),
     ) {
-        for ev in levels {
-            if ev.kind == kind as u8 {
-                let level: PriceLevel = ev.payload();
-                if let Some(side @ (Side::Bid | Side::Ask)) = ev.side() {
-                    self.book.set(side, level.price, level.qty);
-                }
-            }
-        }
+        apply_levels(&mut self.book, levels, kind);
         self.last_update_id = Some(u);
         if self.book.is_crossed() {
             self.stats.crossed += 1;
             self.fail(u, gap_reason::CROSSED, u, receive_ns, emit);
             return;
         }
-        self.stats.applied += 1;
-        emit(
-            SyncNote::Applied {
-                final_id: u,
-                receive_ns,
-            },
-            &self.book,
-        );
+        report_applied(&mut self.stats, &self.book, u, receive_ns, emit);
     }
 
     fn fail(
@@ -115,20 +101,15 @@ impl BybitBookSync {
         self.stats.gaps += 1;
         self.book.clear();
         self.last_update_id = None;
-        let marker = GapMarker {
-            expected,
-            reason,
-            reserved: 0,
-        };
-        let ev = Event::new(EventKind::Gap, Venue::Bybit, self.instrument, marker)
-            .with_times(u, 0, receive_ns);
-        emit(SyncNote::Gap(ev), &self.book);
+        let gap = gap_event(Venue::Bybit, self.instrument, expected, reason, u, receive_ns);
+        emit(SyncNote::Gap(gap), &self.book);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{GapMarker, PriceLevel, Side};
 
     fn lv(kind: EventKind, side: Side, price: i64, qty: i64) -> Event {
         Event::new(

@@ -11,10 +11,10 @@
 //! before the first snapshot are stale (counted). The book is checked for
 //! crossing after every update.
 
-use super::{SyncNote, SyncStats};
+use super::{apply_levels, gap_event, report_applied, SyncNote, SyncStats};
 use crate::venue_book::L2Book;
 use crate::venues::bybit::{FLAG_V2_DELETE, FLAG_V2_INSERT, FLAG_V2_UPDATE};
-use crate::wire::{gap_reason, Event, EventKind, GapMarker, PriceLevel, Side, Venue};
+use crate::wire::{gap_reason, Event, EventKind, PriceLevel, Side, Venue};
 
 /// Snapshot + delta sync of one Bybit v2 instrument.
 #[derive(Clone, Debug)]
@@ -60,14 +60,7 @@ impl BybitV2BookSync {
     ) {
         self.book.clear();
         self.stats.snapshots += 1;
-        for ev in levels {
-            if ev.kind == EventKind::SnapshotLevel as u8 {
-                if let Some(side @ (Side::Bid | Side::Ask)) = ev.side() {
-                    let level: PriceLevel = ev.payload();
-                    self.book.set(side, level.price, level.qty);
-                }
-            }
-        }
+        apply_levels(&mut self.book, levels, EventKind::SnapshotLevel);
         self.finish(cross_seq, receive_ns, emit);
     }
 
@@ -133,14 +126,7 @@ impl BybitV2BookSync {
             self.fail(cross_seq, gap_reason::CROSSED, cross_seq, receive_ns, emit);
             return;
         }
-        self.stats.applied += 1;
-        emit(
-            SyncNote::Applied {
-                final_id: cross_seq,
-                receive_ns,
-            },
-            &self.book,
-        );
+        report_applied(&mut self.stats, &self.book, cross_seq, receive_ns, emit);
     }
 
     fn fail(
@@ -154,20 +140,15 @@ impl BybitV2BookSync {
         self.stats.gaps += 1;
         self.book.clear();
         self.last_cross_seq = None;
-        let marker = GapMarker {
-            expected,
-            reason,
-            reserved: 0,
-        };
-        let ev = Event::new(EventKind::Gap, Venue::Bybit, self.instrument, marker)
-            .with_times(cross_seq, 0, receive_ns);
-        emit(SyncNote::Gap(ev), &self.book);
+        let gap = gap_event(Venue::Bybit, self.instrument, expected, reason, cross_seq, receive_ns);
+        emit(SyncNote::Gap(gap), &self.book);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{GapMarker};
     use crate::venues::bybit::FLAG_V2;
 
     fn lv(kind: EventKind, flags: u8, side: Side, price: i64, qty: i64) -> Event {

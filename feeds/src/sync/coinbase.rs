@@ -9,9 +9,9 @@
 //! feed has no book sequence: its `l2update`s are applied after a `snapshot`.
 //! The book is checked for crossing after every update.
 
-use super::{SyncNote, SyncStats};
+use super::{apply_levels, gap_event, report_applied, SyncNote, SyncStats};
 use crate::venue_book::L2Book;
-use crate::wire::{gap_reason, Event, EventKind, GapMarker, PriceLevel, Side, Venue};
+use crate::wire::{gap_reason, Event, EventKind, Venue};
 
 /// Book sync of one Coinbase product.
 #[derive(Clone, Debug)]
@@ -112,27 +112,13 @@ impl CoinbaseBookSync {
         kind: EventKind,
         emit: &mut impl FnMut(SyncNote, &L2Book),
     ) {
-        for ev in levels {
-            if ev.kind == kind as u8 {
-                let level: PriceLevel = ev.payload();
-                if let Some(side @ (Side::Bid | Side::Ask)) = ev.side() {
-                    self.book.set(side, level.price, level.qty);
-                }
-            }
-        }
+        apply_levels(&mut self.book, levels, kind);
         if self.book.is_crossed() {
             self.stats.crossed += 1;
             self.fail(seq, gap_reason::CROSSED, seq, receive_ns, emit);
             return;
         }
-        self.stats.applied += 1;
-        emit(
-            SyncNote::Applied {
-                final_id: seq,
-                receive_ns,
-            },
-            &self.book,
-        );
+        report_applied(&mut self.stats, &self.book, seq, receive_ns, emit);
     }
 
     fn fail(
@@ -146,20 +132,15 @@ impl CoinbaseBookSync {
         self.stats.gaps += 1;
         self.book.clear();
         self.synced = false;
-        let marker = GapMarker {
-            expected,
-            reason,
-            reserved: 0,
-        };
-        let ev = Event::new(EventKind::Gap, Venue::Coinbase, self.instrument, marker)
-            .with_times(seq, 0, receive_ns);
-        emit(SyncNote::Gap(ev), &self.book);
+        let gap = gap_event(Venue::Coinbase, self.instrument, expected, reason, seq, receive_ns);
+        emit(SyncNote::Gap(gap), &self.book);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{GapMarker, PriceLevel, Side};
 
     #[test]
     fn frame_gaps_force_resync_and_duplicates_are_skipped() {

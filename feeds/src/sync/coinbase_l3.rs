@@ -13,9 +13,9 @@
 //! taker, `change` of a received order) are legal in Coinbase's feed and are
 //! only counted.
 
-use super::{SyncNote, SyncStats};
+use super::{gap_event, report_applied, SyncNote, SyncStats};
 use crate::venue_book::L2Book;
-use crate::wire::{gap_reason, Event, EventKind, GapMarker, OrderRef, Side, Venue};
+use crate::wire::{gap_reason, Event, EventKind, OrderRef, Side, Venue};
 use std::collections::HashMap;
 
 /// Gap reason: an L3 event contradicted the mirrored orders.
@@ -211,14 +211,7 @@ impl CoinbaseL3Sync {
             self.fail(sequence, gap_reason::CROSSED, sequence, receive_ns, emit);
             return;
         }
-        self.stats.applied += 1;
-        emit(
-            SyncNote::Applied {
-                final_id: sequence,
-                receive_ns,
-            },
-            &self.book,
-        );
+        report_applied(&mut self.stats, &self.book, sequence, receive_ns, emit);
     }
 
     /// Adds `delta` to a level; `false` when the sum would overflow.
@@ -329,14 +322,8 @@ impl CoinbaseL3Sync {
         self.buffer.clear();
         self.buffered_sequences.clear();
         self.synced = false;
-        let marker = GapMarker {
-            expected,
-            reason,
-            reserved: 0,
-        };
-        let ev =
-            Event::new(EventKind::Gap, Venue::Coinbase, self.instrument, marker).with_times(sequence, 0, receive_ns);
-        emit(SyncNote::Gap(ev), &self.book);
+        let gap = gap_event(Venue::Coinbase, self.instrument, expected, reason, sequence, receive_ns);
+        emit(SyncNote::Gap(gap), &self.book);
     }
 }
 
@@ -346,6 +333,7 @@ mod tests {
     //! documentation of the `full` channel and the level-3 REST book (no
     //! recording under GAVEL_DATA holds full-channel data).
     use super::*;
+    use crate::wire::{GapMarker};
     use crate::decimal::Grid;
     use crate::venues::coinbase_full::{CoinbaseFullParser, FullMessage};
     use crate::venues::{InstrumentSpec, Instruments};

@@ -11,7 +11,8 @@ pub mod coinbase_l3;
 pub mod okx;
 pub mod tardis;
 
-use crate::wire::Event;
+use crate::venue_book::L2Book;
+use crate::wire::{Event, EventKind, GapMarker, PriceLevel, Side, Venue};
 
 /// What a sync step produced, reported through the caller's callback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,4 +49,42 @@ pub struct SyncStats {
     pub checksums_verified: u64,
     /// Diffs dropped because the pre-snapshot buffer was full.
     pub buffer_overflow: u64,
+}
+
+/// Writes every level event of `kind` in `events` into `book` (side and
+/// absolute quantity; quantity 0 removes the level).
+pub(crate) fn apply_levels(book: &mut L2Book, events: &[Event], kind: EventKind) {
+    for event in events.iter().filter(|e| e.kind == kind as u8) {
+        let level: PriceLevel = event.payload();
+        if let Some(side @ (Side::Bid | Side::Ask)) = event.side() {
+            book.set(side, level.price, level.qty);
+        }
+    }
+}
+
+/// The `Gap` wire event a sync emits when it loses the venue's chain:
+/// `sequence` is what arrived, `expected` what should have, `reason` a
+/// [`gap_reason`] code.
+pub(crate) fn gap_event(
+    venue: Venue,
+    instrument: u32,
+    expected: u64,
+    reason: u64,
+    sequence: u64,
+    receive_ns: i64,
+) -> Event {
+    Event::new(EventKind::Gap, venue, instrument, GapMarker { expected, reason, reserved: 0 })
+        .with_times(sequence, 0, receive_ns)
+}
+
+/// Counts an applied update and reports it with the book as of `final_id`.
+pub(crate) fn report_applied(
+    stats: &mut SyncStats,
+    book: &L2Book,
+    final_id: u64,
+    receive_ns: i64,
+    emit: &mut impl FnMut(SyncNote, &L2Book),
+) {
+    stats.applied += 1;
+    emit(SyncNote::Applied { final_id, receive_ns }, book);
 }

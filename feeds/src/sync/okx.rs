@@ -10,10 +10,10 @@
 //! crossed book emits a `Gap` event, clears the book and waits for the next
 //! snapshot.
 
-use super::{SyncNote, SyncStats};
+use super::{apply_levels, gap_event, report_applied, SyncNote, SyncStats};
 use crate::decimal::Grid;
 use crate::venue_book::L2Book;
-use crate::wire::{gap_reason, Event, EventKind, GapMarker, PriceLevel, Side, Venue};
+use crate::wire::{gap_reason, Event, EventKind, Side, Venue};
 
 /// Levels per side covered by the OKX checksum.
 pub const CHECKSUM_DEPTH: usize = 25;
@@ -183,14 +183,7 @@ impl OkxBookSync {
         kind: EventKind,
         emit: &mut impl FnMut(SyncNote, &L2Book),
     ) {
-        for ev in levels {
-            if ev.kind == kind as u8 {
-                let level: PriceLevel = ev.payload();
-                if let Some(side @ (Side::Bid | Side::Ask)) = ev.side() {
-                    self.book.set(side, level.price, level.qty);
-                }
-            }
-        }
+        apply_levels(&mut self.book, levels, kind);
         self.last_seq = Some(seq);
         if let Some(expected) = checksum {
             if self.checksum() != expected {
@@ -205,14 +198,7 @@ impl OkxBookSync {
             self.fail(seq, gap_reason::CROSSED, seq, receive_ns, emit);
             return;
         }
-        self.stats.applied += 1;
-        emit(
-            SyncNote::Applied {
-                final_id: seq,
-                receive_ns,
-            },
-            &self.book,
-        );
+        report_applied(&mut self.stats, &self.book, seq, receive_ns, emit);
     }
 
     fn fail(
@@ -227,20 +213,15 @@ impl OkxBookSync {
         self.book.clear();
         self.synced = false;
         self.last_seq = None;
-        let marker = GapMarker {
-            expected,
-            reason,
-            reserved: 0,
-        };
-        let ev = Event::new(EventKind::Gap, Venue::Okx, self.instrument, marker)
-            .with_times(seq, 0, receive_ns);
-        emit(SyncNote::Gap(ev), &self.book);
+        let gap = gap_event(Venue::Okx, self.instrument, expected, reason, seq, receive_ns);
+        emit(SyncNote::Gap(gap), &self.book);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{GapMarker, PriceLevel};
 
     fn lv(kind: EventKind, side: Side, price: i64, qty: i64) -> Event {
         Event::new(

@@ -9,9 +9,9 @@
 //! `Gap` (book cleared, updates dropped until the next snapshot). Updates
 //! before the first snapshot are stale (counted).
 
-use super::{SyncNote, SyncStats};
+use super::{apply_levels, gap_event, report_applied, SyncNote, SyncStats};
 use crate::venue_book::L2Book;
-use crate::wire::{gap_reason, Event, EventKind, GapMarker, PriceLevel, Side, Venue};
+use crate::wire::{gap_reason, Event, EventKind, Venue};
 
 /// Snapshot + update sync of one instrument of a tardis book file.
 #[derive(Clone, Debug)]
@@ -84,28 +84,14 @@ impl TardisBookSync {
         kind: EventKind,
         emit: &mut impl FnMut(SyncNote, &L2Book),
     ) {
-        for ev in levels {
-            if ev.kind == kind as u8 {
-                if let Some(side @ (Side::Bid | Side::Ask)) = ev.side() {
-                    let level: PriceLevel = ev.payload();
-                    self.book.set(side, level.price, level.qty);
-                }
-            }
-        }
+        apply_levels(&mut self.book, levels, kind);
         self.last_seq = Some(seq);
         if self.book.is_crossed() {
             self.stats.crossed += 1;
             self.fail(seq, gap_reason::CROSSED, seq, receive_ns, emit);
             return;
         }
-        self.stats.applied += 1;
-        emit(
-            SyncNote::Applied {
-                final_id: seq,
-                receive_ns,
-            },
-            &self.book,
-        );
+        report_applied(&mut self.stats, &self.book, seq, receive_ns, emit);
     }
 
     fn fail(
@@ -119,13 +105,7 @@ impl TardisBookSync {
         self.stats.gaps += 1;
         self.book.clear();
         self.last_seq = None;
-        let marker = GapMarker {
-            expected,
-            reason,
-            reserved: 0,
-        };
-        let ev = Event::new(EventKind::Gap, self.venue, self.instrument, marker)
-            .with_times(seq, 0, receive_ns);
-        emit(SyncNote::Gap(ev), &self.book);
+        let gap = gap_event(self.venue, self.instrument, expected, reason, seq, receive_ns);
+        emit(SyncNote::Gap(gap), &self.book);
     }
 }

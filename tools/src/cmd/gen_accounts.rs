@@ -1062,6 +1062,10 @@ mod tests {
         let (scenario, loaded) = load_and_verify(&dir.join("a"), &ranges);
         assert_eq!(scenario.snapshots.len(), 1);
         assert!(scenario.venue_info.is_some());
+        // What the command reported equals what the written files verify to.
+        let reported: Vec<(&str, usize)> = checks.iter().map(|c| (c.symbol.as_str(), c.liquidatable_in_range)).collect();
+        let verified: Vec<(&str, usize)> = loaded.iter().map(|c| (c.symbol.as_str(), c.liquidatable_in_range)).collect();
+        assert_eq!(reported, verified);
         for c in &loaded {
             assert_eq!(c.accounts, 300);
             // 20 % of 300 = 60; binomial spread ±7.
