@@ -363,53 +363,29 @@ enum Backend {
 
 fn serde_one(c: &Corpus, backend: Backend, msg: &[u8], ts: i64, out: &mut Vec<Event>) {
     match c.venue {
-        Venue::Coinbase => {
-            let frame = match backend {
-                Backend::SerdeJson => serde_json::from_slice::<CbFrame>(msg).ok(),
-                Backend::SonicRs => sonic_rs::from_slice::<CbFrame>(msg).ok(),
-            };
-            if let Some(frame) = frame {
-                let start = out.len();
-                if emit_coinbase(&frame, &c.specs, ts, out).is_none() {
-                    out.truncate(start);
-                }
-            }
-        }
-        Venue::Okx => {
-            let frame = match backend {
-                Backend::SerdeJson => serde_json::from_slice::<OkxFrame>(msg).ok(),
-                Backend::SonicRs => sonic_rs::from_slice::<OkxFrame>(msg).ok(),
-            };
-            if let Some(frame) = frame {
-                let start = out.len();
-                if emit_okx(&frame, &c.specs, ts, out).is_none() {
-                    out.truncate(start);
-                }
-            }
-        }
-        Venue::Bybit => {
-            let frame = match backend {
-                Backend::SerdeJson => serde_json::from_slice::<BybitFrame>(msg).ok(),
-                Backend::SonicRs => sonic_rs::from_slice::<BybitFrame>(msg).ok(),
-            };
-            if let Some(frame) = frame {
-                let start = out.len();
-                if emit_bybit(&frame, &c.specs, ts, out).is_none() {
-                    out.truncate(start);
-                }
-            }
-        }
-        _ => {
-            let frame = match backend {
-                Backend::SerdeJson => serde_json::from_slice::<Frame>(msg).ok(),
-                Backend::SonicRs => sonic_rs::from_slice::<Frame>(msg).ok(),
-            };
-            if let Some(frame) = frame {
-                let start = out.len();
-                if emit(frame_payload(&frame), &c.spec, c.venue, ts, out).is_none() {
-                    out.truncate(start);
-                }
-            }
+        Venue::Coinbase => decode_and_emit(backend, msg, out, |f: CbFrame, out| emit_coinbase(&f, &c.specs, ts, out)),
+        Venue::Okx => decode_and_emit(backend, msg, out, |f: OkxFrame, out| emit_okx(&f, &c.specs, ts, out)),
+        Venue::Bybit => decode_and_emit(backend, msg, out, |f: BybitFrame, out| emit_bybit(&f, &c.specs, ts, out)),
+        _ => decode_and_emit(backend, msg, out, |f: Frame, out| emit(frame_payload(&f), &c.spec, c.venue, ts, out)),
+    }
+}
+
+/// Decodes `msg` into `T` with the chosen peer and emits its events; a message
+/// that fails either step leaves `out` as it was (as gavel's parsers do).
+fn decode_and_emit<'a, T: Deserialize<'a>>(
+    backend: Backend,
+    msg: &'a [u8],
+    out: &mut Vec<Event>,
+    emit_frame: impl FnOnce(T, &mut Vec<Event>) -> Option<()>,
+) {
+    let frame = match backend {
+        Backend::SerdeJson => serde_json::from_slice::<T>(msg).ok(),
+        Backend::SonicRs => sonic_rs::from_slice::<T>(msg).ok(),
+    };
+    if let Some(frame) = frame {
+        let start = out.len();
+        if emit_frame(frame, out).is_none() {
+            out.truncate(start);
         }
     }
 }
