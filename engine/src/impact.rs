@@ -161,24 +161,6 @@ impl ShadowBook {
     }
 }
 
-/// Walks `levels` (best first) for `qty` lots without consuming anything.
-pub fn walk(levels: impl IntoIterator<Item = Level>, qty: i64) -> WalkResult {
-    let mut result = WalkResult::default();
-    for (price, level_qty) in levels {
-        if result.filled >= qty {
-            break;
-        }
-        let fill = level_qty.min(qty - result.filled);
-        if fill <= 0 {
-            continue;
-        }
-        result.filled += fill;
-        result.notional += i128::from(price) * i128::from(fill);
-        result.worst_price = price;
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,12 +240,5 @@ mod tests {
             let (a, b) = (run(dt1.min(dt2)), run(dt1.max(dt2)));
             prop_assert!(a <= consumed && b <= a);
         }
-    }
-
-    #[test]
-    fn walk_reports_cost_without_consuming() {
-        let r = walk(BIDS, 12);
-        assert_eq!(r, WalkResult { filled: 12, notional: 500 + 495 + 196, worst_price: 98 });
-        assert_eq!(walk(BIDS, 100).filled, 20);
     }
 }

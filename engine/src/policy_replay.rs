@@ -22,7 +22,7 @@
 //! What a lot could not place stays in the position and is retried at the
 //! next mark, against the replayed book as it refills.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use gavel_feeds::clock::Clock;
@@ -197,10 +197,11 @@ pub struct PolicyReplay {
     next_lot_id: u32,
     last_cascade_depth: Vec<u32>,
     first_trigger_ns: BTreeMap<AccountId, i64>,
-    liquidated: BTreeMap<AccountId, ()>,
+    liquidated: BTreeSet<AccountId>,
     crossed: Vec<AccountId>,
     requests: Vec<LiquidationRequest>,
     risk_events: Vec<RiskEvent>,
+    raw_oracle_events: Vec<RiskEvent>,
     exec_events: Vec<ExecutionEvent>,
     clock: Clock,
     /// Outcome metrics so far.
@@ -261,10 +262,11 @@ impl PolicyReplay {
             next_lot_id: 1,
             last_cascade_depth: vec![0; instruments],
             first_trigger_ns: BTreeMap::new(),
-            liquidated: BTreeMap::new(),
+            liquidated: BTreeSet::new(),
             crossed: Vec::with_capacity(1024),
             requests: Vec::with_capacity(1024),
             risk_events: Vec::with_capacity(1024),
+            raw_oracle_events: Vec::with_capacity(64),
             exec_events: Vec::with_capacity(1024),
             clock,
             series: ReplaySeries::default(),
@@ -287,7 +289,7 @@ impl PolicyReplay {
     /// the conservation check, and the two engine-side latency stages.
     pub fn finish(mut self) -> (OutcomeRecorder, ReplaySeries, String) {
         let mut kept = 0i128;
-        for &account in self.liquidated.keys() {
+        for &account in &self.liquidated {
             if let Some(health) = self.ledger.book.account_health(account) {
                 kept += health.equity.max(0);
             } else {
@@ -378,8 +380,10 @@ impl PolicyReplay {
         let Some(mark) = self.oracles[instrument].compute(now as u64, &mut self.risk_events) else {
             return;
         };
-        let mut raw_events = Vec::new();
-        let raw_mark = self.raw_oracles[instrument].compute(now as u64, &mut raw_events).map(|m| m.price);
+        // The impact-free oracle only serves the cascade and impact metrics; its
+        // exclusion events duplicate the main oracle's and are not journaled.
+        self.raw_oracle_events.clear();
+        let raw_mark = self.raw_oracles[instrument].compute(now as u64, &mut self.raw_oracle_events).map(|m| m.price);
         self.journal_risk_events(now);
         self.vols[instrument].update(mark.price, now as u64);
         self.series.mark.push((now, mark.price));
@@ -454,7 +458,7 @@ impl PolicyReplay {
         self.last_cascade_depth[instrument] = depth;
         self.outcome.cascade_depth = self.outcome.cascade_depth.max(depth);
         self.first_trigger_ns.entry(request.account).or_insert(now);
-        self.liquidated.insert(request.account, ());
+        self.liquidated.insert(request.account);
 
         let bankruptcy = request.bankruptcy_price.unwrap_or(if selling { 1 } else { i64::MAX / 4 });
         let penalty_budget = penalty_amount(ins.notional(request.qty, request.mark), request.penalty_rate);

@@ -19,6 +19,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::capture::CaptureWriter;
+use crate::decimal::Grid;
 use crate::rng::SplitMix64;
 use crate::wire::Venue;
 
@@ -147,27 +148,12 @@ pub fn write_crash_captures(spec: &CrashSpec, dir: &Path, dialects: &[Dialect]) 
     for (venue_index, &dialect) in dialects.iter().enumerate() {
         let file = dir.join(dialect.file_name());
         let mut writer = CaptureWriter::create(&file)?;
-        let mut venue = SyntheticVenue::new(spec, dialect, venue_index as u64);
+        let mut venue = SyntheticVenue::new(spec, dialect, venue_index as u64)?;
         venue.write_all(&path, &mut writer)?;
         writer.flush()?;
         written.push(file);
     }
     Ok(written)
-}
-
-/// Prints `value` (an integer count of `unit`s) as a decimal with the unit's places.
-fn format_scaled(out: &mut String, value: i64, unit: &str) {
-    let places = unit.split_once('.').map(|(_, frac)| frac.len()).unwrap_or(0);
-    let unit_int: i64 = unit.replace('.', "").parse().unwrap_or(1);
-    let scaled = value * unit_int; // value in 10^-places units
-    if places == 0 {
-        let _ = write!(out, "{scaled}");
-        return;
-    }
-    let pow = 10i64.pow(places as u32);
-    let sign = if scaled < 0 { "-" } else { "" };
-    let abs = scaled.abs();
-    let _ = write!(out, "{sign}{}.{:0width$}", abs / pow, abs % pow, width = places);
 }
 
 struct SyntheticVenue<'a> {
@@ -181,6 +167,9 @@ struct SyntheticVenue<'a> {
     /// Per-venue basis in ticks, so the two venues disagree slightly.
     basis_ticks: i64,
     base_qty_lots: i64,
+    /// Price and quantity grids, for printing values as the venue does.
+    price: Grid,
+    qty: Grid,
     /// True until the first diff after the snapshot, which must bracket the
     /// snapshot's update id (Binance: `U <= lastUpdateId <= u`).
     first_diff: bool,
@@ -188,8 +177,14 @@ struct SyntheticVenue<'a> {
 }
 
 impl<'a> SyntheticVenue<'a> {
-    fn new(spec: &'a CrashSpec, dialect: Dialect, venue_index: u64) -> Self {
-        SyntheticVenue {
+    fn new(spec: &'a CrashSpec, dialect: Dialect, venue_index: u64) -> io::Result<Self> {
+        let grid = |step: &str| {
+            Grid::from_step(step)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("decimal step {step:?}: {e}")))
+        };
+        Ok(SyntheticVenue {
+            price: grid(&spec.tick_size)?,
+            qty: grid(&spec.lot_size)?,
             spec,
             dialect,
             rng: SplitMix64::new(spec.seed.wrapping_mul(31).wrapping_add(venue_index + 1)),
@@ -201,7 +196,7 @@ impl<'a> SyntheticVenue<'a> {
             base_qty_lots: if venue_index == 0 { 120 } else { 80 },
             first_diff: true,
             json: String::with_capacity(8192),
-        }
+        })
     }
 
     fn desired_book(&mut self, point: &PathPoint) -> (BTreeMap<i64, i64>, BTreeMap<i64, i64>) {
@@ -266,9 +261,9 @@ impl<'a> SyntheticVenue<'a> {
                 self.json.push(',');
             }
             self.json.push_str("[\"");
-            format_scaled(&mut self.json, price, &self.spec.tick_size);
+            self.price.format(price, self.price.decimals(), &mut self.json);
             self.json.push_str("\",\"");
-            format_scaled(&mut self.json, qty, &self.spec.lot_size);
+            self.qty.format(qty, self.qty.decimals(), &mut self.json);
             self.json.push_str("\"]");
         }
         self.json.push(']');
@@ -376,9 +371,9 @@ impl<'a> SyntheticVenue<'a> {
                     "{{\"stream\":\"{stream}\",\"data\":{{\"e\":\"trade\",\"E\":{ms},\"T\":{ms},\"s\":\"{symbol}\",\"t\":{},\"p\":\"",
                     self.trade_id
                 );
-                format_scaled(&mut self.json, price, &self.spec.tick_size);
+                self.price.format(price, self.price.decimals(), &mut self.json);
                 self.json.push_str("\",\"q\":\"");
-                format_scaled(&mut self.json, qty, &self.spec.lot_size);
+                self.qty.format(qty, self.qty.decimals(), &mut self.json);
                 // `m`: the buyer is the maker, i.e. the aggressor sold.
                 let _ = write!(self.json, "\",\"X\":\"MARKET\",\"m\":{seller}}}}}");
                 stream
@@ -390,9 +385,9 @@ impl<'a> SyntheticVenue<'a> {
                     self.json,
                     "{{\"topic\":\"{topic}\",\"type\":\"snapshot\",\"ts\":{ms},\"data\":[{{\"T\":{ms},\"s\":\"{symbol}\",\"S\":\"{side}\",\"v\":\""
                 );
-                format_scaled(&mut self.json, qty, &self.spec.lot_size);
+                self.qty.format(qty, self.qty.decimals(), &mut self.json);
                 self.json.push_str("\",\"p\":\"");
-                format_scaled(&mut self.json, price, &self.spec.tick_size);
+                self.price.format(price, self.price.decimals(), &mut self.json);
                 let _ = write!(self.json, "\",\"i\":\"{}\",\"BT\":false}}]}}", self.trade_id);
                 topic
             }
@@ -412,11 +407,11 @@ impl<'a> SyntheticVenue<'a> {
                     self.json,
                     "{{\"stream\":\"{stream}\",\"data\":{{\"e\":\"markPriceUpdate\",\"E\":{ms},\"s\":\"{symbol}\",\"p\":\""
                 );
-                format_scaled(&mut self.json, mark, &self.spec.tick_size);
+                self.price.format(mark, self.price.decimals(), &mut self.json);
                 self.json.push_str("\",\"i\":\"");
-                format_scaled(&mut self.json, point.mid_ticks, &self.spec.tick_size);
+                self.price.format(point.mid_ticks, self.price.decimals(), &mut self.json);
                 let _ = write!(self.json, "\",\"P\":\"");
-                format_scaled(&mut self.json, mark, &self.spec.tick_size);
+                self.price.format(mark, self.price.decimals(), &mut self.json);
                 let _ = write!(self.json, "\",\"r\":\"0.00010000\",\"T\":{}}}}}", ms + 3_600_000);
                 stream
             }
@@ -426,9 +421,9 @@ impl<'a> SyntheticVenue<'a> {
                     self.json,
                     "{{\"topic\":\"{topic}\",\"type\":\"delta\",\"data\":{{\"symbol\":\"{symbol}\",\"markPrice\":\""
                 );
-                format_scaled(&mut self.json, mark, &self.spec.tick_size);
+                self.price.format(mark, self.price.decimals(), &mut self.json);
                 self.json.push_str("\",\"indexPrice\":\"");
-                format_scaled(&mut self.json, point.mid_ticks, &self.spec.tick_size);
+                self.price.format(point.mid_ticks, self.price.decimals(), &mut self.json);
                 let _ = write!(self.json, "\",\"fundingRate\":\"0.0001\"}},\"cs\":{},\"ts\":{ms}}}", self.update_id);
                 topic
             }
@@ -460,19 +455,6 @@ fn diff_levels(old: &BTreeMap<i64, i64>, new: &BTreeMap<i64, i64>) -> Vec<(i64, 
 mod tests {
     use super::*;
     use crate::capture::CaptureFile;
-
-    #[test]
-    fn scaled_numbers_print_with_the_unit_places() {
-        let mut s = String::new();
-        format_scaled(&mut s, 600_123, "0.1");
-        s.push(' ');
-        format_scaled(&mut s, 5, "0.001");
-        s.push(' ');
-        format_scaled(&mut s, 7, "1");
-        s.push(' ');
-        format_scaled(&mut s, 3, "0.5");
-        assert_eq!(s, "60012.3 0.005 7 1.5");
-    }
 
     #[test]
     fn the_path_crashes_by_the_requested_drop_and_thins_the_book() {

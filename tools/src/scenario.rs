@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use gavel_feeds::decimal::Grid;
 use gavel_feeds::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
@@ -138,10 +139,12 @@ pub(crate) const LEVERAGE_BUCKETS: [(u64, u32, u32); 5] = [(400, 2, 5), (700, 5,
 /// Generates a deterministic account book: leverage from [`LEVERAGE_BUCKETS`],
 /// notional roughly log-uniform from 1,000 to 1,000,000 quote, entries within
 /// ±0.5 % of the reference price.
-pub fn generate_account_book(spec: &AccountBookSpec) -> Vec<GeneratedAccount> {
+pub fn generate_account_book(spec: &AccountBookSpec) -> anyhow::Result<Vec<GeneratedAccount>> {
     let mut rng = SplitMix64::new(spec.seed ^ 0xacc0_b00c);
-    let tick = decimal_parts(&spec.tick_size);
-    let lot = decimal_parts(&spec.lot_size);
+    let tick = grid(&spec.tick_size)?;
+    let lot = grid(&spec.lot_size)?;
+    // One tick is tick.step() × 10^-tick.decimals() quote, likewise a lot.
+    let (tick, lot) = ((i128::from(tick.step()), u32::from(tick.decimals())), (i128::from(lot.step()), u32::from(lot.decimals())));
     let mut out = Vec::with_capacity(spec.accounts);
     for i in 0..spec.accounts {
         let draw = rng.below(1000);
@@ -174,31 +177,23 @@ pub fn generate_account_book(spec: &AccountBookSpec) -> Vec<GeneratedAccount> {
             leverage,
         });
     }
-    out
+    Ok(out)
 }
 
 fn pow10(n: u32) -> i128 {
     10i128.pow(n)
 }
 
-/// `"0.001"` → `(1, 3)`: mantissa and decimal places of a plain decimal string.
-fn decimal_parts(text: &str) -> (i128, u32) {
-    match text.split_once('.') {
-        Some((int, frac)) => (format!("{int}{frac}").parse().unwrap_or(1), frac.len() as u32),
-        None => (text.parse().unwrap_or(1), 0),
-    }
+fn grid(unit: &str) -> anyhow::Result<Grid> {
+    Grid::from_step(unit).map_err(|e| anyhow::anyhow!("decimal step {unit:?}: {e}"))
 }
 
-/// Formats `count` units of the decimal `unit` (e.g. 60001 of `0.1` → `6000.1`).
-pub fn format_units(count: i64, unit: &str) -> String {
-    let (mantissa, places) = decimal_parts(unit);
-    let scaled = i128::from(count) * mantissa;
-    if places == 0 {
-        return scaled.to_string();
-    }
-    let pow = pow10(places);
-    let sign = if scaled < 0 { "-" } else { "" };
-    format!("{sign}{}.{:0width$}", scaled.abs() / pow, scaled.abs() % pow, width = places as usize)
+/// Formats `count` steps of the decimal `unit` exactly (60001 of `0.1` → `6000.1`).
+pub fn format_units(count: i64, unit: &str) -> anyhow::Result<String> {
+    let grid = grid(unit)?;
+    let mut text = String::new();
+    grid.format(count, grid.decimals(), &mut text);
+    Ok(text)
 }
 
 /// Writes `accounts.csv` (`account,collateral,margin_mode`) and `positions.csv`
@@ -207,7 +202,7 @@ pub fn write_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], dir
     let mut accounts = String::from("account,collateral,margin_mode\n");
     let mut positions = String::from("account,instrument,size,entry_price,isolated_margin\n");
     for a in book {
-        let collateral = format_units(a.collateral_cents, "0.01");
+        let collateral = format_units(a.collateral_cents, "0.01")?;
         let _ = writeln!(accounts, "{},{},{}", a.name, collateral, a.margin_mode);
         let isolated_margin = if a.margin_mode == "isolated" { collateral.clone() } else { String::new() };
         let _ = writeln!(
@@ -215,8 +210,8 @@ pub fn write_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], dir
             "{},{},{},{},{}",
             a.name,
             spec.symbol,
-            format_units(a.size_lots, &spec.lot_size),
-            format_units(a.entry_ticks, &spec.tick_size),
+            format_units(a.size_lots, &spec.lot_size)?,
+            format_units(a.entry_ticks, &spec.tick_size)?,
             isolated_margin
         );
     }
@@ -244,8 +239,8 @@ mod tests {
 
     #[test]
     fn account_book_is_deterministic_with_a_realistic_leverage_mix() {
-        let book = generate_account_book(&spec());
-        assert_eq!(book, generate_account_book(&spec()));
+        let book = generate_account_book(&spec()).unwrap();
+        assert_eq!(book, generate_account_book(&spec()).unwrap());
         assert_eq!(book.len(), 2000);
         let longs = book.iter().filter(|a| a.size_lots > 0).count();
         assert!((1250..=1550).contains(&longs), "{longs} longs of 2000");
@@ -284,10 +279,12 @@ mod tests {
 
     #[test]
     fn units_format_exactly() {
-        assert_eq!(format_units(600_001, "0.1"), "60000.1");
-        assert_eq!(format_units(-1234, "0.001"), "-1.234");
-        assert_eq!(format_units(5, "1"), "5");
-        assert_eq!(format_units(7, "0.01"), "0.07");
+        assert_eq!(format_units(600_001, "0.1").unwrap(), "60000.1");
+        assert_eq!(format_units(-1234, "0.001").unwrap(), "-1.234");
+        assert_eq!(format_units(5, "1").unwrap(), "5");
+        assert_eq!(format_units(7, "0.01").unwrap(), "0.07");
+        assert_eq!(format_units(3, "0.5").unwrap(), "1.5");
+        assert!(format_units(1, "abc").is_err(), "a malformed step is an error, never a guess");
     }
 
     #[test]

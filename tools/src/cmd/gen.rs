@@ -83,7 +83,7 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         long_per_mille: args.long_pct * 10,
         isolated_per_mille: 200,
     };
-    let book = generate_account_book(&book_spec);
+    let book = generate_account_book(&book_spec)?;
     write_account_book(&book_spec, &book, &args.out)?;
     let manifest = ScenarioManifest {
         name: format!("crash-seed-{}", args.seed),

@@ -752,7 +752,7 @@ pub fn write_plan(plan: &[PlannedAccount], instruments: &InstrumentSet, dir: &Pa
                 .id(&a.symbol)
                 .ok_or_else(|| anyhow!("unknown {}", a.symbol))?,
         );
-        let collateral = format_units(i64::try_from(a.collateral)?, "0.000001");
+        let collateral = format_units(i64::try_from(a.collateral)?, "0.000001")?;
         let mode = if a.isolated { "isolated" } else { "cross" };
         let _ = writeln!(accounts, "{},{},{}", a.name, collateral, mode);
         let iso = if a.isolated { collateral.as_str() } else { "" };
@@ -761,8 +761,8 @@ pub fn write_plan(plan: &[PlannedAccount], instruments: &InstrumentSet, dir: &Pa
             "{},{},{},{},{}",
             a.name,
             a.symbol,
-            format_units(a.size_lots, &ins.lot_size.to_string()),
-            format_units(a.entry_ticks, &ins.tick_size.to_string()),
+            format_units(a.size_lots, &ins.lot_size.to_string())?,
+            format_units(a.entry_ticks, &ins.tick_size.to_string())?,
             iso
         );
     }
@@ -806,7 +806,7 @@ pub fn verify_book(
         let ins = book.instruments().get(id);
         // The range's prices, re-read through the instrument's grid as decimal text.
         let ticks = |t: i64| {
-            ins.parse_price(&format_units(t, &ins.tick_size.to_string()))
+            ins.parse_price(&format_units(t, &ins.tick_size.to_string())?)
                 .map_err(|e| anyhow!(e))
         };
         let (first, lo, hi) = (ticks(r.first_mid)?, ticks(r.min_mid)?, ticks(r.max_mid)?);
