@@ -106,6 +106,13 @@ pub trait EventHandler {
     fn on_gap(&mut self, event: &Event) {}
     /// Producer heartbeat.
     fn on_heartbeat(&mut self, event: &Event) {}
+    /// Event time passes.
+    fn on_timer(&mut self, event: &Event) {}
+    /// An external venue executed a routed intent.
+    fn on_intent_fill(&mut self, event: &Event) {}
+    /// An engine output kind (execution report, liquidation, auction, intent, ledger record)
+    /// arriving as input: only consumers of the engine's output rings handle these.
+    fn on_engine_output(&mut self, event: &Event) {}
 }
 
 /// A handler that does nothing (for measuring the loop itself).
@@ -171,6 +178,13 @@ pub fn dispatch<H: EventHandler + ?Sized>(handler: &mut H, event: &Event, stats:
         EventKind::LiquidatorBid => handler.on_liquidator_bid(event),
         EventKind::Gap => handler.on_gap(event),
         EventKind::Heartbeat => handler.on_heartbeat(event),
+        EventKind::Timer => handler.on_timer(event),
+        EventKind::IntentFill => handler.on_intent_fill(event),
+        EventKind::ExecReport
+        | EventKind::LiquidationUpdate
+        | EventKind::AuctionUpdate
+        | EventKind::RoutedIntent
+        | EventKind::LedgerRecord => handler.on_engine_output(event),
     }
 }
 

@@ -5,6 +5,7 @@
 //! No locks, no allocation and no syscalls on the hot path.
 #![warn(missing_docs)]
 
+pub mod engine;
 pub mod engine_loop;
 pub mod impact;
 pub mod latency;

@@ -96,6 +96,27 @@ pub enum EventKind {
     Gap = 16,
     /// Venue best bid or offer (one event per side). Payload: [`PriceLevel`].
     BookTop = 17,
+    /// Engine input: event time passes (`receive_ns`), nothing else. Payload: zero.
+    Timer = 18,
+    /// Engine input: an external venue executed (part of) a routed intent;
+    /// `sequence` = intent id, `venue` = where, `flags` bit 0 = the intent is done. Payload: [`OrderRef`]
+    /// (order id = intent id, price = fill price, qty = lots filled, possibly 0 when done unfilled).
+    IntentFill = 19,
+    /// Engine output: an execution report for a client order; `sequence` = client order id,
+    /// `flags` = [`report`] type and reason. Payload: [`ExecReport`].
+    ExecReport = 20,
+    /// Engine output: a liquidation changed stage; `sequence` = liquidation id,
+    /// `flags` = [`liquidation_stage`] code, `side` = the closing side. Payload: [`LiquidationNotice`].
+    LiquidationUpdate = 21,
+    /// Engine output: an auction started, moved, was taken or ended; `sequence` = auction id
+    /// (= liquidation id), `flags` = [`auction_update`] code. Payload: [`AuctionNotice`].
+    AuctionUpdate = 22,
+    /// Engine output: an order the engine asks the world to place on an external venue;
+    /// `sequence` = intent id, `venue` = the venue. Payload: [`RoutedIntent`].
+    RoutedIntent = 23,
+    /// Engine output: one movement of money or position in the ledger (journal);
+    /// `flags` = [`ledger_record`] type. Payload: [`LedgerEntry`].
+    LedgerRecord = 24,
 }
 
 impl EventKind {
@@ -119,12 +140,19 @@ impl EventKind {
             15 => Self::LiquidatorBid,
             16 => Self::Gap,
             17 => Self::BookTop,
+            18 => Self::Timer,
+            19 => Self::IntentFill,
+            20 => Self::ExecReport,
+            21 => Self::LiquidationUpdate,
+            22 => Self::AuctionUpdate,
+            23 => Self::RoutedIntent,
+            24 => Self::LedgerRecord,
             _ => return None,
         })
     }
 
     /// Every kind, in discriminant order.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 24] = [
         Self::Heartbeat,
         Self::BookLevel,
         Self::SnapshotBegin,
@@ -142,6 +170,13 @@ impl EventKind {
         Self::LiquidatorBid,
         Self::Gap,
         Self::BookTop,
+        Self::Timer,
+        Self::IntentFill,
+        Self::ExecReport,
+        Self::LiquidationUpdate,
+        Self::AuctionUpdate,
+        Self::RoutedIntent,
+        Self::LedgerRecord,
     ];
 }
 
@@ -184,6 +219,21 @@ impl Venue {
             8 => Self::Synthetic,
             _ => return None,
         })
+    }
+
+    /// The venue's short name in reports (`own_book` for gavel itself).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Gavel => "own_book",
+            Self::BinanceUsdm => "binance-usdm",
+            Self::BinanceCoinm => "binance-coinm",
+            Self::BinanceSpot => "binance-spot",
+            Self::Bybit => "bybit",
+            Self::Okx => "okx",
+            Self::Coinbase => "coinbase",
+            Self::Lobster => "lobster",
+            Self::Synthetic => "synthetic",
+        }
     }
 }
 
@@ -408,6 +458,136 @@ pub struct Heartbeat {
     pub reserved: u64,
 }
 
+/// Typed payload: an execution report (engine output). The header's `sequence`
+/// is the client order id; the engine's own book id is `account << 32 | client id`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct ExecReport {
+    /// Account the report is for.
+    pub account: u64,
+    /// Price in ticks (ack: resting price; fill: trade price; else the order's limit).
+    pub price: i64,
+    /// Lots (ack: resting; fill: traded; cancel: removed; reject: requested).
+    pub qty: i64,
+}
+
+/// Execution report types and reject reasons (`flags` of [`EventKind::ExecReport`]:
+/// bits 0..=2 the type, bits 3..=7 the reason code of a reject).
+pub mod report {
+    /// Accepted.
+    pub const ACK: u8 = 1;
+    /// Traded.
+    pub const FILL: u8 = 2;
+    /// Left the book without trading (IOC rest, self-trade prevention, client cancel, liquidation).
+    pub const CANCEL: u8 = 3;
+    /// Refused; the reason is in bits 3..=7.
+    pub const REJECT: u8 = 4;
+    /// Mask of the type bits.
+    pub const TYPE_MASK: u8 = 0b111;
+    /// Shift of the reason bits.
+    pub const REASON_SHIFT: u8 = 3;
+}
+
+/// Typed payload: a liquidation's stage change (engine output).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct LiquidationNotice {
+    /// Liquidated account.
+    pub account: u64,
+    /// Price of the stage (fill price, limit, bankruptcy price), ticks.
+    pub price: i64,
+    /// Lots concerned (filled, planned, remaining).
+    pub qty: i64,
+}
+
+/// Stage codes of [`EventKind::LiquidationUpdate`] (`flags`).
+pub mod liquidation_stage {
+    /// The account crossed its threshold; qty = lots planned, price = mark.
+    pub const TRIGGERED: u8 = 1;
+    /// Lots filled in gavel's own book; price = average.
+    pub const OWN_BOOK: u8 = 2;
+    /// Lots taken in the auction; price = clearing price.
+    pub const AUCTION: u8 = 3;
+    /// Lots filled on an external venue; price = fill price.
+    pub const ROUTED: u8 = 4;
+    /// Lots taken by the backstop vault; price = executable price.
+    pub const BACKSTOP: u8 = 5;
+    /// Lots auto-deleveraged at the bankruptcy price.
+    pub const ADL: u8 = 6;
+    /// An attempt that filled nothing; qty = lots it tried.
+    pub const ZERO_FILL: u8 = 7;
+    /// The liquidation ended; qty = lots left open.
+    pub const DONE: u8 = 8;
+}
+
+/// Typed payload: an auction notice for liquidators (engine output).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct AuctionNotice {
+    /// Liquidated account.
+    pub account: u64,
+    /// Current price in ticks (start, step, take) or 0 (end).
+    pub price: i64,
+    /// Lots still for sale.
+    pub remaining: i64,
+}
+
+/// Codes of [`EventKind::AuctionUpdate`] (`flags`).
+pub mod auction_update {
+    /// The auction opened; `side` = the side liquidators take (bid: they buy).
+    pub const START: u8 = 1;
+    /// The price moved with event time.
+    pub const PRICE: u8 = 2;
+    /// A liquidator took lots.
+    pub const TAKEN: u8 = 3;
+    /// The auction ended (cleared or expired).
+    pub const END: u8 = 4;
+}
+
+/// Typed payload: an order the engine routes to an external venue (engine output).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct RoutedIntent {
+    /// The liquidation it serves.
+    pub liquidation: u64,
+    /// Worst price accepted, ticks.
+    pub limit: i64,
+    /// Lots.
+    pub qty: i64,
+}
+
+/// Typed payload: one ledger movement (engine output, journal).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct LedgerEntry {
+    /// Account in the low 32 bits, counterparty (or `u32::MAX`) in the high 32 bits.
+    pub accounts: u64,
+    /// Price in ticks, or 0.
+    pub price: i64,
+    /// Lots (fills) or quote units (money movements).
+    pub amount: i64,
+}
+
+/// Types of [`EventKind::LedgerRecord`] (`flags`).
+pub mod ledger_record {
+    /// A trade between two accounts (own book, auction, backstop); amount = signed lots of the first.
+    pub const FILL: u8 = 1;
+    /// A trade against an external venue; amount = signed lots of the account.
+    pub const EXTERNAL_FILL: u8 = 2;
+    /// Liquidation penalty paid into the insurance fund; amount = quote units.
+    pub const PENALTY: u8 = 3;
+    /// The insurance fund covered a deficit; amount = quote units.
+    pub const FUND_DRAW: u8 = 4;
+    /// Loss no one covered; amount = quote units.
+    pub const BAD_DEBT: u8 = 5;
+    /// Lots deleveraged onto a counterparty; price = bankruptcy price, amount = lots.
+    pub const ADL: u8 = 6;
+    /// Trading fee; amount = quote units (negative = rebate).
+    pub const FEE: u8 = 7;
+    /// New mark; price = mark.
+    pub const MARK: u8 = 8;
+}
+
 /// A payload type that fits an event's three payload words.
 pub trait Payload: Pod {}
 impl Payload for PriceLevel {}
@@ -421,6 +601,11 @@ impl Payload for ClientCancel {}
 impl Payload for LiquidatorBid {}
 impl Payload for GapMarker {}
 impl Payload for Heartbeat {}
+impl Payload for ExecReport {}
+impl Payload for LiquidationNotice {}
+impl Payload for AuctionNotice {}
+impl Payload for RoutedIntent {}
+impl Payload for LedgerEntry {}
 
 macro_rules! assert_payload_layout {
     ($($t:ty),*) => {$(
@@ -439,7 +624,12 @@ assert_payload_layout!(
     ClientCancel,
     LiquidatorBid,
     GapMarker,
-    Heartbeat
+    Heartbeat,
+    ExecReport,
+    LiquidationNotice,
+    AuctionNotice,
+    RoutedIntent,
+    LedgerEntry
 );
 
 impl Event {

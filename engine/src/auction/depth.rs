@@ -141,6 +141,42 @@ impl L2Book {
         }
     }
 
+    /// An empty book for `venue` with room for `levels` price levels per side
+    /// (see [`L2Book::set_level_bounded`]).
+    pub fn with_capacity(venue: Venue, levels: usize) -> Self {
+        Self {
+            venue,
+            bids: Vec::with_capacity(levels),
+            asks: Vec::with_capacity(levels),
+        }
+    }
+
+    /// Removes every level.
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    /// Like [`L2Book::set_level`], but a new level on a side already at its capacity is
+    /// refused (returns `false`, nothing changes) instead of growing the storage.
+    pub fn set_level_bounded(&mut self, side: Side, price: i64, qty: i64) -> bool {
+        let full = match side {
+            Side::Bid => self.bids.len() == self.bids.capacity(),
+            Side::Ask => self.asks.len() == self.asks.capacity(),
+            Side::None => return false,
+        };
+        if full && qty > 0 {
+            let levels = if side == Side::Bid { &self.bids } else { &self.asks };
+            let exists = levels
+                .binary_search_by(|&(p, _)| if side == Side::Bid { price.cmp(&p) } else { p.cmp(&price) })
+                .is_ok();
+            if !exists {
+                return false;
+            }
+        }
+        self.set_level(side, price, qty)
+    }
+
     /// A book from unsorted `(price, qty)` levels (non-positive quantities dropped).
     pub fn from_levels(venue: Venue, bids: &[(i64, i64)], asks: &[(i64, i64)]) -> Self {
         let mut book = Self::new(venue);

@@ -82,7 +82,10 @@ impl RiskBook {
             }
             self.by_name.insert(name.to_string(), id);
         }
-        self.accounts.push(Account::new(mode, collateral));
+        let mut account = Account::new(mode, collateral);
+        // One slot per instrument up front: a first trade in an instrument never allocates.
+        account.positions.reserve_exact(self.instruments.len());
+        self.accounts.push(account);
         self.names.push(name.to_string());
         Some(id)
     }

@@ -252,7 +252,57 @@ impl Ledger {
         out
     }
 
-    fn charge_penalty(
+    /// A trade between two accounts of the ledger (own book, auction, backstop):
+    /// `qty` signed lots for `taker` (the other side gets `−qty`) at `price`, with
+    /// each side's fee (negative: a rebate) moved to or from the fee pool.
+    /// Returns the realized PnL of `(taker, maker)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fill_between(
+        &mut self,
+        taker: AccountId,
+        maker: AccountId,
+        instrument: InstrumentId,
+        qty: i64,
+        price: i64,
+        taker_fee: i128,
+        maker_fee: i128,
+    ) -> (i128, i128) {
+        let a = self.book.apply_fill(taker, instrument, qty, price);
+        let b = self.book.apply_fill(maker, instrument, -qty, price);
+        for (account, fee) in [(taker, taker_fee), (maker, maker_fee)] {
+            if fee != 0 {
+                self.book.update_account(account, |acc| {
+                    *acc.balance_mut(instrument) -= fee;
+                    acc.fees += fee;
+                });
+                self.fee_pool += fee;
+            }
+        }
+        (a, b)
+    }
+
+    /// Moves `amount` (> 0) from the insurance fund into the balance backing
+    /// `account`'s position in `instrument`; returns what the fund could pay.
+    pub fn fund_cover(&mut self, account: AccountId, instrument: InstrumentId, amount: i128) -> i128 {
+        if amount <= 0 {
+            return 0;
+        }
+        let paid = self.fund.draw(amount);
+        if paid > 0 {
+            self.book.adjust_balance(account, instrument, paid);
+        }
+        paid
+    }
+
+    /// If the unit holding `instrument` is flat with a negative balance, the fund
+    /// covers it and the rest is bad debt; returns `(fund draw, bad debt)`.
+    pub fn settle_flat_deficit(&mut self, account: AccountId, instrument: InstrumentId, events: &mut Vec<RiskEvent>) -> (i128, i128) {
+        self.cover_deficit(account, instrument, events)
+    }
+
+    /// Charges the liquidation penalty on `notional` at `rate` (never more than the
+    /// unit's positive equity) into the insurance fund; returns the amount.
+    pub fn charge_penalty(
         &mut self,
         account: AccountId,
         instrument: InstrumentId,
@@ -351,6 +401,7 @@ impl Ledger {
         }
         let bad = deficit - draw;
         if bad > 0 {
+            // Bad debt is socialised: it leaves the ledger only through this balance.
             self.bad_debt += bad;
             events.push(RiskEvent::BadDebt {
                 account,

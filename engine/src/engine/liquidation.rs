@@ -1,0 +1,439 @@
+//! A liquidation is state that advances with the event stream: it is started
+//! by a mark that crosses the account, then walks the policy's waterfall
+//! (own book → auction → routed intents, in the policy's order) as events
+//! arrive, and ends by escalation (backstop vault, then ADL of exactly the
+//! shortfall) or by retrying after a cooldown. Timers are event times: an
+//! auction steps and expires, an intent round times out, a slice waits for
+//! the books to refill — all when an input event carries the engine past the
+//! due time.
+
+use gavel_feeds::wire::{liquidation_stage, AuctionNotice, EventKind, LiquidationNotice, Side, Venue};
+
+use super::output::{build, Header};
+use super::policy::Stage;
+use super::{Engine, OutputSink};
+use crate::auction::dutch::{Auction, AuctionStatus};
+use crate::auction::events::{EventSink, ExecutionEvent};
+use crate::auction::lot::{LiquidationLot, LotSide};
+use crate::risk::{liquidation, AccountId, InstrumentId};
+
+/// Where a liquidation is inside its current stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// About to run the current stage.
+    Ready,
+    /// An auction is open; its timer steps the price.
+    AuctionRunning,
+    /// Intents of a round are out; the timer is their timeout.
+    RouteWaiting,
+    /// Between two rounds; the timer ends the wait.
+    RouteSleeping,
+}
+
+/// One liquidation in progress.
+#[derive(Clone, Debug)]
+pub struct Liquidation {
+    /// Unique id (also the auction id on the wire, low 32 bits).
+    pub id: u64,
+    /// Liquidated account.
+    pub account: AccountId,
+    /// Instrument of the position.
+    pub instrument: InstrumentId,
+    /// +1 when a long is sold, −1 when a short is bought back.
+    pub sign: i64,
+    /// Lots planned at the trigger.
+    pub planned: i64,
+    /// Lots still to close.
+    pub remaining: i64,
+    /// Bankruptcy price at the trigger, ticks.
+    pub bankruptcy: Option<i64>,
+    /// Latest mark, ticks.
+    pub mark: i64,
+    /// Penalty rate, RATE_SCALE parts.
+    pub penalty_rate: i128,
+    /// Planned as a full close.
+    pub full_close: bool,
+    /// Index of the current stage in the policy's list.
+    pub stage: usize,
+    pub(crate) phase: Phase,
+    pub(crate) auction: Option<Auction>,
+    pub(crate) open_intents: u32,
+    pub(crate) round: u32,
+    /// Lots filled by the current attempt (zero-fill accounting).
+    pub(crate) attempt_filled: i64,
+    /// Event time of the armed timer (`i64::MAX`: none).
+    pub(crate) due_ns: i64,
+    /// Event time it started.
+    pub started_ns: i64,
+}
+
+impl Liquidation {
+    /// The side of the closing order.
+    pub fn close_side(&self) -> Side {
+        if self.sign > 0 {
+            Side::Ask
+        } else {
+            Side::Bid
+        }
+    }
+
+    pub(crate) fn lot_side(&self) -> LotSide {
+        if self.sign > 0 {
+            LotSide::Sell
+        } else {
+            LotSide::Buy
+        }
+    }
+}
+
+/// Discards the auction module's own step events (the engine emits its own notices).
+pub(crate) struct Discard;
+
+impl EventSink for Discard {
+    fn emit(&mut self, _event: ExecutionEvent) {}
+}
+
+impl Engine {
+    pub(crate) fn liquidation_notice(&self, out: &mut impl OutputSink, liq_slot: usize, stage: u8, price: i64, qty: i64) {
+        let Some(liq) = self.pool[liq_slot].as_ref() else { return };
+        out.emit(&build(
+            self.now,
+            Header {
+                kind: EventKind::LiquidationUpdate,
+                venue: Venue::Gavel,
+                side: liq.close_side(),
+                flags: stage,
+                instrument: u32::from(liq.instrument),
+                sequence: liq.id,
+            },
+            LiquidationNotice { account: u64::from(liq.account), price, qty },
+        ));
+    }
+
+    pub(crate) fn auction_notice(&self, out: &mut impl OutputSink, liq_slot: usize, code: u8, price: i64) {
+        let Some(liq) = self.pool[liq_slot].as_ref() else { return };
+        // Liquidators take the opposite side of the close: they buy what a sale offers.
+        out.emit(&build(
+            self.now,
+            Header {
+                kind: EventKind::AuctionUpdate,
+                venue: Venue::Gavel,
+                side: liq.close_side().opposite(),
+                flags: code,
+                instrument: u32::from(liq.instrument),
+                sequence: liq.id,
+            },
+            AuctionNotice { account: u64::from(liq.account), price, remaining: liq.remaining },
+        ));
+    }
+
+    /// Starts a liquidation of `account`'s position in `instrument` unless one is in
+    /// progress or the account is cooling down after a failed episode.
+    pub(crate) fn maybe_start_liquidation(&mut self, account: AccountId, instrument: InstrumentId, out: &mut impl OutputSink) {
+        let state = self.accounts[account as usize];
+        if state.active != 0 || self.now < state.retry_at {
+            return;
+        }
+        if Some(account) == self.config.backstop_account {
+            // The vault is the last resort; its losses are measured, not liquidated.
+            return;
+        }
+        self.cancel_all_orders(account, out);
+        let Some(mark) = self.ledger.book.mark(instrument) else { return };
+        let base_rate = self.penalty_rate(usize::from(instrument), mark, 0);
+        let Some(mut request) = liquidation::plan(&self.ledger.book, account, instrument, &self.policy.liquidation, base_rate) else {
+            return;
+        };
+        if !self.policy.partial {
+            request.qty = request.position_size.abs();
+            request.full_close = true;
+        }
+        request.penalty_rate = self.penalty_rate(usize::from(instrument), mark, request.qty);
+        // A slot whose index is id mod capacity: lookups by id need no map.
+        let len = self.pool.len() as u64;
+        let mut id = self.next_liquidation_id;
+        let mut found = false;
+        for _ in 0..len {
+            if self.pool[(id % len) as usize].is_none() {
+                found = true;
+                break;
+            }
+            id += 1;
+        }
+        if !found {
+            self.metrics.pool_full += 1;
+            return;
+        }
+        self.next_liquidation_id = id + 1;
+        let slot = (id % len) as usize;
+        let i = usize::from(instrument);
+        let depth = if self.now.saturating_sub(self.last_liquidation_fill_ns[i]) <= self.config.cascade_window_ns {
+            self.cascade[i] + 1
+        } else {
+            1
+        };
+        self.cascade[i] = depth;
+        self.metrics.cascade_depth = self.metrics.cascade_depth.max(depth);
+        let st = &mut self.accounts[account as usize];
+        st.active = id;
+        if st.arrival_mark == 0 {
+            st.arrival_mark = mark;
+            st.arrival_ns = self.now;
+        }
+        if !st.touched {
+            st.touched = true;
+            self.metrics.accounts_touched += 1;
+        }
+        self.metrics.liquidations += 1;
+        if request.full_close {
+            self.metrics.full_closes += 1;
+        }
+        self.pool[slot] = Some(Liquidation {
+            id,
+            account,
+            instrument,
+            sign: request.position_size.signum(),
+            planned: request.qty,
+            remaining: request.qty,
+            bankruptcy: request.bankruptcy_price,
+            mark,
+            penalty_rate: request.penalty_rate,
+            full_close: request.full_close,
+            stage: 0,
+            phase: Phase::Ready,
+            auction: None,
+            open_intents: 0,
+            round: 0,
+            attempt_filled: 0,
+            due_ns: i64::MAX,
+            started_ns: self.now,
+        });
+        self.active_count += 1;
+        self.liquidation_notice(out, slot, liquidation_stage::TRIGGERED, mark, request.qty);
+        self.advance(slot, out);
+    }
+
+    /// The penalty rate for closing `lots` of `instrument` at `mark`.
+    pub(crate) fn penalty_rate(&self, instrument: usize, mark: i64, lots: i64) -> i128 {
+        let sigma = self.vols[instrument].sigma_over(3_600_000_000_000);
+        let band = i128::from(mark) * i128::from(self.config.penalty_depth_band_bps) / 10_000;
+        let n = self.instrument_count();
+        let mut depth = 0i64;
+        for v in 0..self.config.venues.len() {
+            let mirror = &self.mirrors[v * n + instrument];
+            for side in [Side::Bid, Side::Ask] {
+                depth = depth.saturating_add(
+                    (0..)
+                        .map_while(|k| crate::auction::depth::DepthView::level(mirror, side, k))
+                        .take_while(|l| i128::from((l.0 - mark).abs()) <= band)
+                        .fold(0i64, |acc, l| acc.saturating_add(l.1)),
+                );
+            }
+        }
+        self.policy.penalty.rate(sigma, lots, (depth / 2).max(1))
+    }
+
+    /// Lots of the position still open on the liquidated side (0 if it flipped or closed).
+    pub(crate) fn open_lots(&self, slot: usize) -> i64 {
+        let Some(liq) = self.pool[slot].as_ref() else { return 0 };
+        let size = self.ledger.book.account(liq.account).position(liq.instrument).map_or(0, |p| p.size);
+        if size.signum() == liq.sign {
+            size.abs()
+        } else {
+            0
+        }
+    }
+
+    /// Runs stages until one has to wait for events, or the liquidation ends.
+    pub(crate) fn advance(&mut self, slot: usize, out: &mut impl OutputSink) {
+        loop {
+            let open = self.open_lots(slot);
+            let Some(liq) = self.pool[slot].as_mut() else { return };
+            liq.remaining = liq.remaining.min(open);
+            if liq.remaining == 0 {
+                self.finish(slot, out);
+                return;
+            }
+            let Some(stage) = self.policy.stages.get(liq.stage).copied() else {
+                self.end_of_stages(slot, out);
+                return;
+            };
+            liq.phase = Phase::Ready;
+            liq.attempt_filled = 0;
+            let waiting = match stage {
+                Stage::OwnBook => {
+                    self.run_own_book(slot, out);
+                    false
+                }
+                Stage::Auction => self.start_auction(slot, out),
+                Stage::Route => {
+                    if let Some(l) = self.pool[slot].as_mut() {
+                        l.round = 0;
+                    }
+                    self.send_route_round(slot, out)
+                }
+            };
+            if waiting {
+                return;
+            }
+            if let Some(l) = self.pool[slot].as_mut() {
+                l.stage += 1;
+            }
+        }
+    }
+
+    /// Counts an attempt as filled or zero-fill and says so on the output.
+    pub(crate) fn close_attempt(&mut self, slot: usize, tried: i64, out: &mut impl OutputSink) {
+        let Some(liq) = self.pool[slot].as_ref() else { return };
+        if liq.attempt_filled == 0 {
+            self.metrics.zero_fill_attempts += 1;
+            self.liquidation_notice(out, slot, liquidation_stage::ZERO_FILL, 0, tried);
+        } else {
+            self.metrics.filled_attempts += 1;
+        }
+        if let Some(liq) = self.pool[slot].as_mut() {
+            liq.attempt_filled = 0;
+        }
+    }
+
+    /// A liquidation's timer fired.
+    pub(crate) fn on_liquidation_timer(&mut self, slot: usize, out: &mut impl OutputSink) {
+        let Some(liq) = self.pool[slot].as_mut() else { return };
+        liq.due_ns = i64::MAX;
+        match liq.phase {
+            Phase::AuctionRunning => self.auction_tick(slot, out),
+            Phase::RouteWaiting => {
+                // The intents of this round timed out; fills arriving later are stale.
+                liq.open_intents = 0;
+                self.route_round_done(slot, out);
+            }
+            Phase::RouteSleeping => {
+                if !self.send_route_round(slot, out) {
+                    self.next_stage(slot, out);
+                }
+            }
+            Phase::Ready => self.advance(slot, out),
+        }
+    }
+
+    pub(crate) fn next_stage(&mut self, slot: usize, out: &mut impl OutputSink) {
+        if let Some(liq) = self.pool[slot].as_mut() {
+            liq.stage += 1;
+            liq.phase = Phase::Ready;
+        }
+        self.advance(slot, out);
+    }
+
+    fn start_auction(&mut self, slot: usize, out: &mut impl OutputSink) -> bool {
+        let now = self.now;
+        let Some(liq) = self.pool[slot].as_ref() else { return false };
+        let lot = LiquidationLot {
+            id: liq.id as u32,
+            instrument: u32::from(liq.instrument),
+            account: u64::from(liq.account),
+            side: liq.lot_side(),
+            qty: liq.remaining,
+            mark: liq.mark,
+            bankruptcy: liq
+                .bankruptcy
+                .unwrap_or(if liq.sign > 0 { 1 } else { crate::auction::fixed::MAX_PRICE_TICKS })
+                .clamp(1, crate::auction::fixed::MAX_PRICE_TICKS),
+            penalty_budget: 0,
+            created_ns: now,
+            deadline_ns: now.saturating_add(self.policy.auction_duration_ns),
+        };
+        let i = usize::from(liq.instrument);
+        let Ok(auction) = Auction::start(&lot, liq.remaining, &self.exec[i], now, &mut Discard) else {
+            self.metrics.zero_fill_attempts += 1;
+            return false;
+        };
+        let (n, v) = (self.instrument_count(), self.config.venues.len());
+        let price = Self::with_views(&self.mirrors, n, v, i, |views| auction.price(now, views));
+        let step = self.config.auction_step_ns;
+        if let Some(liq) = self.pool[slot].as_mut() {
+            liq.auction = Some(auction);
+            liq.phase = Phase::AuctionRunning;
+        }
+        self.auction_notice(out, slot, gavel_feeds::wire::auction_update::START, price);
+        self.arm(slot, now.saturating_add(step));
+        true
+    }
+
+    fn auction_tick(&mut self, slot: usize, out: &mut impl OutputSink) {
+        let now = self.now;
+        let (n, v) = (self.instrument_count(), self.config.venues.len());
+        let Some(liq) = self.pool[slot].as_mut() else { return };
+        let i = usize::from(liq.instrument);
+        let Some(auction) = liq.auction.as_mut() else { return };
+        match auction.advance(now, &mut Discard) {
+            AuctionStatus::Running => {
+                let auction = &*auction;
+                let price = Self::with_views(&self.mirrors, n, v, i, |views| auction.price(now, views));
+                self.auction_notice(out, slot, gavel_feeds::wire::auction_update::PRICE, price);
+                self.arm(slot, now.saturating_add(self.config.auction_step_ns));
+            }
+            AuctionStatus::Expired | AuctionStatus::Cleared => self.end_auction(slot, out),
+        }
+    }
+
+    pub(crate) fn end_auction(&mut self, slot: usize, out: &mut impl OutputSink) {
+        self.auction_notice(out, slot, gavel_feeds::wire::auction_update::END, 0);
+        let tried = self.pool[slot].as_ref().map_or(0, |l| l.remaining);
+        self.close_attempt(slot, tried, out);
+        if let Some(liq) = self.pool[slot].as_mut() {
+            liq.auction = None;
+        }
+        self.next_stage(slot, out);
+    }
+
+    /// After the last stage: retry later, or escalate to the backstop and ADL.
+    fn end_of_stages(&mut self, slot: usize, out: &mut impl OutputSink) {
+        let Some(liq) = self.pool[slot].as_ref() else { return };
+        let (account, instrument) = (liq.account, liq.instrument);
+        let state = &mut self.accounts[account as usize];
+        state.attempts = state.attempts.saturating_add(1);
+        let attempts = state.attempts;
+        let bankrupt = self.ledger.book.health(account, instrument).is_some_and(|h| h.equity <= 0);
+        if bankrupt || attempts >= self.policy.max_attempts {
+            if self.policy.backstop {
+                self.backstop(slot, out);
+            }
+            let open = self.open_lots(slot);
+            if let Some(l) = self.pool[slot].as_mut() {
+                l.remaining = l.remaining.min(open);
+            }
+            if self.pool[slot].as_ref().is_some_and(|l| l.remaining > 0) {
+                self.auto_deleverage(slot, out);
+            }
+        }
+        self.finish(slot, out);
+    }
+
+    /// Ends a liquidation: settles a flat negative balance (fund, then bad debt), records
+    /// solvency, and sets the retry time if the account is still liquidatable.
+    pub(crate) fn finish(&mut self, slot: usize, out: &mut impl OutputSink) {
+        let Some(liq) = self.pool[slot].as_ref() else { return };
+        let (account, instrument, remaining) = (liq.account, liq.instrument, liq.remaining);
+        self.liquidation_notice(out, slot, liquidation_stage::DONE, 0, remaining);
+        self.pool[slot] = None;
+        self.active_count -= 1;
+        self.settle_flat_deficit(account, instrument, out);
+        let solvent = self.ledger.book.health(account, instrument).map_or(true, |h| !h.liquidatable());
+        let retry_after = self.policy.retry_after_ns;
+        let now = self.now;
+        let st = &mut self.accounts[account as usize];
+        st.active = 0;
+        if solvent {
+            if st.arrival_mark != 0 {
+                let elapsed = (now - st.arrival_ns).max(1) as u64;
+                let _ = self.time_to_solvency.record(elapsed.min(3_600_000_000_000));
+                self.metrics.solvent_again += 1;
+            }
+            st.arrival_mark = 0;
+            st.attempts = 0;
+        } else {
+            st.retry_at = now.saturating_add(retry_after);
+        }
+        self.note_fund();
+    }
+}

@@ -1,0 +1,503 @@
+//! The `Engine`: one deterministic state machine for the pinned core.
+//!
+//! Inputs are wire [`Event`]s only (venue book updates, client orders and
+//! cancels, liquidator bids, fills of routed intents, timer ticks); outputs
+//! are wire events only, handed to an [`OutputSink`] (execution reports, mark
+//! prices, trades, liquidation and auction notices, routed intents, ledger
+//! records — the journal). Engine state is a pure function of the input
+//! sequence: logic reads event time (`receive_ns`), never a clock.
+//!
+//! It owns gavel's own L3 books (one per instrument), the mirrored external
+//! venue books, the mark oracle, the accounts and their margin and trigger
+//! index (in the [`Ledger`]), the liquidations in progress with their
+//! auctions and routed intents, the insurance fund, the backstop vault and
+//! ADL. A liquidation is state that advances with the event stream
+//! ([`liquidation`]); nothing runs on a private clock and no book is copied.
+//!
+//! Live mode and replay run this same type; the simulated world of a replay
+//! (`gavel-sim`) talks to it only through [`Engine::on_event`] and the outputs.
+//!
+//! After [`Engine::new`] the event path allocates nothing: books, mirrors,
+//! the liquidation pool, timers and scratch space are sized from
+//! [`EngineConfig`] up front, and a full pool is a counted refusal, never a
+//! reallocation (proved by `engine/tests/engine_alloc.rs`).
+
+mod liquidation;
+pub mod orders;
+pub mod metrics;
+pub mod output;
+pub mod policy;
+mod waterfall;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use gavel_feeds::wire::{Event, EventKind, GapMarker, MarkPrice, PriceLevel, Side, Venue};
+
+use crate::auction::depth::{DepthView, L2Book, MAX_VENUES};
+use crate::auction::policy::InstrumentPolicy;
+use crate::book::{Book, BookConfig};
+use crate::risk::oracle::{MarkOracle, OracleConfig, VenueQuote};
+use crate::risk::volatility::RealizedVol;
+use crate::risk::{AccountId, InstrumentId, Ledger, RiskEvent};
+
+pub use liquidation::Liquidation;
+pub use orders::reject_code;
+pub use metrics::{EngineMetrics, VolumeByRoute};
+pub use output::{CountingSink, OutputSink};
+pub use policy::{EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
+
+use output::{build, Header};
+
+/// Construction-time settings; every pool is sized from them once.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EngineConfig {
+    /// External venues mirrored, in oracle-input order (at most 16).
+    pub venues: Vec<Venue>,
+    /// Mark recomputation period per instrument, ns of event time.
+    pub mark_interval_ns: i64,
+    /// Oracle staleness limit, ns.
+    pub oracle_staleness_ns: u64,
+    /// Oracle outlier band, bps.
+    pub oracle_outlier_bps: i64,
+    /// Fewest fresh venues for a mark that may liquidate.
+    pub oracle_quorum: u8,
+    /// Band around the mark within which depth counts for the dynamic penalty, bps.
+    pub penalty_depth_band_bps: i64,
+    /// Own-book capacity per instrument.
+    pub book: BookConfig,
+    /// Price levels per side of each mirrored venue book.
+    pub mirror_levels: usize,
+    /// Liquidations in progress at once.
+    pub max_liquidations: usize,
+    /// Taker and maker fees of the own book, [`crate::risk::instrument::RATE_SCALE`] parts of notional.
+    pub taker_fee_rate: i128,
+    /// Maker fee (negative: rebate).
+    pub maker_fee_rate: i128,
+    /// The backstop vault's account.
+    pub backstop_account: Option<AccountId>,
+    /// Liquidator ids (as in `LiquidatorBid`) and their accounts.
+    pub liquidators: Vec<(u32, AccountId)>,
+    /// Period of auction price notices, ns.
+    pub auction_step_ns: i64,
+    /// A liquidation triggered within this time after a liquidation fill on the same
+    /// instrument continues that cascade, ns.
+    pub cascade_window_ns: i64,
+}
+
+impl EngineConfig {
+    /// Defaults for `venues`: marks every 100 ms, a 5 s staleness limit, a 3 % outlier band,
+    /// 64k orders per own book, 4,096 levels per mirrored side, 65,536 liquidations.
+    pub fn for_venues(venues: Vec<Venue>) -> Self {
+        let quorum = venues.len().clamp(1, 2) as u8;
+        EngineConfig {
+            venues,
+            mark_interval_ns: 100_000_000,
+            oracle_staleness_ns: 5_000_000_000,
+            oracle_outlier_bps: 300,
+            oracle_quorum: quorum,
+            penalty_depth_band_bps: 50,
+            book: BookConfig::default(),
+            mirror_levels: 4096,
+            max_liquidations: 1 << 16,
+            taker_fee_rate: 50_000,
+            maker_fee_rate: 20_000,
+            backstop_account: None,
+            liquidators: Vec::new(),
+            auction_step_ns: 500_000_000,
+            cascade_window_ns: 1_000_000_000,
+        }
+    }
+
+    fn validate(&self, accounts: usize) -> Result<(), String> {
+        if self.venues.is_empty() || self.venues.len() > MAX_VENUES {
+            return Err(format!("engine: 1 to {MAX_VENUES} venues, not {}", self.venues.len()));
+        }
+        if self.mark_interval_ns <= 0 || self.auction_step_ns <= 0 || self.cascade_window_ns < 0 {
+            return Err("engine: mark interval and auction step must be positive".into());
+        }
+        if self.max_liquidations == 0 || self.max_liquidations > 1 << 24 {
+            return Err(format!("engine: max_liquidations must be in 1..=16777216, not {}", self.max_liquidations));
+        }
+        if self.mirror_levels == 0 || self.mirror_levels > 1 << 20 {
+            return Err(format!("engine: mirror_levels must be in 1..=1048576, not {}", self.mirror_levels));
+        }
+        let known = |a: AccountId| (a as usize) < accounts;
+        if self.backstop_account.is_some_and(|a| !known(a)) || self.liquidators.iter().any(|&(_, a)| !known(a)) {
+            return Err("engine: backstop or liquidator account out of range".into());
+        }
+        Ok(())
+    }
+}
+
+/// Per-account liquidation state.
+#[derive(Clone, Copy, Debug, Default)]
+struct AccountState {
+    /// Liquidation id in progress (0: none).
+    active: u64,
+    /// Earliest event time of the next trigger.
+    retry_at: i64,
+    /// Episodes so far in the current run of liquidations.
+    attempts: u32,
+    /// Mark at the first trigger of the current episode (0: not in one).
+    arrival_mark: i64,
+    /// Event time of that first trigger.
+    arrival_ns: i64,
+    /// Ever liquidated.
+    touched: bool,
+    /// Resting own-book lots, buys and sells (for the margin check).
+    resting: [i64; 2],
+}
+
+/// The engine.
+pub struct Engine {
+    config: EngineConfig,
+    policy: EnginePolicy,
+    exec: Vec<InstrumentPolicy>,
+    ledger: Ledger,
+    books: Vec<Book>,
+    mirrors: Vec<L2Book>,
+    oracles: Vec<MarkOracle>,
+    vols: Vec<RealizedVol>,
+    next_mark_ns: Vec<i64>,
+    last_liquidation_fill_ns: Vec<i64>,
+    cascade: Vec<u32>,
+    accounts: Vec<AccountState>,
+    /// Per-account loss pushed onto it by ADL, quote units.
+    adl_losses: Vec<i128>,
+    pool: Vec<Option<Liquidation>>,
+    active_count: usize,
+    next_liquidation_id: u64,
+    timers: BinaryHeap<Reverse<(i64, u64)>>,
+    now: i64,
+    backstop_start: i128,
+    metrics: EngineMetrics,
+    // Scratch, allocated once.
+    crossed: Vec<AccountId>,
+    risk_events: Vec<RiskEvent>,
+    book_events: Vec<crate::book::BookEvent>,
+    adl: Vec<waterfall::AdlCandidate>,
+    time_to_solvency: hdrhistogram::Histogram<u64>,
+}
+
+impl Engine {
+    /// An engine over the accounts, positions and fund of `ledger`.
+    pub fn new(config: EngineConfig, policy: EnginePolicy, ledger: Ledger) -> Result<Self, String> {
+        policy.validate()?;
+        let accounts = ledger.book.accounts().len();
+        config.validate(accounts)?;
+        let instruments = ledger.book.instruments().len();
+        let venue_count = config.venues.len();
+        let oracle = |i: usize, half_life_ns| {
+            MarkOracle::new(
+                i as InstrumentId,
+                OracleConfig {
+                    venues: venue_count as u8,
+                    staleness_ns: config.oracle_staleness_ns,
+                    outlier_band_bps: config.oracle_outlier_bps,
+                    quorum: config.oracle_quorum,
+                    half_life_ns,
+                },
+            )
+        };
+        let exec = (0..instruments)
+            .map(|i| {
+                let mult = ledger.book.instruments().get(i as InstrumentId).quote_per_tick_lot;
+                InstrumentPolicy {
+                    instrument: i as u32,
+                    contract_multiplier: i64::try_from(mult).unwrap_or(i64::MAX),
+                    auction: crate::auction::policy::AuctionPolicy { tip: 0, chip: crate::auction::fixed::Ray(0), ..policy.auction },
+                    ..InstrumentPolicy::default()
+                }
+            })
+            .collect();
+        let mirrors = (0..venue_count * instruments)
+            .map(|k| L2Book::with_capacity(config.venues[k / instruments.max(1)], config.mirror_levels))
+            .collect();
+        let backstop_start = config
+            .backstop_account
+            .map_or(0, |a| ledger.book.account(a).cash());
+        let fund = ledger.fund.balance();
+        let metrics = EngineMetrics { fund_start: fund, fund_min: fund, ..EngineMetrics::default() };
+        let pool_len = config.max_liquidations;
+        Ok(Engine {
+            exec,
+            books: (0..instruments).map(|_| Book::new(config.book)).collect(),
+            mirrors,
+            oracles: (0..instruments).map(|i| oracle(i, policy.oracle_half_life_ns)).collect(),
+            vols: (0..instruments).map(|_| RealizedVol::new(60_000_000_000, 0.0)).collect(),
+            next_mark_ns: vec![i64::MIN; instruments],
+            last_liquidation_fill_ns: vec![i64::MIN; instruments],
+            cascade: vec![0; instruments],
+            accounts: vec![AccountState::default(); accounts],
+            adl_losses: vec![0; accounts],
+            pool: (0..pool_len).map(|_| None).collect(),
+            active_count: 0,
+            next_liquidation_id: 1,
+            timers: BinaryHeap::with_capacity(pool_len * 4 + 16),
+            now: i64::MIN,
+            backstop_start,
+            metrics,
+            crossed: Vec::with_capacity(accounts),
+            risk_events: Vec::with_capacity(256),
+            book_events: Vec::with_capacity(4096),
+            adl: Vec::with_capacity(accounts),
+            time_to_solvency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
+            config,
+            policy,
+            ledger,
+        })
+    }
+
+    /// The risk ledger: accounts, positions, fund, fees, bad debt.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// What the engine has counted so far.
+    pub fn metrics(&self) -> &EngineMetrics {
+        &self.metrics
+    }
+
+    /// The policy it runs.
+    pub fn policy(&self) -> &EnginePolicy {
+        &self.policy
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// gavel's own book of `instrument`.
+    pub fn own_book(&self, instrument: InstrumentId) -> Option<&Book> {
+        self.books.get(usize::from(instrument))
+    }
+
+    /// The mirrored book of venue slot `venue` (index in [`EngineConfig::venues`]).
+    pub fn mirror(&self, venue: usize, instrument: InstrumentId) -> Option<&L2Book> {
+        let n = self.books.len();
+        (venue < self.config.venues.len() && usize::from(instrument) < n).then(|| &self.mirrors[venue * n + usize::from(instrument)])
+    }
+
+    /// Event time of the last input.
+    pub fn now(&self) -> i64 {
+        self.now
+    }
+
+    /// Liquidations in progress.
+    pub fn active_liquidations(&self) -> usize {
+        self.active_count
+    }
+
+    /// Loss ADL pushed onto `account` so far, quote units.
+    pub fn adl_loss(&self, account: AccountId) -> i128 {
+        self.adl_losses.get(account as usize).copied().unwrap_or(0)
+    }
+
+    /// Time from an account's first trigger to solvency, ns, per recovered episode.
+    pub fn time_to_solvency(&self) -> &hdrhistogram::Histogram<u64> {
+        &self.time_to_solvency
+    }
+
+    /// The backstop vault's cash-like balance at the start (for its mark-to-market loss).
+    pub fn backstop_start(&self) -> i128 {
+        self.backstop_start
+    }
+
+    /// Handles one input event; outputs go to `out`.
+    pub fn on_event(&mut self, event: &Event, out: &mut impl OutputSink) {
+        if event.receive_ns > self.now {
+            // Time advances: the books are complete for the previous event time, so the
+            // marks due are computed on them first (one venue message is many level events
+            // with one time; a mark between two of them would see half an update).
+            if self.now != i64::MIN {
+                self.evaluate_due_marks(out);
+            }
+            self.now = event.receive_ns;
+        }
+        self.run_timers(out);
+        let Some(kind) = event.kind() else {
+            self.metrics.ignored_events += 1;
+            return;
+        };
+        match kind {
+            EventKind::BookLevel | EventKind::SnapshotLevel => self.on_venue_level(event),
+            EventKind::SnapshotBegin | EventKind::Gap => self.on_venue_reset(event),
+            EventKind::ClientOrder => self.on_client_order(event, out),
+            EventKind::ClientCancel => self.on_client_cancel(event, out),
+            EventKind::LiquidatorBid => self.on_liquidator_bid(event, out),
+            EventKind::IntentFill => self.on_intent_fill(event, out),
+            EventKind::Timer => self.evaluate_due_marks(out),
+            EventKind::SnapshotEnd
+            | EventKind::Heartbeat
+            | EventKind::Trade
+            | EventKind::MarkPrice
+            | EventKind::LiquidationPrint
+            | EventKind::BookTop => {}
+            EventKind::OrderAdd | EventKind::OrderCancel | EventKind::OrderModify | EventKind::OrderExecute => {
+                self.metrics.ignored_events += 1
+            }
+            EventKind::ExecReport
+            | EventKind::LiquidationUpdate
+            | EventKind::AuctionUpdate
+            | EventKind::RoutedIntent
+            | EventKind::LedgerRecord => self.metrics.ignored_events += 1,
+        }
+    }
+
+    /// Runs every liquidation timer due at the current event time.
+    fn run_timers(&mut self, out: &mut impl OutputSink) {
+        while let Some(&Reverse((due, id))) = self.timers.peek() {
+            if due > self.now {
+                break;
+            }
+            self.timers.pop();
+            let slot = self.slot_of(id);
+            let live = self.pool[slot].as_ref().is_some_and(|l| l.id == id && l.due_ns == due);
+            if live {
+                self.on_liquidation_timer(slot, out);
+            }
+        }
+    }
+
+    /// Arms the timer of liquidation `slot` at `due` (replacing any earlier one).
+    fn arm(&mut self, slot: usize, due: i64) {
+        let Some(liq) = self.pool[slot].as_mut() else { return };
+        liq.due_ns = due;
+        let id = liq.id;
+        if self.timers.len() == self.timers.capacity() {
+            // Stale entries (re-armed or finished liquidations) fill the heap: rebuild it
+            // from the live timers, in place.
+            let mut heap = std::mem::take(&mut self.timers).into_vec();
+            heap.clear();
+            for l in self.pool.iter().flatten() {
+                if l.due_ns != i64::MAX {
+                    heap.push(Reverse((l.due_ns, l.id)));
+                }
+            }
+            self.timers = BinaryHeap::from(heap);
+            if self.timers.iter().any(|Reverse((_, i))| *i == id) {
+                return;
+            }
+        }
+        self.timers.push(Reverse((due, id)));
+    }
+
+    fn slot_of(&self, id: u64) -> usize {
+        (id % self.pool.len() as u64) as usize
+    }
+
+    fn instrument_count(&self) -> usize {
+        self.books.len()
+    }
+
+    fn venue_slot(&self, venue: u8) -> Option<usize> {
+        self.config.venues.iter().position(|&v| v as u8 == venue)
+    }
+
+    /// Calls `f` with the mirrored books of `instrument` as depth views.
+    fn with_views<R>(mirrors: &[L2Book], instruments: usize, venues: usize, instrument: usize, f: impl FnOnce(&[&dyn DepthView]) -> R) -> R {
+        let first: &dyn DepthView = &mirrors[instrument];
+        let mut views: [&dyn DepthView; MAX_VENUES] = [first; MAX_VENUES];
+        for (v, view) in views.iter_mut().enumerate().take(venues) {
+            *view = &mirrors[v * instruments + instrument];
+        }
+        f(&views[..venues])
+    }
+
+    fn on_venue_level(&mut self, event: &Event) {
+        let instrument = event.instrument as usize;
+        let (Some(venue), true) = (self.venue_slot(event.venue), instrument < self.instrument_count()) else {
+            self.metrics.ignored_events += 1;
+            return;
+        };
+        let level: PriceLevel = event.payload();
+        let side = match event.side() {
+            Some(side @ (Side::Bid | Side::Ask)) if level.price > 0 && level.qty >= 0 => side,
+            _ => {
+                self.metrics.ignored_events += 1;
+                return;
+            }
+        };
+        let n = self.instrument_count();
+        let mirror = &mut self.mirrors[venue * n + instrument];
+        if !mirror.set_level_bounded(side, level.price, level.qty) {
+            self.metrics.mirror_overflow += 1;
+        }
+        let (bid, ask) = (mirror.best(Side::Bid), mirror.best(Side::Ask));
+        if let (Some((b, _)), Some((a, _))) = (bid, ask) {
+            if a >= b {
+                self.oracles[instrument].on_quote(venue as u8, VenueQuote::Mid { bid: b, ask: a }, self.now.max(0) as u64);
+            }
+        }
+    }
+
+    fn on_venue_reset(&mut self, event: &Event) {
+        let instrument = event.instrument as usize;
+        let (Some(venue), true) = (self.venue_slot(event.venue), instrument < self.instrument_count()) else {
+            self.metrics.ignored_events += 1;
+            return;
+        };
+        if event.kind() == Some(EventKind::Gap) {
+            let _: GapMarker = event.payload();
+        }
+        let n = self.instrument_count();
+        self.mirrors[venue * n + instrument].clear();
+    }
+
+    /// Recomputes the marks whose interval has passed (timer events).
+    fn evaluate_due_marks(&mut self, out: &mut impl OutputSink) {
+        for i in 0..self.instrument_count() {
+            if self.now >= self.next_mark_ns[i] {
+                self.evaluate(i, out);
+            }
+        }
+    }
+
+    /// Recomputes the mark of `instrument`, publishes it, and starts a liquidation for
+    /// every account it crosses that is not already in one.
+    fn evaluate(&mut self, instrument: usize, out: &mut impl OutputSink) {
+        self.next_mark_ns[instrument] = self.now.saturating_add(self.config.mark_interval_ns);
+        self.risk_events.clear();
+        let Some(mark) = self.oracles[instrument].compute(self.now.max(0) as u64, &mut self.risk_events) else {
+            return;
+        };
+        self.metrics.marks += 1;
+        self.vols[instrument].update(mark.price, self.now.max(0) as u64);
+        let id = instrument as InstrumentId;
+        let mut crossed = std::mem::take(&mut self.crossed);
+        crossed.clear();
+        self.ledger.book.set_mark(id, mark.price, &mut crossed);
+        self.books[instrument].set_market_reference(Some(mark.price));
+        out.emit(&build(
+            self.now,
+            Header { kind: EventKind::MarkPrice, venue: Venue::Gavel, side: Side::None, flags: 0, instrument: instrument as u32, sequence: self.metrics.marks },
+            MarkPrice { mark: mark.price, index: 0, funding_rate_e9: 0 },
+        ));
+        if self.active_count > 0 {
+            for liq in self.pool.iter_mut().flatten() {
+                if liq.instrument == id {
+                    liq.mark = mark.price;
+                    if let Some(a) = liq.auction.as_mut() {
+                        a.set_mark(mark.price);
+                    }
+                }
+            }
+        }
+        if mark.liquidation_allowed {
+            for &account in &crossed {
+                self.maybe_start_liquidation(account, id, out);
+            }
+        }
+        self.crossed = crossed;
+    }
+
+    /// Records the fund's lowest point.
+    fn note_fund(&mut self) {
+        let fund = self.ledger.fund.balance();
+        if fund < self.metrics.fund_min {
+            self.metrics.fund_min = fund;
+        }
+    }
+}

@@ -1,0 +1,340 @@
+//! Settlement of liquidation fills and the end of the waterfall.
+//!
+//! Every fill closes lots of the liquidated position against a real
+//! counterparty: an account of the ledger (own-book maker, liquidator, the
+//! backstop vault, an ADL counterparty) or an external venue (the ledger's
+//! market side, for routed intents the world reports as filled). A fill worse
+//! than the bankruptcy price is backed by the insurance fund; a route never
+//! asks for more than the fund can back, and what is left when every stage
+//! failed is closed by ADL, exactly that many lots, pro-rata over the
+//! opposite positions weighted by profit × leverage, at the position's
+//! bankruptcy price, with each counterparty's loss against the mark recorded.
+//! Nothing is ever "filled" by a fictitious counterparty.
+
+use gavel_feeds::wire::{ledger_record, liquidation_stage, EventKind, LedgerEntry, Side, Venue};
+
+use super::output::{build, clamp_i64, pack_accounts, Header};
+use super::{Engine, OutputSink};
+use crate::auction::depth::walk_venues;
+use crate::risk::instrument::RATE_SCALE;
+use crate::risk::{margin, AccountId, InstrumentId};
+
+/// Who took the other side of a liquidation fill.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Counterparty {
+    /// An account of the ledger.
+    Account(AccountId),
+    /// An external venue (the ledger's market side).
+    External(Venue),
+}
+
+/// Which route closed the lots (for volumes and notices).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    OwnBook,
+    Auction,
+    External(Venue),
+    Backstop,
+}
+
+/// One opposite position considered by ADL.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct AdlCandidate {
+    account: AccountId,
+    weight: i64,
+    cap: i64,
+    alloc: i64,
+    /// `R·w mod W` of the last pass: who gets the lots flooring left over.
+    remainder: i128,
+    fixed: bool,
+}
+
+impl Engine {
+    pub(crate) fn ledger_record(&self, out: &mut impl OutputSink, kind: u8, instrument: InstrumentId, account: AccountId, counterparty: Option<AccountId>, price: i64, amount: i128) {
+        out.emit(&build(
+            self.now,
+            Header {
+                kind: EventKind::LedgerRecord,
+                venue: Venue::Gavel,
+                side: Side::None,
+                flags: kind,
+                instrument: u32::from(instrument),
+                sequence: 0,
+            },
+            LedgerEntry { accounts: pack_accounts(account, counterparty), price, amount: clamp_i64(amount) },
+        ));
+    }
+
+    /// Of `qty` lots at `price`, how many the insurance fund can back (all of them when
+    /// the price is no worse than the bankruptcy price).
+    pub(crate) fn backed_qty(&self, slot: usize, price: i64, qty: i64) -> i64 {
+        let Some(liq) = self.pool[slot].as_ref() else { return 0 };
+        let Some(bp) = liq.bankruptcy else { return qty };
+        let per_lot = i128::from(liq.sign * (bp - price)) * self.ledger.book.instruments().get(liq.instrument).quote_per_tick_lot;
+        if per_lot <= 0 {
+            return qty;
+        }
+        let fund = self.ledger.fund.balance().max(0);
+        (fund / per_lot).min(i128::from(qty)) as i64
+    }
+
+    /// The worst price at which `qty` lots can still be closed with the fund's backing.
+    pub(crate) fn fund_bounded_limit(&self, slot: usize, qty: i64) -> i64 {
+        let Some(liq) = self.pool[slot].as_ref() else { return 1 };
+        let extreme = if liq.sign > 0 { 1 } else { crate::auction::fixed::MAX_PRICE_TICKS };
+        let Some(bp) = liq.bankruptcy else { return extreme };
+        let mult = self.ledger.book.instruments().get(liq.instrument).quote_per_tick_lot;
+        let per_lot_budget = self.ledger.fund.balance().max(0) / (i128::from(qty.max(1)) * mult).max(1);
+        let slack = i64::try_from(per_lot_budget).unwrap_or(i64::MAX / 4).min(i64::MAX / 4);
+        if liq.sign > 0 {
+            bp.saturating_sub(slack).max(1)
+        } else {
+            bp.saturating_add(slack).min(crate::auction::fixed::MAX_PRICE_TICKS)
+        }
+    }
+
+    /// Books one liquidation fill of up to `qty` lots at `price`; returns the lots settled.
+    pub(crate) fn settle_liquidation_fill(&mut self, slot: usize, counterparty: Counterparty, qty: i64, price: i64, route: Route, out: &mut impl OutputSink) -> i64 {
+        let Some(liq) = self.pool[slot].as_ref() else { return 0 };
+        let (account, instrument, sign, bankruptcy, rate) = (liq.account, liq.instrument, liq.sign, liq.bankruptcy, liq.penalty_rate);
+        let q = qty.min(liq.remaining);
+        if q <= 0 || price <= 0 {
+            return 0;
+        }
+        let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
+        match counterparty {
+            Counterparty::Account(cp) => {
+                self.ledger.fill_between(account, cp, instrument, -sign * q, price, 0, 0);
+                self.ledger_record(out, ledger_record::FILL, instrument, account, Some(cp), price, i128::from(-sign * q));
+            }
+            Counterparty::External(_) => {
+                self.risk_events.clear();
+                self.ledger.trade(account, instrument, -sign * q, price, 0, &mut self.risk_events);
+                self.ledger_record(out, ledger_record::EXTERNAL_FILL, instrument, account, None, price, i128::from(-sign * q));
+            }
+        }
+        if let Some(bp) = bankruptcy {
+            let per_lot = i128::from(sign * (bp - price)) * mult;
+            if per_lot > 0 {
+                let paid = self.ledger.fund_cover(account, instrument, per_lot * i128::from(q));
+                if paid > 0 {
+                    self.metrics.fund_draws += paid;
+                    self.ledger_record(out, ledger_record::FUND_DRAW, instrument, account, None, price, paid);
+                }
+            }
+        }
+        self.risk_events.clear();
+        let penalty = self.ledger.charge_penalty(account, instrument, i128::from(q) * i128::from(price) * mult, rate, &mut self.risk_events);
+        if penalty > 0 {
+            self.metrics.penalties += penalty;
+            self.ledger_record(out, ledger_record::PENALTY, instrument, account, None, price, penalty);
+        }
+        let arrival = self.accounts[account as usize].arrival_mark;
+        if arrival > 0 {
+            let harm = i128::from(sign * (arrival - price));
+            self.metrics.arrival_harm += harm * i128::from(q) * mult;
+            self.metrics.arrival_notional += i128::from(arrival) * i128::from(q) * mult;
+            self.metrics.arrival_bps_centi_sum += harm * 1_000_000 / i128::from(arrival);
+            self.metrics.liquidation_fills += 1;
+        }
+        let stage = match route {
+            Route::OwnBook => {
+                self.metrics.volume.own_book += q;
+                liquidation_stage::OWN_BOOK
+            }
+            Route::Auction => {
+                self.metrics.volume.auction += q;
+                liquidation_stage::AUCTION
+            }
+            Route::External(venue) => {
+                self.metrics.volume.external[venue as usize % super::metrics::VENUE_CODES] += q;
+                liquidation_stage::ROUTED
+            }
+            Route::Backstop => {
+                self.metrics.volume.backstop += q;
+                liquidation_stage::BACKSTOP
+            }
+        };
+        if let Some(liq) = self.pool[slot].as_mut() {
+            liq.remaining -= q;
+            liq.attempt_filled += q;
+        }
+        self.last_liquidation_fill_ns[usize::from(instrument)] = self.now;
+        self.note_fund();
+        self.liquidation_notice(out, slot, stage, price, q);
+        q
+    }
+
+    /// The backstop vault takes what is left at the executable price (the volume-weighted
+    /// price of walking the mirrored books for it), as far as the fund backs it.
+    pub(crate) fn backstop(&mut self, slot: usize, out: &mut impl OutputSink) {
+        let Some(vault) = self.config.backstop_account else { return };
+        let Some(liq) = self.pool[slot].as_ref() else { return };
+        let (i, qty, side, mark) = (usize::from(liq.instrument), liq.remaining, liq.lot_side(), liq.mark);
+        let (n, v) = (self.instrument_count(), self.config.venues.len());
+        let walk = Self::with_views(&self.mirrors, n, v, i, |views| walk_venues(views, side, qty, None));
+        // Round against the liquidated account: down for a sale, up for a buy-back.
+        let price = match walk.filled {
+            0 => mark,
+            filled => {
+                let d = i128::from(filled);
+                let p = if liq.sign > 0 { walk.notional.div_euclid(d) } else { (walk.notional + d - 1).div_euclid(d) };
+                i64::try_from(p).unwrap_or(mark)
+            }
+        };
+        let q = self.backed_qty(slot, price, qty);
+        if q == 0 {
+            self.metrics.zero_fill_attempts += 1;
+            self.liquidation_notice(out, slot, liquidation_stage::ZERO_FILL, price, qty);
+            return;
+        }
+        self.settle_liquidation_fill(slot, Counterparty::Account(vault), q, price, Route::Backstop, out);
+        self.metrics.filled_attempts += 1;
+    }
+
+    /// Closes exactly the remaining lots by ADL at the position's current bankruptcy price.
+    pub(crate) fn auto_deleverage(&mut self, slot: usize, out: &mut impl OutputSink) {
+        let Some(liq) = self.pool[slot].as_ref() else { return };
+        let (account, instrument, sign, want, mark) = (liq.account, liq.instrument, liq.sign, liq.remaining, liq.mark);
+        let acc = self.ledger.book.account(account);
+        let Some(index) = acc.positions.iter().position(|p| p.instrument == instrument) else { return };
+        let price = margin::position_bankruptcy(self.ledger.book.instruments(), self.ledger.book.marks(), acc, index)
+            .filter(|p| *p > 0)
+            .unwrap_or(mark);
+        let allocated = self.allocate_adl(account, instrument, sign, want, mark);
+        let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
+        let mut done = 0i64;
+        let mut candidates = std::mem::take(&mut self.adl);
+        for c in candidates.iter().filter(|c| c.alloc > 0) {
+            self.ledger.fill_between(account, c.account, instrument, -sign * c.alloc, price, 0, 0);
+            let loss = (i128::from(sign * (price - mark)) * mult * i128::from(c.alloc)).max(0);
+            self.adl_losses[c.account as usize] += loss;
+            self.metrics.adl_counterparty_loss += loss;
+            self.ledger_record(out, ledger_record::ADL, instrument, account, Some(c.account), price, i128::from(c.alloc));
+            done += c.alloc;
+        }
+        debug_assert_eq!(done, allocated);
+        candidates.clear();
+        self.adl = candidates;
+        self.metrics.volume.adl += done;
+        if done < want {
+            self.metrics.adl_exhausted_lots += want - done;
+        }
+        if let Some(liq) = self.pool[slot].as_mut() {
+            liq.remaining -= done;
+        }
+        if done > 0 {
+            self.liquidation_notice(out, slot, liquidation_stage::ADL, price, done);
+        }
+    }
+
+    /// Splits `want` lots over the positions opposite the liquidated one: weights are
+    /// profit × leverage (unrealized PnL × notional ÷ equity), or size when none is in
+    /// profit; each share is capped by the position; flooring leftovers go one lot each
+    /// by largest remainder (ties: lower account id). Fills `self.adl`; returns the total
+    /// allocated (= `want` unless the opposite side holds fewer lots).
+    fn allocate_adl(&mut self, liquidated: AccountId, instrument: InstrumentId, sign: i64, want: i64, mark: i64) -> i64 {
+        let book = &self.ledger.book;
+        let mult = book.instruments().get(instrument).quote_per_tick_lot;
+        let mut candidates = std::mem::take(&mut self.adl);
+        candidates.clear();
+        let mut any_profit = false;
+        for (id, acc) in book.accounts().iter().enumerate() {
+            let id = id as AccountId;
+            if id == liquidated {
+                continue;
+            }
+            let Some(p) = acc.position(instrument) else { continue };
+            if p.size == 0 || p.size.signum() == sign {
+                continue;
+            }
+            let pnl = p.unrealized(mark, mult);
+            let equity = book.health(id, instrument).map_or(0, |h| h.equity).max(1);
+            let notional = i128::from(p.size.abs()) * i128::from(mark) * mult;
+            let weight = if pnl > 0 { (pnl.saturating_mul(notional) / equity).clamp(1, i128::from(i64::MAX / 2)) as i64 } else { 0 };
+            any_profit |= weight > 0;
+            candidates.push(AdlCandidate { account: id, weight, cap: p.size.abs(), ..AdlCandidate::default() });
+        }
+        if !any_profit {
+            for c in candidates.iter_mut() {
+                c.weight = c.cap;
+            }
+        } else {
+            candidates.retain(|c| c.weight > 0);
+        }
+        let total_cap: i64 = candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap));
+        let target = want.min(total_cap);
+        // Water-filling: shares above their cap are fixed at it and the rest re-split.
+        loop {
+            let fixed_sum: i64 = candidates.iter().filter(|c| c.fixed).map(|c| c.alloc).sum();
+            let rest = i128::from(target - fixed_sum);
+            let weights: i128 = candidates.iter().filter(|c| !c.fixed).map(|c| i128::from(c.weight)).sum();
+            if weights == 0 {
+                break;
+            }
+            let mut changed = false;
+            for c in candidates.iter_mut().filter(|c| !c.fixed) {
+                let share = rest * i128::from(c.weight);
+                let lots = (share / weights) as i64;
+                c.remainder = share % weights;
+                if lots >= c.cap {
+                    c.alloc = c.cap;
+                    c.fixed = true;
+                    changed = true;
+                } else {
+                    c.alloc = lots;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let mut left = target - candidates.iter().map(|c| c.alloc).sum::<i64>();
+        if left > 0 {
+            candidates.sort_unstable_by(|a, b| b.remainder.cmp(&a.remainder).then(a.account.cmp(&b.account)));
+            while left > 0 {
+                let mut gave = false;
+                for c in candidates.iter_mut() {
+                    if left == 0 {
+                        break;
+                    }
+                    if c.alloc < c.cap {
+                        c.alloc += 1;
+                        left -= 1;
+                        gave = true;
+                    }
+                }
+                if !gave {
+                    break;
+                }
+            }
+            candidates.sort_unstable_by_key(|c| c.account);
+        }
+        let total = candidates.iter().map(|c| c.alloc).sum();
+        self.adl = candidates;
+        total
+    }
+
+    /// A flat unit left with a negative balance: the fund covers it, the rest is bad debt.
+    pub(crate) fn settle_flat_deficit(&mut self, account: AccountId, instrument: InstrumentId, out: &mut impl OutputSink) {
+        self.risk_events.clear();
+        let (draw, bad) = self.ledger.settle_flat_deficit(account, instrument, &mut self.risk_events);
+        if draw > 0 {
+            self.metrics.fund_draws += draw;
+            self.ledger_record(out, ledger_record::FUND_DRAW, instrument, account, None, 0, draw);
+        }
+        if bad > 0 {
+            self.ledger_record(out, ledger_record::BAD_DEBT, instrument, account, None, 0, bad);
+        }
+    }
+
+    /// Fee on `notional` at `rate` (RATE_SCALE parts): charges round up, rebates toward zero.
+    pub(crate) fn fee(notional: i128, rate: i128) -> i128 {
+        let n = notional.saturating_mul(rate);
+        if n >= 0 {
+            crate::risk::decimal::div_ceil(n, RATE_SCALE)
+        } else {
+            n / RATE_SCALE
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! The engine's liquidation waterfall, event by event: the own book first, the
+//! auction taken by bids that arrive as events, ADL of exactly the shortfall.
+
+mod engine_common;
+
+use engine_common::*;
+use gavel_engine::engine::{EngineConfig, Stage};
+use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, report, AuctionNotice, EventKind, ExecReport, LedgerEntry, LiquidationNotice, Side};
+
+/// A long of 10 lots at 100.00 with 200 of collateral: bankrupt at 80.00, liquidatable
+/// below 84.21 (maintenance 5 %).
+fn victim_book(accounts: &mut Accounts) -> u32 {
+    let v = accounts.add("victim", 200);
+    accounts.position(v, 10, 10_000);
+    v
+}
+
+#[test]
+fn liquidation_order_is_filled_by_a_resting_client_bid_in_the_own_book() {
+    let mut a = Accounts::new();
+    let victim = victim_book(&mut a);
+    let maker = a.add("maker", 1_000_000);
+    let short = a.add("short", 1_000_000);
+    a.position(short, -10, 10_000);
+    let policy = policy("partial", |p| p.stages = vec![Stage::OwnBook]);
+    let mut engine = engine(a.ledger(0), policy, |_| {});
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 100, SEC);
+    events.push(limit(maker, 42, Side::Bid, 8_300, 4, SEC));
+    events.extend(quotes(Some((9_900, 10_100)), 8_300, 8_500, 100, 2 * SEC));
+    events.push(timer(2 * SEC + 1));
+    run(&mut engine, &events, &mut out);
+
+    let notices = of_kind(&out, EventKind::LiquidationUpdate);
+    let triggered: LiquidationNotice = notices[0].payload();
+    assert_eq!((notices[0].flags, triggered.account, triggered.price), (liquidation_stage::TRIGGERED, u64::from(victim), 8_400));
+    let planned = triggered.qty;
+    assert!(planned > 0 && planned <= 4, "partial plan {planned}");
+    let own: Vec<_> = notices.iter().filter(|e| e.flags == liquidation_stage::OWN_BOOK).collect();
+    assert_eq!(own.len(), 1);
+    let fill: LiquidationNotice = own[0].payload();
+    assert_eq!((fill.price, fill.qty), (8_300, planned));
+    // The maker's resting bid was the counterparty: it is long what the victim sold.
+    let book = &engine.ledger().book;
+    assert_eq!(book.account(maker).position(0).map(|p| p.size), Some(planned));
+    assert_eq!(book.account(victim).position(0).map(|p| p.size), Some(10 - planned));
+    let maker_fill = of_kind(&out, EventKind::ExecReport)
+        .into_iter()
+        .find(|e| e.flags & report::TYPE_MASK == report::FILL && e.payload::<ExecReport>().account == u64::from(maker))
+        .expect("a fill report to the maker");
+    assert_eq!((maker_fill.sequence, maker_fill.payload::<ExecReport>().qty), (42, planned));
+    assert_eq!(engine.metrics().volume.own_book, planned);
+    assert_eq!(engine.own_book(0).and_then(|b| b.best_bid()), Some((8_300, 4 - planned)));
+}
+
+#[test]
+fn auction_is_taken_by_a_bid_event_at_the_decayed_price_of_its_time() {
+    let mut a = Accounts::new();
+    let victim = victim_book(&mut a);
+    let keeper = a.add("keeper", 1_000_000);
+    let short = a.add("short", 1_000_000);
+    a.position(short, -10, 10_000);
+    let policy = policy("auction", |p| {
+        p.stages = vec![Stage::Auction];
+        p.partial = false;
+    });
+    let mut engine = engine(a.ledger(1_000), policy, |c: &mut EngineConfig| c.liquidators = vec![(7, keeper)]);
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 1_000, SEC);
+    events.extend(quotes(Some((9_900, 10_100)), 8_300, 8_500, 1_000, 2 * SEC));
+    events.push(timer(2 * SEC + 1));
+    run(&mut engine, &events, &mut out);
+    let auctions = of_kind(&out, EventKind::AuctionUpdate);
+    assert_eq!(auctions.len(), 1);
+    assert_eq!((auctions[0].flags, auctions[0].side()), (auction_update::START, Some(Side::Bid)));
+    let start: AuctionNotice = auctions[0].payload();
+    assert_eq!((start.account, start.remaining), (u64::from(victim), 10));
+    let id = auctions[0].sequence as u32;
+
+    // A bid below the current price at 2.4 s is refused (the price has not decayed to it).
+    out.clear();
+    run(&mut engine, &[bid(7, id, start.price - 200, 10, 2 * SEC + 400_000_000)], &mut out);
+    assert_eq!(engine.metrics().bids_rejected, 1);
+    assert!(of_kind(&out, EventKind::LiquidationUpdate).is_empty());
+
+    // At 5.5 s the pending price timer publishes the decayed price; a bid arriving at that
+    // event time takes at exactly that price.
+    out.clear();
+    run(&mut engine, &[bid(7, id, start.price, 4, 5 * SEC + 500_000_000)], &mut out);
+    let updates = of_kind(&out, EventKind::AuctionUpdate);
+    let price_now = updates.iter().find(|e| e.flags == auction_update::PRICE).expect("a price notice").payload::<AuctionNotice>().price;
+    assert!(price_now < start.price, "decayed: {price_now} < {}", start.price);
+    let taken = updates.iter().find(|e| e.flags == auction_update::TAKEN).expect("taken");
+    let taken: AuctionNotice = taken.payload();
+    assert_eq!((taken.price, taken.remaining), (price_now, 6));
+    let fill = of_kind(&out, EventKind::LedgerRecord).into_iter().find(|e| e.flags == ledger_record::FILL).expect("fill record");
+    let entry: LedgerEntry = fill.payload();
+    assert_eq!((entry.price, entry.amount, (entry.accounts >> 32) as u32), (price_now, -4, keeper));
+    assert_eq!(engine.ledger().book.account(keeper).position(0).map(|p| p.size), Some(4));
+    assert_eq!(engine.metrics().volume.auction, 4);
+}
+
+#[test]
+fn adl_closes_exactly_the_shortfall_pro_rata_and_records_each_loss() {
+    let mut a = Accounts::new();
+    let victim = a.add("victim", 600);
+    a.position(victim, 101, 10_000); // bankrupt below 94.06, healthy at 100.00
+    // Three profitable shorts with different sizes and entries, one losing short.
+    let s1 = a.add("s1", 10_000);
+    a.position(s1, -60, 10_500);
+    let s2 = a.add("s2", 10_000);
+    a.position(s2, -30, 10_200);
+    let s3 = a.add("s3", 10_000);
+    a.position(s3, -20, 12_000);
+    let loser = a.add("loser", 10_000);
+    a.position(loser, -5, 8_000);
+    let policy = policy("naive", |p| p.stages = vec![]);
+    let mut engine = engine(a.ledger(0), policy, |_| {});
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 100, SEC);
+    events.extend(quotes(Some((9_900, 10_100)), 8_999, 9_001, 100, 2 * SEC));
+    events.push(timer(2 * SEC + 1));
+    run(&mut engine, &events, &mut out);
+
+    let adl: Vec<LedgerEntry> = of_kind(&out, EventKind::LedgerRecord).iter().filter(|e| e.flags == ledger_record::ADL).map(|e| e.payload()).collect();
+    let total: i64 = adl.iter().map(|e| e.amount).sum();
+    assert_eq!(total, 101, "ADL moves exactly the shortfall");
+    assert!(adl.iter().all(|e| (e.accounts >> 32) as u32 != loser), "a losing position is not deleveraged while profitable ones exist");
+    let book = &engine.ledger().book;
+    let after = |id| book.account(id).position(0).map_or(0, |p| p.size);
+    assert_eq!(after(victim), 0);
+    let taken = [60 + after(s1), 30 + after(s2), 20 + after(s3)];
+    assert_eq!(taken.iter().sum::<i64>(), 101);
+    assert!(taken.iter().zip([60, 30, 20]).all(|(t, cap)| *t <= cap));
+    assert_eq!(after(loser), -5);
+    // The bankruptcy price is above the mark: each counterparty buys back above the market
+    // and that loss is recorded per account, summing to the metric.
+    let price = adl[0].price;
+    assert!(price > 9_000);
+    let mult = 10_000i128;
+    let expected: i128 = [s1, s2, s3].iter().zip(taken).map(|(_, q)| i128::from(q) * i128::from(price - 9_000) * mult).sum();
+    assert_eq!(engine.metrics().adl_counterparty_loss, expected);
+    assert_eq!([s1, s2, s3].iter().map(|&s| engine.adl_loss(s)).sum::<i128>(), expected);
+    assert_eq!(engine.metrics().volume.adl, 101);
+}
+
+#[test]
+fn routed_intents_settle_against_the_venue_and_never_ask_beyond_the_fund() {
+    let mut a = Accounts::new();
+    let victim = victim_book(&mut a);
+    let short = a.add("short", 1_000_000);
+    a.position(short, -10, 10_000);
+    let policy = policy("naive", |_| {});
+    let mut engine = engine(a.ledger(0), policy, |_| {});
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 100, SEC);
+    events.extend(quotes(Some((9_900, 10_100)), 8_300, 8_500, 100, 2 * SEC));
+    events.push(timer(2 * SEC + 1));
+    run(&mut engine, &events, &mut out);
+    let intents = of_kind(&out, EventKind::RoutedIntent);
+    assert_eq!(intents.len(), 1);
+    let intent: gavel_feeds::wire::RoutedIntent = intents[0].payload();
+    // An empty fund backs nothing below the bankruptcy price (80.00).
+    assert_eq!((intent.qty, intent.limit), (10, 8_000));
+    out.clear();
+    run(&mut engine, &[intent_fill(intents[0].sequence, 8_300, 7, false, 2 * SEC + 2), intent_fill(intents[0].sequence, 8_200, 3, true, 2 * SEC + 3)], &mut out);
+    let book = &engine.ledger().book;
+    assert_eq!(book.account(victim).position(0).map(|p| p.size), Some(0));
+    assert_eq!(engine.metrics().volume.external[gavel_feeds::wire::Venue::BinanceUsdm as usize], 10);
+    // A late fill of the finished intent is refused and counted.
+    run(&mut engine, &[intent_fill(intents[0].sequence, 8_300, 1, true, 3 * SEC)], &mut out);
+    assert_eq!(engine.metrics().stale_intent_fills, 1);
+    let done = of_kind(&out, EventKind::LiquidationUpdate).into_iter().find(|e| e.flags == liquidation_stage::DONE).expect("done");
+    assert_eq!(done.payload::<LiquidationNotice>().qty, 0);
+}
+
+#[test]
+fn client_orders_are_margin_checked_and_fill_into_positions() {
+    let mut a = Accounts::new();
+    let buyer = a.add("buyer", 100);
+    let seller = a.add("seller", 100);
+    let mut engine = engine(a.ledger(0), policy("partial", |_| {}), |_| {});
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 100, SEC);
+    // 10× leverage on 100 of collateral: 10 lots at 100.00 is the most.
+    events.push(limit(seller, 1, Side::Ask, 10_000, 11, SEC + 1));
+    events.push(limit(seller, 2, Side::Ask, 10_000, 5, SEC + 2));
+    events.push(limit(buyer, 1, Side::Bid, 10_000, 3, SEC + 3));
+    events.push(order(buyer, 2, Side::Bid, 10_000, 2, gavel_feeds::wire::order_flags::TYPE_IOC, SEC + 4));
+    run(&mut engine, &events, &mut out);
+    let reports = of_kind(&out, EventKind::ExecReport);
+    let reject = reports[0];
+    assert_eq!((reject.flags & report::TYPE_MASK, reject.flags >> report::REASON_SHIFT), (report::REJECT, gavel_engine::engine::reject_code::MARGIN));
+    let book = &engine.ledger().book;
+    assert_eq!(book.account(buyer).position(0).map(|p| p.size), Some(5));
+    assert_eq!(book.account(seller).position(0).map(|p| p.size), Some(-5));
+    // The taker paid 0.05 % and the maker 0.02 % of 500.
+    assert_eq!(engine.ledger().fee_pool(), quote(500) * 7 / 10_000);
+    // A reduce-only sell of more than the position is capped at it.
+    out.clear();
+    run(&mut engine, &[order(buyer, 3, Side::Ask, 9_000, 50, gavel_feeds::wire::order_flags::TYPE_IOC | gavel_feeds::wire::order_flags::REDUCE_ONLY, SEC + 5)], &mut out);
+    let ack = of_kind(&out, EventKind::ExecReport)[0];
+    assert_eq!(ack.flags & report::TYPE_MASK, report::ACK);
+    // No bids rest in the own book: the capped IOC is cancelled whole.
+    let cancel = of_kind(&out, EventKind::ExecReport).into_iter().find(|e| e.flags & report::TYPE_MASK == report::CANCEL).expect("cancel");
+    assert_eq!(cancel.payload::<ExecReport>().qty, 5);
+}
