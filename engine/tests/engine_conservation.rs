@@ -1,0 +1,120 @@
+//! Property: whatever the price path, policy, bids and venue fills, the
+//! engine's ledger balances to the quote unit and every instrument's net
+//! position is zero after every event — including the backstop vault's
+//! positions, taken at executable prices, and ADL.
+
+mod engine_common;
+
+use std::collections::BTreeMap;
+
+use engine_common::*;
+use gavel_engine::engine::BUILTIN_POLICIES;
+use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, AuctionNotice, Event, EventKind, LiquidationNotice, RoutedIntent};
+use proptest::prelude::*;
+
+fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8) {
+    let mut a = Accounts::new();
+    let vault = a.add("vault", 1_000_000);
+    let keeper = a.add("keeper", 1_000_000);
+    let mm = a.add("mm", 1_000_000);
+    for (k, &(size, collateral)) in sizes.iter().enumerate() {
+        let id = a.add(&format!("u{k}"), collateral);
+        a.position(id, size, 10_000);
+    }
+    let name = BUILTIN_POLICIES[policy_index % BUILTIN_POLICIES.len()];
+    let mut engine = engine(a.ledger(fund), policy(name, |_| {}), |c| {
+        c.backstop_account = Some(vault);
+        c.liquidators = vec![(1, keeper)];
+    });
+    let mut queue: BTreeMap<(i64, u64), Event> = BTreeMap::new();
+    let mut seq = 0u64;
+    let mut push = |q: &mut BTreeMap<(i64, u64), Event>, e: Event| {
+        seq += 1;
+        q.insert((e.receive_ns, seq), e);
+    };
+    let mut mid = 10_000i64;
+    let mut prev: Option<(i64, i64)> = None;
+    for (k, step) in steps.iter().enumerate() {
+        let t = SEC + k as i64 * 250_000_000;
+        mid = (mid + step).clamp(1_000, 20_000);
+        for e in quotes(prev, mid - 5, mid + 5, 50, t) {
+            push(&mut queue, e);
+        }
+        prev = Some((mid - 5, mid + 5));
+        if k % 4 == 0 {
+            push(&mut queue, limit(mm, k as u64, gavel_feeds::wire::Side::Bid, mid - 20, 3, t));
+        }
+    }
+    let mut out = Vec::new();
+    let mut all = Vec::new();
+    let mut bids = 0u64;
+    while let Some((_, e)) = queue.pop_first() {
+        out.clear();
+        run(&mut engine, &[e], &mut out);
+        all.extend_from_slice(&out);
+        let now = engine.now();
+        for o in &out {
+            match o.kind() {
+                Some(EventKind::RoutedIntent) => {
+                    let intent: RoutedIntent = o.payload();
+                    let qty = intent.qty * i64::from(fill_share) / 4;
+                    push(&mut queue, intent_fill(o.sequence, intent.limit, qty, true, now + 1_000_000));
+                }
+                Some(EventKind::AuctionUpdate) if o.flags == auction_update::START || o.flags == auction_update::PRICE => {
+                    bids += 1;
+                    if bid_every > 0 && bids % u64::from(bid_every) == 0 {
+                        let n: AuctionNotice = o.payload();
+                        push(&mut queue, bid(1, o.sequence as u32, n.price, n.remaining.max(1), now + 2_000_000));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    // Drain the waterfall with time: every liquidation ends.
+    let end = engine.now();
+    for k in 1..=200 {
+        out.clear();
+        run(&mut engine, &[timer(end + k * 500_000_000)], &mut out);
+        all.extend_from_slice(&out);
+    }
+    assert_eq!(engine.active_liquidations(), 0);
+    let notices: Vec<&Event> = all.iter().filter(|e| e.kind() == Some(EventKind::LiquidationUpdate)).collect();
+    let count = |stage| notices.iter().filter(|e| e.flags == stage).count();
+    assert_eq!(count(liquidation_stage::TRIGGERED), count(liquidation_stage::DONE));
+    assert_eq!(count(liquidation_stage::TRIGGERED) as u64, engine.metrics().liquidations);
+    // The notices account for every lot the metrics say was closed, route by route.
+    let lots = |stage| notices.iter().filter(|e| e.flags == stage).map(|e| e.payload::<LiquidationNotice>().qty).sum::<i64>();
+    let m = engine.metrics();
+    assert_eq!(lots(liquidation_stage::OWN_BOOK), m.volume.own_book);
+    assert_eq!(lots(liquidation_stage::AUCTION), m.volume.auction);
+    assert_eq!(lots(liquidation_stage::ROUTED), m.volume.external.iter().sum::<i64>());
+    assert_eq!(lots(liquidation_stage::BACKSTOP), m.volume.backstop);
+    assert_eq!(lots(liquidation_stage::ADL), m.volume.adl);
+    // Money records match the metrics: fund draws and penalties.
+    let money = |kind| {
+        all.iter()
+            .filter(|e| e.kind() == Some(EventKind::LedgerRecord) && e.flags == kind)
+            .map(|e| i128::from(e.payload::<gavel_feeds::wire::LedgerEntry>().amount))
+            .sum::<i128>()
+    };
+    assert_eq!(money(ledger_record::FUND_DRAW), m.fund_draws);
+    assert_eq!(money(ledger_record::PENALTY), m.penalties);
+    assert_eq!(money(ledger_record::BAD_DEBT), engine.ledger().bad_debt());
+    assert!(m.fund_min <= m.fund_start && m.fund_min <= engine.ledger().fund.balance());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #[test]
+    fn ledger_balances_after_every_event(
+        steps in prop::collection::vec(-150i64..100, 8..60),
+        sizes in prop::collection::vec((prop_oneof![-40i64..-1, 1i64..40], 50i64..800), 1..8),
+        policy_index in 0usize..5,
+        fund in prop_oneof![Just(0i64), 0i64..5_000],
+        bid_every in 0u8..4,
+        fill_share in 0u8..=4,
+    ) {
+        scenario(steps, sizes, policy_index, fund, bid_every, fill_share);
+    }
+}
