@@ -7,10 +7,7 @@
 
 pub mod engine;
 pub mod engine_loop;
-pub mod impact;
 pub mod latency;
-pub mod outcome;
-pub mod policy_replay;
 pub mod ring_source;
 pub mod book;
 pub mod auction;

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod crash_market;
 pub mod data_dir;
 pub mod input_error;
+pub mod journal;
 pub mod net;
 pub mod rng;
 pub mod synthetic;

@@ -48,6 +48,9 @@ enum Command {
     Liquidate(cmd::liquidate::Args),
     /// Search liquidation-policy parameters over scenarios; report the best on a held-out scenario.
     Tune(cmd::tune::Args),
+    /// Read the engine's binary journal.
+    #[command(subcommand)]
+    Journal(cmd::journal::JournalCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -73,6 +76,7 @@ fn main() -> std::process::ExitCode {
         Command::Capture(args) => cmd::capture::run(args),
         Command::Liquidate(args) => cmd::liquidate::run(args),
         Command::Tune(args) => cmd::tune::run(args),
+        Command::Journal(args) => cmd::journal::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,19 +1,24 @@
 //! The replay pipeline for one policy: one feed thread per capture parses and
 //! syncs venue messages into its own shared-memory ring; the engine thread,
-//! pinned, merges the rings by receive time and runs the policy.
+//! pinned, merges the rings by receive time and hands each event to the
+//! simulated world, which drives the [`gavel_engine::engine::Engine`] through
+//! its input events; every engine output goes through a journal ring to a
+//! writer thread.
 //!
-//! Data flows one way: capture → feed handler → ring → engine → outcome.
+//! Data flows one way: capture → feed handler → ring → world → engine → ring → journal.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use gavel_engine::engine_loop::{pin_current_thread, EngineLoop, Mode, PinOutcome};
+use gavel_engine::engine::EnginePolicy;
+use gavel_engine::engine_loop::{pin_current_thread, EngineLoop, EventHandler, Mode, PinOutcome};
 use gavel_engine::latency::StageHistogram;
-use gavel_engine::outcome::OutcomeRecorder;
-use gavel_engine::policy_replay::{LiquidationPolicy, PolicyReplay, ReplayConfig, ReplaySeries};
 use gavel_engine::ring_source::RingSource;
 use gavel_engine::risk::instrument::InstrumentSet;
-use gavel_engine::risk::{loader, Ledger, RiskBook};
+use gavel_engine::risk::{loader, RiskBook};
+use gavel_feeds::journal::{fingerprint, JournalWriter, HASH_START};
+use gavel_feeds::wire::Event;
+use gavel_sim::{Outcome, Series, World, WorldConfig};
 use gavel_feeds::capture_feed::{capture_venues, replay_capture, FeedStats};
 use gavel_feeds::clock::Clock;
 use gavel_feeds::decimal::Grid;
@@ -91,11 +96,13 @@ impl Progress {
 /// What one policy's replay produced.
 pub struct PolicyRun {
     /// Outcome metrics.
-    pub outcome: OutcomeRecorder,
+    pub outcome: Outcome,
     /// Series for the report.
-    pub series: ReplaySeries,
-    /// The deterministic journal.
-    pub journal: String,
+    pub series: Series,
+    /// Journal records (engine outputs) and their fingerprint.
+    pub journal_records: u64,
+    /// FNV-1a fingerprint of the journal records (equal runs, equal fingerprints).
+    pub journal_hash: u64,
     /// Feed handler counters per capture and venue.
     pub feed_stats: Vec<(PathBuf, Venue, FeedStats)>,
     /// Latency stages in pipeline order.
@@ -106,15 +113,42 @@ pub struct PolicyRun {
     pub events: u64,
 }
 
-/// Loads the risk ledger: instruments, accounts, positions, fund seed.
-pub fn load_ledger(inputs: &ReplayInputs) -> anyhow::Result<Ledger> {
+/// Loads the account book: instruments, accounts, positions.
+pub fn load_book(inputs: &ReplayInputs) -> anyhow::Result<RiskBook> {
     let set = InstrumentSet::load(&inputs.instruments)?;
     let mut book = RiskBook::new(set);
     let accounts = loader::read_file(&inputs.accounts)?;
     loader::load_accounts(&mut book, &accounts, &inputs.accounts.display().to_string())?;
     let positions = loader::read_file(&inputs.positions)?;
     loader::load_positions(&mut book, &positions, &inputs.positions.display().to_string())?;
-    Ok(Ledger::new(book, inputs.fund_seed))
+    Ok(book)
+}
+
+/// Hands every event the loop merges to the world as a captured event.
+struct WorldHandler(World);
+
+impl EventHandler for WorldHandler {
+    fn on_book_level(&mut self, event: &Event) {
+        self.0.on_capture(event);
+    }
+    fn on_snapshot(&mut self, event: &Event) {
+        self.0.on_capture(event);
+    }
+    fn on_book_top(&mut self, event: &Event) {
+        self.0.on_capture(event);
+    }
+    fn on_trade(&mut self, event: &Event) {
+        self.0.on_capture(event);
+    }
+    fn on_mark_price(&mut self, event: &Event) {
+        self.0.on_capture(event);
+    }
+    fn on_liquidation_print(&mut self, event: &Event) {
+        self.0.on_capture(event);
+    }
+    fn on_gap(&mut self, event: &Event) {
+        self.0.on_capture(event);
+    }
 }
 
 /// The feed-side instrument table of `venue`: each risk instrument under that
@@ -138,9 +172,9 @@ fn feed_instruments(set: &InstrumentSet, venue: Venue) -> anyhow::Result<Instrum
     Ok(Instruments::new(specs))
 }
 
-/// Runs one policy through the whole pipeline.
-pub fn run_policy(inputs: &ReplayInputs, policy: &LiquidationPolicy, clock: Clock) -> anyhow::Result<PolicyRun> {
-    let ledger = load_ledger(inputs)?;
+/// Runs one policy through the whole pipeline; the journal goes to `journal` if given.
+pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, journal: Option<&Path>) -> anyhow::Result<PolicyRun> {
+    let book = load_book(inputs)?;
     let mut venues: Vec<Venue> = Vec::new();
     for capture in &inputs.captures {
         for venue in capture_venues(capture)? {
@@ -152,11 +186,9 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &LiquidationPolicy, clock: Cloc
     anyhow::ensure!(!venues.is_empty(), "the captures hold no venue records");
     let mut tables = Vec::with_capacity(venues.len());
     for &venue in &venues {
-        tables.push((venue, feed_instruments(ledger.book.instruments(), venue)?));
+        tables.push((venue, feed_instruments(book.instruments(), venue)?));
     }
-    let mut config = ReplayConfig::for_venues(venues.clone());
-    config.fund_seed = inputs.fund_seed;
-    config.impact_feedback = inputs.impact_feedback;
+    let world_config = WorldConfig { impact_feedback: inputs.impact_feedback, ..WorldConfig::default() };
 
     let tag = policy.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
     let wait = WaitStrategy::SpinThenYield;
@@ -210,17 +242,63 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &LiquidationPolicy, clock: Cloc
             }
         }));
     }
+    // The journal: engine outputs → ring → writer thread.
+    let journal_ring = default_ring_path(&format!("gavel-journal-{}-{tag}", std::process::id()));
+    let mut journal_producer = EventProducer::create(&journal_ring, ProducerConfig::new(1 << 16).wait(wait), clock)
+        .with_context(|| format!("creating ring {}", journal_ring.display()))?;
+    let mut journal_consumer = Consumer::<Event>::open(&journal_ring, ConsumerConfig::default().wait(wait))
+        .with_context(|| format!("opening ring {}", journal_ring.display()))?;
+    ring_paths.push(journal_ring);
+    let journal_path = journal.map(Path::to_path_buf);
+    let writer = std::thread::Builder::new()
+        .name("gavel-journal".into())
+        .spawn(move || -> anyhow::Result<(u64, u64)> {
+            let mut file = match &journal_path {
+                Some(path) => Some(JournalWriter::create(path).with_context(|| format!("creating journal {}", path.display()))?),
+                None => None,
+            };
+            let (mut records, mut hash) = (0u64, HASH_START);
+            loop {
+                match journal_consumer.pop() {
+                    Ok(event) => {
+                        records += 1;
+                        hash = fingerprint(hash, &event);
+                        if let Some(f) = file.as_mut() {
+                            f.append(&event).context("writing the journal")?;
+                        }
+                    }
+                    Err(gavel_feeds::ring::RingError::Closed { .. }) => break,
+                    Err(err) => return Err(anyhow::Error::new(err).context("reading the journal ring")),
+                }
+            }
+            if let Some(f) = file {
+                let (n, h) = f.finish().context("finishing the journal")?;
+                debug_assert_eq!((n, h), (records, hash));
+            }
+            Ok((records, hash))
+        })
+        .context("spawning the journal writer")?;
     let core = inputs.engine_core;
     let policy = policy.clone();
+    let fund_seed = inputs.fund_seed;
+    let journal_failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let journal_flag = journal_failed.clone();
     let engine = std::thread::Builder::new()
         .name("gavel-engine".into())
-        .spawn(move || {
+        .spawn(move || -> Result<_, String> {
             let pin = pin_current_thread(core);
-            let mut handler = PolicyReplay::new(policy, config, ledger, clock);
+            let sink = Box::new(move |event: &Event| {
+                if journal_producer.push(*event).is_err() {
+                    journal_flag.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            let name = policy.name.clone();
+            let world = World::new(book, fund_seed, venues, policy, world_config, |_| {}, sink, clock)?;
+            let mut handler = WorldHandler(world);
             let mut engine = EngineLoop::new(sources, Mode::Replay, clock);
             let stop = engine.run(&mut handler, u64::MAX, || false);
-            let (outcome, series, journal) = handler.finish();
-            (pin, stop, outcome, series, journal, engine.latency().clone(), engine.stats().total)
+            let (outcome, series, _) = handler.0.finish(&name);
+            Ok((pin, stop, outcome, series, engine.latency().clone(), engine.stats().total))
         })
         .context("spawning the engine thread")?;
     let mut feed_stats = Vec::new();
@@ -236,20 +314,22 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &LiquidationPolicy, clock: Cloc
             Err(_) => feed_error = Some(anyhow::anyhow!("a feed thread panicked")),
         }
     }
-    let (pin, stop, outcome, series, journal, loop_latency, events) =
-        engine.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    let engine_result = engine.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    let journal_result = writer.join().map_err(|_| anyhow::anyhow!("the journal writer panicked"))?;
     for path in &ring_paths {
         let _ = std::fs::remove_file(path);
     }
     if let Some(err) = feed_error {
         return Err(err);
     }
+    let (pin, stop, outcome, series, loop_latency, events) = engine_result.map_err(|e| anyhow::anyhow!("building the engine: {e}"))?;
     stop.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut ring_to_engine = loop_latency.publish_to_receive.clone();
-    ring_to_engine = rename(ring_to_engine, "ring_to_engine");
+    let (journal_records, journal_hash) = journal_result?;
+    anyhow::ensure!(!journal_failed.load(std::sync::atomic::Ordering::Relaxed), "the journal ring refused a record");
+    let ring_to_engine = rename(loop_latency.publish_to_receive.clone(), "ring_to_engine");
     let mut stages = vec![feed_to_ring, ring_to_engine];
     stages.extend(outcome.latency.iter().cloned());
-    Ok(PolicyRun { outcome, series, journal, feed_stats, stages, pin, events })
+    Ok(PolicyRun { outcome, series, journal_records, journal_hash, feed_stats, stages, pin, events })
 }
 
 fn rename(stage: StageHistogram, name: &'static str) -> StageHistogram {

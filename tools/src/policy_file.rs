@@ -4,12 +4,17 @@
 //! name = "adaptive-tight"        # shown in reports (default: the file stem)
 //! base = "adaptive"              # naive | partial | auction | sliced | adaptive
 //! partial = true                 # minimal partial close (false: close everything)
-//! route = "auto"                 # auto | naive | auction | slicing | both
+//! stages = ["own_book", "auction", "route"]   # the waterfall, in order
+//! backstop = true                # escalate to the backstop vault before ADL
+//! max_attempts = 3               # episodes before escalation
+//! retry_after_ms = 1000          # cooldown between episodes
+//! auction_duration_ms = 5000     # how long an auction runs
 //! oracle_half_life_ms = 1000     # mark EMA half-life in event time (0: raw median)
 //! buffer = "0.1"                 # restore to maintenance × (1 + buffer)
 //! full_close_health = "0.5"      # close fully when equity ≤ this × maintenance
 //! penalty = { static_rate = "0.01" }
 //! # or: penalty = { base = "0.005", vol_coef = 0.5, depth_coef = 0.01, cap = "0.025" }
+//! route = { limit_bps = 50, slices = 5, depth_share = "0.5", slice_interval_ms = 1000, timeout_ms = 2000, deepest_only = false }
 //! ```
 //!
 //! Rates are decimal strings, converted exactly to the risk engine's 10^-8 units.
@@ -17,9 +22,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use gavel_engine::auction::events::Route;
-use gavel_engine::auction::policy::RouteMode;
-use gavel_engine::policy_replay::{LiquidationPolicy, BUILTIN_POLICIES};
+use gavel_engine::engine::{EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
 use gavel_engine::risk::decimal::Decimal;
 use gavel_engine::risk::instrument::rate_unit;
 use gavel_engine::risk::penalty::PenaltyPolicy;
@@ -31,11 +34,16 @@ struct PolicyFile {
     name: Option<String>,
     base: Option<String>,
     partial: Option<bool>,
-    route: Option<String>,
+    stages: Option<Vec<String>>,
+    backstop: Option<bool>,
+    max_attempts: Option<u32>,
+    retry_after_ms: Option<u64>,
+    auction_duration_ms: Option<u64>,
     oracle_half_life_ms: Option<u64>,
     buffer: Option<String>,
     full_close_health: Option<String>,
     penalty: Option<PenaltyFile>,
+    route: Option<RouteFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,44 +56,96 @@ struct PenaltyFile {
     cap: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteFile {
+    limit_bps: Option<u32>,
+    slices: Option<u32>,
+    depth_share: Option<String>,
+    slice_interval_ms: Option<u64>,
+    timeout_ms: Option<u64>,
+    deepest_only: Option<bool>,
+}
+
+/// Longest duration a policy file may set, ms (one day).
+const MAX_MS: u64 = 86_400_000;
+
 fn rate(text: &str, field: &str, source: &str) -> anyhow::Result<i128> {
     let decimal = Decimal::parse(text).map_err(|e| anyhow::anyhow!("{source}: field `{field}`: {e}"))?;
     decimal
         .in_units_of(rate_unit())
-        .filter(|r| *r >= 0)
-        .ok_or_else(|| anyhow::anyhow!("{source}: field `{field}`: {text:?} is not a non-negative multiple of 1e-8"))
+        .filter(|r| *r >= 0 && *r <= 100_000_000)
+        .ok_or_else(|| anyhow::anyhow!("{source}: field `{field}`: {text:?} is not a multiple of 1e-8 in [0, 1]"))
 }
 
-/// Parses a route name.
-pub fn parse_route(name: &str) -> Option<RouteMode> {
+fn ms(value: u64, field: &str, source: &str) -> anyhow::Result<i64> {
+    anyhow::ensure!(value <= MAX_MS, "{source}: field `{field}`: {value} ms is above the limit of {MAX_MS} ms");
+    Ok(value as i64 * 1_000_000)
+}
+
+fn weight(value: f64, field: &str, source: &str) -> anyhow::Result<f64> {
+    anyhow::ensure!(value.is_finite() && (0.0..=1e6).contains(&value), "{source}: field `{field}`: {value} must be a finite number in [0, 1e6]");
+    Ok(value)
+}
+
+/// Parses a stage name.
+pub fn parse_stage(name: &str) -> Option<Stage> {
     Some(match name {
-        "auto" => RouteMode::Auto,
-        "naive" => RouteMode::Force(Route::Naive),
-        "auction" => RouteMode::Force(Route::Auction),
-        "slicing" => RouteMode::Force(Route::Slicing),
-        "both" => RouteMode::Force(Route::Both),
+        "own_book" => Stage::OwnBook,
+        "auction" => Stage::Auction,
+        "route" => Stage::Route,
         _ => return None,
     })
 }
 
+/// The name of a stage as a policy file writes it (inverse of [`parse_stage`]).
+pub fn stage_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::OwnBook => "own_book",
+        Stage::Auction => "auction",
+        Stage::Route => "route",
+    }
+}
+
 /// Parses policy TOML text (`source` names it in errors; `default_name` when it has no `name`).
-pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Result<LiquidationPolicy> {
-    let file: PolicyFile = toml::from_str(text).with_context(|| format!("parsing policy {source}"))?;
+pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Result<EnginePolicy> {
+    let file: PolicyFile = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count());
+        match line {
+            Some(line) => anyhow::anyhow!("{source}:{line}: {}", e.message()),
+            None => anyhow::anyhow!("{source}: {}", e.message()),
+        }
+    })?;
     let base_name = file.base.as_deref().unwrap_or("adaptive");
-    let mut policy = LiquidationPolicy::builtin(base_name).ok_or_else(|| {
+    let mut policy = EnginePolicy::builtin(base_name).ok_or_else(|| {
         anyhow::anyhow!("{source}: field `base`: unknown policy {base_name:?} (built-ins: {})", BUILTIN_POLICIES.join(", "))
     })?;
     policy.name = file.name.unwrap_or_else(|| default_name.to_string());
     if let Some(partial) = file.partial {
         policy.partial = partial;
     }
-    if let Some(route) = file.route {
-        policy.route = parse_route(&route).ok_or_else(|| {
-            anyhow::anyhow!("{source}: field `route`: {route:?} is not auto, naive, auction, slicing or both")
-        })?;
+    if let Some(stages) = file.stages {
+        policy.stages = stages
+            .iter()
+            .map(|s| parse_stage(s).ok_or_else(|| anyhow::anyhow!("{source}: field `stages`: {s:?} is not own_book, auction or route")))
+            .collect::<anyhow::Result<_>>()?;
     }
-    if let Some(ms) = file.oracle_half_life_ms {
-        policy.oracle_half_life_ns = ms.saturating_mul(1_000_000);
+    if let Some(backstop) = file.backstop {
+        policy.backstop = backstop;
+    }
+    if let Some(n) = file.max_attempts {
+        anyhow::ensure!((1..=1000).contains(&n), "{source}: field `max_attempts`: {n} is not in 1..=1000");
+        policy.max_attempts = n;
+    }
+    if let Some(v) = file.retry_after_ms {
+        policy.retry_after_ns = ms(v, "retry_after_ms", source)?;
+    }
+    if let Some(v) = file.auction_duration_ms {
+        anyhow::ensure!(v > 0, "{source}: field `auction_duration_ms`: must be positive");
+        policy.auction_duration_ns = ms(v, "auction_duration_ms", source)?;
+    }
+    if let Some(v) = file.oracle_half_life_ms {
+        policy.oracle_half_life_ns = ms(v, "oracle_half_life_ms", source)? as u64;
     }
     if let Some(buffer) = file.buffer {
         policy.liquidation.buffer_rate = rate(&buffer, "buffer", source)?;
@@ -98,25 +158,42 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
             (Some(r), None) => PenaltyPolicy::Static { rate: rate(&r, "penalty.static_rate", source)? },
             (None, Some(base)) => PenaltyPolicy::Dynamic {
                 base: rate(&base, "penalty.base", source)?,
-                vol_coef: p.vol_coef.unwrap_or(0.5),
-                depth_coef: p.depth_coef.unwrap_or(0.01),
+                vol_coef: weight(p.vol_coef.unwrap_or(0.5), "penalty.vol_coef", source)?,
+                depth_coef: weight(p.depth_coef.unwrap_or(0.01), "penalty.depth_coef", source)?,
                 cap: rate(p.cap.as_deref().unwrap_or("0.025"), "penalty.cap", source)?,
             },
             _ => anyhow::bail!("{source}: field `penalty`: give either static_rate or base (+ vol_coef, depth_coef, cap)"),
         };
     }
-    Ok(policy)
-}
-
-/// The name of a route mode as a policy file writes it (inverse of [`parse_route`]).
-pub fn route_name(route: RouteMode) -> &'static str {
-    match route {
-        RouteMode::Auto => "auto",
-        RouteMode::Force(Route::Naive) => "naive",
-        RouteMode::Force(Route::Auction) => "auction",
-        RouteMode::Force(Route::Slicing) => "slicing",
-        RouteMode::Force(Route::Both) => "both",
+    if let Some(r) = file.route {
+        let route = &mut policy.route;
+        if let Some(v) = r.limit_bps {
+            anyhow::ensure!(v < 10_000, "{source}: field `route.limit_bps`: {v} is not below 10000");
+            route.limit_bps = v;
+        }
+        if let Some(v) = r.slices {
+            anyhow::ensure!((1..=255).contains(&v), "{source}: field `route.slices`: {v} is not in 1..=255");
+            route.slices = v;
+        }
+        if let Some(v) = r.depth_share {
+            let share = rate(&v, "route.depth_share", source)?;
+            anyhow::ensure!(share > 0, "{source}: field `route.depth_share`: must be above 0");
+            route.depth_share_ppm = (share / 100) as u32;
+            anyhow::ensure!(route.depth_share_ppm > 0, "{source}: field `route.depth_share`: {v} is below one part per million");
+        }
+        if let Some(v) = r.slice_interval_ms {
+            route.slice_interval_ns = ms(v, "route.slice_interval_ms", source)?;
+        }
+        if let Some(v) = r.timeout_ms {
+            anyhow::ensure!(v > 0, "{source}: field `route.timeout_ms`: must be positive");
+            route.timeout_ns = ms(v, "route.timeout_ms", source)?;
+        }
+        if let Some(v) = r.deepest_only {
+            route.deepest_only = v;
+        }
     }
+    policy.validate().map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+    Ok(policy)
 }
 
 /// A rate in [`rate_unit`] parts as the shortest exact decimal string (`300_000` → `"0.003"`).
@@ -132,51 +209,55 @@ pub fn rate_text(rate: i128) -> String {
 /// Writes `policy` as a policy TOML file that [`parse_policy`] reads back to the
 /// same policy: every field explicit, with the policy-file names.
 ///
-/// Fails when a value has no policy-file spelling: an oracle half-life that is
-/// not a whole number of milliseconds, or a non-finite dynamic-penalty weight.
-pub fn to_toml(policy: &LiquidationPolicy) -> anyhow::Result<String> {
-    anyhow::ensure!(
-        policy.oracle_half_life_ns.is_multiple_of(1_000_000),
-        "policy {}: oracle half-life {} ns is not a whole number of milliseconds",
-        policy.name,
-        policy.oracle_half_life_ns
-    );
+/// Fails when a value has no policy-file spelling: a duration that is not a whole
+/// number of milliseconds, or a non-finite dynamic-penalty weight.
+pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
+    let whole_ms = |ns: i64, field: &str| -> anyhow::Result<i64> {
+        anyhow::ensure!(ns % 1_000_000 == 0, "policy {}: {field} {ns} ns is not a whole number of milliseconds", policy.name);
+        Ok(ns / 1_000_000)
+    };
     let name = toml::Value::String(policy.name.clone()).to_string();
     let penalty = match policy.penalty {
         PenaltyPolicy::Static { rate } => format!("{{ static_rate = \"{}\" }}", rate_text(rate)),
         PenaltyPolicy::Dynamic { base, vol_coef, depth_coef, cap } => {
-            anyhow::ensure!(
-                vol_coef.is_finite() && depth_coef.is_finite(),
-                "policy {}: dynamic penalty weights must be finite",
-                policy.name
-            );
-            format!(
-                "{{ base = \"{}\", vol_coef = {vol_coef:?}, depth_coef = {depth_coef:?}, cap = \"{}\" }}",
-                rate_text(base),
-                rate_text(cap)
-            )
+            anyhow::ensure!(vol_coef.is_finite() && depth_coef.is_finite(), "policy {}: dynamic penalty weights must be finite", policy.name);
+            format!("{{ base = \"{}\", vol_coef = {vol_coef:?}, depth_coef = {depth_coef:?}, cap = \"{}\" }}", rate_text(base), rate_text(cap))
         }
     };
+    let stages: Vec<String> = policy.stages.iter().map(|s| format!("\"{}\"", stage_name(*s))).collect();
+    let RoutePolicy { limit_bps, slices, depth_share_ppm, slice_interval_ns, timeout_ns, deepest_only } = policy.route;
     Ok(format!(
         "name = {name}\n\
          base = \"adaptive\"  # every field below overrides it\n\
          partial = {}\n\
-         route = \"{}\"\n\
+         stages = [{}]\n\
+         backstop = {}\n\
+         max_attempts = {}\n\
+         retry_after_ms = {}\n\
+         auction_duration_ms = {}\n\
          oracle_half_life_ms = {}\n\
          buffer = \"{}\"\n\
          full_close_health = \"{}\"\n\
-         penalty = {penalty}\n",
+         penalty = {penalty}\n\
+         route = {{ limit_bps = {limit_bps}, slices = {slices}, depth_share = \"{}\", slice_interval_ms = {}, timeout_ms = {}, deepest_only = {deepest_only} }}\n",
         policy.partial,
-        route_name(policy.route),
-        policy.oracle_half_life_ns / 1_000_000,
+        stages.join(", "),
+        policy.backstop,
+        policy.max_attempts,
+        whole_ms(policy.retry_after_ns, "retry_after")?,
+        whole_ms(policy.auction_duration_ns, "auction_duration")?,
+        whole_ms(policy.oracle_half_life_ns as i64, "oracle_half_life")?,
         rate_text(policy.liquidation.buffer_rate),
         rate_text(policy.liquidation.full_close_health),
+        rate_text(i128::from(depth_share_ppm) * 100),
+        whole_ms(slice_interval_ns, "route.slice_interval")?,
+        whole_ms(timeout_ns, "route.timeout")?,
     ))
 }
 
 /// A `--policy` value: a built-in name, or a path to a policy TOML file.
-pub fn resolve_policy(spec: &str) -> anyhow::Result<LiquidationPolicy> {
-    if let Some(policy) = LiquidationPolicy::builtin(spec) {
+pub fn resolve_policy(spec: &str) -> anyhow::Result<EnginePolicy> {
+    if let Some(policy) = EnginePolicy::builtin(spec) {
         return Ok(policy);
     }
     let path = Path::new(spec);
@@ -197,23 +278,25 @@ mod tests {
     #[test]
     fn overrides_apply_on_the_base() {
         let p = parse_policy(
-            "base = \"auction\"\npartial = false\nroute = \"both\"\noracle_half_life_ms = 250\nbuffer = \"0.2\"\npenalty = { static_rate = \"0.0125\" }\n",
+            "base = \"auction\"\npartial = false\nstages = [\"route\", \"own_book\"]\noracle_half_life_ms = 250\nbuffer = \"0.2\"\npenalty = { static_rate = \"0.0125\" }\nroute = { limit_bps = 20, slices = 3 }\n",
             "t.toml",
             "t",
         )
         .unwrap();
         assert_eq!(p.name, "t");
         assert!(!p.partial);
-        assert_eq!(p.route, RouteMode::Force(Route::Both));
+        assert_eq!(p.stages, vec![Stage::Route, Stage::OwnBook]);
         assert_eq!(p.oracle_half_life_ns, 250_000_000);
         assert_eq!(p.liquidation.buffer_rate, 20_000_000);
         assert_eq!(p.penalty, PenaltyPolicy::Static { rate: 1_250_000 });
+        assert_eq!((p.route.limit_bps, p.route.slices), (20, 3));
+        assert!(p.backstop, "kept from the auction base");
     }
 
     #[test]
     fn to_toml_round_trips_every_builtin() {
         for name in BUILTIN_POLICIES {
-            let policy = LiquidationPolicy::builtin(name).unwrap();
+            let policy = EnginePolicy::builtin(name).unwrap();
             let text = to_toml(&policy).unwrap();
             let back = parse_policy(&text, "rt.toml", "other").unwrap();
             assert_eq!(back, policy, "{name}:\n{text}");
@@ -222,17 +305,15 @@ mod tests {
 
     #[test]
     fn to_toml_round_trips_odd_values() {
-        let mut policy = LiquidationPolicy::builtin("adaptive").unwrap();
+        let mut policy = EnginePolicy::builtin("adaptive").unwrap();
         policy.name = "quote \"me\"".into();
-        policy.route = RouteMode::Force(Route::Both);
+        policy.stages = vec![];
         policy.oracle_half_life_ns = 250_000_000;
         policy.liquidation.buffer_rate = 2_000_000;
         policy.penalty = PenaltyPolicy::Dynamic { base: 1, vol_coef: 1.0, depth_coef: 0.125, cap: 123_456 };
         let text = to_toml(&policy).unwrap();
         assert!(text.contains("buffer = \"0.02\""), "{text}");
         assert_eq!(parse_policy(&text, "rt.toml", "x").unwrap(), policy);
-        policy.penalty = PenaltyPolicy::Static { rate: 100_000_000 };
-        assert_eq!(parse_policy(&to_toml(&policy).unwrap(), "rt.toml", "x").unwrap(), policy);
         policy.oracle_half_life_ns = 1;
         assert!(to_toml(&policy).is_err());
         assert_eq!(rate_text(300_000), "0.003");
@@ -240,14 +321,25 @@ mod tests {
     }
 
     #[test]
-    fn bad_values_name_the_field() {
-        let err = parse_policy("route = \"fast\"", "p.toml", "p").unwrap_err().to_string();
-        assert!(err.contains("p.toml") && err.contains("route"), "{err}");
+    fn bad_values_name_the_field_and_line() {
+        let err = parse_policy("stages = [\"fast\"]", "p.toml", "p").unwrap_err().to_string();
+        assert!(err.contains("p.toml") && err.contains("stages"), "{err}");
         let err = parse_policy("buffer = \"-1\"", "p.toml", "p").unwrap_err().to_string();
         assert!(err.contains("buffer"), "{err}");
+        let err = parse_policy("penalty = { static_rate = \"2\" }", "p.toml", "p").unwrap_err().to_string();
+        assert!(err.contains("static_rate"), "{err}");
+        for bad in ["nan", "inf", "-1.0"] {
+            let err = parse_policy(&format!("penalty = {{ base = \"0.001\", vol_coef = {bad} }}"), "p.toml", "p").unwrap_err().to_string();
+            assert!(err.contains("vol_coef"), "{bad}: {err}");
+        }
         let err = parse_policy("base = \"magic\"", "p.toml", "p").unwrap_err().to_string();
         assert!(err.contains("base"), "{err}");
-        assert!(parse_policy("colour = 1", "p.toml", "p").is_err());
+        let err = parse_policy("name = \"x\"\ncolour = 1", "p.toml", "p").unwrap_err().to_string();
+        assert!(err.contains("p.toml:2") && err.contains("colour"), "{err}");
+        let err = parse_policy("max_attempts = 0", "p.toml", "p").unwrap_err().to_string();
+        assert!(err.contains("max_attempts"), "{err}");
+        let err = parse_policy("auction_duration_ms = 99999999999", "p.toml", "p").unwrap_err().to_string();
+        assert!(err.contains("auction_duration_ms"), "{err}");
         assert!(resolve_policy("no-such-policy").is_err());
         assert_eq!(resolve_policy("naive").unwrap().name, "naive");
     }

@@ -75,18 +75,25 @@ fn compare_is_deterministic_across_processes_and_conserves_value() {
         let name = p["name"].as_str().unwrap();
         assert_eq!(p["conservation_error"], "0", "{name}: value not conserved");
         assert!(p["liquidations"].as_u64().unwrap() > 0, "{name}: the crash liquidated nobody");
-        for key in ["bad_debt", "user_equity_kept", "collateral_lost", "penalties", "insurance_fund_min"] {
+        for key in ["total_loss_to_others", "fund_draws", "adl_counterparty_loss", "bad_debt", "backstop_loss", "equity_kept", "penalties", "fund_min"] {
             let text = p[key].as_str().unwrap_or_else(|| panic!("{name}: {key} is not a decimal string"));
             assert!(text.contains('.'), "{name}: {key} = {text}");
         }
+        assert!(p["zero_fill_attempts"].as_u64().is_some(), "{name}: zero_fill_attempts");
+        assert!(p["journal_records"].as_u64().unwrap() > 0, "{name}: journal records");
         let stages = p["latency"].as_object().unwrap();
-        for stage in ["feed_receive_to_ring", "ring_to_engine", "mark_update_to_trigger", "trigger_to_first_order"] {
+        for stage in ["feed_receive_to_ring", "ring_to_engine", "engine_event"] {
             assert!(stages[stage]["samples"].as_u64().unwrap() > 0, "{name}: no samples for {stage}");
         }
     }
     let by_name = |n: &str| policies.iter().find(|p| p["name"] == n).unwrap();
     assert_eq!(by_name("naive")["partial_liquidations"], 0, "naive closes whole positions");
     assert!(by_name("partial")["partial_liquidations"].as_u64().unwrap() > 0);
+    // The own book is the first venue: the market maker's resting orders take liquidations.
+    assert!(by_name("adaptive")["volume_by_venue"]["own_book"].as_i64().unwrap() > 0);
+    // Naive never uses the own book or an auction.
+    assert_eq!(by_name("naive")["volume_by_venue"]["own_book"], 0);
+    assert_eq!(by_name("naive")["volume_by_venue"]["auction"], 0);
     assert!(table.contains("naive") && table.contains("adaptive"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use gavel_engine::engine_loop::PinOutcome;
-use gavel_engine::outcome::format_money;
-use gavel_engine::policy_replay::BUILTIN_POLICIES;
+use gavel_engine::engine::BUILTIN_POLICIES;
+use gavel_sim::format_money;
 use gavel_engine::risk::instrument::{QUOTE_DECIMALS, QUOTE_SCALE};
 use gavel_feeds::clock::Clock;
 use serde_json::json;
@@ -30,7 +30,8 @@ pub struct Args {
     /// Write the self-contained HTML report to this file.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Write each policy's journal to `<DIR>/<policy>.journal`.
+    /// Write each policy's journal (binary engine output records; `gavel journal dump`) to
+    /// `<DIR>/<policy>.journal`.
     #[arg(long)]
     pub journal_dir: Option<PathBuf>,
 }
@@ -43,11 +44,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         args.policies.clone()
     };
-    let runs = compare(&inputs, &names)?;
-    print!("{}", table(&runs));
     if let Some(dir) = &args.journal_dir {
-        write_journals(&runs, dir)?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let runs = compare(&inputs, &names, args.journal_dir.as_deref())?;
+    print!("{}", table(&runs));
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
             .with_context(|| format!("writing {}", path.display()))?;
@@ -60,14 +61,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs every policy in `names` over the same inputs, in order.
-pub fn compare(inputs: &ReplayInputs, names: &[String]) -> anyhow::Result<Vec<PolicyRun>> {
+/// Runs every policy in `names` over the same inputs, in order; journals go to
+/// `<journal_dir>/<policy>.journal` when a folder is given.
+pub fn compare(inputs: &ReplayInputs, names: &[String], journal_dir: Option<&Path>) -> anyhow::Result<Vec<PolicyRun>> {
     let clock = Clock::calibrate(std::time::Duration::from_millis(20));
     let mut runs = Vec::with_capacity(names.len());
     let mut warned = false;
     for spec in names {
         let policy = resolve_policy(spec)?;
-        let run = run_policy(inputs, &policy, clock).with_context(|| format!("policy {}", policy.name))?;
+        let journal = journal_dir.map(|d| d.join(format!("{}.journal", policy.name)));
+        let run = run_policy(inputs, &policy, clock, journal.as_deref()).with_context(|| format!("policy {}", policy.name))?;
         if let (PinOutcome::Unpinned { requested, reason }, false) = (&run.pin, warned) {
             eprintln!("warning: engine not pinned to core {requested}: {reason}");
             warned = true;
@@ -103,28 +106,32 @@ pub fn table(runs: &[PolicyRun]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<16} {:>14} {:>9} {:>14} {:>14} {:>12} {:>10} {:>9} {:>14} {:>14} {:>12}",
-        "policy", "bad_debt", "slip_bps", "equity_kept", "coll_lost", "penalties", "liq(f/p)", "cascade", "adl", "fund_min", "conserv_err"
+        "{:<16} {:>14} {:>9} {:>14} {:>12} {:>9} {:>9} {:>24} {:>14} {:>14} {:>11}",
+        "policy", "loss_others", "arr_bps", "equity_kept", "penalties", "liq(f/p)", "zero_fill", "lots own/auc/ext/bs/adl", "adl_loss", "fund_min", "conserv_err"
     );
     for run in runs {
         let o = &run.outcome;
+        let v = &o.volume;
         let _ = writeln!(
             out,
-            "{:<16} {:>14} {:>9.2} {:>14} {:>14} {:>12} {:>10} {:>9} {:>14} {:>14} {:>12}",
+            "{:<16} {:>14} {:>9.2} {:>14} {:>12} {:>9} {:>9} {:>24} {:>14} {:>14} {:>11}",
             o.policy,
-            money_short(o.bad_debt),
-            o.slippage_bps(),
+            money_short(o.total_loss_to_others()),
+            o.arrival_slippage_bps(),
             money_short(o.user_equity_kept),
-            money_short(o.collateral_lost),
             money_short(o.penalties),
-            format!("{}/{}", o.full_liquidations, o.partial_liquidations),
-            o.cascade_depth,
-            money_short(o.adl_notional),
-            money_short(o.insurance_fund_min),
+            format!("{}/{}", o.full_liquidations, o.partial_liquidations()),
+            o.zero_fill_attempts,
+            format!("{}/{}/{}/{}/{}", v.own_book, v.auction, v.external.iter().sum::<i64>(), v.backstop, v.adl),
+            money_short(o.adl_counterparty_loss),
+            money_short(o.fund_min),
             o.conservation_error
         );
     }
-    out.push_str("(money in quote currency; slip_bps = volume-weighted slippage vs the mark at trigger)\n");
+    out.push_str(
+        "(money in quote currency; loss_others = fund draws + ADL haircut + bad debt + backstop loss; \
+         arr_bps = volume-weighted slippage vs the mark at each account's first trigger)\n",
+    );
     out
 }
 
@@ -146,52 +153,56 @@ fn stage_json(run: &PolicyRun) -> serde_json::Value {
     serde_json::Value::Object(stages)
 }
 
-/// The comparison as JSON (money as exact decimal strings in quote currency).
+/// One policy's outcome as JSON (money as exact decimal strings in quote currency).
+pub fn outcome_json(run: &PolicyRun) -> serde_json::Value {
+    let o = &run.outcome;
+    let mut volume = serde_json::Map::new();
+    for (name, lots) in o.volume.named() {
+        volume.insert(name.to_string(), json!(lots));
+    }
+    let counters: serde_json::Map<String, serde_json::Value> = o.counters.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    json!({
+        "name": o.policy,
+        "total_loss_to_others": money(o.total_loss_to_others()),
+        "fund_draws": money(o.fund_draws),
+        "adl_counterparty_loss": money(o.adl_counterparty_loss),
+        "bad_debt": money(o.bad_debt),
+        "backstop_loss": money(o.backstop_loss),
+        "arrival_slippage_bps": o.arrival_slippage_bps(),
+        "arrival_slippage_per_fill_bps": o.arrival_slippage_per_fill_bps,
+        "equity_kept": money(o.user_equity_kept),
+        "penalties": money(o.penalties),
+        "liquidations": o.liquidations,
+        "full_liquidations": o.full_liquidations,
+        "partial_liquidations": o.partial_liquidations(),
+        "accounts_touched": o.accounts_touched,
+        "zero_fill_attempts": o.zero_fill_attempts,
+        "volume_by_venue": volume,
+        "cascade_depth": o.cascade_depth,
+        "adl_notional": money(o.adl_notional),
+        "fund_start": money(o.fund_start),
+        "fund_min": money(o.fund_min),
+        "fund_end": money(o.fund_end),
+        "time_to_solvency_p50_ns": o.time_to_solvency_ns.0,
+        "time_to_solvency_p99_ns": o.time_to_solvency_ns.1,
+        "peak_impact_bps": o.peak_impact_centi_bps as f64 / 100.0,
+        "conservation_error": o.conservation_error.to_string(),
+        "counters": counters,
+        "journal_records": run.journal_records,
+        "journal_fingerprint": format!("{:016x}", run.journal_hash),
+        "events": run.events,
+        "latency": stage_json(run),
+    })
+}
+
+/// The comparison as JSON.
 pub fn to_json(scenario: &str, inputs: &ReplayInputs, runs: &[PolicyRun]) -> serde_json::Value {
-    let policies: Vec<serde_json::Value> = runs
-        .iter()
-        .map(|run| {
-            let o = &run.outcome;
-            json!({
-                "name": o.policy,
-                "bad_debt": money(o.bad_debt),
-                "slippage_bps": o.slippage_bps(),
-                "user_equity_kept": money(o.user_equity_kept),
-                "collateral_lost": money(o.collateral_lost),
-                "penalties": money(o.penalties),
-                "keeper_incentives": money(o.keeper_incentives),
-                "liquidations": o.liquidations(),
-                "full_liquidations": o.full_liquidations,
-                "partial_liquidations": o.partial_liquidations,
-                "cascade_depth": o.cascade_depth,
-                "adl_volume": money(o.adl_notional),
-                "insurance_fund_start": money(o.insurance_fund_start),
-                "insurance_fund_end": money(o.insurance_fund),
-                "insurance_fund_min": money(o.insurance_fund_min),
-                "time_to_solvency_p50_ns": o.time_to_solvency_quantile(0.5),
-                "time_to_solvency_p99_ns": o.time_to_solvency_quantile(0.99),
-                "peak_impact_bps": o.peak_impact_centi_bps as f64 / 100.0,
-                "conservation_error": o.conservation_error.to_string(),
-                "events": run.events,
-                "latency": stage_json(run),
-            })
-        })
-        .collect();
     json!({
         "scenario": scenario,
         "impact_feedback": inputs.impact_feedback,
         "captures": inputs.captures.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "policies": policies,
+        "policies": runs.iter().map(outcome_json).collect::<Vec<_>>(),
     })
-}
-
-fn write_journals(runs: &[PolicyRun], dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for run in runs {
-        let path = dir.join(format!("{}.journal", run.outcome.policy));
-        std::fs::write(&path, &run.journal).with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(())
 }
 
 /// Writes the HTML report of a comparison.
@@ -208,17 +219,26 @@ pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun]) -> anyhow::
                 liquidations: run.series.liquidations.iter().map(|&(t, p)| (t, p as f64)).collect(),
                 insurance_fund: run.series.insurance_fund.iter().map(|&(t, f)| (t, to_quote(f))).collect(),
                 metrics: vec![
+                    ("total loss to others".into(), money_short(o.total_loss_to_others()), to_quote(o.total_loss_to_others())),
+                    ("insurance fund draws".into(), money_short(o.fund_draws), to_quote(o.fund_draws)),
+                    ("ADL haircut".into(), money_short(o.adl_counterparty_loss), to_quote(o.adl_counterparty_loss)),
                     ("bad debt".into(), money_short(o.bad_debt), to_quote(o.bad_debt)),
-                    ("slippage (bps)".into(), format!("{:.2}", o.slippage_bps()), o.slippage_bps()),
+                    ("backstop loss".into(), money_short(o.backstop_loss), to_quote(o.backstop_loss)),
+                    ("arrival slippage (bps)".into(), format!("{:.2}", o.arrival_slippage_bps()), o.arrival_slippage_bps()),
                     ("user equity kept".into(), money_short(o.user_equity_kept), to_quote(o.user_equity_kept)),
-                    ("collateral lost".into(), money_short(o.collateral_lost), to_quote(o.collateral_lost)),
                     ("penalties".into(), money_short(o.penalties), to_quote(o.penalties)),
-                    ("liquidations".into(), o.liquidations().to_string(), o.liquidations() as f64),
+                    ("liquidations".into(), o.liquidations.to_string(), o.liquidations as f64),
+                    ("zero-fill attempts".into(), o.zero_fill_attempts.to_string(), o.zero_fill_attempts as f64),
+                    ("own-book lots".into(), o.volume.own_book.to_string(), o.volume.own_book as f64),
+                    ("auction lots".into(), o.volume.auction.to_string(), o.volume.auction as f64),
+                    ("external lots".into(), o.volume.external.iter().sum::<i64>().to_string(), o.volume.external.iter().sum::<i64>() as f64),
+                    ("backstop lots".into(), o.volume.backstop.to_string(), o.volume.backstop as f64),
+                    ("ADL lots".into(), o.volume.adl.to_string(), o.volume.adl as f64),
                     ("cascade depth".into(), o.cascade_depth.to_string(), f64::from(o.cascade_depth)),
-                    ("ADL volume".into(), money_short(o.adl_notional), to_quote(o.adl_notional)),
-                    ("insurance fund min".into(), money_short(o.insurance_fund_min), to_quote(o.insurance_fund_min)),
+                    ("insurance fund min".into(), money_short(o.fund_min), to_quote(o.fund_min)),
                     ("conservation error".into(), o.conservation_error.to_string(), o.conservation_error as f64),
                 ],
+
             }
         })
         .collect();

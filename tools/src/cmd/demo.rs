@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use gavel_engine::policy_replay::BUILTIN_POLICIES;
+use gavel_engine::engine::BUILTIN_POLICIES;
 
 use crate::cmd::compare::{compare, table, to_json, write_report};
 use crate::cmd::gen::{write_crash_scenario, CrashArgs};
@@ -51,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (name, mut inputs) = resolve_inputs(Some(&dir), None, None, None, &[])?;
     inputs.engine_core = args.core;
     let names: Vec<String> = BUILTIN_POLICIES.iter().map(|s| s.to_string()).collect();
-    let runs = compare(&inputs, &names)?;
+    let runs = compare(&inputs, &names, None)?;
     print!("{}", table(&runs));
     write_report(&args.report, &name, &runs)?;
     println!("wrote {}", args.report.display());

@@ -19,3 +19,4 @@ pub mod liquidate;
 pub mod bench_book;
 pub mod gen_accounts;
 pub mod tune;
+pub mod journal;

@@ -45,7 +45,7 @@ pub struct Args {
     /// Liquidation policy: built-in name or policy TOML file (policy mode).
     #[arg(long, default_value = "adaptive")]
     pub policy: String,
-    /// Write the journal here (policy mode).
+    /// Write the journal here (policy mode): binary engine output records, read with `gavel journal dump`.
     #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Write the outcome as JSON here (policy mode).
@@ -220,7 +220,7 @@ fn run_policy_mode(args: Args) -> anyhow::Result<()> {
         });
         (bar, ticker)
     });
-    let result = run_policy(&inputs, &policy, clock);
+    let result = run_policy(&inputs, &policy, clock, args.journal.as_deref());
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     if let Some((bar, ticker)) = bar {
         let _ = ticker.join();
@@ -230,8 +230,7 @@ fn run_policy_mode(args: Args) -> anyhow::Result<()> {
     let runs = vec![run];
     print!("{}", table(&runs));
     if let Some(path) = &args.journal {
-        std::fs::write(path, &runs[0].journal).with_context(|| format!("writing {}", path.display()))?;
-        println!("wrote {}", path.display());
+        println!("wrote {} ({} records)", path.display(), runs[0].journal_records);
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)

@@ -13,8 +13,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use gavel_engine::engine_loop::PinOutcome;
-use gavel_engine::outcome::OutcomeRecorder;
-use gavel_engine::policy_replay::LiquidationPolicy;
+use gavel_engine::engine::{EnginePolicy as LiquidationPolicy, Stage};
+use gavel_sim::Outcome as OutcomeRecorder;
 use gavel_engine::risk::decimal::Decimal;
 use gavel_engine::risk::instrument::{rate_unit, InstrumentSet, QUOTE_DECIMALS, QUOTE_SCALE, RATE_SCALE};
 use gavel_engine::risk::penalty::PenaltyPolicy;
@@ -22,7 +22,7 @@ use gavel_feeds::clock::Clock;
 use serde_json::json;
 
 use crate::pipeline::{resolve_inputs, run_policy, ReplayInputs};
-use crate::policy_file::{parse_route, rate_text, resolve_policy, route_name, to_toml};
+use crate::policy_file::{parse_stage, rate_text, resolve_policy, stage_name, to_toml};
 
 /// Search method.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,8 +36,8 @@ pub enum Method {
 /// A searched policy parameter (named as in policy files).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Param {
-    /// Execution route.
-    Route,
+    /// The execution waterfall (`stages`).
+    Stages,
     /// Minimal partial close or full close.
     Partial,
     /// Partial-liquidation buffer.
@@ -50,13 +50,13 @@ pub enum Param {
 }
 
 /// Every parameter, in search order.
-pub const PARAMS: [Param; 5] = [Param::Route, Param::Partial, Param::Buffer, Param::Penalty, Param::OracleHalfLifeMs];
+pub const PARAMS: [Param; 5] = [Param::Stages, Param::Partial, Param::Buffer, Param::Penalty, Param::OracleHalfLifeMs];
 
 impl Param {
     /// The policy-file field name.
     pub fn name(self) -> &'static str {
         match self {
-            Param::Route => "route",
+            Param::Stages => "stages",
             Param::Partial => "partial",
             Param::Buffer => "buffer",
             Param::Penalty => "penalty",
@@ -71,7 +71,7 @@ impl Param {
     /// Candidate values of coordinate descent (the full sweep).
     fn coordinate_values(self) -> &'static [&'static str] {
         match self {
-            Param::Route => &["auto", "naive", "auction", "slicing", "both"],
+            Param::Stages => &["own_book,auction,route", "own_book,route", "own_book,auction", "auction,route", "route"],
             Param::Partial => &["true", "false"],
             Param::Buffer => &["0.02", "0.05", "0.1", "0.2", "0.3"],
             Param::Penalty => {
@@ -84,7 +84,7 @@ impl Param {
     /// Candidate values of the grid (smaller, since the grid multiplies them).
     fn grid_values(self) -> &'static [&'static str] {
         match self {
-            Param::Route => &["auto", "naive", "slicing"],
+            Param::Stages => &["own_book,auction,route", "own_book,route", "route"],
             Param::Partial => &["true", "false"],
             Param::Buffer => &["0.05", "0.1", "0.2"],
             Param::Penalty => &["static:0.002", "dynamic:0.0015:0.0035"],
@@ -96,8 +96,8 @@ impl Param {
 /// One value of one parameter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ParamValue {
-    /// `route`.
-    Route(gavel_engine::auction::policy::RouteMode),
+    /// `stages` (at most three, in order).
+    Stages([Option<Stage>; 3]),
     /// `partial`.
     Partial(bool),
     /// `buffer`, 10^-8 parts.
@@ -126,10 +126,15 @@ impl ParamValue {
     pub fn parse(param: Param, text: &str) -> anyhow::Result<ParamValue> {
         let what = format!("value of {}", param.name());
         Ok(match param {
-            Param::Route => ParamValue::Route(
-                parse_route(text)
-                    .ok_or_else(|| anyhow::anyhow!("{what}: {text:?} is not auto, naive, auction, slicing or both"))?,
-            ),
+            Param::Stages => {
+                let mut stages = [None; 3];
+                let names: Vec<&str> = text.split(',').filter(|s| !s.is_empty()).collect();
+                anyhow::ensure!(names.len() <= 3, "{what}: {text:?} lists more than three stages");
+                for (slot, name) in stages.iter_mut().zip(&names) {
+                    *slot = Some(parse_stage(name).ok_or_else(|| anyhow::anyhow!("{what}: {name:?} is not own_book, auction or route"))?);
+                }
+                ParamValue::Stages(stages)
+            }
             Param::Partial => ParamValue::Partial(match text {
                 "true" => true,
                 "false" => false,
@@ -158,7 +163,7 @@ impl ParamValue {
     /// Sets this value on `policy`.
     pub fn apply(self, policy: &mut LiquidationPolicy) {
         match self {
-            ParamValue::Route(route) => policy.route = route,
+            ParamValue::Stages(stages) => policy.stages = stages.iter().flatten().copied().collect(),
             ParamValue::Partial(partial) => policy.partial = partial,
             ParamValue::Buffer(rate) => policy.liquidation.buffer_rate = rate,
             ParamValue::Penalty(penalty) => policy.penalty = penalty,
@@ -190,8 +195,8 @@ pub fn describe(policy: &LiquidationPolicy) -> String {
         PenaltyPolicy::Dynamic { base, cap, .. } => format!("dynamic:{}:{}", rate_text(base), rate_text(cap)),
     };
     format!(
-        "route={} partial={} buffer={} penalty={} oracle_half_life_ms={}",
-        route_name(policy.route),
+        "stages={} partial={} buffer={} penalty={} oracle_half_life_ms={}",
+        policy.stages.iter().map(|s| stage_name(*s)).collect::<Vec<_>>().join(","),
         policy.partial,
         rate_text(policy.liquidation.buffer_rate),
         penalty,
@@ -218,12 +223,12 @@ impl Weights {
 /// The outcome fields the objective reads, all exact integers in quote units.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Terms {
-    /// [`OutcomeRecorder::bad_debt`].
-    pub bad_debt: i128,
-    /// [`OutcomeRecorder::slippage_cost`].
-    pub slippage_cost: i128,
-    /// [`OutcomeRecorder::collateral_lost`].
-    pub collateral_lost: i128,
+    /// [`OutcomeRecorder::total_loss_to_others`].
+    pub loss_to_others: i128,
+    /// [`OutcomeRecorder::penalties`]: paid into the fund, they offset losses to others.
+    pub penalties: i128,
+    /// [`OutcomeRecorder::arrival_harm`].
+    pub arrival_harm: i128,
     /// [`OutcomeRecorder::user_equity_kept`].
     pub user_equity_kept: i128,
     /// [`OutcomeRecorder::conservation_error`].
@@ -234,20 +239,19 @@ impl Terms {
     /// The objective's terms of one replay.
     pub fn of(outcome: &OutcomeRecorder) -> Terms {
         Terms {
-            bad_debt: outcome.bad_debt,
-            slippage_cost: outcome.slippage_cost,
-            collateral_lost: outcome.collateral_lost,
+            loss_to_others: outcome.total_loss_to_others(),
+            penalties: outcome.penalties,
+            arrival_harm: outcome.arrival_harm,
             user_equity_kept: outcome.user_equity_kept,
             conservation_error: outcome.conservation_error,
         }
     }
 }
 
-/// `J = bad_debt + λ·slippage_cost + collateral_lost − μ·user_equity_kept`,
+/// `J = (loss to others − penalties into the fund) + λ·arrival harm − μ·user equity kept`,
 /// exactly, in 10^-8 quote units (divide by [`RATE_SCALE`] for quote units).
 pub fn objective_scaled(terms: &Terms, weights: Weights) -> i128 {
-    (terms.bad_debt + terms.collateral_lost) * RATE_SCALE + weights.lambda * terms.slippage_cost
-        - weights.mu * terms.user_equity_kept
+    (terms.loss_to_others - terms.penalties) * RATE_SCALE + weights.lambda * terms.arrival_harm - weights.mu * terms.user_equity_kept
 }
 
 /// A scaled objective in quote currency, exact (e.g. `1234.5` for 1 234.5 quote).
@@ -263,7 +267,7 @@ pub fn objective_text(scaled: i128) -> String {
 
 /// A scaled objective in quote currency with 2 decimals (truncated), for tables.
 pub fn objective_short(scaled: i128) -> String {
-    gavel_engine::outcome::format_money(scaled / (RATE_SCALE * QUOTE_SCALE / 100), 2)
+    gavel_sim::format_money(scaled / (RATE_SCALE * QUOTE_SCALE / 100), 2)
 }
 
 /// Arguments of `gavel tune`.
@@ -350,7 +354,7 @@ impl Evaluator<'_> {
         }
         let mut eval = Evaluation { per_scenario: Vec::new(), total: 0, conservation: Vec::new() };
         for scenario in self.scenarios {
-            let run = run_policy(&scenario.inputs, policy, self.clock)
+            let run = run_policy(&scenario.inputs, policy, self.clock, None)
                 .with_context(|| format!("policy {} on scenario {}", describe(policy), scenario.name))?;
             if let (PinOutcome::Unpinned { requested, reason }, false) = (&run.pin, self.warned_pin) {
                 eprintln!("warning: engine not pinned to core {requested}: {reason}");
@@ -658,21 +662,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    fn terms(bad_debt: i128, slippage_cost: i128, collateral_lost: i128, user_equity_kept: i128) -> Terms {
-        Terms { bad_debt, slippage_cost, collateral_lost, user_equity_kept, conservation_error: 0 }
+    fn terms(loss_to_others: i128, penalties: i128, arrival_harm: i128, user_equity_kept: i128) -> Terms {
+        Terms { loss_to_others, penalties, arrival_harm, user_equity_kept, conservation_error: 0 }
     }
 
     #[test]
     fn objective_is_exact_weighted_sum() {
         let w = Weights::parse("1", "0.1").unwrap();
         assert_eq!(w, Weights { lambda: RATE_SCALE, mu: RATE_SCALE / 10 });
-        // 100 + 1·40 + 250 − 0.1·1000 = 290 quote units.
-        assert_eq!(objective_scaled(&terms(100, 40, 250, 1000), w), 290 * RATE_SCALE);
-        // A negative slippage (fills better than the mark) lowers J.
-        assert_eq!(objective_scaled(&terms(0, -40, 0, 0), w), -40 * RATE_SCALE);
+        // (350 − 0) + 1·40 − 0.1·1000 = 290 quote units.
+        assert_eq!(objective_scaled(&terms(350, 0, 40, 1000), w), 290 * RATE_SCALE);
+        // Penalties that reach the fund are credited against the loss to others.
+        assert_eq!(objective_scaled(&terms(350, 50, 40, 1000), w), 240 * RATE_SCALE);
+        // A negative arrival harm (fills better than the arrival mark) lowers J.
+        assert_eq!(objective_scaled(&terms(0, 0, -40, 0), w), -40 * RATE_SCALE);
         let w = Weights::parse("2.5", "0.00000003").unwrap();
-        // 7 + 2.5·3 + 0 − 3e-8·1 = 14.49999997 quote units, kept exactly.
-        assert_eq!(objective_scaled(&terms(7, 3, 0, 1), w), 1_450_000_000 - 3);
+        // 7 + 2.5·3 − 3e-8·1 = 14.49999997 quote units, kept exactly.
+        assert_eq!(objective_scaled(&terms(7, 0, 3, 1), w), 1_450_000_000 - 3);
         assert_eq!(objective_text(1_450_000_000 - 3), "0.00001449999997");
         assert_eq!(objective_text(290 * RATE_SCALE * QUOTE_SCALE), "290");
         assert_eq!(objective_text(0), "0");
@@ -682,25 +688,18 @@ mod tests {
     }
 
     #[test]
-    fn lower_objective_ranks_better_on_hand_made_outcomes() {
+    fn keeping_equity_lowers_the_objective() {
         let w = Weights::parse("1", "0.1").unwrap();
-        let mut a = OutcomeRecorder::new("a", 0);
-        a.bad_debt = 500;
-        a.collateral_lost = 1_000;
-        a.user_equity_kept = 20_000;
-        a.record_fill(1, 100, 99, 10, 1); // slippage 10
-        let mut b = a.clone();
-        b.user_equity_kept = 30_000; // keeps 10 000 more equity: J lower by 1 000
-        let (ja, jb) = (objective_scaled(&Terms::of(&a), w), objective_scaled(&Terms::of(&b), w));
-        assert_eq!(ja, (500 + 10 + 1_000 - 2_000) * RATE_SCALE);
-        assert_eq!(ja - jb, 1_000 * RATE_SCALE);
+        let j = |t: Terms| objective_scaled(&t, w);
+        // Keeping 10 000 more equity lowers J by 1 000.
+        assert_eq!(j(terms(500, 0, 10, 20_000)) - j(terms(500, 0, 10, 30_000)), 1_000 * RATE_SCALE);
     }
 
     #[test]
     fn values_parse_apply_and_describe() {
         let mut p = LiquidationPolicy::builtin("adaptive").unwrap();
         for (param, text) in [
-            (Param::Route, "slicing"),
+            (Param::Stages, "route,own_book"),
             (Param::Partial, "false"),
             (Param::Buffer, "0.2"),
             (Param::Penalty, "static:0.002"),
@@ -708,7 +707,7 @@ mod tests {
         ] {
             ParamValue::parse(param, text).unwrap().apply(&mut p);
         }
-        assert_eq!(describe(&p), "route=slicing partial=false buffer=0.2 penalty=static:0.002 oracle_half_life_ms=250");
+        assert_eq!(describe(&p), "stages=route,own_book partial=false buffer=0.2 penalty=static:0.002 oracle_half_life_ms=250");
         ParamValue::parse(Param::Penalty, "dynamic:0.001:0.0025").unwrap().apply(&mut p);
         assert_eq!(p.penalty, PenaltyPolicy::Dynamic { base: 100_000, vol_coef: 0.5, depth_coef: 0.01, cap: 250_000 });
         assert!(ParamValue::parse(Param::Penalty, "flat:0.1").is_err());
