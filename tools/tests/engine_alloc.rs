@@ -32,7 +32,8 @@ thread_local! {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if IN_ENGINE.with(Cell::get) {
-            ENGINE_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            let n = ENGINE_ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+            trace(n);
         }
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
@@ -54,6 +55,18 @@ unsafe impl GlobalAlloc for Counting {
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
+
+/// With `GAVEL_ALLOC_TRACE=N` set, prints where the first N engine allocations came from.
+fn trace(n: u64) {
+    let limit = TRACE_LIMIT.load(Ordering::Relaxed);
+    if n < limit {
+        IN_ENGINE.with(|c| c.set(false));
+        eprintln!("engine allocation {n}:\n{}", std::backtrace::Backtrace::force_capture());
+        IN_ENGINE.with(|c| c.set(true));
+    }
+}
+
+static TRACE_LIMIT: AtomicU64 = AtomicU64::new(0);
 
 fn in_engine(on: bool) {
     IN_ENGINE.with(|c| c.set(on));
@@ -90,6 +103,9 @@ fn events(dir: &Path, set: &InstrumentSet) -> Vec<Event> {
 
 #[test]
 fn engine_event_path_allocates_nothing_over_a_20k_account_crash() {
+    if let Some(n) = std::env::var("GAVEL_ALLOC_TRACE").ok().and_then(|v| v.parse().ok()) {
+        TRACE_LIMIT.store(n, Ordering::Relaxed);
+    }
     let dir = std::env::temp_dir().join(format!("gavel-alloc-{}", std::process::id()));
     let status = Command::new(env!("CARGO_BIN_EXE_gavel"))
         .args(["gen", "crash", "--seed", "7919", "--accounts", "20000", "--out"])

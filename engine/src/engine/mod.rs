@@ -182,8 +182,9 @@ pub struct Engine {
 
 impl Engine {
     /// An engine over the accounts, positions and fund of `ledger`.
-    pub fn new(config: EngineConfig, policy: EnginePolicy, ledger: Ledger) -> Result<Self, String> {
+    pub fn new(config: EngineConfig, policy: EnginePolicy, mut ledger: Ledger) -> Result<Self, String> {
         policy.validate()?;
+        ledger.book.reserve_index();
         let accounts = ledger.book.accounts().len();
         config.validate(accounts)?;
         let instruments = ledger.book.instruments().len();

@@ -18,7 +18,7 @@
 //! entries recomputed (O(m log n) for those m accounts, only on band exits).
 //! Band 0 recomputes on every move.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 
 use super::account::{Account, AccountId, MarginMode, Position};
 use super::instrument::{validate_brackets, Bracket, InstrumentId, InstrumentSet};
@@ -35,7 +35,7 @@ pub struct RiskBook {
     by_name: HashMap<String, AccountId>,
     index: Vec<InstrumentTriggers>,
     /// Per instrument: cross accounts with ≥ 2 open positions, one of them here.
-    multi: Vec<BTreeSet<AccountId>>,
+    multi: Vec<super::ordered_set::OrderedSet<AccountId>>,
     /// Reused list of accounts to refresh after a mark update.
     scratch: Vec<AccountId>,
     /// Per instrument: conservative entries of multi-position cross accounts
@@ -63,7 +63,7 @@ impl RiskBook {
             names: Vec::new(),
             by_name: HashMap::new(),
             index: (0..n).map(|_| InstrumentTriggers::new()).collect(),
-            multi: vec![BTreeSet::new(); n],
+            multi: (0..n).map(|_| super::ordered_set::OrderedSet::new()).collect(),
             scratch: Vec::new(),
             conservative: (0..n).map(|_| InstrumentTriggers::new()).collect(),
             bands: vec![None; n],
@@ -133,6 +133,22 @@ impl RiskBook {
             }
         }
         Ok(())
+    }
+
+    /// Sizes the trigger index for every current account holding a position in every
+    /// instrument (both sides, plus the multi-position structures when any account
+    /// holds several), so that later inserts on the event path do not allocate.
+    pub fn reserve_index(&mut self) {
+        let n = self.accounts.len();
+        let multi = self.accounts.iter().any(|a| a.positions.len() >= 2);
+        for i in 0..self.index.len() {
+            self.index[i].reserve(n);
+            if multi {
+                self.conservative[i].reserve(n);
+                self.multi[i].reserve(n);
+            }
+        }
+        self.scratch.reserve(n);
     }
 
     /// Reserves room for `n` more accounts.
@@ -228,7 +244,7 @@ impl RiskBook {
             if !self.multi[i].is_empty() {
                 let mut ids = std::mem::take(&mut self.scratch);
                 ids.clear();
-                ids.extend(self.multi[i].iter().copied());
+                ids.extend(self.multi[i].iter());
                 for &id in &ids {
                     self.reindex_except(id, Some(instrument));
                 }

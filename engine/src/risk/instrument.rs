@@ -155,11 +155,17 @@ impl Instrument {
     }
 }
 
+/// Most maintenance brackets an instrument may have (Binance's longest table has 11).
+pub const MAX_BRACKETS: usize = 32;
+
 /// Checks a bracket schedule: at least one bracket, caps increasing, rates
 /// non-decreasing in (0, 1), leverage ≥ 1, and every maintenance amount equal
 /// to the continuity value `cum[i-1] + cap[i-1] × (rate[i] − rate[i-1])`.
 pub fn validate_brackets(brackets: &[Bracket]) -> Result<(), String> {
     let first = brackets.first().ok_or("at least one bracket is required")?;
+    if brackets.len() > MAX_BRACKETS {
+        return Err(format!("at most {MAX_BRACKETS} brackets, not {}", brackets.len()));
+    }
     if first.maintenance_amount != 0 {
         return Err("the first maintenance amount must be 0".into());
     }

@@ -72,20 +72,34 @@ pub struct LiquidationRequest {
 /// monotone: a high penalty can make closing everything worse than closing part.)
 fn min_restoring_qty(ins: &super::instrument::Instrument, abs: i64, mark: i64, restores: &dyn Fn(i64) -> bool) -> Option<i64> {
     let lot_notional = i128::from(mark) * ins.quote_per_tick_lot;
-    let mut points: Vec<i64> = vec![1, abs];
+    // Segment boundaries on the stack: 1, abs, and one per bracket cap (brackets are
+    // limited to MAX_BRACKETS by the loader); the event path allocates nothing.
+    let mut storage = [0i64; super::instrument::MAX_BRACKETS + 2];
+    storage[0] = 1;
+    storage[1] = abs;
+    let mut n = 2;
     for b in &ins.brackets {
-        if b.notional_cap == i128::MAX || lot_notional <= 0 {
+        if b.notional_cap == i128::MAX || lot_notional <= 0 || n == storage.len() {
             continue;
         }
         // Remaining lots r = abs − q sit at or below this cap iff r ≤ cap / lot_notional.
         let r = (b.notional_cap / lot_notional).min(i128::from(abs)) as i64;
         let q = abs - r;
         if q > 1 && q < abs {
-            points.push(q);
+            storage[n] = q;
+            n += 1;
         }
     }
+    let points = &mut storage[..n];
     points.sort_unstable();
-    points.dedup();
+    let mut unique = 1;
+    for i in 1..points.len() {
+        if points[i] != points[unique - 1] {
+            points[unique] = points[i];
+            unique += 1;
+        }
+    }
+    let points = &points[..unique];
     for w in points.windows(2) {
         let (start, end) = (w[0], w[1]);
         if restores(start) {

@@ -25,6 +25,7 @@ pub mod liquidation;
 pub mod loader;
 pub mod margin;
 pub mod oracle;
+pub mod ordered_set;
 pub mod penalty;
 pub mod predictive;
 pub mod report;

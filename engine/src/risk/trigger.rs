@@ -8,16 +8,16 @@
 //! extremes (highest long trigger, lowest short trigger) answer the common
 //! "nothing crossed" case without touching the trees.
 
-use std::collections::BTreeSet;
 
 use super::account::AccountId;
 use super::margin::Trigger;
+use super::ordered_set::OrderedSet;
 
 /// Ordered liquidation prices of one instrument.
 #[derive(Clone, Debug, Default)]
 pub struct InstrumentTriggers {
-    longs: BTreeSet<(i64, AccountId)>,
-    shorts: BTreeSet<(i64, AccountId)>,
+    longs: OrderedSet<(i64, AccountId)>,
+    shorts: OrderedSet<(i64, AccountId)>,
     /// Highest long trigger (`i64::MIN` when there is none).
     max_long: i64,
     /// Lowest short trigger (`i64::MAX` when there is none).
@@ -28,8 +28,8 @@ impl InstrumentTriggers {
     /// An empty index.
     pub fn new() -> Self {
         InstrumentTriggers {
-            longs: BTreeSet::new(),
-            shorts: BTreeSet::new(),
+            longs: OrderedSet::new(),
+            shorts: OrderedSet::new(),
             max_long: i64::MIN,
             min_short: i64::MAX,
         }
@@ -71,11 +71,17 @@ impl InstrumentTriggers {
     #[inline]
     pub fn crossed(&self, mark: i64, out: &mut Vec<AccountId>) {
         if mark < self.max_long {
-            out.extend(self.longs.range((mark.saturating_add(1), 0)..).map(|e| e.1));
+            out.extend(self.longs.iter_from((mark.saturating_add(1), 0)).map(|e| e.1));
         }
         if mark > self.min_short {
-            out.extend(self.shorts.range(..(mark, 0)).map(|e| e.1));
+            out.extend(self.shorts.iter_before((mark, 0)).map(|e| e.1));
         }
+    }
+
+    /// Makes room for `positions` entries on each side without allocating later.
+    pub fn reserve(&mut self, positions: usize) {
+        self.longs.reserve(positions);
+        self.shorts.reserve(positions);
     }
 
     /// Number of indexed positions.

@@ -1,0 +1,213 @@
+//! An ordered set over a pool of fixed-size sorted chunks: the trigger index's
+//! storage. `BTreeSet` allocates and frees nodes as keys come and go; this set
+//! takes its chunks from a pool that [`OrderedSet::reserve`] fills up front, so
+//! inserts and removes on the engine's event path allocate nothing while the
+//! set stays within what was reserved (beyond it, a chunk is allocated — a
+//! correct but slower path the allocation test would catch).
+//!
+//! Layout: keys live in chunks of at most [`CHUNK`] sorted keys; `order` lists
+//! the non-empty chunks by their keys. Finding a key is a binary search over
+//! `order` (by each chunk's first key) and one within the chunk; inserting into
+//! a full chunk splits it in two. Every operation is O(log n + CHUNK + n/CHUNK)
+//! memory moves at worst, with small constants.
+
+/// Keys per chunk.
+pub const CHUNK: usize = 64;
+
+/// A sorted set of `Copy` keys.
+#[derive(Clone, Debug, Default)]
+pub struct OrderedSet<K: Ord + Copy> {
+    chunks: Vec<Vec<K>>,
+    order: Vec<u32>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl<K: Ord + Copy> OrderedSet<K> {
+    /// An empty set (no allocation until the first insert or reserve).
+    pub fn new() -> Self {
+        OrderedSet { chunks: Vec::new(), order: Vec::new(), free: Vec::new(), len: 0 }
+    }
+
+    /// Makes room for `keys` keys in total without further allocation.
+    pub fn reserve(&mut self, keys: usize) {
+        // Splits leave chunks at least half full, so 2·keys/CHUNK chunks always suffice.
+        let want = 2 * keys / CHUNK + 2;
+        if self.chunks.len() >= want {
+            return;
+        }
+        let more = want - self.chunks.len();
+        self.chunks.reserve_exact(more);
+        self.order.reserve_exact(want.saturating_sub(self.order.len()));
+        self.free.reserve_exact(want.saturating_sub(self.free.len()));
+        for _ in 0..more {
+            self.free.push(self.chunks.len() as u32);
+            self.chunks.push(Vec::with_capacity(CHUNK));
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn take_chunk(&mut self) -> u32 {
+        if let Some(id) = self.free.pop() {
+            return id;
+        }
+        self.chunks.push(Vec::with_capacity(CHUNK));
+        (self.chunks.len() - 1) as u32
+    }
+
+    /// Index in `order` of the chunk that holds (or would hold) `key`.
+    fn locate(&self, key: &K) -> usize {
+        let after = self.order.partition_point(|&id| self.chunks[id as usize][0] <= *key);
+        after.saturating_sub(1)
+    }
+
+    /// Adds `key`; false if it was there.
+    pub fn insert(&mut self, key: K) -> bool {
+        if self.order.is_empty() {
+            let id = self.take_chunk();
+            self.chunks[id as usize].push(key);
+            self.order.push(id);
+            self.len = 1;
+            return true;
+        }
+        let pos = self.locate(&key);
+        let id = self.order[pos] as usize;
+        let at = match self.chunks[id].binary_search(&key) {
+            Ok(_) => return false,
+            Err(at) => at,
+        };
+        if self.chunks[id].len() < CHUNK {
+            self.chunks[id].insert(at, key);
+        } else {
+            let new = self.take_chunk() as usize;
+            let (left, right) = if id < new {
+                let (a, b) = self.chunks.split_at_mut(new);
+                (&mut a[id], &mut b[0])
+            } else {
+                let (a, b) = self.chunks.split_at_mut(id);
+                (&mut b[0], &mut a[new])
+            };
+            right.extend_from_slice(&left[CHUNK / 2..]);
+            left.truncate(CHUNK / 2);
+            if at <= CHUNK / 2 {
+                left.insert(at, key);
+            } else {
+                right.insert(at - CHUNK / 2, key);
+            }
+            self.order.insert(pos + 1, new as u32);
+        }
+        self.len += 1;
+        true
+    }
+
+    /// Removes `key`; false if it was not there.
+    pub fn remove(&mut self, key: &K) -> bool {
+        if self.order.is_empty() {
+            return false;
+        }
+        let pos = self.locate(key);
+        let id = self.order[pos] as usize;
+        let Ok(at) = self.chunks[id].binary_search(key) else { return false };
+        self.chunks[id].remove(at);
+        if self.chunks[id].is_empty() {
+            self.order.remove(pos);
+            self.free.push(id as u32);
+        }
+        self.len -= 1;
+        true
+    }
+
+    /// Whether `key` is in the set.
+    pub fn contains(&self, key: &K) -> bool {
+        if self.order.is_empty() {
+            return false;
+        }
+        let id = self.order[self.locate(key)] as usize;
+        self.chunks[id].binary_search(key).is_ok()
+    }
+
+    /// The smallest key.
+    pub fn first(&self) -> Option<K> {
+        self.order.first().map(|&id| self.chunks[id as usize][0])
+    }
+
+    /// The largest key.
+    pub fn last(&self) -> Option<K> {
+        self.order.last().and_then(|&id| self.chunks[id as usize].last().copied())
+    }
+
+    /// Every key in order.
+    pub fn iter(&self) -> impl Iterator<Item = K> + '_ {
+        self.order.iter().flat_map(move |&id| self.chunks[id as usize].iter().copied())
+    }
+
+    /// Keys `≥ from`, in order.
+    pub fn iter_from(&self, from: K) -> impl Iterator<Item = K> + '_ {
+        let pos = if self.order.is_empty() { 0 } else { self.locate(&from) };
+        self.order[pos.min(self.order.len())..]
+            .iter()
+            .flat_map(move |&id| self.chunks[id as usize].iter().copied())
+            .skip_while(move |k| *k < from)
+    }
+
+    /// Keys `< until`, in order.
+    pub fn iter_before(&self, until: K) -> impl Iterator<Item = K> + '_ {
+        self.iter().take_while(move |k| *k < until)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    proptest! {
+        #[test]
+        fn behaves_like_a_btreeset(ops in prop::collection::vec((any::<bool>(), -300i64..300), 0..2_000), probe in -310i64..310) {
+            let mut ours = OrderedSet::new();
+            ours.reserve(64);
+            let mut reference = BTreeSet::new();
+            for (add, k) in ops {
+                if add {
+                    prop_assert_eq!(ours.insert(k), reference.insert(k));
+                } else {
+                    prop_assert_eq!(ours.remove(&k), reference.remove(&k));
+                }
+                prop_assert_eq!(ours.len(), reference.len());
+            }
+            prop_assert_eq!(ours.iter().collect::<Vec<_>>(), reference.iter().copied().collect::<Vec<_>>());
+            prop_assert_eq!(ours.first(), reference.first().copied());
+            prop_assert_eq!(ours.last(), reference.last().copied());
+            prop_assert_eq!(ours.contains(&probe), reference.contains(&probe));
+            prop_assert_eq!(ours.iter_from(probe).collect::<Vec<_>>(), reference.range(probe..).copied().collect::<Vec<_>>());
+            prop_assert_eq!(ours.iter_before(probe).collect::<Vec<_>>(), reference.range(..probe).copied().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn reserved_sets_reuse_their_chunks() {
+        let mut s = OrderedSet::new();
+        s.reserve(10_000);
+        let chunks = s.chunks.len();
+        for round in 0..3 {
+            for k in 0..10_000i64 {
+                s.insert((k * 7_919) % 10_007 + round);
+            }
+            for k in 0..10_000i64 {
+                s.remove(&((k * 7_919) % 10_007 + round));
+            }
+        }
+        assert!(s.is_empty());
+        assert_eq!(s.chunks.len(), chunks, "no chunk beyond the reserve");
+    }
+}
