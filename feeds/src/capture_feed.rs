@@ -120,7 +120,30 @@ impl VenueFeed {
     /// Handles one raw message received at `receive_ns`; `symbol_hint` names the
     /// instrument of messages that do not (REST snapshots). `where_` describes the
     /// message's place for error reports. Events go to `out` in order.
+    ///
+    /// The last event of a message carries [`crate::wire::MESSAGE_END`], so the
+    /// engine knows the venue book is complete for this update.
     pub fn on_message(
+        &mut self,
+        payload: &[u8],
+        receive_ns: i64,
+        symbol_hint: Option<&[u8]>,
+        where_: impl Fn() -> (String, Location),
+        out: &mut impl FnMut(Event),
+    ) {
+        let mut pending: Option<Event> = None;
+        self.on_message_events(payload, receive_ns, symbol_hint, where_, &mut |e| {
+            if let Some(previous) = pending.replace(e) {
+                out(previous);
+            }
+        });
+        if let Some(mut last) = pending {
+            last.flags |= crate::wire::MESSAGE_END;
+            out(last);
+        }
+    }
+
+    fn on_message_events(
         &mut self,
         payload: &[u8],
         receive_ns: i64,

@@ -270,6 +270,11 @@ impl Side {
     }
 }
 
+/// Flag bit of market-data events (book levels, trades, marks): the last event
+/// of one venue message. The engine computes a due mark once the message that
+/// completes a book update has arrived, without waiting for the next event.
+pub const MESSAGE_END: u8 = 1 << 7;
+
 /// Flag bits of a [`EventKind::ClientOrder`] event's `flags` byte.
 pub mod order_flags {
     /// Bits 0..=2: order type (see the `TYPE_*` constants).

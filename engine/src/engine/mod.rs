@@ -323,7 +323,15 @@ impl Engine {
             return;
         };
         match kind {
-            EventKind::BookLevel | EventKind::SnapshotLevel => self.on_venue_level(event),
+            EventKind::BookLevel | EventKind::SnapshotLevel => {
+                self.on_venue_level(event);
+                if event.flags & gavel_feeds::wire::MESSAGE_END != 0 {
+                    let i = event.instrument as usize;
+                    if i < self.instrument_count() && self.now >= self.next_mark_ns[i] {
+                        self.evaluate(i, out);
+                    }
+                }
+            }
             EventKind::SnapshotBegin | EventKind::Gap => self.on_venue_reset(event),
             EventKind::ClientOrder => self.on_client_order(event, out),
             EventKind::ClientCancel => self.on_client_cancel(event, out),

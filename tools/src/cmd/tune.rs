@@ -71,7 +71,7 @@ impl Param {
     /// Candidate values of coordinate descent (the full sweep).
     fn coordinate_values(self) -> &'static [&'static str] {
         match self {
-            Param::Stages => &["own_book,auction,route", "own_book,route", "own_book,auction", "auction,route", "route"],
+            Param::Stages => &["own_book+auction+route", "own_book+route", "own_book+auction", "auction+route", "route"],
             Param::Partial => &["true", "false"],
             Param::Buffer => &["0.02", "0.05", "0.1", "0.2", "0.3"],
             Param::Penalty => {
@@ -84,7 +84,7 @@ impl Param {
     /// Candidate values of the grid (smaller, since the grid multiplies them).
     fn grid_values(self) -> &'static [&'static str] {
         match self {
-            Param::Stages => &["own_book,auction,route", "own_book,route", "route"],
+            Param::Stages => &["own_book+auction+route", "own_book+route", "route"],
             Param::Partial => &["true", "false"],
             Param::Buffer => &["0.05", "0.1", "0.2"],
             Param::Penalty => &["static:0.002", "dynamic:0.0015:0.0035"],
@@ -96,7 +96,7 @@ impl Param {
 /// One value of one parameter.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ParamValue {
-    /// `stages` (at most three, in order).
+    /// `stages` (at most three, in order; written `own_book+auction+route`).
     Stages([Option<Stage>; 3]),
     /// `partial`.
     Partial(bool),
@@ -128,7 +128,7 @@ impl ParamValue {
         Ok(match param {
             Param::Stages => {
                 let mut stages = [None; 3];
-                let names: Vec<&str> = text.split(',').filter(|s| !s.is_empty()).collect();
+                let names: Vec<&str> = text.split('+').filter(|s| !s.is_empty()).collect();
                 anyhow::ensure!(names.len() <= 3, "{what}: {text:?} lists more than three stages");
                 for (slot, name) in stages.iter_mut().zip(&names) {
                     *slot = Some(parse_stage(name).ok_or_else(|| anyhow::anyhow!("{what}: {name:?} is not own_book, auction or route"))?);
@@ -196,7 +196,7 @@ pub fn describe(policy: &LiquidationPolicy) -> String {
     };
     format!(
         "stages={} partial={} buffer={} penalty={} oracle_half_life_ms={}",
-        policy.stages.iter().map(|s| stage_name(*s)).collect::<Vec<_>>().join(","),
+        policy.stages.iter().map(|s| stage_name(*s)).collect::<Vec<_>>().join("+"),
         policy.partial,
         rate_text(policy.liquidation.buffer_rate),
         penalty,
@@ -699,7 +699,7 @@ mod tests {
     fn values_parse_apply_and_describe() {
         let mut p = LiquidationPolicy::builtin("adaptive").unwrap();
         for (param, text) in [
-            (Param::Stages, "route,own_book"),
+            (Param::Stages, "route+own_book"),
             (Param::Partial, "false"),
             (Param::Buffer, "0.2"),
             (Param::Penalty, "static:0.002"),
@@ -707,7 +707,7 @@ mod tests {
         ] {
             ParamValue::parse(param, text).unwrap().apply(&mut p);
         }
-        assert_eq!(describe(&p), "stages=route,own_book partial=false buffer=0.2 penalty=static:0.002 oracle_half_life_ms=250");
+        assert_eq!(describe(&p), "stages=route+own_book partial=false buffer=0.2 penalty=static:0.002 oracle_half_life_ms=250");
         ParamValue::parse(Param::Penalty, "dynamic:0.001:0.0025").unwrap().apply(&mut p);
         assert_eq!(p.penalty, PenaltyPolicy::Dynamic { base: 100_000, vol_coef: 0.5, depth_coef: 0.01, cap: 250_000 });
         assert!(ParamValue::parse(Param::Penalty, "flat:0.1").is_err());
