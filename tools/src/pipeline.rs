@@ -197,7 +197,10 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
     let mut ring_paths = Vec::new();
     for (i, capture) in inputs.captures.iter().enumerate() {
         let ring = default_ring_path(&format!("gavel-replay-{}-{tag}-{i}", std::process::id()));
-        let mut producer = EventProducer::create(&ring, ProducerConfig::new(1 << 16).wait(wait), clock)
+        // A replay is throughput, not latency: a feed that is ahead of the engine sleeps
+        // instead of spinning on the engine's core (the machine may have only two).
+        let feed_wait = WaitStrategy::Sleep(std::time::Duration::from_micros(100));
+        let mut producer = EventProducer::create(&ring, ProducerConfig::new(1 << 16).wait(feed_wait), clock)
             .with_context(|| format!("creating ring {}", ring.display()))?;
         let consumer = Consumer::open(&ring, ConsumerConfig::default().wait(wait))
             .with_context(|| format!("opening ring {}", ring.display()))?;
@@ -246,7 +249,8 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
     let journal_ring = default_ring_path(&format!("gavel-journal-{}-{tag}", std::process::id()));
     let mut journal_producer = EventProducer::create(&journal_ring, ProducerConfig::new(1 << 16).wait(wait), clock)
         .with_context(|| format!("creating ring {}", journal_ring.display()))?;
-    let mut journal_consumer = Consumer::<Event>::open(&journal_ring, ConsumerConfig::default().wait(wait))
+    let writer_wait = WaitStrategy::Sleep(std::time::Duration::from_micros(200));
+    let mut journal_consumer = Consumer::<Event>::open(&journal_ring, ConsumerConfig::default().wait(writer_wait))
         .with_context(|| format!("opening ring {}", journal_ring.display()))?;
     ring_paths.push(journal_ring);
     let journal_path = journal.map(Path::to_path_buf);

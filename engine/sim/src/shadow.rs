@@ -77,7 +77,12 @@ impl ShadowBook {
         self.side(side).consumed.iter().find(|l| l.0 == price).map_or(0, |l| l.1)
     }
 
-    /// Total unrecovered consumption on `side`.
+    /// The unrecovered consumption on `side`, `(price, lots)` per level.
+    pub fn consumed_levels(&self, side: Side) -> impl Iterator<Item = Level> + '_ {
+        self.side(side).consumed.iter().copied()
+    }
+
+    /// Total consumed lots on `side`.
     pub fn consumed_total(&self, side: Side) -> i64 {
         self.side(side).consumed.iter().map(|l| l.1).sum()
     }

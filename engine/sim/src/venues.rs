@@ -93,8 +93,7 @@ impl ExternalVenues {
     }
 
     fn visible_qty(&self, k: usize, side: Side, price: i64) -> i64 {
-        let raw = (0..).map_while(|i| self.books[k].level(side, i)).find(|l| l.0 == price).map_or(0, |l| l.1);
-        (raw - self.shadows[k].consumed_at(side, price)).max(0)
+        (self.books[k].qty_at(side, price) - self.shadows[k].consumed_at(side, price)).max(0)
     }
 
     /// Takes up to `qty` lots from `side` of book `k` (the side a marketable order hits),
@@ -137,11 +136,7 @@ impl ExternalVenues {
             let mut prices = std::mem::take(&mut self.prices);
             prices.clear();
             for side in [Side::Bid, Side::Ask] {
-                for (price, _) in (0..).map_while(|i| self.books[k].level(side, i)) {
-                    if self.shadows[k].consumed_at(side, price) > 0 {
-                        prices.push((side, price));
-                    }
-                }
+                prices.extend(self.shadows[k].consumed_levels(side).map(|l| (side, l.0)));
             }
             self.shadows[k].recover(now);
             if self.feedback {
@@ -167,29 +162,31 @@ impl ExternalVenues {
         }
     }
 
-    /// Volume-weighted price of taking `qty` lots from `side` across every venue's visible
-    /// book of `instrument` (best price first), and the lots available.
+    /// Lots and notional (ticks × lots) of taking `qty` lots from `side` across every venue's
+    /// visible book of `instrument`, best price first (a merge of the venues' sorted books).
     pub fn visible_walk(&self, instrument: u32, side: Side, qty: i64) -> (i64, i128) {
-        let mut levels: Vec<(i64, i64)> = Vec::new();
-        for v in 0..self.venues.len() {
-            let k = v * self.instruments + instrument as usize;
-            for (price, raw) in (0..).map_while(|i| self.books[k].level(side, i)) {
-                let q = raw - self.shadows[k].consumed_at(side, price);
-                if q > 0 {
-                    levels.push((price, q));
+        let venues = self.venues.len();
+        let mut cursor = [0usize; 16];
+        let (mut filled, mut notional) = (0i64, 0i128);
+        while filled < qty {
+            // The best next level over the venues' cursors.
+            let mut best: Option<(usize, i64, i64)> = None;
+            for v in 0..venues.min(cursor.len()) {
+                let k = v * self.instruments + instrument as usize;
+                while let Some((price, raw)) = self.books[k].level(side, cursor[v]) {
+                    let q = raw - self.shadows[k].consumed_at(side, price);
+                    if q > 0 {
+                        let better = best.is_none_or(|(_, p, _)| if side == Side::Bid { price > p } else { price < p });
+                        if better {
+                            best = Some((v, price, q));
+                        }
+                        break;
+                    }
+                    cursor[v] += 1;
                 }
             }
-        }
-        if side == Side::Bid {
-            levels.sort_unstable_by(|a, b| b.0.cmp(&a.0));
-        } else {
-            levels.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        }
-        let (mut filled, mut notional) = (0i64, 0i128);
-        for (price, q) in levels {
-            if filled >= qty {
-                break;
-            }
+            let Some((v, price, q)) = best else { break };
+            cursor[v] += 1;
             let take = q.min(qty - filled);
             filled += take;
             notional += i128::from(price) * i128::from(take);

@@ -151,6 +151,18 @@ impl L2Book {
         }
     }
 
+    /// Quantity resting at `price` on `side` (0 when there is no such level).
+    pub fn qty_at(&self, side: Side, price: i64) -> i64 {
+        let levels = match side {
+            Side::Bid => &self.bids,
+            Side::Ask => &self.asks,
+            Side::None => return 0,
+        };
+        levels
+            .binary_search_by(|&(p, _)| if side == Side::Bid { price.cmp(&p) } else { p.cmp(&price) })
+            .map_or(0, |i| levels[i].1)
+    }
+
     /// Removes every level.
     pub fn clear(&mut self) {
         self.bids.clear();

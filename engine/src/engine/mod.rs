@@ -83,6 +83,9 @@ pub struct EngineConfig {
     /// A liquidation triggered within this time after a liquidation fill on the same
     /// instrument continues that cascade, ns.
     pub cascade_window_ns: i64,
+    /// ADL spreads a shortfall pro rata over at most this many of the highest-ranked
+    /// opposite positions (more only when they cannot hold it).
+    pub adl_counterparties: usize,
 }
 
 impl EngineConfig {
@@ -106,6 +109,7 @@ impl EngineConfig {
             liquidators: Vec::new(),
             auction_step_ns: 500_000_000,
             cascade_window_ns: 1_000_000_000,
+            adl_counterparties: 64,
         }
     }
 
@@ -115,6 +119,9 @@ impl EngineConfig {
         }
         if self.mark_interval_ns <= 0 || self.auction_step_ns <= 0 || self.cascade_window_ns < 0 {
             return Err("engine: mark interval and auction step must be positive".into());
+        }
+        if self.adl_counterparties == 0 {
+            return Err("engine: adl_counterparties must be at least 1".into());
         }
         if self.max_liquidations == 0 || self.max_liquidations > 1 << 24 {
             return Err(format!("engine: max_liquidations must be in 1..=16777216, not {}", self.max_liquidations));

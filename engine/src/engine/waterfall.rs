@@ -230,9 +230,11 @@ impl Engine {
 
     /// Splits `want` lots over the positions opposite the liquidated one: weights are
     /// profit × leverage (unrealized PnL × notional ÷ equity), or size when none is in
-    /// profit; each share is capped by the position; flooring leftovers go one lot each
-    /// by largest remainder (ties: lower account id). Fills `self.adl`; returns the total
-    /// allocated (= `want` unless the opposite side holds fewer lots).
+    /// profit; the [`super::EngineConfig::adl_counterparties`] highest weights share it
+    /// (all of them when those hold too little); each share is capped by the position;
+    /// flooring leftovers go one lot each by largest remainder (ties: lower account id).
+    /// Fills `self.adl`; returns the total allocated (= `want` unless the opposite side
+    /// holds fewer lots).
     fn allocate_adl(&mut self, liquidated: AccountId, instrument: InstrumentId, sign: i64, want: i64, mark: i64) -> i64 {
         let book = &self.ledger.book;
         let mult = book.instruments().get(instrument).quote_per_tick_lot;
@@ -261,6 +263,18 @@ impl Engine {
             }
         } else {
             candidates.retain(|c| c.weight > 0);
+        }
+        // The share goes to the `adl_counterparties` highest weights (ties: lower id), or to
+        // more when those cannot hold it: spread, yet not a sliver on every account.
+        let k = self.config.adl_counterparties.max(1);
+        if candidates.len() > k {
+            let rank = |a: &AdlCandidate, b: &AdlCandidate| b.weight.cmp(&a.weight).then(a.account.cmp(&b.account));
+            candidates.select_nth_unstable_by(k - 1, rank);
+            let top_cap = candidates[..k].iter().fold(0i64, |a, c| a.saturating_add(c.cap));
+            if top_cap >= want {
+                candidates.truncate(k);
+            }
+            candidates.sort_unstable_by_key(|c| c.account);
         }
         let total_cap: i64 = candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap));
         let target = want.min(total_cap);

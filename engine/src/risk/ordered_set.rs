@@ -19,6 +19,8 @@ pub const CHUNK: usize = 64;
 pub struct OrderedSet<K: Ord + Copy> {
     chunks: Vec<Vec<K>>,
     order: Vec<u32>,
+    /// First key of each chunk in `order` (same positions): the search runs over this.
+    firsts: Vec<K>,
     free: Vec<u32>,
     len: usize,
 }
@@ -26,7 +28,7 @@ pub struct OrderedSet<K: Ord + Copy> {
 impl<K: Ord + Copy> OrderedSet<K> {
     /// An empty set (no allocation until the first insert or reserve).
     pub fn new() -> Self {
-        OrderedSet { chunks: Vec::new(), order: Vec::new(), free: Vec::new(), len: 0 }
+        OrderedSet { chunks: Vec::new(), order: Vec::new(), firsts: Vec::new(), free: Vec::new(), len: 0 }
     }
 
     /// Makes room for `keys` keys in total without further allocation.
@@ -39,6 +41,7 @@ impl<K: Ord + Copy> OrderedSet<K> {
         let more = want - self.chunks.len();
         self.chunks.reserve_exact(more);
         self.order.reserve_exact(want.saturating_sub(self.order.len()));
+        self.firsts.reserve_exact(want.saturating_sub(self.firsts.len()));
         self.free.reserve_exact(want.saturating_sub(self.free.len()));
         for _ in 0..more {
             self.free.push(self.chunks.len() as u32);
@@ -66,7 +69,7 @@ impl<K: Ord + Copy> OrderedSet<K> {
 
     /// Index in `order` of the chunk that holds (or would hold) `key`.
     fn locate(&self, key: &K) -> usize {
-        let after = self.order.partition_point(|&id| self.chunks[id as usize][0] <= *key);
+        let after = self.firsts.partition_point(|first| first <= key);
         after.saturating_sub(1)
     }
 
@@ -76,6 +79,7 @@ impl<K: Ord + Copy> OrderedSet<K> {
             let id = self.take_chunk();
             self.chunks[id as usize].push(key);
             self.order.push(id);
+            self.firsts.push(key);
             self.len = 1;
             return true;
         }
@@ -87,6 +91,9 @@ impl<K: Ord + Copy> OrderedSet<K> {
         };
         if self.chunks[id].len() < CHUNK {
             self.chunks[id].insert(at, key);
+            if at == 0 {
+                self.firsts[pos] = key;
+            }
         } else {
             let new = self.take_chunk() as usize;
             let (left, right) = if id < new {
@@ -103,7 +110,10 @@ impl<K: Ord + Copy> OrderedSet<K> {
             } else {
                 right.insert(at - CHUNK / 2, key);
             }
+            self.firsts[pos] = left[0];
+            let right_first = right[0];
             self.order.insert(pos + 1, new as u32);
+            self.firsts.insert(pos + 1, right_first);
         }
         self.len += 1;
         true
@@ -120,7 +130,10 @@ impl<K: Ord + Copy> OrderedSet<K> {
         self.chunks[id].remove(at);
         if self.chunks[id].is_empty() {
             self.order.remove(pos);
+            self.firsts.remove(pos);
             self.free.push(id as u32);
+        } else if at == 0 {
+            self.firsts[pos] = self.chunks[id][0];
         }
         self.len -= 1;
         true
