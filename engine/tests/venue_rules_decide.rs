@@ -2,6 +2,8 @@
 //! units on the shipped example instruments. Hyperliquid and Binance publish
 //! formulas but no test vectors; the expected values here are worked by hand
 //! from the documented formulas (and checked at the boundary tick).
+// Basis points are written as Aave writes them (`110_00` = 110.00 %).
+#![allow(clippy::inconsistent_digit_grouping)]
 
 use gavel_engine::auction::curve::Curve;
 use gavel_engine::auction::fixed::{Ray, RAY};

@@ -1,4 +1,6 @@
 //! Drift v2 and Aave v4 rules against the venues' published test vectors.
+// Basis points are written as Aave writes them (`110_00` = 110.00 %).
+#![allow(clippy::inconsistent_digit_grouping)]
 
 use gavel_engine::venue_rules::aave::{self, AaveParams, Reserves, WAD};
 use gavel_engine::venue_rules::drift;

@@ -90,7 +90,8 @@ fn fillable_price_vectors() {
         spread_to_maintenance_margin_ratio_ppm: v,
         ..d.clone()
     };
-    let cases: Vec<(&str, DydxParams, Sub, usize, (i128, i128))> = vec![
+    type Case = (&'static str, DydxParams, Sub, usize, (i128, i128));
+    let cases: Vec<Case> = vec![
         ("one long position that is slightly below maintenance margin requirements", d.clone(), sub(-4_501, &[(10_000_000, BTC)]), 0, (49_999, 100)),
         ("one long position when bankruptcyAdjustmentPpm is 2_000_000", ba2.clone(), sub(-4_501, &[(10_000_000, BTC)]), 0, (49_998, 100)),
         ("one long position when spreadToMaintenanceMarginRatioPpm is 200_000", smmr(200_000), sub(-4_501, &[(10_000_000, BTC)]), 0, (49_998, 100)),
