@@ -219,3 +219,35 @@ fn drift_and_aave_decide_in_gavel_units() {
     assert!(d.liquidatable);
     assert_eq!((d.size_to_liquidate, d.limit_price), (542, Some(433_735)));
 }
+
+#[test]
+fn flat_positions_and_extreme_marks_do_not_panic() {
+    let set = instruments();
+    let ins = btc(&set);
+    let all = [
+        VenueRules::DydxV4(Default::default()),
+        VenueRules::Hyperliquid(HyperliquidParams::with_max_leverage(20)),
+        VenueRules::BinanceUsdm(BinanceParams),
+        VenueRules::DriftV2(DriftParams::with_fees(10_000, 0)),
+        VenueRules::MakerClip(clip()),
+        VenueRules::AaveV4(AaveParams {
+            collateral_factor: 80_00,
+            max_liquidation_bonus: 105_00,
+            liquidation_bonus_factor: 50_00,
+            health_factor_for_max_bonus: 8 * WAD / 10,
+            target_health_factor: WAD,
+            liquidation_fee: 0,
+        }),
+    ];
+    for rules in &all {
+        let flat = PositionState { size: 0, ..pos(1_000, 50_000, 500_000, 100) };
+        assert!(!rules.decide(ins, &flat).liquidatable, "{}", rules.name());
+        let no_mark = PositionState { mark: 0, ..pos(1_000, 50_000, 500_000, 100) };
+        assert!(!rules.decide(ins, &no_mark).liquidatable, "{}", rules.name());
+        // A mark a million times the entry: the long is deep in profit.
+        let huge = pos(1_000, 50_000, 500_000_000_000, 100);
+        assert!(!rules.decide(ins, &huge).liquidatable, "{}", rules.name());
+    }
+    // Maker's start price saturates instead of overflowing.
+    assert_eq!(maker::start_price(&clip(), i64::MAX, true), i64::MAX);
+}

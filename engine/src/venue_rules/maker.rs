@@ -8,7 +8,7 @@
 
 use super::{full_bankruptcy_price, Decision, PositionState};
 use crate::auction::curve::Curve;
-use crate::auction::fixed::{Ray, RAY};
+use crate::auction::fixed::{mul_div_ceil, mul_div_floor, Ray, RAY};
 use crate::auction::policy::AuctionPolicy;
 use crate::risk::instrument::{Instrument, RATE_SCALE};
 
@@ -82,17 +82,23 @@ impl MakerParams {
 /// Start price (`top`) in ticks: `mark × buf` rounded up for a sale (long),
 /// `mark × (2 − buf)` rounded down for a buy-back (short).
 pub fn start_price(params: &MakerParams, mark: i64, long: bool) -> i64 {
-    let mark = Ray::from_ticks(mark);
-    if long {
-        mark.mul_ceil(params.buf).ceil_ticks()
+    let mark = mark.max(0) as u128;
+    let top = if long {
+        mul_div_ceil(mark, params.buf.0, RAY)
     } else {
-        mark.mul_floor(Ray(2 * RAY - params.buf.0)).floor_ticks()
-    }
+        mul_div_floor(mark, (2 * RAY).saturating_sub(params.buf.0), RAY)
+    };
+    top.and_then(|t| i64::try_from(t).ok()).unwrap_or(i64::MAX)
 }
 
 /// Maker's `price(top, dur)` for a sale: `top × f(elapsed)` in ticks, rounded up.
 pub fn sale_price(params: &MakerParams, top: i64, elapsed_ns: i64) -> i64 {
-    Ray(params.curve.price(Ray::from_ticks(top).0, elapsed_ns)).ceil_ticks()
+    // rmul(top·RAY, f) is exact for a whole-tick top, so this is Maker's price
+    // rounded up to a tick.
+    let factor = params.curve.factor(elapsed_ns);
+    mul_div_ceil(top.max(0) as u128, factor, RAY)
+        .and_then(|t| i64::try_from(t).ok())
+        .unwrap_or(i64::MAX)
 }
 
 /// Maker's `status`: the auction needs a `redo` once older than `tail` or

@@ -150,8 +150,12 @@ impl VenueRules {
         }
     }
 
-    /// The venue's decision for position `p` of instrument `ins`.
+    /// The venue's decision for position `p` of instrument `ins`; a flat
+    /// position or a non-positive mark has nothing to decide.
     pub fn decide(&self, ins: &Instrument, p: &PositionState) -> Decision {
+        if p.size == 0 || p.mark <= 0 {
+            return Decision::none(None);
+        }
         match self {
             VenueRules::DydxV4(params) => dydx::decide(params, ins, p),
             VenueRules::Hyperliquid(params) => hyperliquid::decide(params, ins, p),
