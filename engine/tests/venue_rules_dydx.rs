@@ -1,14 +1,15 @@
 //! dYdX v4 rules against dYdX's published test vectors.
 //!
 //! Source of every ported vector: dydxprotocol/v4-chain,
-//! protocol/x/clob/keeper/liquidations_test.go, the named test case of
-//! `TestGetBankruptcyPriceInQuoteQuantums` or `TestGetFillablePrice` (cited by
-//! case name: the indexed copy gives no line numbers). Their setup, from the
-//! same file's constants: BTC at $50,000 with atomic resolution −8 (500 quote
-//! quantums per base quantum), ETH at $3,000 with resolution −9 (3 per
-//! quantum), both `..._20PercentInitial_10PercentMaintenance`; balances in
-//! whole dollars (`QuoteBalance_OneDollar` = 10^6 quote quantums); the default
-//! config has BA = 10^6, SMMR = 100_000, max fee 5_000 ppm.
+//! protocol/x/clob/keeper/liquidations_test.go, the named case of
+//! `TestGetBankruptcyPriceInQuoteQuantums`, `TestGetFillablePrice`,
+//! `TestGetLiquidationInsuranceFundDelta` or `TestGetPerpetualPositionToLiquidate`
+//! (cited by case name: the indexed copy of the file gives no line numbers).
+//! Their setup, from the same file's constants: BTC at $50,000 with atomic
+//! resolution −8 (500 quote quantums per base quantum), ETH at $3,000 with
+//! resolution −9 (3 per quantum), both `..._20PercentInitial_10PercentMaintenance`;
+//! balances in whole dollars (`QuoteBalance_OneDollar` = 10^6 quote quantums);
+//! the default config has BA = 10^6, SMMR = 100_000, max fee 5_000 ppm.
 
 use gavel_engine::risk::instrument::InstrumentSet;
 use gavel_engine::venue_rules::dydx::{self, DydxParams};
@@ -143,41 +144,73 @@ fn liquidatable_deleveraging_and_validation() {
     assert_eq!(bad(DydxParams { max_liquidation_fee_ppm: 0, ..d.clone() }), "max_liquidation_fee_ppm");
     assert_eq!(bad(DydxParams { max_liquidation_fee_ppm: 1_000_001, ..d.clone() }), "max_liquidation_fee_ppm");
     assert_eq!(bad(DydxParams { max_position_portion_liquidated_ppm: 0, ..d.clone() }), "max_position_portion_liquidated_ppm");
+    assert_eq!(bad(DydxParams { max_notional_liquidated: 0, ..d.clone() }), "max_notional_liquidated");
 }
 
+/// `TestGetLiquidationInsuranceFundDelta` (liquidations_test.go): 0.1 BTC
+/// closed at the case's subticks; quote = quantums × subticks × 10^-8 (the BTC
+/// clob pair's quantum conversion exponent), negated for a buy.
 #[test]
-fn insurance_fund_delta_caps_the_fee() {
-    // Derived from GetLiquidationInsuranceFundDelta (liquidations.go), not a
-    // ported vector: 0.1 BTC sold for $4,999.90 with a $4,501 bankruptcy quote.
-    let fee = dydx::insurance_fund_delta(4_999_900_000, 4_501_000_000, 5_000);
-    assert_eq!(fee, 24_999_500, "min(0.5 % of the fill, leftover collateral)");
-    assert_eq!(dydx::insurance_fund_delta(4_502_000_000, 4_501_000_000, 5_000), 1_000_000, "leftover below the cap");
-    // Sold below bankruptcy: the fund pays the difference, uncapped.
-    assert_eq!(dydx::insurance_fund_delta(4_400_000_000, 4_501_000_000, 5_000), -101_000_000);
-    // A buy closing a short: the subaccount receives −$5,000.1 against −$5,499.
-    assert_eq!(dydx::insurance_fund_delta(-5_000_100_000, -5_499_000_000, 5_000), 25_000_500);
+fn insurance_fund_delta_vectors() {
+    let long = || sub(-5_100, &[(10_000_000, BTC)]);
+    let short = || sub(4_900, &[(-10_000_000, BTC)]);
+    // (case, subaccount, isBuy, subticks, MaxLiquidationFeePpm, expected)
+    let cases: Vec<(&str, Sub, bool, i128, u32, i128)> = vec![
+        ("Fully closing one long position above the bankruptcy price and pays max liquidation fee", long(), false, 56_100_000_000, 5_000, 28_050_000),
+        ("... long ... pays max liquidation fee when MaxLiquidationFeePpm is 25_000", long(), false, 56_100_000_000, 25_000, 140_250_000),
+        ("... long ... pays less than max liquidation fee when MaxLiquidationFeePpm is one million", long(), false, 56_100_000_000, 1_000_000, 510_000_000),
+        ("Fully closing one short position above the bankruptcy price and pays max liquidation fee", short(), true, 44_100_000_000, 5_000, 22_050_000),
+        ("... short ... when MaxLiquidationFeePpm is 25_000", short(), true, 44_100_000_000, 25_000, 110_250_000),
+        ("... short ... pays less than max liquidation fee when MaxLiquidationFeePpm is one million", short(), true, 44_100_000_000, 1_000_000, 490_000_000),
+        ("Fully closing one long position above the bankruptcy price and pays less than max liquidation fee", long(), false, 51_051_000_000, 5_000, 5_100_000),
+        ("Fully closing one short position above the bankruptcy price and pays less than max liquidation fee", short(), true, 48_951_000_000, 5_000, 4_900_000),
+        ("Fully closing one long position at the bankruptcy price and the delta is 0", long(), false, 51_000_000_000, 5_000, 0),
+        ("Fully closing one short position above the bankruptcy price and the delta is 0", short(), true, 49_000_000_000, 5_000, 0),
+        ("Fully closing one long position below the bankruptcy price and the insurance fund must cover the loss", long(), false, 50_490_000_000, 5_000, -51_000_000),
+        ("If fully closing one short position below the bankruptcy price the insurance fund must cover the loss", short(), true, 49_490_000_000, 5_000, -49_000_000),
+        ("Succeeds when delta quote quantums is zero", short(), true, 1, 5_000, 0),
+    ];
+    for (name, s, is_buy, subticks, fee, expected) in cases {
+        let fill = 10_000_000i128;
+        let quote = fill * subticks / 100_000_000;
+        let (delta, quote) = if is_buy { (fill, -quote) } else { (-fill, quote) };
+        let bq = s.bankruptcy(0, delta);
+        assert_eq!(dydx::insurance_fund_delta(quote, bq, fee), expected, "{name}");
+    }
 }
 
+/// `TestGetPerpetualPositionToLiquidate` (liquidations_test.go): BTC at 500
+/// quote quantums per base quantum; `ClobPair_Btc` has a step of 5 quantums,
+/// `ClobPair_Btc3` of 10. Returned as magnitudes (dYdX negates for a long).
 #[test]
-fn position_size_per_attempt() {
-    // Derived from GetLiquidatablePositionSizeDelta / GetMaxAndMinPositionNotionalLiquidatable.
-    let p = DydxParams {
-        max_position_portion_liquidated_ppm: 100_000,
-        min_position_notional_liquidated: 1_000 * 1_000_000,
+fn position_size_vectors() {
+    let cfg = |min: u64, portion: u32, sub_max: u64| DydxParams {
+        min_position_notional_liquidated: min,
+        max_position_portion_liquidated_ppm: portion,
+        max_notional_liquidated: sub_max,
         ..DydxParams::default()
     };
-    // 1 BTC ($50,000): 10 % = $5,000 = 10^7 quantums, a multiple of the 10^5 step.
-    assert_eq!(dydx::size_to_liquidate(&p, 100_000_000, BTC, 100_000), 10_000_000);
-    // Short sizes are returned as magnitudes too.
-    assert_eq!(dydx::size_to_liquidate(&p, -100_000_000, BTC, 100_000), 10_000_000);
-    // 0.01 BTC ($500): 10 % is $50 < the $1,000 minimum, which exceeds the
-    // position, so the whole position goes.
-    assert_eq!(dydx::size_to_liquidate(&p, 1_000_000, BTC, 100_000), 1_000_000);
-    // 0.05 BTC ($2,500): max(min($1,000, $2,500), $250) = $1,000 = 2·10^6 quantums.
-    assert_eq!(dydx::size_to_liquidate(&p, 5_000_000, BTC, 100_000), 2_000_000);
-    // Rounded down to the step, then clamped to at least one step.
-    assert_eq!(dydx::size_to_liquidate(&p, 5_000_000, BTC, 1_500_000), 1_500_000);
-    assert_eq!(dydx::position_notional_limits(&p, 500 * 1_000_000), (500 * 1_000_000, 500 * 1_000_000));
+    let no_sub = u64::MAX;
+    // (case, config, position quantums, step, expected)
+    let cases: Vec<(&str, DydxParams, i128, i128, i128)> = vec![
+        ("Full position size is returned when subaccount has one perpetual long position", cfg(1_000, 1_000_000, no_sub), 10_000_000, 5, 10_000_000),
+        ("Full position size is returned when MinPositionNotionalLiquidated is greater than position size", cfg(10_000_000_000, 1_000_000, no_sub), 10_000_000, 5, 10_000_000),
+        ("Half position size is returned when MaxPositionPortionLiquidatedPpm is 500,000", cfg(1_000, 500_000, no_sub), 10_000_000, 5, 5_000_000),
+        ("full position is returned when position size is smaller than StepBaseQuantums", cfg(1, 100_000, no_sub), 5, 10, 5),
+        ("returned position size is rounded down to the nearest clob.stepBaseQuantums", cfg(1, 100_000, no_sub), 140, 5, 10),
+        ("returned position size is at least clob.stepBaseQuantums", cfg(1, 100_000, no_sub), 20, 5, 5),
+        ("Full position is returned when position smaller than subaccount limit", cfg(1_000, 1_000_000, 10_000_000_000), 10_000_000, 5, 10_000_000),
+        ("Max subaccount limit is returned when position larger than subaccount limit", cfg(1_000, 1_000_000, 2_500_000_000), 10_000_000, 5, 5_000_000),
+        ("position size is capped by subaccount block limit when subaccount limit is lower than position block limit", cfg(1_000, 500_000, 2_000_000_000), 10_000_000, 5, 4_000_000),
+    ];
+    for (name, p, size, step, expected) in cases {
+        assert_eq!(dydx::size_to_liquidate(&p, size, BTC, step), expected, "{name}");
+        assert_eq!(dydx::size_to_liquidate(&p, -size, BTC, step), expected, "{name} (short)");
+    }
+    // GetMaxAndMinPositionNotionalLiquidatable: min capped by the position, max ≥ min.
+    let p = cfg(1_000_000_000, 100_000, no_sub);
+    assert_eq!(dydx::position_notional_limits(&p, 500_000_000), (500_000_000, 500_000_000));
+    assert_eq!(dydx::position_notional_limits(&p, 50_000_000_000), (1_000_000_000, 5_000_000_000));
 }
 
 const INSTRUMENT: &str = r#"

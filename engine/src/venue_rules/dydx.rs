@@ -28,6 +28,9 @@ pub struct DydxParams {
     pub min_position_notional_liquidated: u64,
     /// Largest share of a position an attempt may liquidate (0, 10^6].
     pub max_position_portion_liquidated_ppm: u32,
+    /// Subaccount block limit: most notional (quote quantums) liquidated per
+    /// block (> 0); gavel assumes nothing was liquidated earlier in the block.
+    pub max_notional_liquidated: u64,
 }
 
 impl Default for DydxParams {
@@ -38,6 +41,7 @@ impl Default for DydxParams {
             max_liquidation_fee_ppm: 5_000,
             min_position_notional_liquidated: 1_000,
             max_position_portion_liquidated_ppm: 1_000_000,
+            max_notional_liquidated: 100_000_000_000_000,
         }
     }
 }
@@ -57,6 +61,9 @@ impl DydxParams {
         let portion = u64::from(self.max_position_portion_liquidated_ppm);
         if portion == 0 || portion > ONE_MILLION {
             return Err(("max_position_portion_liquidated_ppm", "must be in (0, 1000000]".into()));
+        }
+        if self.max_notional_liquidated == 0 {
+            return Err(("max_notional_liquidated", "must be > 0".into()));
         }
         Ok(())
     }
@@ -158,15 +165,17 @@ pub fn position_notional_limits(params: &DydxParams, abs_notional: i128) -> (i12
     (min, max.max(min))
 }
 
-/// Base amount to liquidate in one attempt (`GetLiquidatablePositionSizeDelta`
-/// without the subaccount block limit): the whole position when its notional
-/// is within the limit or it is one step or less; otherwise the largest
-/// multiple of `step` whose notional fits, clamped to `[step, |size|]`.
+/// Base amount to liquidate in one attempt (`GetLiquidatablePositionSizeDelta`):
+/// the limit is the least of the position limit and `max_notional_liquidated`;
+/// the whole position when its notional is within the limit or it is one step
+/// or less; otherwise the largest multiple of `step` whose notional fits,
+/// clamped to `[step, |size|]`.
 /// `notional_per_unit` is the quote value of one base unit at the oracle price.
 pub fn size_to_liquidate(params: &DydxParams, size: i128, notional_per_unit: i128, step: i128) -> i128 {
     let abs = size.abs();
     let abs_notional = abs * notional_per_unit;
     let (_, max) = position_notional_limits(params, abs_notional);
+    let max = max.min(i128::from(params.max_notional_liquidated));
     if abs_notional <= max || abs <= step || notional_per_unit <= 0 {
         return abs;
     }

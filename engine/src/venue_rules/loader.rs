@@ -134,8 +134,12 @@ impl Cx<'_> {
                 d.max_position_portion_liquidated_ppm,
                 u32_of,
             )?,
+            max_notional_liquidated: self.opt(&r.max_notional_liquidated, "max_notional_liquidated", d.max_notional_liquidated, |v| {
+                u64::try_from(*v).map_err(|_| "must be >= 0".to_string())
+            })?,
         };
         let spans = [
+            ("max_notional_liquidated", start(&r.max_notional_liquidated)),
             ("bankruptcy_adjustment_ppm", start(&r.bankruptcy_adjustment_ppm)),
             ("spread_to_maintenance_margin_ratio_ppm", start(&r.spread_to_maintenance_margin_ratio_ppm)),
             ("max_liquidation_fee_ppm", start(&r.max_liquidation_fee_ppm)),
@@ -277,6 +281,7 @@ struct RawDydx {
     max_liquidation_fee_ppm: Option<Spanned<i64>>,
     min_position_notional_liquidated: Option<Spanned<i64>>,
     max_position_portion_liquidated_ppm: Option<Spanned<i64>>,
+    max_notional_liquidated: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
