@@ -12,3 +12,4 @@ pub mod ring_source;
 pub mod book;
 pub mod auction;
 pub mod risk;
+pub mod venue_rules;

@@ -1,5 +1,7 @@
 //! `gavel risk`: equity, maintenance, health, liquidation and bankruptcy
 //! prices per account and position, computed by the engine's margin code.
+//! With `--rules RULES.toml`, each row also gets that venue's decision
+//! (see docs/VENUE-RULES.md).
 
 use std::path::PathBuf;
 
@@ -7,6 +9,7 @@ use anyhow::{anyhow, Context};
 use gavel_engine::risk::instrument::InstrumentSet;
 use gavel_engine::risk::report::{report, CSV_HEADER};
 use gavel_engine::risk::{loader, RiskBook};
+use gavel_engine::venue_rules::{self, PositionState, VenueRules};
 
 /// Arguments of `gavel risk`.
 #[derive(clap::Args, Debug)]
@@ -26,10 +29,48 @@ pub struct Args {
     /// Print CSV instead of a table.
     #[arg(long)]
     pub csv: bool,
+    /// Venue rules TOML (see docs/VENUE-RULES.md): adds the columns
+    /// liquidatable, venue_bankruptcy_price, limit_price, size_to_liquidate.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+}
+
+/// CSV header of the columns `--rules` adds.
+pub const RULES_HEADER: &str = "liquidatable,venue_bankruptcy_price,limit_price,size_to_liquidate";
+
+/// The `--rules` columns for every report row, in the report's order (an
+/// account without positions gets empty columns).
+fn rule_columns(book: &RiskBook, rules: &VenueRules) -> Vec<[String; 4]> {
+    let ins = book.instruments();
+    let marks = book.marks();
+    let mut out = Vec::new();
+    for acc in book.accounts() {
+        let open: Vec<usize> = (0..acc.positions.len()).filter(|&i| acc.positions[i].size != 0).collect();
+        if open.is_empty() {
+            out.push(Default::default());
+        }
+        for i in open {
+            let instrument = ins.get(acc.positions[i].instrument);
+            let Some(state) = PositionState::of(ins, marks, acc, i, 0) else {
+                out.push(Default::default());
+                continue;
+            };
+            let d = rules.decide(instrument, &state);
+            let price = |t: Option<i64>| t.map(|t| instrument.format_price(t)).unwrap_or_default();
+            out.push([
+                d.liquidatable.to_string(),
+                price(d.bankruptcy_price),
+                price(d.limit_price),
+                instrument.format_size(d.size_to_liquidate),
+            ]);
+        }
+    }
+    out
 }
 
 /// Runs `gavel risk`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let rules = args.rules.as_deref().map(venue_rules::load_rules).transpose()?;
     let instruments = InstrumentSet::load(&args.instruments)?;
     let mut book = RiskBook::new(instruments);
     let name = args.accounts.display().to_string();
@@ -54,18 +95,37 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         book.set_mark(id, ticks, &mut sink);
     }
     let rows = report(&book).map_err(|e| anyhow!(e)).context("gavel risk")?;
+    let extra = rules.as_ref().map(|r| rule_columns(&book, r));
     if args.csv {
-        println!("{CSV_HEADER}");
-        for r in &rows {
-            println!("{}", r.to_csv());
+        match &extra {
+            None => println!("{CSV_HEADER}"),
+            Some(_) => println!("{CSV_HEADER},{RULES_HEADER}"),
+        }
+        for (i, r) in rows.iter().enumerate() {
+            match &extra {
+                None => println!("{}", r.to_csv()),
+                Some(x) => println!("{},{}", r.to_csv(), x[i].join(",")),
+            }
         }
         return Ok(());
     }
-    println!(
+    print!(
         "{:<12} {:<10} {:>12} {:>12} {:>20} {:>18} {:>10} {:>12} {:>12}",
         "account", "instrument", "size", "mark", "equity", "maintenance", "health", "liq_price", "bkr_price"
     );
-    for r in &rows {
+    match (&rules, &extra) {
+        (Some(r), Some(_)) => println!("  {:>12} {:>12} {:>12} {:>12}", r.name(), "venue_bkr", "limit", "liq_size"),
+        _ => println!(),
+    }
+    for (i, r) in rows.iter().enumerate() {
+        if let Some(x) = &extra {
+            println!(
+                "{:<12} {:<10} {:>12} {:>12} {:>20} {:>18} {:>10} {:>12} {:>12}  {:>12} {:>12} {:>12} {:>12}",
+                r.account, r.instrument, r.size, r.mark, r.equity, r.maintenance, r.health, r.liquidation_price, r.bankruptcy_price,
+                x[i][0], x[i][1], x[i][2], x[i][3]
+            );
+            continue;
+        }
         let flag = if r.health.starts_with('-') || r.health.starts_with("0.") {
             "  LIQUIDATABLE"
         } else {
