@@ -215,8 +215,8 @@ pub fn write_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], dir
             isolated_margin
         );
     }
-    std::fs::write(dir.join("accounts.csv"), accounts).context("writing accounts.csv")?;
-    std::fs::write(dir.join("positions.csv"), positions).context("writing positions.csv")?;
+    gavel_feeds::atomic_file::write_atomic(dir.join("accounts.csv"), accounts).context("writing accounts.csv")?;
+    gavel_feeds::atomic_file::write_atomic(dir.join("positions.csv"), positions).context("writing positions.csv")?;
     Ok(())
 }
 

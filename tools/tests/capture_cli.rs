@@ -108,6 +108,7 @@ fn capture_records_frames_and_snapshot_until_sigint() {
     };
 
     let out = std::env::temp_dir().join(format!("gavel-capture-cli-{}.gvl.zst", std::process::id()));
+    let _ = std::fs::remove_file(&out);
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_gavel"))
         .args(["capture", "--venue", "binance-usdm", "--symbols", "BTCUSDT", "--compress", "--duration", "60"])
@@ -151,5 +152,35 @@ fn capture_records_frames_and_snapshot_until_sigint() {
     assert_eq!(snaps.len(), 1);
     assert_eq!(snaps[0].channel, b"rest/depth/BTCUSDT");
     assert_eq!(snaps[0].message, snapshot);
+    std::fs::remove_file(&out).unwrap();
+}
+
+#[test]
+fn capture_refuses_an_existing_out_file_unless_forced() {
+    let out = std::env::temp_dir().join(format!("gavel-capture-cli-exists-{}.gvl", std::process::id()));
+    std::fs::write(&out, b"an earlier capture").unwrap();
+    // Port 9 on 127.0.0.1 (discard): nothing listens, so a run that got past the check would fail to connect.
+    let run = |force: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gavel"));
+        cmd.args(["capture", "--venue", "bybit", "--symbols", "BTCUSDT", "--duration", "0.3", "--url-override"])
+            .arg("ws://127.0.0.1:9/v5/public/linear")
+            .arg("--out")
+            .arg(&out);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let refused = run(false);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("already exists") && stderr.contains("--force"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&refused.stdout).contains("capturing"), "refused before connecting");
+    assert_eq!(std::fs::read(&out).unwrap(), b"an earlier capture", "the file is untouched");
+    // With --force the file is replaced by a fresh capture (the run then fails: it never connects).
+    let forced = run(true);
+    assert!(!forced.status.success());
+    assert!(String::from_utf8_lossy(&forced.stderr).contains("never connected"));
+    assert!(std::fs::read(&out).unwrap().starts_with(b"GVLCAP01"));
     std::fs::remove_file(&out).unwrap();
 }

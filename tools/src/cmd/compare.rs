@@ -49,7 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         write_journals(&runs, dir)?;
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+        gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -189,7 +189,7 @@ fn write_journals(runs: &[PolicyRun], dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     for run in runs {
         let path = dir.join(format!("{}.journal", run.outcome.policy));
-        std::fs::write(&path, &run.journal).with_context(|| format!("writing {}", path.display()))?;
+        gavel_feeds::atomic_file::write_atomic(&path, &run.journal).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }
@@ -242,5 +242,5 @@ pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun]) -> anyhow::
         policies,
         latency,
     };
-    std::fs::write(path, render(&input)).with_context(|| format!("writing {}", path.display()))
+    gavel_feeds::atomic_file::write_atomic(path, render(&input)).with_context(|| format!("writing {}", path.display()))
 }

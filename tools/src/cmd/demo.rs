@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     write_report(&args.report, &name, &runs)?;
     println!("wrote {}", args.report.display());
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+        gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }

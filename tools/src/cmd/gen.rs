@@ -71,7 +71,7 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
     };
     let dialects = [Dialect::BinanceUsdm, Dialect::BybitV5];
     write_crash_captures(&market, &args.out, &dialects).context("writing the venue captures")?;
-    std::fs::write(args.out.join("instruments.toml"), crash_instruments_toml(&market.symbol))
+    gavel_feeds::atomic_file::write_atomic(args.out.join("instruments.toml"), crash_instruments_toml(&market.symbol))
         .context("writing instruments.toml")?;
     let book_spec = AccountBookSpec {
         seed: args.seed,
@@ -94,7 +94,7 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         snapshots: Vec::new(),
         venue_info: None,
     };
-    std::fs::write(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
+    gavel_feeds::atomic_file::write_atomic(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     Ok(manifest)
 }
 

@@ -230,11 +230,11 @@ fn run_policy_mode(args: Args) -> anyhow::Result<()> {
     let runs = vec![run];
     print!("{}", table(&runs));
     if let Some(path) = &args.journal {
-        std::fs::write(path, &runs[0].journal).with_context(|| format!("writing {}", path.display()))?;
+        gavel_feeds::atomic_file::write_atomic(path, &runs[0].journal).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+        gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
