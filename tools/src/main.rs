@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod limits;
 mod pipeline;
 mod policy_file;
 mod recording_capture;

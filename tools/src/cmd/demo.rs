@@ -20,8 +20,8 @@ pub struct Args {
     /// Scenario seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Number of leveraged accounts.
-    #[arg(long, default_value_t = 2000)]
+    /// Number of leveraged accounts (1 ..= 1,000,000).
+    #[arg(long, default_value_t = 2000, value_parser = crate::limits::accounts())]
     accounts: usize,
     /// Where to write the HTML report.
     #[arg(long, default_value = "gavel-report.html")]

@@ -56,8 +56,8 @@ pub struct AccountsArgs {
     /// Generator seed; the same seed and inputs give byte-identical files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of accounts, spread evenly over the symbols found.
-    #[arg(long, default_value_t = 1000)]
+    /// Number of accounts, spread evenly over the symbols found (1 ..= 1,000,000).
+    #[arg(long, default_value_t = 1000, value_parser = crate::limits::accounts())]
     pub accounts: usize,
     /// Share of accounts whose liquidation price lies inside the observed price range, percent.
     #[arg(long, default_value_t = 20.0)]

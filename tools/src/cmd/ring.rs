@@ -49,8 +49,8 @@ pub struct ProduceArgs {
     /// Number of events to write (sequence 1..=count).
     #[arg(long)]
     pub count: u64,
-    /// Ring capacity in events; a power of two.
-    #[arg(long, default_value_t = 65_536)]
+    /// Ring capacity in events; a power of two, 2 ..= 2^22.
+    #[arg(long, default_value_t = 65_536, value_parser = crate::limits::ring_capacity)]
     pub capacity: u64,
     /// How to wait while the ring is full (with --policy block).
     #[arg(long, value_enum, default_value_t = WaitArg::Yield)]

@@ -29,8 +29,8 @@ pub struct Args {
     /// queueing in a full ring rather than the hop).
     #[arg(long, default_value_t = 200_000)]
     rate: u64,
-    /// Ring capacity in events (a power of two).
-    #[arg(long, default_value_t = 65_536)]
+    /// Ring capacity in events (a power of two, 2 ..= 2^22).
+    #[arg(long, default_value_t = 65_536, value_parser = crate::limits::ring_capacity)]
     ring_capacity: u64,
     /// Folder to write one `.hgrm` percentile file per stage into.
     #[arg(long)]
