@@ -66,3 +66,51 @@ fn ring_capacities_are_bounded_before_any_shared_memory_is_touched() {
     );
     assert!(!std::path::Path::new("/dev/shm/gavel-bounds-never").exists());
 }
+
+#[test]
+fn lobster_sizes_beyond_the_bound_are_refused_with_line_and_field() {
+    let dir = temp_dir("lobster");
+    let messages = dir.join("messages.csv");
+    let max = i64::MAX;
+    std::fs::write(&messages, format!("34200.1,1,1,{max},100,1\n34200.2,1,2,{max},100,1\n")).unwrap();
+    refused(&["lobster", messages.to_str().unwrap(), "--levels", "1"], &["messages.csv", "line 1", "Size"]);
+    refused(&["lobster", messages.to_str().unwrap(), "--levels", "4294967295"], &["--levels"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Issue 14: tick_size ≥ 1e24 hit `unreachable!` in the margin solver; an
+/// i64::MAX position, an entry price of 1e23 and an isolated margin of 1e32
+/// were accepted. Every one is now refused at load, naming file, line and field.
+#[test]
+fn risk_inputs_beyond_the_bounds_are_refused_naming_file_line_and_field() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
+    let dir = temp_dir("risk");
+    let instruments = std::fs::read_to_string(examples.join("instruments.toml")).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let good_ins = write("instruments.toml", &instruments);
+    let accounts = write("accounts.csv", "account,collateral,margin_mode\na,1000\ni,1000,isolated\n");
+    let positions = write("positions.csv", "account,instrument,size,entry_price,isolated_margin\na,BTCUSDT,1,50000\n");
+    let risk = |ins: &str, pos: &str, needles: &[&str]| {
+        refused(
+            &["risk", "--instruments", ins, "--accounts", &accounts, "--positions", pos, "--mark", "BTCUSDT=50000"],
+            needles,
+        )
+    };
+    let coarse = write("coarse.toml", &instruments.replacen("tick_size = \"0.1\"", "tick_size = \"1000000000000000000000000\"", 1));
+    risk(&coarse, &positions, &["coarse.toml", "line", "tick_size"]);
+    let kraken = write("kraken.toml", &instruments.replacen("okx = ", "kraken = ", 1));
+    risk(&kraken, &positions, &["kraken.toml", "line", "venues", "kraken"]);
+    for (text, field) in [
+        ("a,BTCUSDT,9223372036854775.807,50000\n", "size"),
+        ("a,BTCUSDT,1,100000000000000000000000\n", "entry_price"),
+        ("i,BTCUSDT,1,50000,100000000000000000000000000000000\n", "isolated_margin"),
+    ] {
+        let bad = write("bad.csv", &format!("account,instrument,size,entry_price,isolated_margin\n{text}"));
+        risk(&good_ins, &bad, &["bad.csv", "line 2", field]);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
