@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod feed_warnings;
 mod limits;
 mod pipeline;
 mod policy_file;

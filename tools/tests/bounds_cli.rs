@@ -114,3 +114,36 @@ fn risk_inputs_beyond_the_bounds_are_refused_naming_file_line_and_field() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 14: policy-mode `replay` exited 0 silently on bad messages that
+/// `compare` warns about; both warn now, naming the capture.
+#[test]
+fn replay_and_compare_both_warn_about_bad_messages() {
+    use gavel_feeds::capture::{CaptureFile, CaptureWriter};
+    let dir = temp_dir("badmsg");
+    let scenario = dir.join("scenario");
+    let s = scenario.to_str().unwrap();
+    let out = gavel(&["gen", "crash", "--out", s, "--seed", "3", "--accounts", "20", "--duration", "10"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Copy the Binance capture with one garbled depth message (valid record, bad JSON) after its 10th record.
+    let path = scenario.join("binance-usdm.cap");
+    let records: Vec<_> = {
+        let file = CaptureFile::open(&path).unwrap();
+        file.records().map(|r| r.unwrap()).map(|r| (r.receive_ns, r.venue, r.channel.to_vec(), r.message.to_vec())).collect()
+    };
+    let mut writer = CaptureWriter::create_new(&path, true).unwrap();
+    for (i, (t, venue, channel, message)) in records.iter().enumerate() {
+        writer.append(*t, *venue, channel, message).unwrap();
+        if i == 10 {
+            writer.append(*t, *venue, channel, br#"{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","b":[["x"#).unwrap();
+        }
+    }
+    writer.into_inner().unwrap();
+    for args in [vec!["replay", "--scenario", s, "--policy", "naive", "--max"], vec!["compare", "--scenario", s, "--policy", "naive"]] {
+        let out = gavel(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        assert!(stderr.contains("binance-usdm.cap") && stderr.contains("1 bad messages skipped"), "{args:?}: {stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

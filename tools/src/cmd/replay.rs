@@ -227,6 +227,9 @@ fn run_policy_mode(args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let run = result?;
+    for line in crate::feed_warnings::feed_warnings(&inputs, &run) {
+        eprintln!("{line}");
+    }
     let runs = vec![run];
     print!("{}", table(&runs));
     if let Some(path) = &args.journal {
