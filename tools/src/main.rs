@@ -60,6 +60,7 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    install_sigbus_message();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
@@ -82,6 +83,29 @@ fn main() -> std::process::ExitCode {
             eprintln!("gavel: error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// On SIGBUS (in gavel: a shared-memory ring file truncated under the
+/// process, or a full `/dev/shm`), say so on stderr before dying of it.
+extern "C" fn on_sigbus(signal: libc::c_int) {
+    const MESSAGE: &[u8] = b"gavel: fatal: SIGBUS: a mapped file was truncated under this process \
+(a shared-memory ring file truncated or /dev/shm full; see docs/RING.md)\n";
+    // SAFETY: write(2), signal(2) and raise(3) are async-signal-safe; the
+    // message is a static buffer. The default action then ends the process
+    // with SIGBUS as before.
+    unsafe {
+        libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+fn install_sigbus_message() {
+    // SAFETY: the handler only makes async-signal-safe calls (see on_sigbus);
+    // called before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGBUS, on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
 }
 

@@ -23,11 +23,14 @@ mod event;
 pub mod layout;
 mod liveness;
 mod mapping;
+mod owner;
 mod producer;
 mod wait;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod owner_tests;
 
 pub use consumer::{Consumer, ConsumerConfig, RingStatus};
 pub use error::{DeathCause, HeaderField, RingError};

@@ -274,8 +274,13 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     );
     drop(consumer);
     if args.unlink {
-        std::fs::remove_file(&args.path)
-            .with_context(|| format!("removing {}", args.path.display()))?;
+        // The producer removes its file itself on a clean exit once everything was read.
+        match std::fs::remove_file(&args.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", args.path.display()));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
