@@ -62,6 +62,12 @@ fn main() -> std::process::ExitCode {
     }
     install_sigbus_message();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Demo(_) | Command::Stream(_) | Command::Compare(_) | Command::Replay(_) | Command::Tune(_) | Command::Ring(_)
+    ) {
+        reclaim_stale_rings();
+    }
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Stream(args) => cmd::stream::run(args),
@@ -98,6 +104,19 @@ extern "C" fn on_sigbus(signal: libc::c_int) {
         libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
         libc::signal(signal, libc::SIG_DFL);
         libc::raise(signal);
+    }
+}
+
+/// Removes ring files left in the ring folder by killed gavel runs (their
+/// producer is dead and holds no lock); see docs/RING.md.
+fn reclaim_stale_rings() {
+    let dir = gavel_feeds::ring::default_ring_dir();
+    match gavel_feeds::ring::reclaim_stale(&dir, "gavel-") {
+        Ok(removed) if !removed.is_empty() => {
+            eprintln!("gavel: removed {} stale ring file(s) left in {} by killed runs", removed.len(), dir.display())
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("gavel: warning: cannot scan {} for stale ring files: {e}", dir.display()),
     }
 }
 

@@ -36,6 +36,7 @@ pub use consumer::{Consumer, ConsumerConfig, RingStatus};
 pub use error::{DeathCause, HeaderField, RingError};
 pub use event::EventProducer;
 pub use producer::{Producer, ProducerConfig, Pushed};
+pub use owner::reclaim_stale;
 pub use wait::{FullPolicy, WaitStrategy};
 
 use std::path::PathBuf;

@@ -115,3 +115,38 @@ pub(crate) fn claim(path: &Path, tmp: &Path) -> Result<(), RingError> {
         pid: OpenOptions::new().read(true).open(path).map(|f| header_pid(&f)).unwrap_or(0),
     })
 }
+
+/// Removes the stale ring files in `dir` whose names start with `prefix`
+/// (and the hidden temporaries of creates that died half way): files whose
+/// lock nobody holds and whose recorded producer is no longer alive, i.e.
+/// left behind by killed runs. Files that are not ring files are left alone.
+/// Returns the paths removed.
+pub fn reclaim_stale(dir: &Path, prefix: &str) -> io::Result<Vec<std::path::PathBuf>> {
+    let hidden = format!(".{prefix}");
+    let mut removed = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let Ok(entry) = entry else { continue };
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let temporary = name.starts_with(&hidden) && name.ends_with(".tmp");
+        if !(name.starts_with(prefix) || temporary) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(file) = OpenOptions::new().read(true).open(&path) else { continue };
+        let mut magic = [0u8; 8];
+        let is_ring = file.read_exact_at(&mut magic, 0).is_ok() && u64::from_ne_bytes(magic) == super::layout::MAGIC;
+        if !(is_ring || temporary) || !try_lock_exclusive(&file).unwrap_or(false) {
+            continue;
+        }
+        let pid = header_pid(&file);
+        if pid != 0 && process_alive(pid) {
+            continue;
+        }
+        let same = std::fs::metadata(&path).ok().map(|m| FileId::of(&m)) == file.metadata().ok().map(|m| FileId::of(&m));
+        if same && std::fs::remove_file(&path).is_ok() {
+            removed.push(path);
+        }
+    }
+    Ok(removed)
+}

@@ -146,3 +146,44 @@ fn a_removed_or_replaced_file_is_reported_while_the_producer_lives() {
     drop(p);
     assert_eq!(std::fs::read(&ring.0).unwrap(), b"someone else's file");
 }
+
+#[test]
+fn a_ring_bigger_than_the_free_space_is_refused_before_mapping() {
+    let ring = TempRing::new("nospace");
+    // 2^40 slots of 8 bytes: 8 TiB, more than any test machine's /dev/shm.
+    match Producer::<u64>::create(&ring.0, ProducerConfig::new(1 << 40)) {
+        Err(err @ RingError::NoSpace { .. }) => assert!(err.to_string().contains("are free"), "{err}"),
+        other => panic!("expected NoSpace, got {:?}", other.err()),
+    }
+    assert!(!ring.0.exists());
+    assert_eq!(temp_files(&ring.0), 0);
+}
+
+#[test]
+fn a_sweep_removes_only_stale_ring_files_of_dead_producers() {
+    let prefix = format!("gavel-sweep-{}-", std::process::id());
+    let dir = default_ring_dir();
+    let stale = dir.join(format!("{prefix}stale"));
+    let live = dir.join(format!("{prefix}live"));
+    let other = dir.join(format!("{prefix}not-a-ring"));
+    let (_s, _l, _o) = (TempRing(stale.clone()), TempRing(live.clone()), TempRing(other.clone()));
+    // A stale ring: its producer left it unread, then "died" (its pid rewritten to a reaped child's).
+    let mut p = producer(&stale).unwrap();
+    p.push_slice(&[1]).unwrap();
+    p.map_header().producer_pid.store(dead_pid(), Ordering::Relaxed);
+    drop(p);
+    assert!(stale.exists());
+    let _live_producer = producer(&live).unwrap();
+    std::fs::write(&other, b"not a ring").unwrap();
+    let removed = reclaim_stale(&dir, &prefix).unwrap();
+    assert_eq!(removed, vec![stale.clone()]);
+    assert!(!stale.exists() && live.exists() && other.exists());
+}
+
+/// A pid that certainly belongs to no process: a child that has exited and been reaped.
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+    let pid = child.id();
+    child.wait().expect("reap");
+    pid
+}
