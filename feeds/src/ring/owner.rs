@@ -118,8 +118,9 @@ pub(crate) fn claim(path: &Path, tmp: &Path) -> Result<(), RingError> {
 
 /// Removes the stale ring files in `dir` whose names start with `prefix`
 /// (and the hidden temporaries of creates that died half way): files whose
-/// lock nobody holds and whose recorded producer is no longer alive, i.e.
-/// left behind by killed runs. Files that are not ring files are left alone.
+/// lock nobody holds and whose producer died without closing the ring, i.e.
+/// left behind by killed runs. A cleanly closed ring with unread records is
+/// kept for a late consumer; files that are not ring files are left alone.
 /// Returns the paths removed.
 pub fn reclaim_stale(dir: &Path, prefix: &str) -> io::Result<Vec<std::path::PathBuf>> {
     let hidden = format!(".{prefix}");
@@ -140,7 +141,9 @@ pub fn reclaim_stale(dir: &Path, prefix: &str) -> io::Result<Vec<std::path::Path
             continue;
         }
         let pid = header_pid(&file);
-        if pid != 0 && process_alive(pid) {
+        let mut closed = [0u8; 4];
+        let closed = file.read_exact_at(&mut closed, 152).is_ok() && u32::from_ne_bytes(closed) != 0;
+        if (pid != 0 && process_alive(pid)) || (closed && !temporary) {
             continue;
         }
         let same = std::fs::metadata(&path).ok().map(|m| FileId::of(&m)) == file.metadata().ok().map(|m| FileId::of(&m));

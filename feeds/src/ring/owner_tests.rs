@@ -171,13 +171,22 @@ fn a_sweep_removes_only_stale_ring_files_of_dead_producers() {
     let mut p = producer(&stale).unwrap();
     p.push_slice(&[1]).unwrap();
     p.map_header().producer_pid.store(dead_pid(), Ordering::Relaxed);
-    drop(p);
-    assert!(stale.exists());
+    // A cleanly closed ring with an unread record, kept for a late consumer.
+    let closed = dir.join(format!("{prefix}closed"));
+    let _c = TempRing(closed.clone());
+    let mut q = producer(&closed).unwrap();
+    q.push_slice(&[1]).unwrap();
+    q.map_header().producer_pid.store(dead_pid(), Ordering::Relaxed);
+    drop(q);
     let _live_producer = producer(&live).unwrap();
+    // While the killed producer's lock is held the file is not stale.
+    assert!(reclaim_stale(&dir, &prefix).unwrap().is_empty());
+    p.kill_for_test();
+    assert!(stale.exists());
     std::fs::write(&other, b"not a ring").unwrap();
     let removed = reclaim_stale(&dir, &prefix).unwrap();
     assert_eq!(removed, vec![stale.clone()]);
-    assert!(!stale.exists() && live.exists() && other.exists());
+    assert!(!stale.exists() && live.exists() && other.exists() && closed.exists());
 }
 
 /// A pid that certainly belongs to no process: a child that has exited and been reaped.

@@ -362,6 +362,18 @@ impl<T: Pod> Producer<T> {
     }
 }
 
+#[cfg(test)]
+impl<T: Pod> Producer<T> {
+    /// Test hook: ends the producer as a SIGKILL would: the mapping and the
+    /// lock go away, `closed` is never set and the file stays.
+    pub(crate) fn kill_for_test(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the map is read
+        // out (and then dropped) exactly once; the other fields own nothing.
+        drop(unsafe { std::ptr::read(&this.map) });
+    }
+}
+
 impl<T: Pod> Drop for Producer<T> {
     fn drop(&mut self) {
         if self.map.check_length().is_err() {
