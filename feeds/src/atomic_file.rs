@@ -177,7 +177,7 @@ mod tests {
         assert!(blocked.join("inner").is_dir());
         assert!(!temp_path_for(&blocked).exists());
         // A missing folder is an error naming the temp file.
-        let err = write_atomic(&d.join("no/such/dir/x"), "x").unwrap_err();
+        let err = write_atomic(d.join("no/such/dir/x"), "x").unwrap_err();
         assert!(err.to_string().contains("no/such/dir"), "{err}");
         std::fs::remove_dir_all(&d).unwrap();
     }

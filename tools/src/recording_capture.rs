@@ -140,7 +140,6 @@ fn convert_tardis(recording: &Path, out: &Path) -> anyhow::Result<u64> {
         m.rows.push(b'\n');
     }
     flush(&mut pending)?;
-    drop(flush);
     writer.commit().with_context(|| format!("writing {}", out.display()))?;
     Ok(records)
 }
