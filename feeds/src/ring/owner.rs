@@ -13,6 +13,10 @@ use super::liveness::process_alive;
 
 /// How many times `claim` retries when it races another creator.
 const CLAIM_ATTEMPTS: u32 = 50;
+/// How many times (2 ms apart) `claim` finds a file's lock held by a live
+/// producer before refusing: a lock can be held for an instant by a forked
+/// child that has not exec'd yet.
+const HELD_LOOKS: u32 = 10;
 
 /// Device and inode of a file: which file a path or descriptor names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +80,7 @@ pub(crate) fn claim(path: &Path, tmp: &Path) -> Result<(), RingError> {
         let path = path.to_owned();
         move |source| RingError::Io { path, operation, source }
     };
+    let mut held = 0;
     for _ in 0..CLAIM_ATTEMPTS {
         // A hard link never replaces an existing name: creation is atomic and exclusive.
         match std::fs::hard_link(tmp, path) {
@@ -102,12 +107,15 @@ pub(crate) fn claim(path: &Path, tmp: &Path) -> Result<(), RingError> {
             }
             continue;
         }
+        // Held. By a live producer, normally; but also, for an instant, by a
+        // child forked (before its exec) while the old producer's descriptor
+        // was open, or by another creator reclaiming the same stale file. So
+        // look again a few times before refusing.
+        held += 1;
         let pid = header_pid(&existing);
-        if pid != 0 && process_alive(pid) {
+        if held >= HELD_LOOKS && pid != 0 && process_alive(pid) {
             return Err(RingError::ProducerActive { path: path.to_owned(), pid });
         }
-        // Held by a process that is not the recorded producer: another creator
-        // reclaiming the same stale file right now. Give it a moment.
         std::thread::sleep(std::time::Duration::from_millis(2));
     }
     Err(RingError::ProducerActive {
