@@ -112,6 +112,14 @@ fn risk_inputs_beyond_the_bounds_are_refused_naming_file_line_and_field() {
         let bad = write("bad.csv", &format!("account,instrument,size,entry_price,isolated_margin\n{text}"));
         risk(&good_ins, &bad, &["bad.csv", "line 2", field]);
     }
+    // A mark that puts a position's notional beyond the money bound.
+    let big = write("big.csv", "account,instrument,size,entry_price,isolated_margin\na,BTCUSDT,100000,50000\n");
+    refused(
+        &["risk", "--instruments", &good_ins, "--accounts", &accounts, "--positions", &big, "--mark", "BTCUSDT=10000001"],
+        &["--mark", "beyond the bound"],
+    );
+    let ok = gavel(&["risk", "--instruments", &good_ins, "--accounts", &accounts, "--positions", &big, "--mark", "BTCUSDT=10000000"]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
