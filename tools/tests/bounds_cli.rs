@@ -60,6 +60,11 @@ fn liquidate_levels_and_market_flags_are_bounded() {
 fn ring_capacities_are_bounded_before_any_shared_memory_is_touched() {
     refused(&["stream", "--ring-capacity", "1099511627776"], &["--ring-capacity", "2^22"]);
     refused(&["stream", "--ring-capacity", "1000"], &["--ring-capacity", "power of two"]);
+    refused(&["stream", "--events", "18446744073709551615"], &["--events"]);
+    refused(&["stream", "--rate", "18446744073709551615"], &["--rate"]);
+    refused(&["ring", "consume", "--path", "/dev/shm/gavel-bounds-never", "--count", "1", "--open-timeout-ms", "18446744073709551615"], &["--open-timeout-ms"]);
+    refused(&["ring", "produce", "--path", "/dev/shm/gavel-bounds-never", "--count", "1", "--batch", "0"], &["--batch"]);
+    refused(&["ring", "produce", "--path", "/dev/shm/gavel-bounds-never", "--count", "1", "--sleep-us", "0"], &["--sleep-us"]);
     refused(
         &["ring", "produce", "--path", "/dev/shm/gavel-bounds-never", "--count", "1", "--capacity", "1099511627776"],
         &["--capacity"],
