@@ -31,6 +31,18 @@ pub fn ring_capacity(text: &str) -> Result<u64, String> {
     Ok(value)
 }
 
+/// Largest `replay --speed` factor.
+pub const MAX_SPEED: f64 = 1_000_000.0;
+
+/// `replay --speed`: a finite factor in (0, [`MAX_SPEED`]]; NaN and infinities are refused.
+pub fn speed(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a number"))?;
+    if !(value.is_finite() && value > 0.0 && value <= MAX_SPEED) {
+        return Err(format!("{text} is not a number above 0 and at most {MAX_SPEED}"));
+    }
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,6 +56,8 @@ mod tests {
         levels: i64,
         #[arg(long, value_parser = ring_capacity, default_value_t = 2)]
         ring_capacity: u64,
+        #[arg(long, value_parser = speed, default_value_t = 1.0)]
+        speed: f64,
     }
 
     fn parse(args: &[&str]) -> Result<Flags, String> {
@@ -52,8 +66,8 @@ mod tests {
 
     #[test]
     fn counts_inside_the_bounds_parse_and_outside_are_refused_naming_the_flag() {
-        let ok = parse(&["--accounts", "1000000", "--levels", "10000", "--ring-capacity", "4194304"]).unwrap();
-        assert_eq!((ok.accounts, ok.levels, ok.ring_capacity), (1_000_000, 10_000, 1 << 22));
+        let ok = parse(&["--accounts", "1000000", "--levels", "10000", "--ring-capacity", "4194304", "--speed", "1000000"]).unwrap();
+        assert_eq!((ok.accounts, ok.levels, ok.ring_capacity, ok.speed), (1_000_000, 10_000, 1 << 22, MAX_SPEED));
         for (flag, value) in [
             ("--accounts", "18446744073709551615"),
             ("--accounts", "18446744073709551616"),
@@ -64,8 +78,13 @@ mod tests {
             ("--ring-capacity", "1099511627776"),
             ("--ring-capacity", "1000"),
             ("--ring-capacity", "1"),
+            ("--speed", "NaN"),
+            ("--speed", "inf"),
+            ("--speed", "0"),
+            ("--speed", "-2"),
+            ("--speed", "1000001"),
         ] {
-            let err = parse(&[flag, value]).unwrap_err();
+            let err = parse(&[&format!("{flag}={value}")]).unwrap_err();
             assert!(err.contains(flag), "{flag} {value}: {err}");
         }
     }

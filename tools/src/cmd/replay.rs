@@ -54,8 +54,8 @@ pub struct Args {
     /// Write the HTML report here (policy mode).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Pace the replay at the recorded speed × X (policy mode).
-    #[arg(long, conflicts_with = "max")]
+    /// Pace the replay at the recorded speed × X (policy mode; 0 < X ≤ 10^6).
+    #[arg(long, conflicts_with = "max", value_parser = crate::limits::speed)]
     pub speed: Option<f64>,
     /// Replay as fast as possible (policy mode; the default).
     #[arg(long)]
