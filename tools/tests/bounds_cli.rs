@@ -160,3 +160,25 @@ fn replay_and_compare_both_warn_about_bad_messages() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 14: a position of i64::MAX lots hung `compare` in the slicing
+/// planner; the scenario's loader now refuses it, naming file, line and field.
+#[test]
+fn compare_refuses_an_i64_max_position_instead_of_hanging() {
+    let dir = temp_dir("maxpos");
+    let scenario = dir.join("scenario");
+    let s = scenario.to_str().unwrap();
+    let out = gavel(&["gen", "crash", "--out", s, "--seed", "5", "--accounts", "10", "--duration", "10"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let positions = scenario.join("positions.csv");
+    let text = std::fs::read_to_string(&positions).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut fields: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    fields[2] = "9223372036854775.807".into();
+    lines[1] = fields.join(",");
+    std::fs::write(&positions, lines.join("\n") + "\n").unwrap();
+    let started = std::time::Instant::now();
+    refused(&["compare", "--scenario", s, "--policy", "sliced"], &["positions.csv", "line 2", "size"]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "refused at load, not after a long run");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
