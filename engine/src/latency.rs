@@ -76,7 +76,7 @@ impl StageHistogram {
 
     /// Writes the `.hgrm` text to `path`.
     pub fn write_hgrm(&self, path: &Path) -> io::Result<()> {
-        std::fs::write(path, self.to_hgrm())
+        gavel_feeds::atomic_file::write_atomic(path, self.to_hgrm())
     }
 }
 

@@ -175,6 +175,44 @@ fn loaders_name_file_line_and_field() {
     assert_eq!(b.account(0).position(btc).unwrap().entry_notional, -25_000_025_000);
 }
 
+/// Issue 14: an i64::MAX-lot position hung `compare`, an entry price of 1e23 or
+/// an isolated margin of 1e32 gave a wrong liquidatable flag. The loaders now
+/// refuse values beyond the documented bounds, naming line and field.
+#[test]
+fn loaders_refuse_values_beyond_the_documented_bounds() {
+    let mut b = RiskBook::new(instruments());
+    for (text, field) in [
+        ("x,1000000000001\n", "collateral"),
+        ("x,-1000000000001\n", "collateral"),
+        ("x,100000000000000000000000000000000,isolated\n", "collateral"),
+    ] {
+        let e = loader::load_accounts(&mut b, text, "acc.csv").unwrap_err();
+        assert_eq!((e.location, e.field.as_str()), (Location::Line(1), field), "{text}");
+        assert!(e.to_string().contains("bound") || e.to_string().contains("range"), "{e}");
+    }
+    // The bound itself is accepted.
+    loader::load_accounts(&mut b, "a,1000000000000\ni,100,isolated\n", "acc.csv").unwrap();
+    let cases = [
+        // i64::MAX lots of BTC (lot 0.001).
+        ("a,BTCUSDT,9223372036854775.807,50000\n", "size"),
+        // 100,001 BTC: tick value 10,000.1 USDT per 0.1 tick.
+        ("a,BTCUSDT,100001,50000\n", "size"),
+        ("a,BTCUSDT,1,100000000000000000000000\n", "entry_price"),
+        ("a,BTCUSDT,100000,10000001\n", "entry_price"),
+        ("i,BTCUSDT,1,50000,100000000000000000000000000000000\n", "isolated_margin"),
+    ];
+    for (text, field) in cases {
+        let e = loader::load_positions(&mut b, &format!("account,instrument,size,entry_price\n{text}"), "pos.csv").unwrap_err();
+        assert_eq!((e.location, e.field.as_str()), (Location::Line(2), field), "{text}: {e}");
+    }
+    // At the bounds: 100,000 BTC at 10,000,000 USDT = 10^12 USDT of notional.
+    loader::load_positions(&mut b, "a,BTCUSDT,100000,10000000\n", "pos.csv").unwrap();
+    let acc = b.account(0).clone();
+    let marks = vec![Some(100_000_000), None];
+    // The margin math runs on the extreme position without overflow.
+    assert!(margin::position_trigger(b.instruments(), &marks, &acc, 0).is_some());
+}
+
 fn arb_cross_account() -> impl Strategy<Value = (i64, i64, i64, i64, i64, i64, i64)> {
     // wallet USDT, btc lots, btc entry ticks, eth lots, eth entry ticks, btc mark, eth mark
     (

@@ -21,17 +21,26 @@
 //! | n    | channel      | channel name, e.g. `btcusdt@depth@0ms` or a URL      |
 //! | m    | message      | the message exactly as received                      |
 //!
-//! A file may be compressed whole with zstd (it then starts with the zstd
-//! frame magic); readers detect that. Uncompressed files are read through
-//! `memmap2` without copying. A record cut short (a capture interrupted
-//! mid-write) or with a bad checksum is an [`InputError`] naming the file and
-//! byte offset; the reader stops there (policy: stop, after reporting how many
-//! good records came before).
+//! A compressed capture (`--compress`) is a sequence of independent zstd
+//! frames, one per flush, that concatenate to the layout above; it starts
+//! with the zstd frame magic, and readers detect that. Uncompressed files are
+//! read through `memmap2` without copying.
+//!
+//! Crash safety: the writer flushes at least every [`FLUSH_INTERVAL`] or
+//! [`FLUSH_BYTES`] of records (a compressed capture ends a frame there), so a
+//! killed capture loses at most the records of that window. A file cut
+//! anywhere (mid-record, mid-frame) opens: every complete record is read and
+//! the cut tail is reported by [`CaptureFile::torn_tail`], a warning rather
+//! than an error. A record with a bad checksum or venue byte before the end is
+//! an [`InputError`] naming the file and byte offset, and the reader stops
+//! there (after the good records before it).
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use crate::atomic_file::AtomicFile;
 use crate::input_error::{InputError, Location};
 use crate::wire::Venue;
 
@@ -43,7 +52,13 @@ pub const CAPTURE_VERSION: u32 = 1;
 pub const FILE_HEADER_LEN: usize = 16;
 /// Size of a record header in bytes.
 pub const RECORD_HEADER_LEN: usize = 20;
+/// Longest time an appended record waits in the writer's buffer: the next
+/// append or [`CaptureWriter::tick`] after this flushes it.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+/// Most record bytes the writer buffers before flushing.
+pub const FLUSH_BYTES: usize = 64 * 1024;
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+const ZSTD_LEVEL: i32 = 3;
 
 /// One captured message, borrowed from the file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,35 +75,91 @@ pub struct CaptureRecord<'a> {
     pub offset: u64,
 }
 
-/// Appends records to a capture file.
+/// Where the writer's bytes go: straight through, or through a zstd frame
+/// that is ended at every flush.
+enum Output<W: Write> {
+    Plain(W),
+    /// `None` only transiently, while a frame is being finished.
+    Zstd(Option<zstd::stream::Encoder<'static, W>>),
+}
+
+/// Appends records to a capture file, flushing every [`FLUSH_INTERVAL`] or
+/// [`FLUSH_BYTES`].
 pub struct CaptureWriter<W: Write> {
-    out: W,
+    out: Output<W>,
     records: u64,
+    /// Record bytes appended since the last flush.
+    pending: usize,
+    /// When the oldest unflushed record was appended.
+    pending_since: Option<Instant>,
+}
+
+/// Opens `path` for a new capture: refuses an existing file unless `force`
+/// (which truncates it).
+fn create_file(path: &Path, force: bool) -> io::Result<BufWriter<File>> {
+    let mut options = OpenOptions::new();
+    options.write(true);
+    if force {
+        options.create(true).truncate(true);
+    } else {
+        options.create_new(true);
+    }
+    let file = options.open(path).map_err(|e| {
+        if e.kind() == io::ErrorKind::AlreadyExists {
+            io::Error::new(e.kind(), format!("{} already exists (pass --force to overwrite it)", path.display()))
+        } else {
+            io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+        }
+    })?;
+    Ok(BufWriter::with_capacity(FLUSH_BYTES * 2, file))
 }
 
 impl CaptureWriter<BufWriter<File>> {
-    /// Creates (truncates) `path` as a plain capture and writes the file header.
-    pub fn create(path: &Path) -> io::Result<Self> {
-        CaptureWriter::new(BufWriter::with_capacity(1 << 20, File::create(path)?))
+    /// Creates `path` as a plain capture and writes (and flushes) the file
+    /// header. An existing file is an error unless `force`.
+    pub fn create_new(path: &Path, force: bool) -> io::Result<Self> {
+        let mut w = CaptureWriter::new(create_file(path, force)?)?;
+        w.flush()?;
+        Ok(w)
+    }
+
+    /// Like [`create_new`](Self::create_new), compressed with zstd (level 3),
+    /// one independently decodable frame per flush.
+    pub fn create_compressed(path: &Path, force: bool) -> io::Result<Self> {
+        let mut w = CaptureWriter::new_compressed(create_file(path, force)?)?;
+        w.flush()?;
+        Ok(w)
     }
 }
 
-impl CaptureWriter<zstd::stream::AutoFinishEncoder<'static, BufWriter<File>>> {
-    /// Creates (truncates) `path` as a capture compressed whole with zstd (level 3).
-    pub fn create_compressed(path: &Path) -> io::Result<Self> {
-        let file = BufWriter::with_capacity(1 << 20, File::create(path)?);
-        let encoder = zstd::stream::Encoder::new(file, 3)?.auto_finish();
-        CaptureWriter::new(encoder)
+impl CaptureWriter<AtomicFile> {
+    /// Writes a plain capture to `path` atomically: nothing appears at `path`
+    /// until [`commit`](Self::commit).
+    pub fn create_atomic(path: &Path) -> io::Result<Self> {
+        CaptureWriter::new(AtomicFile::create(path)?)
+    }
+
+    /// Finishes the file and renames it into place.
+    pub fn commit(self) -> io::Result<()> {
+        self.into_inner()?.commit()
     }
 }
 
 impl<W: Write> CaptureWriter<W> {
     /// Wraps `out`, writing the file header first.
     pub fn new(mut out: W) -> io::Result<Self> {
-        out.write_all(&CAPTURE_MAGIC)?;
-        out.write_all(&CAPTURE_VERSION.to_le_bytes())?;
-        out.write_all(&0u32.to_le_bytes())?;
-        Ok(CaptureWriter { out, records: 0 })
+        write_file_header(&mut out)?;
+        Ok(CaptureWriter { out: Output::Plain(out), records: 0, pending: 0, pending_since: None })
+    }
+
+    /// Wraps `out` as a compressed capture, writing the file header first.
+    pub fn new_compressed(out: W) -> io::Result<Self> {
+        let mut encoder = zstd::stream::Encoder::new(out, ZSTD_LEVEL)?;
+        write_file_header(&mut encoder)?;
+        let mut w = CaptureWriter { out: Output::Zstd(Some(encoder)), records: 0, pending: 0, pending_since: None };
+        // The header counts as pending so the first flush ends its frame.
+        w.pending = FILE_HEADER_LEN;
+        Ok(w)
     }
 
     /// Appends one message. Channels longer than 255 bytes are an error.
@@ -106,11 +177,35 @@ impl<W: Write> CaptureWriter<W> {
         header[12] = venue as u8;
         header[13] = channel_len;
         header[16..20].copy_from_slice(&crc.finalize().to_le_bytes());
-        self.out.write_all(&header)?;
-        self.out.write_all(channel)?;
-        self.out.write_all(message)?;
+        let out = self.writer()?;
+        out.write_all(&header)?;
+        out.write_all(channel)?;
+        out.write_all(message)?;
         self.records += 1;
+        self.pending = self.pending.saturating_add(RECORD_HEADER_LEN + channel.len() + message.len());
+        let now = Instant::now();
+        let since = *self.pending_since.get_or_insert(now);
+        if self.pending >= FLUSH_BYTES || now.duration_since(since) >= FLUSH_INTERVAL {
+            self.flush()?;
+        }
         Ok(())
+    }
+
+    /// Flushes if the oldest buffered record is [`FLUSH_INTERVAL`] old; call
+    /// this while idle so a quiet feed's last records reach the file too.
+    pub fn tick(&mut self, now: Instant) -> io::Result<()> {
+        match self.pending_since {
+            Some(since) if now.duration_since(since) >= FLUSH_INTERVAL => self.flush(),
+            _ => Ok(()),
+        }
+    }
+
+    fn writer(&mut self) -> io::Result<&mut dyn Write> {
+        match &mut self.out {
+            Output::Plain(w) => Ok(w),
+            Output::Zstd(Some(e)) => Ok(e),
+            Output::Zstd(None) => Err(io::Error::other("capture writer failed earlier")),
+        }
     }
 
     /// Records written so far.
@@ -118,16 +213,42 @@ impl<W: Write> CaptureWriter<W> {
         self.records
     }
 
-    /// Flushes buffered bytes to the underlying writer.
+    /// Writes buffered records through to the underlying writer; a compressed
+    /// capture ends its current zstd frame, so everything flushed decodes on
+    /// its own even if the process dies later.
     pub fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        if let Output::Zstd(slot) = &mut self.out {
+            if self.pending > 0 {
+                let encoder = slot.take().ok_or_else(|| io::Error::other("capture writer failed earlier"))?;
+                let inner = encoder.finish()?;
+                *slot = Some(zstd::stream::Encoder::new(inner, ZSTD_LEVEL)?);
+            }
+        }
+        self.pending = 0;
+        self.pending_since = None;
+        match &mut self.out {
+            Output::Plain(w) => w.flush(),
+            Output::Zstd(Some(e)) => e.get_mut().flush(),
+            Output::Zstd(None) => Err(io::Error::other("capture writer failed earlier")),
+        }
     }
 
     /// Flushes and returns the underlying writer.
     pub fn into_inner(mut self) -> io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
+        self.flush()?;
+        match self.out {
+            Output::Plain(w) => Ok(w),
+            // The frame begun by the flush holds nothing: it ends as an empty frame.
+            Output::Zstd(Some(e)) => e.finish(),
+            Output::Zstd(None) => Err(io::Error::other("capture writer failed earlier")),
+        }
     }
+}
+
+fn write_file_header(out: &mut impl Write) -> io::Result<()> {
+    out.write_all(&CAPTURE_MAGIC)?;
+    out.write_all(&CAPTURE_VERSION.to_le_bytes())?;
+    out.write_all(&0u32.to_le_bytes())
 }
 
 /// The bytes of a capture: a memory map of a plain file, or the decompressed
@@ -149,14 +270,67 @@ impl std::ops::Deref for CaptureBytes {
     }
 }
 
+/// The cut-off end of a capture whose writer died mid-record or mid-frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// Byte offset (in the uncompressed contents) where the torn record starts.
+    pub offset: u64,
+    /// Bytes of it present in the file (skipped).
+    pub bytes: u64,
+    /// Complete records before it (all of them are read).
+    pub complete_records: u64,
+    /// True when a compressed capture's last zstd frame was cut too.
+    pub frame_cut: bool,
+}
+
 /// An opened capture file.
 pub struct CaptureFile {
     path: PathBuf,
     bytes: CaptureBytes,
+    /// End of the last complete record.
+    complete_len: usize,
+    torn: Option<TornTail>,
+}
+
+/// Decodes concatenated zstd frames, keeping everything decoded before a cut
+/// or damaged frame; the flag says whether the stream ended early.
+fn decode_frames(compressed: &[u8]) -> io::Result<(Vec<u8>, bool)> {
+    let mut decoder = zstd::stream::read::Decoder::with_buffer(compressed)?;
+    let mut out = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match decoder.read(&mut chunk) {
+            Ok(0) => return Ok((out, false)),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Ok((out, true)),
+        }
+    }
+}
+
+/// Walks the record headers of `bytes` from the file header on; returns the
+/// end of the last complete record and the number of complete records.
+fn complete_prefix(bytes: &[u8]) -> (usize, u64) {
+    let (mut offset, mut records) = (FILE_HEADER_LEN, 0u64);
+    loop {
+        let remaining = bytes.len() - offset;
+        if remaining < RECORD_HEADER_LEN {
+            return (offset, records);
+        }
+        let header = &bytes[offset..offset + RECORD_HEADER_LEN];
+        let message_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let record_len = RECORD_HEADER_LEN + header[13] as usize + message_len;
+        if record_len > remaining {
+            return (offset, records);
+        }
+        offset += record_len;
+        records += 1;
+    }
 }
 
 impl CaptureFile {
-    /// Opens `path`, checking the header; zstd files are decompressed.
+    /// Opens `path`, checking the header; zstd files are decompressed. A file
+    /// cut mid-record opens; see [`torn_tail`](Self::torn_tail).
     pub fn open(path: &Path) -> Result<CaptureFile, InputError> {
         let name = path.display().to_string();
         let io_err = |e: io::Error| InputError::new(&name, Location::Offset(0), "file", e.to_string());
@@ -165,15 +339,22 @@ impl CaptureFile {
         // does not modify while reading (a concurrent writer only appends, and the
         // mapping's length is fixed at map time).
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
-        let bytes = if map.len() >= 4 && map[..4] == ZSTD_MAGIC {
-            CaptureBytes::Owned(zstd::stream::decode_all(&map[..]).map_err(io_err)?)
+        let (bytes, frame_cut) = if map.len() >= 4 && map[..4] == ZSTD_MAGIC {
+            let (bytes, cut) = decode_frames(&map[..]).map_err(io_err)?;
+            (CaptureBytes::Owned(bytes), cut)
         } else {
-            CaptureBytes::Mapped(map)
+            (CaptureBytes::Mapped(map), false)
         };
         if bytes.len() < FILE_HEADER_LEN || bytes[..8] != CAPTURE_MAGIC {
-            return Err(InputError::new(name, Location::Offset(0), "magic", "not a gavel capture (expected GVLCAP01)"));
+            let what = if frame_cut { " (its first zstd frame is cut or damaged)" } else { "" };
+            return Err(InputError::new(
+                name,
+                Location::Offset(0),
+                "magic",
+                format!("not a gavel capture (expected GVLCAP01){what}"),
+            ));
         }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
         if version != CAPTURE_VERSION {
             return Err(InputError::new(
                 name,
@@ -182,7 +363,14 @@ impl CaptureFile {
                 format!("capture version {version}, this gavel reads {CAPTURE_VERSION}"),
             ));
         }
-        Ok(CaptureFile { path: path.to_path_buf(), bytes })
+        let (complete_len, complete_records) = complete_prefix(&bytes);
+        let torn = (complete_len < bytes.len() || frame_cut).then(|| TornTail {
+            offset: complete_len as u64,
+            bytes: (bytes.len() - complete_len) as u64,
+            complete_records,
+            frame_cut,
+        });
+        Ok(CaptureFile { path: path.to_path_buf(), bytes, complete_len, torn })
     }
 
     /// True when `bytes` start like a gavel capture (plain or zstd).
@@ -190,7 +378,29 @@ impl CaptureFile {
         bytes.starts_with(&CAPTURE_MAGIC) || bytes.starts_with(&ZSTD_MAGIC)
     }
 
-    /// Iterates over the records; a damaged record yields one error and ends the iteration.
+    /// The cut-off end, if the file ends mid-record (or mid-frame): those
+    /// bytes are skipped, every complete record before them is read.
+    pub fn torn_tail(&self) -> Option<TornTail> {
+        self.torn
+    }
+
+    /// A one-line warning about the torn tail, naming the file, if there is one.
+    pub fn torn_tail_warning(&self) -> Option<String> {
+        self.torn.map(|t| {
+            format!(
+                "warning: {}: capture ends in a torn record at offset {} ({} byte(s) skipped{}); \
+                 the {} complete record(s) before it are used (a capture killed mid-write)",
+                self.path.display(),
+                t.offset,
+                t.bytes,
+                if t.frame_cut { ", last zstd frame cut" } else { "" },
+                t.complete_records
+            )
+        })
+    }
+
+    /// Iterates over the complete records; a damaged record yields one error
+    /// and ends the iteration.
     pub fn records(&self) -> CaptureRecords<'_> {
         CaptureRecords { file: self, offset: FILE_HEADER_LEN, failed: false }
     }
@@ -207,8 +417,8 @@ impl<'a> Iterator for CaptureRecords<'a> {
     type Item = Result<CaptureRecord<'a>, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let bytes: &'a [u8] = &self.file.bytes;
-        if self.failed || self.offset == bytes.len() {
+        let bytes: &'a [u8] = &self.file.bytes[..self.file.complete_len];
+        if self.failed || self.offset >= bytes.len() {
             return None;
         }
         let start = self.offset;
@@ -253,110 +463,5 @@ impl<'a> Iterator for CaptureRecords<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn temp_path(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("gavel-capture-{}-{name}", std::process::id()))
-    }
-
-    fn write_sample(path: &Path, compressed: bool) {
-        let records: [(i64, Venue, &[u8], &[u8]); 3] = [
-            (1, Venue::BinanceUsdm, b"btcusdt@depth", br#"{"u":1}"#),
-            (2, Venue::Bybit, b"orderbook.50.BTCUSDT", b""),
-            (3, Venue::Okx, b"", br#"{"arg":{}}"#),
-        ];
-        if compressed {
-            let mut w = CaptureWriter::create_compressed(path).unwrap();
-            for (t, v, c, m) in records {
-                w.append(t, v, c, m).unwrap();
-            }
-        } else {
-            let mut w = CaptureWriter::create(path).unwrap();
-            for (t, v, c, m) in records {
-                w.append(t, v, c, m).unwrap();
-            }
-            assert_eq!(w.records(), 3);
-            w.flush().unwrap();
-        }
-    }
-
-    #[test]
-    fn plain_and_compressed_captures_round_trip() {
-        for compressed in [false, true] {
-            let path = temp_path(if compressed { "rt.zst" } else { "rt" });
-            write_sample(&path, compressed);
-            let file = CaptureFile::open(&path).unwrap();
-            let records: Vec<_> = file.records().map(|r| r.unwrap()).collect();
-            assert_eq!(records.len(), 3);
-            assert_eq!(records[0].message, br#"{"u":1}"#);
-            assert_eq!(records[0].channel, b"btcusdt@depth");
-            assert_eq!(records[0].offset, FILE_HEADER_LEN as u64);
-            assert_eq!((records[1].receive_ns, records[1].venue), (2, Venue::Bybit));
-            assert_eq!(records[2].channel, b"");
-            std::fs::remove_file(&path).unwrap();
-        }
-    }
-
-    #[test]
-    fn a_capture_cut_mid_record_reports_the_offset_once() {
-        let path = temp_path("cut");
-        write_sample(&path, false);
-        let mut bytes = std::fs::read(&path).unwrap();
-        bytes.truncate(bytes.len() - 3);
-        std::fs::write(&path, &bytes).unwrap();
-        let file = CaptureFile::open(&path).unwrap();
-        let results: Vec<_> = file.records().collect();
-        assert_eq!(results.len(), 3);
-        assert!(results[0].is_ok() && results[1].is_ok());
-        let err = results[2].as_ref().unwrap_err();
-        assert_eq!(err.field, "message");
-        assert!(matches!(err.location, Location::Offset(o) if o > FILE_HEADER_LEN as u64));
-        assert!(err.to_string().contains("cut mid-record"), "{err}");
-        std::fs::remove_file(&path).unwrap();
-    }
-
-    #[test]
-    fn damaged_bytes_fail_the_checksum_and_bad_headers_are_named() {
-        let path = temp_path("crc");
-        write_sample(&path, false);
-        let mut bytes = std::fs::read(&path).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0xFF;
-        std::fs::write(&path, &bytes).unwrap();
-        let file = CaptureFile::open(&path).unwrap();
-        let err = file.records().find_map(|r| r.err()).unwrap();
-        assert_eq!(err.field, "crc32");
-
-        bytes[..8].copy_from_slice(b"NOTACAPT");
-        std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(CaptureFile::open(&path).err().unwrap().field, "magic");
-        bytes[..8].copy_from_slice(&CAPTURE_MAGIC);
-        bytes[8] = 9;
-        std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(CaptureFile::open(&path).err().unwrap().field, "version");
-        std::fs::remove_file(&path).unwrap();
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-        /// No byte string after a valid header panics the reader, and it never loops forever.
-        #[test]
-        fn arbitrary_bodies_never_panic(body in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let path = temp_path(&format!("fuzz-{}", body.len()));
-            let mut bytes = CAPTURE_MAGIC.to_vec();
-            bytes.extend_from_slice(&CAPTURE_VERSION.to_le_bytes());
-            bytes.extend_from_slice(&0u32.to_le_bytes());
-            bytes.extend_from_slice(&body);
-            std::fs::write(&path, &bytes).unwrap();
-            let file = CaptureFile::open(&path).unwrap();
-            let mut seen = 0usize;
-            for _ in file.records() {
-                seen += 1;
-                prop_assert!(seen <= body.len() / RECORD_HEADER_LEN + 1);
-            }
-            std::fs::remove_file(&path).unwrap();
-        }
-    }
-}
+#[path = "capture_tests.rs"]
+mod tests;

@@ -373,7 +373,8 @@ pub fn channel_symbol(channel: &[u8]) -> Option<&[u8]> {
 /// order; `record_start_ticks` is `clock`'s reading before the record was
 /// parsed, for latency measurement. Returns the handlers' counters by venue.
 /// A damaged record stops the read after everything before it was handled
-/// (the error is returned with the counters so far).
+/// (the error is returned with the counters so far). A torn tail (a capture
+/// killed mid-write) is not an error: a warning goes to stderr.
 pub fn replay_capture(
     path: &Path,
     instruments_for: impl Fn(Venue) -> Instruments,
@@ -382,6 +383,10 @@ pub fn replay_capture(
     out: &mut impl FnMut(Event, u64),
 ) -> Result<Vec<(Venue, FeedStats)>, (InputError, Vec<(Venue, FeedStats)>)> {
     let file = CaptureFile::open(path).map_err(|e| (e, Vec::new()))?;
+    if let Some(warning) = file.torn_tail_warning() {
+        // A torn tail is a warning, not an error: print it where the user sees it.
+        eprintln!("{warning}");
+    }
     let source = path.display().to_string();
     let mut feeds: Vec<VenueFeed> = Vec::new();
     let report = |feeds: &[VenueFeed]| feeds.iter().map(|f| (f.venue(), f.stats.clone())).collect::<Vec<_>>();

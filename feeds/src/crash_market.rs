@@ -147,10 +147,10 @@ pub fn write_crash_captures(spec: &CrashSpec, dir: &Path, dialects: &[Dialect]) 
     let mut written = Vec::new();
     for (venue_index, &dialect) in dialects.iter().enumerate() {
         let file = dir.join(dialect.file_name());
-        let mut writer = CaptureWriter::create(&file)?;
+        let mut writer = CaptureWriter::create_atomic(&file)?;
         let mut venue = SyntheticVenue::new(spec, dialect, venue_index as u64)?;
         venue.write_all(&path, &mut writer)?;
-        writer.flush()?;
+        writer.commit()?;
         written.push(file);
     }
     Ok(written)

@@ -4,6 +4,7 @@
 //! Data flows one way: feed handler → ring → engine.
 #![warn(missing_docs)]
 
+pub mod atomic_file;
 pub mod capture;
 pub mod capture_feed;
 pub mod clock;

@@ -19,6 +19,14 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
+/// Largest accepted size (shares) of a message or an order-book level: 10^9.
+/// With at most 2^32 resting orders a level's total then stays below
+/// `i64::MAX`, so the book's sums cannot overflow.
+pub const MAX_SIZE: i64 = 1_000_000_000;
+/// Largest accepted message price (dollars × 10000): just below the empty-ask
+/// sentinel, $999,999.9998.
+pub const MAX_PRICE: i64 = EMPTY_ASK_PRICE - 1;
+
 /// Ask price LOBSTER writes for an empty ask level.
 pub const EMPTY_ASK_PRICE: i64 = 9_999_999_999;
 /// Bid price LOBSTER writes for an empty bid level.
@@ -226,8 +234,8 @@ impl MessageReader {
             return Err(l.error("OrderId", format!("negative: {order_id}")));
         }
         let size = parse_int(l, "Size", f.next())?;
-        if size < 0 {
-            return Err(l.error("Size", format!("negative: {size}")));
+        if !(0..=MAX_SIZE).contains(&size) {
+            return Err(l.error("Size", format!("{size} is outside 0 ..= {MAX_SIZE}")));
         }
         let price = parse_int(l, "Price", f.next())?;
         let direction = parse_int(l, "Direction", f.next())?;
@@ -237,8 +245,8 @@ impl MessageReader {
             (_, -1) => Side::Ask,
             (_, d) => return Err(l.error("Direction", format!("must be 1 or -1, got {d}"))),
         };
-        if kind != MessageType::Halt && price <= 0 {
-            return Err(l.error("Price", format!("must be positive, got {price}")));
+        if kind != MessageType::Halt && !(1..=MAX_PRICE).contains(&price) {
+            return Err(l.error("Price", format!("must be in 1 ..= {MAX_PRICE}, got {price}")));
         }
         if f.next().is_some() {
             return Err(l.error("Direction", "extra columns after Direction"));
@@ -348,14 +356,14 @@ impl OrderbookReader {
                 let text = f.next();
                 let parsed = text
                     .and_then(|t| t.trim().parse::<i64>().ok())
-                    .filter(|x| k % 2 == 0 || *x >= 0);
+                    .filter(|x| k % 2 == 0 || (0..=MAX_SIZE).contains(x));
                 v[k] = match parsed {
                     Some(x) => x,
                     None => {
                         let field = format!("{name}{level}");
                         return Err(match text {
                             None => l.error(&field, "missing"),
-                            Some(t) => l.error(&field, format!("not a valid integer: {t:?}")),
+                            Some(t) => l.error(&field, format!("not a valid integer (sizes 0 ..= {MAX_SIZE}): {t:?}")),
                         });
                     }
                 };
@@ -435,6 +443,26 @@ mod tests {
         assert_eq!(e.field, "Size");
         let e = reader("34200.1,1,5,3\n").next().unwrap().unwrap_err();
         assert_eq!(e.message, "missing");
+    }
+
+    /// Issue 14: two i64::MAX orders on one level summed to a level size of -2.
+    #[test]
+    fn sizes_and_prices_beyond_the_bounds_are_refused() {
+        let max = i64::MAX;
+        for (text, field) in [
+            (format!("34200.1,1,5,{max},100,1\n"), "Size"),
+            (format!("34200.1,1,5,{},100,1\n", MAX_SIZE + 1), "Size"),
+            (format!("34200.1,1,5,10,{max},1\n"), "Price"),
+            (format!("34200.1,1,5,10,{},-1\n", EMPTY_ASK_PRICE), "Price"),
+        ] {
+            let e = reader(&text).next().unwrap().unwrap_err();
+            assert_eq!((e.location, e.field.as_str()), (Location::Line(1), field), "{text}");
+        }
+        let ok = format!("34200.1,1,5,{MAX_SIZE},{MAX_PRICE},1\n");
+        assert_eq!(reader(&ok).next().unwrap().unwrap().size, MAX_SIZE);
+        let mut r = OrderbookReader::from_reader("b.csv", Box::new(Cursor::new(format!("2239500,{max},2231800,100\n"))), 1);
+        let e = r.next_row(&mut BookRow::empty(1)).unwrap_err();
+        assert_eq!(e.field, "AskSize1");
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn run_scenario(s: Scenario) {
     };
     let capture_path = temp_path(&format!("{}.gvl", s.name));
     let mut sink = CountingCapture {
-        writer: CaptureWriter::create(&capture_path).unwrap(),
+        writer: CaptureWriter::create_new(&capture_path, true).unwrap(),
         snapshots: snapshots_recorded.clone(),
     };
     let total = (s.session1.len() + s.session2.len()) as u64;
@@ -312,7 +312,7 @@ fn idle_session_is_pinged_then_declared_dead_and_replaced() {
         ..quick_config(None)
     };
     let path = temp_path("dead.gvl");
-    let mut writer = CaptureWriter::create(&path).unwrap();
+    let mut writer = CaptureWriter::create_new(&path, true).unwrap();
     let mut live = LiveLoop::new(vec![local_spec("ws", port, None)], config).unwrap();
     let reason = live
         .run(&mut writer, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].messages() == 3 && st[0].sessions == 2)
@@ -349,7 +349,7 @@ fn failed_snapshot_forces_a_new_session_and_a_fresh_snapshot() {
     let (rest_port, rest_server) =
         spawn_rest_server(None, vec![(500, br#"{"code":-1000}"#.to_vec()), (200, good.clone())]);
     let path = temp_path("snapfail.gvl");
-    let mut writer = CaptureWriter::create(&path).unwrap();
+    let mut writer = CaptureWriter::create_new(&path, true).unwrap();
     let mut live =
         LiveLoop::new(vec![local_spec("ws", ws_port, Some(("http", rest_port)))], quick_config(None)).unwrap();
     let reason = live
@@ -451,7 +451,7 @@ fn two_connections_share_one_loop_without_mixing() {
     spec_b.channel = "ws/b".into();
     let client_tls = client_config_with_ca(&tls.cert_pem_path).unwrap();
     let path = temp_path("two.gvl");
-    let mut writer = CaptureWriter::create(&path).unwrap();
+    let mut writer = CaptureWriter::create_new(&path, true).unwrap();
     let mut live = LiveLoop::new(vec![spec_a, spec_b], quick_config(Some(client_tls))).unwrap();
     let reason = live
         .run(&mut writer, Some(Instant::now() + WAIT_LIMIT), &mut |st| st[0].messages() == 30 && st[1].messages() == 45)

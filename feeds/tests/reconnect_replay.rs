@@ -275,7 +275,7 @@ fn replay(path: &Path, depth: usize) -> (Vec<Event>, FeedStats) {
 
 /// The straight capture: the initial snapshot, then every frame.
 fn write_straight_capture(path: &Path, frames: &[Frame], snapshot: &[u8]) {
-    let mut writer = CaptureWriter::create(path).unwrap();
+    let mut writer = CaptureWriter::create_new(path, true).unwrap();
     let t0 = 1_700_000_000_000_000_000i64;
     writer.append(t0, Venue::BinanceUsdm, SNAPSHOT_CHANNEL.as_bytes(), snapshot).unwrap();
     for (k, frame) in frames.iter().enumerate() {
@@ -410,7 +410,7 @@ fn run(s: Scenario) {
     };
     let live_path = temp_path(&format!("{name}-live.gvl"));
     let mut sink = GatedCapture {
-        writer: CaptureWriter::create(&live_path).unwrap(),
+        writer: CaptureWriter::create_new(&live_path, true).unwrap(),
         frames: frames_recorded,
         snapshots: snapshots_recorded,
     };

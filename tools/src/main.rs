@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 
 mod cmd;
+mod feed_warnings;
+mod limits;
 mod pipeline;
 mod policy_file;
 mod recording_capture;
@@ -61,7 +63,14 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    install_sigbus_message();
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Demo(_) | Command::Stream(_) | Command::Compare(_) | Command::Replay(_) | Command::Tune(_) | Command::Ring(_)
+    ) {
+        reclaim_stale_rings();
+    }
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Stream(args) => cmd::stream::run(args),
@@ -84,6 +93,42 @@ fn main() -> std::process::ExitCode {
             eprintln!("gavel: error: {err:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+/// On SIGBUS (in gavel: a shared-memory ring file truncated under the
+/// process, or a full `/dev/shm`), say so on stderr before dying of it.
+extern "C" fn on_sigbus(signal: libc::c_int) {
+    const MESSAGE: &[u8] = b"gavel: fatal: SIGBUS: a mapped file was truncated under this process \
+(a shared-memory ring file truncated or /dev/shm full; see docs/RING.md)\n";
+    // SAFETY: write(2), signal(2) and raise(3) are async-signal-safe; the
+    // message is a static buffer. The default action then ends the process
+    // with SIGBUS as before.
+    unsafe {
+        libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+        libc::signal(signal, libc::SIG_DFL);
+        libc::raise(signal);
+    }
+}
+
+/// Removes ring files left in the ring folder by killed gavel runs (their
+/// producer is dead and holds no lock); see docs/RING.md.
+fn reclaim_stale_rings() {
+    let dir = gavel_feeds::ring::default_ring_dir();
+    match gavel_feeds::ring::reclaim_stale(&dir, "gavel-") {
+        Ok(removed) if !removed.is_empty() => {
+            eprintln!("gavel: removed {} stale ring file(s) left in {} by killed runs", removed.len(), dir.display())
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("gavel: warning: cannot scan {} for stale ring files: {e}", dir.display()),
+    }
+}
+
+fn install_sigbus_message() {
+    // SAFETY: the handler only makes async-signal-safe calls (see on_sigbus);
+    // called before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGBUS, on_sigbus as extern "C" fn(libc::c_int) as libc::sighandler_t);
     }
 }
 

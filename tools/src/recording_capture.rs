@@ -101,7 +101,7 @@ fn convert_tardis(recording: &Path, out: &Path) -> anyhow::Result<u64> {
     use std::io::BufRead;
     let source = recording.display();
     let lines = open_lines(recording)?;
-    let mut writer = CaptureWriter::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut writer = CaptureWriter::create_atomic(out).with_context(|| format!("creating {}", out.display()))?;
     let mut pending: Option<Gathered> = None;
     let (mut records, mut bad) = (0u64, 0u64);
     let mut flush = |pending: &mut Option<Gathered>| -> anyhow::Result<()> {
@@ -140,7 +140,7 @@ fn convert_tardis(recording: &Path, out: &Path) -> anyhow::Result<u64> {
         m.rows.push(b'\n');
     }
     flush(&mut pending)?;
-    writer.flush()?;
+    writer.commit().with_context(|| format!("writing {}", out.display()))?;
     Ok(records)
 }
 
@@ -157,12 +157,12 @@ pub fn convert(recording: &Path, snapshots: &[PathBuf], out: &Path) -> anyhow::R
     }
     let venue = venue.with_context(|| format!("{}: cannot tell the venue of this recording", recording.display()))?;
     records.sort_by_key(|r| (r.receive_ns, r.order));
-    let mut writer = CaptureWriter::create(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut writer = CaptureWriter::create_atomic(out).with_context(|| format!("creating {}", out.display()))?;
     for r in &records {
         let venue = if r.venue == Venue::Gavel { venue } else { r.venue };
         writer.append(r.receive_ns, venue, &r.channel, &r.message)?;
     }
-    writer.flush()?;
+    writer.commit().with_context(|| format!("writing {}", out.display()))?;
     Ok(records.len() as u64)
 }
 

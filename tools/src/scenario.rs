@@ -70,8 +70,10 @@ impl Scenario {
         let manifest_path = dir.join("scenario.toml");
         let text = std::fs::read_to_string(&manifest_path)
             .with_context(|| format!("reading {}", manifest_path.display()))?;
-        let manifest: ScenarioManifest =
-            toml::from_str(&text).with_context(|| format!("parsing {}", manifest_path.display()))?;
+        let manifest: ScenarioManifest = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count()).unwrap_or(0);
+            anyhow::anyhow!("{}: line {line}: {}", manifest_path.display(), e.message().trim_end())
+        })?;
         let resolve = |name: &str, field: &str| -> anyhow::Result<PathBuf> {
             let path = dir.join(name);
             anyhow::ensure!(
@@ -215,8 +217,8 @@ pub fn write_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], dir
             isolated_margin
         );
     }
-    std::fs::write(dir.join("accounts.csv"), accounts).context("writing accounts.csv")?;
-    std::fs::write(dir.join("positions.csv"), positions).context("writing positions.csv")?;
+    gavel_feeds::atomic_file::write_atomic(dir.join("accounts.csv"), accounts).context("writing accounts.csv")?;
+    gavel_feeds::atomic_file::write_atomic(dir.join("positions.csv"), positions).context("writing positions.csv")?;
     Ok(())
 }
 
@@ -309,6 +311,12 @@ mod tests {
         std::fs::write(dir.join("a.cap"), "").unwrap();
         let scenario = Scenario::load(&dir).unwrap();
         assert_eq!(scenario.captures, vec![dir.join("a.cap")]);
+        // An unknown key is an error naming the file and the key's line.
+        let text = toml::to_string(&manifest).unwrap();
+        let lines = text.lines().count();
+        std::fs::write(dir.join("scenario.toml"), format!("{text}colour = \"red\"\n")).unwrap();
+        let err = Scenario::load(&dir).unwrap_err().to_string();
+        assert!(err.contains(&format!("scenario.toml: line {}:", lines + 1)) && err.contains("colour"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -108,6 +108,7 @@ fn capture_records_frames_and_snapshot_until_sigint() {
     };
 
     let out = std::env::temp_dir().join(format!("gavel-capture-cli-{}.gvl.zst", std::process::id()));
+    let _ = std::fs::remove_file(&out);
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_gavel"))
         .args(["capture", "--venue", "binance-usdm", "--symbols", "BTCUSDT", "--compress", "--duration", "60"])
@@ -152,4 +153,93 @@ fn capture_records_frames_and_snapshot_until_sigint() {
     assert_eq!(snaps[0].channel, b"rest/depth/BTCUSDT");
     assert_eq!(snaps[0].message, snapshot);
     std::fs::remove_file(&out).unwrap();
+}
+
+#[test]
+fn capture_refuses_an_existing_out_file_unless_forced() {
+    let out = std::env::temp_dir().join(format!("gavel-capture-cli-exists-{}.gvl", std::process::id()));
+    std::fs::write(&out, b"an earlier capture").unwrap();
+    // Port 9 on 127.0.0.1 (discard): nothing listens, so a run that got past the check would fail to connect.
+    let run = |force: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gavel"));
+        cmd.args(["capture", "--venue", "bybit", "--symbols", "BTCUSDT", "--duration", "0.3", "--url-override"])
+            .arg("ws://127.0.0.1:9/v5/public/linear")
+            .arg("--out")
+            .arg(&out);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let refused = run(false);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("already exists") && stderr.contains("--force"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&refused.stdout).contains("capturing"), "refused before connecting");
+    assert_eq!(std::fs::read(&out).unwrap(), b"an earlier capture", "the file is untouched");
+    // With --force the file is replaced by a fresh capture (the run then fails: it never connects).
+    let forced = run(true);
+    assert!(!forced.status.success());
+    assert!(String::from_utf8_lossy(&forced.stderr).contains("never connected"));
+    assert!(std::fs::read(&out).unwrap().starts_with(b"GVLCAP01"));
+    std::fs::remove_file(&out).unwrap();
+}
+
+/// A real `gavel capture` killed with SIGKILL (no flush at exit, no zstd
+/// frame end): every frame it received more than the flush interval before
+/// the kill is in the file, plain and compressed.
+#[test]
+fn a_capture_killed_with_sigkill_keeps_every_record_received_before_the_last_flush() {
+    for compress in [false, true] {
+        let frames: Vec<String> =
+            (0..10).map(|k| format!(r#"{{"topic":"publicTrade.BTCUSDT","data":[{{"i":"{k}"}}]}}"#)).collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let delivered = Arc::new(AtomicBool::new(false));
+        let server = {
+            let (frames, delivered) = (frames.clone(), delivered.clone());
+            thread::spawn(move || {
+                let mut ws = tungstenite::accept(accept_bounded(&listener)).unwrap();
+                for frame in &frames {
+                    ws.write(Message::Text(frame.as_str().into())).unwrap();
+                }
+                ws.send(Message::Ping(b"p"[..].into())).unwrap();
+                // Keep the session open until the client dies; the pong proves every frame was read.
+                while let Ok(message) = ws.read() {
+                    if let Message::Pong(_) = message {
+                        delivered.store(true, Ordering::Release);
+                    }
+                }
+            })
+        };
+        let out = std::env::temp_dir().join(format!("gavel-capture-cli-killed-{}-{compress}.gvl", std::process::id()));
+        let _ = std::fs::remove_file(&out);
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gavel"));
+        cmd.args(["capture", "--venue", "bybit", "--symbols", "BTCUSDT", "--duration", "60", "--url-override"])
+            .arg(format!("ws://127.0.0.1:{port}/v5/public/linear"))
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if compress {
+            cmd.arg("--compress");
+        }
+        let mut child = cmd.spawn().unwrap();
+        wait_for(&delivered, "the frames to be read");
+        // More than the flush bound (50 ms interval + 50 ms loop turn), then no goodbye at all.
+        thread::sleep(Duration::from_millis(400));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        server.join().unwrap();
+        let records = read_capture(&out).unwrap();
+        let stream: Vec<&[u8]> = records
+            .iter()
+            .filter(|r| r.kind == RecordKind::Stream && r.message.starts_with(b"{\"topic\""))
+            .map(|r| r.message.as_slice())
+            .collect();
+        let expected: Vec<&[u8]> = frames.iter().map(|f| f.as_bytes()).collect();
+        assert_eq!(stream, expected, "compress: {compress}");
+        std::fs::remove_file(&out).unwrap();
+    }
 }

@@ -275,3 +275,45 @@ fn wait_until_published(path: &std::path::Path, count: u64) {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+/// Ownership between real processes: a second `gavel ring produce` on a live
+/// producer's path is refused naming its pid (and the first runs on); once the
+/// first is killed with SIGKILL its file is stale, and the next producer
+/// reclaims it. The files are mode 0600.
+#[test]
+fn a_live_producer_owns_its_ring_and_a_killed_ones_file_is_reclaimed() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = RingPath::new("owner");
+    let produce = |count: &str| {
+        ChildGuard::spawn(&["ring", "produce", "--path", path.arg(), "--count", count, "--capacity", "1024"])
+    };
+    let first = produce("1000000000000");
+    let first_pid = first.pid();
+    wait_until_published(&path.0, 1024);
+    assert_eq!(std::fs::metadata(&path.0).unwrap().permissions().mode() & 0o777, 0o600);
+    let (status, _, err) = produce("10").finish();
+    assert!(!status.success(), "a second producer must be refused");
+    assert!(err.contains(&format!("producer pid {first_pid} holds it")), "unclear error: {err}");
+    // The first producer's ring is intact: a consumer reads its events in order.
+    let mut consumer = open_when_created(&path.0);
+    let mut seen = 0u64;
+    while seen < 10 {
+        consumer.read_batch(10, |ev: &Event| {
+            seen += 1;
+            assert_eq!(ev.sequence, seen);
+        })
+        .unwrap();
+    }
+    drop(consumer);
+    first.kill();
+    assert!(path.0.exists(), "a killed producer leaves its file behind");
+    // The next producer reclaims the stale file and runs to completion; a consumer gets all of it.
+    // (It finishes first: 100 events fit the ring, and its unread file stays for the consumer.)
+    let (p_status, p_out, p_err) = produce("100").finish();
+    assert!(p_status.success(), "reclaiming producer failed: {p_out}\n{p_err}");
+    let consume = ChildGuard::spawn(&["ring", "consume", "--path", path.arg(), "--count", "100", "--unlink"]);
+    let (c_status, c_out, c_err) = consume.finish();
+    assert!(c_status.success(), "consumer failed: {c_out}\n{c_err}");
+    assert!(c_out.contains("consumed 100 events"), "{c_out}");
+    assert!(!path.0.exists(), "the file is gone after a clean run");
+}

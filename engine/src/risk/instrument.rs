@@ -27,6 +27,22 @@ pub const QUOTE_SCALE: i128 = 1_000_000;
 /// Rates (maintenance rate, penalty rate, …) are integers of 10^-8.
 pub const RATE_SCALE: i128 = 100_000_000;
 
+/// Largest accepted `quote_per_tick_lot` (tick size × lot size in quote
+/// units): 10^9, one tick on one lot worth at most 1,000 quote currency.
+/// Bigger grids are refused at load time, which keeps the margin arithmetic
+/// (products of size, price, this value and [`RATE_SCALE`]) inside `i128`.
+pub const MAX_QUOTE_PER_TICK_LOT: i128 = 1_000_000_000;
+/// Largest accepted tick value of one position, `|size| × quote_per_tick_lot`:
+/// 10^10 quote units (a one-tick move worth 10,000 quote currency; e.g.
+/// 10^8 lots = 100,000 BTC at tick 0.1, lot 0.001).
+pub const MAX_POSITION_TICK_VALUE: i128 = 10_000_000_000;
+/// Largest accepted money amount in a loaded file (collateral, isolated
+/// margin, entry notional): 10^18 quote units = 10^12 quote currency.
+/// With [`MAX_POSITION_TICK_VALUE`] this bounds the trigger solver's largest
+/// product (tick value × [`RATE_SCALE`] × money) to about 10^36, under
+/// `i128::MAX` ≈ 1.7 × 10^38.
+pub const MAX_MONEY: i128 = 1_000_000_000_000_000_000;
+
 /// The unit money is counted in, as a decimal (0.000001).
 pub fn quote_unit() -> Decimal {
     Decimal {
@@ -274,8 +290,18 @@ impl InstrumentSet {
             };
             let tick_size = positive(&ri.tick_size, "tick_size")?;
             let lot_size = positive(&ri.lot_size, "lot_size")?;
+            let too_big = || {
+                err(
+                    &ri.tick_size,
+                    "tick_size",
+                    format!(
+                        "tick_size × lot_size = {tick_size} × {lot_size} is above {} quote units (10^-6) per tick and lot",
+                        MAX_QUOTE_PER_TICK_LOT
+                    ),
+                )
+            };
             let per = Decimal {
-                mantissa: tick_size.mantissa * lot_size.mantissa,
+                mantissa: tick_size.mantissa.checked_mul(lot_size.mantissa).ok_or_else(too_big)?,
                 scale: tick_size.scale + lot_size.scale,
             };
             let quote_per_tick_lot = per.in_units_of(quote_unit()).ok_or_else(|| {
@@ -285,6 +311,9 @@ impl InstrumentSet {
                     format!("tick_size × lot_size = {per} is not a whole number of quote units (10^-6)"),
                 )
             })?;
+            if quote_per_tick_lot > MAX_QUOTE_PER_TICK_LOT {
+                return Err(too_big());
+            }
             let min_size_lots = match &ri.min_size {
                 None => 1,
                 Some(s) => {
@@ -375,9 +404,21 @@ impl InstrumentSet {
                 });
             }
             validate_brackets(&brackets).map_err(|m| err(&ri.symbol, "brackets", m))?;
+            let mut venue_symbols = Vec::with_capacity(ri.venues.len());
+            for (venue, venue_symbol) in ri.venues {
+                let name = venue.get_ref().as_str();
+                if !KNOWN_VENUES.contains(&name) {
+                    return Err(err(
+                        &venue,
+                        "venues",
+                        format!("unknown venue {name:?} (known: {})", KNOWN_VENUES.join(", ")),
+                    ));
+                }
+                venue_symbols.push((name.to_string(), venue_symbol));
+            }
             list.push(Instrument {
                 symbol,
-                venue_symbols: ri.venues.into_iter().collect(),
+                venue_symbols,
                 kind,
                 tick_size,
                 lot_size,
@@ -397,6 +438,9 @@ struct RawFile {
     instrument: Vec<RawInstrument>,
 }
 
+/// Venue names an instrument's `venues` table may use (`binance` means Binance USD-M).
+pub const KNOWN_VENUES: [&str; 7] = ["binance", "binance-usdm", "binance-coinm", "binance-spot", "bybit", "okx", "coinbase"];
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawInstrument {
@@ -406,7 +450,7 @@ struct RawInstrument {
     lot_size: Spanned<String>,
     min_size: Option<Spanned<String>>,
     #[serde(default)]
-    venues: std::collections::BTreeMap<String, String>,
+    venues: std::collections::BTreeMap<Spanned<String>, String>,
     #[serde(default)]
     brackets: Vec<RawBracket>,
 }
@@ -469,5 +513,31 @@ brackets = [
         assert_eq!(InstrumentSet::parse(&bad, "t.toml").unwrap_err().field, "lot_size");
         let e = InstrumentSet::parse("[[instrument]]\nsymbol = 3\n", "t.toml").unwrap_err();
         assert_eq!(e.location, Location::Line(2));
+    }
+
+    #[test]
+    fn grids_too_coarse_for_the_integer_margin_math_are_refused() {
+        // Issue 14: tick_size ≥ 1e24 reached `unreachable!` in the trigger solver.
+        for tick in ["1000000000000000000000000", "1000000.1", "99999999999999999999999999999999999999"] {
+            let bad = SAMPLE.replace("tick_size = \"0.1\"", &format!("tick_size = \"{tick}\""));
+            let e = InstrumentSet::parse(&bad, "t.toml").unwrap_err();
+            assert_eq!((e.field.as_str(), &e.location), ("tick_size", &Location::Line(4)), "{tick}: {e}");
+        }
+        // The largest accepted grid: 1,000 quote currency per tick and lot.
+        let edge = SAMPLE.replace("tick_size = \"0.1\"", "tick_size = \"1000000\"");
+        let set = InstrumentSet::parse(&edge, "t.toml").unwrap();
+        assert_eq!(set.get(0).quote_per_tick_lot, MAX_QUOTE_PER_TICK_LOT);
+    }
+
+    #[test]
+    fn unknown_venue_keys_and_fields_are_errors_with_their_line() {
+        let bad = SAMPLE.replace("okx = ", "kraken = ");
+        let e = InstrumentSet::parse(&bad, "t.toml").unwrap_err();
+        assert_eq!((e.field.as_str(), &e.location), ("venues", &Location::Line(6)));
+        assert!(e.to_string().contains("kraken"), "{e}");
+        let bad = SAMPLE.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nmin_sise = \"1\"");
+        let e = InstrumentSet::parse(&bad, "t.toml").unwrap_err();
+        assert!(e.to_string().contains("min_sise"), "{e}");
+        assert_ne!(e.location, Location::Line(0));
     }
 }

@@ -8,6 +8,11 @@
 //!   rounded to the nearest quote unit once, here), isolated margin required
 //!   for isolated accounts and refused for cross ones.
 //!
+//! Bounds (so every margin computation stays inside `i128`, see
+//! [`MAX_MONEY`] and [`MAX_POSITION_TICK_VALUE`]): collateral, isolated margin
+//! and the entry notional are at most 10^18 quote units (10^12 quote
+//! currency); a position's `|size| × quote_per_tick_lot` is at most 10^10.
+//!
 //! Fields are comma-separated and trimmed; no quoting. A first line whose
 //! first field is `account` is a header. Blank lines and lines starting with
 //! `#` are skipped. Any bad row stops the load with an
@@ -18,7 +23,7 @@ use gavel_feeds::{InputError, Location};
 use super::account::MarginMode;
 use super::book::RiskBook;
 use super::decimal::Decimal;
-use super::instrument::quote_unit;
+use super::instrument::{format_money, quote_unit, MAX_MONEY, MAX_POSITION_TICK_VALUE};
 
 fn rows<'a>(text: &'a str) -> impl Iterator<Item = (u64, Vec<&'a str>)> + 'a {
     text.lines().enumerate().filter_map(|(i, line)| {
@@ -34,10 +39,15 @@ fn rows<'a>(text: &'a str) -> impl Iterator<Item = (u64, Vec<&'a str>)> + 'a {
     })
 }
 
+/// A money field: at most 6 decimals and at most [`MAX_MONEY`] in size.
 fn money(source: &str, line: u64, field: &str, text: &str) -> Result<i128, InputError> {
-    let d = Decimal::parse(text).map_err(|e| InputError::new(source, Location::Line(line), field, e.to_string()))?;
-    d.in_units_of(quote_unit())
-        .ok_or_else(|| InputError::new(source, Location::Line(line), field, format!("{text:?} has more than 6 decimals")))
+    let err = |msg: String| InputError::new(source, Location::Line(line), field, msg);
+    let d = Decimal::parse(text).map_err(|e| err(e.to_string()))?;
+    let v = d.in_units_of(quote_unit()).ok_or_else(|| err(format!("{text:?} has more than 6 decimals or is out of range")))?;
+    if v.abs() > MAX_MONEY {
+        return Err(err(format!("{text} is beyond the bound of {} quote currency", format_money(MAX_MONEY))));
+    }
+    Ok(v)
 }
 
 /// Loads accounts CSV text into `book`; `source` names the file in errors.
@@ -86,17 +96,35 @@ pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<u
             .ok_or_else(|| err("instrument", format!("unknown instrument {:?}", f[1])))?;
         let ins = book.instruments().get(ins_id);
         let size = ins.parse_size(f[2]).map_err(|m| err("size", m))?;
+        if i128::from(size).abs() * ins.quote_per_tick_lot > MAX_POSITION_TICK_VALUE {
+            return Err(err(
+                "size",
+                format!(
+                    "{} lots is beyond the bound: |size| × tick value per lot must be at most {} quote currency per tick",
+                    size,
+                    format_money(MAX_POSITION_TICK_VALUE)
+                ),
+            ));
+        }
         let ep = Decimal::parse(f[3]).map_err(|e| err("entry_price", e.to_string()))?;
         if !ep.is_positive() {
             return Err(err("entry_price", "must be > 0".into()));
         }
-        let product = Decimal {
-            mantissa: i128::from(size) * ins.lot_size.mantissa * ep.mantissa,
-            scale: ins.lot_size.scale + ep.scale,
+        let out_of_range = || {
+            err(
+                "entry_price",
+                format!("entry notional |size| × entry_price is beyond the bound of {} quote currency", format_money(MAX_MONEY)),
+            )
         };
-        let entry_notional = product
-            .in_units_of_rounded(quote_unit())
-            .ok_or_else(|| err("entry_price", "out of range".into()))?;
+        let mantissa = i128::from(size)
+            .checked_mul(ins.lot_size.mantissa)
+            .and_then(|m| m.checked_mul(ep.mantissa))
+            .ok_or_else(out_of_range)?;
+        let product = Decimal { mantissa, scale: ins.lot_size.scale + ep.scale };
+        let entry_notional = product.in_units_of_rounded(quote_unit()).ok_or_else(out_of_range)?;
+        if entry_notional.abs() > MAX_MONEY {
+            return Err(out_of_range());
+        }
         let acc = book.account(id);
         if acc.position(ins_id).is_some() {
             return Err(err("instrument", format!("duplicate position {}/{}", f[0], f[1])));

@@ -270,6 +270,9 @@ impl LiveLoop {
             if let Err(e) = self.on_timers(now, sink) {
                 break Err(e);
             }
+            if let Err(e) = sink.on_tick(now) {
+                break Err(NetError::Sink(e));
+            }
             let stats: Vec<ConnectionStats> = self.stats();
             if stop(&stats) {
                 break Ok(StopReason::Requested);

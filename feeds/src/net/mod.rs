@@ -49,11 +49,21 @@ pub trait Sink {
     /// One message: local receive time (`CLOCK_REALTIME`, ns since the Unix epoch),
     /// venue, channel and the bytes exactly as received. An error stops the loop.
     fn on_message(&mut self, receive_ns: i64, venue: Venue, channel: &[u8], message: &[u8]) -> io::Result<()>;
+
+    /// Called on every turn of the loop (at least every `max_poll_wait`), for
+    /// time-based work such as flushing. An error stops the loop.
+    fn on_tick(&mut self, _now: std::time::Instant) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<W: io::Write> Sink for CaptureWriter<W> {
     fn on_message(&mut self, receive_ns: i64, venue: Venue, channel: &[u8], message: &[u8]) -> io::Result<()> {
         self.append(receive_ns, venue, channel, message)
+    }
+
+    fn on_tick(&mut self, now: std::time::Instant) -> io::Result<()> {
+        self.tick(now)
     }
 }
 

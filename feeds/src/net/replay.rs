@@ -55,9 +55,13 @@ pub struct CapturedMessage {
 }
 
 /// Reads every record of the capture at `path` in file order (which is receive
-/// order). A damaged or cut record is an error naming the file and byte offset.
+/// order). A damaged record is an error naming the file and byte offset; a
+/// torn tail (a capture killed mid-write) is skipped with a warning on stderr.
 pub fn read_capture(path: &Path) -> Result<Vec<CapturedMessage>, InputError> {
     let file = CaptureFile::open(path)?;
+    if let Some(warning) = file.torn_tail_warning() {
+        eprintln!("{warning}");
+    }
     let mut out = Vec::new();
     for record in file.records() {
         let record = record?;

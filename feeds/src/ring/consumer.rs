@@ -237,12 +237,14 @@ impl<T: Pod> Consumer<T> {
     fn wait_for_data(&mut self) -> Result<(), RingError> {
         let mut backoff = Backoff::new(self.config.wait);
         loop {
-            if self.available(1) > 0 {
-                return Ok(());
-            }
+            // The slow-path check runs before this turn's cursor read, so a
+            // truncated file is reported instead of faulting on the header.
             let due = backoff.check_due();
             if backoff.attempts() == 0 || due {
                 self.check_producer(due)?;
+            }
+            if self.available(1) > 0 {
+                return Ok(());
             }
             backoff.wait();
         }
@@ -260,6 +262,10 @@ impl<T: Pod> Consumer<T> {
     /// Fails if the ring is drained and the producer closed it (always
     /// checked) or is dead (checked when `liveness` is set: a slow path).
     fn check_producer(&mut self, liveness: bool) -> Result<(), RingError> {
+        if liveness {
+            // Before touching the header: a truncated file would fault.
+            self.map.check_length()?;
+        }
         if self.map.header().closed.load(Ordering::Acquire) != 0 {
             // `closed` was stored after the last publish: this reload sees it.
             if self.available(1) == 0 {
@@ -291,7 +297,13 @@ impl<T: Pod> Consumer<T> {
                 heartbeat_counter: self.map.header().heartbeat_counter.load(Ordering::Acquire),
                 heartbeat_age_ms: self.heartbeat_age_ns() / 1_000_000,
             }),
-            _ => Ok(()),
+            Some(_) => Ok(()),
+            // A live producer's file must still be at the path: it removes the
+            // name only after setting `closed`, so re-check that on a mismatch.
+            None => match self.map.check_identity() {
+                Err(err) if self.map.header().closed.load(Ordering::Acquire) == 0 => Err(err),
+                _ => Ok(()),
+            },
         }
     }
 

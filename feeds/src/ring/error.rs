@@ -111,6 +111,32 @@ pub enum RingError {
         /// Records the producer published in total.
         published: u64,
     },
+    /// Another live producer holds the ring file's lock: one producer per ring.
+    #[error("ring file {path}: producer pid {pid} holds it (one producer per ring: stop that process or use another path)")]
+    ProducerActive {
+        /// The ring file.
+        path: PathBuf,
+        /// The holder's pid, from the file's header (0 if unreadable).
+        pid: u32,
+    },
+    /// The ring file was truncated, removed or replaced while mapped.
+    #[error("ring file {path}: {what}")]
+    FileChanged {
+        /// The ring file.
+        path: PathBuf,
+        /// What changed, in words.
+        what: String,
+    },
+    /// The ring's folder lacks the free space for the ring file.
+    #[error("ring file {path}: needs {needed} bytes but only {available} are free in its folder")]
+    NoSpace {
+        /// The ring file.
+        path: PathBuf,
+        /// The ring file's length.
+        needed: u64,
+        /// Free bytes in the folder's file system.
+        available: u64,
+    },
     /// The consumer died while a blocking producer waited for room.
     #[error("ring file {path}: consumer pid {pid} died while the ring was full")]
     ConsumerDead {

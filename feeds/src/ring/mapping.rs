@@ -1,6 +1,7 @@
 //! Creating, opening and validating the shared file.
 
 use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering;
@@ -10,6 +11,7 @@ use memmap2::{MmapMut, MmapOptions};
 use super::error::{HeaderField, RingError};
 use super::layout::{self, SharedHeader, FORMAT_VERSION, MAGIC, MAX_RECORD_ALIGN, SLOTS_OFFSET};
 use super::liveness::own_pid;
+use super::owner::{self, FileId};
 
 /// Largest accepted capacity (2^40 slots).
 pub(crate) const MAX_CAPACITY: u64 = 1 << 40;
@@ -18,6 +20,13 @@ pub(crate) const MAX_CAPACITY: u64 = 1 << 40;
 pub(crate) struct RingMap {
     /// Keeps the mapping alive; `header` and `slots` point into it.
     _mmap: MmapMut,
+    /// The open file: fstat checks use it, and a producer's `flock` lives on it
+    /// (released when it closes, also when the process dies).
+    file: File,
+    /// The file's length when mapped.
+    len: u64,
+    /// Which file was mapped, to tell whether the path still names it.
+    id: FileId,
     header: NonNull<SharedHeader>,
     slots: NonNull<u8>,
     pub(crate) capacity: u64,
@@ -41,11 +50,44 @@ impl RingMap {
         self.slots.as_ptr().cast::<T>()
     }
 
-    /// Creates a fresh ring file at `path` (replacing any old one atomically).
+    /// Fails if the file was truncated below the mapped length: touching the
+    /// cut pages would raise SIGBUS. Call before reading the header on a slow path.
+    pub(crate) fn check_length(&self) -> Result<(), RingError> {
+        let changed = |what: String| RingError::FileChanged { path: self.path.clone(), what };
+        let len = self.file.metadata().map_err(|e| changed(format!("fstat failed: {e}")))?.len();
+        if len < self.len {
+            return Err(changed(format!(
+                "truncated to {len} bytes under this process (mapped {} bytes); ring files must never be truncated",
+                self.len
+            )));
+        }
+        Ok(())
+    }
+
+    /// Fails if the path no longer names the mapped file (removed or replaced).
+    pub(crate) fn check_identity(&self) -> Result<(), RingError> {
+        let changed = |what: String| RingError::FileChanged { path: self.path.clone(), what };
+        match std::fs::metadata(&self.path) {
+            Ok(meta) if FileId::of(&meta) == self.id => Ok(()),
+            Ok(_) => Err(changed("replaced by another file while in use".into())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(changed("removed while in use".into())),
+            Err(e) => Err(changed(format!("stat failed: {e}"))),
+        }
+    }
+
+    /// True when the path still names the mapped file.
+    pub(crate) fn at_path(&self) -> bool {
+        self.check_identity().is_ok()
+    }
+
+    /// Creates a fresh ring file at `path`, mode 0600, holding an exclusive
+    /// `flock` on it for as long as the map lives.
     ///
     /// The file is built under a temporary name in the same directory and
-    /// renamed into place only once its header is complete, so an opener sees
-    /// either no file or a fully initialised one.
+    /// linked into place only once its header is complete, so an opener sees
+    /// either no file or a fully initialised one. A file already at `path` is
+    /// refused while its producer lives ([`RingError::ProducerActive`]) and
+    /// removed when stale (see [`owner::claim`]).
     pub(crate) fn create(
         path: &Path,
         capacity: u64,
@@ -85,10 +127,23 @@ impl RingMap {
                 .read(true)
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&tmp)
                 .map_err(io("create"))?;
+            // fchmod: the mode given to open is masked by the umask; this is not.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(io("fchmod 0600"))?;
+            if !owner::try_lock_exclusive(&file).map_err(io("flock"))? {
+                return Err(RingError::ProducerActive { path: path.to_owned(), pid: 0 });
+            }
+            // The mapping is populated at once: on a full tmpfs that would be a SIGBUS, so check first.
+            let dir = tmp.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let available = owner::free_bytes(dir).map_err(io("statvfs"))?;
+            if available < len {
+                return Err(RingError::NoSpace { path: path.to_owned(), needed: len, available });
+            }
             file.set_len(len).map_err(io("set_len"))?;
-            let map = Self::map(path, &file, len, capacity)?;
+            let map = Self::map(path, file, len, capacity)?;
             let h = map.header();
             h.version.store(FORMAT_VERSION, Ordering::Relaxed);
             h.record_size.store(record_size as u32, Ordering::Relaxed);
@@ -99,7 +154,8 @@ impl RingMap {
             h.heartbeat_ns
                 .store(crate::clock::monotonic_ns(), Ordering::Relaxed);
             h.magic.store(MAGIC, Ordering::Release);
-            std::fs::rename(&tmp, path).map_err(io("rename into place"))?;
+            owner::claim(path, &tmp)?;
+            let _ = std::fs::remove_file(&tmp);
             Ok(map)
         })();
         if result.is_err() {
@@ -142,7 +198,7 @@ impl RingMap {
             ));
         }
         // Map the header alone first: the capacity it names decides the full length.
-        let head = Self::map(path, &file, SLOTS_OFFSET as u64, 0)?;
+        let head = Self::map(path, file.try_clone().map_err(io("dup"))?, SLOTS_OFFSET as u64, 0)?;
         let h = head.header();
         let magic = h.magic.load(Ordering::Acquire);
         if magic != MAGIC {
@@ -202,10 +258,15 @@ impl RingMap {
             ));
         }
         drop(head);
-        Self::map(path, &file, len, capacity)
+        Self::map(path, file, len, capacity)
     }
 
-    fn map(path: &Path, file: &File, len: u64, capacity: u64) -> Result<Self, RingError> {
+    fn map(path: &Path, file: File, len: u64, capacity: u64) -> Result<Self, RingError> {
+        let id = FileId::of(&file.metadata().map_err(|source| RingError::Io {
+            path: path.to_owned(),
+            operation: "fstat",
+            source,
+        })?);
         let len_usize = usize::try_from(len).map_err(|_| RingError::InvalidCapacity {
             path: path.to_owned(),
             capacity,
@@ -217,7 +278,7 @@ impl RingMap {
         // Pod, so any bytes another process leaves there are valid values.
         // Truncating the file while mapped would fault; ring files are never
         // truncated after creation.
-        let mut mmap = unsafe { MmapOptions::new().len(len_usize).populate().map_mut(file) }
+        let mut mmap = unsafe { MmapOptions::new().len(len_usize).populate().map_mut(&file) }
             .map_err(|source| RingError::Io {
                 path: path.to_owned(),
                 operation: "mmap",
@@ -227,6 +288,9 @@ impl RingMap {
         debug_assert_eq!(base.as_ptr() as usize % 4096, 0);
         Ok(RingMap {
             _mmap: mmap,
+            file,
+            len,
+            id,
             header: base.cast(),
             // SAFETY: len >= SLOTS_OFFSET (checked by callers), so offset 512 is inside the mapping (or one past its end for the header-only map, which is never dereferenced).
             slots: unsafe { NonNull::new_unchecked(base.as_ptr().add(SLOTS_OFFSET)) },

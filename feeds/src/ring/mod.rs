@@ -23,16 +23,20 @@ mod event;
 pub mod layout;
 mod liveness;
 mod mapping;
+mod owner;
 mod producer;
 mod wait;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod owner_tests;
 
 pub use consumer::{Consumer, ConsumerConfig, RingStatus};
 pub use error::{DeathCause, HeaderField, RingError};
 pub use event::EventProducer;
 pub use producer::{Producer, ProducerConfig, Pushed};
+pub use owner::reclaim_stale;
 pub use wait::{FullPolicy, WaitStrategy};
 
 use std::path::PathBuf;

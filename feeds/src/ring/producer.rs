@@ -88,7 +88,10 @@ impl<T: Pod> Producer<T> {
         "ring records must be non-empty and aligned to at most 128 bytes"
     );
 
-    /// Creates a ring file at `path` (replacing an old file there) and becomes its producer.
+    /// Creates a ring file at `path` (mode 0600) and becomes its producer,
+    /// holding an exclusive `flock` on it. A file at `path` whose producer is
+    /// alive is refused ([`RingError::ProducerActive`]); a stale one (its
+    /// producer exited or died) is replaced.
     pub fn create(path: impl AsRef<Path>, config: ProducerConfig) -> Result<Self, RingError> {
         #[allow(clippy::let_unit_value)]
         let () = Self::LAYOUT_OK;
@@ -282,10 +285,15 @@ impl<T: Pod> Producer<T> {
     fn wait_for_room(&mut self) -> Result<(), RingError> {
         let mut backoff = Backoff::new(self.wait);
         loop {
+            let due = backoff.check_due();
+            if due {
+                // Before this turn's header access: a truncated file is reported, not faulted on.
+                self.check_ring_file()?;
+            }
             if self.room(1) > 0 {
                 return Ok(());
             }
-            if backoff.check_due() {
+            if due {
                 self.heartbeat();
                 let pid = self.map.header().consumer_pid.load(Ordering::Acquire);
                 if pid != 0 && !process_alive(pid) {
@@ -312,6 +320,14 @@ impl<T: Pod> Producer<T> {
             .store(crate::clock::monotonic_ns(), Ordering::Relaxed);
         let next = h.heartbeat_counter.load(Ordering::Relaxed).wrapping_add(1);
         h.heartbeat_counter.store(next, Ordering::Release);
+    }
+
+    /// Fails if the ring file was truncated, removed or replaced since it was
+    /// created ([`RingError::FileChanged`]): a slow-path check (two `stat`s)
+    /// for an idle loop; blocking pushes run it while they wait.
+    pub fn check_ring_file(&self) -> Result<(), RingError> {
+        self.map.check_length()?;
+        self.map.check_identity()
     }
 
     /// Records dropped so far under [`FullPolicy::Drop`] (the shared overflow counter).
@@ -346,11 +362,37 @@ impl<T: Pod> Producer<T> {
     }
 }
 
+#[cfg(test)]
+impl<T: Pod> Producer<T> {
+    /// Test hook: ends the producer as a SIGKILL would: the mapping and the
+    /// lock go away, `closed` is never set and the file stays.
+    pub(crate) fn kill_for_test(self) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the map is read
+        // out (and then dropped) exactly once; the other fields own nothing.
+        drop(unsafe { std::ptr::read(&this.map) });
+    }
+}
+
 impl<T: Pod> Drop for Producer<T> {
     fn drop(&mut self) {
+        if self.map.check_length().is_err() {
+            // Truncated under us: the header page may be gone; touch nothing.
+            return;
+        }
         self.heartbeat();
         // Release: every publish happens before the consumer sees `closed`.
-        self.map.header().closed.store(1, Ordering::Release);
+        let h = self.map.header();
+        h.closed.store(1, Ordering::Release);
+        // Remove the file on a clean exit when nobody needs its name any more:
+        // everything was consumed, or a live consumer is attached (unlinking
+        // leaves its mapping intact). Otherwise a late consumer may still
+        // drain it; the next producer at this path reclaims it.
+        let drained = h.consumer_cursor.load(Ordering::Acquire) == self.tail;
+        let consumer = h.consumer_pid.load(Ordering::Acquire);
+        if (drained || (consumer != 0 && process_alive(consumer))) && self.map.at_path() {
+            let _ = std::fs::remove_file(&self.map.path);
+        }
     }
 }
 

@@ -23,10 +23,13 @@ pub struct Args {
     /// Comma-separated symbols, e.g. BTCUSDT,ETHUSDT.
     #[arg(long, value_delimiter = ',', required = true)]
     symbols: Vec<String>,
-    /// Capture file to create (truncated if it exists).
+    /// Capture file to create; an existing file is refused unless --force.
     #[arg(long)]
     out: PathBuf,
-    /// Compress the whole file with zstd.
+    /// Overwrite --out if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Compress with zstd, one independently readable frame per flush.
     #[arg(long)]
     compress: bool,
     /// Stop after this many seconds (default: until Ctrl-C).
@@ -93,20 +96,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => None,
     };
     install_sigint_handler()?;
+    let writer = if args.compress {
+        CaptureWriter::create_compressed(&args.out, args.force)
+    } else {
+        CaptureWriter::create_new(&args.out, args.force)
+    };
+    let writer = writer.context("--out")?;
     println!("capturing {} {} from {} into {}", venue.name(), args.symbols.join(","), spec.url, args.out.display());
-    let config = NetConfig { tls: Some(tls), ..NetConfig::default() };
+    // The loop turns at least this often, so the writer's idle flush runs in time:
+    // a record reaches the file at most FLUSH_INTERVAL + 50 ms after it arrived.
+    let config = NetConfig { tls: Some(tls), max_poll_wait: Duration::from_millis(50), ..NetConfig::default() };
     let mut live = LiveLoop::new(vec![spec], config)?;
     // A duration too long to represent means no deadline.
     let deadline = duration.and_then(|d| Instant::now().checked_add(d));
     let started = Instant::now();
-    let (reason, records) = if args.compress {
-        let writer =
-            CaptureWriter::create_compressed(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-        record(&mut live, writer, deadline)?
-    } else {
-        let writer = CaptureWriter::create(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-        record(&mut live, writer, deadline)?
-    };
+    let (reason, records) = record(&mut live, writer, deadline)?;
     let stats = live.stats();
     println!(
         "stopped ({}) after {:.1} s; {records} records written to {}",

@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let runs = compare(&inputs, &names, args.journal_dir.as_deref())?;
     print!("{}", table(&runs));
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+        gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
@@ -262,5 +262,5 @@ pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun]) -> anyhow::
         policies,
         latency,
     };
-    std::fs::write(path, render(&input)).with_context(|| format!("writing {}", path.display()))
+    gavel_feeds::atomic_file::write_atomic(path, render(&input)).with_context(|| format!("writing {}", path.display()))
 }

@@ -20,8 +20,8 @@ pub struct Args {
     /// Scenario seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Number of leveraged accounts.
-    #[arg(long, default_value_t = 2000)]
+    /// Number of leveraged accounts (1 ..= 1,000,000).
+    #[arg(long, default_value_t = 2000, value_parser = crate::limits::accounts())]
     accounts: usize,
     /// Where to write the HTML report.
     #[arg(long, default_value = "gavel-report.html")]
@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     write_report(&args.report, &name, &runs)?;
     println!("wrote {}", args.report.display());
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+        gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }

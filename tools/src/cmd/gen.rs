@@ -25,14 +25,14 @@ pub struct CrashArgs {
     /// Generator seed; the same seed gives byte-identical files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of leveraged accounts.
-    #[arg(long, default_value_t = 2000)]
+    /// Number of leveraged accounts (1 ..= 1,000,000).
+    #[arg(long, default_value_t = 2000, value_parser = crate::limits::accounts())]
     pub accounts: usize,
     /// Price fall during the crash, percent of the starting price.
     #[arg(long, default_value_t = 15.0)]
     pub drop: f64,
-    /// Length of the market run, seconds of event time.
-    #[arg(long, default_value_t = 300)]
+    /// Length of the market run, seconds of event time (10 ..= 86,400).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(i64).range(10..=86_400))]
     pub duration: i64,
     /// Share of accounts that are long, percent.
     #[arg(long, default_value_t = 70)]
@@ -71,7 +71,7 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
     };
     let dialects = [Dialect::BinanceUsdm, Dialect::BybitV5];
     write_crash_captures(&market, &args.out, &dialects).context("writing the venue captures")?;
-    std::fs::write(args.out.join("instruments.toml"), crash_instruments_toml(&market.symbol))
+    gavel_feeds::atomic_file::write_atomic(args.out.join("instruments.toml"), crash_instruments_toml(&market.symbol))
         .context("writing instruments.toml")?;
     let book_spec = AccountBookSpec {
         seed: args.seed,
@@ -94,7 +94,7 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         snapshots: Vec::new(),
         venue_info: None,
     };
-    std::fs::write(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
+    gavel_feeds::atomic_file::write_atomic(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     Ok(manifest)
 }
 

@@ -56,8 +56,8 @@ pub struct AccountsArgs {
     /// Generator seed; the same seed and inputs give byte-identical files.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Number of accounts, spread evenly over the symbols found.
-    #[arg(long, default_value_t = 1000)]
+    /// Number of accounts, spread evenly over the symbols found (1 ..= 1,000,000).
+    #[arg(long, default_value_t = 1000, value_parser = crate::limits::accounts())]
     pub accounts: usize,
     /// Share of accounts whose liquidation price lies inside the observed price range, percent.
     #[arg(long, default_value_t = 20.0)]
@@ -207,7 +207,7 @@ pub fn write_accounts_scenario(args: &AccountsArgs) -> anyhow::Result<(Vec<Price
     let instruments_text = instruments_toml(&ranges);
     let instruments = InstrumentSet::parse(&instruments_text, "instruments.toml")
         .map_err(|e| anyhow!("{e} (tick × lot × 10^6 must be whole: pass --venue-info for the venue's real grids)"))?;
-    std::fs::write(args.out.join("instruments.toml"), &instruments_text).context("writing instruments.toml")?;
+    gavel_feeds::atomic_file::write_atomic(args.out.join("instruments.toml"), &instruments_text).context("writing instruments.toml")?;
     let plan = plan_accounts(&ranges, &instruments, args)?;
     write_plan(&plan, &instruments, &args.out)?;
     let mut captures = Vec::new();
@@ -227,7 +227,7 @@ pub fn write_accounts_scenario(args: &AccountsArgs) -> anyhow::Result<(Vec<Price
         snapshots,
         venue_info: args.venue_info.as_deref().map(absolute).transpose()?,
     };
-    std::fs::write(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
+    gavel_feeds::atomic_file::write_atomic(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     let mut checks = verify_book(
         &args.out.join("instruments.toml"),
         &args.out.join("accounts.csv"),
@@ -427,6 +427,9 @@ fn inspect(path: &Path, forced: Option<Venue>) -> anyhow::Result<Source> {
     let mut symbols = Vec::new();
     if CaptureFile::sniff(&head[..n]) {
         let file = CaptureFile::open(path).map_err(|e| anyhow!("{e}"))?;
+        if let Some(warning) = file.torn_tail_warning() {
+            eprintln!("{warning}");
+        }
         let mut venue = forced;
         for record in file.records() {
             let record = record.map_err(|e| anyhow!("{e}"))?;
@@ -536,7 +539,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 /// the form [`TopReplay`] reads, keeping REST snapshots of `symbol` only.
 fn capture_as_lines(capture: &Path, symbol: &str, out: &Path) -> anyhow::Result<()> {
     let file = CaptureFile::open(capture).map_err(|e| anyhow!("{e}"))?;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    gavel_feeds::atomic_file::write_atomic_with(out, |w| -> anyhow::Result<()> {
     for record in file.records() {
         let record = record.map_err(|e| anyhow!("{e}"))?;
         if let Some(sym) = record.channel.strip_prefix(b"rest/depth/") {
@@ -551,8 +554,8 @@ fn capture_as_lines(capture: &Path, symbol: &str, out: &Path) -> anyhow::Result<
         w.write_all(record.message)?;
         w.write_all(b"\n")?;
     }
-    w.flush()?;
     Ok(())
+    })
 }
 
 // ---------------------------------------------------------------- instruments
@@ -766,8 +769,8 @@ pub fn write_plan(plan: &[PlannedAccount], instruments: &InstrumentSet, dir: &Pa
             iso
         );
     }
-    std::fs::write(dir.join("accounts.csv"), accounts).context("writing accounts.csv")?;
-    std::fs::write(dir.join("positions.csv"), positions).context("writing positions.csv")?;
+    gavel_feeds::atomic_file::write_atomic(dir.join("accounts.csv"), accounts).context("writing accounts.csv")?;
+    gavel_feeds::atomic_file::write_atomic(dir.join("positions.csv"), positions).context("writing positions.csv")?;
     Ok(())
 }
 

@@ -42,20 +42,20 @@ pub struct Args {
     /// Closing side.
     #[arg(long, value_enum, default_value = "sell")]
     side: SideArg,
-    /// Lots to close.
-    #[arg(long, default_value_t = 60)]
+    /// Lots to close (1 ..= 10^9).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
     qty: i64,
-    /// Mark price in ticks.
-    #[arg(long, default_value_t = 100_000)]
+    /// Mark price in ticks (1 ..= 10^12).
+    #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000_000))]
     mark: i64,
-    /// Bankruptcy price distance from the mark, bps.
-    #[arg(long, default_value_t = 500)]
+    /// Bankruptcy price distance from the mark, bps (0 ..= 10,000).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(i64).range(0..=10_000))]
     bankruptcy_bps: i64,
-    /// Penalty budget, bps of the lot's value at the mark.
-    #[arg(long, default_value_t = 100)]
+    /// Penalty budget, bps of the lot's value at the mark (0 ..= 10,000).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(0..=10_000))]
     penalty_bps: i64,
-    /// Seconds until the deadline.
-    #[arg(long, default_value_t = 600)]
+    /// Seconds until the deadline (1 ..= one year).
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(i64).range(1..=31_536_000))]
     deadline_s: i64,
     /// Route (overrides the policy's).
     #[arg(long, value_enum)]
@@ -63,14 +63,14 @@ pub struct Args {
     /// Execution policy TOML (docs/POLICIES-EXECUTION.md); built-in defaults otherwise.
     #[arg(long)]
     policy: Option<std::path::PathBuf>,
-    /// Synthetic market: levels per side per venue.
-    #[arg(long, default_value_t = 20)]
+    /// Synthetic market: levels per side per venue (1 ..= 10,000).
+    #[arg(long, default_value_t = 20, value_parser = crate::limits::levels())]
     levels: i64,
-    /// Synthetic market: lots per level (venue 0 has twice as many, twice as far apart).
-    #[arg(long, default_value_t = 2)]
+    /// Synthetic market: lots per level (venue 0 has twice as many, twice as far apart) (1 ..= 10^9).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(i64).range(1..=1_000_000_000))]
     level_qty: i64,
-    /// Synthetic market: ticks between levels.
-    #[arg(long, default_value_t = 20)]
+    /// Synthetic market: ticks between levels (1 ..= 10^6).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     spacing: i64,
     /// Print every journal event.
     #[arg(long)]
@@ -118,6 +118,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         deadline_ns: args.deadline_s.saturating_mul(NS_PER_SEC),
     };
     lot.validate()?;
+    // The deepest bid of the widest venue (twice the spacing) must stay a positive price.
+    anyhow::ensure!(
+        args.mark > 2 * args.spacing * args.levels,
+        "--mark {} must exceed 2 × --spacing × --levels = {} so every synthetic bid is a positive price",
+        args.mark,
+        2 * args.spacing * args.levels
+    );
     let books = thin_market(args.mark, args.levels, args.level_qty, args.spacing);
     let mut liquidators: Vec<SimLiquidator> = [(1, 40_000_000, 15), (2, 250_000_000, 10), (3, 5_000_000, 30)]
         .iter()

@@ -20,8 +20,8 @@ use std::path::PathBuf;
 pub struct Args {
     /// LOBSTER message file (plain or .gz).
     pub message_file: PathBuf,
-    /// Number of levels per side to write (and compare).
-    #[arg(long, default_value_t = 10)]
+    /// Number of levels per side to write (and compare), 1 ..= 10,000.
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000))]
     pub levels: usize,
     /// LOBSTER order-book file: seed from its first row, compare every row, resync differing sides.
     #[arg(long, conflicts_with = "seed_from")]

@@ -54,8 +54,8 @@ pub struct Args {
     /// Write the HTML report here (policy mode).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Pace the replay at the recorded speed × X (policy mode).
-    #[arg(long, conflicts_with = "max")]
+    /// Pace the replay at the recorded speed × X (policy mode; 0 < X ≤ 10^6).
+    #[arg(long, conflicts_with = "max", value_parser = crate::limits::speed)]
     pub speed: Option<f64>,
     /// Replay as fast as possible (policy mode; the default).
     #[arg(long)]
@@ -227,13 +227,16 @@ fn run_policy_mode(args: Args) -> anyhow::Result<()> {
         bar.finish_and_clear();
     }
     let run = result?;
+    for line in crate::feed_warnings::feed_warnings(&inputs, &run) {
+        eprintln!("{line}");
+    }
     let runs = vec![run];
     print!("{}", table(&runs));
     if let Some(path) = &args.journal {
         println!("wrote {} ({} records)", path.display(), runs[0].journal_records);
     }
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
+        gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }

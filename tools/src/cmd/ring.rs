@@ -49,20 +49,20 @@ pub struct ProduceArgs {
     /// Number of events to write (sequence 1..=count).
     #[arg(long)]
     pub count: u64,
-    /// Ring capacity in events; a power of two.
-    #[arg(long, default_value_t = 65_536)]
+    /// Ring capacity in events; a power of two, 2 ..= 2^22.
+    #[arg(long, default_value_t = 65_536, value_parser = crate::limits::ring_capacity)]
     pub capacity: u64,
     /// How to wait while the ring is full (with --policy block).
     #[arg(long, value_enum, default_value_t = WaitArg::Yield)]
     pub wait: WaitArg,
-    /// Sleep length in microseconds for --wait sleep.
-    #[arg(long, default_value_t = 50)]
+    /// Sleep length in microseconds for --wait sleep (1 ..= 10^6).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub sleep_us: u64,
     /// What to do when the ring is full.
     #[arg(long, value_enum, default_value_t = PolicyArg::Block)]
     pub policy: PolicyArg,
-    /// Events generated and published per batch (one release store each).
-    #[arg(long, default_value_t = 256)]
+    /// Events generated and published per batch (one release store each), 1 ..= 2^22.
+    #[arg(long, default_value_t = 256, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=1 << 22))]
     pub batch: usize,
 }
 
@@ -78,11 +78,11 @@ pub struct ConsumeArgs {
     /// How to wait while the ring is empty.
     #[arg(long, value_enum, default_value_t = WaitArg::Yield)]
     pub wait: WaitArg,
-    /// Sleep length in microseconds for --wait sleep.
-    #[arg(long, default_value_t = 50)]
+    /// Sleep length in microseconds for --wait sleep (1 ..= 10^6).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub sleep_us: u64,
-    /// How long to wait for the ring file to be created, in milliseconds.
-    #[arg(long, default_value_t = 10_000)]
+    /// How long to wait for the ring file to be created, in milliseconds (0 ..= one day).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
     pub open_timeout_ms: u64,
     /// Remove the ring file after all events were verified.
     #[arg(long)]
@@ -274,8 +274,13 @@ fn consume(args: ConsumeArgs) -> anyhow::Result<()> {
     );
     drop(consumer);
     if args.unlink {
-        std::fs::remove_file(&args.path)
-            .with_context(|| format!("removing {}", args.path.display()))?;
+        // The producer removes its file itself on a clean exit once everything was read.
+        match std::fs::remove_file(&args.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", args.path.display()));
+            }
+            _ => {}
+        }
     }
     Ok(())
 }

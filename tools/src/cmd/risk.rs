@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
-use gavel_engine::risk::instrument::InstrumentSet;
+use gavel_engine::risk::instrument::{format_money, InstrumentSet, MAX_MONEY};
 use gavel_engine::risk::report::{report, CSV_HEADER};
 use gavel_engine::risk::{loader, RiskBook};
 use gavel_engine::venue_rules::{self, PositionState, VenueRules};
@@ -91,6 +91,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .map_err(|e| anyhow!("--mark {m:?}: {e}"))?;
         if ticks <= 0 {
             return Err(anyhow!("--mark {m:?}: price must be > 0"));
+        }
+        // Same bound as an entry notional: keeps the margin math inside i128.
+        let ins = book.instruments().get(id);
+        let largest = book.accounts().iter().filter_map(|a| a.position(id)).map(|p| ins.notional(p.size, ticks)).max();
+        if let Some(notional) = largest.filter(|&n| n > MAX_MONEY) {
+            return Err(anyhow!(
+                "--mark {m:?}: a position's notional at this price ({} quote currency) is beyond the bound of {}",
+                format_money(notional),
+                format_money(MAX_MONEY)
+            ));
         }
         book.set_mark(id, ticks, &mut sink);
     }

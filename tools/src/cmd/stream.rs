@@ -16,8 +16,8 @@ use gavel_feeds::synthetic::{market_stream, StreamSpec};
 /// Arguments of `gavel stream`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Number of synthetic events to run.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Number of synthetic events to run (1 ..= 10^7; they are generated in memory first).
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     events: usize,
     /// Generator seed.
     #[arg(long, default_value_t = 1)]
@@ -27,10 +27,10 @@ pub struct Args {
     core: usize,
     /// Feed rate in events per second (0 = as fast as possible, which measures
     /// queueing in a full ring rather than the hop).
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(0..=1_000_000_000))]
     rate: u64,
-    /// Ring capacity in events (a power of two).
-    #[arg(long, default_value_t = 65_536)]
+    /// Ring capacity in events (a power of two, 2 ..= 2^22).
+    #[arg(long, default_value_t = 65_536, value_parser = crate::limits::ring_capacity)]
     ring_capacity: u64,
     /// Folder to write one `.hgrm` percentile file per stage into.
     #[arg(long)]

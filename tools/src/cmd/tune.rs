@@ -619,7 +619,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print!("{toml}");
     println!("# --- end ---");
     if let Some(path) = &args.out {
-        std::fs::write(path, &toml).with_context(|| format!("writing {}", path.display()))?;
+        gavel_feeds::atomic_file::write_atomic(path, &toml).with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = &args.json {
@@ -646,7 +646,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "base": { "name": base.name, "training_j": figure(&base_train), "holdout_j": figure(&base_hold) },
             "naive": { "training_j": figure(&naive_train), "holdout_j": figure(&naive_hold) },
         });
-        std::fs::write(path, serde_json::to_string_pretty(&value)?)
+        gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&value)?)
             .with_context(|| format!("writing {}", path.display()))?;
         println!("wrote {}", path.display());
     }
