@@ -32,7 +32,7 @@ pub struct WalkResult {
 /// What liquidity a simulation consumed on one side of one venue book, and its recovery.
 #[derive(Clone, Debug)]
 pub struct ShadowSide {
-    /// `(price, consumed lots)`, unordered, small (levels touched recently).
+    /// `(price, consumed lots)`, sorted by price (levels touched recently).
     consumed: Vec<Level>,
 }
 
@@ -43,6 +43,13 @@ pub struct ShadowBook {
     asks: ShadowSide,
     half_life_ns: i64,
     last_decay_ns: i64,
+}
+
+impl ShadowSide {
+    /// Lots consumed at `price`.
+    fn at(&self, price: i64) -> i64 {
+        self.consumed.binary_search_by_key(&price, |l| l.0).map_or(0, |i| self.consumed[i].1)
+    }
 }
 
 impl ShadowBook {
@@ -74,7 +81,7 @@ impl ShadowBook {
 
     /// Lots consumed and not yet recovered at `price` on `side`.
     pub fn consumed_at(&self, side: Side, price: i64) -> i64 {
-        self.side(side).consumed.iter().find(|l| l.0 == price).map_or(0, |l| l.1)
+        self.side(side).at(price)
     }
 
     /// The unrecovered consumption on `side`, `(price, lots)` per level.
@@ -117,7 +124,7 @@ impl ShadowBook {
         out.clear();
         let shadow = self.side(side);
         for (price, qty) in levels {
-            let used = shadow.consumed.iter().find(|l| l.0 == price).map_or(0, |l| l.1);
+            let used = shadow.at(price);
             if qty > used {
                 out.push((price, qty - used));
             }
@@ -129,7 +136,7 @@ impl ShadowBook {
         let shadow = self.side(side);
         levels
             .into_iter()
-            .find(|&(price, qty)| qty > shadow.consumed.iter().find(|l| l.0 == price).map_or(0, |l| l.1))
+            .find(|&(price, qty)| qty > shadow.at(price))
             .map(|l| l.0)
     }
 
@@ -147,7 +154,8 @@ impl ShadowBook {
             if beyond_limit {
                 break;
             }
-            let slot = shadow.consumed.iter().position(|l| l.0 == price);
+            let found = shadow.consumed.binary_search_by_key(&price, |l| l.0);
+            let slot = found.ok();
             let used = slot.map_or(0, |i| shadow.consumed[i].1);
             let available = level_qty - used;
             if available <= 0 {
@@ -156,7 +164,7 @@ impl ShadowBook {
             let fill = available.min(qty - result.filled);
             match slot {
                 Some(i) => shadow.consumed[i].1 += fill,
-                None => shadow.consumed.push((price, fill)),
+                None => shadow.consumed.insert(found.unwrap_or_else(|at| at), (price, fill)),
             }
             result.filled += fill;
             result.notional += i128::from(price) * i128::from(fill);
