@@ -36,6 +36,8 @@ pub struct ReplayInputs {
     pub accounts: PathBuf,
     /// Positions CSV.
     pub positions: PathBuf,
+    /// Client order flow (`orders.csv`), optional.
+    pub orders: Option<PathBuf>,
     /// gavel capture files, one feed thread and ring each.
     pub captures: Vec<PathBuf>,
     /// Insurance fund at the start, quote units.
@@ -189,6 +191,13 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
         tables.push((venue, feed_instruments(book.instruments(), venue)?));
     }
     let world_config = WorldConfig { impact_feedback: inputs.impact_feedback, ..WorldConfig::default() };
+    let orders = match &inputs.orders {
+        Some(path) => {
+            let text = loader::read_file(path)?;
+            gavel_sim::orders::parse_orders(&text, &path.display().to_string(), &book)?
+        }
+        None => Vec::new(),
+    };
 
     let tag = policy.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
     let wait = WaitStrategy::SpinThenYield;
@@ -297,7 +306,8 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
                 }
             });
             let name = policy.name.clone();
-            let world = World::new(book, fund_seed, venues, policy, world_config, |_| {}, sink, clock)?;
+            let mut world = World::new(book, fund_seed, venues, policy, world_config, |_| {}, sink, clock)?;
+            world.add_orders(orders);
             let mut handler = WorldHandler(world);
             let mut engine = EngineLoop::new(sources, Mode::Replay, clock);
             let stop = engine.run(&mut handler, u64::MAX, || false);
@@ -350,10 +360,10 @@ pub fn resolve_inputs(
     positions: Option<&Path>,
     captures: &[PathBuf],
 ) -> anyhow::Result<(String, ReplayInputs)> {
-    let (name, instruments, accounts, positions, captures, snapshots) = match scenario {
+    let (name, instruments, accounts, positions, captures, snapshots, scenario_orders) = match scenario {
         Some(dir) => {
             let s = crate::scenario::Scenario::load(dir)?;
-            (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots)
+            (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots, s.orders)
         }
         None => {
             let need = |p: Option<&Path>, flag: &str| {
@@ -367,6 +377,7 @@ pub fn resolve_inputs(
                 need(positions, "--positions")?,
                 captures.to_vec(),
                 Vec::new(),
+                None,
             )
         }
     };
@@ -393,6 +404,7 @@ pub fn resolve_inputs(
             instruments,
             accounts,
             positions,
+            orders: scenario_orders,
             captures,
             fund_seed: 0,
             impact_feedback: true,
@@ -420,6 +432,9 @@ pub struct InputArgs {
     /// Positions CSV.
     #[arg(long)]
     pub positions: Option<PathBuf>,
+    /// Client order flow into the own book (`orders.csv`); replaces the scenario's.
+    #[arg(long)]
+    pub orders: Option<PathBuf>,
     /// Capture file: gavel capture or a recording (repeat for several venues).
     #[arg(long = "capture", id = "capture_files")]
     pub captures: Vec<PathBuf>,
@@ -446,6 +461,9 @@ impl InputArgs {
             self.positions.as_deref(),
             &captures,
         )?;
+        if self.orders.is_some() {
+            inputs.orders = self.orders.clone();
+        }
         inputs.fund_seed = parse_quote(&self.fund)?;
         inputs.impact_feedback = !self.no_feedback;
         inputs.engine_core = self.core;

@@ -42,6 +42,9 @@ pub struct ScenarioManifest {
     /// Venue metadata (Binance exchangeInfo) for tick and lot sizes; optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub venue_info: Option<String>,
+    /// Client order flow into the own book (`orders.csv`, see `gavel_sim::orders`); optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orders: Option<String>,
 }
 
 /// A scenario with its paths resolved against its folder.
@@ -61,6 +64,8 @@ pub struct Scenario {
     pub snapshots: Vec<PathBuf>,
     /// Venue metadata file.
     pub venue_info: Option<PathBuf>,
+    /// Client order flow file.
+    pub orders: Option<PathBuf>,
 }
 
 impl Scenario {
@@ -92,6 +97,7 @@ impl Scenario {
             captures: manifest.captures.iter().map(|c| resolve(c, "captures")).collect::<anyhow::Result<_>>()?,
             snapshots: manifest.snapshots.iter().map(|c| resolve(c, "snapshots")).collect::<anyhow::Result<_>>()?,
             venue_info: manifest.venue_info.as_deref().map(|v| resolve(v, "venue_info")).transpose()?,
+            orders: manifest.orders.as_deref().map(|v| resolve(v, "orders")).transpose()?,
         })
     }
 }
@@ -269,6 +275,7 @@ mod tests {
             captures: vec!["binance-usdm.cap".into(), "bybit.cap".into()],
             snapshots: Vec::new(),
             venue_info: None,
+            orders: None,
         };
         let text = toml::to_string(&manifest).unwrap();
         assert_eq!(
@@ -301,6 +308,7 @@ mod tests {
             captures: vec!["a.cap".into()],
             snapshots: Vec::new(),
             venue_info: None,
+            orders: None,
         };
         std::fs::write(dir.join("scenario.toml"), toml::to_string(&manifest).unwrap()).unwrap();
         for f in ["instruments.toml", "accounts.csv", "positions.csv"] {

@@ -117,3 +117,39 @@ fn bad_inputs_fail_with_the_file_and_field() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("reckless"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn client_orders_from_the_scenario_trade_in_the_own_book() {
+    let dir = temp_dir("orders");
+    let scenario = dir.join("scenario");
+    run_ok(gavel().args(["gen", "crash", "--seed", "3", "--accounts", "50", "--duration", "20", "--out"]).arg(&scenario));
+    let accounts = scenario.join("accounts.csv");
+    let mut text = std::fs::read_to_string(&accounts).unwrap();
+    text.push_str("client1,1000000,cross\nclient2,1000000,cross\n");
+    std::fs::write(&accounts, text).unwrap();
+    std::fs::write(
+        scenario.join("orders.csv"),
+        "offset_ms,account,instrument,side,type,price,size,flags\n\
+         500,client1,BTCUSDT,buy,limit,60000.0,1.5,\n\
+         600,client2,BTCUSDT,sell,ioc,59000.0,1,\n",
+    )
+    .unwrap();
+    let manifest = std::fs::read_to_string(scenario.join("scenario.toml")).unwrap();
+    std::fs::write(scenario.join("scenario.toml"), format!("{manifest}orders = \"orders.csv\"\n")).unwrap();
+    let journal = dir.join("naive.journal");
+    run_ok(gavel().arg("replay").arg("--scenario").arg(&scenario).args(["--policy", "naive", "--max", "--journal"]).arg(&journal));
+    let dump = run_ok(gavel().args(["journal", "dump", "--json"]).arg(&journal));
+    let records: Vec<serde_json::Value> = dump.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let exec = |account: u64, kind: &str| records.iter().filter(move |r| r["record"] == "exec" && r["account"] == account && r["type"] == kind).cloned().collect::<Vec<_>>();
+    // The accounts are numbered in file order: 50 generated, then client1 and client2.
+    let (client1, client2) = (50u64, 51u64);
+    let ack = &exec(client1, "ack")[0];
+    assert_eq!((ack["client_order_id"].as_u64(), ack["qty"].as_i64()), (Some(2), Some(1500)));
+    let sold = &exec(client2, "fill")[0];
+    assert_eq!((sold["price"].as_i64(), sold["qty"].as_i64()), (Some(600_000), Some(1000)), "the IOC trades at the resting price");
+    let bought = &exec(client1, "fill")[0];
+    assert_eq!((bought["client_order_id"].as_u64(), bought["qty"].as_i64()), (Some(2), Some(1000)));
+    // The rest of client1's bid stays on the book until something else takes it.
+    assert!(records.iter().any(|r| r["record"] == "trade" && r["price"] == 600_000));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod agents;
+pub mod orders;
 pub mod outcome;
 pub mod shadow;
 pub mod venues;

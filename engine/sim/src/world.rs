@@ -101,6 +101,7 @@ pub struct World {
     /// Engine inputs delivered.
     pub inputs_delivered: u64,
     engine_hook: Option<fn(bool)>,
+    pending_orders: Vec<crate::orders::ScheduledOrder>,
 }
 
 impl World {
@@ -156,6 +157,7 @@ impl World {
             outputs_seen: 0,
             inputs_delivered: 0,
             engine_hook: None,
+            pending_orders: Vec::new(),
             config,
         })
     }
@@ -187,6 +189,13 @@ impl World {
                 // After the first second of captured depth.
                 self.schedule(t.saturating_add(1_000_000_000), Action::Requote);
             }
+            for order in std::mem::take(&mut self.pending_orders) {
+                let at = t.saturating_add(order.offset_ns);
+                let mut event = order.event;
+                event.receive_ns = at;
+                event.exchange_ns = at;
+                self.schedule(at, Action::Deliver(event));
+            }
         }
         self.run_until(t);
         self.now = self.now.max(t);
@@ -195,9 +204,9 @@ impl World {
         self.deliver(&seen);
     }
 
-    /// Additional input the scenario holds (client orders): delivered at its event time.
-    pub fn schedule_input(&mut self, event: Event) {
-        self.schedule(event.receive_ns, Action::Deliver(event));
+    /// The scenario's client orders, sent at their offset after the first captured event.
+    pub fn add_orders(&mut self, orders: Vec<crate::orders::ScheduledOrder>) {
+        self.pending_orders = orders;
     }
 
     fn run_until(&mut self, t: i64) {

@@ -93,6 +93,7 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         captures: dialects.iter().map(|d| d.file_name().to_string()).collect(),
         snapshots: Vec::new(),
         venue_info: None,
+        orders: None,
     };
     gavel_feeds::atomic_file::write_atomic(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     Ok(manifest)

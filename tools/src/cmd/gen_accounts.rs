@@ -226,6 +226,7 @@ pub fn write_accounts_scenario(args: &AccountsArgs) -> anyhow::Result<(Vec<Price
         captures,
         snapshots,
         venue_info: args.venue_info.as_deref().map(absolute).transpose()?,
+        orders: None,
     };
     gavel_feeds::atomic_file::write_atomic(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     let mut checks = verify_book(
