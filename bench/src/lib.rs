@@ -8,3 +8,4 @@ pub mod stats;
 pub mod trigger;
 pub mod parse;
 pub mod book;
+pub mod e2e;

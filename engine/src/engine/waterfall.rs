@@ -241,12 +241,12 @@ impl Engine {
         let mut candidates = std::mem::take(&mut self.adl);
         candidates.clear();
         let mut any_profit = false;
-        for (id, acc) in book.accounts().iter().enumerate() {
-            let id = id as AccountId;
+        // The opposite side's holders only (a liquidated long meets the shorts).
+        for id in book.holders(instrument, sign < 0) {
             if id == liquidated {
                 continue;
             }
-            let Some(p) = acc.position(instrument) else { continue };
+            let Some(p) = book.account(id).position(instrument) else { continue };
             if p.size == 0 || p.size.signum() == sign {
                 continue;
             }

@@ -36,6 +36,8 @@ pub struct RiskBook {
     index: Vec<InstrumentTriggers>,
     /// Per instrument: cross accounts with ≥ 2 open positions, one of them here.
     multi: Vec<super::ordered_set::OrderedSet<AccountId>>,
+    /// Per instrument: the accounts holding a long (`[0]`) or a short (`[1]`) position.
+    holders: Vec<[super::ordered_set::OrderedSet<AccountId>; 2]>,
     /// Reused list of accounts to refresh after a mark update.
     scratch: Vec<AccountId>,
     /// Per instrument: conservative entries of multi-position cross accounts
@@ -64,6 +66,7 @@ impl RiskBook {
             by_name: HashMap::new(),
             index: (0..n).map(|_| InstrumentTriggers::new()).collect(),
             multi: (0..n).map(|_| super::ordered_set::OrderedSet::new()).collect(),
+            holders: (0..n).map(|_| [super::ordered_set::OrderedSet::new(), super::ordered_set::OrderedSet::new()]).collect(),
             scratch: Vec::new(),
             conservative: (0..n).map(|_| InstrumentTriggers::new()).collect(),
             bands: vec![None; n],
@@ -143,6 +146,8 @@ impl RiskBook {
         let multi = self.accounts.iter().any(|a| a.positions.len() >= 2);
         for i in 0..self.index.len() {
             self.index[i].reserve(n);
+            self.holders[i][0].reserve(n);
+            self.holders[i][1].reserve(n);
             if multi {
                 self.conservative[i].reserve(n);
                 self.multi[i].reserve(n);
@@ -364,6 +369,21 @@ impl RiskBook {
         for i in 0..self.accounts[id as usize].positions.len() {
             let p: &Position = &self.accounts[id as usize].positions[i];
             let ins = p.instrument;
+            let holders = &mut self.holders[usize::from(ins)];
+            match p.size.signum() {
+                1 => {
+                    holders[0].insert(id);
+                    holders[1].remove(&id);
+                }
+                -1 => {
+                    holders[1].insert(id);
+                    holders[0].remove(&id);
+                }
+                _ => {
+                    holders[0].remove(&id);
+                    holders[1].remove(&id);
+                }
+            }
             if skip == Some(ins) {
                 continue;
             }
@@ -386,6 +406,12 @@ impl RiskBook {
                 self.multi[usize::from(ins)].remove(&id);
             }
         }
+    }
+
+    /// The accounts holding a long (`long = true`) or short position in `instrument`,
+    /// in id order.
+    pub fn holders(&self, instrument: InstrumentId, long: bool) -> impl Iterator<Item = AccountId> + '_ {
+        self.holders[usize::from(instrument)][usize::from(!long)].iter()
     }
 
     /// Number of indexed positions in `instrument`.

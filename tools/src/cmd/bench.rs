@@ -13,6 +13,8 @@ pub enum BenchCommand {
     Curve(super::bench_curve::Args),
     /// gavel's order book against the `lobster` crate (LOBSTER replay and synthetic mix).
     Book(super::bench_book::BookArgs),
+    /// End to end: venue message bytes → parse → ring → engine → first liquidation order.
+    E2e(super::bench_e2e::E2eArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -23,5 +25,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Parse(args) => super::bench_parse::run(args),
         BenchCommand::Curve(args) => super::bench_curve::run(args),
         BenchCommand::Book(args) => super::bench_book::run(args),
+        BenchCommand::E2e(args) => super::bench_e2e::run(args),
     }
 }

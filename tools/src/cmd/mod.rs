@@ -17,6 +17,7 @@ pub mod bench_parse;
 pub mod replay;
 pub mod liquidate;
 pub mod bench_book;
+pub mod bench_e2e;
 pub mod gen_accounts;
 pub mod tune;
 pub mod journal;
