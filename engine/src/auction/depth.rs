@@ -123,7 +123,8 @@ pub fn for_each_merged_level(
     }
 }
 
-/// A simple L2 book: levels in sorted `Vec`s (bids descending, asks ascending).
+/// A simple L2 book: levels in sorted `Vec`s with the best price at the end (bids
+/// ascending, asks descending), so that the busy top of the book moves little memory.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct L2Book {
     venue: Venue,
@@ -158,9 +159,7 @@ impl L2Book {
             Side::Ask => &self.asks,
             Side::None => return 0,
         };
-        levels
-            .binary_search_by(|&(p, _)| if side == Side::Bid { price.cmp(&p) } else { p.cmp(&price) })
-            .map_or(0, |i| levels[i].1)
+        Self::search(levels, side, price).map_or(0, |i| levels[i].1)
     }
 
     /// Removes every level.
@@ -179,9 +178,7 @@ impl L2Book {
         };
         if full && qty > 0 {
             let levels = if side == Side::Bid { &self.bids } else { &self.asks };
-            let exists = levels
-                .binary_search_by(|&(p, _)| if side == Side::Bid { price.cmp(&p) } else { p.cmp(&price) })
-                .is_ok();
+            let exists = Self::search(levels, side, price).is_ok();
             if !exists {
                 return false;
             }
@@ -209,16 +206,21 @@ impl L2Book {
         }
     }
 
+    /// Where `price` is (or would go) in a side stored best-last.
+    fn search(levels: &[(i64, i64)], side: Side, price: i64) -> Result<usize, usize> {
+        levels.binary_search_by(|&(p, _)| match side {
+            Side::Bid => p.cmp(&price),
+            _ => price.cmp(&p),
+        })
+    }
+
     /// Sets the absolute quantity at `price` (0 or less removes the level);
     /// `Side::None` is ignored and reported as `false`.
     pub fn set_level(&mut self, side: Side, price: i64, qty: i64) -> bool {
         let Some(levels) = self.levels_mut(side) else {
             return false;
         };
-        let position = levels.binary_search_by(|&(p, _)| match side {
-            Side::Bid => price.cmp(&p),
-            _ => p.cmp(&price),
-        });
+        let position = Self::search(levels, side, price);
         match (position, qty > 0) {
             (Ok(i), true) => levels[i].1 = qty,
             (Ok(i), false) => {
@@ -254,7 +256,7 @@ impl L2Book {
             return out;
         };
         let mut emptied = 0;
-        for level in levels.iter_mut() {
+        for level in levels.iter_mut().rev() {
             if out.filled >= qty || limit.is_some_and(|l| !within_limit(direction, level.0, l)) {
                 break;
             }
@@ -267,7 +269,8 @@ impl L2Book {
                 emptied += 1;
             }
         }
-        levels.drain(..emptied);
+        let keep = levels.len() - emptied;
+        levels.truncate(keep);
         out
     }
 
@@ -287,11 +290,12 @@ impl DepthView for L2Book {
     }
 
     fn level(&self, side: Side, index: usize) -> Option<(i64, i64)> {
-        match side {
-            Side::Bid => self.bids.get(index).copied(),
-            Side::Ask => self.asks.get(index).copied(),
-            Side::None => None,
-        }
+        let levels = match side {
+            Side::Bid => &self.bids,
+            Side::Ask => &self.asks,
+            Side::None => return None,
+        };
+        levels.len().checked_sub(index + 1).map(|i| levels[i])
     }
 }
 

@@ -47,7 +47,7 @@ pub struct Liquidation {
     pub remaining: i64,
     /// Bankruptcy price at the trigger, ticks.
     pub bankruptcy: Option<i64>,
-    /// Latest mark, ticks.
+    /// Mark at the trigger, ticks (the current one is the risk book's).
     pub mark: i64,
     /// Penalty rate, RATE_SCALE parts.
     pub penalty_rate: i128,
@@ -333,7 +333,7 @@ impl Engine {
             account: u64::from(liq.account),
             side: liq.lot_side(),
             qty: liq.remaining,
-            mark: liq.mark,
+            mark: self.current_mark(slot),
             bankruptcy: liq
                 .bankruptcy
                 .unwrap_or(if liq.sign > 0 { 1 } else { crate::auction::fixed::MAX_PRICE_TICKS })
@@ -362,9 +362,12 @@ impl Engine {
     fn auction_tick(&mut self, slot: usize, out: &mut impl OutputSink) {
         let now = self.now;
         let (n, v) = (self.instrument_count(), self.config.venues.len());
+        let mark = self.current_mark(slot);
         let Some(liq) = self.pool[slot].as_mut() else { return };
         let i = usize::from(liq.instrument);
         let Some(auction) = liq.auction.as_mut() else { return };
+        // A restart (tail, cusp) starts from the mark of its event time.
+        auction.set_mark(mark);
         match auction.advance(now, &mut Discard) {
             AuctionStatus::Running => {
                 let auction = &*auction;

@@ -491,22 +491,17 @@ impl Engine {
             Header { kind: EventKind::MarkPrice, venue: Venue::Gavel, side: Side::None, flags: 0, instrument: instrument as u32, sequence: self.metrics.marks },
             MarkPrice { mark: mark.price, index: 0, funding_rate_e9: 0 },
         ));
-        if self.active_count > 0 {
-            for liq in self.pool.iter_mut().flatten() {
-                if liq.instrument == id {
-                    liq.mark = mark.price;
-                    if let Some(a) = liq.auction.as_mut() {
-                        a.set_mark(mark.price);
-                    }
-                }
-            }
-        }
         if mark.liquidation_allowed {
             for &account in &crossed {
                 self.maybe_start_liquidation(account, id, out);
             }
         }
         self.crossed = crossed;
+    }
+
+    /// The current mark of a liquidation's instrument (its trigger mark if none since).
+    pub(crate) fn current_mark(&self, slot: usize) -> i64 {
+        self.pool[slot].as_ref().map_or(0, |l| self.ledger.book.mark(l.instrument).unwrap_or(l.mark))
     }
 
     /// Records the fund's lowest point.

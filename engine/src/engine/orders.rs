@@ -337,6 +337,11 @@ impl Engine {
         };
         let now = self.now;
         let (n, v) = (self.instrument_count(), self.config.venues.len());
+        let mark = self.current_mark(slot);
+        if let Some(a) = self.pool[slot].as_mut().and_then(|l| l.auction.as_mut()) {
+            // The hard limit follows the mark of the bid's event time.
+            a.set_mark(mark);
+        }
         let Some(liq) = self.pool[slot].as_ref() else { return };
         let i = usize::from(liq.instrument);
         let Some(auction) = liq.auction.as_ref() else { return };
@@ -369,7 +374,8 @@ impl Engine {
     pub(crate) fn send_route_round(&mut self, slot: usize, out: &mut impl OutputSink) -> bool {
         let Some(liq) = self.pool[slot].as_ref() else { return false };
         let route = self.policy.route;
-        let (i, side, sign, remaining, id, round, mark) = (usize::from(liq.instrument), liq.lot_side(), liq.sign, liq.remaining, liq.id, liq.round, liq.mark);
+        let (i, side, sign, remaining, id, round) = (usize::from(liq.instrument), liq.lot_side(), liq.sign, liq.remaining, liq.id, liq.round);
+        let mark = self.current_mark(slot);
         let (n, v) = (self.instrument_count(), self.config.venues.len());
         let floor = self.fund_bounded_limit(slot, remaining);
         // The price limit: `limit_bps` from the touch (market: none), never past what the fund backs.

@@ -170,7 +170,8 @@ impl Engine {
     pub(crate) fn backstop(&mut self, slot: usize, out: &mut impl OutputSink) {
         let Some(vault) = self.config.backstop_account else { return };
         let Some(liq) = self.pool[slot].as_ref() else { return };
-        let (i, qty, side, mark) = (usize::from(liq.instrument), liq.remaining, liq.lot_side(), liq.mark);
+        let (i, qty, side) = (usize::from(liq.instrument), liq.remaining, liq.lot_side());
+        let mark = self.current_mark(slot);
         let (n, v) = (self.instrument_count(), self.config.venues.len());
         let walk = Self::with_views(&self.mirrors, n, v, i, |views| walk_venues(views, side, qty, None));
         // Round against the liquidated account: down for a sale, up for a buy-back.
@@ -195,7 +196,8 @@ impl Engine {
     /// Closes exactly the remaining lots by ADL at the position's current bankruptcy price.
     pub(crate) fn auto_deleverage(&mut self, slot: usize, out: &mut impl OutputSink) {
         let Some(liq) = self.pool[slot].as_ref() else { return };
-        let (account, instrument, sign, want, mark) = (liq.account, liq.instrument, liq.sign, liq.remaining, liq.mark);
+        let (account, instrument, sign, want) = (liq.account, liq.instrument, liq.sign, liq.remaining);
+        let mark = self.current_mark(slot);
         let acc = self.ledger.book.account(account);
         let Some(index) = acc.positions.iter().position(|p| p.instrument == instrument) else { return };
         let price = margin::position_bankruptcy(self.ledger.book.instruments(), self.ledger.book.marks(), acc, index)
