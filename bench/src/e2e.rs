@@ -7,7 +7,8 @@
 //! falling mark crosses a few of them at almost every update. A feed thread parses each
 //! message and publishes its events; the engine thread pops them, runs the engine, and a
 //! sink timestamps the first `RoutedIntent` (the liquidation order) an input produces and
-//! publishes every output on an output ring drained by a third, sleeping thread. One
+//! publishes every output on an output ring drained by a third, sleeping thread. The insurance
+//! fund is large, so no route is limited at the bankruptcy price and nothing waits for ADL. One
 //! message is in flight at a time (the feed waits until the engine has taken it), so the
 //! figures are latency, not queueing. The bench fills each intent at its limit right away
 //! (outside the measured path), so liquidations end as in a liquid market.
@@ -148,7 +149,10 @@ pub fn run(cfg: &E2eConfig) -> anyhow::Result<E2eReport> {
     let policy = EnginePolicy::builtin("naive").ok_or_else(|| anyhow::anyhow!("naive policy"))?;
     let mut config = EngineConfig::for_venues(vec![Venue::BinanceUsdm]);
     config.max_liquidations = 1 << 16;
-    let mut engine = Engine::new(config, policy, Ledger::new(book, 0)).map_err(|e| anyhow::anyhow!(e))?;
+    // An insurance fund large enough that routes are never limited at the bankruptcy price:
+    // every liquidation is one intent and one fill, none waits for ADL.
+    let fund = 1_000_000_000 * gavel_engine::risk::instrument::QUOTE_SCALE;
+    let mut engine = Engine::new(config, policy, Ledger::new(book, fund)).map_err(|e| anyhow::anyhow!(e))?;
 
     let clock = Clock::calibrate(std::time::Duration::from_millis(50));
     let tag = std::process::id();

@@ -48,8 +48,8 @@ fn compare_on_the_real_binance_recording() {
     }
     // The recorded books are thin: closing whole positions at market slips far more
     // than the minimal partial close does.
-    let naive = get("naive")["slippage_bps"].as_f64().unwrap();
-    let adaptive = get("adaptive")["slippage_bps"].as_f64().unwrap();
+    let naive = get("naive")["arrival_slippage_bps"].as_f64().unwrap();
+    let adaptive = get("adaptive")["arrival_slippage_bps"].as_f64().unwrap();
     assert!(adaptive < naive, "adaptive {adaptive} bps vs naive {naive} bps");
     assert_eq!(get("naive")["partial_liquidations"], 0);
     let _ = std::fs::remove_dir_all(&dir);

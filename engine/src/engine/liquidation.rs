@@ -215,6 +215,10 @@ impl Engine {
 
     /// The penalty rate for closing `lots` of `instrument` at `mark`.
     pub(crate) fn penalty_rate(&self, instrument: usize, mark: i64, lots: i64) -> i128 {
+        if let crate::risk::penalty::PenaltyPolicy::Static { rate } = self.policy.penalty {
+            // Nothing to measure: no volatility, no depth walk.
+            return rate;
+        }
         let sigma = self.vols[instrument].sigma_over(3_600_000_000_000);
         let band = i128::from(mark) * i128::from(self.config.penalty_depth_band_bps) / 10_000;
         let n = self.instrument_count();
