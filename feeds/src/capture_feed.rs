@@ -456,6 +456,31 @@ mod tests {
     }
 
     #[test]
+    fn only_the_last_event_of_each_message_ends_it() {
+        let dir = std::env::temp_dir().join(format!("gavel-capture-feed-end-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let spec = CrashSpec { duration_s: 10, ..CrashSpec::default() };
+        let files = write_crash_captures(&spec, &dir, &[Dialect::BinanceUsdm]).unwrap();
+        let file = crate::capture::CaptureFile::open(&files[0]).unwrap();
+        let mut feed = VenueFeed::new(Venue::BinanceUsdm, btc(), 100).unwrap();
+        let mut multi_event_messages = 0;
+        for record in file.records() {
+            let r = record.unwrap();
+            let hint = channel_symbol(r.channel);
+            let mut events = Vec::new();
+            feed.on_message(r.message, r.receive_ns, hint, || (String::new(), Location::Offset(0)), &mut |e| events.push(e));
+            let ends: Vec<bool> = events.iter().map(|e| e.flags & crate::wire::MESSAGE_END != 0).collect();
+            if let Some((last, rest)) = ends.split_last() {
+                assert!(*last, "the last event of a message carries MESSAGE_END");
+                assert!(rest.iter().all(|f| !f), "only the last one does");
+                multi_event_messages += usize::from(!rest.is_empty());
+            }
+        }
+        assert!(multi_event_messages > 50, "{multi_event_messages} messages with several events");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn generated_crash_captures_replay_into_consistent_books() {
         let dir = std::env::temp_dir().join(format!("gavel-capture-feed-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
