@@ -184,6 +184,10 @@ pub struct Engine {
     risk_events: Vec<RiskEvent>,
     book_events: Vec<crate::book::BookEvent>,
     adl: Vec<waterfall::AdlCandidate>,
+    adl_cache: waterfall::AdlCache,
+    /// Bumped by every change to an account or a mark other than ADL's own transfers:
+    /// the ADL cache is valid only within one epoch.
+    ledger_epoch: u64,
     time_to_solvency: hdrhistogram::Histogram<u64>,
 }
 
@@ -250,6 +254,8 @@ impl Engine {
             risk_events: Vec::with_capacity(256),
             book_events: Vec::with_capacity(4096),
             adl: Vec::with_capacity(accounts),
+            adl_cache: waterfall::AdlCache::with_capacity(accounts),
+            ledger_epoch: 0,
             time_to_solvency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
             config,
             policy,
@@ -485,6 +491,7 @@ impl Engine {
         let mut crossed = std::mem::take(&mut self.crossed);
         crossed.clear();
         self.ledger.book.set_mark(id, mark.price, &mut crossed);
+        self.ledger_epoch += 1;
         self.books[instrument].set_market_reference(Some(mark.price));
         out.emit(&build(
             self.now,

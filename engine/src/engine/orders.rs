@@ -230,6 +230,7 @@ impl Engine {
                             let maker_fee = Self::fee(notional, self.config.maker_fee_rate);
                             let signed = if f.taker_side == Side::Bid { f.qty } else { -f.qty };
                             self.ledger.fill_between(taker, maker, instrument, signed, f.price, taker_fee, maker_fee);
+                            self.ledger_epoch += 1;
                             self.ledger_record(out, gavel_feeds::wire::ledger_record::FILL, instrument, taker, Some(maker), f.price, i128::from(signed));
                             self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side, f.taker_id & u64::from(u32::MAX), f.taker_account, f.price, f.qty);
                         }

@@ -37,6 +37,25 @@ pub(crate) enum Route {
     Backstop,
 }
 
+/// The scored opposite positions of the last ADL, reused while nothing but ADL itself
+/// changed any account or the mark (the engine's `ledger_epoch` says so).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct AdlCache {
+    valid: bool,
+    epoch: u64,
+    instrument: InstrumentId,
+    sign: i64,
+    any_profit: bool,
+    list: Vec<AdlCandidate>,
+}
+
+impl AdlCache {
+    /// An empty cache with room for `accounts` candidates.
+    pub(crate) fn with_capacity(accounts: usize) -> Self {
+        AdlCache { list: Vec::with_capacity(accounts), ..AdlCache::default() }
+    }
+}
+
 /// One opposite position considered by ADL.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct AdlCandidate {
@@ -101,6 +120,7 @@ impl Engine {
         if q <= 0 || price <= 0 {
             return 0;
         }
+        self.ledger_epoch += 1;
         let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
         match counterparty {
             Counterparty::Account(cp) => {
@@ -216,6 +236,9 @@ impl Engine {
             done += c.alloc;
         }
         debug_assert_eq!(done, allocated);
+        if self.adl_cache.valid {
+            self.refresh_adl_cache(instrument, sign, mark, &candidates);
+        }
         candidates.clear();
         self.adl = candidates;
         self.metrics.volume.adl += done;
@@ -238,44 +261,26 @@ impl Engine {
     /// Fills `self.adl`; returns the total allocated (= `want` unless the opposite side
     /// holds fewer lots).
     fn allocate_adl(&mut self, liquidated: AccountId, instrument: InstrumentId, sign: i64, want: i64, mark: i64) -> i64 {
-        let book = &self.ledger.book;
-        let mult = book.instruments().get(instrument).quote_per_tick_lot;
-        let mut candidates = std::mem::take(&mut self.adl);
-        candidates.clear();
-        let mut any_profit = false;
-        // The opposite side's holders only (a liquidated long meets the shorts).
-        for id in book.holders(instrument, sign < 0) {
-            if id == liquidated {
-                continue;
-            }
-            let Some(p) = book.account(id).position(instrument) else { continue };
-            if p.size == 0 || p.size.signum() == sign {
-                continue;
-            }
-            let pnl = p.unrealized(mark, mult);
-            let equity = book.health(id, instrument).map_or(0, |h| h.equity).max(1);
-            let notional = i128::from(p.size.abs()) * i128::from(mark) * mult;
-            let weight = if pnl > 0 { (pnl.saturating_mul(notional) / equity).clamp(1, i128::from(i64::MAX / 2)) as i64 } else { 0 };
-            any_profit |= weight > 0;
-            candidates.push(AdlCandidate { account: id, weight, cap: p.size.abs(), ..AdlCandidate::default() });
-        }
-        if !any_profit {
-            for c in candidates.iter_mut() {
-                c.weight = c.cap;
-            }
-        } else {
-            candidates.retain(|c| c.weight > 0);
+        let cache = &self.adl_cache;
+        let fresh = cache.valid && cache.epoch == self.ledger_epoch && cache.instrument == instrument && cache.sign == sign;
+        if !fresh {
+            self.score_adl_candidates(liquidated, instrument, sign, mark);
         }
         // The share goes to the `adl_counterparties` highest weights (ties: lower id), or to
         // more when those cannot hold it: spread, yet not a sliver on every account.
         let k = self.config.adl_counterparties.max(1);
-        if candidates.len() > k {
+        let mut candidates = std::mem::take(&mut self.adl);
+        candidates.clear();
+        let list = &mut self.adl_cache.list;
+        if list.len() > k {
             let rank = |a: &AdlCandidate, b: &AdlCandidate| b.weight.cmp(&a.weight).then(a.account.cmp(&b.account));
-            candidates.select_nth_unstable_by(k - 1, rank);
-            let top_cap = candidates[..k].iter().fold(0i64, |a, c| a.saturating_add(c.cap));
-            if top_cap >= want {
-                candidates.truncate(k);
-            }
+            list.select_nth_unstable_by(k - 1, rank);
+            let top_cap = list[..k].iter().fold(0i64, |a, c| a.saturating_add(c.cap));
+            let take = if top_cap >= want { k } else { list.len() };
+            candidates.extend(list[..take].iter().map(|c| AdlCandidate { account: c.account, weight: c.weight, cap: c.cap, ..AdlCandidate::default() }));
+            candidates.sort_unstable_by_key(|c| c.account);
+        } else {
+            candidates.extend(list.iter().map(|c| AdlCandidate { account: c.account, weight: c.weight, cap: c.cap, ..AdlCandidate::default() }));
             candidates.sort_unstable_by_key(|c| c.account);
         }
         let total_cap: i64 = candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap));
@@ -331,10 +336,76 @@ impl Engine {
         total
     }
 
+    /// The ADL weight and cap of `id`'s position opposite `sign`, or `None` if it holds none.
+    fn adl_score(&self, id: AccountId, instrument: InstrumentId, sign: i64, mark: i64) -> Option<(i64, i64)> {
+        let book = &self.ledger.book;
+        let p = book.account(id).position(instrument)?;
+        if p.size == 0 || p.size.signum() == sign {
+            return None;
+        }
+        let mult = book.instruments().get(instrument).quote_per_tick_lot;
+        let pnl = p.unrealized(mark, mult);
+        let equity = book.health(id, instrument).map_or(0, |h| h.equity).max(1);
+        let notional = i128::from(p.size.abs()) * i128::from(mark) * mult;
+        let weight = if pnl > 0 { (pnl.saturating_mul(notional) / equity).clamp(1, i128::from(i64::MAX / 2)) as i64 } else { 0 };
+        Some((weight, p.size.abs()))
+    }
+
+    /// Scores every opposite holder into the ADL cache: weights are profit × leverage, or
+    /// size when no position is in profit (then every holder counts; else only the profitable).
+    fn score_adl_candidates(&mut self, liquidated: AccountId, instrument: InstrumentId, sign: i64, mark: i64) {
+        let mut list = std::mem::take(&mut self.adl_cache.list);
+        list.clear();
+        let mut any_profit = false;
+        // The opposite side's holders only (a liquidated long meets the shorts).
+        for id in self.ledger.book.holders(instrument, sign < 0) {
+            if id == liquidated {
+                continue;
+            }
+            let Some((weight, cap)) = self.adl_score(id, instrument, sign, mark) else { continue };
+            any_profit |= weight > 0;
+            list.push(AdlCandidate { account: id, weight, cap, ..AdlCandidate::default() });
+        }
+        if !any_profit {
+            for c in list.iter_mut() {
+                c.weight = c.cap;
+            }
+        } else {
+            list.retain(|c| c.weight > 0);
+        }
+        self.adl_cache = AdlCache { valid: true, epoch: self.ledger_epoch, instrument, sign, any_profit, list };
+    }
+
+    /// After an ADL: re-scores the counterparties it touched in the cache (their positions
+    /// shrank), drops those left without a position or a profit, and drops the cache when
+    /// nothing is left in it.
+    fn refresh_adl_cache(&mut self, instrument: InstrumentId, sign: i64, mark: i64, touched: &[AdlCandidate]) {
+        let mut list = std::mem::take(&mut self.adl_cache.list);
+        let any_profit = self.adl_cache.any_profit;
+        list.retain_mut(|c| {
+            if touched.binary_search_by_key(&c.account, |t| t.account).map_or(true, |i| touched[i].alloc == 0) {
+                return true;
+            }
+            match self.adl_score(c.account, instrument, sign, mark) {
+                Some((weight, cap)) => {
+                    c.cap = cap;
+                    c.weight = if any_profit { weight } else { cap };
+                    c.weight > 0
+                }
+                None => false,
+            }
+        });
+        self.adl_cache.valid = !list.is_empty();
+        self.adl_cache.list = list;
+    }
+
     /// A flat unit left with a negative balance: the fund covers it, the rest is bad debt.
     pub(crate) fn settle_flat_deficit(&mut self, account: AccountId, instrument: InstrumentId, out: &mut impl OutputSink) {
         self.risk_events.clear();
         let (draw, bad) = self.ledger.settle_flat_deficit(account, instrument, &mut self.risk_events);
+        if draw != 0 || bad != 0 {
+            self.ledger_epoch += 1;
+        }
         if draw > 0 {
             self.metrics.fund_draws += draw;
             self.ledger_record(out, ledger_record::FUND_DRAW, instrument, account, None, 0, draw);
