@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Clone, Debug)]
 struct RefOrder {
     id: u64,
-    account: u64,
+    account: u32,
     price: i64,
     qty: i64,
     stp: Stp,
@@ -28,9 +28,9 @@ struct RefBook {
     asks: BTreeMap<i64, VecDeque<RefOrder>>,
 }
 
-fn cap_hook(account: u64, side: Side, qty: i64) -> i64 {
+fn cap_hook(account: u32, side: Side, qty: i64) -> i64 {
     // Deterministic "position" per account and side: 0 (reject), or a cap.
-    let position = ((account * 3 + side as u64) % 5) as i64 * 2;
+    let position = ((u64::from(account) * 3 + side as u64) % 5) as i64 * 2;
     qty.min(position)
 }
 
@@ -335,7 +335,7 @@ impl RefBook {
         self.submit(n, ev)
     }
 
-    fn mass_cancel(&mut self, account: u64, ev: &mut Vec<BookEvent>) -> usize {
+    fn mass_cancel(&mut self, account: u32, ev: &mut Vec<BookEvent>) -> usize {
         let mut n = 0;
         for side in [Side::Bid, Side::Ask] {
             let prices: Vec<i64> = if side == Side::Bid {
@@ -370,7 +370,7 @@ impl RefBook {
 #[derive(Clone, Debug)]
 enum Op {
     Submit {
-        account: u64,
+        account: u32,
         bid: bool,
         kind: u8,
         price: i64,
@@ -382,19 +382,19 @@ enum Op {
     },
     Cancel(usize),
     Modify(usize, i64, i64),
-    MassCancel(u64),
+    MassCancel(u32),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        6 => (1u64..4, any::<bool>(), 0u8..4, 94i64..107, 1i64..12, prop::bool::weighted(0.2), prop::bool::weighted(0.1),
+        6 => (1u32..4, any::<bool>(), 0u8..4, 94i64..107, 1i64..12, prop::bool::weighted(0.2), prop::bool::weighted(0.1),
               0u8..4, prop::option::weighted(0.05, 0usize..64))
             .prop_map(|(account, bid, kind, price, qty, post_only, reduce_only, stp, reuse)| Op::Submit {
                 account, bid, kind, price, qty, post_only, reduce_only, stp, reuse
             }),
         2 => (0usize..64).prop_map(Op::Cancel),
         2 => (0usize..64, 94i64..107, 0i64..12).prop_map(|(i, p, q)| Op::Modify(i, p, q)),
-        1 => (1u64..4).prop_map(Op::MassCancel),
+        1 => (1u32..4).prop_map(Op::MassCancel),
     ]
 }
 
@@ -425,7 +425,7 @@ fn config() -> impl Strategy<Value = BookConfig> {
         })
 }
 
-fn total_depth(b: &Book<fn(u64, Side, i64) -> i64>, side: Side) -> Vec<DepthLevel> {
+fn total_depth(b: &Book<fn(u32, Side, i64) -> i64>, side: Side) -> Vec<DepthLevel> {
     let mut buf = vec![DepthLevel::default(); 5000];
     let n = b.depth(side, &mut buf);
     buf.truncate(n);
@@ -437,7 +437,7 @@ proptest! {
 
     #[test]
     fn fast_book_matches_reference(cfg in config(), ops in prop::collection::vec(op(), 1..120)) {
-        let mut fast: Book<fn(u64, Side, i64) -> i64> = Book::with_reduce_only(cfg, cap_hook as fn(u64, Side, i64) -> i64);
+        let mut fast: Book<fn(u32, Side, i64) -> i64> = Book::with_reduce_only(cfg, cap_hook as fn(u32, Side, i64) -> i64);
         let mut reference = RefBook::new(cfg);
         let mut ids: Vec<u64> = Vec::new();
         let mut next_id = 1u64;

@@ -41,8 +41,8 @@ struct Slot {
     post_only: bool,
 }
 
-// One slot per resting order; keep it within 56 bytes.
-const _: () = assert!(core::mem::size_of::<Slot>() == 56);
+// One slot per resting order; keep it within 48 bytes.
+const _: () = assert!(core::mem::size_of::<Slot>() == 48);
 
 impl Slot {
     const EMPTY: Slot = Slot {

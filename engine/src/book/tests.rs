@@ -26,7 +26,7 @@ fn fills(ev: &[BookEvent]) -> Vec<(u64, u64, i64, i64)> {
         .collect()
 }
 
-fn typed(id: u64, account: u64, side: Side, t: OrderType, price: i64, qty: i64) -> NewOrder {
+fn typed(id: u64, account: AccountId, side: Side, t: OrderType, price: i64, qty: i64) -> NewOrder {
     NewOrder {
         order_type: t,
         ..NewOrder::limit(id, account, side, price, qty)
@@ -167,7 +167,7 @@ fn market_orders_stop_at_the_protection_band() {
 
 #[test]
 fn reduce_only_is_capped_by_the_hook() {
-    let hook = |_acct: u64, _side: Side, qty: i64| qty.min(4);
+    let hook = |_acct: AccountId, _side: Side, qty: i64| qty.min(4);
     let mut b = Book::with_reduce_only(BookConfig::default(), hook);
     let o = NewOrder {
         reduce_only: true,
@@ -183,7 +183,7 @@ fn reduce_only_is_capped_by_the_hook() {
             price: 100
         }
     );
-    let mut none = Book::with_reduce_only(BookConfig::default(), |_: u64, _: Side, _: i64| 0);
+    let mut none = Book::with_reduce_only(BookConfig::default(), |_: AccountId, _: Side, _: i64| 0);
     assert_eq!(none.submit(o, &mut |_| {}), Err(Reject::ReduceOnly));
     // Non reduce-only orders ignore the hook.
     assert_eq!(

@@ -4,8 +4,8 @@ use gavel_feeds::wire::Side;
 
 /// A client's order id (unique among resting orders of one book).
 pub type OrderId = u64;
-/// An account id.
-pub type AccountId = u64;
+/// An account id: the risk engine's (one width across the workspace).
+pub type AccountId = crate::risk::AccountId;
 
 /// How an order treats the part it cannot fill at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -204,6 +204,8 @@ pub enum Reject {
     NoLiquidity,
     /// The reduce-only hook allowed no quantity.
     ReduceOnly,
+    /// The account id does not fit gavel's account id width (wire orders).
+    InvalidAccount,
 }
 
 /// Result of an accepted order or modify.

@@ -1,6 +1,7 @@
 //! Decoding of wire [`EventKind::ClientOrder`] and [`EventKind::ClientCancel`]
 //! events into book requests. The book's own API stays plain; this is the glue.
 
+use super::AccountId;
 use super::{NewOrder, OrderType, Reject, Stp};
 use gavel_feeds::wire::{order_flags, ClientCancel, ClientOrder, Event, EventKind, Side};
 
@@ -12,7 +13,7 @@ pub enum Request {
     /// Cancel of `order_id` by `account`.
     Cancel {
         /// Account asking.
-        account: u64,
+        account: AccountId,
         /// Order to cancel.
         order_id: u64,
     },
@@ -25,8 +26,8 @@ pub fn decode(ev: &Event) -> Option<Result<Request, Reject>> {
         EventKind::ClientOrder => Some(decode_order(ev).map(Request::New)),
         EventKind::ClientCancel => {
             let c: ClientCancel = ev.payload();
-            Some(Ok(Request::Cancel {
-                account: c.account,
+            Some(AccountId::try_from(c.account).map_err(|_| Reject::InvalidAccount).map(|account| Request::Cancel {
+                account,
                 order_id: c.order_id,
             }))
         }
@@ -47,9 +48,10 @@ fn decode_order(ev: &Event) -> Result<NewOrder, Reject> {
         _ => return Err(Reject::InvalidFlags),
     };
     let p: ClientOrder = ev.payload();
+    let account = AccountId::try_from(p.account).map_err(|_| Reject::InvalidAccount)?;
     Ok(NewOrder {
         id: ev.sequence,
-        account: p.account,
+        account,
         side,
         order_type,
         price: p.price,

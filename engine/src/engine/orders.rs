@@ -61,6 +61,7 @@ pub mod reject_code {
                 FokUnfilled => 9,
                 NoLiquidity => 10,
                 ReduceOnly => 11,
+                InvalidAccount => 12,
             }
     }
 }
@@ -178,7 +179,7 @@ impl Engine {
         }
         let new = NewOrder {
             id: (u64::from(account) << 32) | event.sequence,
-            account: u64::from(account),
+            account,
             side,
             order_type,
             price: order.price,
@@ -215,7 +216,7 @@ impl Engine {
         for e in events {
             match *e {
                 BookEvent::Fill(f) => {
-                    let maker = f.maker_account as AccountId;
+                    let maker = f.maker_account;
                     self.accounts[maker as usize].resting[side_index(f.taker_side.opposite())] -= f.qty;
                     let maker_client = f.maker_id & u64::from(u32::MAX);
                     self.metrics.own_trades += 1;
@@ -224,7 +225,7 @@ impl Engine {
                             self.settle_liquidation_fill(slot, Counterparty::Account(maker), f.qty, f.price, Route::OwnBook, out);
                         }
                         None => {
-                            let taker = f.taker_account as AccountId;
+                            let taker = f.taker_account;
                             let notional = i128::from(f.qty) * i128::from(f.price) * mult;
                             let taker_fee = Self::fee(notional, self.config.taker_fee_rate);
                             let maker_fee = Self::fee(notional, self.config.maker_fee_rate);
@@ -232,10 +233,10 @@ impl Engine {
                             self.ledger.fill_between(taker, maker, instrument, signed, f.price, taker_fee, maker_fee);
                             self.ledger_epoch += 1;
                             self.ledger_record(out, gavel_feeds::wire::ledger_record::FILL, instrument, taker, Some(maker), f.price, i128::from(signed));
-                            self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side, f.taker_id & u64::from(u32::MAX), f.taker_account, f.price, f.qty);
+                            self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side, f.taker_id & u64::from(u32::MAX), u64::from(f.taker_account), f.price, f.qty);
                         }
                     }
-                    self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side.opposite(), maker_client, f.maker_account, f.price, f.qty);
+                    self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side.opposite(), maker_client, u64::from(f.maker_account), f.price, f.qty);
                     out.emit(&build(
                         self.now,
                         Header { kind: EventKind::Trade, venue: Venue::Gavel, side: f.taker_side, flags: 0, instrument: u32::from(instrument), sequence: self.metrics.own_trades },
@@ -251,7 +252,7 @@ impl Engine {
                                 *r = (*r - qty).max(0);
                             }
                         }
-                        self.exec_report(out, report::CANCEL, 0, u32::from(instrument), Side::None, id & u64::from(u32::MAX), account, 0, qty);
+                        self.exec_report(out, report::CANCEL, 0, u32::from(instrument), Side::None, id & u64::from(u32::MAX), u64::from(account), 0, qty);
                     }
                 }
             }
@@ -284,7 +285,7 @@ impl Engine {
         let mut events = std::mem::take(&mut self.book_events);
         for i in 0..self.instrument_count() {
             events.clear();
-            self.books[i].mass_cancel(u64::from(account), &mut |e| events.push(e));
+            self.books[i].mass_cancel(account, &mut |e| events.push(e));
             for e in &events {
                 if let BookEvent::Cancelled { id, qty, .. } = *e {
                     self.exec_report(out, report::CANCEL, 0, i as u32, Side::None, id & u64::from(u32::MAX), u64::from(account), 0, qty);
@@ -307,7 +308,7 @@ impl Engine {
         };
         let order = NewOrder {
             id: LIQUIDATION_ORDER | liq.id,
-            account: u64::from(liq.account),
+            account: liq.account,
             side: liq.close_side(),
             order_type: OrderType::Ioc,
             price: limit,
