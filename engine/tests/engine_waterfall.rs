@@ -163,13 +163,17 @@ fn routed_intents_settle_against_the_venue_and_never_ask_beyond_the_fund() {
     // An empty fund backs nothing below the bankruptcy price (80.00).
     assert_eq!((intent.qty, intent.limit), (10, 8_000));
     out.clear();
+    // A venue report below the intent's limit breaks its terms: refused, counted, not booked.
+    run(&mut engine, &[intent_fill(intents[0].sequence, 7_900, 1, false, 2 * SEC + 1)], &mut out);
+    assert_eq!(engine.metrics().stale_intent_fills, 1);
+    assert_eq!(engine.ledger().book.account(victim).position(0).map(|p| p.size), Some(10));
     run(&mut engine, &[intent_fill(intents[0].sequence, 8_300, 7, false, 2 * SEC + 2), intent_fill(intents[0].sequence, 8_200, 3, true, 2 * SEC + 3)], &mut out);
     let book = &engine.ledger().book;
     assert_eq!(book.account(victim).position(0).map(|p| p.size), Some(0));
     assert_eq!(engine.metrics().volume.external[gavel_feeds::wire::Venue::BinanceUsdm as usize], 10);
     // A late fill of the finished intent is refused and counted.
     run(&mut engine, &[intent_fill(intents[0].sequence, 8_300, 1, true, 3 * SEC)], &mut out);
-    assert_eq!(engine.metrics().stale_intent_fills, 1);
+    assert_eq!(engine.metrics().stale_intent_fills, 2);
     let done = of_kind(&out, EventKind::LiquidationUpdate).into_iter().find(|e| e.flags == liquidation_stage::DONE).expect("done");
     assert_eq!(done.payload::<LiquidationNotice>().qty, 0);
 }

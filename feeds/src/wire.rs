@@ -587,10 +587,8 @@ pub mod ledger_record {
     pub const BAD_DEBT: u8 = 5;
     /// Lots deleveraged onto a counterparty; price = bankruptcy price, amount = lots.
     pub const ADL: u8 = 6;
-    /// Trading fee; amount = quote units (negative = rebate).
+    /// Trading fee paid into the fee pool by `account`; amount = quote units (negative = rebate).
     pub const FEE: u8 = 7;
-    /// New mark; price = mark.
-    pub const MARK: u8 = 8;
 }
 
 /// A payload type that fits an event's three payload words.

@@ -474,8 +474,23 @@ impl InputArgs {
 /// Parses a quote-currency decimal (e.g. `250000.5`) into quote units.
 pub fn parse_quote(text: &str) -> anyhow::Result<i128> {
     use gavel_engine::risk::instrument::QUOTE_DECIMALS;
-    let d = gavel_engine::risk::decimal::Decimal::parse(text).map_err(|e| anyhow::anyhow!("fund {text:?}: {e}"))?;
+    let d = gavel_engine::risk::decimal::Decimal::parse(text).map_err(|e| anyhow::anyhow!("--fund {text:?}: {e}"))?;
+    // At most 10^12 in quote currency: every amount the journal records fits its 64-bit word.
+    const MAX_FUND_UNITS: i128 = 1_000_000_000_000 * gavel_engine::risk::instrument::QUOTE_SCALE;
     d.in_units_of(gavel_engine::risk::instrument::quote_unit())
-        .filter(|v| *v >= 0)
-        .ok_or_else(|| anyhow::anyhow!("fund {text:?} must be non-negative with at most {QUOTE_DECIMALS} decimals"))
+        .filter(|v| (0..=MAX_FUND_UNITS).contains(v))
+        .ok_or_else(|| anyhow::anyhow!("--fund {text:?} must be between 0 and 1000000000000 with at most {QUOTE_DECIMALS} decimals"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fund_is_range_checked() {
+        assert_eq!(super::parse_quote("2.5").unwrap(), 2_500_000);
+        assert!(super::parse_quote("1000000000000").is_ok());
+        for bad in ["-1", "1000000000000.000001", "1e40", "nan", "0.0000001"] {
+            let err = super::parse_quote(bad).unwrap_err().to_string();
+            assert!(err.contains("--fund"), "{bad}: {err}");
+        }
+    }
 }

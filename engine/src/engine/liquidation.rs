@@ -59,6 +59,8 @@ pub struct Liquidation {
     pub(crate) auction: Option<Auction>,
     pub(crate) open_intents: u32,
     pub(crate) round: u32,
+    /// Worst price the current round's intents accept, ticks.
+    pub(crate) intent_limit: i64,
     /// Lots filled by the current attempt (zero-fill accounting).
     pub(crate) attempt_filled: i64,
     /// Event time of the armed timer (`i64::MAX`: none).
@@ -204,6 +206,7 @@ impl Engine {
             auction: None,
             open_intents: 0,
             round: 0,
+            intent_limit: 0,
             attempt_filled: 0,
             due_ns: i64::MAX,
             started_ns: self.now,

@@ -32,7 +32,7 @@ mod waterfall;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use gavel_feeds::wire::{Event, EventKind, GapMarker, MarkPrice, PriceLevel, Side, Venue};
+use gavel_feeds::wire::{Event, EventKind, MarkPrice, PriceLevel, Side, Venue};
 
 use crate::auction::depth::{DepthView, L2Book, MAX_VENUES};
 use crate::auction::policy::InstrumentPolicy;
@@ -461,9 +461,6 @@ impl Engine {
             self.metrics.ignored_events += 1;
             return;
         };
-        if event.kind() == Some(EventKind::Gap) {
-            let _: GapMarker = event.payload();
-        }
         let n = self.instrument_count();
         self.mirrors[venue * n + instrument].clear();
     }

@@ -233,6 +233,11 @@ impl Engine {
                             self.ledger.fill_between(taker, maker, instrument, signed, f.price, taker_fee, maker_fee);
                             self.ledger_epoch += 1;
                             self.ledger_record(out, gavel_feeds::wire::ledger_record::FILL, instrument, taker, Some(maker), f.price, i128::from(signed));
+                            for (account, fee) in [(taker, taker_fee), (maker, maker_fee)] {
+                                if fee != 0 {
+                                    self.ledger_record(out, gavel_feeds::wire::ledger_record::FEE, instrument, account, None, f.price, fee);
+                                }
+                            }
                             self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side, f.taker_id & u64::from(u32::MAX), u64::from(f.taker_account), f.price, f.qty);
                         }
                     }
@@ -426,6 +431,7 @@ impl Engine {
         let Some(liq) = self.pool[slot].as_mut() else { return false };
         if sent > 0 {
             liq.open_intents = sent;
+            liq.intent_limit = limit;
             liq.phase = Phase::RouteWaiting;
             self.arm(slot, now.saturating_add(route.timeout_ns));
             return true;
@@ -475,7 +481,9 @@ impl Engine {
             self.metrics.stale_intent_fills += 1;
             return;
         };
-        if fill.qty < 0 || (fill.qty > 0 && fill.price <= 0) {
+        let beyond_limit = self.pool[slot].as_ref().is_some_and(|l| if l.sign > 0 { fill.price < l.intent_limit } else { fill.price > l.intent_limit });
+        if fill.qty < 0 || (fill.qty > 0 && (fill.price <= 0 || beyond_limit)) {
+            // Not booked: a venue report that breaks the intent's terms is bad input, counted.
             self.metrics.stale_intent_fills += 1;
             return;
         }

@@ -93,7 +93,6 @@ fn ledger_name(code: u8) -> &'static str {
         ledger_record::BAD_DEBT => "bad_debt",
         ledger_record::ADL => "adl",
         ledger_record::FEE => "fee",
-        ledger_record::MARK => "mark",
         _ => "unknown",
     }
 }
