@@ -66,8 +66,7 @@ pub fn leverage_pnl_e8(wallet: i128, upnl: i128, maintenance: i128, one: i128) -
 /// (brackets); one IOC for the whole position at the bankruptcy price.
 pub fn decide(_params: &BinanceParams, ins: &Instrument, p: &PositionState) -> Decision {
     let bankruptcy_price = full_bankruptcy_price(ins, p);
-    let mm = p.maintenance_scaled(ins);
-    if !(mm > 0 && p.equity(ins) * RATE_SCALE < mm) {
+    if !p.health(ins).liquidatable() {
         return Decision::none(bankruptcy_price);
     }
     Decision {

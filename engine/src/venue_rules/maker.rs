@@ -10,7 +10,7 @@ use super::{full_bankruptcy_price, Decision, PositionState};
 use crate::auction::curve::Curve;
 use crate::auction::fixed::{mul_div_ceil, mul_div_floor, Ray, RAY};
 use crate::auction::policy::AuctionPolicy;
-use crate::risk::instrument::{Instrument, RATE_SCALE};
+use crate::risk::instrument::Instrument;
 
 /// Clipper parameters; defaults are gavel's auction defaults
 /// ([`AuctionPolicy::default`]), since Maker sets them per collateral type.
@@ -118,8 +118,7 @@ pub fn keeper_incentive(params: &MakerParams, tab: i128) -> i128 {
 /// auctioned, starting at `top`.
 pub fn decide(params: &MakerParams, ins: &Instrument, p: &PositionState) -> Decision {
     let bankruptcy_price = full_bankruptcy_price(ins, p);
-    let mm = p.maintenance_scaled(ins);
-    if !(mm > 0 && p.equity(ins) * RATE_SCALE < mm) {
+    if !p.health(ins).liquidatable() {
         return Decision::none(bankruptcy_price);
     }
     Decision {

@@ -69,6 +69,11 @@ impl PositionState {
         self.other_maintenance_scaled + ins.maintenance_scaled(self.notional(ins))
     }
 
+    /// The unit's health (equity, maintenance) as the risk engine defines it.
+    pub fn health(&self, ins: &Instrument) -> crate::risk::Health {
+        crate::risk::Health { equity: self.equity(ins), maintenance_scaled: self.maintenance_scaled(ins) }
+    }
+
     /// Position `index` of `account` at `marks`, or `None` when it is flat or a
     /// mark of its margin unit is missing.
     pub fn of(instruments: &InstrumentSet, marks: &[Option<i64>], account: &Account, index: usize, elapsed_ns: i64) -> Option<Self> {
