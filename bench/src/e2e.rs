@@ -58,7 +58,7 @@ pub struct E2eConfig {
 
 impl Default for E2eConfig {
     fn default() -> Self {
-        E2eConfig { accounts: 1_000_000, near_ppm: 100_000, duration_s: 120, drop_per_mille: 60, feed_core: 0, engine_core: 1 }
+        E2eConfig { accounts: 1_000_000, near_ppm: 100_000, duration_s: 600, drop_per_mille: 60, feed_core: 0, engine_core: 1 }
     }
 }
 
@@ -192,10 +192,12 @@ pub fn run(cfg: &E2eConfig) -> anyhow::Result<E2eReport> {
             batch.clear();
             venue.on_message(message, *receive_ns, hint, || (String::new(), Location::Offset(0)), &mut |e| batch.push(e));
             let _ = parse.record(clock.ns_since(t0).max(1));
-            for e in &batch {
-                let _ = input.push(*e)?;
-                pushed += 1;
+            // The message's events in one publish (the engine sees them together).
+            let mut sent = 0;
+            while sent < batch.len() {
+                sent += input.push_slice(&batch[sent..])?;
             }
+            pushed += batch.len() as u64;
             // One message in flight: wait until the engine has taken all of it.
             while consumed_f.load(Ordering::Acquire) < pushed {
                 std::hint::spin_loop();

@@ -333,7 +333,10 @@ impl VenueFeed {
     }
 }
 
-/// Emits `BookLevel` events turning `previous` into `current` (both best first).
+/// Emits `BookLevel` events turning `previous` into `current` (both best first,
+/// distinct prices): first a removal (qty 0) for each price of `previous` absent
+/// from `current`, in `previous` order, then each level of `current` that is new
+/// or changed, in `current` order. Two linear merge walks, O(levels).
 #[allow(clippy::too_many_arguments)]
 fn emit_level_changes(
     venue: Venue,
@@ -350,13 +353,23 @@ fn emit_level_changes(
             .with_side(side)
             .with_times(sequence, 0, receive_ns)
     };
+    // Best first: bids by falling price, asks by rising price.
+    let before = |a: i64, b: i64| if side == Side::Bid { a > b } else { a < b };
+    let mut j = 0;
     for &(price, _) in previous {
-        if !current.iter().any(|c| c.0 == price) {
+        while j < current.len() && before(current[j].0, price) {
+            j += 1;
+        }
+        if j == current.len() || current[j].0 != price {
             out(level(price, 0));
         }
     }
+    let mut i = 0;
     for &(price, qty) in current {
-        if !previous.iter().any(|p| p.0 == price && p.1 == qty) {
+        while i < previous.len() && before(previous[i].0, price) {
+            i += 1;
+        }
+        if i == previous.len() || previous[i] != (price, qty) {
             out(level(price, qty));
         }
     }
@@ -518,6 +531,41 @@ mod tests {
         let got: Vec<(i64, i64)> = out.iter().map(|e| { let l: PriceLevel = e.payload(); (l.price, l.qty) }).collect();
         assert_eq!(got, vec![(9, 0), (10, 3), (8, 4)]);
         assert!(out.iter().all(|e| e.sequence == 7 && e.receive_ns == 9 && e.side == Side::Bid as u8));
+    }
+
+    proptest::proptest! {
+        /// The merge walk emits exactly what the direct definition (quadratic search) does,
+        /// in the same order, on both sides.
+        #[test]
+        fn level_changes_match_the_definition(
+            previous in proptest::collection::btree_map(1i64..60, 1i64..4, 0..30),
+            current in proptest::collection::btree_map(1i64..60, 1i64..4, 0..30),
+            bid in proptest::bool::ANY,
+        ) {
+            let side = if bid { Side::Bid } else { Side::Ask };
+            let best_first = |m: &std::collections::BTreeMap<i64, i64>| -> Vec<(i64, i64)> {
+                let v: Vec<(i64, i64)> = m.iter().map(|(p, q)| (*p, *q)).collect();
+                if bid { v.into_iter().rev().collect() } else { v }
+            };
+            let (previous, current) = (best_first(&previous), best_first(&current));
+            let mut expected = Vec::new();
+            for &(price, _) in &previous {
+                if !current.iter().any(|c| c.0 == price) {
+                    expected.push((price, 0));
+                }
+            }
+            for &(price, qty) in &current {
+                if !previous.iter().any(|p| p.0 == price && p.1 == qty) {
+                    expected.push((price, qty));
+                }
+            }
+            let mut got = Vec::new();
+            emit_level_changes(Venue::Synthetic, 1, side, 7, 9, &previous, &current, &mut |e| {
+                let l: PriceLevel = e.payload();
+                got.push((l.price, l.qty));
+            });
+            proptest::prop_assert_eq!(got, expected);
+        }
     }
 
     #[test]

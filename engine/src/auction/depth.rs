@@ -86,7 +86,14 @@ pub fn walk_venues(views: &[&dyn DepthView], direction: LotSide, qty: i64, limit
 
 /// Lots available on `view` at prices no worse than `limit` for `direction`.
 pub fn depth_within(view: &dyn DepthView, direction: LotSide, limit: i64) -> i64 {
-    walk(view, direction, i64::MAX, Some(limit)).filled
+    depth_within_up_to(view, direction, limit, i64::MAX)
+}
+
+/// Lots available on `view` at prices no worse than `limit`, counted up to `cap`
+/// (the walk stops there: callers that only need to know whether `cap` lots are
+/// there need not walk a deep book to its limit).
+pub fn depth_within_up_to(view: &dyn DepthView, direction: LotSide, limit: i64, cap: i64) -> i64 {
+    walk(view, direction, cap, Some(limit)).filled
 }
 
 /// Calls `visit(venue index, price, qty)` for every level of the side that

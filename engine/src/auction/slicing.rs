@@ -203,12 +203,20 @@ pub fn plan(
 /// `qty` within the limit, each venue gets its own depth within the limit and
 /// the rest goes to venues in depth-walk order at the prices the walk needs.
 pub fn split_across_venues(views: &[&dyn DepthView], side: LotSide, qty: i64, limit: i64) -> ChildOrders {
-    let mut out = ChildOrders::default();
     let n = views.len().min(MAX_VENUES);
     let mut depth = [0i64; MAX_VENUES];
     for (i, view) in views.iter().take(n).enumerate() {
         depth[i] = depth_within(*view, side, limit);
     }
+    split_by_depth(views, side, qty, limit, &depth[..n])
+}
+
+/// [`split_across_venues`] with each venue's depth within `limit` already known
+/// (`depth[i]` for `views[i]`). With one venue, its depth may be counted only up to
+/// `qty`: the split is the same.
+pub fn split_by_depth(views: &[&dyn DepthView], side: LotSide, qty: i64, limit: i64, depth: &[i64]) -> ChildOrders {
+    let mut out = ChildOrders::default();
+    let n = views.len().min(depth.len()).min(MAX_VENUES);
     let total: i64 = depth[..n].iter().sum();
     let mut alloc = [0i64; MAX_VENUES];
     let mut limits = [limit; MAX_VENUES];

@@ -63,8 +63,6 @@ pub struct Liquidation {
     pub(crate) intent_limit: i64,
     /// Lots filled by the current attempt (zero-fill accounting).
     pub(crate) attempt_filled: i64,
-    /// Event time of the armed timer (`i64::MAX`: none).
-    pub(crate) due_ns: i64,
     /// Event time it started.
     pub started_ns: i64,
 }
@@ -208,7 +206,6 @@ impl Engine {
             round: 0,
             intent_limit: 0,
             attempt_filled: 0,
-            due_ns: i64::MAX,
             started_ns: self.now,
         });
         self.active_count += 1;
@@ -306,7 +303,6 @@ impl Engine {
     /// A liquidation's timer fired.
     pub(crate) fn on_liquidation_timer(&mut self, slot: usize, out: &mut impl OutputSink) {
         let Some(liq) = self.pool[slot].as_mut() else { return };
-        liq.due_ns = i64::MAX;
         match liq.phase {
             Phase::AuctionRunning => self.auction_tick(slot, out),
             Phase::RouteWaiting => {
@@ -425,6 +421,7 @@ impl Engine {
         let Some(liq) = self.pool[slot].as_ref() else { return };
         let (account, instrument, remaining) = (liq.account, liq.instrument, liq.remaining);
         self.liquidation_notice(out, slot, liquidation_stage::DONE, 0, remaining);
+        self.timers.cancel(slot);
         self.pool[slot] = None;
         self.active_count -= 1;
         self.settle_flat_deficit(account, instrument, out);

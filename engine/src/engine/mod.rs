@@ -27,10 +27,8 @@ pub mod orders;
 pub mod metrics;
 pub mod output;
 pub mod policy;
+mod timers;
 mod waterfall;
-
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 
 use gavel_feeds::wire::{Event, EventKind, MarkPrice, PriceLevel, Side, Venue};
 
@@ -164,6 +162,9 @@ pub struct Engine {
     ledger: Ledger,
     books: Vec<Book>,
     mirrors: Vec<L2Book>,
+    /// Event time of each mirror's last level change not yet quoted to the oracle
+    /// (`i64::MIN`: none); a mirror is quoted once, when its instrument's mark is evaluated.
+    mirror_changed_ns: Vec<i64>,
     oracles: Vec<MarkOracle>,
     vols: Vec<RealizedVol>,
     next_mark_ns: Vec<i64>,
@@ -175,7 +176,7 @@ pub struct Engine {
     pool: Vec<Option<Liquidation>>,
     active_count: usize,
     next_liquidation_id: u64,
-    timers: BinaryHeap<Reverse<(i64, u64)>>,
+    timers: timers::SlotTimers,
     now: i64,
     backstop_start: i128,
     metrics: EngineMetrics,
@@ -235,6 +236,7 @@ impl Engine {
         Ok(Engine {
             exec,
             books: (0..instruments).map(|_| Book::new(config.book)).collect(),
+            mirror_changed_ns: vec![i64::MIN; venue_count * instruments],
             mirrors,
             oracles: (0..instruments).map(|i| oracle(i, policy.oracle_half_life_ns)).collect(),
             vols: (0..instruments).map(|_| RealizedVol::new(60_000_000_000, 0.0)).collect(),
@@ -246,7 +248,7 @@ impl Engine {
             pool: (0..pool_len).map(|_| None).collect(),
             active_count: 0,
             next_liquidation_id: 1,
-            timers: BinaryHeap::with_capacity(pool_len * 4 + 16),
+            timers: timers::SlotTimers::new(pool_len),
             now: i64::MIN,
             backstop_start,
             metrics,
@@ -370,44 +372,20 @@ impl Engine {
 
     /// Runs every liquidation timer due at the current event time.
     fn run_timers(&mut self, out: &mut impl OutputSink) {
-        while let Some(&Reverse((due, id))) = self.timers.peek() {
-            if due > self.now {
-                break;
-            }
-            self.timers.pop();
-            let slot = self.slot_of(id);
-            let live = self.pool[slot].as_ref().is_some_and(|l| l.id == id && l.due_ns == due);
-            if live {
-                self.on_liquidation_timer(slot, out);
-            }
+        while let Some(slot) = self.timers.pop_due(self.now) {
+            self.on_liquidation_timer(slot, out);
         }
     }
 
     /// Arms the timer of liquidation `slot` at `due` (replacing any earlier one).
     fn arm(&mut self, slot: usize, due: i64) {
-        let Some(liq) = self.pool[slot].as_mut() else { return };
-        liq.due_ns = due;
-        let id = liq.id;
-        if self.timers.len() == self.timers.capacity() {
-            // Stale entries (re-armed or finished liquidations) fill the heap: rebuild it
-            // from the live timers, in place.
-            let mut heap = std::mem::take(&mut self.timers).into_vec();
-            heap.clear();
-            for l in self.pool.iter().flatten() {
-                if l.due_ns != i64::MAX {
-                    heap.push(Reverse((l.due_ns, l.id)));
-                }
-            }
-            self.timers = BinaryHeap::from(heap);
-            if self.timers.iter().any(|Reverse((_, i))| *i == id) {
-                return;
-            }
-        }
-        self.timers.push(Reverse((due, id)));
+        let Some(liq) = self.pool[slot].as_ref() else { return };
+        self.timers.set(slot, liq.id, due);
     }
 
-    fn slot_of(&self, id: u64) -> usize {
-        (id % self.pool.len() as u64) as usize
+    /// Disarms the timer of liquidation `slot`.
+    fn disarm(&mut self, slot: usize) {
+        self.timers.cancel(slot);
     }
 
     fn instrument_count(&self) -> usize {
@@ -443,14 +421,28 @@ impl Engine {
             }
         };
         let n = self.instrument_count();
-        let mirror = &mut self.mirrors[venue * n + instrument];
-        if !mirror.set_level_bounded(side, level.price, level.qty) {
+        let k = venue * n + instrument;
+        if !self.mirrors[k].set_level_bounded(side, level.price, level.qty) {
             self.metrics.mirror_overflow += 1;
         }
-        let (bid, ask) = (mirror.best(Side::Bid), mirror.best(Side::Ask));
-        if let (Some((b, _)), Some((a, _))) = (bid, ask) {
-            if a >= b {
-                self.oracles[instrument].on_quote(venue as u8, VenueQuote::Mid { bid: b, ask: a }, self.now.max(0) as u64);
+        self.mirror_changed_ns[k] = self.now;
+    }
+
+    /// Quotes the mid of every mirror of `instrument` changed since its last quote to
+    /// the oracle, at the event time of its last change (a crossed mirror is not quoted).
+    fn quote_changed_mirrors(&mut self, instrument: usize) {
+        let n = self.instrument_count();
+        for venue in 0..self.config.venues.len() {
+            let k = venue * n + instrument;
+            let changed = std::mem::replace(&mut self.mirror_changed_ns[k], i64::MIN);
+            if changed == i64::MIN {
+                continue;
+            }
+            let mirror = &self.mirrors[k];
+            if let (Some((b, _)), Some((a, _))) = (mirror.best(Side::Bid), mirror.best(Side::Ask)) {
+                if a >= b {
+                    self.oracles[instrument].on_quote(venue as u8, VenueQuote::Mid { bid: b, ask: a }, changed.max(0) as u64);
+                }
             }
         }
     }
@@ -463,6 +455,7 @@ impl Engine {
         };
         let n = self.instrument_count();
         self.mirrors[venue * n + instrument].clear();
+        self.mirror_changed_ns[venue * n + instrument] = i64::MIN;
     }
 
     /// Recomputes the marks whose interval has passed (timer events).
@@ -478,6 +471,7 @@ impl Engine {
     /// every account it crosses that is not already in one.
     fn evaluate(&mut self, instrument: usize, out: &mut impl OutputSink) {
         self.next_mark_ns[instrument] = self.now.saturating_add(self.config.mark_interval_ns);
+        self.quote_changed_mirrors(instrument);
         self.risk_events.clear();
         let Some(mark) = self.oracles[instrument].compute(self.now.max(0) as u64, &mut self.risk_events) else {
             return;
@@ -485,9 +479,7 @@ impl Engine {
         self.metrics.marks += 1;
         self.vols[instrument].update(mark.price, self.now.max(0) as u64);
         let id = instrument as InstrumentId;
-        let mut crossed = std::mem::take(&mut self.crossed);
-        crossed.clear();
-        self.ledger.book.set_mark(id, mark.price, &mut crossed);
+        self.ledger.book.set_mark_only(id, mark.price);
         self.ledger_epoch += 1;
         self.books[instrument].set_market_reference(Some(mark.price));
         out.emit(&build(
@@ -495,8 +487,20 @@ impl Engine {
             Header { kind: EventKind::MarkPrice, venue: Venue::Gavel, side: Side::None, flags: 0, instrument: instrument as u32, sequence: self.metrics.marks },
             MarkPrice { mark: mark.price, index: 0, funding_rate_e9: 0 },
         ));
-        if mark.liquidation_allowed {
-            for &account in &crossed {
+        if !mark.liquidation_allowed {
+            return;
+        }
+        // The account crossed furthest goes first, before the rest of the crossed set
+        // is collected: the first liquidation order does not wait for that walk.
+        let first = self.ledger.book.most_crossed(id);
+        if let Some(account) = first {
+            self.maybe_start_liquidation(account, id, out);
+        }
+        let mut crossed = std::mem::take(&mut self.crossed);
+        crossed.clear();
+        self.ledger.book.crossed(id, &mut crossed);
+        for &account in &crossed {
+            if Some(account) != first {
                 self.maybe_start_liquidation(account, id, out);
             }
         }

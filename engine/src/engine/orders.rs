@@ -15,9 +15,9 @@ use super::liquidation::{Discard, Phase};
 use super::output::{build, Header};
 use super::waterfall::{Counterparty, Route};
 use super::{Engine, OutputSink};
-use crate::auction::depth::{depth_within, within_limit};
+use crate::auction::depth::{depth_within, depth_within_up_to, within_limit};
 use crate::auction::dutch::AuctionStatus;
-use crate::auction::slicing::{limit_price, split_across_venues};
+use crate::auction::slicing::{limit_price, split_by_depth};
 use crate::book::{BookEvent, NewOrder, OrderType, Reject, Stp};
 use crate::risk::{margin, AccountId, InstrumentId, MarginMode};
 
@@ -410,10 +410,20 @@ impl Engine {
                 }
                 c
             } else {
-                let depth: i64 = views.iter().map(|view| depth_within(*view, side, limit)).sum();
+                // Each venue's depth within the limit. The round sends at most
+                // `remaining`, a `depth_share_ppm` share of the depth: with one venue the
+                // walk may stop once it has seen enough for that (the split is the same);
+                // with several, the split is pro rata over their whole depth.
+                let needed = crate::risk::decimal::div_ceil(i128::from(remaining) * 1_000_000, i128::from(route.depth_share_ppm.max(1)));
+                let cap = if views.len() == 1 { i64::try_from(needed).unwrap_or(i64::MAX) } else { i64::MAX };
+                let mut depths = [0i64; crate::auction::depth::MAX_VENUES];
+                for (d, view) in depths.iter_mut().zip(views.iter()) {
+                    *d = depth_within_up_to(*view, side, limit, cap);
+                }
+                let depth: i64 = depths[..views.len()].iter().sum();
                 let share = (i128::from(depth) * i128::from(route.depth_share_ppm) / 1_000_000) as i64;
                 let qty = remaining.min(share.max(1));
-                split_across_venues(views, side, qty, limit)
+                split_by_depth(views, side, qty, limit, &depths[..views.len()])
             }
         });
         let mut sent = 0u32;
@@ -498,7 +508,7 @@ impl Engine {
             if let Some(liq) = self.pool[slot].as_mut() {
                 liq.open_intents -= 1;
                 if liq.open_intents == 0 {
-                    liq.due_ns = i64::MAX;
+                    self.disarm(slot);
                     self.route_round_done(slot, out);
                 }
             }

@@ -233,6 +233,12 @@ impl RiskBook {
     /// Sets the mark of `instrument` and appends to `crossed` every account
     /// whose position in it is now in a liquidatable margin unit.
     pub fn set_mark(&mut self, instrument: InstrumentId, price: i64, crossed: &mut Vec<AccountId>) {
+        self.set_mark_only(instrument, price);
+        self.crossed(instrument, crossed);
+    }
+
+    /// [`RiskBook::set_mark`] without collecting the crossed set.
+    pub fn set_mark_only(&mut self, instrument: InstrumentId, price: i64) {
         let i = usize::from(instrument);
         let first = self.marks[i].is_none();
         self.marks[i] = Some(price);
@@ -256,7 +262,14 @@ impl RiskBook {
                 self.scratch = ids;
             }
         }
-        self.crossed(instrument, crossed);
+    }
+
+    /// One crossed account of `instrument` at its current mark, the one crossed
+    /// furthest among single-position margin units, in O(1): the engine starts
+    /// its liquidation before it collects the rest with [`RiskBook::crossed`].
+    pub fn most_crossed(&self, instrument: InstrumentId) -> Option<AccountId> {
+        let mark = self.marks[usize::from(instrument)]?;
+        self.index[usize::from(instrument)].most_crossed(mark)
     }
 
     /// Appends the crossed accounts of `instrument` at its current mark:

@@ -78,6 +78,19 @@ impl InstrumentTriggers {
         }
     }
 
+    /// The account `mark` has crossed furthest (highest long trigger above it, else
+    /// lowest short trigger below it), found without walking the crossed set.
+    #[inline]
+    pub fn most_crossed(&self, mark: i64) -> Option<AccountId> {
+        if mark < self.max_long {
+            return self.longs.last().map(|e| e.1);
+        }
+        if mark > self.min_short {
+            return self.shorts.first().map(|e| e.1);
+        }
+        None
+    }
+
     /// Makes room for `positions` entries on each side without allocating later.
     pub fn reserve(&mut self, positions: usize) {
         self.longs.reserve(positions);
