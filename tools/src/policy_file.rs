@@ -26,6 +26,7 @@ use gavel_engine::engine::{EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
 use gavel_engine::risk::decimal::Decimal;
 use gavel_engine::risk::instrument::rate_unit;
 use gavel_engine::risk::penalty::PenaltyPolicy;
+use gavel_engine::venue_rules::{parse_rules, RULE_NAMES};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -260,20 +261,61 @@ pub fn resolve_policy(spec: &str) -> anyhow::Result<EnginePolicy> {
     if let Some(policy) = EnginePolicy::builtin(spec) {
         return Ok(policy);
     }
+    if RULE_NAMES.contains(&spec) {
+        // A venue's rule set with its published defaults; per-market parameters have none.
+        let rules = parse_rules(&format!("rules = \"{spec}\"\n"), &format!("--policy {spec}"))
+            .map_err(|e| anyhow::anyhow!("{e}; give a rules TOML with the market's values (see docs/VENUE-RULES.md)"))?;
+        return Ok(EnginePolicy::for_rules(rules));
+    }
     let path = Path::new(spec);
     anyhow::ensure!(
         path.exists(),
-        "--policy {spec:?} is neither a built-in policy ({}) nor an existing file",
-        BUILTIN_POLICIES.join(", ")
+        "--policy {spec:?} is neither a built-in policy ({}), a venue rule set ({}) nor an existing file",
+        BUILTIN_POLICIES.join(", "),
+        RULE_NAMES.join(", ")
     );
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let source = path.display().to_string();
+    if is_rules_file(&text) {
+        let rules = parse_rules(&text, &source).map_err(|e| anyhow::anyhow!("{e}"))?;
+        return Ok(EnginePolicy::for_rules(rules));
+    }
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("policy");
-    parse_policy(&text, &path.display().to_string(), stem)
+    parse_policy(&text, &source, stem)
+}
+
+/// A TOML with a top-level `rules` key is a venue rules file, not a policy file.
+fn is_rules_file(text: &str) -> bool {
+    text.parse::<toml::Table>().is_ok_and(|t| t.contains_key("rules"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn venue_rule_sets_resolve_by_name_or_rules_file() {
+        let dydx = resolve_policy("dydx-v4").unwrap();
+        assert_eq!(dydx.name, "dydx-v4");
+        assert!(matches!(dydx.rules, Some(gavel_engine::venue_rules::VenueRules::DydxV4(_))));
+        // Per-market parameters have no default: by name is a clear error.
+        let err = resolve_policy("drift-v2").unwrap_err().to_string();
+        assert!(err.contains("liquidator_fee") && err.contains("rules TOML"), "{err}");
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
+        for (file, name) in [("rules-hyperliquid.toml", "hyperliquid"), ("rules-drift-v2.toml", "drift-v2"), ("rules-aave-v4.toml", "aave-v4")] {
+            let policy = resolve_policy(examples.join(file).to_str().unwrap()).unwrap();
+            assert_eq!(policy.name, name);
+            assert_eq!(policy.rules.as_ref().map(|r| r.name()), Some(name));
+        }
+        // A rules file with a bad value names the file and the key.
+        let dir = std::env::temp_dir().join(format!("gavel-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = dir.join("bad.toml");
+        std::fs::write(&bad, "rules = \"dydx-v4\"\nmax_liquidation_fee_ppm = 0\n").unwrap();
+        let err = resolve_policy(bad.to_str().unwrap()).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("max_liquidation_fee_ppm"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn overrides_apply_on_the_base() {

@@ -53,6 +53,9 @@ pub struct Liquidation {
     pub penalty_rate: i128,
     /// Planned as a full close.
     pub full_close: bool,
+    /// Worst price of the liquidation's orders set by a venue's rules (`None`: the
+    /// bankruptcy price in the own book; the route's own limit).
+    pub rule_limit: Option<i64>,
     /// Index of the current stage in the policy's list.
     pub stage: usize,
     pub(crate) phase: Phase,
@@ -144,6 +147,26 @@ impl Engine {
         let Some(mut request) = liquidation::plan(&self.ledger.book, account, instrument, &self.policy.liquidation, base_rate) else {
             return;
         };
+        let mut rule_limit = None;
+        if let Some(rules) = self.policy.rules.as_ref() {
+            // The venue's own decision: whether, how much, at what worst price.
+            let book = &self.ledger.book;
+            let acc = book.account(account);
+            let since = if state.arrival_mark != 0 { self.now.saturating_sub(state.arrival_ns) } else { 0 };
+            let decision = acc
+                .positions
+                .iter()
+                .position(|p| p.instrument == instrument && p.size != 0)
+                .and_then(|index| crate::venue_rules::PositionState::of(book.instruments(), book.marks(), acc, index, since))
+                .map(|ps| rules.decide(book.instruments().get(instrument), &ps));
+            let Some(decision) = decision.filter(|d| d.liquidatable && d.size_to_liquidate > 0) else {
+                return;
+            };
+            let abs = request.position_size.abs();
+            request.qty = decision.size_to_liquidate.min(abs);
+            request.full_close = request.qty == abs;
+            rule_limit = decision.limit_price.filter(|p| *p > 0);
+        }
         if !self.policy.partial {
             request.qty = request.position_size.abs();
             request.full_close = true;
@@ -199,7 +222,9 @@ impl Engine {
             mark,
             penalty_rate: request.penalty_rate,
             full_close: request.full_close,
-            stage: 0,
+            rule_limit,
+            // Already below the escalation threshold: straight to the backstop and ADL.
+            stage: if self.below_escalation(account, instrument) { self.policy.stages.len() } else { 0 },
             phase: Phase::Ready,
             auction: None,
             open_intents: 0,
@@ -400,7 +425,7 @@ impl Engine {
         state.attempts = state.attempts.saturating_add(1);
         let attempts = state.attempts;
         let bankrupt = self.ledger.book.health(account, instrument).is_some_and(|h| h.equity <= 0);
-        if bankrupt || attempts >= self.policy.max_attempts {
+        if bankrupt || self.below_escalation(account, instrument) || attempts >= self.policy.max_attempts {
             if self.policy.backstop {
                 self.backstop(slot, out);
             }
@@ -413,6 +438,15 @@ impl Engine {
             }
         }
         self.finish(slot, out);
+    }
+
+    /// Equity below the policy's escalation share of maintenance (never when it has none).
+    fn below_escalation(&self, account: AccountId, instrument: InstrumentId) -> bool {
+        let ppm = i128::from(self.policy.escalate_below_maintenance_ppm);
+        ppm > 0
+            && self.ledger.book.health(account, instrument).is_some_and(|h| {
+                h.equity.saturating_mul(crate::risk::instrument::RATE_SCALE).saturating_mul(1_000_000) < ppm.saturating_mul(h.maintenance_scaled)
+            })
     }
 
     /// Ends a liquidation: settles a flat negative balance (fund, then bad debt), records

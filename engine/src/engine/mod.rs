@@ -186,9 +186,8 @@ pub struct Engine {
     book_events: Vec<crate::book::BookEvent>,
     adl: Vec<waterfall::AdlCandidate>,
     adl_cache: waterfall::AdlCache,
-    /// Bumped by every change to an account or a mark other than ADL's own transfers:
-    /// the ADL cache is valid only within one epoch.
-    ledger_epoch: u64,
+    /// Marks computed per instrument: the ADL queue is ranked once per mark.
+    mark_epochs: Vec<u64>,
     time_to_solvency: hdrhistogram::Histogram<u64>,
 }
 
@@ -257,7 +256,7 @@ impl Engine {
             book_events: Vec::with_capacity(4096),
             adl: Vec::with_capacity(accounts),
             adl_cache: waterfall::AdlCache::with_capacity(accounts),
-            ledger_epoch: 0,
+            mark_epochs: vec![0; instruments],
             time_to_solvency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
             config,
             policy,
@@ -480,7 +479,7 @@ impl Engine {
         self.vols[instrument].update(mark.price, self.now.max(0) as u64);
         let id = instrument as InstrumentId;
         self.ledger.book.set_mark_only(id, mark.price);
-        self.ledger_epoch += 1;
+        self.mark_epochs[instrument] += 1;
         self.books[instrument].set_market_reference(Some(mark.price));
         out.emit(&build(
             self.now,

@@ -231,7 +231,6 @@ impl Engine {
                             let maker_fee = Self::fee(notional, self.config.maker_fee_rate);
                             let signed = if f.taker_side == Side::Bid { f.qty } else { -f.qty };
                             self.ledger.fill_between(taker, maker, instrument, signed, f.price, taker_fee, maker_fee);
-                            self.ledger_epoch += 1;
                             self.ledger_record(out, gavel_feeds::wire::ledger_record::FILL, instrument, taker, Some(maker), f.price, i128::from(signed));
                             for (account, fee) in [(taker, taker_fee), (maker, maker_fee)] {
                                 if fee != 0 {
@@ -306,7 +305,7 @@ impl Engine {
     pub(crate) fn run_own_book(&mut self, slot: usize, out: &mut impl OutputSink) {
         let Some(liq) = self.pool[slot].as_ref() else { return };
         let i = usize::from(liq.instrument);
-        let limit = match (liq.bankruptcy, liq.sign > 0) {
+        let limit = match (liq.rule_limit.or(liq.bankruptcy), liq.sign > 0) {
             (Some(bp), _) => bp.clamp(1, crate::auction::fixed::MAX_PRICE_TICKS),
             (None, true) => 1,
             (None, false) => crate::auction::fixed::MAX_PRICE_TICKS,
@@ -381,7 +380,7 @@ impl Engine {
     pub(crate) fn send_route_round(&mut self, slot: usize, out: &mut impl OutputSink) -> bool {
         let Some(liq) = self.pool[slot].as_ref() else { return false };
         let route = self.policy.route;
-        let (i, side, sign, remaining, id, round) = (usize::from(liq.instrument), liq.lot_side(), liq.sign, liq.remaining, liq.id, liq.round);
+        let (i, side, sign, remaining, id, round, rule_limit) = (usize::from(liq.instrument), liq.lot_side(), liq.sign, liq.remaining, liq.id, liq.round, liq.rule_limit);
         let mark = self.current_mark(slot);
         let (n, v) = (self.instrument_count(), self.config.venues.len());
         let floor = self.fund_bounded_limit(slot, remaining);
@@ -390,7 +389,11 @@ impl Engine {
             views.iter().filter_map(|view| view.best(crate::auction::depth::side_hit(side)).map(|l| l.0)).reduce(|a, b| if sign > 0 { a.max(b) } else { a.min(b) })
         })
         .unwrap_or(mark);
-        let mut limit = if route.limit_bps == 0 { floor } else { limit_price(touch, side, route.limit_bps) };
+        let mut limit = match rule_limit {
+            Some(rule) => rule,
+            None if route.limit_bps == 0 => floor,
+            None => limit_price(touch, side, route.limit_bps),
+        };
         if !within_limit(side, limit, floor) {
             limit = floor;
         }
@@ -421,9 +424,15 @@ impl Engine {
                     *d = depth_within_up_to(*view, side, limit, cap);
                 }
                 let depth: i64 = depths[..views.len()].iter().sum();
+                // At least one lot when there is any depth within the limit; none when there
+                // is none (a zero-fill round: nothing is ever priced past the limit).
                 let share = (i128::from(depth) * i128::from(route.depth_share_ppm) / 1_000_000) as i64;
-                let qty = remaining.min(share.max(1));
-                split_by_depth(views, side, qty, limit, &depths[..views.len()])
+                let qty = remaining.min(share.max(depth.min(1)));
+                if qty == 0 {
+                    crate::auction::slicing::ChildOrders::default()
+                } else {
+                    split_by_depth(views, side, qty, limit, &depths[..views.len()])
+                }
             }
         });
         let mut sent = 0u32;

@@ -5,6 +5,7 @@
 use crate::auction::policy::AuctionPolicy;
 use crate::risk::liquidation::LiquidationParams;
 use crate::risk::penalty::PenaltyPolicy;
+use crate::venue_rules::VenueRules;
 
 /// One stage of the execution waterfall, tried in the order the policy lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +63,12 @@ pub struct EnginePolicy {
     pub retry_after_ns: i64,
     /// Escalation goes to the backstop vault before ADL (false: straight to ADL).
     pub backstop: bool,
+    /// Escalate (backstop, then ADL) as soon as an episode ends with equity below this
+    /// share of the maintenance margin, ppm (0: only when bankrupt or out of attempts).
+    pub escalate_below_maintenance_ppm: u32,
+    /// A real venue's rules decide whether to liquidate, how much, and the worst price of
+    /// the liquidation order (`None`: gavel's own plan, limited at the bankruptcy price).
+    pub rules: Option<VenueRules>,
 }
 
 /// The built-in policy names, in comparison order.
@@ -110,6 +117,8 @@ impl EnginePolicy {
             max_attempts: 3,
             retry_after_ns: 1_000_000_000,
             backstop: false,
+            escalate_below_maintenance_ppm: 0,
+            rules: None,
         };
         Some(match name {
             "naive" => EnginePolicy {
@@ -132,6 +141,73 @@ impl EnginePolicy {
             },
             _ => return None,
         })
+    }
+
+    /// The policy that runs a real venue's rule set (see docs/VENUE-RULES.md, "As engine
+    /// policies"): the venue's decision sets the trigger, the size of each step and the
+    /// order's limit; the waterfall below is how that venue executes it.
+    ///
+    /// - `dydx-v4`: an IOC in the book at the fillable price, retried every second until
+    ///   filled; deleveraging only once the account is bankrupt (TNC < 0); the insurance
+    ///   fund's fee is `max_liquidation_fee_ppm` of the fill.
+    /// - `hyperliquid`: market orders in the venue's partial slices with its cooldown; the
+    ///   backstop vault takes over below 2/3 of maintenance; then ADL.
+    /// - `binance-usdm`: one IOC limited at the bankruptcy price, then the insurance fund
+    ///   (the backstop) takes the rest; then ADL.
+    /// - `drift-v2`: liquidators take at the oracle price less the liquidator fee, in the
+    ///   venue's growing share per call; the insurance fund's fee is `if_liquidation_fee`;
+    ///   ADL once bankrupt.
+    /// - `aave-v4`: liquidators take at the bonus price, in the size that restores the
+    ///   target health factor; ADL once bankrupt (Aave itself has none: its bad debt).
+    /// - `maker-clip`: the whole position in a Dutch auction (Clipper), then the backstop.
+    pub fn for_rules(rules: VenueRules) -> Self {
+        let mut policy = EnginePolicy::builtin("partial").unwrap_or_else(|| unreachable!("built-in"));
+        policy.name = rules.name().to_string();
+        policy.route = RoutePolicy { limit_bps: 0, slices: 1, depth_share_ppm: 1_000_000, slice_interval_ns: 0, timeout_ns: 2_000_000_000, deepest_only: false };
+        policy.penalty = PenaltyPolicy::Static { rate: 0 };
+        // Rates below are in 10^-6 of notional; the engine's are RATE_SCALE (10^-8) parts.
+        let ppm_rate = |ppm: u32| i128::from(ppm) * 100;
+        match &rules {
+            VenueRules::DydxV4(p) => {
+                policy.stages = vec![Stage::OwnBook, Stage::Route];
+                policy.penalty = PenaltyPolicy::Static { rate: ppm_rate(p.max_liquidation_fee_ppm) };
+                policy.max_attempts = u32::MAX;
+            }
+            VenueRules::Hyperliquid(p) => {
+                policy.stages = vec![Stage::Route];
+                policy.retry_after_ns = i64::from(p.partial_cooldown_s) * 1_000_000_000;
+                policy.max_attempts = u32::MAX;
+                policy.backstop = true;
+                policy.escalate_below_maintenance_ppm = 666_667;
+            }
+            VenueRules::BinanceUsdm(_) => {
+                policy.stages = vec![Stage::OwnBook, Stage::Route];
+                policy.max_attempts = 1;
+                policy.backstop = true;
+            }
+            VenueRules::DriftV2(p) => {
+                policy.stages = vec![Stage::OwnBook, Stage::Route];
+                policy.penalty = PenaltyPolicy::Static { rate: ppm_rate(p.if_liquidation_fee) };
+                policy.max_attempts = u32::MAX;
+            }
+            VenueRules::AaveV4(_) => {
+                policy.stages = vec![Stage::OwnBook, Stage::Route];
+                policy.max_attempts = u32::MAX;
+            }
+            VenueRules::MakerClip(p) => {
+                policy.auction.curve = p.curve;
+                policy.auction.buf = crate::auction::fixed::Ray(p.buf.0 - crate::auction::fixed::RAY);
+                policy.auction.tail_s = p.tail;
+                policy.auction.cusp = p.cusp;
+                policy.auction_duration_ns = i64::try_from(p.tail).unwrap_or(i64::MAX / 2_000_000_000).saturating_mul(1_000_000_000);
+                policy.partial = false;
+                policy.stages = vec![Stage::Auction];
+                policy.max_attempts = 1;
+                policy.backstop = true;
+            }
+        }
+        policy.rules = Some(rules);
+        policy
     }
 
     /// Checks the values the engine relies on.

@@ -37,22 +37,32 @@ pub(crate) enum Route {
     Backstop,
 }
 
-/// The scored opposite positions of the last ADL, reused while nothing but ADL itself
-/// changed any account or the mark (the engine's `ledger_epoch` says so).
+/// The ADL queue of one instrument side, ranked at one mark: every opposite holder
+/// scored, and the best [`ADL_QUEUE_TOP`] of them in rank order. It is ranked again at
+/// the next mark of the instrument (the engine's `mark_epochs`), or sooner when the
+/// ranked top runs out of positions; in between, each ADL re-reads the current
+/// position and weight of the holders it takes from the top.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AdlCache {
     valid: bool,
-    epoch: u64,
+    mark_epoch: u64,
     instrument: InstrumentId,
     sign: i64,
     any_profit: bool,
+    /// Every scored opposite holder (weights as of the ranking).
     list: Vec<AdlCandidate>,
+    /// The best of `list` by rank (weight, then lower account id), best first.
+    top: Vec<AdlCandidate>,
 }
+
+/// How many of the ranked holders the queue keeps in order (a multiple of the
+/// counterparties one ADL takes, so a run of ADLs in one mark rarely re-ranks).
+pub(crate) const ADL_QUEUE_TOP: usize = 1024;
 
 impl AdlCache {
     /// An empty cache with room for `accounts` candidates.
     pub(crate) fn with_capacity(accounts: usize) -> Self {
-        AdlCache { list: Vec::with_capacity(accounts), ..AdlCache::default() }
+        AdlCache { list: Vec::with_capacity(accounts), top: Vec::with_capacity(ADL_QUEUE_TOP.min(accounts)), ..AdlCache::default() }
     }
 }
 
@@ -120,7 +130,6 @@ impl Engine {
         if q <= 0 || price <= 0 {
             return 0;
         }
-        self.ledger_epoch += 1;
         let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
         match counterparty {
             Counterparty::Account(cp) => {
@@ -236,9 +245,6 @@ impl Engine {
             done += c.alloc;
         }
         debug_assert_eq!(done, allocated);
-        if self.adl_cache.valid {
-            self.refresh_adl_cache(instrument, sign, mark, &candidates);
-        }
         candidates.clear();
         self.adl = candidates;
         self.metrics.volume.adl += done;
@@ -261,28 +267,28 @@ impl Engine {
     /// Fills `self.adl`; returns the total allocated (= `want` unless the opposite side
     /// holds fewer lots).
     fn allocate_adl(&mut self, liquidated: AccountId, instrument: InstrumentId, sign: i64, want: i64, mark: i64) -> i64 {
+        let epoch = self.mark_epochs[usize::from(instrument)];
         let cache = &self.adl_cache;
-        let fresh = cache.valid && cache.epoch == self.ledger_epoch && cache.instrument == instrument && cache.sign == sign;
+        let fresh = cache.valid && cache.mark_epoch == epoch && cache.instrument == instrument && cache.sign == sign;
         if !fresh {
-            self.score_adl_candidates(liquidated, instrument, sign, mark);
+            self.rank_adl_queue(instrument, sign, mark);
         }
         // The share goes to the `adl_counterparties` highest weights (ties: lower id), or to
         // more when those cannot hold it: spread, yet not a sliver on every account.
         let k = self.config.adl_counterparties.max(1);
         let mut candidates = std::mem::take(&mut self.adl);
-        candidates.clear();
-        let list = &mut self.adl_cache.list;
-        if list.len() > k {
-            let rank = |a: &AdlCandidate, b: &AdlCandidate| b.weight.cmp(&a.weight).then(a.account.cmp(&b.account));
-            list.select_nth_unstable_by(k - 1, rank);
-            let top_cap = list[..k].iter().fold(0i64, |a, c| a.saturating_add(c.cap));
-            let take = if top_cap >= want { k } else { list.len() };
-            candidates.extend(list[..take].iter().map(|c| AdlCandidate { account: c.account, weight: c.weight, cap: c.cap, ..AdlCandidate::default() }));
-            candidates.sort_unstable_by_key(|c| c.account);
-        } else {
-            candidates.extend(list.iter().map(|c| AdlCandidate { account: c.account, weight: c.weight, cap: c.cap, ..AdlCandidate::default() }));
-            candidates.sort_unstable_by_key(|c| c.account);
+        self.take_from_queue(&mut candidates, liquidated, instrument, sign, mark, k);
+        if candidates.len() < k && self.adl_cache.list.len() > self.adl_cache.top.len() {
+            // The ranked top ran out of positions: rank again (the mark is the same).
+            self.rank_adl_queue(instrument, sign, mark);
+            self.take_from_queue(&mut candidates, liquidated, instrument, sign, mark, k);
         }
+        let top_cap = candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap));
+        if top_cap < want {
+            // The top cannot hold it: every opposite holder shares it.
+            self.take_from_queue(&mut candidates, liquidated, instrument, sign, mark, usize::MAX);
+        }
+        candidates.sort_unstable_by_key(|c| c.account);
         let total_cap: i64 = candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap));
         let target = want.min(total_cap);
         // Water-filling: shares above their cap are fixed at it and the rest re-split.
@@ -351,17 +357,17 @@ impl Engine {
         Some((weight, p.size.abs()))
     }
 
-    /// Scores every opposite holder into the ADL cache: weights are profit × leverage, or
-    /// size when no position is in profit (then every holder counts; else only the profitable).
-    fn score_adl_candidates(&mut self, liquidated: AccountId, instrument: InstrumentId, sign: i64, mark: i64) {
+    /// Ranks the ADL queue of `instrument`'s holders opposite `sign` at `mark`: weights are
+    /// profit × leverage, or size when no position is in profit (then every holder counts;
+    /// else only the profitable).
+    fn rank_adl_queue(&mut self, instrument: InstrumentId, sign: i64, mark: i64) {
         let mut list = std::mem::take(&mut self.adl_cache.list);
+        let mut top = std::mem::take(&mut self.adl_cache.top);
         list.clear();
+        top.clear();
         let mut any_profit = false;
         // The opposite side's holders only (a liquidated long meets the shorts).
         for id in self.ledger.book.holders(instrument, sign < 0) {
-            if id == liquidated {
-                continue;
-            }
             let Some((weight, cap)) = self.adl_score(id, instrument, sign, mark) else { continue };
             any_profit |= weight > 0;
             list.push(AdlCandidate { account: id, weight, cap, ..AdlCandidate::default() });
@@ -373,39 +379,43 @@ impl Engine {
         } else {
             list.retain(|c| c.weight > 0);
         }
-        self.adl_cache = AdlCache { valid: true, epoch: self.ledger_epoch, instrument, sign, any_profit, list };
+        let rank = |a: &AdlCandidate, b: &AdlCandidate| b.weight.cmp(&a.weight).then(a.account.cmp(&b.account));
+        let n = ADL_QUEUE_TOP.min(list.len());
+        if n > 0 && n < list.len() {
+            list.select_nth_unstable_by(n - 1, rank);
+        }
+        top.extend_from_slice(&list[..n]);
+        top.sort_unstable_by(rank);
+        let mark_epoch = self.mark_epochs[usize::from(instrument)];
+        self.adl_cache = AdlCache { valid: true, mark_epoch, instrument, sign, any_profit, list, top };
     }
 
-    /// After an ADL: re-scores the counterparties it touched in the cache (their positions
-    /// shrank), drops those left without a position or a profit, and drops the cache when
-    /// nothing is left in it.
-    fn refresh_adl_cache(&mut self, instrument: InstrumentId, sign: i64, mark: i64, touched: &[AdlCandidate]) {
-        let mut list = std::mem::take(&mut self.adl_cache.list);
-        let any_profit = self.adl_cache.any_profit;
-        list.retain_mut(|c| {
-            if touched.binary_search_by_key(&c.account, |t| t.account).map_or(true, |i| touched[i].alloc == 0) {
-                return true;
+    /// Fills `out` with up to `k` holders of the queue (`usize::MAX`: all of `list`), in
+    /// rank order, each with its current weight and position; holders that no longer
+    /// qualify (flat, flipped, out of profit, or the liquidated account) are skipped.
+    fn take_from_queue(&self, out: &mut Vec<AdlCandidate>, liquidated: AccountId, instrument: InstrumentId, sign: i64, mark: i64, k: usize) {
+        out.clear();
+        let cache = &self.adl_cache;
+        let source = if k == usize::MAX { &cache.list } else { &cache.top };
+        for c in source {
+            if out.len() >= k {
+                break;
             }
-            match self.adl_score(c.account, instrument, sign, mark) {
-                Some((weight, cap)) => {
-                    c.cap = cap;
-                    c.weight = if any_profit { weight } else { cap };
-                    c.weight > 0
-                }
-                None => false,
+            if c.account == liquidated {
+                continue;
             }
-        });
-        self.adl_cache.valid = !list.is_empty();
-        self.adl_cache.list = list;
+            let Some((weight, cap)) = self.adl_score(c.account, instrument, sign, mark) else { continue };
+            let weight = if cache.any_profit { weight } else { cap };
+            if weight > 0 {
+                out.push(AdlCandidate { account: c.account, weight, cap, ..AdlCandidate::default() });
+            }
+        }
     }
 
     /// A flat unit left with a negative balance: the fund covers it, the rest is bad debt.
     pub(crate) fn settle_flat_deficit(&mut self, account: AccountId, instrument: InstrumentId, out: &mut impl OutputSink) {
         self.risk_events.clear();
         let (draw, bad) = self.ledger.settle_flat_deficit(account, instrument, &mut self.risk_events);
-        if draw != 0 || bad != 0 {
-            self.ledger_epoch += 1;
-        }
         if draw > 0 {
             self.metrics.fund_draws += draw;
             self.ledger_record(out, ledger_record::FUND_DRAW, instrument, account, None, 0, draw);

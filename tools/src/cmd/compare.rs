@@ -21,7 +21,7 @@ pub struct Args {
     /// Scenario, files, fund, feedback, core.
     #[command(flatten)]
     pub input: InputArgs,
-    /// Policy: a built-in name or a policy TOML file (repeat; default: every built-in).
+    /// Policy: a built-in name (naive, partial, auction, sliced, adaptive), a venue rule set (dydx-v4, binance-usdm, maker-clip; hyperliquid, drift-v2 and aave-v4 need a rules TOML for their per-market values), or a policy or rules TOML file (repeat; default: every built-in).
     #[arg(long = "policy")]
     pub policies: Vec<String>,
     /// Write the comparison as JSON to this file.
