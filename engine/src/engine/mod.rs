@@ -84,6 +84,9 @@ pub struct EngineConfig {
     /// ADL spreads a shortfall pro rata over at most this many of the highest-ranked
     /// opposite positions (more only when they cannot hold it).
     pub adl_counterparties: usize,
+    /// Event time between two rankings of an ADL queue (profit × leverage of every
+    /// opposite holder), ns.
+    pub adl_rank_interval_ns: i64,
 }
 
 impl EngineConfig {
@@ -108,6 +111,7 @@ impl EngineConfig {
             auction_step_ns: 500_000_000,
             cascade_window_ns: 1_000_000_000,
             adl_counterparties: 64,
+            adl_rank_interval_ns: 1_000_000_000,
         }
     }
 
@@ -117,6 +121,9 @@ impl EngineConfig {
         }
         if self.mark_interval_ns <= 0 || self.auction_step_ns <= 0 || self.cascade_window_ns < 0 {
             return Err("engine: mark interval and auction step must be positive".into());
+        }
+        if self.adl_rank_interval_ns < 0 {
+            return Err("engine: adl_rank_interval_ns must not be negative".into());
         }
         if self.adl_counterparties == 0 {
             return Err("engine: adl_counterparties must be at least 1".into());
@@ -186,8 +193,6 @@ pub struct Engine {
     book_events: Vec<crate::book::BookEvent>,
     adl: Vec<waterfall::AdlCandidate>,
     adl_cache: waterfall::AdlCache,
-    /// Marks computed per instrument: the ADL queue is ranked once per mark.
-    mark_epochs: Vec<u64>,
     time_to_solvency: hdrhistogram::Histogram<u64>,
 }
 
@@ -256,7 +261,6 @@ impl Engine {
             book_events: Vec::with_capacity(4096),
             adl: Vec::with_capacity(accounts),
             adl_cache: waterfall::AdlCache::with_capacity(accounts),
-            mark_epochs: vec![0; instruments],
             time_to_solvency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
             config,
             policy,
@@ -479,7 +483,6 @@ impl Engine {
         self.vols[instrument].update(mark.price, self.now.max(0) as u64);
         let id = instrument as InstrumentId;
         self.ledger.book.set_mark_only(id, mark.price);
-        self.mark_epochs[instrument] += 1;
         self.books[instrument].set_market_reference(Some(mark.price));
         out.emit(&build(
             self.now,

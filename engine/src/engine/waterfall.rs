@@ -37,15 +37,16 @@ pub(crate) enum Route {
     Backstop,
 }
 
-/// The ADL queue of one instrument side, ranked at one mark: every opposite holder
-/// scored, and the best [`ADL_QUEUE_TOP`] of them in rank order. It is ranked again at
-/// the next mark of the instrument (the engine's `mark_epochs`), or sooner when the
-/// ranked top runs out of positions; in between, each ADL re-reads the current
-/// position and weight of the holders it takes from the top.
+/// The ADL queue of one instrument side, ranked at one event time: every opposite
+/// holder scored, and the best [`ADL_QUEUE_TOP`] of them in rank order. It is ranked
+/// again once [`super::EngineConfig::adl_rank_interval_ns`] of event time has passed
+/// (as venues refresh their ADL queues periodically), or sooner when the ranked top
+/// runs out of positions; in between, each ADL re-reads the current position and
+/// weight of the holders it takes.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AdlCache {
     valid: bool,
-    mark_epoch: u64,
+    ranked_ns: i64,
     instrument: InstrumentId,
     sign: i64,
     any_profit: bool,
@@ -262,14 +263,17 @@ impl Engine {
     /// Splits `want` lots over the positions opposite the liquidated one: weights are
     /// profit × leverage (unrealized PnL × notional ÷ equity), or size when none is in
     /// profit; the [`super::EngineConfig::adl_counterparties`] highest weights share it
-    /// (all of them when those hold too little); each share is capped by the position;
+    /// (or as many more of the highest as it takes to hold it: the ranked top first,
+    /// then the rest of the queue); each share is capped by the position;
     /// flooring leftovers go one lot each by largest remainder (ties: lower account id).
     /// Fills `self.adl`; returns the total allocated (= `want` unless the opposite side
     /// holds fewer lots).
     fn allocate_adl(&mut self, liquidated: AccountId, instrument: InstrumentId, sign: i64, want: i64, mark: i64) -> i64 {
-        let epoch = self.mark_epochs[usize::from(instrument)];
         let cache = &self.adl_cache;
-        let fresh = cache.valid && cache.mark_epoch == epoch && cache.instrument == instrument && cache.sign == sign;
+        let fresh = cache.valid
+            && cache.instrument == instrument
+            && cache.sign == sign
+            && self.now.saturating_sub(cache.ranked_ns) < self.config.adl_rank_interval_ns;
         if !fresh {
             self.rank_adl_queue(instrument, sign, mark);
         }
@@ -279,14 +283,18 @@ impl Engine {
         let mut candidates = std::mem::take(&mut self.adl);
         self.take_from_queue(&mut candidates, liquidated, instrument, sign, mark, k);
         if candidates.len() < k && self.adl_cache.list.len() > self.adl_cache.top.len() {
-            // The ranked top ran out of positions: rank again (the mark is the same).
+            // The ranked top ran out of positions: rank again.
             self.rank_adl_queue(instrument, sign, mark);
             self.take_from_queue(&mut candidates, liquidated, instrument, sign, mark, k);
         }
         let top_cap = candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap));
         if top_cap < want {
-            // The top cannot hold it: every opposite holder shares it.
-            self.take_from_queue(&mut candidates, liquidated, instrument, sign, mark, usize::MAX);
+            // Those cannot hold it: as many more of the highest as it takes, from the
+            // ranked top, then from every opposite holder.
+            self.take_until_held(&mut candidates, liquidated, instrument, sign, mark, want, false);
+            if candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap)) < want {
+                self.take_until_held(&mut candidates, liquidated, instrument, sign, mark, want, true);
+            }
         }
         candidates.sort_unstable_by_key(|c| c.account);
         let total_cap: i64 = candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap));
@@ -386,30 +394,50 @@ impl Engine {
         }
         top.extend_from_slice(&list[..n]);
         top.sort_unstable_by(rank);
-        let mark_epoch = self.mark_epochs[usize::from(instrument)];
-        self.adl_cache = AdlCache { valid: true, mark_epoch, instrument, sign, any_profit, list, top };
+        self.adl_cache = AdlCache { valid: true, ranked_ns: self.now, instrument, sign, any_profit, list, top };
     }
 
-    /// Fills `out` with up to `k` holders of the queue (`usize::MAX`: all of `list`), in
-    /// rank order, each with its current weight and position; holders that no longer
-    /// qualify (flat, flipped, out of profit, or the liquidated account) are skipped.
+    /// Fills `out` with up to `k` holders of the ranked top of the queue, in rank order.
     fn take_from_queue(&self, out: &mut Vec<AdlCandidate>, liquidated: AccountId, instrument: InstrumentId, sign: i64, mark: i64, k: usize) {
         out.clear();
-        let cache = &self.adl_cache;
-        let source = if k == usize::MAX { &cache.list } else { &cache.top };
-        for c in source {
+        for c in &self.adl_cache.top {
             if out.len() >= k {
                 break;
             }
-            if c.account == liquidated {
-                continue;
-            }
-            let Some((weight, cap)) = self.adl_score(c.account, instrument, sign, mark) else { continue };
-            let weight = if cache.any_profit { weight } else { cap };
-            if weight > 0 {
-                out.push(AdlCandidate { account: c.account, weight, cap, ..AdlCandidate::default() });
+            if let Some(current) = self.current_candidate(c.account, liquidated, instrument, sign, mark) {
+                out.push(current);
             }
         }
+    }
+
+    /// Fills `out` with holders in rank order (the ranked top, or with `everyone` the whole
+    /// queue, in no particular order beyond the top) until their positions hold `want`.
+    #[allow(clippy::too_many_arguments)]
+    fn take_until_held(&self, out: &mut Vec<AdlCandidate>, liquidated: AccountId, instrument: InstrumentId, sign: i64, mark: i64, want: i64, everyone: bool) {
+        out.clear();
+        let cache = &self.adl_cache;
+        let source = if everyone { &cache.list } else { &cache.top };
+        let mut held = 0i64;
+        for c in source {
+            if held >= want {
+                break;
+            }
+            if let Some(current) = self.current_candidate(c.account, liquidated, instrument, sign, mark) {
+                held = held.saturating_add(current.cap);
+                out.push(current);
+            }
+        }
+    }
+
+    /// A holder of the queue with its current weight and position, or `None` when it no
+    /// longer qualifies (flat, flipped, out of profit, or the liquidated account).
+    fn current_candidate(&self, account: AccountId, liquidated: AccountId, instrument: InstrumentId, sign: i64, mark: i64) -> Option<AdlCandidate> {
+        if account == liquidated {
+            return None;
+        }
+        let (weight, cap) = self.adl_score(account, instrument, sign, mark)?;
+        let weight = if self.adl_cache.any_profit { weight } else { cap };
+        (weight > 0).then_some(AdlCandidate { account, weight, cap, ..AdlCandidate::default() })
     }
 
     /// A flat unit left with a negative balance: the fund covers it, the rest is bad debt.
