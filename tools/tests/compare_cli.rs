@@ -153,3 +153,32 @@ fn client_orders_from_the_scenario_trade_in_the_own_book() {
     assert!(records.iter().any(|r| r["record"] == "trade" && r["price"] == 600_000));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The venues' rule sets run side by side with gavel's policies on the same crash: by
+/// name, and from rules files; each conserves value and shows up in the table and JSON.
+#[test]
+fn venue_rule_sets_compare_side_by_side() {
+    let dir = temp_dir("venues");
+    let scenario = dir.join("scenario");
+    run_ok(gavel().args(["gen", "crash", "--seed", "5", "--accounts", "200", "--duration", "60", "--out"]).arg(&scenario));
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
+    let mut cmd = gavel();
+    cmd.arg("compare").arg("--scenario").arg(&scenario).arg("--json").arg(dir.join("venues.json"));
+    for name in ["adaptive", "dydx-v4", "binance-usdm", "maker-clip"] {
+        cmd.args(["--policy", name]);
+    }
+    for file in ["rules-hyperliquid.toml", "rules-drift-v2.toml", "rules-aave-v4.toml"] {
+        cmd.arg("--policy").arg(examples.join(file));
+    }
+    let table = run_ok(&mut cmd);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("venues.json")).unwrap()).unwrap();
+    let names: Vec<&str> = json["policies"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["adaptive", "dydx-v4", "binance-usdm", "maker-clip", "hyperliquid", "drift-v2", "aave-v4"], "{json}");
+    for name in &names {
+        assert!(table.lines().any(|l| l.starts_with(name)), "{name} missing from\n{table}");
+    }
+    for p in json["policies"].as_array().unwrap() {
+        assert_eq!(p["conservation_error"], "0", "{}", p["name"]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

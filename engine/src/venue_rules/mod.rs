@@ -7,8 +7,8 @@
 //! one position of a margin unit at a mark to a [`Decision`] in gavel units
 //! (ticks, lots, quote units of 10^-6). [`loader`] reads a rules TOML.
 //!
-//! These rules are not yet wired into the replay engine or `gavel compare`;
-//! `gavel risk --rules` prints their decisions.
+//! `gavel risk --rules` prints their decisions; `EnginePolicy::for_rules` runs a
+//! rule set in the engine (`gavel compare --policy dydx-v4`).
 
 pub mod aave;
 pub mod binance;

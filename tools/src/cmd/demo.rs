@@ -2,7 +2,8 @@
 //!
 //! Generates a crash scenario (two venues, a liquidity drought with flash
 //! crashes, a leveraged account book) in a temporary folder, replays it under
-//! every built-in liquidation policy through the real pipeline, prints the
+//! every built-in liquidation policy and the venue rule sets whose parameters all
+//! have venue defaults ([`DEMO_VENUE_RULES`]) through the real pipeline, prints the
 //! comparison and writes the HTML report.
 
 use std::path::PathBuf;
@@ -13,6 +14,10 @@ use gavel_engine::engine::BUILTIN_POLICIES;
 use crate::cmd::compare::{compare, table, to_json, write_report};
 use crate::cmd::gen::{write_crash_scenario, CrashArgs};
 use crate::pipeline::resolve_inputs;
+
+/// The venue rule sets the demo runs beside gavel's policies: those that need no
+/// per-market parameter (see docs/VENUE-RULES.md).
+pub const DEMO_VENUE_RULES: [&str; 3] = ["dydx-v4", "binance-usdm", "maker-clip"];
 
 /// Arguments of `gavel demo`.
 #[derive(clap::Args, Debug)]
@@ -50,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let (name, mut inputs) = resolve_inputs(Some(&dir), None, None, None, &[])?;
     inputs.engine_core = args.core;
-    let names: Vec<String> = BUILTIN_POLICIES.iter().map(|s| s.to_string()).collect();
+    let names: Vec<String> = BUILTIN_POLICIES.iter().chain(DEMO_VENUE_RULES.iter()).map(|s| s.to_string()).collect();
     let runs = compare(&inputs, &names, None)?;
     print!("{}", table(&runs));
     write_report(&args.report, &name, &runs)?;
