@@ -10,6 +10,7 @@ mod policy_file;
 mod recording_capture;
 mod report;
 mod scenario;
+mod study_stats;
 
 /// gavel: a low-latency matching and liquidation-auction engine.
 #[derive(Parser, Debug)]
@@ -30,6 +31,8 @@ enum Command {
     Bench(cmd::bench::BenchCommand),
     /// Replay one scenario under several liquidation policies and compare their losses.
     Compare(cmd::compare::Args),
+    /// Many generated crashes × policies: means, 95 % intervals, paired differences (`study merge` joins shards).
+    Study(cmd::study::Args),
     /// Generate synthetic scenarios.
     #[command(subcommand)]
     Gen(cmd::gen::GenCommand),
@@ -67,7 +70,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if matches!(
         cli.command,
-        Command::Demo(_) | Command::Stream(_) | Command::Compare(_) | Command::Replay(_) | Command::Tune(_) | Command::Ring(_)
+        Command::Demo(_) | Command::Stream(_) | Command::Compare(_) | Command::Study(_) | Command::Replay(_) | Command::Tune(_) | Command::Ring(_)
     ) {
         reclaim_stale_rings();
     }
@@ -77,6 +80,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Gen(args) => cmd::gen::run(args),
         Command::Compare(args) => cmd::compare::run(args),
+        Command::Study(args) => cmd::study::run(args),
         Command::Ring(args) => cmd::ring::run(args),
         Command::Lobster(args) => cmd::lobster::run(args),
         Command::Curve(args) => cmd::curve::run(args),

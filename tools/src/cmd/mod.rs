@@ -21,3 +21,4 @@ pub mod bench_e2e;
 pub mod gen_accounts;
 pub mod tune;
 pub mod journal;
+pub mod study;

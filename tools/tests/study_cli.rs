@@ -1,0 +1,77 @@
+//! `gavel study` end to end: a small grid of generated crashes, its output contract,
+//! and shards merged into exactly the output of one run.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn gavel(args: &[&str], extra: &[&PathBuf]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_gavel")).args(args).args(extra).output().expect("gavel runs")
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(out.status.success(), "gavel failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+const GRID: [&str; 12] = ["study", "--seeds", "1..2", "--drops", "15,30", "--accounts", "60", "--duration", "20", "--policy", "naive", "--policy"];
+
+fn study(extra: &[&str], out: &PathBuf) -> std::process::Output {
+    let mut args: Vec<&str> = GRID.to_vec();
+    args.push("adaptive");
+    args.extend_from_slice(extra);
+    args.push("--json");
+    gavel(&args, &[out])
+}
+
+#[test]
+fn study_reports_intervals_and_shards_merge_exactly() {
+    let dir = std::env::temp_dir().join(format!("gavel-study-cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let full = dir.join("full.json");
+    let table = ok(study(&[], &full));
+    assert!(table.contains("naive") && table.contains("adaptive"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap();
+    assert_eq!(json["tasks"], 4);
+    assert_eq!(json["results"].as_array().unwrap().len(), 4);
+    for metric in ["total_loss_to_others", "arrival_slippage_bps", "equity_kept"] {
+        let m = &json["policies"]["adaptive"][metric];
+        let (mean, lo, hi) = (m["mean"].as_f64().unwrap(), m["ci95"][0].as_f64().unwrap(), m["ci95"][1].as_f64().unwrap());
+        assert!(lo <= mean && mean <= hi, "{metric}: {lo} {mean} {hi}");
+        let p = &json["paired"]["adaptive-naive"][metric];
+        let win = p["win_rate"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&win), "{metric} win rate {win}");
+    }
+    // The paired mean is the mean of the per-task differences.
+    let per_task: Vec<f64> = json["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["policies"]["adaptive"]["total_loss_to_others"].as_f64().unwrap() - r["policies"]["naive"]["total_loss_to_others"].as_f64().unwrap())
+        .collect();
+    let expected = per_task.iter().sum::<f64>() / per_task.len() as f64;
+    let got = json["paired"]["adaptive-naive"]["total_loss_to_others"]["mean"].as_f64().unwrap();
+    assert!((got - expected).abs() <= 1e-9 * expected.abs().max(1.0), "{got} vs {expected}");
+
+    // Two shards, merged: byte for byte the single run.
+    let (s0, s1, merged) = (dir.join("s0.json"), dir.join("s1.json"), dir.join("merged.json"));
+    ok(study(&["--shard", "0/2"], &s0));
+    ok(study(&["--shard", "1/2"], &s1));
+    ok(gavel(&["study", "merge"], &[&s0, &s1, &PathBuf::from("--json"), &merged]));
+    assert_eq!(std::fs::read(&merged).unwrap(), std::fs::read(&full).unwrap(), "merge differs from one run");
+
+    // A shard of another study, a missing shard, a bad shard argument: clear errors.
+    let other = dir.join("other.json");
+    let mut args: Vec<&str> = GRID.to_vec();
+    args[4] = "15";
+    args.extend_from_slice(&["adaptive", "--shard", "1/2", "--json"]);
+    ok(gavel(&args, &[&other]));
+    let err = gavel(&["study", "merge"], &[&s0, &other, &PathBuf::from("--json"), &dir.join("x.json")]);
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr).contains("other.json: from a different study"), "{}", String::from_utf8_lossy(&err.stderr));
+    let err = gavel(&["study", "merge"], &[&s0, &PathBuf::from("--json"), &dir.join("x.json")]);
+    assert!(String::from_utf8_lossy(&err.stderr).contains("in none of the shard files"));
+    let err = study(&["--shard", "2/2"], &dir.join("x.json"));
+    assert!(String::from_utf8_lossy(&err.stderr).contains("--shard"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
