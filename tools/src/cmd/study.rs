@@ -34,7 +34,7 @@ pub struct Args {
     /// Seeds, inclusive: `A..B` (e.g. `1..30`) or one seed.
     #[arg(long, default_value = "1..5")]
     seeds: String,
-    /// Crash drops, percent, comma-separated (each in 1..=90).
+    /// Crash drops, percent, comma-separated (each in 1..=89).
     #[arg(long, default_value = "15,30")]
     drops: String,
     /// Accounts per generated crash (1 ..= 1,000,000).
@@ -292,7 +292,7 @@ fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
 fn parse_drops(text: &str) -> anyhow::Result<Vec<u32>> {
     let drops: Vec<u32> = text
         .split(',')
-        .map(|d| d.trim().parse::<u32>().ok().filter(|d| (1..=90).contains(d)).ok_or_else(|| anyhow::anyhow!("--drops {text:?}: {d:?} is not a whole percent in 1..=90")))
+        .map(|d| d.trim().parse::<u32>().ok().filter(|d| (1..=89).contains(d)).ok_or_else(|| anyhow::anyhow!("--drops {text:?}: {d:?} is not a whole percent in 1..=89")))
         .collect::<anyhow::Result<_>>()?;
     Ok(drops)
 }
