@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use gavel_feeds::decimal::Grid;
+use gavel_feeds::decimal::{pow10, Decimal, Grid};
 use gavel_feeds::rng::SplitMix64;
 use serde::{Deserialize, Serialize};
 
@@ -113,10 +113,10 @@ pub struct AccountBookSpec {
     pub symbol: String,
     /// Reference (entry) price in ticks.
     pub reference_price_ticks: i64,
-    /// Tick size as a decimal string.
-    pub tick_size: String,
-    /// Lot size as a decimal string.
-    pub lot_size: String,
+    /// Tick size.
+    pub tick_size: Decimal,
+    /// Lot size.
+    pub lot_size: Decimal,
     /// Share of accounts that are long, per mille.
     pub long_per_mille: u64,
     /// Share of accounts in isolated margin, per mille.
@@ -149,10 +149,11 @@ pub(crate) const LEVERAGE_BUCKETS: [(u64, u32, u32); 5] = [(400, 2, 5), (700, 5,
 /// ±0.5 % of the reference price.
 pub fn generate_account_book(spec: &AccountBookSpec) -> anyhow::Result<Vec<GeneratedAccount>> {
     let mut rng = SplitMix64::new(spec.seed ^ 0xacc0_b00c);
-    let tick = grid(&spec.tick_size)?;
-    let lot = grid(&spec.lot_size)?;
+    let tick = grid(spec.tick_size)?;
+    let lot = grid(spec.lot_size)?;
     // One tick is tick.step() × 10^-tick.decimals() quote, likewise a lot.
     let (tick, lot) = ((i128::from(tick.step()), u32::from(tick.decimals())), (i128::from(lot.step()), u32::from(lot.decimals())));
+    let scale = pow10(tick.1 + lot.1).ok_or_else(|| anyhow::anyhow!("tick and lot sizes with more than 38 decimals together"))?;
     let mut out = Vec::with_capacity(spec.accounts);
     for i in 0..spec.accounts {
         let draw = rng.below(1000);
@@ -169,12 +170,11 @@ pub fn generate_account_book(spec: &AccountBookSpec) -> anyhow::Result<Vec<Gener
         let entry_ticks = spec.reference_price_ticks + rng.range_i64(-spread, spread);
         // lots = notional / (entry_ticks × tick × lot), in exact integer arithmetic on decimal parts.
         let value_per_lot_scaled = i128::from(entry_ticks) * tick.0 * lot.0; // × 10^-(tick.1 + lot.1)
-        let notional_scaled = i128::from(notional_quote) * pow10(tick.1 + lot.1);
+        let notional_scaled = i128::from(notional_quote) * scale;
         let lots = (notional_scaled / value_per_lot_scaled.max(1)).max(1) as i64;
         let long = rng.below(1000) < spec.long_per_mille;
         let isolated = rng.below(1000) < spec.isolated_per_mille;
-        let actual_notional_cents =
-            (i128::from(lots) * value_per_lot_scaled * 100 / pow10(tick.1 + lot.1)) as i64;
+        let actual_notional_cents = (i128::from(lots) * value_per_lot_scaled * 100 / scale) as i64;
         let collateral_cents = (actual_notional_cents / i64::from(leverage)).max(100);
         out.push(GeneratedAccount {
             name: format!("acct{:06}", i + 1),
@@ -188,20 +188,14 @@ pub fn generate_account_book(spec: &AccountBookSpec) -> anyhow::Result<Vec<Gener
     Ok(out)
 }
 
-fn pow10(n: u32) -> i128 {
-    10i128.pow(n)
+fn grid(unit: Decimal) -> anyhow::Result<Grid> {
+    Grid::from_decimal(unit).map_err(|e| anyhow::anyhow!("decimal step {:?}: {e}", unit.to_string()))
 }
 
-fn grid(unit: &str) -> anyhow::Result<Grid> {
-    Grid::from_step(unit).map_err(|e| anyhow::anyhow!("decimal step {unit:?}: {e}"))
-}
-
-/// Formats `count` steps of the decimal `unit` exactly (60001 of `0.1` → `6000.1`).
-pub fn format_units(count: i64, unit: &str) -> anyhow::Result<String> {
-    let grid = grid(unit)?;
-    let mut text = String::new();
-    grid.format(count, grid.decimals(), &mut text);
-    Ok(text)
+/// Formats `count` steps of `unit` exactly, with the places the unit needs
+/// (60001 of `0.1` → `6000.1`; trailing zeros of the unit add none).
+pub fn format_units(count: i64, unit: Decimal) -> String {
+    Decimal::from_units(i128::from(count), unit.normalized()).to_string()
 }
 
 /// Writes `accounts.csv` (`account,collateral,margin_mode`) and `positions.csv`
@@ -210,7 +204,7 @@ pub fn write_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], dir
     let mut accounts = String::from("account,collateral,margin_mode\n");
     let mut positions = String::from("account,instrument,size,entry_price,isolated_margin\n");
     for a in book {
-        let collateral = format_units(a.collateral_cents, "0.01")?;
+        let collateral = format_units(a.collateral_cents, Decimal { mantissa: 1, scale: 2 });
         let _ = writeln!(accounts, "{},{},{}", a.name, collateral, a.margin_mode);
         let isolated_margin = if a.margin_mode == "isolated" { collateral.clone() } else { String::new() };
         let _ = writeln!(
@@ -218,8 +212,8 @@ pub fn write_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], dir
             "{},{},{},{},{}",
             a.name,
             spec.symbol,
-            format_units(a.size_lots, &spec.lot_size)?,
-            format_units(a.entry_ticks, &spec.tick_size)?,
+            format_units(a.size_lots, spec.lot_size),
+            format_units(a.entry_ticks, spec.tick_size),
             isolated_margin
         );
     }
@@ -238,8 +232,8 @@ mod tests {
             accounts: 2000,
             symbol: "BTCUSDT".into(),
             reference_price_ticks: 600_000,
-            tick_size: "0.1".into(),
-            lot_size: "0.001".into(),
+            tick_size: Decimal { mantissa: 1, scale: 1 },
+            lot_size: Decimal { mantissa: 1, scale: 3 },
             long_per_mille: 700,
             isolated_per_mille: 200,
         }
@@ -288,12 +282,13 @@ mod tests {
 
     #[test]
     fn units_format_exactly() {
-        assert_eq!(format_units(600_001, "0.1").unwrap(), "60000.1");
-        assert_eq!(format_units(-1234, "0.001").unwrap(), "-1.234");
-        assert_eq!(format_units(5, "1").unwrap(), "5");
-        assert_eq!(format_units(7, "0.01").unwrap(), "0.07");
-        assert_eq!(format_units(3, "0.5").unwrap(), "1.5");
-        assert!(format_units(1, "abc").is_err(), "a malformed step is an error, never a guess");
+        let unit = |s: &str| Decimal::parse(s).unwrap();
+        assert_eq!(format_units(600_001, unit("0.1")), "60000.1");
+        assert_eq!(format_units(-1234, unit("0.001")), "-1.234");
+        assert_eq!(format_units(5, unit("1")), "5");
+        assert_eq!(format_units(7, unit("0.01")), "0.07");
+        assert_eq!(format_units(3, unit("0.5")), "1.5");
+        assert_eq!(format_units(3, unit("0.50")), "1.5");
     }
 
     #[test]

@@ -16,7 +16,6 @@
 
 pub mod account;
 pub mod book;
-pub mod decimal;
 pub mod events;
 pub mod instrument;
 pub mod insurance;
@@ -32,6 +31,8 @@ pub mod report;
 pub mod trigger;
 pub mod volatility;
 
+/// The exact decimal type and rounding helpers (one for the workspace, from `gavel_feeds`).
+pub use gavel_feeds::decimal;
 pub use account::{Account, AccountId, MarginMode, Position};
 pub use book::RiskBook;
 pub use events::RiskEvent;

@@ -78,8 +78,8 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         accounts: args.accounts,
         symbol: market.symbol.clone(),
         reference_price_ticks: market.start_price_ticks,
-        tick_size: market.tick_size.clone(),
-        lot_size: market.lot_size.clone(),
+        tick_size: market.tick_size,
+        lot_size: market.lot_size,
         long_per_mille: args.long_pct * 10,
         isolated_per_mille: 200,
     };

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, Context};
 use gavel_engine::risk::account::MarginMode;
 use gavel_engine::risk::decimal::div_ceil;
-use gavel_engine::risk::instrument::{Instrument, InstrumentSet, RATE_SCALE};
+use gavel_engine::risk::instrument::{quote_unit, Instrument, InstrumentSet, RATE_SCALE};
 use gavel_engine::risk::margin::{position_trigger, Trigger};
 use gavel_engine::risk::{loader, RiskBook};
 use gavel_feeds::capture::CaptureFile;
@@ -356,12 +356,7 @@ pub fn recorded_ranges(
                     eprintln!("gen accounts: {symbol} on {venue:?}: the book never synced; symbol skipped");
                     continue;
                 };
-                let step = |grid: &gavel_feeds::decimal::Grid| {
-                    let mut s = String::new();
-                    grid.format(1, 0, &mut s);
-                    s
-                };
-                let (tick_size, lot_size) = (step(&spec.price), step(&spec.qty));
+                let (tick_size, lot_size) = (spec.price.unit().to_string(), spec.qty.unit().to_string());
                 let venue_name = venue_name(*venue).to_string();
                 match merged.get_mut(symbol) {
                     Some(r) => {
@@ -756,7 +751,7 @@ pub fn write_plan(plan: &[PlannedAccount], instruments: &InstrumentSet, dir: &Pa
                 .id(&a.symbol)
                 .ok_or_else(|| anyhow!("unknown {}", a.symbol))?,
         );
-        let collateral = format_units(i64::try_from(a.collateral)?, "0.000001")?;
+        let collateral = format_units(i64::try_from(a.collateral)?, quote_unit());
         let mode = if a.isolated { "isolated" } else { "cross" };
         let _ = writeln!(accounts, "{},{},{}", a.name, collateral, mode);
         let iso = if a.isolated { collateral.as_str() } else { "" };
@@ -765,8 +760,8 @@ pub fn write_plan(plan: &[PlannedAccount], instruments: &InstrumentSet, dir: &Pa
             "{},{},{},{},{}",
             a.name,
             a.symbol,
-            format_units(a.size_lots, &ins.lot_size.to_string())?,
-            format_units(a.entry_ticks, &ins.tick_size.to_string())?,
+            format_units(a.size_lots, ins.lot_size),
+            format_units(a.entry_ticks, ins.tick_size),
             iso
         );
     }
@@ -807,13 +802,8 @@ pub fn verify_book(
             .instruments()
             .id(&r.symbol)
             .ok_or_else(|| anyhow!("{} not in instruments", r.symbol))?;
-        let ins = book.instruments().get(id);
-        // The range's prices, re-read through the instrument's grid as decimal text.
-        let ticks = |t: i64| {
-            ins.parse_price(&format_units(t, &ins.tick_size.to_string())?)
-                .map_err(|e| anyhow!(e))
-        };
-        let (first, lo, hi) = (ticks(r.first_mid)?, ticks(r.min_mid)?, ticks(r.max_mid)?);
+        // The range's prices are ticks of the venue grid, which is the instrument's.
+        let (first, lo, hi) = (r.first_mid, r.min_mid, r.max_mid);
         let mut check = SymbolCheck {
             symbol: r.symbol.clone(),
             accounts: 0,
