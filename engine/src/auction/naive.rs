@@ -7,7 +7,7 @@
 
 use gavel_feeds::wire::Venue;
 
-use super::depth::{walk, DepthView, L2Book};
+use super::depth::{side_hit, walk, DepthView, L2Book};
 use super::events::{EventSink, ExecutionEvent};
 use super::fixed::Ray;
 use super::ledger::LotLedger;
@@ -52,7 +52,7 @@ pub fn execute_naive(
     let deepest = deepest_venue(&views, lot.side);
     if let Some(index) = deepest {
         let book = &mut books[index];
-        let fill = book.consume(lot.side, lot.qty, None);
+        let fill = book.consume(side_hit(lot.side), lot.qty, None);
         if fill.filled > 0 {
             let split = ledger.record_fill_notional(fill.filled, fill.notional, Ray::ZERO, false);
             sink.emit(ExecutionEvent::NaiveFilled {
