@@ -17,5 +17,5 @@ pub mod shadow;
 pub mod venues;
 pub mod world;
 
-pub use outcome::{format_money, Outcome, Series};
+pub use outcome::{Outcome, Series};
 pub use world::{World, WorldConfig};

@@ -16,7 +16,7 @@ use gavel_engine::engine_loop::PinOutcome;
 use gavel_engine::engine::{EnginePolicy as LiquidationPolicy, Stage};
 use gavel_sim::Outcome as OutcomeRecorder;
 use gavel_feeds::decimal::Decimal;
-use gavel_engine::risk::instrument::{rate_unit, InstrumentSet, QUOTE_DECIMALS, QUOTE_SCALE, RATE_SCALE};
+use gavel_engine::risk::instrument::{format_money, rate_unit, InstrumentSet, QUOTE_DECIMALS, QUOTE_SCALE, RATE_SCALE};
 use gavel_engine::risk::penalty::PenaltyPolicy;
 use gavel_feeds::clock::Clock;
 use serde_json::json;
@@ -261,7 +261,7 @@ pub fn objective_text(scaled: i128) -> String {
 
 /// A scaled objective in quote currency with 2 decimals (truncated), for tables.
 pub fn objective_short(scaled: i128) -> String {
-    gavel_sim::format_money(scaled / (RATE_SCALE * QUOTE_SCALE / 100), 2)
+    format_money(scaled / (RATE_SCALE * QUOTE_SCALE / 100), 2)
 }
 
 /// Arguments of `gavel tune`.
