@@ -1,6 +1,7 @@
 //! The input from the risk engine: one position to close ([`LiquidationLot`]).
 
 use super::fixed::MAX_PRICE_TICKS;
+use crate::risk::AccountId;
 
 /// Which way the protocol must trade to close the position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -22,7 +23,7 @@ pub struct LiquidationLot {
     /// gavel instrument id.
     pub instrument: u32,
     /// Account being liquidated.
-    pub account: u64,
+    pub account: AccountId,
     /// Trade direction that closes the position.
     pub side: LotSide,
     /// Lots to close (> 0).

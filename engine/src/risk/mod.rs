@@ -33,7 +33,7 @@ pub mod volatility;
 
 /// The exact decimal type and rounding helpers (one for the workspace, from `gavel_feeds`).
 pub use gavel_feeds::decimal;
-pub use account::{Account, AccountId, MarginMode, Position};
+pub use account::{account_from_wire, account_to_wire, ledger_accounts, Account, AccountId, MarginMode, Position};
 pub use book::RiskBook;
 pub use events::RiskEvent;
 pub use instrument::{Instrument, InstrumentId, InstrumentSet};
