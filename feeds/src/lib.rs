@@ -30,3 +30,4 @@ pub mod venue_book;
 pub mod replay;
 pub mod tardis_replay;
 pub mod replay_l3;
+pub mod replay_report;

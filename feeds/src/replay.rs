@@ -6,6 +6,8 @@
 use crate::decimal::{fraction_places, Grid};
 use crate::input_error::{InputError, Location};
 use crate::recording::{url_query_param, RecordError, RecordKind, RecordingReader};
+use crate::replay_l3::{holds_full_channel, run_full};
+pub use crate::replay_report::ReplayReport;
 use crate::sync::binance::{BinanceBookSync, DiffIds};
 use crate::sync::bybit::BybitBookSync;
 use crate::sync::bybit_v2::BybitV2BookSync;
@@ -20,7 +22,7 @@ use crate::venues::coinbase::CoinbaseParser;
 use crate::venues::okx::OkxParser;
 use crate::venues::{InstrumentSpec, Instruments, Message, VenueParser};
 use crate::wire::{Event, PriceLevel, Side, Venue};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 /// The venues `replay` understands, by their command-line names.
@@ -56,37 +58,6 @@ pub fn captures_mention_url(captures: &[PathBuf], text: &str) -> bool {
     })
 }
 
-/// What a replay saw.
-#[derive(Clone, Debug, Default)]
-pub struct ReplayReport {
-    /// Records read from all files.
-    pub records: u64,
-    /// Bad record lines skipped (reader level).
-    pub bad_lines: u64,
-    /// Messages refused by the parser, by kind of error.
-    pub parse_errors: BTreeMap<&'static str, u64>,
-    /// The first few errors, in full.
-    pub first_errors: Vec<String>,
-    /// Messages for other instruments.
-    pub other_instrument: u64,
-    /// Book sync counters.
-    pub sync: SyncStats,
-    /// Venue tickers whose update id equalled the last applied diff's id.
-    pub ticker_checks: u64,
-    /// Of those, how many matched the mirrored top of book exactly.
-    pub ticker_matches: u64,
-    /// The first mismatches, described.
-    pub first_mismatches: Vec<String>,
-}
-
-impl ReplayReport {
-    fn error(&mut self, message: String) {
-        if self.first_errors.len() < 10 {
-            self.first_errors.push(message);
-        }
-    }
-}
-
 /// A replay of one instrument of one venue.
 #[derive(Clone, Debug)]
 pub struct TopReplay {
@@ -119,8 +90,8 @@ impl TopReplay {
         &self,
         mut on_update: impl FnMut(i64, u64, &L2Book),
     ) -> Result<ReplayReport, InputError> {
-        if self.venue == Venue::Coinbase && crate::replay_l3::holds_full_channel(&self.captures) {
-            return crate::replay_l3::run_full(self, on_update);
+        if self.venue == Venue::Coinbase && holds_full_channel(&self.captures) {
+            return run_full(&self.spec, &self.captures, &self.snapshots, self.url_filter.as_deref(), on_update);
         }
         let instruments = Instruments::new(vec![self.spec.clone()]);
         let (mut parser, mut sync): (Box<dyn VenueParser>, BookSync) = match self.venue {

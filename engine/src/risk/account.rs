@@ -9,6 +9,7 @@
 //! total realized over a round trip is exact.
 
 use super::instrument::InstrumentId;
+use super::trigger_price::Trigger;
 
 /// Index of an account in a [`super::book::RiskBook`]: the one account id of the
 /// workspace. Wire payloads keep a fixed 64-bit account field; convert with
@@ -59,7 +60,7 @@ pub struct Position {
     /// The key this position currently has in the trigger index (kept by
     /// [`super::book::RiskBook`]; `None` when not indexed) and whether it is
     /// a conservative entry (multi-position cross account).
-    pub(crate) indexed: Option<(super::margin::Trigger, bool)>,
+    pub(crate) indexed: Option<(Trigger, bool)>,
 }
 
 impl Position {

@@ -29,6 +29,7 @@ pub mod penalty;
 pub mod predictive;
 pub mod report;
 pub mod trigger;
+pub mod trigger_price;
 pub mod volatility;
 
 /// The exact decimal type and rounding helpers (one for the workspace, from `gavel_feeds`).
@@ -40,4 +41,5 @@ pub use instrument::{Instrument, InstrumentId, InstrumentSet};
 pub use insurance::InsuranceFund;
 pub use ledger::{Ledger, LiquidationFill, LiquidationOutcome};
 pub use liquidation::{LiquidationParams, LiquidationRequest};
-pub use margin::{Health, Trigger};
+pub use margin::Health;
+pub use trigger_price::Trigger;
