@@ -8,13 +8,11 @@ pub mod atomic_file;
 pub mod capture;
 pub mod capture_feed;
 pub mod clock;
-pub mod crash_market;
 pub mod data_dir;
 pub mod input_error;
 pub mod journal;
 pub mod net;
 pub mod rng;
-pub mod synthetic;
 pub mod ring;
 pub mod wire;
 

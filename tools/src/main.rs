@@ -9,7 +9,6 @@ mod pipeline;
 mod policy_file;
 mod recording_capture;
 mod report;
-mod scenario;
 
 /// gavel: a low-latency matching and liquidation-auction engine.
 #[derive(Parser, Debug)]

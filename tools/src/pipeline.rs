@@ -362,7 +362,7 @@ pub fn resolve_inputs(
 ) -> anyhow::Result<(String, ReplayInputs)> {
     let (name, instruments, accounts, positions, captures, snapshots, scenario_orders) = match scenario {
         Some(dir) => {
-            let s = crate::scenario::Scenario::load(dir)?;
+            let s = gavel_sim::scenario::Scenario::load(dir)?;
             (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots, s.orders)
         }
         None => {

@@ -11,8 +11,10 @@
 #![warn(missing_docs)]
 
 pub mod agents;
+pub mod generate;
 pub mod orders;
 pub mod outcome;
+pub mod scenario;
 pub mod shadow;
 pub mod venues;
 pub mod world;

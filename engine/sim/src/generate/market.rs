@@ -18,10 +18,10 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::capture::CaptureWriter;
-use crate::decimal::{Decimal, Grid};
-use crate::rng::SplitMix64;
-use crate::wire::Venue;
+use gavel_feeds::capture::CaptureWriter;
+use gavel_feeds::decimal::{Decimal, Grid};
+use gavel_feeds::rng::SplitMix64;
+use gavel_feeds::wire::Venue;
 
 /// Parameters of a crash market.
 #[derive(Clone, Debug, PartialEq)]
@@ -454,7 +454,7 @@ fn diff_levels(old: &BTreeMap<i64, i64>, new: &BTreeMap<i64, i64>) -> Vec<(i64, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::CaptureFile;
+    use gavel_feeds::capture::CaptureFile;
 
     #[test]
     fn the_path_crashes_by_the_requested_drop_and_thins_the_book() {
