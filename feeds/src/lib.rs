@@ -29,3 +29,4 @@ pub mod replay;
 pub mod tardis_replay;
 pub mod replay_l3;
 pub mod replay_report;
+pub mod replay_spec;

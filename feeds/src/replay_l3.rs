@@ -11,7 +11,7 @@
 //! and the book resyncs at the next REST book.
 
 use crate::input_error::{InputError, Location};
-use crate::recording::{RecordError, RecordKind, RecordingReader};
+use crate::recording::{contains, RecordError, RecordKind, RecordingReader};
 use crate::replay_report::ReplayReport;
 use crate::sync::coinbase_l3::CoinbaseL3Sync;
 use crate::sync::SyncNote;
@@ -199,8 +199,4 @@ pub fn run_full(
     }
     report.sync = sync.stats;
     Ok(report)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
