@@ -28,7 +28,7 @@ use gavel_engine::risk::{Ledger, MarginMode, RiskBook};
 use gavel_feeds::capture::CaptureFile;
 use gavel_feeds::capture_feed::VenueFeed;
 use gavel_feeds::clock::Clock;
-use gavel_feeds::crash_market::{write_crash_captures, CrashSpec, Dialect};
+use gavel_sim::generate::market::{write_crash_captures, CrashSpec, Dialect};
 use gavel_feeds::decimal::Grid;
 use gavel_feeds::input_error::Location;
 use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig, WaitStrategy};

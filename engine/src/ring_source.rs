@@ -58,7 +58,7 @@ mod tests {
     use crate::engine_loop::{EngineLoop, EventHandler, Mode, NoopHandler};
     use gavel_feeds::clock::Clock;
     use gavel_feeds::ring::{ConsumerConfig, EventProducer, ProducerConfig, WaitStrategy};
-    use gavel_feeds::synthetic::{market_stream, StreamSpec};
+    use gavel_sim::generate::stream::{market_stream, StreamSpec};
     use std::time::Duration;
 
     fn ring_path(name: &str) -> std::path::PathBuf {

@@ -5,6 +5,7 @@ mod engine_common;
 
 use engine_common::*;
 use gavel_engine::engine::{EngineConfig, Stage};
+use gavel_engine::risk::ledger_accounts;
 use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, report, AuctionNotice, EventKind, ExecReport, LedgerEntry, LiquidationNotice, Side};
 
 /// A long of 10 lots at 100.00 with 200 of collateral: bankrupt at 80.00, liquidatable
@@ -95,7 +96,7 @@ fn auction_is_taken_by_a_bid_event_at_the_decayed_price_of_its_time() {
     assert_eq!((taken.price, taken.remaining), (price_now, 6));
     let fill = of_kind(&out, EventKind::LedgerRecord).into_iter().find(|e| e.flags == ledger_record::FILL).expect("fill record");
     let entry: LedgerEntry = fill.payload();
-    assert_eq!((entry.price, entry.amount, (entry.accounts >> 32) as u32), (price_now, -4, keeper));
+    assert_eq!((entry.price, entry.amount, ledger_accounts(entry.accounts).1), (price_now, -4, Some(keeper)));
     assert_eq!(engine.ledger().book.account(keeper).position(0).map(|p| p.size), Some(4));
     assert_eq!(engine.metrics().volume.auction, 4);
 }
@@ -125,7 +126,7 @@ fn adl_closes_exactly_the_shortfall_pro_rata_and_records_each_loss() {
     let adl: Vec<LedgerEntry> = of_kind(&out, EventKind::LedgerRecord).iter().filter(|e| e.flags == ledger_record::ADL).map(|e| e.payload()).collect();
     let total: i64 = adl.iter().map(|e| e.amount).sum();
     assert_eq!(total, 101, "ADL moves exactly the shortfall");
-    assert!(adl.iter().all(|e| (e.accounts >> 32) as u32 != loser), "a losing position is not deleveraged while profitable ones exist");
+    assert!(adl.iter().all(|e| ledger_accounts(e.accounts).1 != Some(loser)), "a losing position is not deleveraged while profitable ones exist");
     let book = &engine.ledger().book;
     let after = |id| book.account(id).position(0).map_or(0, |p| p.size);
     assert_eq!(after(victim), 0);

@@ -2,7 +2,8 @@
 //! liquidation price formula, for every bracket of the shipped instruments.
 
 use gavel_engine::risk::instrument::{InstrumentSet, QUOTE_SCALE, RATE_SCALE};
-use gavel_engine::risk::margin::{self, Trigger};
+use gavel_engine::risk::margin;
+use gavel_engine::risk::Trigger;
 use gavel_engine::risk::{loader, MarginMode, RiskBook};
 use gavel_feeds::Location;
 use num_bigint::BigInt;

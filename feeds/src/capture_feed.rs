@@ -439,7 +439,7 @@ pub fn replay_capture(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crash_market::{write_crash_captures, CrashSpec, Dialect};
+    use gavel_sim::generate::market::{write_crash_captures, CrashSpec, Dialect};
     use crate::decimal::Grid;
     use crate::venues::InstrumentSpec;
     use std::collections::BTreeMap;

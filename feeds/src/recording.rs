@@ -486,6 +486,11 @@ fn split_v3(
     })
 }
 
+/// True when `needle` occurs in `haystack` (a byte search over raw records).
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -11,13 +11,13 @@
 //! and the book resyncs at the next REST book.
 
 use crate::input_error::{InputError, Location};
-use crate::recording::{RecordError, RecordKind, RecordingReader};
-use crate::replay::{ReplayReport, TopReplay};
+use crate::recording::{contains, RecordError, RecordKind, RecordingReader};
+use crate::replay_report::ReplayReport;
 use crate::sync::coinbase_l3::CoinbaseL3Sync;
 use crate::sync::SyncNote;
 use crate::venue_book::L2Book;
 use crate::venues::coinbase_full::{CoinbaseFullParser, FullMessage, DEFAULT_MAX_ORDERS};
-use crate::venues::{Instruments, Message};
+use crate::venues::{InstrumentSpec, Instruments, Message};
 use crate::wire::Event;
 use std::path::PathBuf;
 
@@ -78,15 +78,24 @@ struct Snapshot {
     product: Option<Vec<u8>>,
 }
 
-/// Runs the L3 replay; `on_update(receive_ns, sequence, book)` after every
+/// Runs the L3 replay of `spec` over `captures` (in order) with the REST books
+/// of `snapshots` merged in; only records whose URL contains `url_filter` (or
+/// that have no URL) count. `on_update(receive_ns, sequence, book)` after every
 /// applied message and loaded REST book.
-pub fn run_full(replay: &TopReplay, mut on_update: impl FnMut(i64, u64, &L2Book)) -> Result<ReplayReport, InputError> {
-    let mut parser = CoinbaseFullParser::new(Instruments::new(vec![replay.spec.clone()]));
-    let mut sync = CoinbaseL3Sync::new(replay.spec.id, DEFAULT_MAX_ORDERS, MAX_BUFFERED);
+pub fn run_full(
+    spec: &InstrumentSpec,
+    captures: &[PathBuf],
+    snapshots: &[PathBuf],
+    url_filter: Option<&str>,
+    mut on_update: impl FnMut(i64, u64, &L2Book),
+) -> Result<ReplayReport, InputError> {
+    let mut parser = CoinbaseFullParser::new(Instruments::new(vec![spec.clone()]));
+    let mut sync = CoinbaseL3Sync::new(spec.id, DEFAULT_MAX_ORDERS, MAX_BUFFERED);
     let mut report = ReplayReport::default();
 
+    let snapshot_files = snapshots;
     let mut snapshots = Vec::new();
-    for path in &replay.snapshots {
+    for path in snapshot_files {
         let mut reader = RecordingReader::open(path)?;
         loop {
             match reader.next_record() {
@@ -101,7 +110,7 @@ pub fn run_full(replay: &TopReplay, mut on_update: impl FnMut(i64, u64, &L2Book)
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => break,
-                Err(RecordError::Bad(e)) => push_error(&mut report, e.to_string()),
+                Err(RecordError::Bad(e)) => report.error(e.to_string()),
                 Err(RecordError::Fatal(e)) => return Err(e),
             }
         }
@@ -130,15 +139,12 @@ pub fn run_full(replay: &TopReplay, mut on_update: impl FnMut(i64, u64, &L2Book)
             Err(e) => {
                 *report.parse_errors.entry(e.kind_name()).or_default() += 1;
                 let (source, location) = where_();
-                push_error(
-                    report,
-                    InputError::new(source, location, e.field(), e.to_string()).to_string(),
-                );
+                report.error(InputError::new(source, location, e.field(), e.to_string()).to_string());
             }
         }
     };
 
-    for path in &replay.captures {
+    for path in captures {
         let mut reader = RecordingReader::open(path)?;
         let source = reader.source().to_string();
         loop {
@@ -146,16 +152,16 @@ pub fn run_full(replay: &TopReplay, mut on_update: impl FnMut(i64, u64, &L2Book)
                 Ok(Some(rec)) => rec,
                 Ok(None) => break,
                 Err(RecordError::Bad(e)) => {
-                    push_error(&mut report, e.to_string());
+                    report.error(e.to_string());
                     continue;
                 }
                 Err(RecordError::Fatal(e)) => {
-                    push_error(&mut report, e.to_string());
+                    report.error(e.to_string());
                     break;
                 }
             };
             report.records += 1;
-            if let Some(filter) = &replay.url_filter {
+            if let Some(filter) = url_filter {
                 if !rec.url.is_empty() && !contains(rec.url, filter.as_bytes()) {
                     continue;
                 }
@@ -193,14 +199,4 @@ pub fn run_full(replay: &TopReplay, mut on_update: impl FnMut(i64, u64, &L2Book)
     }
     report.sync = sync.stats;
     Ok(report)
-}
-
-fn push_error(report: &mut ReplayReport, message: String) {
-    if report.first_errors.len() < 10 {
-        report.first_errors.push(message);
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -9,7 +9,7 @@
 
 use crate::decimal::{fraction_places, Grid};
 use crate::input_error::{InputError, Location};
-use crate::replay::ReplayReport;
+use crate::replay_report::ReplayReport;
 use crate::sync::tardis::TardisBookSync;
 use crate::sync::SyncNote;
 use crate::venue_book::L2Book;

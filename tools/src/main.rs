@@ -9,7 +9,6 @@ mod pipeline;
 mod policy_file;
 mod recording_capture;
 mod report;
-mod scenario;
 mod study_stats;
 
 /// gavel: a low-latency matching and liquidation-auction engine.

@@ -165,9 +165,9 @@ fn feed_instruments(set: &InstrumentSet, venue: Venue) -> anyhow::Result<Instrum
             .find(|(name, _)| venue_by_name(name) == Some(venue) || (name == "binance" && venue == Venue::BinanceUsdm))
             .map(|(_, s)| s.clone())
             .unwrap_or_else(|| ins.symbol.clone());
-        let price = Grid::from_step(&ins.tick_size.to_string())
+        let price = Grid::from_decimal(ins.tick_size)
             .map_err(|e| anyhow::anyhow!("instrument {}: tick size {}: {e}", ins.symbol, ins.tick_size))?;
-        let qty = Grid::from_step(&ins.lot_size.to_string())
+        let qty = Grid::from_decimal(ins.lot_size)
             .map_err(|e| anyhow::anyhow!("instrument {}: lot size {}: {e}", ins.symbol, ins.lot_size))?;
         specs.push(InstrumentSpec::new(&symbol, id as u32, price, qty));
     }
@@ -362,7 +362,7 @@ pub fn resolve_inputs(
 ) -> anyhow::Result<(String, ReplayInputs)> {
     let (name, instruments, accounts, positions, captures, snapshots, scenario_orders) = match scenario {
         Some(dir) => {
-            let s = crate::scenario::Scenario::load(dir)?;
+            let s = gavel_sim::scenario::Scenario::load(dir)?;
             (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots, s.orders)
         }
         None => {
@@ -474,7 +474,7 @@ impl InputArgs {
 /// Parses a quote-currency decimal (e.g. `250000.5`) into quote units.
 pub fn parse_quote(text: &str) -> anyhow::Result<i128> {
     use gavel_engine::risk::instrument::QUOTE_DECIMALS;
-    let d = gavel_engine::risk::decimal::Decimal::parse(text).map_err(|e| anyhow::anyhow!("--fund {text:?}: {e}"))?;
+    let d = gavel_feeds::decimal::Decimal::parse(text).map_err(|e| anyhow::anyhow!("--fund {text:?}: {e}"))?;
     // At most 10^12 in quote currency: every amount the journal records fits its 64-bit word.
     const MAX_FUND_UNITS: i128 = 1_000_000_000_000 * gavel_engine::risk::instrument::QUOTE_SCALE;
     d.in_units_of(gavel_engine::risk::instrument::quote_unit())

@@ -23,7 +23,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use gavel_engine::engine::{EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
-use gavel_engine::risk::decimal::Decimal;
+use gavel_feeds::decimal::Decimal;
 use gavel_engine::risk::instrument::rate_unit;
 use gavel_engine::risk::penalty::PenaltyPolicy;
 use gavel_engine::venue_rules::{parse_rules, RULE_NAMES};
@@ -199,12 +199,7 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
 
 /// A rate in [`rate_unit`] parts as the shortest exact decimal string (`300_000` → `"0.003"`).
 pub fn rate_text(rate: i128) -> String {
-    let text = Decimal::from_units(rate, rate_unit()).to_string();
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        text
-    }
+    Decimal::from_units(rate, rate_unit()).normalized().to_string()
 }
 
 /// Writes `policy` as a policy TOML file that [`parse_policy`] reads back to the

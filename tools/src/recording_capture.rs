@@ -23,7 +23,7 @@ use gavel_feeds::recording::{url_query_param, RecordError, RecordKind, Recording
 use gavel_feeds::tardis_replay::{is_tardis_book_csv, open_lines};
 use gavel_feeds::wire::Venue;
 
-use crate::cmd::gen_accounts::detect_venue;
+use gavel_sim::generate::ranges::detect_venue;
 
 struct Owned {
     receive_ns: i64,

@@ -79,8 +79,8 @@ fn events(dir: &Path, set: &InstrumentSet) -> Vec<Event> {
         Instruments::new(vec![InstrumentSpec::new(
             &ins.symbol,
             0,
-            Grid::from_step(&ins.tick_size.to_string()).expect("tick"),
-            Grid::from_step(&ins.lot_size.to_string()).expect("lot"),
+            Grid::from_decimal(ins.tick_size).expect("tick"),
+            Grid::from_decimal(ins.lot_size).expect("lot"),
         )])
     };
     let clock = Clock::monotonic();

@@ -11,11 +11,13 @@
 #![warn(missing_docs)]
 
 pub mod agents;
+pub mod generate;
 pub mod orders;
 pub mod outcome;
+pub mod scenario;
 pub mod shadow;
 pub mod venues;
 pub mod world;
 
-pub use outcome::{format_money, Outcome, Series};
+pub use outcome::{Outcome, Series};
 pub use world::{World, WorldConfig};

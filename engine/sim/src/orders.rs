@@ -14,7 +14,7 @@
 //! by `|`. Each order's client id is its line number. Every error names the
 //! file, the line and the field.
 
-use gavel_engine::risk::{InstrumentSet, RiskBook};
+use gavel_engine::risk::{account_to_wire, InstrumentSet, RiskBook};
 use gavel_feeds::input_error::{InputError, Location};
 use gavel_feeds::wire::{order_flags, ClientOrder, Event, EventKind, Side, Venue};
 
@@ -92,7 +92,7 @@ pub fn parse_orders(text: &str, source: &str, book: &RiskBook) -> Result<Vec<Sch
                 other => return Err(err("flags", format!("{other:?} is not post_only or reduce_only"))),
             };
         }
-        let mut event = Event::new(EventKind::ClientOrder, Venue::Gavel, u32::from(instrument), ClientOrder { account: u64::from(account), price, qty })
+        let mut event = Event::new(EventKind::ClientOrder, Venue::Gavel, u32::from(instrument), ClientOrder { account: account_to_wire(account), price, qty })
             .with_side(side)
             .with_times(number, 0, 0);
         event.flags = flags;

@@ -97,15 +97,6 @@ impl Outcome {
     }
 }
 
-/// Formats integer money with `decimals` places (e.g. 1_234_500 with 6 → `1.234500`).
-pub fn format_money(units: i128, decimals: u32) -> String {
-    if decimals == 0 {
-        return units.to_string();
-    }
-    let scale = 10i128.pow(decimals);
-    let sign = if units < 0 { "-" } else { "" };
-    format!("{sign}{}.{:0width$}", units.abs() / scale, units.abs() % scale, width = decimals as usize)
-}
 
 #[cfg(test)]
 mod tests {
@@ -165,13 +156,5 @@ mod tests {
         o.arrival_harm = 40;
         o.arrival_notional = 4_000;
         assert!((o.arrival_slippage_bps() - 100.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn money_formats_exactly() {
-        assert_eq!(format_money(1_234_500, 6), "1.234500");
-        assert_eq!(format_money(-5, 2), "-0.05");
-        assert_eq!(format_money(0, 6), "0.000000");
-        assert_eq!(format_money(42, 0), "42");
     }
 }

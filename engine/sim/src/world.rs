@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use gavel_engine::engine::{Engine, EngineConfig, EnginePolicy};
 use gavel_engine::latency::StageHistogram;
 use gavel_engine::risk::instrument::InstrumentId;
-use gavel_engine::risk::{AccountId, Ledger, MarginMode, RiskBook};
+use gavel_engine::risk::{account_from_wire, account_to_wire, ledger_accounts, AccountId, Ledger, MarginMode, RiskBook};
 use gavel_feeds::clock::Clock;
 use gavel_feeds::wire::{
     auction_update, ledger_record, liquidation_stage, order_flags, report, AuctionNotice, ClientCancel, ClientOrder, Event, EventKind, ExecReport, Heartbeat, LedgerEntry,
@@ -328,7 +328,7 @@ impl World {
         let mut orders = Vec::new();
         for i in 0..instruments {
             for id in std::mem::take(&mut mm.resting[i]) {
-                let cancel = ClientCancel { account: u64::from(account), order_id: id, reserved: 0 };
+                let cancel = ClientCancel { account: account_to_wire(account), order_id: id, reserved: 0 };
                 orders.push(Event::new(EventKind::ClientCancel, Venue::Gavel, i as u32, cancel).with_times(id, now, now));
             }
             for side in [Side::Bid, Side::Ask] {
@@ -340,7 +340,7 @@ impl World {
                     }
                     let id = mm.next_id;
                     mm.next_id += 1;
-                    let mut e = Event::new(EventKind::ClientOrder, Venue::Gavel, i as u32, ClientOrder { account: u64::from(account), price, qty: q })
+                    let mut e = Event::new(EventKind::ClientOrder, Venue::Gavel, i as u32, ClientOrder { account: account_to_wire(account), price, qty: q })
                         .with_side(side)
                         .with_times(id, now, now);
                     e.flags = order_flags::TYPE_LIMIT | order_flags::POST_ONLY;
@@ -366,7 +366,9 @@ impl World {
                 let n: LiquidationNotice = o.payload();
                 match o.flags {
                     liquidation_stage::TRIGGERED => {
-                        self.liquidated.insert(n.account as AccountId);
+                        if let Some(account) = account_from_wire(n.account) {
+                            self.liquidated.insert(account);
+                        }
                     }
                     liquidation_stage::OWN_BOOK | liquidation_stage::AUCTION | liquidation_stage::ROUTED | liquidation_stage::BACKSTOP | liquidation_stage::ADL => {
                         self.series.liquidations.push((now, n.price));
@@ -377,13 +379,13 @@ impl World {
             }
             Some(EventKind::LedgerRecord) => {
                 let entry: LedgerEntry = o.payload();
-                let counterparty = (entry.accounts >> 32) as AccountId;
+                let (_, counterparty) = ledger_accounts(entry.accounts);
                 if o.flags == ledger_record::ADL {
                     let mult = self.engine.ledger().book.instruments().get(o.instrument as InstrumentId).quote_per_tick_lot;
                     self.adl_notional += i128::from(entry.amount) * i128::from(entry.price) * mult;
                 }
                 if o.flags == ledger_record::FILL {
-                    if let Some(agent) = self.agents.iter().position(|a| a.account == counterparty) {
+                    if let Some(agent) = self.agents.iter().position(|a| Some(a.account) == counterparty) {
                         // The liquidated account's lots are `amount`; the liquidator took the other side
                         // and hedges it: having bought, it sells into the venues' bids.
                         let bought = entry.amount < 0;
@@ -433,7 +435,7 @@ impl World {
     fn track_market_maker(&mut self, o: &Event) {
         let Some(mm) = self.market_maker.as_mut() else { return };
         let r: ExecReport = o.payload();
-        if r.account != u64::from(mm.account) {
+        if r.account != account_to_wire(mm.account) {
             return;
         }
         let key = (o.instrument, o.sequence);

@@ -3,11 +3,13 @@
 //! [`DepthView`] is the small interface execution needs from a book (a venue's
 //! mirrored L2 book or gavel's own): the `i`-th best level of a side. It is
 //! object safe, so execution takes `&[&dyn DepthView]` (one per venue) and merges
-//! them best-first without allocating. [`L2Book`] is a plain sorted-`Vec`
-//! implementation used by tests and the simulation; the lead wires the real
-//! mirrored books by implementing [`DepthView`] for them.
+//! them best-first without allocating. [`L2Book`] (the workspace's one L2 book
+//! type, from `gavel_feeds::venue_book`) implements it: the engine's venue
+//! mirrors, the simulated venues and the tests use it.
 
-use gavel_feeds::wire::{Event, EventKind, PriceLevel, Side, Venue};
+use gavel_feeds::wire::{Side, Venue};
+
+pub use gavel_feeds::venue_book::{L2Book, Walk};
 
 use super::lot::LotSide;
 
@@ -40,24 +42,6 @@ pub const fn within_limit(direction: LotSide, price: i64, limit: i64) -> bool {
     match direction {
         LotSide::Sell => price >= limit,
         LotSide::Buy => price <= limit,
-    }
-}
-
-/// The result of walking depth: how much would fill and for how much.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Walk {
-    /// Lots that would fill.
-    pub filled: i64,
-    /// Σ price × qty over the fills, in tick·lots.
-    pub notional: i128,
-    /// Price of the last (worst) level touched, 0 if none.
-    pub worst_price: i64,
-}
-
-impl Walk {
-    /// Volume-weighted average price in ticks, rounded down; `None` if nothing filled.
-    pub fn vwap_floor(&self) -> Option<i64> {
-        (self.filled > 0).then(|| (self.notional / self.filled as i128) as i64)
     }
 }
 
@@ -130,179 +114,15 @@ pub fn for_each_merged_level(
     }
 }
 
-/// A simple L2 book: levels in sorted `Vec`s with the best price at the end (bids
-/// ascending, asks descending), so that the busy top of the book moves little memory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct L2Book {
-    venue: Venue,
-    bids: Vec<(i64, i64)>,
-    asks: Vec<(i64, i64)>,
-}
-
-impl L2Book {
-    /// An empty book for `venue`.
-    pub fn new(venue: Venue) -> Self {
-        Self {
-            venue,
-            bids: Vec::new(),
-            asks: Vec::new(),
-        }
-    }
-
-    /// An empty book for `venue` with room for `levels` price levels per side
-    /// (see [`L2Book::set_level_bounded`]).
-    pub fn with_capacity(venue: Venue, levels: usize) -> Self {
-        Self {
-            venue,
-            bids: Vec::with_capacity(levels),
-            asks: Vec::with_capacity(levels),
-        }
-    }
-
-    /// Quantity resting at `price` on `side` (0 when there is no such level).
-    pub fn qty_at(&self, side: Side, price: i64) -> i64 {
-        let levels = match side {
-            Side::Bid => &self.bids,
-            Side::Ask => &self.asks,
-            Side::None => return 0,
-        };
-        Self::search(levels, side, price).map_or(0, |i| levels[i].1)
-    }
-
-    /// Removes every level.
-    pub fn clear(&mut self) {
-        self.bids.clear();
-        self.asks.clear();
-    }
-
-    /// Like [`L2Book::set_level`], but a new level on a side already at its capacity is
-    /// refused (returns `false`, nothing changes) instead of growing the storage.
-    pub fn set_level_bounded(&mut self, side: Side, price: i64, qty: i64) -> bool {
-        let full = match side {
-            Side::Bid => self.bids.len() == self.bids.capacity(),
-            Side::Ask => self.asks.len() == self.asks.capacity(),
-            Side::None => return false,
-        };
-        if full && qty > 0 {
-            let levels = if side == Side::Bid { &self.bids } else { &self.asks };
-            let exists = Self::search(levels, side, price).is_ok();
-            if !exists {
-                return false;
-            }
-        }
-        self.set_level(side, price, qty)
-    }
-
-    /// A book from unsorted `(price, qty)` levels (non-positive quantities dropped).
-    pub fn from_levels(venue: Venue, bids: &[(i64, i64)], asks: &[(i64, i64)]) -> Self {
-        let mut book = Self::new(venue);
-        for &(price, qty) in bids {
-            book.set_level(Side::Bid, price, qty);
-        }
-        for &(price, qty) in asks {
-            book.set_level(Side::Ask, price, qty);
-        }
-        book
-    }
-
-    fn levels_mut(&mut self, side: Side) -> Option<&mut Vec<(i64, i64)>> {
-        match side {
-            Side::Bid => Some(&mut self.bids),
-            Side::Ask => Some(&mut self.asks),
-            Side::None => None,
-        }
-    }
-
-    /// Where `price` is (or would go) in a side stored best-last.
-    fn search(levels: &[(i64, i64)], side: Side, price: i64) -> Result<usize, usize> {
-        levels.binary_search_by(|&(p, _)| match side {
-            Side::Bid => p.cmp(&price),
-            _ => price.cmp(&p),
-        })
-    }
-
-    /// Sets the absolute quantity at `price` (0 or less removes the level);
-    /// `Side::None` is ignored and reported as `false`.
-    pub fn set_level(&mut self, side: Side, price: i64, qty: i64) -> bool {
-        let Some(levels) = self.levels_mut(side) else {
-            return false;
-        };
-        let position = Self::search(levels, side, price);
-        match (position, qty > 0) {
-            (Ok(i), true) => levels[i].1 = qty,
-            (Ok(i), false) => {
-                levels.remove(i);
-            }
-            (Err(i), true) => levels.insert(i, (price, qty)),
-            (Err(_), false) => {}
-        }
-        true
-    }
-
-    /// Applies a wire `BookLevel`/`SnapshotLevel`/`BookTop` event; returns false
-    /// (and changes nothing) for other kinds or a bad side.
-    pub fn apply(&mut self, event: &Event) -> bool {
-        match event.kind() {
-            Some(EventKind::BookLevel | EventKind::SnapshotLevel) => {
-                let level: PriceLevel = event.payload();
-                match event.side() {
-                    Some(side @ (Side::Bid | Side::Ask)) => self.set_level(side, level.price, level.qty),
-                    _ => false,
-                }
-            }
-            _ => false,
-        }
-    }
-
-    /// Consumes liquidity as a marketable order in `direction` for up to `qty`
-    /// lots, not beyond `limit` if given; returns what filled.
-    pub fn consume(&mut self, direction: LotSide, qty: i64, limit: Option<i64>) -> Walk {
-        let side = side_hit(direction);
-        let mut out = Walk::default();
-        let Some(levels) = self.levels_mut(side) else {
-            return out;
-        };
-        let mut emptied = 0;
-        for level in levels.iter_mut().rev() {
-            if out.filled >= qty || limit.is_some_and(|l| !within_limit(direction, level.0, l)) {
-                break;
-            }
-            let take = level.1.min(qty - out.filled);
-            out.filled += take;
-            out.notional += level.0 as i128 * take as i128;
-            out.worst_price = level.0;
-            level.1 -= take;
-            if level.1 == 0 {
-                emptied += 1;
-            }
-        }
-        let keep = levels.len() - emptied;
-        levels.truncate(keep);
-        out
-    }
-
-    /// Total lots on `side`.
-    pub fn total_qty(&self, side: Side) -> i64 {
-        match side {
-            Side::Bid => self.bids.iter().map(|l| l.1).sum(),
-            Side::Ask => self.asks.iter().map(|l| l.1).sum(),
-            Side::None => 0,
-        }
-    }
-}
-
 impl DepthView for L2Book {
+    #[inline]
     fn venue(&self) -> Venue {
-        self.venue
+        L2Book::venue(self)
     }
 
+    #[inline]
     fn level(&self, side: Side, index: usize) -> Option<(i64, i64)> {
-        let levels = match side {
-            Side::Bid => &self.bids,
-            Side::Ask => &self.asks,
-            Side::None => return None,
-        };
-        levels.len().checked_sub(index + 1).map(|i| levels[i])
+        self.nth_best(side, index).map(|l| (l.price, l.qty))
     }
 }
 
@@ -364,44 +184,5 @@ mod tests {
         let b = book(Venue::Okx, &[], &[(102, 2)]);
         let w = walk_venues(&[&a, &b], LotSide::Buy, 10, Some(102));
         assert_eq!(w.filled, 3);
-    }
-
-    #[test]
-    fn consume_removes_liquidity() {
-        let mut b = book(Venue::Synthetic, &[], &[(101, 1), (102, 2), (103, 4)]);
-        let w = b.consume(LotSide::Buy, 2, None);
-        assert_eq!(
-            w,
-            Walk {
-                filled: 2,
-                notional: 101 + 102,
-                worst_price: 102
-            }
-        );
-        assert_eq!(b.best(Side::Ask), Some((102, 1)));
-        let w = b.consume(LotSide::Buy, 10, Some(102));
-        assert_eq!(w.filled, 1);
-        assert_eq!(b.total_qty(Side::Ask), 4);
-    }
-
-    #[test]
-    fn wire_level_events_update_the_book() {
-        let mut b = L2Book::new(Venue::BinanceUsdm);
-        let ev = Event::new(
-            EventKind::BookLevel,
-            Venue::BinanceUsdm,
-            1,
-            PriceLevel {
-                price: 100,
-                qty: 5,
-                index: 0,
-            },
-        )
-        .with_side(Side::Bid);
-        assert!(b.apply(&ev));
-        assert_eq!(b.best(Side::Bid), Some((100, 5)));
-        let mut bad = ev;
-        bad.side = 0;
-        assert!(!b.apply(&bad));
     }
 }

@@ -1,6 +1,7 @@
 //! The input from the risk engine: one position to close ([`LiquidationLot`]).
 
 use super::fixed::MAX_PRICE_TICKS;
+use crate::risk::AccountId;
 
 /// Which way the protocol must trade to close the position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -22,7 +23,7 @@ pub struct LiquidationLot {
     /// gavel instrument id.
     pub instrument: u32,
     /// Account being liquidated.
-    pub account: u64,
+    pub account: AccountId,
     /// Trade direction that closes the position.
     pub side: LotSide,
     /// Lots to close (> 0).
@@ -109,6 +110,23 @@ impl LiquidationLot {
 /// Quote value of `qty` lots at `price` ticks: `price × qty × multiplier`.
 pub fn value(price: i64, qty: i64, multiplier: i64) -> i128 {
     price as i128 * qty as i128 * multiplier as i128
+}
+
+/// Expected value lost when `lot` (a whole lot or a part) fills for `notional`
+/// tick·lots: slippage against the mark (quote units) plus the lot's full
+/// penalty budget. The budget is the same for every route of the same lot, so
+/// it does not tilt the choice; it keeps the figures comparable with realised
+/// value lost.
+pub fn lost_for(lot: &LiquidationLot, notional: i128, multiplier: i64) -> i128 {
+    if lot.qty <= 0 {
+        return 0;
+    }
+    let at_mark = value(lot.mark, lot.qty, 1);
+    let slippage = match lot.side {
+        LotSide::Sell => at_mark - notional,
+        LotSide::Buy => notional - at_mark,
+    };
+    slippage * multiplier as i128 + lot.penalty_budget as i128
 }
 
 #[cfg(test)]

@@ -7,11 +7,11 @@
 
 use gavel_feeds::wire::Venue;
 
-use super::depth::{walk, DepthView, L2Book};
+use super::depth::{side_hit, walk, DepthView, L2Book};
 use super::events::{EventSink, ExecutionEvent};
 use super::fixed::Ray;
 use super::ledger::LotLedger;
-use super::lot::{value, LiquidationLot, LotSide};
+use super::lot::{lost_for, value, LiquidationLot, LotSide};
 use super::policy::InstrumentPolicy;
 
 /// Index of the venue with the most lots on the side `side` consumes (ties: lowest index).
@@ -35,7 +35,7 @@ pub fn expected_naive_cost(lot: &LiquidationLot, policy: &InstrumentPolicy, view
         None => Default::default(),
     };
     let notional = w.notional + lot.bankruptcy as i128 * (lot.qty - w.filled) as i128;
-    super::route::lost_for(lot, notional, policy.contract_multiplier)
+    lost_for(lot, notional, policy.contract_multiplier)
 }
 
 /// Executes the naive route on simulated books (consuming their liquidity) at
@@ -52,7 +52,7 @@ pub fn execute_naive(
     let deepest = deepest_venue(&views, lot.side);
     if let Some(index) = deepest {
         let book = &mut books[index];
-        let fill = book.consume(lot.side, lot.qty, None);
+        let fill = book.consume(side_hit(lot.side), lot.qty, None);
         if fill.filled > 0 {
             let split = ledger.record_fill_notional(fill.filled, fill.notional, Ray::ZERO, false);
             sink.emit(ExecutionEvent::NaiveFilled {

@@ -22,27 +22,10 @@ use super::curve::{Curve, NS_PER_SEC};
 use super::depth::{walk_venues, DepthView};
 use super::events::{EventSink, ExecutionEvent, Route, RouteReason};
 use super::fixed::{mul_div_floor, Ray, RAY};
-use super::lot::{value, LiquidationLot, LotSide};
+use super::lot::{lost_for, value, LiquidationLot, LotSide};
 use super::naive::expected_naive_cost;
 use super::policy::{InstrumentPolicy, RouteMode};
 use super::slicing::{capacity, plan};
-
-/// Expected value lost when `lot` (a whole lot or a part) fills for `notional`
-/// tick·lots: slippage against the mark (quote units) plus the lot's full
-/// penalty budget. The budget is the same for every route of the same lot, so
-/// it does not tilt the choice; it keeps the figures comparable with realised
-/// value lost.
-pub fn lost_for(lot: &LiquidationLot, notional: i128, multiplier: i64) -> i128 {
-    if lot.qty <= 0 {
-        return 0;
-    }
-    let at_mark = value(lot.mark, lot.qty, 1);
-    let slippage = match lot.side {
-        LotSide::Sell => at_mark - notional,
-        LotSide::Buy => notional - at_mark,
-    };
-    slippage * multiplier as i128 + lot.penalty_budget as i128
-}
 
 /// Expected clearing notional of an auction of `qty` lots after the first `skip`
 /// lots of depth are gone (see the module docs).

@@ -81,7 +81,7 @@ impl Market {
             if limit.is_some_and(|l| !super::depth::within_limit(direction, price, l)) {
                 break;
             }
-            let fill = self.books[i].consume(direction, level_qty.min(qty - out.filled), Some(price));
+            let fill = self.books[i].consume(side_hit(direction), level_qty.min(qty - out.filled), Some(price));
             self.touch(i, now_ns);
             out.filled += fill.filled;
             out.notional += fill.notional;
@@ -92,7 +92,7 @@ impl Market {
 
     /// Consumes from one venue only (a child order sent there).
     pub fn consume_at(&mut self, venue: usize, direction: LotSide, qty: i64, limit: Option<i64>, now_ns: i64) -> Walk {
-        let fill = self.books[venue].consume(direction, qty, limit);
+        let fill = self.books[venue].consume(side_hit(direction), qty, limit);
         if fill.filled > 0 {
             self.touch(venue, now_ns);
         }

@@ -1,7 +1,7 @@
 //! Decoding of wire [`EventKind::ClientOrder`] and [`EventKind::ClientCancel`]
 //! events into book requests. The book's own API stays plain; this is the glue.
 
-use super::AccountId;
+use crate::risk::{account_from_wire, AccountId};
 use super::{NewOrder, OrderType, Reject, Stp};
 use gavel_feeds::wire::{order_flags, ClientCancel, ClientOrder, Event, EventKind, Side};
 
@@ -26,7 +26,7 @@ pub fn decode(ev: &Event) -> Option<Result<Request, Reject>> {
         EventKind::ClientOrder => Some(decode_order(ev).map(Request::New)),
         EventKind::ClientCancel => {
             let c: ClientCancel = ev.payload();
-            Some(AccountId::try_from(c.account).map_err(|_| Reject::InvalidAccount).map(|account| Request::Cancel {
+            Some(account_from_wire(c.account).ok_or(Reject::InvalidAccount).map(|account| Request::Cancel {
                 account,
                 order_id: c.order_id,
             }))
@@ -48,7 +48,7 @@ fn decode_order(ev: &Event) -> Result<NewOrder, Reject> {
         _ => return Err(Reject::InvalidFlags),
     };
     let p: ClientOrder = ev.payload();
-    let account = AccountId::try_from(p.account).map_err(|_| Reject::InvalidAccount)?;
+    let account = account_from_wire(p.account).ok_or(Reject::InvalidAccount)?;
     Ok(NewOrder {
         id: ev.sequence,
         account,

@@ -358,7 +358,7 @@ impl Engine {
         let lot = LiquidationLot {
             id: liq.id as u32,
             instrument: u32::from(liq.instrument),
-            account: u64::from(liq.account),
+            account: liq.account,
             side: liq.lot_side(),
             qty: liq.remaining,
             mark: self.current_mark(slot),

@@ -9,9 +9,33 @@
 //! total realized over a round trip is exact.
 
 use super::instrument::InstrumentId;
+use super::trigger_price::Trigger;
 
-/// Index of an account in a [`super::book::RiskBook`].
+/// Index of an account in a [`super::book::RiskBook`]: the one account id of the
+/// workspace. Wire payloads keep a fixed 64-bit account field; convert with
+/// [`account_to_wire`] and [`account_from_wire`] only.
 pub type AccountId = u32;
+
+/// An account id as a wire payload's 64-bit account field.
+#[inline]
+pub const fn account_to_wire(id: AccountId) -> u64 {
+    id as u64
+}
+
+/// The account id in a wire payload's 64-bit account field; `None` when the
+/// field is wider than an [`AccountId`] (the caller refuses the event).
+#[inline]
+pub fn account_from_wire(field: u64) -> Option<AccountId> {
+    AccountId::try_from(field).ok()
+}
+
+/// A ledger record's `accounts` word (account in the low half, counterparty in
+/// the high half, `u32::MAX` for none) as `(account, counterparty)`.
+#[inline]
+pub const fn ledger_accounts(word: u64) -> (AccountId, Option<AccountId>) {
+    let counterparty = (word >> 32) as AccountId;
+    (word as AccountId, if counterparty == AccountId::MAX { None } else { Some(counterparty) })
+}
 
 /// How an account's collateral backs its positions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +60,7 @@ pub struct Position {
     /// The key this position currently has in the trigger index (kept by
     /// [`super::book::RiskBook`]; `None` when not indexed) and whether it is
     /// a conservative entry (multi-position cross account).
-    pub(crate) indexed: Option<(super::margin::Trigger, bool)>,
+    pub(crate) indexed: Option<(Trigger, bool)>,
 }
 
 impl Position {
@@ -160,6 +184,15 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_account_fields_convert_in_one_place() {
+        assert_eq!(account_to_wire(7), 7u64);
+        assert_eq!(account_from_wire(u64::from(u32::MAX)), Some(u32::MAX));
+        assert_eq!(account_from_wire(1 << 32), None);
+        assert_eq!(ledger_accounts(5 | (9 << 32)), (5, Some(9)));
+        assert_eq!(ledger_accounts(5 | (u64::from(u32::MAX) << 32)), (5, None));
+    }
 
     #[test]
     fn fills_keep_exact_entry_and_realize_pnl() {

@@ -203,9 +203,10 @@ pub fn validate_brackets(brackets: &[Bracket]) -> Result<(), String> {
     Ok(())
 }
 
-/// Quote units as a decimal string with all six decimals.
-pub fn format_money(units: i128) -> String {
-    Decimal::from_units(units, quote_unit()).to_string()
+/// Integer money as exact decimal text with `decimals` places: quote units with
+/// [`QUOTE_DECIMALS`] (`1_234_500` → `1.234500`), cents with 2 (`-5` → `-0.05`).
+pub fn format_money(units: i128, decimals: u32) -> String {
+    Decimal { mantissa: units, scale: decimals }.to_string()
 }
 
 /// A loaded set of instruments with lookup by symbol.
@@ -380,7 +381,7 @@ impl InstrumentSet {
                                 "maintenance_amount",
                                 format!(
                                     "is {d} but continuity with the previous bracket requires {}",
-                                    format_money(expected)
+                                    format_money(expected, QUOTE_DECIMALS)
                                 ),
                             ));
                         }
@@ -480,6 +481,14 @@ brackets = [
   { notional_cap = "inf", maintenance_rate = "0.01", max_leverage = 50 },
 ]
 "#;
+
+    #[test]
+    fn money_formats_exactly() {
+        assert_eq!(format_money(1_234_500, QUOTE_DECIMALS), "1.234500");
+        assert_eq!(format_money(-5, 2), "-0.05");
+        assert_eq!(format_money(0, QUOTE_DECIMALS), "0.000000");
+        assert_eq!(format_money(42, 0), "42");
+    }
 
     #[test]
     fn loads_brackets_and_derives_cum() {

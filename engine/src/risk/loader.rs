@@ -23,7 +23,7 @@ use gavel_feeds::{InputError, Location};
 use super::account::MarginMode;
 use super::book::RiskBook;
 use super::decimal::Decimal;
-use super::instrument::{format_money, quote_unit, MAX_MONEY, MAX_POSITION_TICK_VALUE};
+use super::instrument::{format_money, quote_unit, MAX_MONEY, MAX_POSITION_TICK_VALUE, QUOTE_DECIMALS};
 
 fn rows<'a>(text: &'a str) -> impl Iterator<Item = (u64, Vec<&'a str>)> + 'a {
     text.lines().enumerate().filter_map(|(i, line)| {
@@ -45,7 +45,7 @@ fn money(source: &str, line: u64, field: &str, text: &str) -> Result<i128, Input
     let d = Decimal::parse(text).map_err(|e| err(e.to_string()))?;
     let v = d.in_units_of(quote_unit()).ok_or_else(|| err(format!("{text:?} has more than 6 decimals or is out of range")))?;
     if v.abs() > MAX_MONEY {
-        return Err(err(format!("{text} is beyond the bound of {} quote currency", format_money(MAX_MONEY))));
+        return Err(err(format!("{text} is beyond the bound of {} quote currency", format_money(MAX_MONEY, QUOTE_DECIMALS))));
     }
     Ok(v)
 }
@@ -102,7 +102,7 @@ pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<u
                 format!(
                     "{} lots is beyond the bound: |size| × tick value per lot must be at most {} quote currency per tick",
                     size,
-                    format_money(MAX_POSITION_TICK_VALUE)
+                    format_money(MAX_POSITION_TICK_VALUE, QUOTE_DECIMALS)
                 ),
             ));
         }
@@ -113,7 +113,7 @@ pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<u
         let out_of_range = || {
             err(
                 "entry_price",
-                format!("entry notional |size| × entry_price is beyond the bound of {} quote currency", format_money(MAX_MONEY)),
+                format!("entry notional |size| × entry_price is beyond the bound of {} quote currency", format_money(MAX_MONEY, QUOTE_DECIMALS)),
             )
         };
         let mantissa = i128::from(size)

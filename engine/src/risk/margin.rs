@@ -17,6 +17,7 @@
 use super::account::{Account, MarginMode, Position};
 use super::decimal::{div_ceil, div_floor};
 use super::instrument::{Instrument, InstrumentSet, RATE_SCALE};
+use super::trigger_price::Trigger;
 
 /// Equity and maintenance of one margin unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,34 +85,6 @@ pub fn unit_health_of(instruments: &InstrumentSet, marks: &[Option<i64>], accoun
     match account.mode {
         MarginMode::Cross => cross_health(instruments, marks, account),
         MarginMode::Isolated => unit_health(instruments, marks, position.isolated_margin, std::iter::once(position)),
-    }
-}
-
-/// Where a position's liquidation starts, in ticks (see the module docs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Trigger {
-    /// Long: liquidatable iff `mark < price` (price may be ≤ 0: never).
-    Long(i64),
-    /// Short: liquidatable iff `mark > price` (price may be < 0: always).
-    Short(i64),
-}
-
-impl Trigger {
-    /// True when `mark` is past the trigger.
-    #[inline]
-    pub fn crossed(self, mark: i64) -> bool {
-        match self {
-            Trigger::Long(t) => mark < t,
-            Trigger::Short(t) => mark > t,
-        }
-    }
-
-    /// The liquidation price in ticks if it is a positive price.
-    pub fn price(self) -> Option<i64> {
-        let t = match self {
-            Trigger::Long(t) | Trigger::Short(t) => t,
-        };
-        (t > 0).then_some(t)
     }
 }
 

@@ -16,7 +16,6 @@
 
 pub mod account;
 pub mod book;
-pub mod decimal;
 pub mod events;
 pub mod instrument;
 pub mod insurance;
@@ -30,13 +29,17 @@ pub mod penalty;
 pub mod predictive;
 pub mod report;
 pub mod trigger;
+pub mod trigger_price;
 pub mod volatility;
 
-pub use account::{Account, AccountId, MarginMode, Position};
+/// The exact decimal type and rounding helpers (one for the workspace, from `gavel_feeds`).
+pub use gavel_feeds::decimal;
+pub use account::{account_from_wire, account_to_wire, ledger_accounts, Account, AccountId, MarginMode, Position};
 pub use book::RiskBook;
 pub use events::RiskEvent;
 pub use instrument::{Instrument, InstrumentId, InstrumentSet};
 pub use insurance::InsuranceFund;
 pub use ledger::{Ledger, LiquidationFill, LiquidationOutcome};
 pub use liquidation::{LiquidationParams, LiquidationRequest};
-pub use margin::{Health, Trigger};
+pub use margin::Health;
+pub use trigger_price::Trigger;

@@ -4,7 +4,7 @@
 use super::account::MarginMode;
 use super::book::RiskBook;
 use super::decimal::Decimal;
-use super::instrument::format_money;
+use super::instrument::{format_money, QUOTE_DECIMALS};
 use super::margin;
 
 /// CSV header of the report, in column order.
@@ -68,8 +68,8 @@ pub fn report(book: &RiskBook) -> Result<Vec<ReportRow>, String> {
                 instrument: String::new(),
                 size: String::new(),
                 mark: String::new(),
-                equity: format_money(acc.wallet),
-                maintenance: format_money(0),
+                equity: format_money(acc.wallet, QUOTE_DECIMALS),
+                maintenance: format_money(0, QUOTE_DECIMALS),
                 health: String::new(),
                 liquidation_price: String::new(),
                 bankruptcy_price: String::new(),
@@ -93,8 +93,8 @@ pub fn report(book: &RiskBook) -> Result<Vec<ReportRow>, String> {
                 instrument: instrument.symbol.clone(),
                 size: instrument.format_size(p.size),
                 mark: instrument.format_price(mark),
-                equity: format_money(h.equity),
-                maintenance: format_money(h.maintenance()),
+                equity: format_money(h.equity, QUOTE_DECIMALS),
+                maintenance: format_money(h.maintenance(), QUOTE_DECIMALS),
                 health: h
                     .ratio_e4()
                     .map(|r| Decimal { mantissa: r, scale: 4 }.to_string())

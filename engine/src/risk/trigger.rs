@@ -10,7 +10,7 @@
 
 
 use super::account::AccountId;
-use super::margin::Trigger;
+use super::trigger_price::Trigger;
 use super::ordered_set::OrderedSet;
 
 /// Ordered liquidation prices of one instrument.

@@ -87,7 +87,7 @@ impl BinanceBookSync {
             flavor: Flavor::of(venue),
             venue,
             instrument,
-            book: L2Book::with_capacity(2048),
+            book: L2Book::with_capacity(venue, 2048),
             state: State::AwaitingSnapshot,
             pending: Vec::with_capacity(1024),
             pending_levels: Vec::with_capacity(1 << 16),
@@ -291,7 +291,7 @@ impl BinanceBookSync {
 fn apply_level(book: &mut L2Book, ev: &Event) {
     let level: PriceLevel = ev.payload();
     if let Some(side @ (Side::Bid | Side::Ask)) = ev.side() {
-        book.set(side, level.price, level.qty);
+        book.set_level(side, level.price, level.qty);
     }
 }
 

@@ -25,7 +25,7 @@ impl BybitBookSync {
     pub fn new(instrument: u32) -> Self {
         BybitBookSync {
             instrument,
-            book: L2Book::with_capacity(512),
+            book: L2Book::with_capacity(Venue::Bybit, 512),
             last_update_id: None,
             stats: SyncStats::default(),
         }

@@ -33,7 +33,7 @@ impl BybitV2BookSync {
     pub fn new(instrument: u32) -> Self {
         BybitV2BookSync {
             instrument,
-            book: L2Book::with_capacity(256),
+            book: L2Book::with_capacity(Venue::Bybit, 256),
             last_cross_seq: None,
             stats: SyncStats::default(),
             unknown_levels: 0,
@@ -109,7 +109,7 @@ impl BybitV2BookSync {
             } else {
                 level.qty
             };
-            self.book.set(side, level.price, qty);
+            self.book.set_level(side, level.price, qty);
         }
         self.finish(cross_seq, receive_ns, emit);
     }

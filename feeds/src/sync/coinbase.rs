@@ -29,7 +29,7 @@ impl CoinbaseBookSync {
     pub fn new(instrument: u32) -> Self {
         CoinbaseBookSync {
             instrument,
-            book: L2Book::with_capacity(1 << 15),
+            book: L2Book::with_capacity(Venue::Coinbase, 1 << 15),
             synced: false,
             last_frame: None,
             stats: SyncStats::default(),

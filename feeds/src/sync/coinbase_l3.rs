@@ -74,7 +74,7 @@ impl CoinbaseL3Sync {
         CoinbaseL3Sync {
             instrument,
             orders: HashMap::with_capacity(max_orders),
-            book: L2Book::with_capacity(1 << 14),
+            book: L2Book::with_capacity(Venue::Coinbase, 1 << 14),
             synced: false,
             last_sequence: 0,
             buffer: Vec::with_capacity(max_buffer * 2),
@@ -219,7 +219,7 @@ impl CoinbaseL3Sync {
     fn level_add(&mut self, side: Side, price: i64, delta: i64) -> bool {
         match self.book.qty_at(side, price).checked_add(delta) {
             Some(qty) => {
-                self.book.set(side, price, qty);
+                self.book.set_level(side, price, qty);
                 true
             }
             None => false,

@@ -57,7 +57,7 @@ pub(crate) fn apply_levels(book: &mut L2Book, events: &[Event], kind: EventKind)
     for event in events.iter().filter(|e| e.kind == kind as u8) {
         let level: PriceLevel = event.payload();
         if let Some(side @ (Side::Bid | Side::Ask)) = event.side() {
-            book.set(side, level.price, level.qty);
+            book.set_level(side, level.price, level.qty);
         }
     }
 }

@@ -82,7 +82,7 @@ impl OkxBookSync {
             instrument,
             price,
             qty,
-            book: L2Book::with_capacity(512),
+            book: L2Book::with_capacity(Venue::Okx, 512),
             synced: false,
             last_seq: None,
             text: String::with_capacity(2048),

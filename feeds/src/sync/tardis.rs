@@ -30,7 +30,7 @@ impl TardisBookSync {
         TardisBookSync {
             venue,
             instrument,
-            book: L2Book::with_capacity(1024),
+            book: L2Book::with_capacity(venue, 1024),
             last_seq: None,
             stats: SyncStats::default(),
         }

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use gavel_engine::engine_loop::PinOutcome;
 use gavel_engine::engine::BUILTIN_POLICIES;
-use gavel_sim::format_money;
-use gavel_engine::risk::instrument::{QUOTE_DECIMALS, QUOTE_SCALE};
+use gavel_engine::risk::instrument::{format_money, QUOTE_DECIMALS, QUOTE_SCALE};
 use gavel_feeds::clock::Clock;
 use serde_json::json;
 

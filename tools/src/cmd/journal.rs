@@ -142,9 +142,9 @@ fn fields(e: &Event) -> (&'static str, Vec<(&'static str, serde_json::Value)>) {
         }
         Some(EventKind::LedgerRecord) => {
             let l: LedgerEntry = e.payload();
-            let counterparty = (l.accounts >> 32) as u32;
-            let mut f = vec![("type", json!(ledger_name(e.flags))), ("account", json!(l.accounts as u32))];
-            if counterparty != u32::MAX {
+            let (account, counterparty) = gavel_engine::risk::ledger_accounts(l.accounts);
+            let mut f = vec![("type", json!(ledger_name(e.flags))), ("account", json!(account))];
+            if let Some(counterparty) = counterparty {
                 f.push(("counterparty", json!(counterparty)));
             }
             f.push(("price", json!(l.price)));

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
-use gavel_engine::risk::instrument::{format_money, InstrumentSet, MAX_MONEY};
+use gavel_engine::risk::instrument::{format_money, InstrumentSet, MAX_MONEY, QUOTE_DECIMALS};
 use gavel_engine::risk::report::{report, CSV_HEADER};
 use gavel_engine::risk::{loader, RiskBook};
 use gavel_engine::venue_rules::{self, PositionState, VenueRules};
@@ -98,8 +98,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let Some(notional) = largest.filter(|&n| n > MAX_MONEY) {
             return Err(anyhow!(
                 "--mark {m:?}: a position's notional at this price ({} quote currency) is beyond the bound of {}",
-                format_money(notional),
-                format_money(MAX_MONEY)
+                format_money(notional, QUOTE_DECIMALS),
+                format_money(MAX_MONEY, QUOTE_DECIMALS)
             ));
         }
         book.set_mark(id, ticks, &mut sink);

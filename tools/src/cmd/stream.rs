@@ -11,7 +11,7 @@ use gavel_engine::engine_loop::{pin_current_thread, EngineLoop, Mode, NoopHandle
 use gavel_engine::ring_source::RingSource;
 use gavel_feeds::clock::Clock;
 use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig};
-use gavel_feeds::synthetic::{market_stream, StreamSpec};
+use gavel_sim::generate::stream::{market_stream, StreamSpec};
 
 /// Arguments of `gavel stream`.
 #[derive(clap::Args, Debug)]

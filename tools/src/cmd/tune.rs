@@ -15,8 +15,8 @@ use anyhow::Context;
 use gavel_engine::engine_loop::PinOutcome;
 use gavel_engine::engine::{EnginePolicy as LiquidationPolicy, Stage};
 use gavel_sim::Outcome as OutcomeRecorder;
-use gavel_engine::risk::decimal::Decimal;
-use gavel_engine::risk::instrument::{rate_unit, InstrumentSet, QUOTE_DECIMALS, QUOTE_SCALE, RATE_SCALE};
+use gavel_feeds::decimal::Decimal;
+use gavel_engine::risk::instrument::{format_money, rate_unit, InstrumentSet, QUOTE_DECIMALS, QUOTE_SCALE, RATE_SCALE};
 use gavel_engine::risk::penalty::PenaltyPolicy;
 use gavel_feeds::clock::Clock;
 use serde_json::json;
@@ -256,18 +256,12 @@ pub fn objective_scaled(terms: &Terms, weights: Weights) -> i128 {
 
 /// A scaled objective in quote currency, exact (e.g. `1234.5` for 1 234.5 quote).
 pub fn objective_text(scaled: i128) -> String {
-    let exact = Decimal { mantissa: scaled, scale: QUOTE_DECIMALS + 8 }.to_string();
-    let trimmed = exact.trim_end_matches('0').trim_end_matches('.');
-    if trimmed.is_empty() || trimmed == "-" {
-        "0".into()
-    } else {
-        trimmed.to_string()
-    }
+    Decimal { mantissa: scaled, scale: QUOTE_DECIMALS + 8 }.normalized().to_string()
 }
 
 /// A scaled objective in quote currency with 2 decimals (truncated), for tables.
 pub fn objective_short(scaled: i128) -> String {
-    gavel_sim::format_money(scaled / (RATE_SCALE * QUOTE_SCALE / 100), 2)
+    format_money(scaled / (RATE_SCALE * QUOTE_SCALE / 100), 2)
 }
 
 /// Arguments of `gavel tune`.

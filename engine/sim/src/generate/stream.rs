@@ -1,8 +1,8 @@
 //! Synthetic market streams for demos, tests and benchmarks: a random-walk
 //! mid price with book level updates, trades and mark prices around it.
 
-use crate::rng::SplitMix64;
-use crate::wire::{Event, EventKind, MarkPrice, PriceLevel, Side, TradePrint, Venue};
+use gavel_feeds::rng::SplitMix64;
+use gavel_feeds::wire::{Event, EventKind, MarkPrice, PriceLevel, Side, TradePrint, Venue};
 
 /// Parameters of a synthetic stream.
 #[derive(Clone, Debug)]

@@ -1,4 +1,4 @@
-//! Exact decimal strings to fixed point and back: no floats anywhere.
+//! [`Decimal`]: an exact decimal number, parsed from and printed as text.
 //!
 //! A [`Decimal`] is `mantissa × 10^-scale`. Tick size, lot size, rates and
 //! money are parsed into decimals and then converted to integer units by exact
@@ -7,8 +7,7 @@
 
 use std::fmt;
 
-/// Most fractional digits accepted in an input decimal.
-pub const MAX_SCALE: u32 = 18;
+use super::{pow10, MAX_DECIMALS};
 
 /// An exact decimal number `mantissa × 10^-scale`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,37 +18,29 @@ pub struct Decimal {
     pub scale: u32,
 }
 
-/// Why a decimal string was refused.
+/// Why [`Decimal::parse`] refused a string (the text is kept for the message).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum DecimalError {
+pub enum ParseDecimalError {
     /// Empty, a stray character, or an exponent.
     Syntax(String),
     /// More digits than fit in the fixed-point range.
     TooLarge(String),
-    /// The value is not a whole number of the requested unit.
-    NotMultiple {
-        /// The value as written.
-        value: String,
-        /// The unit it must be a multiple of.
-        unit: String,
-    },
 }
 
-impl fmt::Display for DecimalError {
+impl fmt::Display for ParseDecimalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecimalError::Syntax(s) => write!(f, "not a decimal number: {s:?}"),
-            DecimalError::TooLarge(s) => write!(f, "decimal out of range: {s:?}"),
-            DecimalError::NotMultiple { value, unit } => {
-                write!(f, "{value:?} is not a whole multiple of {unit}")
-            }
+            ParseDecimalError::Syntax(s) => write!(f, "not a decimal number: {s:?}"),
+            ParseDecimalError::TooLarge(s) => write!(f, "decimal out of range: {s:?}"),
         }
     }
 }
 
+impl std::error::Error for ParseDecimalError {}
+
 impl Decimal {
     /// Parses `[+-]digits[.digits]` exactly (no exponent, no separators).
-    pub fn parse(text: &str) -> Result<Decimal, DecimalError> {
+    pub fn parse(text: &str) -> Result<Decimal, ParseDecimalError> {
         let s = text.trim();
         let (negative, body) = match s.as_bytes().first() {
             Some(b'-') => (true, &s[1..]),
@@ -61,20 +52,20 @@ impl Decimal {
             None => (body, ""),
         };
         if int_part.is_empty() && frac_part.is_empty() {
-            return Err(DecimalError::Syntax(text.to_string()));
+            return Err(ParseDecimalError::Syntax(text.to_string()));
         }
         if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(DecimalError::Syntax(text.to_string()));
+            return Err(ParseDecimalError::Syntax(text.to_string()));
         }
-        if frac_part.len() as u32 > MAX_SCALE {
-            return Err(DecimalError::TooLarge(text.to_string()));
+        if frac_part.len() > usize::from(MAX_DECIMALS) {
+            return Err(ParseDecimalError::TooLarge(text.to_string()));
         }
         let mut mantissa: i128 = 0;
         for b in int_part.bytes().chain(frac_part.bytes()) {
             mantissa = mantissa
                 .checked_mul(10)
                 .and_then(|m| m.checked_add(i128::from(b - b'0')))
-                .ok_or_else(|| DecimalError::TooLarge(text.to_string()))?;
+                .ok_or_else(|| ParseDecimalError::TooLarge(text.to_string()))?;
         }
         Ok(Decimal {
             mantissa: if negative { -mantissa } else { mantissa },
@@ -121,6 +112,17 @@ impl Decimal {
     pub fn is_positive(self) -> bool {
         self.mantissa > 0
     }
+
+    /// The same value with the trailing zeros of the fraction dropped
+    /// (`1.500` → `1.5`, `0.000` → `0`).
+    pub fn normalized(self) -> Decimal {
+        let mut d = self;
+        while d.scale > 0 && d.mantissa % 10 == 0 {
+            d.mantissa /= 10;
+            d.scale -= 1;
+        }
+        d
+    }
 }
 
 impl fmt::Display for Decimal {
@@ -139,28 +141,6 @@ impl fmt::Display for Decimal {
         let (i, frac) = padded.split_at(padded.len() - scale);
         write!(f, "{sign}{i}.{frac}")
     }
-}
-
-/// `10^n` for `n ≤ 38`.
-pub fn pow10(n: u32) -> Option<i128> {
-    10i128.checked_pow(n)
-}
-
-/// `ceil(a / b)` for `b > 0`.
-pub fn div_ceil(a: i128, b: i128) -> i128 {
-    debug_assert!(b > 0);
-    let q = a.div_euclid(b);
-    if a.rem_euclid(b) == 0 {
-        q
-    } else {
-        q + 1
-    }
-}
-
-/// `floor(a / b)` for `b > 0`.
-pub fn div_floor(a: i128, b: i128) -> i128 {
-    debug_assert!(b > 0);
-    a.div_euclid(b)
 }
 
 #[cfg(test)]
@@ -200,10 +180,9 @@ mod tests {
     }
 
     #[test]
-    fn rounding_helpers() {
-        assert_eq!(div_ceil(7, 2), 4);
-        assert_eq!(div_ceil(-7, 2), -3);
-        assert_eq!(div_floor(-7, 2), -4);
-        assert_eq!(div_floor(6, 2), 3);
+    fn normalized_drops_trailing_zeros_only() {
+        assert_eq!(Decimal::parse("1.500").unwrap().normalized().to_string(), "1.5");
+        assert_eq!(Decimal::parse("0.000").unwrap().normalized().to_string(), "0");
+        assert_eq!(Decimal::parse("-20").unwrap().normalized().to_string(), "-20");
     }
 }

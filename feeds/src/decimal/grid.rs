@@ -1,4 +1,4 @@
-//! Exact decimal text → fixed-point integers on an instrument's grid.
+//! [`Grid`]: a tick or lot step, and exact decimal text → integer step counts.
 //!
 //! Venues print prices and quantities as decimal strings (`"61800.20"`). A
 //! [`Grid`] turns such a string into an integer count of grid steps (price
@@ -6,9 +6,12 @@
 //! are accumulated as an integer at `10^-decimals` and divided by the step,
 //! which must divide them exactly. Anything not on the grid, any exponent,
 //! `NaN`, infinity, a sign where none is allowed, or a value beyond `i64` is a
-//! [`DecimalError`], never a rounding.
+//! [`DecimalError`], never a rounding. The step itself is a [`Decimal`]
+//! ([`Grid::from_decimal`], [`Grid::unit`]).
 
 use std::fmt;
+
+use super::{fraction_places, Decimal, MAX_DECIMALS, POW10};
 
 /// Why a decimal string was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,16 +45,6 @@ impl fmt::Display for DecimalError {
 
 impl std::error::Error for DecimalError {}
 
-const POW10: [u64; 19] = {
-    let mut table = [1u64; 19];
-    let mut i = 1;
-    while i < 19 {
-        table[i] = table[i - 1] * 10;
-        i += 1;
-    }
-    table
-};
-
 /// Digits beyond a grid's resolution seen while parsing.
 #[derive(Clone, Copy)]
 struct Dropped {
@@ -62,9 +55,6 @@ struct Dropped {
     /// The text had a minus sign (kept even when the truncated value is 0).
     negative: bool,
 }
-
-/// Largest number of decimal places a grid may have.
-pub const MAX_DECIMALS: u8 = 18;
 
 /// A fixed-point grid: values are multiples of `step × 10^-decimals`.
 ///
@@ -91,27 +81,42 @@ impl Grid {
     }
 
     /// A grid from a step written as a decimal (`"0.10"`, `"0.00100000"`, `"5"`);
-    /// trailing zeros of the fraction do not add resolution.
+    /// trailing zeros of the fraction do not add resolution. The text must be
+    /// a plain decimal as venues print it (`digits[.digits]`).
     pub fn from_step(step: &str) -> Result<Self, DecimalError> {
-        let bytes = step.as_bytes();
-        let digits = fraction_places(bytes).ok_or(DecimalError::Invalid)?;
-        // Significant places: drop trailing zeros of the fraction.
-        let mut decimals = digits;
-        if let Some(dot) = bytes.iter().position(|&b| b == b'.') {
-            let frac = &bytes[dot + 1..];
-            let significant = frac.iter().rposition(|&b| b != b'0').map_or(0, |p| p + 1);
-            decimals = significant as u8;
+        fraction_places(step.as_bytes()).ok_or(DecimalError::Invalid)?;
+        if step.starts_with('-') {
+            return Err(DecimalError::Negative);
         }
-        let grid = Grid::with_decimals(decimals)?;
-        let units = grid.parse(bytes)?;
-        if units <= 0 {
+        // The grammar is checked: only the range can fail here.
+        let unit = Decimal::parse(step).map_err(|_| DecimalError::Overflow)?;
+        Grid::from_decimal(unit)
+    }
+
+    /// A grid whose step is `unit` (`0.10` → resolution 10^-1, step 1):
+    /// positive, at most [`MAX_DECIMALS`] significant places, a step that fits `i64`.
+    pub fn from_decimal(unit: Decimal) -> Result<Self, DecimalError> {
+        let unit = unit.normalized();
+        if unit.mantissa <= 0 {
             return Err(DecimalError::Invalid);
         }
+        if unit.scale > u32::from(MAX_DECIMALS) {
+            return Err(DecimalError::TooManyDecimals);
+        }
+        let step = i64::try_from(unit.mantissa).map_err(|_| DecimalError::Overflow)?;
         Ok(Grid {
-            decimals,
-            step: units as u64,
+            decimals: unit.scale as u8,
+            step: step as u64,
             allow_negative: false,
         })
+    }
+
+    /// The step as an exact decimal (`step × 10^-decimals`).
+    pub fn unit(&self) -> Decimal {
+        Decimal {
+            mantissa: i128::from(self.step),
+            scale: u32::from(self.decimals),
+        }
     }
 
     /// The same grid, accepting negative values too (funding rates, PnL).
@@ -386,39 +391,6 @@ fn eight_digits(chunk: &[u8]) -> Option<u64> {
     Some(v)
 }
 
-/// Number of digits after the decimal point as written (`"61800.20"` → 2,
-/// `"7"` → 0); `None` when the text is not a plain decimal.
-pub fn fraction_places(text: &[u8]) -> Option<u8> {
-    let body = text.strip_prefix(b"-").unwrap_or(text);
-    let (int, frac) = match body.iter().position(|&b| b == b'.') {
-        Some(dot) => (&body[..dot], &body[dot + 1..]),
-        None => (body, &body[body.len()..]),
-    };
-    if int.is_empty() || !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit)
-    {
-        return None;
-    }
-    if body.contains(&b'.') && frac.is_empty() {
-        return None;
-    }
-    u8::try_from(frac.len()).ok().filter(|&n| n <= MAX_DECIMALS)
-}
-
-/// Decimal places needed to hold `text` exactly (trailing zeros ignored):
-/// `"61737.63000000"` → 2. `None` when not a plain decimal.
-pub fn significant_places(text: &[u8]) -> Option<u8> {
-    fraction_places(text)?;
-    match text.iter().position(|&b| b == b'.') {
-        None => Some(0),
-        Some(dot) => Some(
-            text[dot + 1..]
-                .iter()
-                .rposition(|&b| b != b'0')
-                .map_or(0, |p| p + 1) as u8,
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,11 +477,16 @@ mod tests {
     }
 
     #[test]
-    fn places_as_written_and_significant() {
-        assert_eq!(fraction_places(b"61737.63000000"), Some(8));
-        assert_eq!(significant_places(b"61737.63000000"), Some(2));
-        assert_eq!(fraction_places(b"35"), Some(0));
-        assert_eq!(fraction_places(b"3x"), None);
+    fn steps_are_decimals() {
+        let tick = Grid::from_step("0.050").unwrap();
+        assert_eq!((tick.decimals(), tick.step()), (2, 5));
+        assert_eq!(tick.unit().to_string(), "0.05");
+        assert_eq!(Grid::from_decimal(Decimal::parse("0.050").unwrap()), Ok(tick));
+        assert_eq!(Grid::from_step("0"), Err(DecimalError::Invalid));
+        assert_eq!(Grid::from_step("-0.1"), Err(DecimalError::Negative));
+        assert_eq!(Grid::from_step("+0.1"), Err(DecimalError::Invalid));
+        assert_eq!(Grid::from_step("99999999999999999999"), Err(DecimalError::Overflow));
+        assert_eq!(Grid::from_decimal(Decimal { mantissa: 1, scale: 19 }), Err(DecimalError::TooManyDecimals));
     }
 
     #[test]
@@ -543,7 +520,7 @@ mod tests {
             let grid = Grid::with_decimals(decimals).unwrap().signed();
             let _ = grid.parse(&bytes);
             let _ = grid.parse_rounded(&bytes);
-            let _ = fraction_places(&bytes);
+            let _ = super::super::fraction_places(&bytes);
         }
     }
 }

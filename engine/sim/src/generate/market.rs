@@ -18,10 +18,10 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::capture::CaptureWriter;
-use crate::decimal::Grid;
-use crate::rng::SplitMix64;
-use crate::wire::Venue;
+use gavel_feeds::capture::CaptureWriter;
+use gavel_feeds::decimal::{Decimal, Grid};
+use gavel_feeds::rng::SplitMix64;
+use gavel_feeds::wire::Venue;
 
 /// Parameters of a crash market.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,10 +32,10 @@ pub struct CrashSpec {
     pub symbol: String,
     /// Starting mid price in ticks.
     pub start_price_ticks: i64,
-    /// Tick size as a decimal string (e.g. `0.1`); sets how prices are printed.
-    pub tick_size: String,
-    /// Lot size as a decimal string (e.g. `0.001`); sets how quantities are printed.
-    pub lot_size: String,
+    /// Tick size (e.g. `0.1`); sets how prices are printed.
+    pub tick_size: Decimal,
+    /// Lot size (e.g. `0.001`); sets how quantities are printed.
+    pub lot_size: Decimal,
     /// Total fall during the crash phase, per mille of the start price.
     pub drop_per_mille: i64,
     /// Run length in seconds of event time.
@@ -54,8 +54,8 @@ impl Default for CrashSpec {
             seed: 1,
             symbol: "BTCUSDT".into(),
             start_price_ticks: 600_000, // 60,000.0 at tick 0.1
-            tick_size: "0.1".into(),
-            lot_size: "0.001".into(),
+            tick_size: Decimal { mantissa: 1, scale: 1 },
+            lot_size: Decimal { mantissa: 1, scale: 3 },
             drop_per_mille: 150,
             duration_s: 300,
             step_ms: 100,
@@ -178,13 +178,13 @@ struct SyntheticVenue<'a> {
 
 impl<'a> SyntheticVenue<'a> {
     fn new(spec: &'a CrashSpec, dialect: Dialect, venue_index: u64) -> io::Result<Self> {
-        let grid = |step: &str| {
-            Grid::from_step(step)
-                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("decimal step {step:?}: {e}")))
+        let grid = |step: Decimal| {
+            Grid::from_decimal(step)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("decimal step {:?}: {e}", step.to_string())))
         };
         Ok(SyntheticVenue {
-            price: grid(&spec.tick_size)?,
-            qty: grid(&spec.lot_size)?,
+            price: grid(spec.tick_size)?,
+            qty: grid(spec.lot_size)?,
             spec,
             dialect,
             rng: SplitMix64::new(spec.seed.wrapping_mul(31).wrapping_add(venue_index + 1)),
@@ -454,7 +454,7 @@ fn diff_levels(old: &BTreeMap<i64, i64>, new: &BTreeMap<i64, i64>) -> Vec<(i64, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::CaptureFile;
+    use gavel_feeds::capture::CaptureFile;
 
     #[test]
     fn the_path_crashes_by_the_requested_drop_and_thins_the_book() {
