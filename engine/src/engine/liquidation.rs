@@ -109,7 +109,7 @@ impl Engine {
                 instrument: u32::from(liq.instrument),
                 sequence: liq.id,
             },
-            LiquidationNotice { account: u64::from(liq.account), price, qty },
+            LiquidationNotice { account: crate::risk::account::account_to_wire(liq.account), price, qty },
         ));
     }
 
@@ -126,7 +126,7 @@ impl Engine {
                 instrument: u32::from(liq.instrument),
                 sequence: liq.id,
             },
-            AuctionNotice { account: u64::from(liq.account), price, remaining: liq.remaining },
+            AuctionNotice { account: crate::risk::account::account_to_wire(liq.account), price, remaining: liq.remaining },
         ));
     }
 

@@ -124,7 +124,7 @@ impl Engine {
     pub(crate) fn on_client_order(&mut self, event: &Event, out: &mut impl OutputSink) {
         let order: ClientOrder = event.payload();
         let instrument = event.instrument as usize;
-        let Ok(account) = AccountId::try_from(order.account) else {
+        let Some(account) = crate::risk::account::account_from_wire(order.account) else {
             return self.reject(out, event, reject_code::UNKNOWN_ACCOUNT);
         };
         if account as usize >= self.accounts.len() {
@@ -178,7 +178,7 @@ impl Engine {
             }
         }
         let new = NewOrder {
-            id: (u64::from(account) << 32) | event.sequence,
+            id: (crate::risk::account::account_to_wire(account) << 32) | event.sequence,
             account,
             side,
             order_type,
@@ -237,10 +237,10 @@ impl Engine {
                                     self.ledger_record(out, gavel_feeds::wire::ledger_record::FEE, instrument, account, None, f.price, fee);
                                 }
                             }
-                            self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side, f.taker_id & u64::from(u32::MAX), u64::from(f.taker_account), f.price, f.qty);
+                            self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side, f.taker_id & u64::from(u32::MAX), crate::risk::account::account_to_wire(f.taker_account), f.price, f.qty);
                         }
                     }
-                    self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side.opposite(), maker_client, u64::from(f.maker_account), f.price, f.qty);
+                    self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side.opposite(), maker_client, crate::risk::account::account_to_wire(f.maker_account), f.price, f.qty);
                     out.emit(&build(
                         self.now,
                         Header { kind: EventKind::Trade, venue: Venue::Gavel, side: f.taker_side, flags: 0, instrument: u32::from(instrument), sequence: self.metrics.own_trades },
@@ -256,7 +256,7 @@ impl Engine {
                                 *r = (*r - qty).max(0);
                             }
                         }
-                        self.exec_report(out, report::CANCEL, 0, u32::from(instrument), Side::None, id & u64::from(u32::MAX), u64::from(account), 0, qty);
+                        self.exec_report(out, report::CANCEL, 0, u32::from(instrument), Side::None, id & u64::from(u32::MAX), crate::risk::account::account_to_wire(account), 0, qty);
                     }
                 }
             }
@@ -292,7 +292,7 @@ impl Engine {
             self.books[i].mass_cancel(account, &mut |e| events.push(e));
             for e in &events {
                 if let BookEvent::Cancelled { id, qty, .. } = *e {
-                    self.exec_report(out, report::CANCEL, 0, i as u32, Side::None, id & u64::from(u32::MAX), u64::from(account), 0, qty);
+                    self.exec_report(out, report::CANCEL, 0, i as u32, Side::None, id & u64::from(u32::MAX), crate::risk::account::account_to_wire(account), 0, qty);
                 }
             }
         }

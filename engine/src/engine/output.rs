@@ -52,12 +52,6 @@ pub(crate) fn build<P: Payload>(now: i64, h: Header, payload: P) -> Event {
     e
 }
 
-/// Packs two account ids into a ledger entry's `accounts` word.
-#[inline]
-pub(crate) fn pack_accounts(account: u32, counterparty: Option<u32>) -> u64 {
-    u64::from(account) | (u64::from(counterparty.unwrap_or(u32::MAX)) << 32)
-}
-
 /// Clamps a quote amount into a ledger entry's 64-bit word (amounts beyond
 /// ±9.2·10^18 quote units do not occur with the loaders' bounds; clamping keeps
 /// the journal total even if they did).

@@ -13,7 +13,8 @@
 
 use gavel_feeds::wire::{ledger_record, liquidation_stage, EventKind, LedgerEntry, Side, Venue};
 
-use super::output::{build, clamp_i64, pack_accounts, Header};
+use super::output::{build, clamp_i64, Header};
+use crate::risk::account::pack_ledger_accounts;
 use super::{Engine, OutputSink};
 use crate::auction::depth::walk_venues;
 use crate::risk::instrument::RATE_SCALE;
@@ -91,7 +92,7 @@ impl Engine {
                 instrument: u32::from(instrument),
                 sequence: 0,
             },
-            LedgerEntry { accounts: pack_accounts(account, counterparty), price, amount: clamp_i64(amount) },
+            LedgerEntry { accounts: pack_ledger_accounts(account, counterparty), price, amount: clamp_i64(amount) },
         ));
     }
 

@@ -37,6 +37,17 @@ pub const fn ledger_accounts(word: u64) -> (AccountId, Option<AccountId>) {
     (word as AccountId, if counterparty == AccountId::MAX { None } else { Some(counterparty) })
 }
 
+/// Packs an account and its counterparty into a ledger record's `accounts` word
+/// (the inverse of [`ledger_accounts`]).
+#[inline]
+pub const fn pack_ledger_accounts(account: AccountId, counterparty: Option<AccountId>) -> u64 {
+    let other = match counterparty {
+        Some(c) => c,
+        None => AccountId::MAX,
+    };
+    account_to_wire(account) | (account_to_wire(other) << 32)
+}
+
 /// How an account's collateral backs its positions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarginMode {
@@ -178,6 +189,20 @@ impl Account {
     /// Cash-like total used by the ledger: wallet + isolated margins − entry notionals.
     pub fn cash(&self) -> i128 {
         self.wallet + self.positions.iter().map(|p| p.isolated_margin - p.entry_notional).sum::<i128>()
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    #[test]
+    fn ledger_account_words_round_trip() {
+        for (a, c) in [(0, None), (7, Some(9)), (AccountId::MAX - 1, Some(0))] {
+            assert_eq!(ledger_accounts(pack_ledger_accounts(a, c)), (a, c));
+        }
+        assert_eq!(account_from_wire(account_to_wire(42)), Some(42));
+        assert_eq!(account_from_wire(u64::from(u32::MAX) + 1), None);
     }
 }
 
