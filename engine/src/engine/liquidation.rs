@@ -459,7 +459,7 @@ impl Engine {
         self.pool[slot] = None;
         self.active_count -= 1;
         self.settle_flat_deficit(account, instrument, out);
-        let solvent = self.ledger.book.health(account, instrument).map_or(true, |h| !h.liquidatable());
+        let solvent = self.ledger.book.health(account, instrument).is_none_or(|h| !h.liquidatable());
         let retry_after = self.policy.retry_after_ns;
         let now = self.now;
         let st = &mut self.accounts[account as usize];

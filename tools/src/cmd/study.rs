@@ -303,7 +303,7 @@ fn parse_shard(text: Option<&str>) -> anyhow::Result<(usize, usize)> {
     let bad = || anyhow::anyhow!("--shard {text:?}: expected i/N with 0 <= i < N <= 100000");
     let (i, n) = text.split_once('/').ok_or_else(bad)?;
     let (i, n): (usize, usize) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
-    anyhow::ensure!(n >= 1 && n <= 100_000 && i < n, bad());
+    anyhow::ensure!((1..=100_000).contains(&n) && i < n, bad());
     Ok((i, n))
 }
 
