@@ -131,3 +131,39 @@ fn rule_set_policies_are_complete_and_valid() {
         assert!(!policy.stages.is_empty());
     }
 }
+
+/// Binance's ADL takes whole positions in its queue order (PnL% × leverage), not a
+/// pro-rata share: the most leveraged profitable short is closed first.
+#[test]
+fn binance_adl_takes_whole_positions_in_queue_order() {
+    let mut a = Accounts::new();
+    let victim = a.add("victim", 200);
+    a.position(victim, 10, 10_000);
+    let whale = a.add("whale", 10_000_000);
+    a.position(whale, 12, 10_000);
+    // Same entry, so the same PnL%: the rank is the leverage (less collateral, higher).
+    let high = a.add("high", 300);
+    a.position(high, -6, 10_000);
+    let mid = a.add("mid", 3_000);
+    a.position(mid, -6, 10_000);
+    let low = a.add("low", 300_000);
+    a.position(low, -10, 10_000);
+    let rules = VenueRules::BinanceUsdm(BinanceParams);
+    let mut engine = engine(a.ledger(0), EnginePolicy::for_rules(rules), |_| {});
+    let mut out = Vec::new();
+    run(&mut engine, &crash_to(8_200, 100), &mut out);
+    run(&mut engine, &[timer(10 * SEC)], &mut out);
+    let adl: Vec<(u32, i64)> = of_kind(&out, EventKind::LedgerRecord)
+        .iter()
+        .filter(|e| e.flags == gavel_feeds::wire::ledger_record::ADL)
+        .map(|e| {
+            let entry: gavel_feeds::wire::LedgerEntry = e.payload();
+            let (_, counterparty) = gavel_engine::risk::account::ledger_accounts(entry.accounts);
+            (counterparty.expect("a counterparty"), entry.amount.abs())
+        })
+        .collect();
+    assert_eq!(adl, vec![(high, 6), (mid, 4)], "queue order: all of `high`, then `mid`");
+    let book = &engine.ledger().book;
+    assert_eq!(book.account(victim).position(0).map_or(0, |p| p.size), 0);
+    assert_eq!(book.account(low).position(0).map(|p| p.size), Some(-10));
+}

@@ -43,7 +43,7 @@ pub use liquidation::Liquidation;
 pub use orders::reject_code;
 pub use metrics::{EngineMetrics, VolumeByRoute};
 pub use output::{CountingSink, OutputSink};
-pub use policy::{EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
+pub use policy::{AdlRanking, EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
 
 use output::{build, Header};
 

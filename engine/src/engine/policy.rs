@@ -36,6 +36,17 @@ pub struct RoutePolicy {
     pub deepest_only: bool,
 }
 
+/// How ADL picks the opposite positions that take a shortfall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdlRanking {
+    /// gavel's: pro rata over the highest profit × leverage (unrealized PnL × notional ÷ equity).
+    ProRata,
+    /// Binance's queue: whole positions in order of PnL% × effective leverage (PnL% ÷ leverage at a loss).
+    BinanceQueue,
+    /// Hyperliquid's queue: whole positions in order of (mark ÷ entry) × (notional ÷ account value).
+    HyperliquidQueue,
+}
+
 /// A complete liquidation policy for the engine.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnginePolicy {
@@ -69,6 +80,8 @@ pub struct EnginePolicy {
     /// A real venue's rules decide whether to liquidate, how much, and the worst price of
     /// the liquidation order (`None`: gavel's own plan, limited at the bankruptcy price).
     pub rules: Option<VenueRules>,
+    /// How ADL spreads a shortfall.
+    pub adl: AdlRanking,
 }
 
 /// The built-in policy names, in comparison order.
@@ -119,6 +132,7 @@ impl EnginePolicy {
             backstop: false,
             escalate_below_maintenance_ppm: 0,
             rules: None,
+            adl: AdlRanking::ProRata,
         };
         Some(match name {
             "naive" => EnginePolicy {
@@ -151,9 +165,9 @@ impl EnginePolicy {
     ///   filled; deleveraging only once the account is bankrupt (TNC < 0); the insurance
     ///   fund's fee is `max_liquidation_fee_ppm` of the fill.
     /// - `hyperliquid`: market orders in the venue's partial slices with its cooldown; the
-    ///   backstop vault takes over below 2/3 of maintenance; then ADL.
+    ///   backstop vault takes over below 2/3 of maintenance; then ADL in Hyperliquid's queue.
     /// - `binance-usdm`: one IOC limited at the bankruptcy price, then the insurance fund
-    ///   (the backstop) takes the rest; then ADL.
+    ///   (the backstop) takes the rest; then ADL in Binance's queue.
     /// - `drift-v2`: liquidators take at the oracle price less the liquidator fee, in the
     ///   venue's growing share per call; the insurance fund's fee is `if_liquidation_fee`;
     ///   ADL once bankrupt.
@@ -179,11 +193,13 @@ impl EnginePolicy {
                 policy.max_attempts = u32::MAX;
                 policy.backstop = true;
                 policy.escalate_below_maintenance_ppm = 666_667;
+                policy.adl = AdlRanking::HyperliquidQueue;
             }
             VenueRules::BinanceUsdm(_) => {
                 policy.stages = vec![Stage::OwnBook, Stage::Route];
                 policy.max_attempts = 1;
                 policy.backstop = true;
+                policy.adl = AdlRanking::BinanceQueue;
             }
             VenueRules::DriftV2(p) => {
                 policy.stages = vec![Stage::OwnBook, Stage::Route];

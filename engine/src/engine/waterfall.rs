@@ -14,6 +14,7 @@
 use gavel_feeds::wire::{ledger_record, liquidation_stage, EventKind, LedgerEntry, Side, Venue};
 
 use super::output::{build, clamp_i64, Header};
+use super::policy::AdlRanking;
 use crate::risk::account::pack_ledger_accounts;
 use super::{Engine, OutputSink};
 use crate::auction::depth::walk_venues;
@@ -280,8 +281,24 @@ impl Engine {
         }
         // The share goes to the `adl_counterparties` highest weights (ties: lower id), or to
         // more when those cannot hold it: spread, yet not a sliver on every account.
-        let k = self.config.adl_counterparties.max(1);
         let mut candidates = std::mem::take(&mut self.adl);
+        if self.policy.adl != AdlRanking::ProRata {
+            // A venue's queue: whole positions in rank order until the shortfall is held.
+            self.take_until_held(&mut candidates, liquidated, instrument, sign, mark, want, false);
+            if candidates.iter().fold(0i64, |a, c| a.saturating_add(c.cap)) < want {
+                self.take_until_held(&mut candidates, liquidated, instrument, sign, mark, want, true);
+            }
+            let mut left = want;
+            for c in candidates.iter_mut() {
+                c.alloc = c.cap.min(left);
+                left -= c.alloc;
+            }
+            candidates.sort_unstable_by_key(|c| c.account);
+            let total = want - left;
+            self.adl = candidates;
+            return total;
+        }
+        let k = self.config.adl_counterparties.max(1);
         self.take_from_queue(&mut candidates, liquidated, instrument, sign, mark, k);
         if candidates.len() < k && self.adl_cache.list.len() > self.adl_cache.top.len() {
             // The ranked top ran out of positions: rank again.
@@ -358,12 +375,34 @@ impl Engine {
         if p.size == 0 || p.size.signum() == sign {
             return None;
         }
+        if self.policy.adl != AdlRanking::ProRata {
+            return self.venue_adl_rank(id, instrument).map(|rank| (rank, p.size.abs()));
+        }
         let mult = book.instruments().get(instrument).quote_per_tick_lot;
         let pnl = p.unrealized(mark, mult);
         let equity = book.health(id, instrument).map_or(0, |h| h.equity).max(1);
         let notional = i128::from(p.size.abs()) * i128::from(mark) * mult;
         let weight = if pnl > 0 { (pnl.saturating_mul(notional) / equity).clamp(1, i128::from(i64::MAX / 2)) as i64 } else { 0 };
         Some((weight, p.size.abs()))
+    }
+
+    /// A venue's ADL rank of `id`'s position in `instrument` (higher goes first), in 10^-8;
+    /// `None` where the venue defines none (no equity).
+    fn venue_adl_rank(&self, id: AccountId, instrument: InstrumentId) -> Option<i64> {
+        let book = &self.ledger.book;
+        let acc = book.account(id);
+        let index = acc.positions.iter().position(|q| q.instrument == instrument)?;
+        let state = crate::venue_rules::PositionState::of(book.instruments(), book.marks(), acc, index, 0)?;
+        let ins = book.instruments().get(instrument);
+        let rank = match self.policy.adl {
+            AdlRanking::BinanceQueue => crate::venue_rules::binance::adl_sequence_e8(ins, &state)?,
+            AdlRanking::HyperliquidQueue => {
+                let (num, den) = crate::venue_rules::hyperliquid::adl_index(state.mark, state.size, state.entry_notional, ins.quote_per_tick_lot, state.equity(ins))?;
+                num.checked_mul(RATE_SCALE)? / den
+            }
+            AdlRanking::ProRata => return None,
+        };
+        Some(rank.clamp(i128::from(i64::MIN / 2), i128::from(i64::MAX / 2)) as i64)
     }
 
     /// Ranks the ADL queue of `instrument`'s holders opposite `sign` at `mark`: weights are
@@ -381,7 +420,10 @@ impl Engine {
             any_profit |= weight > 0;
             list.push(AdlCandidate { account: id, weight, cap, ..AdlCandidate::default() });
         }
-        if !any_profit {
+        if self.policy.adl != AdlRanking::ProRata {
+            // A venue's queue ranks every holder it can (profitable first); none is dropped.
+            any_profit = true;
+        } else if !any_profit {
             for c in list.iter_mut() {
                 c.weight = c.cap;
             }
@@ -390,7 +432,10 @@ impl Engine {
         }
         let rank = |a: &AdlCandidate, b: &AdlCandidate| b.weight.cmp(&a.weight).then(a.account.cmp(&b.account));
         let n = ADL_QUEUE_TOP.min(list.len());
-        if n > 0 && n < list.len() {
+        if self.policy.adl != AdlRanking::ProRata {
+            // A venue's queue is taken in order all the way down: rank all of it.
+            list.sort_unstable_by(rank);
+        } else if n > 0 && n < list.len() {
             list.select_nth_unstable_by(n - 1, rank);
         }
         top.extend_from_slice(&list[..n]);
@@ -437,6 +482,9 @@ impl Engine {
             return None;
         }
         let (weight, cap) = self.adl_score(account, instrument, sign, mark)?;
+        if self.policy.adl != AdlRanking::ProRata {
+            return Some(AdlCandidate { account, weight, cap, ..AdlCandidate::default() });
+        }
         let weight = if self.adl_cache.any_profit { weight } else { cap };
         (weight > 0).then_some(AdlCandidate { account, weight, cap, ..AdlCandidate::default() })
     }
