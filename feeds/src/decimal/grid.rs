@@ -178,14 +178,7 @@ impl Grid {
     /// numbers take the checked path.
     #[inline]
     fn parse_units(&self, text: &[u8]) -> Result<(i64, Dropped), DecimalError> {
-        let (negative, digits) = match text.first() {
-            None => return Err(DecimalError::Empty),
-            Some(b'-') => (true, &text[1..]),
-            Some(_) => (false, text),
-        };
-        if negative && !self.allow_negative {
-            return Err(DecimalError::Negative);
-        }
+        let (negative, digits) = self.split_sign(text)?;
         let mut value: u64 = 0;
         let mut i = 0;
         while i < digits.len() {
@@ -250,8 +243,9 @@ impl Grid {
         ))
     }
 
-    /// The checked, general form of [`Self::parse_units`].
-    fn parse_units_checked(&self, text: &[u8]) -> Result<(i64, Dropped), DecimalError> {
+    /// The sign and the digits of `text`; a minus sign only where the grid allows it.
+    #[inline]
+    fn split_sign<'t>(&self, text: &'t [u8]) -> Result<(bool, &'t [u8]), DecimalError> {
         let (negative, digits) = match text.first() {
             None => return Err(DecimalError::Empty),
             Some(b'-') => (true, &text[1..]),
@@ -260,6 +254,12 @@ impl Grid {
         if negative && !self.allow_negative {
             return Err(DecimalError::Negative);
         }
+        Ok((negative, digits))
+    }
+
+    /// The checked, general form of [`Self::parse_units`].
+    fn parse_units_checked(&self, text: &[u8]) -> Result<(i64, Dropped), DecimalError> {
+        let (negative, digits) = self.split_sign(text)?;
         let mut value: u64 = 0;
         let mut i = 0;
         let mut int_digits = 0usize;
