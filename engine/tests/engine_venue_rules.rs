@@ -153,14 +153,9 @@ fn binance_adl_takes_whole_positions_in_queue_order() {
     let mut out = Vec::new();
     run(&mut engine, &crash_to(8_200, 100), &mut out);
     run(&mut engine, &[timer(10 * SEC)], &mut out);
-    let adl: Vec<(u32, i64)> = of_kind(&out, EventKind::LedgerRecord)
+    let adl: Vec<(u32, i64)> = adl_records(&out)
         .iter()
-        .filter(|e| e.flags == gavel_feeds::wire::ledger_record::ADL)
-        .map(|e| {
-            let entry: gavel_feeds::wire::LedgerEntry = e.payload();
-            let (_, counterparty) = gavel_engine::risk::account::ledger_accounts(entry.accounts);
-            (counterparty.expect("a counterparty"), entry.amount.abs())
-        })
+        .map(|entry| (gavel_engine::risk::account::ledger_accounts(entry.accounts).1.expect("a counterparty"), entry.amount.abs()))
         .collect();
     assert_eq!(adl, vec![(high, 6), (mid, 4)], "queue order: all of `high`, then `mid`");
     let book = &engine.ledger().book;

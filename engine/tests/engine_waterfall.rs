@@ -123,7 +123,7 @@ fn adl_closes_exactly_the_shortfall_pro_rata_and_records_each_loss() {
     events.push(timer(2 * SEC + 1));
     run(&mut engine, &events, &mut out);
 
-    let adl: Vec<LedgerEntry> = of_kind(&out, EventKind::LedgerRecord).iter().filter(|e| e.flags == ledger_record::ADL).map(|e| e.payload()).collect();
+    let adl: Vec<LedgerEntry> = adl_records(&out);
     let total: i64 = adl.iter().map(|e| e.amount).sum();
     assert_eq!(total, 101, "ADL moves exactly the shortfall");
     assert!(adl.iter().all(|e| ledger_accounts(e.accounts).1 != Some(loser)), "a losing position is not deleveraged while profitable ones exist");

@@ -117,3 +117,9 @@ pub fn run(engine: &mut Engine, events: &[Event], out: &mut Vec<Event>) {
 pub fn of_kind(out: &[Event], kind: EventKind) -> Vec<Event> {
     out.iter().filter(|e| e.kind() == Some(kind)).copied().collect()
 }
+
+/// The ADL transfers the engine journaled, in order.
+#[allow(dead_code)]
+pub fn adl_records(out: &[Event]) -> Vec<gavel_feeds::wire::LedgerEntry> {
+    of_kind(out, EventKind::LedgerRecord).iter().filter(|e| e.flags == gavel_feeds::wire::ledger_record::ADL).map(|e| e.payload()).collect()
+}

@@ -228,11 +228,7 @@ impl Grid {
             return self.parse_units_checked(text);
         }
         value *= POW10[(self.decimals - places) as usize];
-        let signed = if negative {
-            -(value as i64)
-        } else {
-            value as i64
-        };
+        let signed = with_sign(value, negative);
         Ok((
             signed,
             Dropped {
@@ -317,11 +313,7 @@ impl Grid {
         if value > i64::MAX as u64 {
             return Err(DecimalError::Overflow);
         }
-        let signed = if negative {
-            -(value as i64)
-        } else {
-            value as i64
-        };
+        let signed = with_sign(value, negative);
         Ok((
             signed,
             Dropped {
@@ -389,6 +381,16 @@ fn eight_digits(chunk: &[u8]) -> Option<u64> {
     v = (v & 0x00FF_00FF_00FF_00FF).wrapping_mul(6_553_601) >> 16;
     v = (v & 0x0000_FFFF_0000_FFFF).wrapping_mul(42_949_672_960_001) >> 32;
     Some(v)
+}
+
+/// `value` (at most `i64::MAX`, checked by the caller) with its sign.
+#[inline]
+fn with_sign(value: u64, negative: bool) -> i64 {
+    if negative {
+        -(value as i64)
+    } else {
+        value as i64
+    }
 }
 
 #[cfg(test)]
@@ -524,3 +526,4 @@ mod tests {
         }
     }
 }
+
