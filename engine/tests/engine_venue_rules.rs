@@ -162,3 +162,24 @@ fn binance_adl_takes_whole_positions_in_queue_order() {
     assert_eq!(book.account(victim).position(0).map_or(0, |p| p.size), 0);
     assert_eq!(book.account(low).position(0).map(|p| p.size), Some(-10));
 }
+
+/// A venue's limit past the bankruptcy price (Drift: oracle less the liquidator fee, on a
+/// bankrupt account) is used only as far as the insurance fund backs it: with an empty
+/// fund, the own-book order stops at the bankruptcy price and a lower bid does not fill.
+#[test]
+fn rule_limits_past_bankruptcy_are_bounded_by_the_fund() {
+    let (mut a, victim, _) = victim();
+    let maker = a.add("maker", 1_000_000);
+    let rules = VenueRules::DriftV2(gavel_engine::venue_rules::drift::DriftParams::with_fees(10_000, 0));
+    let mut engine = engine(a.ledger(0), EnginePolicy::for_rules(rules.clone()), |_| {});
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 100, SEC);
+    events.push(limit(maker, 7, gavel_feeds::wire::Side::Bid, 7_950, 10, SEC));
+    events.extend(quotes(Some((9_900, 10_100)), 7_800, 8_000, 100, 2 * SEC));
+    events.push(timer(2 * SEC + 1));
+    run(&mut engine, &events, &mut out);
+    let expected = decision(&engine, &rules, victim);
+    assert!(expected.limit_price.is_some_and(|l| l < 8_000), "Drift's limit lies past bankruptcy: {expected:?}");
+    assert_eq!(engine.metrics().volume.own_book, 0, "no own-book fill below the bankruptcy price");
+    assert_eq!(engine.ledger().book.account(maker).position(0).map_or(0, |p| p.size), 0);
+}

@@ -301,11 +301,13 @@ impl Engine {
     }
 
     /// Stage [`super::Stage::OwnBook`]: an IOC for the remaining lots, limited at the
-    /// bankruptcy price, against resting client and market-maker orders.
+    /// bankruptcy price (or a venue rule's limit, as far as the fund backs it), against
+    /// resting client and market-maker orders.
     pub(crate) fn run_own_book(&mut self, slot: usize, out: &mut impl OutputSink) {
+        let rule_limit = self.backed_rule_limit(slot);
         let Some(liq) = self.pool[slot].as_ref() else { return };
         let i = usize::from(liq.instrument);
-        let limit = match (liq.rule_limit.or(liq.bankruptcy), liq.sign > 0) {
+        let limit = match (rule_limit.or(liq.bankruptcy), liq.sign > 0) {
             (Some(bp), _) => bp.clamp(1, crate::auction::fixed::MAX_PRICE_TICKS),
             (None, true) => 1,
             (None, false) => crate::auction::fixed::MAX_PRICE_TICKS,
@@ -380,7 +382,8 @@ impl Engine {
     pub(crate) fn send_route_round(&mut self, slot: usize, out: &mut impl OutputSink) -> bool {
         let Some(liq) = self.pool[slot].as_ref() else { return false };
         let route = self.policy.route;
-        let (i, side, sign, remaining, id, round, rule_limit) = (usize::from(liq.instrument), liq.lot_side(), liq.sign, liq.remaining, liq.id, liq.round, liq.rule_limit);
+        let (i, side, sign, remaining, id, round) = (usize::from(liq.instrument), liq.lot_side(), liq.sign, liq.remaining, liq.id, liq.round);
+        let rule_limit = self.backed_rule_limit(slot);
         let mark = self.current_mark(slot);
         let (n, v) = (self.instrument_count(), self.config.venues.len());
         let floor = self.fund_bounded_limit(slot, remaining);
@@ -467,6 +470,15 @@ impl Engine {
             return true;
         }
         false
+    }
+
+    /// The venue rule's order limit of liquidation `slot`, no worse than what the insurance
+    /// fund can back (`None`: no rule limit).
+    pub(crate) fn backed_rule_limit(&self, slot: usize) -> Option<i64> {
+        let liq = self.pool[slot].as_ref()?;
+        let rule = liq.rule_limit?;
+        let floor = self.fund_bounded_limit(slot, liq.remaining);
+        Some(if within_limit(liq.lot_side(), rule, floor) { rule } else { floor })
     }
 
     /// Every intent of the round is done (filled, cancelled or timed out).
