@@ -174,7 +174,7 @@ pub fn dispatch<H: EventHandler + ?Sized>(handler: &mut H, event: &Event, stats:
         EventKind::OrderAdd | EventKind::OrderCancel | EventKind::OrderModify | EventKind::OrderExecute => {
             handler.on_l3(event)
         }
-        EventKind::ClientOrder | EventKind::ClientCancel => handler.on_client(event),
+        EventKind::ClientOrder | EventKind::ClientCancel | EventKind::ClientMassCancel => handler.on_client(event),
         EventKind::LiquidatorBid => handler.on_liquidator_bid(event),
         EventKind::Gap => handler.on_gap(event),
         EventKind::Heartbeat => handler.on_heartbeat(event),
@@ -184,7 +184,9 @@ pub fn dispatch<H: EventHandler + ?Sized>(handler: &mut H, event: &Event, stats:
         | EventKind::LiquidationUpdate
         | EventKind::AuctionUpdate
         | EventKind::RoutedIntent
-        | EventKind::LedgerRecord => handler.on_engine_output(event),
+        | EventKind::LedgerRecord
+        | EventKind::BidReport
+        | EventKind::PositionUpdate => handler.on_engine_output(event),
     }
 }
 

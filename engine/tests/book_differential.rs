@@ -241,6 +241,8 @@ impl RefBook {
                     id: m.id,
                     account: m.account,
                     qty: m.qty,
+                    side: opp,
+                    price: m.price,
                     reason: CancelReason::SelfTrade,
                 });
                 if q.is_empty() {
@@ -351,6 +353,8 @@ impl RefBook {
                         id: o.id,
                         account,
                         qty: o.qty,
+                        side,
+                        price: o.price,
                         reason: CancelReason::MassCancel,
                     });
                     n += 1;

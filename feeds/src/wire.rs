@@ -117,6 +117,14 @@ pub enum EventKind {
     /// Engine output: one movement of money or position in the ledger (journal);
     /// `flags` = [`ledger_record`] type. Payload: [`LedgerEntry`].
     LedgerRecord = 24,
+    /// Cancel of every resting client order of an account in one instrument
+    /// (`instrument` = `u32::MAX`: all); `sequence` = request id. Payload: [`ClientCancel`] (order id ignored).
+    ClientMassCancel = 25,
+    /// Engine output: the outcome of a [`EventKind::LiquidatorBid`]; `sequence` = bid id,
+    /// `flags` = [`report`] type (FILL or REJECT) and reason. Payload: [`BidReport`].
+    BidReport = 26,
+    /// Engine output: an account's position in `instrument` after a fill or ADL. Payload: [`PositionNotice`].
+    PositionUpdate = 27,
 }
 
 impl EventKind {
@@ -147,12 +155,15 @@ impl EventKind {
             22 => Self::AuctionUpdate,
             23 => Self::RoutedIntent,
             24 => Self::LedgerRecord,
+            25 => Self::ClientMassCancel,
+            26 => Self::BidReport,
+            27 => Self::PositionUpdate,
             _ => return None,
         })
     }
 
     /// Every kind, in discriminant order.
-    pub const ALL: [EventKind; 24] = [
+    pub const ALL: [EventKind; 27] = [
         Self::Heartbeat,
         Self::BookLevel,
         Self::SnapshotBegin,
@@ -177,6 +188,9 @@ impl EventKind {
         Self::AuctionUpdate,
         Self::RoutedIntent,
         Self::LedgerRecord,
+        Self::ClientMassCancel,
+        Self::BidReport,
+        Self::PositionUpdate,
     ];
 }
 
@@ -561,6 +575,30 @@ pub struct RoutedIntent {
     pub qty: i64,
 }
 
+/// Typed payload: the outcome of a liquidator's take (engine output).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct BidReport {
+    /// Liquidator id in the low 32 bits, auction id in the high 32 bits (as in [`LiquidatorBid`]).
+    pub liquidator_and_auction: u64,
+    /// Price of the take in ticks (0 when rejected).
+    pub price: i64,
+    /// Lots taken (a reject: lots asked).
+    pub qty: i64,
+}
+
+/// Typed payload: an account's position (engine output).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct PositionNotice {
+    /// Account id.
+    pub account: u64,
+    /// Signed lots held after the change.
+    pub position: i64,
+    /// Reserved, 0.
+    pub reserved: i64,
+}
+
 /// Typed payload: one ledger movement (engine output, journal).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
@@ -609,6 +647,8 @@ impl Payload for LiquidationNotice {}
 impl Payload for AuctionNotice {}
 impl Payload for RoutedIntent {}
 impl Payload for LedgerEntry {}
+impl Payload for BidReport {}
+impl Payload for PositionNotice {}
 
 macro_rules! assert_payload_layout {
     ($($t:ty),*) => {$(
@@ -632,7 +672,9 @@ assert_payload_layout!(
     LiquidationNotice,
     AuctionNotice,
     RoutedIntent,
-    LedgerEntry
+    LedgerEntry,
+    BidReport,
+    PositionNotice
 );
 
 impl Event {

@@ -553,6 +553,8 @@ impl<R: ReduceOnlyCap> Book<R> {
                             id: s.id,
                             account,
                             qty: s.qty,
+                            side: s.side,
+                            price: s.price,
                             reason: CancelReason::MassCancel,
                         });
                         n += 1;
@@ -674,6 +676,8 @@ impl<R: ReduceOnlyCap> Book<R> {
                         id: maker.id,
                         account: maker.account,
                         qty: maker.qty,
+                        side: maker.side,
+                        price: maker.price,
                         reason: CancelReason::SelfTrade,
                     });
                     if taker.stp == Stp::CancelBoth {

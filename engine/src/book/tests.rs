@@ -240,6 +240,8 @@ fn stp_modes() {
             id: 1,
             account: 7,
             qty: 5,
+            side: Side::Ask,
+            price: 100,
             reason: CancelReason::SelfTrade
         }
     );

@@ -266,6 +266,10 @@ pub enum BookEvent {
         account: AccountId,
         /// The quantity it still had.
         qty: i64,
+        /// Its side.
+        side: Side,
+        /// Its price, ticks.
+        price: i64,
         /// Why.
         reason: CancelReason,
     },

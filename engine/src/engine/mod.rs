@@ -87,6 +87,10 @@ pub struct EngineConfig {
     /// Event time between two rankings of an ADL queue (profit × leverage of every
     /// opposite holder), ns.
     pub adl_rank_interval_ns: i64,
+    /// Emit the outputs only connected sessions need (`gavel serve`): own-book L2
+    /// level updates, position updates and replies to liquidator takes. Off in
+    /// replays, whose world reads neither.
+    pub session_outputs: bool,
 }
 
 impl EngineConfig {
@@ -112,6 +116,7 @@ impl EngineConfig {
             cascade_window_ns: 1_000_000_000,
             adl_counterparties: 64,
             adl_rank_interval_ns: 1_000_000_000,
+            session_outputs: false,
         }
     }
 
@@ -353,6 +358,7 @@ impl Engine {
             EventKind::SnapshotBegin | EventKind::Gap => self.on_venue_reset(event),
             EventKind::ClientOrder => self.on_client_order(event, out),
             EventKind::ClientCancel => self.on_client_cancel(event, out),
+            EventKind::ClientMassCancel => self.on_client_mass_cancel(event, out),
             EventKind::LiquidatorBid => self.on_liquidator_bid(event, out),
             EventKind::IntentFill => self.on_intent_fill(event, out),
             EventKind::Timer => self.evaluate_due_marks(out),
@@ -369,7 +375,9 @@ impl Engine {
             | EventKind::LiquidationUpdate
             | EventKind::AuctionUpdate
             | EventKind::RoutedIntent
-            | EventKind::LedgerRecord => self.metrics.ignored_events += 1,
+            | EventKind::LedgerRecord
+            | EventKind::BidReport
+            | EventKind::PositionUpdate => self.metrics.ignored_events += 1,
         }
     }
 

@@ -9,7 +9,7 @@
 //! order) at the worse of its price and the mark. Book ids are
 //! `account << 32 | client order id`, so a client's ids are its own.
 
-use gavel_feeds::wire::{auction_update, order_flags, report, ClientCancel, ClientOrder, Event, EventKind, ExecReport, LiquidatorBid, OrderRef, RoutedIntent, Side, TradePrint, Venue};
+use gavel_feeds::wire::{auction_update, order_flags, report, ClientCancel, ClientOrder, Event, EventKind, ExecReport, LiquidatorBid, OrderRef, PriceLevel, RoutedIntent, Side, TradePrint, Venue};
 
 use super::liquidation::{Discard, Phase};
 use super::output::{build, Header};
@@ -41,6 +41,14 @@ pub mod reject_code {
     pub const REDUCE_ONLY: u8 = 8;
     /// Not enough initial margin.
     pub const MARGIN: u8 = 9;
+    /// A take from an id that is not a configured liquidator.
+    pub const NOT_A_LIQUIDATOR: u8 = 25;
+    /// A take on an auction that is not running.
+    pub const NO_RUNNING_AUCTION: u8 = 26;
+    /// A take of nothing: zero lots asked, or none the fund backs at the current price.
+    pub const NOTHING_TO_TAKE: u8 = 27;
+    /// A take whose worst price is better than the auction's current price.
+    pub const PRICE_NOT_REACHED: u8 = 28;
     /// The book refused it: 10 + the book's reason (see [`book_reason`]).
     pub const BOOK_BASE: u8 = 10;
 
@@ -91,6 +99,32 @@ impl Engine {
                 sequence: client_id,
             },
             ExecReport { account, price, qty },
+        ));
+    }
+
+    /// Session output: the own book's total at (`side`, `price`) of `instrument` now.
+    fn level_update(&self, out: &mut impl OutputSink, instrument: usize, side: Side, price: i64) {
+        if !self.config.session_outputs {
+            return;
+        }
+        let qty = self.books[instrument].level_qty(side, price);
+        out.emit(&build(
+            self.now,
+            Header { kind: EventKind::BookLevel, venue: Venue::Gavel, side, flags: 0, instrument: instrument as u32, sequence: 0 },
+            PriceLevel { price, qty, index: 0 },
+        ));
+    }
+
+    /// Session output: the reply to a liquidator's take (`kind` FILL or REJECT).
+    fn bid_report(&self, out: &mut impl OutputSink, event: &Event, kind: u8, price: i64, qty: i64) {
+        if !self.config.session_outputs {
+            return;
+        }
+        let bid: LiquidatorBid = event.payload();
+        out.emit(&build(
+            self.now,
+            Header { kind: EventKind::BidReport, venue: Venue::Gavel, side: Side::None, flags: kind, instrument: event.instrument, sequence: event.sequence },
+            gavel_feeds::wire::BidReport { liquidator_and_auction: bid.liquidator_and_auction, price, qty },
         ));
     }
 
@@ -201,6 +235,9 @@ impl Engine {
                 self.exec_report(out, report::ACK, 0, event.instrument, side, event.sequence, order.account, outcome.price, outcome.resting);
                 self.accounts[account as usize].resting[side_index(side)] += outcome.resting;
                 self.apply_book_events(id, &events, None, out);
+                if outcome.resting > 0 {
+                    self.level_update(out, instrument, side, outcome.price);
+                }
                 self.book_events = events;
                 if outcome.cancelled > 0 {
                     self.exec_report(out, report::CANCEL, 0, event.instrument, side, event.sequence, order.account, outcome.price, outcome.cancelled);
@@ -212,6 +249,24 @@ impl Engine {
     /// Settles the fills and side-effect cancels of one book request. `liquidation`: the
     /// slot whose order was the taker (its fills go through the liquidation waterfall).
     fn apply_book_events(&mut self, instrument: InstrumentId, events: &[BookEvent], liquidation: Option<usize>, out: &mut impl OutputSink) {
+        self.settle_book_events(instrument, events, liquidation, out);
+        if self.config.session_outputs {
+            // One level update per price touched (a walk's fills at one level are adjacent).
+            let mut last: Option<(Side, i64)> = None;
+            for e in events {
+                let touched = match *e {
+                    BookEvent::Fill(f) => (f.taker_side.opposite(), f.price),
+                    BookEvent::Cancelled { side, price, .. } => (side, price),
+                };
+                if last != Some(touched) {
+                    self.level_update(out, usize::from(instrument), touched.0, touched.1);
+                    last = Some(touched);
+                }
+            }
+        }
+    }
+
+    fn settle_book_events(&mut self, instrument: InstrumentId, events: &[BookEvent], liquidation: Option<usize>, out: &mut impl OutputSink) {
         let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
         for e in events {
             match *e {
@@ -247,16 +302,13 @@ impl Engine {
                         TradePrint { price: f.price, qty: f.qty, trade_id: self.metrics.own_trades },
                     ));
                 }
-                BookEvent::Cancelled { id, account, qty, .. } => {
+                BookEvent::Cancelled { id, account, qty, side, price, .. } => {
                     if id & LIQUIDATION_ORDER == 0 {
-                        if let Some(view_side) = self.accounts.get_mut(account as usize) {
-                            // Side-effect cancels only happen to resting orders; find their side by id is
-                            // not possible after removal, so both sides are bounded at zero.
-                            for r in view_side.resting.iter_mut() {
-                                *r = (*r - qty).max(0);
-                            }
+                        if let Some(state) = self.accounts.get_mut(account as usize) {
+                            let r = &mut state.resting[side_index(side)];
+                            *r = (*r - qty).max(0);
                         }
-                        self.exec_report(out, report::CANCEL, 0, u32::from(instrument), Side::None, id & u64::from(u32::MAX), crate::risk::account::account_to_wire(account), 0, qty);
+                        self.exec_report(out, report::CANCEL, 0, u32::from(instrument), side, id & u64::from(u32::MAX), crate::risk::account::account_to_wire(account), price, qty);
                     }
                 }
             }
@@ -278,7 +330,32 @@ impl Engine {
             let r = &mut self.accounts[cancel.account as usize].resting[side_index(view.side)];
             *r = (*r - qty).max(0);
             self.exec_report(out, report::CANCEL, 0, event.instrument, view.side, cancel.order_id, cancel.account, view.price, qty);
+            self.level_update(out, instrument, view.side, view.price);
         }
+    }
+
+    /// Cancels every resting order of an account in one instrument (`u32::MAX`: all).
+    pub(crate) fn on_client_mass_cancel(&mut self, event: &Event, out: &mut impl OutputSink) {
+        let cancel: ClientCancel = event.payload();
+        let known = crate::risk::account::account_from_wire(cancel.account).filter(|&a| (a as usize) < self.accounts.len());
+        let all = event.instrument == u32::MAX;
+        let (Some(account), true) = (known, all || (event.instrument as usize) < self.instrument_count()) else {
+            self.metrics.orders_rejected += 1;
+            let reason = if known.is_none() { reject_code::UNKNOWN_ACCOUNT } else { reject_code::UNKNOWN_INSTRUMENT };
+            self.exec_report(out, report::REJECT, reason, event.instrument, Side::None, event.sequence, cancel.account, 0, 0);
+            return;
+        };
+        let mut events = std::mem::take(&mut self.book_events);
+        for i in 0..self.instrument_count() {
+            if !all && i != event.instrument as usize {
+                continue;
+            }
+            events.clear();
+            self.books[i].mass_cancel(account, &mut |e| events.push(e));
+            let id = InstrumentId::try_from(i).unwrap_or(InstrumentId::MAX);
+            self.apply_book_events(id, &events, None, out);
+        }
+        self.book_events = events;
     }
 
     /// Cancels every resting order of `account` (on a liquidation trigger).
@@ -290,11 +367,8 @@ impl Engine {
         for i in 0..self.instrument_count() {
             events.clear();
             self.books[i].mass_cancel(account, &mut |e| events.push(e));
-            for e in &events {
-                if let BookEvent::Cancelled { id, qty, .. } = *e {
-                    self.exec_report(out, report::CANCEL, 0, i as u32, Side::None, id & u64::from(u32::MAX), crate::risk::account::account_to_wire(account), 0, qty);
-                }
-            }
+            let id = InstrumentId::try_from(i).unwrap_or(InstrumentId::MAX);
+            self.apply_book_events(id, &events, None, out);
         }
         self.book_events = events;
         self.accounts[account as usize].resting = [0, 0];
@@ -341,6 +415,8 @@ impl Engine {
             .is_some_and(|l| l.id as u32 == bid.auction() && l.phase == Phase::AuctionRunning && l.auction.is_some());
         let (Some(taker), true) = (liquidator, open) else {
             self.metrics.bids_rejected += 1;
+            let reason = if liquidator.is_none() { reject_code::NOT_A_LIQUIDATOR } else { reject_code::NO_RUNNING_AUCTION };
+            self.bid_report(out, event, report::REJECT | (reason << report::REASON_SHIFT), 0, bid.qty);
             return;
         };
         let now = self.now;
@@ -359,6 +435,8 @@ impl Engine {
         let current = self.ledger.book.account(taker).position(liq.instrument).map_or(0, |p| p.size);
         if qty <= 0 || !self.margin_allows(taker, liq.instrument, current.saturating_add(sign * qty), price) {
             self.metrics.bids_rejected += 1;
+            let reason = if qty <= 0 { reject_code::NOTHING_TO_TAKE } else { reject_code::MARGIN };
+            self.bid_report(out, event, report::REJECT | (reason << report::REASON_SHIFT), 0, bid.qty);
             return;
         }
         let Some(auction) = self.pool[slot].as_mut().and_then(|l| l.auction.as_mut()) else { return };
@@ -368,10 +446,14 @@ impl Engine {
         match taken {
             Ok(_) => {
                 self.metrics.bids_accepted += 1;
-                self.settle_liquidation_fill(slot, Counterparty::Account(taker), qty, price, Route::Auction, out);
+                let settled = self.settle_liquidation_fill(slot, Counterparty::Account(taker), qty, price, Route::Auction, out);
+                self.bid_report(out, event, report::FILL, price, settled);
                 self.auction_notice(out, slot, auction_update::TAKEN, price);
             }
-            Err(_) => self.metrics.bids_rejected += 1,
+            Err(_) => {
+                self.metrics.bids_rejected += 1;
+                self.bid_report(out, event, report::REJECT | (reject_code::PRICE_NOT_REACHED << report::REASON_SHIFT), price, bid.qty);
+            }
         }
         if status != AuctionStatus::Running || self.pool[slot].as_ref().is_some_and(|l| l.remaining == 0) {
             self.end_auction(slot, out);

@@ -95,6 +95,21 @@ impl Engine {
             },
             LedgerEntry { accounts: pack_ledger_accounts(account, counterparty), price, amount: clamp_i64(amount) },
         ));
+        if self.config.session_outputs && matches!(kind, ledger_record::FILL | ledger_record::EXTERNAL_FILL | ledger_record::ADL) {
+            for a in core::iter::once(account).chain(counterparty) {
+                self.position_update(out, instrument, a);
+            }
+        }
+    }
+
+    /// Session output: `account`'s position in `instrument` as the ledger holds it now.
+    fn position_update(&self, out: &mut impl OutputSink, instrument: InstrumentId, account: AccountId) {
+        let position = self.ledger.book.account(account).position(instrument).map_or(0, |p| p.size);
+        out.emit(&build(
+            self.now,
+            Header { kind: EventKind::PositionUpdate, venue: Venue::Gavel, side: Side::None, flags: 0, instrument: u32::from(instrument), sequence: 0 },
+            gavel_feeds::wire::PositionNotice { account: crate::risk::account::account_to_wire(account), position, reserved: 0 },
+        ));
     }
 
     /// Of `qty` lots at `price`, how many the insurance fund can back (all of them when

@@ -1,0 +1,9 @@
+//! gavel's client gateway: the binary protocol ([`protocol`]), API keys and
+//! logon ([`auth`]), per-session limits ([`limits`]), the mio server that
+//! connects sessions to the engine's rings ([`server`]), and a blocking
+//! client ([`client`]) for `gavel load`, the tests and researchers.
+#![warn(missing_docs)]
+
+pub mod protocol;
+pub mod auth;
+pub mod limits;
