@@ -505,6 +505,10 @@ pub mod report {
     pub const TYPE_MASK: u8 = 0b111;
     /// Shift of the reason bits.
     pub const REASON_SHIFT: u8 = 3;
+    /// Reason bits of a FILL: the order took liquidity.
+    pub const TAKER: u8 = 1;
+    /// Reason bits of a FILL: the order was resting (made liquidity).
+    pub const MAKER: u8 = 2;
 }
 
 /// Typed payload: a liquidation's stage change (engine output).

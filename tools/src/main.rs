@@ -9,6 +9,7 @@ mod pipeline;
 mod policy_file;
 mod recording_capture;
 mod report;
+mod serve;
 mod study_stats;
 
 /// gavel: a low-latency matching and liquidation-auction engine.
@@ -52,6 +53,10 @@ enum Command {
     Liquidate(cmd::liquidate::Args),
     /// Search liquidation-policy parameters over scenarios; report the best on a held-out scenario.
     Tune(cmd::tune::Args),
+    /// Run the engine as a live venue: clients and liquidators connect over TCP (binary protocol).
+    Serve(cmd::serve::Args),
+    /// Measure a running venue: open-loop order flow from many clients, order→ack round trip vs a bare echo.
+    Load(cmd::load::Args),
     /// Read the engine's binary journal.
     #[command(subcommand)]
     Journal(cmd::journal::JournalCommand),
@@ -69,12 +74,14 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     if matches!(
         cli.command,
-        Command::Demo(_) | Command::Stream(_) | Command::Compare(_) | Command::Study(_) | Command::Replay(_) | Command::Tune(_) | Command::Ring(_)
+        Command::Demo(_) | Command::Serve(_) | Command::Stream(_) | Command::Compare(_) | Command::Study(_) | Command::Replay(_) | Command::Tune(_) | Command::Ring(_)
     ) {
         reclaim_stale_rings();
     }
     let result = match cli.command {
         Command::Demo(args) => cmd::demo::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Load(args) => cmd::load::run(args),
         Command::Stream(args) => cmd::stream::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Gen(args) => cmd::gen::run(args),

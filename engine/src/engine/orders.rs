@@ -292,10 +292,10 @@ impl Engine {
                                     self.ledger_record(out, gavel_feeds::wire::ledger_record::FEE, instrument, account, None, f.price, fee);
                                 }
                             }
-                            self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side, f.taker_id & u64::from(u32::MAX), crate::risk::account::account_to_wire(f.taker_account), f.price, f.qty);
+                            self.exec_report(out, report::FILL, report::TAKER, u32::from(instrument), f.taker_side, f.taker_id & u64::from(u32::MAX), crate::risk::account::account_to_wire(f.taker_account), f.price, f.qty);
                         }
                     }
-                    self.exec_report(out, report::FILL, 0, u32::from(instrument), f.taker_side.opposite(), maker_client, crate::risk::account::account_to_wire(f.maker_account), f.price, f.qty);
+                    self.exec_report(out, report::FILL, report::MAKER, u32::from(instrument), f.taker_side.opposite(), maker_client, crate::risk::account::account_to_wire(f.maker_account), f.price, f.qty);
                     out.emit(&build(
                         self.now,
                         Header { kind: EventKind::Trade, venue: Venue::Gavel, side: f.taker_side, flags: 0, instrument: u32::from(instrument), sequence: self.metrics.own_trades },

@@ -6,4 +6,15 @@
 
 pub mod protocol;
 pub mod auth;
+pub mod client;
+pub mod echo;
 pub mod limits;
+pub mod event_clock;
+pub mod market_data;
+mod requests;
+mod routing;
+pub mod server;
+pub mod session;
+
+pub use event_clock::EventClock;
+pub use server::{Gateway, GatewayConfig, GatewayCounters};

@@ -49,6 +49,11 @@ impl EventProducer {
         self.inner.try_push(event)
     }
 
+    /// Records published and not yet consumed.
+    pub fn used(&self) -> u64 {
+        self.inner.used()
+    }
+
     /// Stamps and pushes a batch under the ring's full policy; see [`Producer::push_with`].
     pub fn push_slice(&mut self, events: &[Event]) -> Result<usize, RingError> {
         let ticks = self.clock.now_ticks();

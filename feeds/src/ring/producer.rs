@@ -340,6 +340,13 @@ impl<T: Pod> Producer<T> {
         self.tail
     }
 
+    /// Records published and not yet consumed (reads the consumer's cursor: for
+    /// counters, not the hot path).
+    pub fn used(&self) -> u64 {
+        let head = self.map.header().consumer_cursor.load(Ordering::Acquire);
+        self.tail.wrapping_sub(head).min(self.capacity)
+    }
+
     /// Number of slots.
     pub fn capacity(&self) -> u64 {
         self.capacity

@@ -22,3 +22,5 @@ pub mod gen_accounts;
 pub mod tune;
 pub mod journal;
 pub mod study;
+pub mod serve;
+pub mod load;

@@ -1,0 +1,245 @@
+//! `gavel serve`: run the engine as a live venue that clients and liquidators
+//! connect to over TCP (see docs/SERVE.md and docs/PROTOCOL.md).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use gavel_engine::engine::EngineConfig;
+use gavel_engine::risk::instrument::InstrumentSet;
+use gavel_engine::risk::{loader, RiskBook};
+use gavel_feeds::wire::Venue;
+use gavel_gateway::auth::{role_name, KeyTable};
+use gavel_gateway::protocol::role;
+use gavel_gateway::GatewayConfig;
+use serde::Deserialize;
+
+use crate::serve::{self, demo, feed, ServeSetup};
+
+/// Arguments of `gavel serve`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Venue configuration (TOML: listen, instruments, accounts, keys, policy, limits, data dir, cores, mark source).
+    #[arg(long, conflicts_with = "demo", required_unless_present = "demo")]
+    pub config: Option<PathBuf>,
+    /// Run the built-in demo venue (no files needed): keys are written to the data dir and printed.
+    #[arg(long)]
+    pub demo: bool,
+    /// Listen address (overrides the config's).
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Data directory (keys of the demo, latency dumps).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Mark source: `replay:FILE[,speed=X]` (a gavel capture replayed in real time × X).
+    #[arg(long)]
+    pub mark_from: Option<String>,
+    /// Speed of the mark replay, × real time (0.001 to 1000; demo default 5).
+    #[arg(long)]
+    pub speed: Option<String>,
+    /// Liquidation policy: a built-in name, a venue rule name, or a policy/rules TOML (demo default: auction).
+    #[arg(long)]
+    pub policy: Option<String>,
+    /// Core of the engine thread.
+    #[arg(long)]
+    pub engine_core: Option<usize>,
+    /// Core of the gateway thread.
+    #[arg(long)]
+    pub gateway_core: Option<usize>,
+    /// Never sleep in the engine and gateway loops (lowest latency; each burns a core).
+    #[arg(long)]
+    pub busy_poll: bool,
+    /// Stop by itself after this many seconds (1 to 86,400).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub duration: Option<u64>,
+}
+
+/// The venue configuration file.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct ServeConfig {
+    listen: Option<SocketAddr>,
+    instruments: PathBuf,
+    accounts: PathBuf,
+    positions: Option<PathBuf>,
+    keys: PathBuf,
+    policy: Option<String>,
+    /// Insurance fund at the start, in quote currency (decimal text).
+    fund: Option<String>,
+    /// The backstop vault's account name.
+    backstop_account: Option<String>,
+    data_dir: Option<PathBuf>,
+    engine_core: Option<usize>,
+    gateway_core: Option<usize>,
+    mark_from: Option<String>,
+    #[serde(default)]
+    limits: Limits,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct Limits {
+    rate_per_s: Option<u64>,
+    burst: Option<u64>,
+    max_open_orders: Option<usize>,
+    max_protocol_errors: Option<u32>,
+    output_limit_bytes: Option<usize>,
+    max_sessions: Option<usize>,
+    socket_send_buffer_bytes: Option<usize>,
+}
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "gavel-serve-data";
+
+fn bounded<T: PartialOrd + std::fmt::Display + Copy>(source: &str, field: &str, v: Option<T>, lo: T, hi: T, default: T) -> anyhow::Result<T> {
+    let v = v.unwrap_or(default);
+    anyhow::ensure!(v >= lo && v <= hi, "{source}: field `limits.{field}`: {v} is outside {lo}..={hi}");
+    Ok(v)
+}
+
+fn relative(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}
+
+/// Runs `gavel serve`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let listen = args.listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!("valid address")));
+    let setup = if args.demo { demo_setup(&args, listen)? } else { config_setup(&args)? };
+    serve::run(setup)
+}
+
+fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    std::fs::create_dir_all(&data_dir)?;
+    let policy = crate::policy_file::resolve_policy(args.policy.as_deref().unwrap_or("auction"))?;
+    let venue = demo::build(&data_dir, policy, 5_000)?;
+    let mut mark = match &args.mark_from {
+        Some(m) => feed::parse_mark_from(m).map_err(anyhow::Error::msg)?,
+        None => venue.mark.clone(),
+    };
+    if let Some(s) = &args.speed {
+        mark.speed_per_mille = feed::parse_speed(s).map_err(anyhow::Error::msg)?;
+    }
+    let keys_path = data_dir.join("keys.toml");
+    write_keys(&keys_path, &venue.keys)?;
+    println!("gavel serve --demo: API keys written to {} (id, role, account):", keys_path.display());
+    for k in venue.keys.keys() {
+        println!("  key {:>3}  {:<11} account {:>3}  secret {}", k.id, role_name(k.role), k.account, gavel_gateway::auth::to_hex(&k.secret));
+    }
+    let engine = serve::engine_from(venue.book, venue.fund, venue.config, venue.policy)?;
+    Ok(ServeSetup {
+        engine,
+        keys: venue.keys,
+        gateway: GatewayConfig { busy_poll: args.busy_poll, ..GatewayConfig::new(listen, 1) },
+        seed_orders: venue.seed_orders,
+        mark: Some(mark),
+        data_dir,
+        engine_core: args.engine_core,
+        gateway_core: args.gateway_core,
+        duration: args.duration.map(Duration::from_secs),
+        busy_poll: args.busy_poll,
+    })
+}
+
+/// Keys are secrets: written with mode 0600 through a temp file and a rename.
+fn write_keys(path: &Path, keys: &KeyTable) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = gavel_feeds::atomic_file::temp_path_for(path);
+    std::fs::write(&tmp, keys.to_toml())?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn config_setup(args: &Args) -> anyhow::Result<ServeSetup> {
+    let path = args.config.as_ref().ok_or_else(|| anyhow::anyhow!("--config FILE or --demo"))?;
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
+    let cfg: ServeConfig = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map_or(0, |s| 1 + text[..s.start.min(text.len())].matches('\n').count());
+        anyhow::anyhow!("{source}: line {line}: {}", e.message())
+    })?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let set = InstrumentSet::load(&relative(base, &cfg.instruments)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let instruments = u32::try_from(set.len())?;
+    let mut book = RiskBook::new(set);
+    let accounts_path = relative(base, &cfg.accounts);
+    let text = loader::read_file(&accounts_path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    loader::load_accounts(&mut book, &text, &accounts_path.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Some(p) = &cfg.positions {
+        let p = relative(base, p);
+        let text = loader::read_file(&p).map_err(|e| anyhow::anyhow!("{e}"))?;
+        loader::load_positions(&mut book, &text, &p.display().to_string()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let keys_path = relative(base, &cfg.keys);
+    let keys_text = std::fs::read_to_string(&keys_path).map_err(|e| anyhow::anyhow!("{}: {e}", keys_path.display()))?;
+    let keys = KeyTable::parse(&keys_path.display().to_string(), &keys_text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let account_count = book.accounts().len() as u64;
+    for k in keys.keys() {
+        anyhow::ensure!(k.account < account_count, "{}: key {}: account {} does not exist ({} accounts)", keys_path.display(), k.id, k.account, account_count);
+    }
+    let policy = crate::policy_file::resolve_policy(args.policy.as_deref().or(cfg.policy.as_deref()).unwrap_or("auction"))?;
+    let fund = match &cfg.fund {
+        Some(t) => gavel_feeds::decimal::Decimal::parse(t)
+            .ok()
+            .and_then(|d| d.in_units_of(gavel_engine::risk::instrument::quote_unit()))
+            .filter(|v| (0..=gavel_engine::risk::instrument::MAX_MONEY).contains(v))
+            .ok_or_else(|| anyhow::anyhow!("{source}: field `fund`: {t:?} is not an amount within 0..=max money with at most 6 decimals"))?,
+        None => 0,
+    };
+    let mark_text = args.mark_from.clone().or(cfg.mark_from.clone());
+    let mut mark = match mark_text {
+        Some(m) => Some(feed::parse_mark_from(&m).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
+    if let (Some(m), Some(s)) = (mark.as_mut(), &args.speed) {
+        m.speed_per_mille = feed::parse_speed(s).map_err(anyhow::Error::msg)?;
+    }
+    let venue = match &mark {
+        Some(m) => feed::capture_venue(&m.path).map_err(anyhow::Error::msg)?,
+        None => Venue::BinanceUsdm,
+    };
+    let mut config = EngineConfig::for_venues(vec![venue]);
+    config.session_outputs = true;
+    if let Some(name) = &cfg.backstop_account {
+        config.backstop_account = Some(book.account_id(name).ok_or_else(|| anyhow::anyhow!("{source}: field `backstop_account`: no account named {name:?}"))?);
+    }
+    config.liquidators = keys
+        .keys()
+        .filter(|k| k.role == role::LIQUIDATOR)
+        .map(|k| (k.id as u32, gavel_engine::risk::account::account_from_wire(k.account).unwrap_or(0)))
+        .collect();
+    config.max_liquidations = (book.accounts().len() + 16).min(1 << 20);
+    let l = &cfg.limits;
+    let listen = args.listen.or(cfg.listen).unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!("valid address")));
+    let defaults = GatewayConfig::new(listen, instruments);
+    let gateway = GatewayConfig {
+        rate_per_s: bounded(&source, "rate_per_s", l.rate_per_s, 1, 100_000_000, defaults.rate_per_s)?,
+        burst: bounded(&source, "burst", l.burst, 1, 100_000_000, defaults.burst)?,
+        max_open_orders: bounded(&source, "max_open_orders", l.max_open_orders, 1, 1_000_000, defaults.max_open_orders)?,
+        max_protocol_errors: bounded(&source, "max_protocol_errors", l.max_protocol_errors, 1, 1_000_000, defaults.max_protocol_errors)?,
+        output_limit: bounded(&source, "output_limit_bytes", l.output_limit_bytes, 4096, 1 << 30, defaults.output_limit)?,
+        max_sessions: bounded(&source, "max_sessions", l.max_sessions, 1, 100_000, defaults.max_sessions)?,
+        socket_send_buffer: match l.socket_send_buffer_bytes {
+            Some(b) => Some(bounded(&source, "socket_send_buffer_bytes", Some(b), 1024, 1 << 28, b)?),
+            None => None,
+        },
+        busy_poll: args.busy_poll,
+        ..defaults
+    };
+    let engine = serve::engine_from(book, fund, config, policy)?;
+    Ok(ServeSetup {
+        engine,
+        keys,
+        gateway,
+        seed_orders: Vec::new(),
+        mark,
+        data_dir: args.data_dir.clone().or(cfg.data_dir.map(|d| relative(base, &d))).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        engine_core: args.engine_core.or(cfg.engine_core),
+        gateway_core: args.gateway_core.or(cfg.gateway_core),
+        duration: args.duration.map(Duration::from_secs),
+        busy_poll: args.busy_poll,
+    })
+}

@@ -1,0 +1,110 @@
+//! The engine thread of `gavel serve`: polls its input rings (gateway, feed),
+//! runs every event through the [`Engine`], pushes the outputs to the gateway's
+//! ring, and times the stages at their boundaries.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use gavel_engine::engine::{Engine, OutputSink};
+use gavel_engine::engine_loop::{pin_current_thread, PinOutcome};
+use gavel_engine::latency::StageHistogram;
+use gavel_feeds::clock::Clock;
+use gavel_feeds::ring::{Consumer, EventProducer};
+use gavel_feeds::wire::{auction_update, Event, EventKind};
+
+/// What the engine thread measured and ended with.
+pub struct EngineReport {
+    /// The engine after the run (for its metrics and ledger).
+    pub engine: Engine,
+    /// Input publish → picked by the engine (both rings).
+    pub ring_in: StageHistogram,
+    /// A client order picked → its first execution report on the output ring.
+    pub order_to_report: StageHistogram,
+    /// A venue event picked → the auction start it caused on the output ring.
+    pub mark_to_auction: StageHistogram,
+    /// Events handled.
+    pub events: u64,
+    /// Whether the thread was pinned.
+    pub pinned: bool,
+    /// Output events that found the gateway's ring full (pushed once room came).
+    pub output_waits: u64,
+}
+
+struct Sink<'a> {
+    ring: &'a mut EventProducer,
+    clock: Clock,
+    picked: u64,
+    is_order: bool,
+    is_venue: bool,
+    order_to_report: &'a mut StageHistogram,
+    mark_to_auction: &'a mut StageHistogram,
+    waits: u64,
+}
+
+impl OutputSink for Sink<'_> {
+    fn emit(&mut self, event: &Event) {
+        if !self.ring.try_push(*event) {
+            self.waits += 1;
+            // The gateway drains this ring without waiting on clients; wait for room.
+            let _ = self.ring.push(*event);
+        }
+        if self.is_order && event.kind == EventKind::ExecReport as u8 {
+            self.order_to_report.record_ns(self.clock.ns_since(self.picked));
+            self.is_order = false;
+        }
+        if self.is_venue && event.kind == EventKind::AuctionUpdate as u8 && event.flags == auction_update::START {
+            self.mark_to_auction.record_ns(self.clock.ns_since(self.picked));
+        }
+    }
+}
+
+/// Runs the engine until `stop` is set and its inputs are drained.
+pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: EventProducer, clock: Clock, core: Option<usize>, busy_poll: bool, stop: Arc<AtomicBool>) -> EngineReport {
+    let pinned = core.is_some_and(|c| matches!(pin_current_thread(c), PinOutcome::Pinned(_)));
+    let mut ring_in = StageHistogram::new("ring_in");
+    let mut order_to_report = StageHistogram::new("order_to_report");
+    let mut mark_to_auction = StageHistogram::new("mark_to_auction");
+    let (mut events, mut idle, mut waits) = (0u64, 0u32, 0u64);
+    loop {
+        let mut any = false;
+        for input in inputs.iter_mut() {
+            // Up to a batch from each ring in turn, so neither starves the other.
+            for _ in 0..64 {
+                let Some(event) = input.try_pop() else { break };
+                any = true;
+                let picked = clock.now_ticks();
+                if event.publish_ticks != 0 {
+                    ring_in.record_ns(clock.ticks_to_ns(picked.saturating_sub(event.publish_ticks)));
+                }
+                let kind = event.kind;
+                let mut sink = Sink {
+                    ring: &mut output,
+                    clock,
+                    picked,
+                    is_order: kind == EventKind::ClientOrder as u8,
+                    is_venue: kind == EventKind::BookLevel as u8 || kind == EventKind::Timer as u8,
+                    order_to_report: &mut order_to_report,
+                    mark_to_auction: &mut mark_to_auction,
+                    waits: 0,
+                };
+                engine.on_event(&event, &mut sink);
+                waits += sink.waits;
+                events += 1;
+            }
+        }
+        if any {
+            idle = 0;
+            continue;
+        }
+        if stop.load(Ordering::Acquire) {
+            break;
+        }
+        idle = idle.saturating_add(1);
+        if !busy_poll && idle > 20_000 {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+    EngineReport { engine, ring_in, order_to_report, mark_to_auction, events, pinned, output_waits: waits }
+}

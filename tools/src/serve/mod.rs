@@ -1,0 +1,221 @@
+//! `gavel serve`: the engine as a running venue. Threads: the gateway (mio,
+//! this thread), the engine (pinned when a core is given) and the mark feed;
+//! rings between them in both directions.
+//!
+//! ```text
+//! clients ⇄ TCP ⇄ gateway ──ring──▶ engine ──ring──▶ gateway ⇄ clients
+//!                  feed (capture replay) ──ring──▶ engine
+//! ```
+
+pub mod demo;
+pub mod engine_thread;
+pub mod feed;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gavel_engine::engine::Engine;
+use gavel_engine::latency::percentile_distribution;
+use gavel_engine::risk::Ledger;
+use gavel_feeds::clock::Clock;
+use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig, WaitStrategy};
+use gavel_feeds::wire::Event;
+use gavel_gateway::{EventClock, Gateway, GatewayConfig};
+
+/// Set by SIGINT/SIGTERM.
+static STOP: AtomicBool = AtomicBool::new(false);
+/// Set by SIGUSR1: dump the latency histograms.
+static DUMP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+extern "C" fn on_dump(_: libc::c_int) {
+    DUMP.store(true, Ordering::Relaxed);
+}
+
+fn install_signal_handlers() {
+    // SAFETY: the handlers only store to atomics (async-signal-safe); the function
+    // pointers have the signature `signal` expects.
+    unsafe {
+        libc::signal(libc::SIGINT, on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_stop as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        libc::signal(libc::SIGUSR1, on_dump as extern "C" fn(libc::c_int) as libc::sighandler_t);
+    }
+}
+
+/// Everything a serve run needs.
+pub struct ServeSetup {
+    /// The engine, built.
+    pub engine: Engine,
+    /// API keys.
+    pub keys: gavel_gateway::auth::KeyTable,
+    /// Gateway settings.
+    pub gateway: GatewayConfig,
+    /// Client orders entered before the gateway opens (e.g. the demo maker's quotes).
+    pub seed_orders: Vec<Event>,
+    /// The mark source (`None`: no feed; marks only from what clients trade).
+    pub mark: Option<feed::ReplaySource>,
+    /// Data directory (keys, latency dumps).
+    pub data_dir: PathBuf,
+    /// Core of the engine thread.
+    pub engine_core: Option<usize>,
+    /// Core of the gateway thread.
+    pub gateway_core: Option<usize>,
+    /// Stop by itself after this long.
+    pub duration: Option<Duration>,
+    /// Never sleep in the engine loop.
+    pub busy_poll: bool,
+}
+
+struct RingFiles(Vec<PathBuf>);
+
+impl Drop for RingFiles {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// Builds an engine from its parts.
+pub fn engine_from(book: gavel_engine::risk::RiskBook, fund: i128, config: gavel_engine::engine::EngineConfig, policy: gavel_engine::engine::EnginePolicy) -> anyhow::Result<Engine> {
+    Engine::new(config, policy, Ledger::new(book, fund)).map_err(anyhow::Error::msg)
+}
+
+fn write_hgrm(dir: &Path, name: &str, h: &hdrhistogram::Histogram<u64>) -> std::io::Result<()> {
+    gavel_feeds::atomic_file::write_atomic(dir.join(format!("{name}.hgrm")), percentile_distribution(h, 5, 1.0))
+}
+
+fn summary(name: &str, h: &hdrhistogram::Histogram<u64>) -> String {
+    if h.is_empty() {
+        return format!("  {name:<16} no samples");
+    }
+    format!("  {name:<16} n={:<9} p50 {:>8} ns  p99 {:>9} ns  p99.9 {:>9} ns  max {:>10} ns", h.len(), h.value_at_quantile(0.5), h.value_at_quantile(0.99), h.value_at_quantile(0.999), h.max())
+}
+
+/// Runs the venue until SIGINT/SIGTERM (or `duration`); prints where it
+/// listens, the counters and per-stage latency at the end, and writes the
+/// histograms as .hgrm under `<data dir>/latency/`.
+pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
+    install_signal_handlers();
+    let clock = Clock::calibrate(Duration::from_millis(50));
+    let event_clock = EventClock::start();
+    let tag = std::process::id();
+    let paths: Vec<PathBuf> = ["in", "feed", "out"].iter().map(|n| default_ring_path(&format!("gavel-serve-{tag}-{n}"))).collect();
+    let _cleanup = RingFiles(paths.clone());
+    let spin = WaitStrategy::BusySpin;
+    let mut to_engine = EventProducer::create(&paths[0], ProducerConfig::new(1 << 16).wait(spin), clock)?;
+    let from_gateway = Consumer::<Event>::open(&paths[0], ConsumerConfig::default().wait(spin))?;
+    let feed_ring = EventProducer::create(&paths[1], ProducerConfig::new(1 << 16).wait(spin), clock)?;
+    let from_feed = Consumer::<Event>::open(&paths[1], ConsumerConfig::default().wait(spin))?;
+    let engine_out = EventProducer::create(&paths[2], ProducerConfig::new(1 << 18).wait(spin), clock)?;
+    let to_gateway = Consumer::<Event>::open(&paths[2], ConsumerConfig::default().wait(spin))?;
+
+    for order in &setup.seed_orders {
+        let _ = to_engine.push(order.with_times(order.sequence, 0, event_clock.now_ns()))?;
+    }
+    let instruments = setup.engine.ledger().book.instruments().clone();
+    let feed_instruments = feed::feed_instruments(&instruments).map_err(anyhow::Error::msg)?;
+    let mut gateway = Gateway::bind(setup.gateway.clone(), setup.keys.clone(), to_engine, to_gateway, event_clock)?;
+    let addr = gateway.local_addr()?;
+
+    let engine_stop = Arc::new(AtomicBool::new(false));
+    let (engine, core, busy) = (setup.engine, setup.engine_core, setup.busy_poll);
+    let stop_e = engine_stop.clone();
+    let engine_thread = std::thread::Builder::new()
+        .name("gavel-engine".into())
+        .spawn(move || engine_thread::run(engine, vec![from_gateway, from_feed], engine_out, clock, core, busy, stop_e))?;
+    let feed_stop = Arc::new(AtomicBool::new(false));
+    let feed_thread = match setup.mark.clone() {
+        Some(source) => {
+            let stop_f = feed_stop.clone();
+            Some(std::thread::Builder::new().name("gavel-feed".into()).spawn(move || feed::run(&source, feed_instruments, feed_ring, event_clock, stop_f))?)
+        }
+        None => None,
+    };
+    let gateway_pinned = setup.gateway_core.map(|c| matches!(gavel_engine::engine_loop::pin_current_thread(c), gavel_engine::engine_loop::PinOutcome::Pinned(_)));
+    let describe = |core: Option<usize>, pinned: Option<bool>| match (core, pinned) {
+        (None, _) => "not pinned".to_string(),
+        (Some(c), Some(true)) => format!("pinned to core {c}"),
+        (Some(c), _) => format!("core {c} requested, pinning checked at start"),
+    };
+    println!("gavel serve: listening on {addr}");
+    println!("  engine thread: {}; gateway thread: {}", describe(setup.engine_core, None), describe(setup.gateway_core, gateway_pinned));
+    match &setup.mark {
+        Some(m) => println!("  mark: replay of {} at {}.{:03}× real time", m.path.display(), m.speed_per_mille / 1000, m.speed_per_mille % 1000),
+        None => println!("  mark: none (no feed configured)"),
+    }
+    println!("  data dir: {}; SIGINT/SIGTERM stop, SIGUSR1 dumps latency to {}/latency/", setup.data_dir.display(), setup.data_dir.display());
+    if let Some(d) = setup.duration {
+        std::thread::spawn(move || {
+            std::thread::sleep(d);
+            STOP.store(true, Ordering::Relaxed);
+        });
+    }
+    let latency_dir = setup.data_dir.join("latency");
+    std::fs::create_dir_all(&latency_dir)?;
+    let dump_dir = latency_dir.clone();
+    gateway.run(&STOP, &DUMP, |g| {
+        let l = g.latency();
+        let _ = write_hgrm(&dump_dir, "gateway_round_trip", &l.round_trip);
+        let _ = write_hgrm(&dump_dir, "gateway_output", &l.output);
+        let c = g.counters();
+        println!("gavel serve: latency dumped to {}; counters {c:?}", dump_dir.display());
+    })?;
+    feed_stop.store(true, Ordering::Relaxed);
+    let feed_report = feed_thread.map(|t| t.join());
+    engine_stop.store(true, Ordering::Release);
+    let report = engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+
+    let c = gateway.counters();
+    println!("gavel serve: stopped");
+    println!(
+        "  sessions: {} connections, {} logons, {} failed logons, {} refused; disconnected: {} slow readers, {} for protocol errors",
+        c.connections, c.logons, c.logon_failures, c.refused_connections, c.slow_disconnects, c.error_disconnects
+    );
+    println!(
+        "  requests: {} to the engine; refused: {} protocol errors, {} rate-limited, {} over the open-order cap, {} engine busy",
+        c.orders_in, c.protocol_errors, c.rate_limited, c.open_order_limited, c.engine_busy
+    );
+    println!("  outputs: {} engine events, {} reports, {} market-data messages, {} routed intents (no external venue in serve)", c.engine_outputs, c.reports_out, c.market_data_out, c.routed_intents);
+    match feed_report {
+        Some(Ok(Ok(f))) => println!("  feed: {} capture records, {} events{}", f.records, f.events, if f.finished { ", capture finished" } else { "" }),
+        Some(Ok(Err(e))) => println!("  feed: stopped with an error: {e}"),
+        Some(Err(_)) => println!("  feed: the feed thread panicked"),
+        None => {}
+    }
+    let m = report.engine.metrics();
+    println!(
+        "  engine: {} events ({}), {} orders accepted, {} rejected, {} own-book trades, {} liquidations, {} auction takes",
+        report.events,
+        if report.pinned { "pinned" } else { "not pinned" },
+        m.orders_accepted,
+        m.orders_rejected,
+        m.own_trades,
+        m.liquidations,
+        m.bids_accepted
+    );
+    let stages: [(&str, &hdrhistogram::Histogram<u64>); 5] = [
+        ("ring_in", report.ring_in.histogram()),
+        ("order_to_report", report.order_to_report.histogram()),
+        ("mark_to_auction", report.mark_to_auction.histogram()),
+        ("gateway_round_trip", &gateway.latency().round_trip),
+        ("gateway_output", &gateway.latency().output),
+    ];
+    println!("  latency (ns):");
+    for (name, h) in stages {
+        println!("{}", summary(name, h));
+        write_hgrm(&latency_dir, name, h)?;
+    }
+    let imbalance = report.engine.ledger().check_conservation();
+    if report.output_waits > 0 {
+        println!("  engine waited for room on the gateway's ring {} times", report.output_waits);
+    }
+    println!("  ledger: {}", if imbalance == 0 { "balances to the unit".to_string() } else { format!("OUT OF BALANCE by {imbalance} units") });
+    anyhow::ensure!(imbalance == 0, "the ledger does not balance");
+    Ok(())
+}
