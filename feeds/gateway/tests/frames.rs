@@ -345,6 +345,13 @@ proptest! {
         prop_assert_eq!(reader.buffered(), 0);
     }
 
+    /// `decode_frame` of a slice shorter than the header is an error, not a
+    /// panic (it used to index past the end of the slice).
+    #[test]
+    fn a_slice_shorter_than_the_header_is_bad_length(bytes in prop::collection::vec(any::<u8>(), 0..HEADER_LEN)) {
+        prop_assert_eq!(decode_frame(&bytes), Err(FrameError::BadLength(bytes.len() as u32)));
+    }
+
     /// A body longer than the template's block (a newer minor version) is
     /// read up to the block.
     #[test]
