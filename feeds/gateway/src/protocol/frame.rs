@@ -63,8 +63,12 @@ pub fn encode_frame(message: &Message, sequence: u64, out: &mut [u8; MAX_FRAME_L
     len
 }
 
-/// Checks a complete frame and decodes its message.
+/// Checks a complete frame and decodes its message. A slice shorter than the
+/// header is [`FrameError::BadLength`] (with its length).
 pub fn decode_frame(frame: &[u8]) -> Result<(FrameHeader, Message), FrameError> {
+    if frame.len() < HEADER_LEN {
+        return Err(FrameError::BadLength(frame.len() as u32));
+    }
     let header = decode_header(frame);
     let refused = |reason| FrameError::Refused { header, reason };
     if header.schema_id != SCHEMA_ID || header.version != SCHEMA_VERSION {
