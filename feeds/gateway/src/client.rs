@@ -132,6 +132,19 @@ impl Client {
         }
     }
 
+    /// Sets the socket's kernel receive buffer (a client that should fall behind sooner).
+    pub fn set_receive_buffer(&self, bytes: usize) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let value = libc::c_int::try_from(bytes).map_err(io::Error::other)?;
+        // SAFETY: a valid socket descriptor, a pointer to a live c_int and its size.
+        let rc = unsafe { libc::setsockopt(self.stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_RCVBUF, (&value as *const libc::c_int).cast(), core::mem::size_of::<libc::c_int>() as libc::socklen_t) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
     /// The local socket address.
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.stream.local_addr()
