@@ -282,8 +282,15 @@ fn a_slow_reader_is_cut_off_while_others_keep_trading_and_shutdown_is_clean() {
     // Each rest + cancel publishes two level updates: far more than the slow reader's bound.
     // The trader sends from one thread and reads its replies on this one, as a client must.
     let mut sender = a.split_sender().unwrap();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let seen = answered.clone();
     let flood = std::thread::spawn(move || {
         for i in 0..6_000u64 {
+            // At most 200 requests in flight, so the trader's own replies stay within its bound
+            // however slowly this machine schedules the reading thread.
+            while (2 * i).saturating_sub(seen.load(std::sync::atomic::Ordering::Acquire)) > 200 {
+                std::thread::sleep(Duration::from_micros(200));
+            }
             sender.send(&order(i + 1, side::BUY, order_type::LIMIT, 500_000 + (i % 50) as i64, 1)).unwrap();
             sender.send(&Message::CancelOrder(CancelOrder { client_order_id: i + 1, instrument: 0 })).unwrap();
         }
@@ -298,6 +305,7 @@ fn a_slow_reader_is_cut_off_while_others_keep_trading_and_shutdown_is_clean() {
             Some(_) => {}
             None => panic!("the trader's replies stopped after {acks} acks and {cancels} cancels"),
         }
+        answered.store(acks + cancels, std::sync::atomic::Ordering::Release);
     };
     flood.join().unwrap();
     // The trader kept trading and was answered throughout.
