@@ -107,8 +107,8 @@ pub struct Instrument {
     /// Size increment, exact.
     pub lot_size: Decimal,
     /// Linear: units per (one tick × one lot), the notional multiplier.
-    /// Inverse: the same product of the grids (it has no money meaning there;
-    /// the engine loop reads it and refuses inverse instruments).
+    /// Inverse: 0 (no money meaning; the code that still multiplies by it —
+    /// the engine loop, venue rule sets — is linear-only and refuses inverse).
     pub quote_per_tick_lot: i128,
     /// Inverse only: quote value of one contract (e.g. 100 USD); `None` for linear.
     pub contract_value: Option<Decimal>,
