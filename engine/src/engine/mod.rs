@@ -205,6 +205,7 @@ impl Engine {
     /// An engine over the accounts, positions and fund of `ledger`.
     pub fn new(config: EngineConfig, policy: EnginePolicy, mut ledger: Ledger) -> Result<Self, String> {
         policy.validate()?;
+        refuse_inverse_positions(&ledger)?;
         ledger.book.reserve_index();
         let accounts = ledger.book.accounts().len();
         config.validate(accounts)?;
@@ -530,3 +531,21 @@ impl Engine {
         }
     }
 }
+
+/// The engine loop (auction, own book, liquidation waterfall, venue rule sets,
+/// fees) prices in linear contracts only: a book holding a position in an
+/// inverse instrument is refused, naming it. The risk layer (`crate::risk`:
+/// margin, trigger index, liquidation plan, ledger) handles inverse.
+fn refuse_inverse_positions(ledger: &Ledger) -> Result<(), String> {
+    let set = ledger.book.instruments();
+    for acc in ledger.book.accounts() {
+        if let Some(p) = acc.positions.iter().find(|p| p.size != 0 && set.get(p.instrument).is_inverse()) {
+            return Err(format!(
+                "instrument {} is inverse (coin-margined): the engine loop (auction, own book, waterfall, venue rules) supports linear contracts only; use gavel risk or the risk library for inverse",
+                set.get(p.instrument).symbol
+            ));
+        }
+    }
+    Ok(())
+}
+

@@ -25,7 +25,8 @@ use crate::risk::{margin, AccountId, InstrumentId, MarginMode};
 pub mod reject_code {
     /// The account does not exist.
     pub const UNKNOWN_ACCOUNT: u8 = 1;
-    /// The instrument does not exist.
+    /// The instrument does not exist, or is inverse (the engine loop trades
+    /// linear contracts only).
     pub const UNKNOWN_INSTRUMENT: u8 = 2;
     /// Side is neither buy nor sell.
     pub const BAD_SIDE: u8 = 3;
@@ -164,7 +165,7 @@ impl Engine {
         if account as usize >= self.accounts.len() {
             return self.reject(out, event, reject_code::UNKNOWN_ACCOUNT);
         }
-        if instrument >= self.instrument_count() {
+        if instrument >= self.instrument_count() || self.ledger.book.instruments().get(instrument as InstrumentId).is_inverse() {
             return self.reject(out, event, reject_code::UNKNOWN_INSTRUMENT);
         }
         let side = match event.side() {

@@ -394,7 +394,7 @@ impl Engine {
             return self.venue_adl_rank(id, instrument).map(|rank| (rank, p.size.abs()));
         }
         let mult = book.instruments().get(instrument).quote_per_tick_lot;
-        let pnl = p.unrealized(mark, mult);
+        let pnl = p.unrealized(book.instruments().get(instrument), mark);
         let equity = book.health(id, instrument).map_or(0, |h| h.equity).max(1);
         let notional = i128::from(p.size.abs()) * i128::from(mark) * mult;
         let weight = if pnl > 0 { (pnl.saturating_mul(notional) / equity).clamp(1, i128::from(i64::MAX / 2)) as i64 } else { 0 };

@@ -8,7 +8,7 @@
 //! remainder stays in the position and is released with the last lot, so the
 //! total realized over a round trip is exact.
 
-use super::instrument::InstrumentId;
+use super::instrument::{Instrument, InstrumentId};
 use super::trigger_price::Trigger;
 
 /// Index of an account in a [`super::book::RiskBook`]: the one account id of the
@@ -64,7 +64,9 @@ pub struct Position {
     pub instrument: InstrumentId,
     /// Signed size in lots (long > 0).
     pub size: i64,
-    /// Σ qty·price·mult over the open lots, quote units, same sign as `size`.
+    /// Σ `fill_value` over the open lots, settlement units: linear
+    /// `Σ qty·price·mult` (same sign as `size`); inverse `Σ −qty·value÷price`
+    /// (opposite sign to `size`).
     pub entry_notional: i128,
     /// Margin assigned to this position (isolated mode only; 0 in cross).
     pub isolated_margin: i128,
@@ -86,22 +88,23 @@ impl Position {
         }
     }
 
-    /// Unrealized PnL at `mark` ticks: `size·mark·mult − entry_notional`.
+    /// Unrealized PnL at `mark` ticks: `ins.mark_value(size, mark) − entry_notional`
+    /// (linear: `size·mark·mult − entry_notional`).
     #[inline]
-    pub fn unrealized(&self, mark: i64, mult: i128) -> i128 {
-        i128::from(self.size) * i128::from(mark) * mult - self.entry_notional
+    pub fn unrealized(&self, ins: &Instrument, mark: i64) -> i128 {
+        ins.mark_value(self.size, mark) - self.entry_notional
     }
 
     /// Applies a fill of `qty` lots (signed: buy > 0) at `price` ticks and
-    /// returns the realized PnL in quote units.
+    /// returns the realized PnL in settlement units.
     ///
     /// Cash-like identity, used by the ledger: `realized − Δentry_notional`
-    /// always equals `−qty·price·mult`.
-    pub fn apply_fill(&mut self, qty: i64, price: i64, mult: i128) -> i128 {
+    /// always equals `−ins.fill_value(qty, price)` (linear: `−qty·price·mult`).
+    pub fn apply_fill(&mut self, ins: &Instrument, qty: i64, price: i64) -> i128 {
         if qty == 0 {
             return 0;
         }
-        let fill_notional = |q: i64| i128::from(q) * i128::from(price) * mult;
+        let fill_notional = |q: i64| ins.fill_value(q, price);
         if self.size == 0 || (self.size > 0) == (qty > 0) {
             self.size += qty;
             self.entry_notional += fill_notional(qty);
@@ -111,7 +114,11 @@ impl Position {
         let released = self.entry_notional * i128::from(closing) / i128::from(self.size.abs());
         // Closing `closing` lots: a long sells (qty < 0), a short buys.
         let closing_signed = if qty < 0 { -closing } else { closing };
-        let realized = -fill_notional(closing_signed) - released;
+        // The whole fill's value is rounded once and split, so a flip moves
+        // exactly `−fill_value(qty)` (inverse values are not additive after rounding).
+        let whole = fill_notional(qty);
+        let closing_value = if closing_signed == qty { whole } else { fill_notional(closing_signed) };
+        let realized = -closing_value - released;
         self.entry_notional -= released;
         self.size += closing_signed;
         let opening = qty - closing_signed;
@@ -121,7 +128,7 @@ impl Position {
         }
         if opening != 0 {
             self.size += opening;
-            self.entry_notional += fill_notional(opening);
+            self.entry_notional += whole - closing_value;
         }
         realized
     }
@@ -209,6 +216,15 @@ mod wire_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::risk::instrument::InstrumentSet;
+
+    /// A linear instrument with this tick and lot (`tick × lot × 10^6` = the multiplier).
+    fn linear(tick: &str, lot: &str) -> Instrument {
+        let text = format!(
+            "[[instrument]]\nsymbol = \"X\"\ntick_size = \"{tick}\"\nlot_size = \"{lot}\"\nbrackets = [{{ notional_cap = \"inf\", maintenance_rate = \"0.01\", max_leverage = 50 }}]\n"
+        );
+        InstrumentSet::parse(&text, "t").unwrap().list.remove(0)
+    }
 
     #[test]
     fn wire_account_fields_convert_in_one_place() {
@@ -222,22 +238,24 @@ mod tests {
     #[test]
     fn fills_keep_exact_entry_and_realize_pnl() {
         let mult = 100; // BTCUSDT: 0.1 tick × 0.001 lot
+        let ins = linear("0.1", "0.001");
+        assert_eq!(ins.quote_per_tick_lot, mult);
         let mut p = Position::flat(0);
-        assert_eq!(p.apply_fill(3, 500_000, mult), 0); // buy 0.003 @ 50000.0
-        assert_eq!(p.apply_fill(2, 500_001, mult), 0); // buy 0.002 @ 50000.1
+        assert_eq!(p.apply_fill(&ins, 3, 500_000), 0); // buy 0.003 @ 50000.0
+        assert_eq!(p.apply_fill(&ins, 2, 500_001), 0); // buy 0.002 @ 50000.1
         assert_eq!(p.entry_notional, 3 * 500_000 * 100 + 2 * 500_001 * 100);
         // Sell 1 lot at 51000: released = entry × 1/5 rounded toward zero.
         let entry = p.entry_notional;
-        let r = p.apply_fill(-1, 510_000, mult);
+        let r = p.apply_fill(&ins, -1, 510_000);
         assert_eq!(r, 510_000 * 100 - entry / 5);
         // Flip: sell 6 (close 4, open short 2) at 49000.
         let rest = p.entry_notional;
-        let r2 = p.apply_fill(-6, 490_000, mult);
+        let r2 = p.apply_fill(&ins, -6, 490_000);
         assert_eq!(r2, 4 * 490_000 * 100 - rest);
         assert_eq!(p.size, -2);
         assert_eq!(p.entry_notional, -2 * 490_000 * 100);
         // Round trip total: realized = Σ −qty·price·mult over all fills once flat.
-        let r3 = p.apply_fill(2, 480_000, mult);
+        let r3 = p.apply_fill(&ins, 2, 480_000);
         assert_eq!(p.size, 0);
         assert_eq!(p.entry_notional, 0);
         let cash: i128 = -(3 * 500_000 + 2 * 500_001 - 510_000 - 6 * 490_000 + 2 * 480_000) * 100;
@@ -246,9 +264,10 @@ mod tests {
 
     #[test]
     fn unrealized_signs() {
+        let ins = linear("0.01", "0.001");
         let mut p = Position::flat(0);
-        p.apply_fill(-10, 1_000, 10);
-        assert_eq!(p.unrealized(900, 10), 10 * 100 * 10);
-        assert_eq!(p.unrealized(1_100, 10), -10 * 100 * 10);
+        p.apply_fill(&ins, -10, 1_000);
+        assert_eq!(p.unrealized(&ins, 900), 10 * 100 * 10);
+        assert_eq!(p.unrealized(&ins, 1_100), -10 * 100 * 10);
     }
 }

@@ -206,9 +206,9 @@ impl RiskBook {
     /// Applies a fill (`qty` signed lots at `price` ticks): realized PnL is
     /// credited to the backing balance. Returns the realized PnL.
     pub fn apply_fill(&mut self, id: AccountId, instrument: InstrumentId, qty: i64, price: i64) -> i128 {
-        let mult = self.instruments.get(instrument).quote_per_tick_lot;
+        let ins = self.instruments.get(instrument);
         let acc = &mut self.accounts[id as usize];
-        let realized = acc.position_mut(instrument).apply_fill(qty, price, mult);
+        let realized = acc.position_mut(instrument).apply_fill(ins, qty, price);
         acc.realized_pnl += realized;
         *acc.balance_mut(instrument) += realized;
         self.reindex(id);

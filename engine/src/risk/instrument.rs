@@ -1,24 +1,28 @@
-//! Instruments: tick and lot sizes, the quote-unit scale, and Binance-style
-//! maintenance-margin brackets, loaded from TOML (see `docs/INSTRUMENTS.md`).
+//! Instruments: tick and lot sizes, the contract kind, the money scale, and
+//! Binance-style maintenance-margin brackets (loaded from TOML by
+//! [`super::instrument_toml`]; see `docs/INSTRUMENTS.md`).
 //!
 //! Units used everywhere in [`crate::risk`]:
 //! * price: integer ticks (`i64`), one tick = `tick_size`;
-//! * size: integer lots (`i64`, signed: long > 0), one lot = `lot_size`;
-//! * money: integer quote units (`i128`), one unit = 10^-6 of the quote asset
-//!   ([`QUOTE_DECIMALS`]);
+//! * size: integer lots (`i64`, signed: long > 0), one lot = `lot_size`
+//!   (for an inverse contract a lot is a number of contracts);
+//! * money: integer units (`i128`), one unit = 10^-6 of the **settlement
+//!   asset** ([`QUOTE_DECIMALS`]): the quote asset of a linear contract
+//!   (1 µUSDT), the base coin of an inverse one (1 µBTC = 100 satoshi);
 //! * rates: integer parts of [`RATE_SCALE`] (10^-8).
 //!
-//! The notional of `lots` at `ticks` is `lots × ticks × quote_per_tick_lot`
-//! quote units, exactly: an instrument whose `tick_size × lot_size × 10^6` is
-//! not a whole number is refused at load time.
+//! Linear: the value of `lots` at `ticks` is `lots × ticks × quote_per_tick_lot`
+//! units, exactly (an instrument whose `tick_size × lot_size × 10^6` is not a
+//! whole number is refused at load time).
+//!
+//! Inverse (coin-margined): a lot at `ticks` is worth `inverse_value ÷ ticks`
+//! coin units, `inverse_value = lot_size × contract_value × 10^6 ÷ tick_size`
+//! (a whole number, else refused at load). The quotient is rarely whole; see
+//! [`Instrument::notional`] and [`Instrument::fill_value`] for how it is rounded.
 
 use std::collections::HashMap;
 
-use gavel_feeds::{InputError, Location};
-use serde::Deserialize;
-use toml::Spanned;
-
-use super::decimal::{div_ceil, Decimal};
+use super::decimal::{div_ceil, div_floor, Decimal};
 
 /// Decimal digits of one quote unit: money is counted in 10^-6 quote asset.
 pub const QUOTE_DECIMALS: u32 = 6;
@@ -36,6 +40,11 @@ pub const MAX_QUOTE_PER_TICK_LOT: i128 = 1_000_000_000;
 /// 10^10 quote units (a one-tick move worth 10,000 quote currency; e.g.
 /// 10^8 lots = 100,000 BTC at tick 0.1, lot 0.001).
 pub const MAX_POSITION_TICK_VALUE: i128 = 10_000_000_000;
+/// Largest accepted `|size| × inverse_value` of an inverse position: 10^27
+/// (the coin notional at a price of one tick, in units). Every coin amount of
+/// the position is at most this, so `amount × (RATE_SCALE + rate)` stays
+/// under 2 × 10^35, inside `i128`.
+pub const MAX_INVERSE_POSITION_VALUE: i128 = 1_000_000_000_000_000_000_000_000_000;
 /// Largest accepted money amount in a loaded file (collateral, isolated
 /// margin, entry notional): 10^18 quote units = 10^12 quote currency.
 /// With [`MAX_POSITION_TICK_VALUE`] this bounds the trigger solver's largest
@@ -59,11 +68,15 @@ pub fn rate_unit() -> Decimal {
 /// Index of an instrument in the loaded list.
 pub type InstrumentId = u16;
 
-/// Contract type. Only linear (USDT-margined) contracts are implemented.
+/// Contract type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContractKind {
-    /// PnL in the quote asset: `size × (exit − entry)`.
+    /// Quote-margined: PnL in the quote asset, `size × (exit − entry)`.
     Linear,
+    /// Coin-margined: each contract is worth `contract_value` of the quote
+    /// asset; PnL and margin in the base coin,
+    /// `size × contract_value × (1/entry − 1/exit)`.
+    Inverse,
 }
 
 /// One maintenance-margin bracket: it applies to notionals in
@@ -93,8 +106,18 @@ pub struct Instrument {
     pub tick_size: Decimal,
     /// Size increment, exact.
     pub lot_size: Decimal,
-    /// Quote units per (one tick × one lot): the notional multiplier.
+    /// Linear: units per (one tick × one lot), the notional multiplier.
+    /// Inverse: 0 (no money meaning; the code that still multiplies by it —
+    /// the engine loop, venue rule sets — is linear-only and refuses inverse).
     pub quote_per_tick_lot: i128,
+    /// Inverse only: quote value of one contract (e.g. 100 USD); `None` for linear.
+    pub contract_value: Option<Decimal>,
+    /// Inverse only: coin units × ticks of one lot (`lot × contract_value ×
+    /// 10^6 ÷ tick`): a lot at `p` ticks is worth `inverse_value ÷ p` units. 0 for linear.
+    pub inverse_value: i128,
+    /// What money is counted in: `""` = the quote asset (linear), else the
+    /// base coin named in the file (inverse, e.g. `BTC`).
+    pub settlement_asset: String,
     /// Smallest position (lots) a partial liquidation may leave behind.
     pub min_size_lots: i64,
     /// Brackets in increasing `notional_cap`.
@@ -102,10 +125,95 @@ pub struct Instrument {
 }
 
 impl Instrument {
-    /// Notional of `size` lots (sign ignored) at `price` ticks, quote units.
+    /// Notional of `size` lots at `price` ticks, in settlement units (≥ 0).
+    ///
+    /// Linear: `|size| × price × quote_per_tick_lot`, exact. Inverse: the
+    /// coin amount `|size| × inverse_value ÷ price`, rounded once to the side
+    /// that lowers the holder's equity: **up for a long, down for a short**
+    /// (the same amount is the position's value in [`Self::mark_value`], so
+    /// `RATE_SCALE × equity − maintenance` is never above its exact value and
+    /// is monotone in the price; see [`super::inverse`]). A price below one
+    /// tick is taken as one tick.
     #[inline]
     pub fn notional(&self, size: i64, price: i64) -> i128 {
-        i128::from(size).abs() * i128::from(price) * self.quote_per_tick_lot
+        match self.kind {
+            ContractKind::Linear => i128::from(size).abs() * i128::from(price) * self.quote_per_tick_lot,
+            ContractKind::Inverse => {
+                let amount = i128::from(size).abs() * self.inverse_value;
+                let p = i128::from(price.max(1));
+                if size > 0 {
+                    div_ceil(amount, p)
+                } else {
+                    div_floor(amount, p)
+                }
+            }
+        }
+    }
+
+    /// True for a coin-margined contract.
+    #[inline]
+    pub fn is_inverse(&self) -> bool {
+        self.kind == ContractKind::Inverse
+    }
+
+    /// Signed mark-to-market value of `size` lots at `price` (units):
+    /// unrealised PnL = `mark_value(size, mark) − entry_notional`.
+    /// Linear: `size × price × quote_per_tick_lot`. Inverse: `−sign(size) ×
+    /// notional(size, price)`: in coin terms a long is short the coin, so its
+    /// PnL is `entry value − this` = `size × contract_value × (1/entry − 1/mark)`.
+    #[inline]
+    pub fn mark_value(&self, size: i64, price: i64) -> i128 {
+        match self.kind {
+            ContractKind::Linear => i128::from(size) * i128::from(price) * self.quote_per_tick_lot,
+            ContractKind::Inverse => -i128::from(size.signum()) * self.notional(size, price),
+        }
+    }
+
+    /// Value a fill of `qty` lots at `price` adds to the cost basis (units);
+    /// the fill moves `−fill_value` of cash. Antisymmetric
+    /// (`fill_value(−q, p) = −fill_value(q, p)`), so the two sides of a fill
+    /// cancel to the unit. Linear: `qty × price × quote_per_tick_lot`.
+    /// Inverse: `−qty × inverse_value ÷ price` rounded **toward zero**.
+    #[inline]
+    pub fn fill_value(&self, qty: i64, price: i64) -> i128 {
+        match self.kind {
+            ContractKind::Linear => i128::from(qty) * i128::from(price) * self.quote_per_tick_lot,
+            ContractKind::Inverse => -(i128::from(qty) * self.inverse_value / i128::from(price.max(1))),
+        }
+    }
+
+    /// Notional with the sign of `size` (funding: longs pay when the rate is positive).
+    #[inline]
+    pub fn signed_notional(&self, size: i64, price: i64) -> i128 {
+        i128::from(size.signum()) * self.notional(size, price)
+    }
+
+    /// Largest number of lots (≤ `max`) on the side of `sign` whose notional
+    /// at `price` is at most `cap` (segment bounds of the partial-liquidation search).
+    pub fn max_lots_within(&self, cap: i128, price: i64, sign: i64, max: i64) -> i64 {
+        let lots = match self.kind {
+            ContractKind::Linear => {
+                let lot = i128::from(price) * self.quote_per_tick_lot;
+                if lot <= 0 {
+                    return max;
+                }
+                cap / lot
+            }
+            ContractKind::Inverse => {
+                let p = i128::from(price.max(1));
+                let Some(c) = cap.checked_add(if sign > 0 { 0 } else { 1 }).and_then(|c| c.checked_mul(p)) else {
+                    return max;
+                };
+                if sign > 0 {
+                    // ceil(r·K/p) ≤ cap ⟺ r ≤ cap·p/K.
+                    c / self.inverse_value
+                } else {
+                    // floor(r·K/p) ≤ cap ⟺ r·K < (cap+1)·p.
+                    div_ceil(c, self.inverse_value) - 1
+                }
+            }
+        };
+        lots.clamp(0, i128::from(max)) as i64
     }
 
     /// The bracket that applies to `notional` (the last one above every cap).
@@ -129,12 +237,12 @@ impl Instrument {
         notional * b.maintenance_rate - b.maintenance_amount * RATE_SCALE
     }
 
-    /// Maintenance margin in quote units, rounded up.
+    /// Maintenance margin in settlement units, rounded up.
     pub fn maintenance(&self, notional: i128) -> i128 {
         div_ceil(self.maintenance_scaled(notional), RATE_SCALE)
     }
 
-    /// Initial margin in quote units (notional ÷ max leverage), rounded up.
+    /// Initial margin in settlement units (notional ÷ max leverage), rounded up.
     pub fn initial_margin(&self, notional: i128) -> i128 {
         if notional == 0 {
             return 0;
@@ -248,305 +356,7 @@ impl InstrumentSet {
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
-
-    /// Reads and parses an instruments TOML file.
-    pub fn load(path: &std::path::Path) -> Result<Self, InputError> {
-        let name = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|e| InputError::new(&name, Location::Line(0), "(file)", format!("cannot read: {e}")))?;
-        Self::parse(&text, &name)
-    }
-
-    /// Parses instruments TOML text; `source` names it in errors.
-    pub fn parse(text: &str, source: &str) -> Result<Self, InputError> {
-        let line_of = |offset: usize| Location::Line(1 + text[..offset.min(text.len())].matches('\n').count() as u64);
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let loc = e.span().map(|s| line_of(s.start)).unwrap_or(Location::Line(0));
-            InputError::new(source, loc, "(toml)", e.message().to_string())
-        })?;
-        let mut list = Vec::with_capacity(raw.instrument.len());
-        let mut seen = HashMap::new();
-        for ri in raw.instrument {
-            let err = |s: &Spanned<String>, field: &str, msg: String| InputError::new(source, line_of(s.span().start), field, msg);
-            let symbol = ri.symbol.get_ref().trim().to_string();
-            if symbol.is_empty() || seen.insert(symbol.clone(), ()).is_some() {
-                return Err(err(&ri.symbol, "symbol", format!("empty or duplicate symbol {symbol:?}")));
-            }
-            let kind = match ri.kind.as_ref().map(|k| k.get_ref().as_str()).unwrap_or("linear") {
-                "linear" => ContractKind::Linear,
-                other => {
-                    return Err(err(
-                        ri.kind.as_ref().unwrap(),
-                        "kind",
-                        format!("unsupported contract kind {other:?} (only \"linear\")"),
-                    ))
-                }
-            };
-            let positive = |s: &Spanned<String>, field: &str| -> Result<Decimal, InputError> {
-                let d = Decimal::parse(s.get_ref()).map_err(|e| err(s, field, e.to_string()))?;
-                if !d.is_positive() {
-                    return Err(err(s, field, "must be > 0".into()));
-                }
-                Ok(d)
-            };
-            let tick_size = positive(&ri.tick_size, "tick_size")?;
-            let lot_size = positive(&ri.lot_size, "lot_size")?;
-            let too_big = || {
-                err(
-                    &ri.tick_size,
-                    "tick_size",
-                    format!(
-                        "tick_size × lot_size = {tick_size} × {lot_size} is above {} quote units (10^-6) per tick and lot",
-                        MAX_QUOTE_PER_TICK_LOT
-                    ),
-                )
-            };
-            let per = Decimal {
-                mantissa: tick_size.mantissa.checked_mul(lot_size.mantissa).ok_or_else(too_big)?,
-                scale: tick_size.scale + lot_size.scale,
-            };
-            let quote_per_tick_lot = per.in_units_of(quote_unit()).ok_or_else(|| {
-                err(
-                    &ri.tick_size,
-                    "tick_size",
-                    format!("tick_size × lot_size = {per} is not a whole number of quote units (10^-6)"),
-                )
-            })?;
-            if quote_per_tick_lot > MAX_QUOTE_PER_TICK_LOT {
-                return Err(too_big());
-            }
-            let min_size_lots = match &ri.min_size {
-                None => 1,
-                Some(s) => {
-                    let d = positive(s, "min_size")?;
-                    let l = d
-                        .in_units_of(lot_size)
-                        .ok_or_else(|| err(s, "min_size", format!("not a multiple of lot size {lot_size}")))?;
-                    i64::try_from(l).map_err(|_| err(s, "min_size", "out of range".into()))?
-                }
-            };
-            if ri.brackets.is_empty() {
-                return Err(err(&ri.symbol, "brackets", "at least one bracket is required".into()));
-            }
-            let mut brackets: Vec<Bracket> = Vec::with_capacity(ri.brackets.len());
-            for (i, rb) in ri.brackets.iter().enumerate() {
-                let last = i + 1 == ri.brackets.len();
-                let cap = if rb.notional_cap.get_ref().trim() == "inf" {
-                    if !last {
-                        return Err(err(&rb.notional_cap, "notional_cap", "only the last bracket may be \"inf\"".into()));
-                    }
-                    i128::MAX
-                } else {
-                    let d = positive(&rb.notional_cap, "notional_cap")?;
-                    d.in_units_of(quote_unit())
-                        .ok_or_else(|| err(&rb.notional_cap, "notional_cap", "more than 6 decimals".into()))?
-                };
-                let rate = positive(&rb.maintenance_rate, "maintenance_rate")?
-                    .in_units_of(rate_unit())
-                    .ok_or_else(|| err(&rb.maintenance_rate, "maintenance_rate", "more than 8 decimals".into()))?;
-                if rate >= RATE_SCALE {
-                    return Err(err(&rb.maintenance_rate, "maintenance_rate", "must be < 1".into()));
-                }
-                // cum continuity: cum_i = cum_{i-1} + cap_{i-1} × (rate_i − rate_{i-1}).
-                let expected_scaled = match brackets.last() {
-                    None => 0,
-                    Some(prev) => {
-                        if cap <= prev.notional_cap {
-                            return Err(err(&rb.notional_cap, "notional_cap", "caps must increase".into()));
-                        }
-                        if rate < prev.maintenance_rate {
-                            return Err(err(&rb.maintenance_rate, "maintenance_rate", "rates must not decrease".into()));
-                        }
-                        prev.maintenance_amount * RATE_SCALE + prev.notional_cap * (rate - prev.maintenance_rate)
-                    }
-                };
-                if expected_scaled % RATE_SCALE != 0 {
-                    return Err(err(
-                        &rb.maintenance_rate,
-                        "maintenance_rate",
-                        "implied maintenance amount is not a whole quote unit".into(),
-                    ));
-                }
-                let expected = expected_scaled / RATE_SCALE;
-                let cum = match &rb.maintenance_amount {
-                    None => expected,
-                    Some(s) => {
-                        let d = Decimal::parse(s.get_ref()).map_err(|e| err(s, "maintenance_amount", e.to_string()))?;
-                        let v = d
-                            .in_units_of(quote_unit())
-                            .ok_or_else(|| err(s, "maintenance_amount", "more than 6 decimals".into()))?;
-                        if v != expected {
-                            return Err(err(
-                                s,
-                                "maintenance_amount",
-                                format!(
-                                    "is {d} but continuity with the previous bracket requires {}",
-                                    format_money(expected, QUOTE_DECIMALS)
-                                ),
-                            ));
-                        }
-                        v
-                    }
-                };
-                let lev = *rb.max_leverage.get_ref();
-                if lev == 0 {
-                    return Err(InputError::new(
-                        source,
-                        line_of(rb.max_leverage.span().start),
-                        "max_leverage",
-                        "must be ≥ 1",
-                    ));
-                }
-                brackets.push(Bracket {
-                    notional_cap: cap,
-                    maintenance_rate: rate,
-                    maintenance_amount: cum,
-                    max_leverage: lev,
-                });
-            }
-            validate_brackets(&brackets).map_err(|m| err(&ri.symbol, "brackets", m))?;
-            let mut venue_symbols = Vec::with_capacity(ri.venues.len());
-            for (venue, venue_symbol) in ri.venues {
-                let name = venue.get_ref().as_str();
-                if !KNOWN_VENUES.contains(&name) {
-                    return Err(err(
-                        &venue,
-                        "venues",
-                        format!("unknown venue {name:?} (known: {})", KNOWN_VENUES.join(", ")),
-                    ));
-                }
-                venue_symbols.push((name.to_string(), venue_symbol));
-            }
-            list.push(Instrument {
-                symbol,
-                venue_symbols,
-                kind,
-                tick_size,
-                lot_size,
-                quote_per_tick_lot,
-                min_size_lots,
-                brackets,
-            });
-        }
-        Ok(InstrumentSet::new(list))
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    instrument: Vec<RawInstrument>,
 }
 
 /// Venue names an instrument's `venues` table may use (`binance` means Binance USD-M).
 pub const KNOWN_VENUES: [&str; 7] = ["binance", "binance-usdm", "binance-coinm", "binance-spot", "bybit", "okx", "coinbase"];
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawInstrument {
-    symbol: Spanned<String>,
-    kind: Option<Spanned<String>>,
-    tick_size: Spanned<String>,
-    lot_size: Spanned<String>,
-    min_size: Option<Spanned<String>>,
-    #[serde(default)]
-    venues: std::collections::BTreeMap<Spanned<String>, String>,
-    #[serde(default)]
-    brackets: Vec<RawBracket>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBracket {
-    notional_cap: Spanned<String>,
-    maintenance_rate: Spanned<String>,
-    maintenance_amount: Option<Spanned<String>>,
-    max_leverage: Spanned<u32>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const SAMPLE: &str = r#"
-[[instrument]]
-symbol = "BTCUSDT"
-tick_size = "0.1"
-lot_size = "0.001"
-venues = { binance = "BTCUSDT", okx = "BTC-USDT-SWAP" }
-brackets = [
-  { notional_cap = "50000", maintenance_rate = "0.004", maintenance_amount = "0", max_leverage = 125 },
-  { notional_cap = "250000", maintenance_rate = "0.005", maintenance_amount = "50", max_leverage = 100 },
-  { notional_cap = "inf", maintenance_rate = "0.01", max_leverage = 50 },
-]
-"#;
-
-    #[test]
-    fn money_formats_exactly() {
-        assert_eq!(format_money(1_234_500, QUOTE_DECIMALS), "1.234500");
-        assert_eq!(format_money(-5, 2), "-0.05");
-        assert_eq!(format_money(0, QUOTE_DECIMALS), "0.000000");
-        assert_eq!(format_money(42, 0), "42");
-    }
-
-    #[test]
-    fn loads_brackets_and_derives_cum() {
-        let set = InstrumentSet::parse(SAMPLE, "t.toml").unwrap();
-        let btc = set.get(set.id("BTCUSDT").unwrap());
-        assert_eq!(btc.quote_per_tick_lot, 100); // 0.1 × 0.001 × 10^6
-        assert_eq!(btc.brackets[2].maintenance_amount, 1_300 * QUOTE_SCALE);
-        assert_eq!(btc.brackets[2].notional_cap, i128::MAX);
-        // 40 000 USDT notional: 0.4 % → 160 USDT.
-        assert_eq!(btc.maintenance(40_000 * QUOTE_SCALE), 160 * QUOTE_SCALE);
-        // 100 000 USDT: 0.5 % − 50 = 450 USDT.
-        assert_eq!(btc.maintenance(100_000 * QUOTE_SCALE), 450 * QUOTE_SCALE);
-        // Continuous at the cap.
-        assert_eq!(btc.maintenance(50_000 * QUOTE_SCALE), 200 * QUOTE_SCALE);
-        assert_eq!(btc.initial_margin(100_000 * QUOTE_SCALE), 1_000 * QUOTE_SCALE);
-        assert_eq!(btc.parse_price("50000.5"), Ok(500_005));
-        assert!(btc.parse_price("50000.55").is_err());
-        assert_eq!(btc.format_size(-1500), "-1.500");
-    }
-
-    #[test]
-    fn refuses_inconsistent_cum_with_line_and_field() {
-        let bad = SAMPLE.replace("maintenance_amount = \"50\"", "maintenance_amount = \"51\"");
-        let e = InstrumentSet::parse(&bad, "t.toml").unwrap_err();
-        assert_eq!(e.field, "maintenance_amount");
-        assert_eq!(e.location, Location::Line(9));
-        let bad = SAMPLE.replace("tick_size = \"0.1\"", "tick_size = \"0.00001\"");
-        let e = InstrumentSet::parse(&bad, "t.toml").unwrap_err();
-        assert_eq!(e.field, "tick_size");
-        let bad = SAMPLE.replace("lot_size = \"0.001\"", "lot_size = \"x\"");
-        assert_eq!(InstrumentSet::parse(&bad, "t.toml").unwrap_err().field, "lot_size");
-        let e = InstrumentSet::parse("[[instrument]]\nsymbol = 3\n", "t.toml").unwrap_err();
-        assert_eq!(e.location, Location::Line(2));
-    }
-
-    #[test]
-    fn grids_too_coarse_for_the_integer_margin_math_are_refused() {
-        // Issue 14: tick_size ≥ 1e24 reached `unreachable!` in the trigger solver.
-        for tick in ["1000000000000000000000000", "1000000.1", "99999999999999999999999999999999999999"] {
-            let bad = SAMPLE.replace("tick_size = \"0.1\"", &format!("tick_size = \"{tick}\""));
-            let e = InstrumentSet::parse(&bad, "t.toml").unwrap_err();
-            assert_eq!((e.field.as_str(), &e.location), ("tick_size", &Location::Line(4)), "{tick}: {e}");
-        }
-        // The largest accepted grid: 1,000 quote currency per tick and lot.
-        let edge = SAMPLE.replace("tick_size = \"0.1\"", "tick_size = \"1000000\"");
-        let set = InstrumentSet::parse(&edge, "t.toml").unwrap();
-        assert_eq!(set.get(0).quote_per_tick_lot, MAX_QUOTE_PER_TICK_LOT);
-    }
-
-    #[test]
-    fn unknown_venue_keys_and_fields_are_errors_with_their_line() {
-        let bad = SAMPLE.replace("okx = ", "kraken = ");
-        let e = InstrumentSet::parse(&bad, "t.toml").unwrap_err();
-        assert_eq!((e.field.as_str(), &e.location), ("venues", &Location::Line(6)));
-        assert!(e.to_string().contains("kraken"), "{e}");
-        let bad = SAMPLE.replace("lot_size = \"0.001\"", "lot_size = \"0.001\"\nmin_sise = \"1\"");
-        let e = InstrumentSet::parse(&bad, "t.toml").unwrap_err();
-        assert!(e.to_string().contains("min_sise"), "{e}");
-        assert_ne!(e.location, Location::Line(0));
-    }
-}

@@ -67,7 +67,7 @@ pub fn adl_ranking(book: &RiskBook, instrument: InstrumentId, liquidated_long: b
         if p.size == 0 || (p.size > 0) == liquidated_long {
             continue;
         }
-        let upnl = p.unrealized(mark, ins.quote_per_tick_lot);
+        let upnl = p.unrealized(ins, mark);
         let Some(h) = book.health(id, instrument) else { continue };
         if upnl <= 0 || h.equity <= 0 || p.entry_notional == 0 {
             continue;

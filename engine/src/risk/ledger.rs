@@ -6,8 +6,11 @@
 //! Each account (and the market, the pseudo-account on the other side of
 //! every fill that is not an ADL transfer) has a cash-like balance
 //! `cash = wallet + Σ isolated_margin − Σ entry_notional`: a fill of `qty`
-//! at `price` changes it by exactly `−qty·price·mult` (realized PnL minus the
-//! released entry notional), so fills cancel pairwise. Every other flow is a
+//! at `price` changes it by exactly `−fill_value(qty, price)` (realized PnL
+//! minus the released entry notional; linear `−qty·price·mult`, inverse
+//! `qty × value ÷ price` rounded toward zero, see
+//! [`super::instrument::Instrument::fill_value`]), and `fill_value` is
+//! antisymmetric, so fills cancel pairwise to the unit. Every other flow is a
 //! transfer with two legs. Hence, to the quote unit, after every event:
 //!
 //! ```text
@@ -130,8 +133,8 @@ impl Ledger {
         events: &mut Vec<RiskEvent>,
     ) -> i128 {
         let realized = self.book.apply_fill(account, instrument, qty, price);
-        let mult = self.book.instruments().get(instrument).quote_per_tick_lot;
-        let m = self.market.position_mut(instrument).apply_fill(-qty, price, mult);
+        let ins = self.book.instruments().get(instrument);
+        let m = self.market.position_mut(instrument).apply_fill(ins, -qty, price);
         self.market.wallet += m;
         if fee != 0 {
             self.book.update_account(account, |a| {
@@ -150,14 +153,16 @@ impl Ledger {
         realized
     }
 
-    /// Funding at `rate` ([`RATE_SCALE`] parts) of notional at the mark: longs
-    /// pay shorts when positive. Each payment is rounded down (toward −∞); the
+    /// Funding at `rate` ([`RATE_SCALE`] parts) of notional at the mark (in
+    /// the settlement asset: coin notional for inverse): longs pay shorts when positive. Each payment is rounded down (toward −∞); the
     /// market pays or receives like an account; the rounding residue stays in
     /// the funding pool.
     pub fn funding(&mut self, instrument: InstrumentId, rate: i128) {
         let Some(mark) = self.book.mark(instrument) else { return };
-        let mult = self.book.instruments().get(instrument).quote_per_tick_lot;
-        let pay = |size: i64| div_floor(i128::from(size) * i128::from(mark) * mult * rate, RATE_SCALE);
+        let pay = |ledger: &Self, size: i64| {
+            let ins = ledger.book.instruments().get(instrument);
+            div_floor(ins.signed_notional(size, mark) * rate, RATE_SCALE)
+        };
         for id in 0..self.book.accounts().len() as AccountId {
             let Some(p) = self.book.account(id).position(instrument) else {
                 continue;
@@ -165,18 +170,54 @@ impl Ledger {
             if p.size == 0 {
                 continue;
             }
-            let amount = pay(p.size);
+            let amount = pay(self, p.size);
             self.book.update_account(id, |a| {
                 *a.balance_mut(instrument) -= amount;
                 a.funding -= amount;
             });
             self.funding_pool += amount;
         }
-        if let Some(p) = self.market.position(instrument) {
-            let amount = pay(p.size);
+        if let Some(size) = self.market.position(instrument).map(|p| p.size) {
+            let amount = pay(self, size);
             self.market.wallet -= amount;
             self.funding_pool += amount;
         }
+    }
+
+    /// What closing `q` lots of a position of sign `sign` at `price` costs
+    /// the unit against closing them at the bankruptcy price `bp` (≥ 0):
+    /// the fund's share of that fill. Cash of a close is `fill_value(q·sign, ·)`.
+    fn close_deficit(&self, instrument: InstrumentId, sign: i64, q: i64, price: i64, bp: i64) -> i128 {
+        let ins = self.book.instruments().get(instrument);
+        (ins.fill_value(sign * q, bp) - ins.fill_value(sign * q, price)).max(0)
+    }
+
+    /// The most lots (≤ `q`) whose [`Self::close_deficit`] is at most `avail`, and that deficit.
+    fn coverable(&self, instrument: InstrumentId, sign: i64, q: i64, price: i64, bp: Option<i64>, avail: i128) -> (i64, i128) {
+        let Some(bp) = bp else { return (q, 0) };
+        let ins = self.book.instruments().get(instrument);
+        if !ins.is_inverse() {
+            let per_lot = i128::from((sign * (bp - price)).max(0)) * ins.quote_per_tick_lot;
+            if per_lot <= 0 {
+                return (q, 0);
+            }
+            let ok = (avail / per_lot).min(i128::from(q)) as i64;
+            return (ok, i128::from(ok) * per_lot);
+        }
+        if self.close_deficit(instrument, sign, q, price, bp) <= avail {
+            return (q, self.close_deficit(instrument, sign, q, price, bp));
+        }
+        // Binary search: the deficit grows with q (up to one unit of rounding).
+        let (mut lo, mut hi) = (0i64, q);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if self.close_deficit(instrument, sign, mid, price, bp) <= avail {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        (lo, self.close_deficit(instrument, sign, lo, price, bp))
     }
 
     /// Settles a liquidation: applies `fills` in order (each capped by what
@@ -193,7 +234,6 @@ impl Ledger {
         events: &mut Vec<RiskEvent>,
     ) -> LiquidationOutcome {
         let (account, instrument) = (request.account, request.instrument);
-        let mult = self.book.instruments().get(instrument).quote_per_tick_lot;
         let sign: i64 = if request.position_size > 0 { 1 } else { -1 };
         let mut out = LiquidationOutcome::default();
         events.push(RiskEvent::Liquidation {
@@ -214,27 +254,14 @@ impl Ledger {
             if q <= 0 {
                 continue;
             }
-            let per_lot_deficit = match request.bankruptcy_price {
-                Some(bp) => i128::from((sign * (bp - fill.price)).max(0)) * mult,
-                None => 0,
-            };
-            let q_ok = if per_lot_deficit > 0 {
-                let avail = (self.fund.balance() - committed).max(0);
-                (avail / per_lot_deficit).min(i128::from(q)) as i64
-            } else {
-                q
-            };
+            let avail = (self.fund.balance() - committed).max(0);
+            let (q_ok, deficit) = self.coverable(instrument, sign, q, fill.price, request.bankruptcy_price, avail);
             if q_ok > 0 {
                 self.trade(account, instrument, -sign * q_ok, fill.price, 0, events);
-                committed += i128::from(q_ok) * per_lot_deficit;
+                committed += deficit;
                 out.filled += q_ok;
-                out.penalty += self.charge_penalty(
-                    account,
-                    instrument,
-                    i128::from(q_ok) * i128::from(fill.price) * mult,
-                    request.penalty_rate,
-                    events,
-                );
+                let notional = self.book.instruments().get(instrument).notional(q_ok, fill.price);
+                out.penalty += self.charge_penalty(account, instrument, notional, request.penalty_rate, events);
                 remaining -= q_ok;
             }
             if q_ok < q {

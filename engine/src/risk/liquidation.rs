@@ -66,12 +66,12 @@ pub struct LiquidationRequest {
 /// The smallest q in [1, abs] with `restores(q)`, or `None`.
 ///
 /// Between bracket boundaries of the remaining notional the margin after the
-/// close is linear in q, so each such segment is searched on its own, lowest
+/// close is linear in q (inverse: up to one coin unit of rounding), so each such segment is searched on its own, lowest
 /// first: the first point of a segment, else a binary search when its last
 /// point restores. (Over the whole range the function is concave, not
 /// monotone: a high penalty can make closing everything worse than closing part.)
-fn min_restoring_qty(ins: &super::instrument::Instrument, abs: i64, mark: i64, restores: &dyn Fn(i64) -> bool) -> Option<i64> {
-    let lot_notional = i128::from(mark) * ins.quote_per_tick_lot;
+fn min_restoring_qty(ins: &super::instrument::Instrument, size: i64, mark: i64, restores: &dyn Fn(i64) -> bool) -> Option<i64> {
+    let abs = size.abs();
     // Segment boundaries on the stack: 1, abs, and one per bracket cap (brackets are
     // limited to MAX_BRACKETS by the loader); the event path allocates nothing.
     let mut storage = [0i64; super::instrument::MAX_BRACKETS + 2];
@@ -79,11 +79,11 @@ fn min_restoring_qty(ins: &super::instrument::Instrument, abs: i64, mark: i64, r
     storage[1] = abs;
     let mut n = 2;
     for b in &ins.brackets {
-        if b.notional_cap == i128::MAX || lot_notional <= 0 || n == storage.len() {
+        if b.notional_cap == i128::MAX || n == storage.len() {
             continue;
         }
-        // Remaining lots r = abs − q sit at or below this cap iff r ≤ cap / lot_notional.
-        let r = (b.notional_cap / lot_notional).min(i128::from(abs)) as i64;
+        // Remaining lots r = abs − q sit at or below this cap iff r ≤ this.
+        let r = ins.max_lots_within(b.notional_cap, mark, size.signum(), abs);
         let q = abs - r;
         if q > 1 && q < abs {
             storage[n] = q;
@@ -145,15 +145,16 @@ pub fn plan(
         MarginMode::Cross => health.maintenance_scaled - own_mm,
         MarginMode::Isolated => 0,
     };
+    let sign = pos.size.signum();
     let restores = |q: i64| -> bool {
         let equity = health.equity - penalty_amount(ins.notional(q, mark), penalty_rate);
-        let mm_after = others_mm + ins.maintenance_scaled(ins.notional(abs - q, mark));
+        let mm_after = others_mm + ins.maintenance_scaled(ins.notional(sign * (abs - q), mark));
         equity * RATE_SCALE * RATE_SCALE >= mm_after * (RATE_SCALE + params.buffer_rate)
     };
     let too_weak = health.equity * RATE_SCALE * RATE_SCALE <= params.full_close_health * health.maintenance_scaled;
     let mut qty = abs;
     if !too_weak {
-        if let Some(q) = min_restoring_qty(ins, abs, mark, &restores) {
+        if let Some(q) = min_restoring_qty(ins, pos.size, mark, &restores) {
             qty = if abs - q < ins.min_size_lots { abs } else { q };
         }
     }

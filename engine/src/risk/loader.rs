@@ -3,10 +3,14 @@
 //! * accounts: `account,collateral[,margin_mode]` — collateral a decimal in the
 //!   quote asset (≤ 6 decimals), margin_mode `cross` (default) or `isolated`.
 //! * positions: `account,instrument,size,entry_price[,isolated_margin]` — size
-//!   signed in base units on the lot grid, entry price a decimal (an average
-//!   need not be on the tick grid; the entry notional `size × entry_price` is
-//!   rounded to the nearest quote unit once, here), isolated margin required
-//!   for isolated accounts and refused for cross ones.
+//!   signed on the lot grid (base units for linear, contracts for inverse),
+//!   entry price a decimal (an average need not be on the tick grid; the entry
+//!   notional is rounded to the nearest unit once, here: linear
+//!   `size × entry_price`, inverse `−size × contract_value ÷ entry_price` coin),
+//!   isolated margin required for isolated accounts and refused for cross ones.
+//!   Every position of a book settles in one asset (linear instruments in the
+//!   quote asset, inverse ones in their `settlement_asset`); mixing is refused.
+//!   Money columns (collateral, isolated margin) are in that asset.
 //!
 //! Bounds (so every margin computation stays inside `i128`, see
 //! [`MAX_MONEY`] and [`MAX_POSITION_TICK_VALUE`]): collateral, isolated margin
@@ -22,8 +26,10 @@ use gavel_feeds::{InputError, Location};
 
 use super::account::MarginMode;
 use super::book::RiskBook;
-use super::decimal::Decimal;
-use super::instrument::{format_money, quote_unit, MAX_MONEY, MAX_POSITION_TICK_VALUE, QUOTE_DECIMALS};
+use super::decimal::{pow10, Decimal};
+use super::instrument::{
+    format_money, quote_unit, Instrument, MAX_INVERSE_POSITION_VALUE, MAX_MONEY, MAX_POSITION_TICK_VALUE, QUOTE_DECIMALS,
+};
 
 fn rows<'a>(text: &'a str) -> impl Iterator<Item = (u64, Vec<&'a str>)> + 'a {
     text.lines().enumerate().filter_map(|(i, line)| {
@@ -82,6 +88,13 @@ pub fn load_accounts(book: &mut RiskBook, text: &str, source: &str) -> Result<us
 /// Returns the number of positions set.
 pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<usize, InputError> {
     let mut n = 0;
+    // The settlement asset of the positions already in the book, if any.
+    let mut asset: Option<String> = book
+        .accounts()
+        .iter()
+        .flat_map(|a| a.positions.iter())
+        .find(|p| p.size != 0)
+        .map(|p| book.instruments().get(p.instrument).settlement_asset.clone());
     for (line, f) in rows(text) {
         let err = |field: &str, msg: String| InputError::new(source, Location::Line(line), field, msg);
         if f.len() < 4 || f.len() > 5 {
@@ -96,34 +109,28 @@ pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<u
             .ok_or_else(|| err("instrument", format!("unknown instrument {:?}", f[1])))?;
         let ins = book.instruments().get(ins_id);
         let size = ins.parse_size(f[2]).map_err(|m| err("size", m))?;
-        if i128::from(size).abs() * ins.quote_per_tick_lot > MAX_POSITION_TICK_VALUE {
-            return Err(err(
-                "size",
-                format!(
-                    "{} lots is beyond the bound: |size| × tick value per lot must be at most {} quote currency per tick",
-                    size,
-                    format_money(MAX_POSITION_TICK_VALUE, QUOTE_DECIMALS)
-                ),
-            ));
-        }
         let ep = Decimal::parse(f[3]).map_err(|e| err("entry_price", e.to_string()))?;
         if !ep.is_positive() {
             return Err(err("entry_price", "must be > 0".into()));
         }
-        let out_of_range = || {
-            err(
-                "entry_price",
-                format!("entry notional |size| × entry_price is beyond the bound of {} quote currency", format_money(MAX_MONEY, QUOTE_DECIMALS)),
-            )
+        let entry_notional = if ins.is_inverse() {
+            inverse_entry(ins, size, ep).map_err(|(field, m)| err(field, m))?
+        } else {
+            linear_entry(ins, size, ep).map_err(|(field, m)| err(field, m))?
         };
-        let mantissa = i128::from(size)
-            .checked_mul(ins.lot_size.mantissa)
-            .and_then(|m| m.checked_mul(ep.mantissa))
-            .ok_or_else(out_of_range)?;
-        let product = Decimal { mantissa, scale: ins.lot_size.scale + ep.scale };
-        let entry_notional = product.in_units_of_rounded(quote_unit()).ok_or_else(out_of_range)?;
-        if entry_notional.abs() > MAX_MONEY {
-            return Err(out_of_range());
+        if let Some(asset) = &asset {
+            if *asset != ins.settlement_asset {
+                let name = |a: &str| if a.is_empty() { "the quote asset".to_string() } else { a.to_string() };
+                return Err(err(
+                    "instrument",
+                    format!(
+                        "{} settles in {} but the book's positions settle in {}: one settlement asset per book (one insurance fund, one ledger)",
+                        ins.symbol,
+                        name(&ins.settlement_asset),
+                        name(asset)
+                    ),
+                ));
+            }
         }
         let acc = book.account(id);
         if acc.position(ins_id).is_some() {
@@ -141,14 +148,135 @@ pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<u
                 v
             }
         };
+        if size != 0 {
+            asset = Some(book.instruments().get(ins_id).settlement_asset.clone());
+        }
         book.set_position(id, ins_id, size, entry_notional, iso);
         n += 1;
     }
     Ok(n)
 }
 
+type FieldError = (&'static str, String);
+
+/// Linear entry notional `size × entry_price`, rounded to the nearest unit, within the bounds.
+fn linear_entry(ins: &Instrument, size: i64, ep: Decimal) -> Result<i128, FieldError> {
+    if i128::from(size).abs() * ins.quote_per_tick_lot > MAX_POSITION_TICK_VALUE {
+        return Err((
+            "size",
+            format!(
+                "{} lots is beyond the bound: |size| × tick value per lot must be at most {} quote currency per tick",
+                size,
+                format_money(MAX_POSITION_TICK_VALUE, QUOTE_DECIMALS)
+            ),
+        ));
+    }
+    let out_of_range = || {
+        (
+            "entry_price",
+            format!("entry notional |size| × entry_price is beyond the bound of {} quote currency", format_money(MAX_MONEY, QUOTE_DECIMALS)),
+        )
+    };
+    let mantissa = i128::from(size)
+        .checked_mul(ins.lot_size.mantissa)
+        .and_then(|m| m.checked_mul(ep.mantissa))
+        .ok_or_else(out_of_range)?;
+    let product = Decimal { mantissa, scale: ins.lot_size.scale + ep.scale };
+    let entry_notional = product.in_units_of_rounded(quote_unit()).ok_or_else(out_of_range)?;
+    if entry_notional.abs() > MAX_MONEY {
+        return Err(out_of_range());
+    }
+    Ok(entry_notional)
+}
+
+/// Inverse entry value `−size × lot_size × contract_value ÷ entry_price` in
+/// coin units, rounded to the nearest unit (ties away from zero), within the bounds.
+fn inverse_entry(ins: &Instrument, size: i64, ep: Decimal) -> Result<i128, FieldError> {
+    if i128::from(size).checked_mul(ins.inverse_value).is_none_or(|v| v.abs() > MAX_INVERSE_POSITION_VALUE) {
+        return Err((
+            "size",
+            format!(
+                "{size} contracts is beyond the bound: |size| × lot value at one tick must be at most {} coin",
+                format_money(MAX_INVERSE_POSITION_VALUE, QUOTE_DECIMALS)
+            ),
+        ));
+    }
+    let out_of_range = || ("entry_price", format!("entry value is beyond the bound of {} coin", format_money(MAX_MONEY, QUOTE_DECIMALS)));
+    let cv = ins.contract_value.ok_or_else(|| ("instrument", "inverse instrument without a contract value".to_string()))?;
+    // size·lot·cv / ep in units of 10^-6: numerator and denominator as integers.
+    let scale_num = QUOTE_DECIMALS + ep.scale;
+    let scale_den = ins.lot_size.scale + cv.scale;
+    let num = i128::from(size)
+        .checked_mul(ins.lot_size.mantissa)
+        .and_then(|m| m.checked_mul(cv.mantissa))
+        .and_then(|m| m.checked_mul(pow10(scale_num)?))
+        .ok_or_else(out_of_range)?;
+    let den = ep.mantissa.checked_mul(pow10(scale_den).ok_or_else(out_of_range)?).ok_or_else(out_of_range)?;
+    let half = den / 2;
+    let rounded = if num >= 0 { (num + half) / den } else { -((-num + half) / den) };
+    if rounded.abs() > MAX_MONEY {
+        return Err(out_of_range());
+    }
+    Ok(-rounded)
+}
+
 /// Reads a file for a loader, mapping I/O failure to an [`InputError`].
 pub fn read_file(path: &std::path::Path) -> Result<String, InputError> {
     std::fs::read_to_string(path)
         .map_err(|e| InputError::new(path.display().to_string(), Location::Line(0), "(file)", format!("cannot read: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::risk::instrument::InstrumentSet;
+
+    const BOTH: &str = r#"
+[[instrument]]
+symbol = "BTCUSDT"
+tick_size = "0.1"
+lot_size = "0.001"
+brackets = [{ notional_cap = "inf", maintenance_rate = "0.004", max_leverage = 125 }]
+
+[[instrument]]
+symbol = "BTCUSD"
+kind = "inverse"
+contract_value = "100"
+settlement_asset = "BTC"
+tick_size = "0.1"
+lot_size = "1"
+brackets = [{ notional_cap = "inf", maintenance_rate = "0.004", max_leverage = 125 }]
+"#;
+
+    fn book() -> RiskBook {
+        let mut book = RiskBook::new(InstrumentSet::parse(BOTH, "i.toml").unwrap());
+        load_accounts(&mut book, "a,1\nb,0.5\n", "a.csv").unwrap();
+        book
+    }
+
+    #[test]
+    fn inverse_entry_is_the_coin_value_rounded_to_the_nearest_unit() {
+        let mut b = book();
+        // 100 contracts @ 25,000: −0.4 BTC; −3 @ 7.0: +3 × 100 ÷ 7 = 42.857142857… → 42.857143.
+        load_positions(&mut b, "a,BTCUSD,100,25000\nb,BTCUSD,-3,7\n", "p.csv").unwrap();
+        assert_eq!(b.account(0).positions[0].entry_notional, -400_000);
+        assert_eq!(b.account(1).positions[0].entry_notional, 42_857_143);
+        // Average entries need not be on the tick grid: 1 @ 30,000.05 = 0.00333332777… BTC.
+        let mut b = book();
+        load_positions(&mut b, "a,BTCUSD,1,30000.05\n", "p.csv").unwrap();
+        assert_eq!(b.account(0).positions[0].entry_notional, -3_333);
+    }
+
+    #[test]
+    fn mixed_settlement_assets_and_out_of_bound_sizes_are_refused() {
+        let e = load_positions(&mut book(), "a,BTCUSD,100,25000\nb,BTCUSDT,0.001,25000\n", "p.csv").unwrap_err();
+        assert_eq!((e.field.as_str(), &e.location), ("instrument", &Location::Line(2)), "{e}");
+        assert!(e.to_string().contains("settles in the quote asset") && e.to_string().contains("BTC"), "{e}");
+        let e = load_positions(&mut book(), "a,BTCUSDT,0.001,25000\na,BTCUSD,1,25000\n", "p.csv").unwrap_err();
+        assert_eq!(e.field, "instrument", "{e}");
+        let e = load_positions(&mut book(), "a,BTCUSD,9000000000000000000,25000\n", "p.csv").unwrap_err();
+        assert_eq!(e.field, "size", "{e}");
+        let e = load_positions(&mut book(), "a,BTCUSD,1,0\n", "p.csv").unwrap_err();
+        assert_eq!(e.field, "entry_price", "{e}");
+    }
 }

@@ -13,6 +13,8 @@
 //! It is also the trigger: a long is liquidatable iff `mark < LP`, a short
 //! iff `mark > LP`. The bankruptcy price (equity = 0) is rounded up for a
 //! long and down for a short, so closing at it never leaves negative equity.
+//! Inverse contracts solve the same conditions in their coin amount
+//! ([`super::inverse`]); the rounding sides and the trigger's meaning are the same.
 
 use super::account::{Account, MarginMode, Position};
 use super::decimal::{div_ceil, div_floor};
@@ -69,7 +71,7 @@ pub fn unit_health<'a>(
         }
         let ins = instruments.get(p.instrument);
         let mark = marks[usize::from(p.instrument)]?;
-        h.equity += p.unrealized(mark, ins.quote_per_tick_lot);
+        h.equity += p.unrealized(ins, mark);
         h.maintenance_scaled += ins.maintenance_scaled(ins.notional(p.size, mark));
     }
     Some(h)
@@ -88,7 +90,7 @@ pub fn unit_health_of(instruments: &InstrumentSet, marks: &[Option<i64>], accoun
     }
 }
 
-fn clamp_i64(v: i128) -> i64 {
+pub(crate) fn clamp_i64(v: i128) -> i64 {
     v.clamp(i128::from(i64::MIN / 2), i128::from(i64::MAX / 2)) as i64
 }
 
@@ -99,6 +101,9 @@ fn clamp_i64(v: i128) -> i64 {
 pub fn trigger(ins: &Instrument, size: i64, entry_notional: i128, base_scaled: i128) -> Option<Trigger> {
     if size == 0 {
         return None;
+    }
+    if ins.is_inverse() {
+        return Some(super::inverse::trigger(ins, size, entry_notional, base_scaled));
     }
     let m = ins.quote_per_tick_lot;
     let abs = i128::from(size).abs();
@@ -139,6 +144,9 @@ pub fn bankruptcy_price(ins: &Instrument, size: i64, entry_notional: i128, other
     if size == 0 {
         return None;
     }
+    if ins.is_inverse() {
+        return super::inverse::bankruptcy_price(ins, size, entry_notional, other_balance);
+    }
     let den = i128::from(size).abs() * ins.quote_per_tick_lot;
     let p = if size > 0 {
         div_ceil(entry_notional - other_balance, den)
@@ -169,7 +177,7 @@ pub fn position_context(instruments: &InstrumentSet, marks: &[Option<i64>], acco
                 }
                 let ins = instruments.get(q.instrument);
                 let mark = marks[usize::from(q.instrument)]?;
-                let u = q.unrealized(mark, ins.quote_per_tick_lot);
+                let u = q.unrealized(ins, mark);
                 base += RATE_SCALE * u - ins.maintenance_scaled(ins.notional(q.size, mark));
                 other += u;
             }

@@ -4,8 +4,9 @@
 //! margin calls and the conservation ledger.
 //!
 //! Integer money throughout: prices in ticks (`i64`), sizes in lots (`i64`),
-//! money in quote units of 10^-6 (`i128`), rates in 10^-8 (see
-//! [`instrument`]). Deterministic: every function is a pure function of its
+//! money in units of 10^-6 of the settlement asset (`i128`: the quote asset
+//! of linear contracts, the base coin of inverse ones), rates in 10^-8 (see
+//! [`instrument`] and [`inverse`]). Deterministic: every function is a pure function of its
 //! inputs and of event time.
 //!
 //! Flow: venue quotes → [`oracle::MarkOracle`] → [`liquidation::on_mark`]
@@ -18,7 +19,9 @@ pub mod account;
 pub mod book;
 pub mod events;
 pub mod instrument;
+pub mod instrument_toml;
 pub mod insurance;
+pub mod inverse;
 pub mod ledger;
 pub mod liquidation;
 pub mod loader;

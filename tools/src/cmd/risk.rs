@@ -1,5 +1,7 @@
 //! `gavel risk`: equity, maintenance, health, liquidation and bankruptcy
 //! prices per account and position, computed by the engine's margin code.
+//! Linear and inverse contracts; money columns are in the book's settlement
+//! asset (the quote asset, or the base coin of inverse instruments).
 //! With `--rules RULES.toml`, each row also gets that venue's decision
 //! (see docs/VENUE-RULES.md).
 
@@ -77,6 +79,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     loader::load_accounts(&mut book, &loader::read_file(&args.accounts)?, &name)?;
     let name = args.positions.display().to_string();
     loader::load_positions(&mut book, &loader::read_file(&args.positions)?, &name)?;
+    if rules.is_some() {
+        let set = book.instruments();
+        if let Some(p) = book.accounts().iter().flat_map(|a| a.positions.iter()).find(|p| p.size != 0 && set.get(p.instrument).is_inverse()) {
+            return Err(anyhow!(
+                "--rules: {} is inverse (coin-margined); the venue rule sets are implemented for linear contracts only",
+                set.get(p.instrument).symbol
+            ));
+        }
+    }
     let mut sink = Vec::new();
     for m in &args.marks {
         let (sym, price) = m.split_once('=').ok_or_else(|| anyhow!("--mark {m:?}: expected SYMBOL=PRICE"))?;
@@ -97,7 +108,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let largest = book.accounts().iter().filter_map(|a| a.position(id)).map(|p| ins.notional(p.size, ticks)).max();
         if let Some(notional) = largest.filter(|&n| n > MAX_MONEY) {
             return Err(anyhow!(
-                "--mark {m:?}: a position's notional at this price ({} quote currency) is beyond the bound of {}",
+                "--mark {m:?}: a position's notional at this price ({} settlement currency) is beyond the bound of {}",
                 format_money(notional, QUOTE_DECIMALS),
                 format_money(MAX_MONEY, QUOTE_DECIMALS)
             ));
