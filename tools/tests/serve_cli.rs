@@ -315,15 +315,13 @@ fn a_slow_reader_is_cut_off_while_others_keep_trading_and_shutdown_is_clean() {
     let Some(Message::Stats(stats)) = admin.recv_until(T, |m| matches!(m, Message::Stats(_))).unwrap() else { panic!("no stats") };
     assert_eq!(stats.slow_disconnects, 1, "{stats:?}");
     // Whatever the slow reader still gets, its connection ends.
+    // (The kernel still holds what was sent before the cut; zero-window probes may pause it.)
     let mut ended = false;
-    for _ in 0..100_000 {
-        match slow.recv(Duration::from_millis(200)) {
-            Err(_) => {
-                ended = true;
-                break;
-            }
-            Ok(None) => break,
-            Ok(Some(_)) => {}
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::time::Instant::now() < deadline {
+        if slow.recv(Duration::from_millis(200)).is_err() {
+            ended = true;
+            break;
         }
     }
     assert!(ended, "the slow reader's connection was closed");
