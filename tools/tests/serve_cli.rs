@@ -337,3 +337,77 @@ fn a_slow_reader_is_cut_off_while_others_keep_trading_and_shutdown_is_clean() {
     assert!(out.contains("gavel serve: stopped") && out.contains("1 slow readers") && out.contains("balances to the unit"), "{out}");
     assert!(dir.join("latency/gateway_round_trip.hgrm").exists() && dir.join("latency/order_to_report.hgrm").exists());
 }
+
+/// A local stand-in for Binance USD-M: a REST depth snapshot and a WebSocket
+/// stream of depth updates, each continuing the last.
+fn fake_binance(stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> (u16, u16) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    let ws = TcpListener::bind("127.0.0.1:0").unwrap();
+    let rest = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (ws_port, rest_port) = (ws.local_addr().unwrap().port(), rest.local_addr().unwrap().port());
+    std::thread::spawn(move || {
+        for stream in rest.incoming().flatten() {
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                line.clear();
+            }
+            let body = r#"{"lastUpdateId":100,"E":1,"T":1,"bids":[["59990.0","5.000"],["59980.0","7.000"]],"asks":[["60010.0","5.000"],["60020.0","7.000"]]}"#;
+            let mut s = reader.into_inner();
+            let _ = write!(s, "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let _ = s.read_to_end(&mut Vec::new());
+        }
+    });
+    std::thread::spawn(move || {
+        let Ok((stream, _)) = ws.accept() else { return };
+        let Ok(mut socket) = tungstenite::accept(stream) else { return };
+        let mut u = 99u64;
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let (first, last) = (u + 1, u + 3);
+            let ms = 1_700_000_000_000u64 + last;
+            let frame = format!(
+                r#"{{"stream":"btcusdt@depth@100ms","data":{{"e":"depthUpdate","E":{ms},"T":{ms},"s":"BTCUSDT","U":{first},"u":{last},"pu":{u},"b":[["59990.0","{}.000"]],"a":[["60010.0","5.000"]]}}}}"#,
+                5 + last % 3
+            );
+            if socket.send(tungstenite::Message::Text(frame.into())).is_err() {
+                return;
+            }
+            u = last;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    (ws_port, rest_port)
+}
+
+#[test]
+fn a_live_venue_feed_over_websocket_gives_the_mark() {
+    let dir = temp_dir("live");
+    let config = write_config(&dir, "");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (ws_port, rest_port) = fake_binance(stop.clone());
+    let server = Server::start(
+        &dir,
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--mark-from",
+            "live:binance-usdm:BTCUSDT",
+            "--live-url-override",
+            &format!("ws://127.0.0.1:{ws_port}/stream?streams=btcusdt@depth@100ms"),
+            "--live-rest-override",
+            &format!("http://127.0.0.1:{rest_port}"),
+        ],
+    );
+    let mut md = Client::connect_logon(server.addr, 3, &secret(3)).unwrap();
+    md.send(&Message::Subscribe(Subscribe { channels: channel::MARKET_DATA })).unwrap();
+    let mark = md.recv_until(Duration::from_secs(20), |m| matches!(m, Message::MarkPrice(_))).unwrap();
+    let Some(Message::MarkPrice(mark)) = mark else { panic!("no mark from the live feed:\n{}", server.output()) };
+    // The mark lies between the venue's best bid and ask (59,990.0 and 60,010.0).
+    assert!((599_900..=600_100).contains(&mark.price), "{mark:?}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (status, out) = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{out}");
+    assert!(out.contains("mark: live binance-usdm BTCUSDT"), "{out}");
+}

@@ -31,9 +31,16 @@ pub struct Args {
     /// Data directory (keys of the demo, latency dumps).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Mark source: `replay:FILE[,speed=X]` (a gavel capture replayed in real time × X).
+    /// Mark source: `replay:FILE[,speed=X]` (a gavel capture replayed in real time × X) or
+    /// `live:VENUE:SYMBOL[,SYMBOL…]` (binance-usdm, binance-spot or bybit over WebSocket/TLS).
     #[arg(long)]
     pub mark_from: Option<String>,
+    /// Live feed: use this WebSocket URL instead of the venue's (a local test server).
+    #[arg(long)]
+    pub live_url_override: Option<String>,
+    /// Live feed: use this scheme://host:port for REST snapshots instead of the venue's (a local test server).
+    #[arg(long)]
+    pub live_rest_override: Option<String>,
     /// Speed of the mark replay, × real time (0.001 to 1000; demo default 5).
     #[arg(long)]
     pub speed: Option<String>,
@@ -116,12 +123,14 @@ fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
     let policy = crate::policy_file::resolve_policy(args.policy.as_deref().unwrap_or("auction"))?;
     let venue = demo::build(&data_dir, policy, 5_000)?;
     let mut mark = match &args.mark_from {
-        Some(m) => feed::parse_mark_from(m).map_err(anyhow::Error::msg)?,
-        None => venue.mark.clone(),
+        Some(m) => mark_source(args, m)?,
+        None => feed::MarkSource::Replay(venue.mark.clone()),
     };
-    if let Some(s) = &args.speed {
-        mark.speed_per_mille = feed::parse_speed(s).map_err(anyhow::Error::msg)?;
+    if let (Some(r), Some(s)) = (mark.replay_mut(), &args.speed) {
+        r.speed_per_mille = feed::parse_speed(s).map_err(anyhow::Error::msg)?;
     }
+    let mut venue = venue;
+    venue.config.venues = vec![mark.venue().map_err(anyhow::Error::msg)?];
     let keys_path = data_dir.join("keys.toml");
     write_keys(&keys_path, &venue.keys)?;
     println!("gavel serve --demo: API keys written to {} (id, role, account):", keys_path.display());
@@ -141,6 +150,24 @@ fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
         duration: args.duration.map(Duration::from_secs),
         busy_poll: args.busy_poll,
     })
+}
+
+/// `--mark-from` with the live URL overrides applied.
+fn mark_source(args: &Args, text: &str) -> anyhow::Result<feed::MarkSource> {
+    let mut source = feed::parse_mark_source(text).map_err(anyhow::Error::msg)?;
+    let url = |flag: &str, t: &Option<String>| -> anyhow::Result<Option<gavel_feeds::net::Url>> {
+        t.as_deref().map(|t| gavel_feeds::net::Url::parse(t).map_err(|e| anyhow::anyhow!("{flag} {t:?}: {e}"))).transpose()
+    };
+    let ws = url("--live-url-override", &args.live_url_override)?;
+    let rest = url("--live-rest-override", &args.live_rest_override)?;
+    match &mut source {
+        feed::MarkSource::Live(l) => {
+            l.overrides.ws_url = ws;
+            l.overrides.rest_base = rest;
+        }
+        feed::MarkSource::Replay(_) => anyhow::ensure!(ws.is_none() && rest.is_none(), "--live-url-override and --live-rest-override need --mark-from live:…"),
+    }
+    Ok(source)
 }
 
 /// Keys are secrets: written with mode 0600 through a temp file and a rename.
@@ -191,14 +218,14 @@ fn config_setup(args: &Args) -> anyhow::Result<ServeSetup> {
     };
     let mark_text = args.mark_from.clone().or(cfg.mark_from.clone());
     let mut mark = match mark_text {
-        Some(m) => Some(feed::parse_mark_from(&m).map_err(anyhow::Error::msg)?),
+        Some(m) => Some(mark_source(args, &m)?),
         None => None,
     };
-    if let (Some(m), Some(s)) = (mark.as_mut(), &args.speed) {
-        m.speed_per_mille = feed::parse_speed(s).map_err(anyhow::Error::msg)?;
+    if let (Some(r), Some(s)) = (mark.as_mut().and_then(feed::MarkSource::replay_mut), &args.speed) {
+        r.speed_per_mille = feed::parse_speed(s).map_err(anyhow::Error::msg)?;
     }
     let venue = match &mark {
-        Some(m) => feed::capture_venue(&m.path).map_err(anyhow::Error::msg)?,
+        Some(m) => m.venue().map_err(anyhow::Error::msg)?,
         None => Venue::BinanceUsdm,
     };
     let mut config = EngineConfig::for_venues(vec![venue]);

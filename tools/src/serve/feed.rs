@@ -14,7 +14,10 @@ use gavel_feeds::decimal::Grid;
 use gavel_feeds::input_error::Location;
 use gavel_feeds::ring::EventProducer;
 use gavel_feeds::venues::{InstrumentSpec, Instruments};
-use gavel_feeds::wire::Event;
+use gavel_feeds::net::tls::client_config_webpki;
+use gavel_feeds::net::venue::{connection_spec, LiveVenue, Overrides};
+use gavel_feeds::net::{LiveLoop, NetConfig};
+use gavel_feeds::wire::{Event, Venue};
 use gavel_gateway::EventClock;
 
 /// A capture to replay: its path and speed (per mille of real time: 1000 = real time).
@@ -26,10 +29,63 @@ pub struct ReplaySource {
     pub speed_per_mille: u64,
 }
 
+/// A live venue feed: the venue and its symbols (upper case), and URL overrides for a local test server.
+#[derive(Clone, Debug)]
+pub struct LiveSource {
+    /// The venue.
+    pub venue: LiveVenue,
+    /// Symbols, e.g. `BTCUSDT`.
+    pub symbols: Vec<String>,
+    /// Local test server URLs (none for the real venue).
+    pub overrides: Overrides,
+}
+
+/// Where the mark comes from.
+#[derive(Clone, Debug)]
+pub enum MarkSource {
+    /// A capture replayed in real time.
+    Replay(ReplaySource),
+    /// A venue's live WebSocket/REST feed.
+    Live(LiveSource),
+}
+
+impl MarkSource {
+    /// The replay source, if it is one.
+    pub fn replay_mut(&mut self) -> Option<&mut ReplaySource> {
+        match self {
+            MarkSource::Replay(r) => Some(r),
+            MarkSource::Live(_) => None,
+        }
+    }
+
+    /// The venue whose book the engine mirrors.
+    pub fn venue(&self) -> Result<Venue, String> {
+        match self {
+            MarkSource::Replay(r) => capture_venue(&r.path),
+            MarkSource::Live(l) => Ok(l.venue.venue()),
+        }
+    }
+}
+
+/// Parses `--mark-from`: `replay:FILE[,speed=X]` (X a decimal, 0.001 to 1000) or
+/// `live:VENUE:SYMBOL[,SYMBOL…]` (VENUE binance-usdm, binance-spot or bybit).
+pub fn parse_mark_source(text: &str) -> Result<MarkSource, String> {
+    if let Some(rest) = text.strip_prefix("live:") {
+        let (venue, symbols) = rest.split_once(':').ok_or_else(|| format!("--mark-from {text:?}: expected live:VENUE:SYMBOL[,SYMBOL…]"))?;
+        let venue = LiveVenue::parse(venue).map_err(|e| format!("--mark-from {text:?}: {e}"))?;
+        let symbols: Vec<String> = symbols.split(',').map(|s| s.trim().to_ascii_uppercase()).collect();
+        if symbols.iter().any(|s| s.is_empty() || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
+            return Err(format!("--mark-from {text:?}: symbols must be non-empty letters, digits or '-'"));
+        }
+        return Ok(MarkSource::Live(LiveSource { venue, symbols, overrides: Overrides::default() }));
+    }
+    parse_mark_from(text).map(MarkSource::Replay)
+}
+
 /// Parses `replay:FILE[,speed=X]` (X a decimal, 0.001 to 1000).
 pub fn parse_mark_from(text: &str) -> Result<ReplaySource, String> {
     let Some(rest) = text.strip_prefix("replay:") else {
-        return Err(format!("--mark-from {text:?}: only replay:FILE[,speed=X] is supported by gavel serve (live feeds: see docs/SERVE.md)"));
+        return Err(format!("--mark-from {text:?}: expected replay:FILE[,speed=X] or live:VENUE:SYMBOL[,SYMBOL…]"));
     };
     let (path, speed) = match rest.split_once(",speed=") {
         Some((p, s)) => (p, s),
@@ -120,6 +176,33 @@ pub fn run(source: &ReplaySource, instruments: Instruments, mut ring: EventProdu
     Ok(report)
 }
 
+/// Runs a live venue feed until `stop` is set: every message goes through the
+/// venue's parser and book sync, stamped with the event clock, onto the ring.
+pub fn run_live(source: &LiveSource, instruments: Instruments, mut ring: EventProducer, clock: EventClock, stop: Arc<AtomicBool>) -> Result<FeedReport, String> {
+    let spec = connection_spec(source.venue, &source.symbols, &source.overrides).map_err(|e| e.to_string())?;
+    let tls = client_config_webpki().map_err(|e| e.to_string())?;
+    let config = NetConfig { tls: Some(tls), max_poll_wait: Duration::from_millis(20), ..NetConfig::default() };
+    let mut live = LiveLoop::new(vec![spec], config).map_err(|e| e.to_string())?;
+    let mut feed = VenueFeed::new(source.venue.venue(), instruments, 1000)?;
+    let mut report = FeedReport::default();
+    let mut batch: Vec<Event> = Vec::with_capacity(4096);
+    let name = format!("live {}", source.venue.name());
+    let mut sink = |_receive_ns: i64, _venue: Venue, channel: &[u8], message: &[u8]| -> std::io::Result<()> {
+        batch.clear();
+        let now = clock.now_ns();
+        feed.on_message(message, now, gavel_feeds::capture_feed::channel_symbol(channel), || (name.clone(), Location::Offset(0)), &mut |e| batch.push(e));
+        let mut sent = 0;
+        while sent < batch.len() {
+            sent += ring.push_slice(&batch[sent..]).map_err(std::io::Error::other)?;
+        }
+        report.records += 1;
+        report.events += batch.len() as u64;
+        Ok(())
+    };
+    live.run(&mut sink, None, &mut |_| stop.load(Ordering::Relaxed)).map_err(|e| e.to_string())?;
+    Ok(report)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,7 +214,15 @@ mod tests {
         assert!(parse_mark_from("replay:a.cap,speed=0").is_err());
         assert!(parse_mark_from("replay:a.cap,speed=1e9").is_err());
         assert!(parse_mark_from("replay:a.cap,speed=nan").is_err());
-        assert!(parse_mark_from("live:binance-usdm:BTCUSDT").unwrap_err().contains("only replay"));
+        assert!(parse_mark_from("live:binance-usdm:BTCUSDT").is_err());
+        match parse_mark_source("live:binance-usdm:btcusdt,ETHUSDT").unwrap() {
+            MarkSource::Live(l) => assert_eq!((l.venue, l.symbols), (LiveVenue::BinanceUsdm, vec!["BTCUSDT".to_string(), "ETHUSDT".to_string()])),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_mark_source("live:kraken:BTCUSD").unwrap_err().contains("kraken"));
+        assert!(parse_mark_source("live:bybit:").is_err());
+        assert!(parse_mark_source("live:bybit").is_err());
+        assert!(matches!(parse_mark_source("replay:x.cap").unwrap(), MarkSource::Replay(_)));
         assert!(parse_mark_from("replay:").is_err());
     }
 }

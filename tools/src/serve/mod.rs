@@ -57,8 +57,8 @@ pub struct ServeSetup {
     pub gateway: GatewayConfig,
     /// Client orders entered before the gateway opens (e.g. the demo maker's quotes).
     pub seed_orders: Vec<Event>,
-    /// The mark source (`None`: no feed; marks only from what clients trade).
-    pub mark: Option<feed::ReplaySource>,
+    /// The mark source (`None`: no venue feed, so no mark and no liquidation).
+    pub mark: Option<feed::MarkSource>,
     /// Data directory (keys, latency dumps).
     pub data_dir: PathBuf,
     /// Core of the engine thread.
@@ -133,7 +133,10 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     let feed_thread = match setup.mark.clone() {
         Some(source) => {
             let stop_f = feed_stop.clone();
-            Some(std::thread::Builder::new().name("gavel-feed".into()).spawn(move || feed::run(&source, feed_instruments, feed_ring, event_clock, stop_f))?)
+            Some(std::thread::Builder::new().name("gavel-feed".into()).spawn(move || match &source {
+                feed::MarkSource::Replay(r) => feed::run(r, feed_instruments, feed_ring, event_clock, stop_f),
+                feed::MarkSource::Live(l) => feed::run_live(l, feed_instruments, feed_ring, event_clock, stop_f),
+            })?)
         }
         None => None,
     };
@@ -146,8 +149,9 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     println!("gavel serve: listening on {addr}");
     println!("  engine thread: {}; gateway thread: {}", describe(setup.engine_core, None), describe(setup.gateway_core, gateway_pinned));
     match &setup.mark {
-        Some(m) => println!("  mark: replay of {} at {}.{:03}× real time", m.path.display(), m.speed_per_mille / 1000, m.speed_per_mille % 1000),
-        None => println!("  mark: none (no feed configured)"),
+        Some(feed::MarkSource::Replay(m)) => println!("  mark: replay of {} at {}.{:03}× real time", m.path.display(), m.speed_per_mille / 1000, m.speed_per_mille % 1000),
+        Some(feed::MarkSource::Live(l)) => println!("  mark: live {} {}", l.venue.name(), l.symbols.join(",")),
+        None => println!("  mark: none (no venue feed: no mark, no liquidation)"),
     }
     println!("  data dir: {}; SIGINT/SIGTERM stop, SIGUSR1 dumps latency to {}/latency/", setup.data_dir.display(), setup.data_dir.display());
     if let Some(d) = setup.duration {
