@@ -24,6 +24,11 @@ impl ClientSender {
         self.stream.write_all(&frame[..n])
     }
 
+    /// The sequence number of the last message sent (the next one gets this + 1).
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
     /// Sends bytes as they are (tests of bad input).
     pub fn send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes)

@@ -71,6 +71,7 @@ struct ClientResult {
     fills: u64,
     missing: u64,
     unexpected: u64,
+    refused: u64,
     acks: Vec<(u64, u64)>,
     send_time: Duration,
 }
@@ -83,13 +84,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let traders: Vec<_> = keys.keys().filter(|k| k.role == role::TRADER).cloned().collect();
     anyhow::ensure!(!traders.is_empty(), "{}: no trader keys", keys_path.display());
 
-    // The floor: a bare echo server, and the venue, each measured closed-loop.
-    let echo_stop = Arc::new(AtomicBool::new(false));
-    let (echo_addr, echo_thread) = gavel_gateway::echo::spawn_echo(echo_stop.clone())?;
-    let echo = echo_round_trips(echo_addr, 5_000)?;
-    let closed = closed_loop_round_trips(args.addr, &traders[0], 5_000)?;
-    echo_stop.store(true, Ordering::Relaxed);
-    let _ = echo_thread.join();
+    // The floor: a bare echo server and the venue, each measured closed-loop, in five
+    // interleaved rounds of 1,000 (the echo server runs only during its own rounds).
+    let (mut echo, mut closed) = (hist(), hist());
+    let mut venue = Client::connect_logon(args.addr, traders[0].id, &traders[0].secret)?;
+    for round in 0..5u64 {
+        let echo_stop = Arc::new(AtomicBool::new(false));
+        let (echo_addr, echo_thread) = gavel_gateway::echo::spawn_echo(echo_stop.clone())?;
+        let e = echo_round_trips(echo_addr, 1_000);
+        echo_stop.store(true, Ordering::Relaxed);
+        let _ = echo_thread.join();
+        echo.add(&e?).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        closed.add(&closed_loop_round_trips(&mut venue, round * 1_000, 1_000)?).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
+    drop(venue);
 
     let per_client_rate = (args.rate / args.clients).max(1);
     let interval_ns = 1_000_000_000 / per_client_rate;
@@ -112,6 +120,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         total.fills += r.fills;
         total.missing += r.missing;
         total.unexpected += r.unexpected;
+        total.refused += r.refused;
         total.acks.extend(r.acks);
         total.send_time = total.send_time.max(r.send_time);
     }
@@ -125,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "sent": total.sent,
         "acked": total.acked,
         "rejected": total.rejected,
+        "refused_by_gateway": total.refused,
         "cancel_reports": total.cancels,
         "fill_reports": total.fills,
         "missing_replies": total.missing,
@@ -135,8 +145,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "throughput_per_s": (total.sent as f64 / elapsed).round(),
     });
     println!(
-        "gavel load: {} clients, {} orders sent in {:.1} s ({:.0}/s): {} acked, {} rejected, {} replies missing",
-        args.clients, total.sent, elapsed, total.sent as f64 / elapsed, total.acked, total.rejected, total.missing
+        "gavel load: {} clients, {} requests sent in {:.1} s ({:.0}/s): {} orders acked, {} rejected by the engine, {} refused by the gateway, {} replies missing",
+        args.clients, total.sent, elapsed, total.sent as f64 / elapsed, total.acked, total.rejected, total.refused, total.missing
     );
     println!("  order→report (open loop):   p50 {} ns  p99 {} ns  p99.9 {} ns", rtt.value_at_quantile(0.5), rtt.value_at_quantile(0.99), rtt.value_at_quantile(0.999));
     println!("  order→ack (closed loop):    p50 {} ns  p99 {} ns", closed.value_at_quantile(0.5), closed.value_at_quantile(0.99));
@@ -179,11 +189,10 @@ fn echo_round_trips(addr: SocketAddr, n: usize) -> anyhow::Result<Histogram<u64>
 }
 
 /// One order in flight at a time: a deep limit order and its ack, then its cancel.
-fn closed_loop_round_trips(addr: SocketAddr, key: &gavel_gateway::auth::ApiKey, n: usize) -> anyhow::Result<Histogram<u64>> {
-    let mut c = Client::connect_logon(addr, key.id, &key.secret)?;
+fn closed_loop_round_trips(c: &mut Client, from: u64, n: u64) -> anyhow::Result<Histogram<u64>> {
     let mut h = hist();
     let base = 63u64 << CLIENT_SHIFT;
-    for i in 0..n as u64 {
+    for i in from..from + n {
         let id = base + 2 * i + 1;
         let t0 = Instant::now();
         c.send(&Message::NewOrder(NewOrder { client_order_id: id, instrument: 0, side: side::BUY, order_type: order_type::LIMIT, flags: 0, price: 1_000, qty: 1 }))?;
@@ -200,6 +209,8 @@ fn run_client(addr: SocketAddr, key: &gavel_gateway::auth::ApiKey, index: u64, o
     let mut client = Client::connect_logon(addr, key.id, &key.secret)?;
     client.send(&Message::Subscribe(Subscribe { channels: channel::MARKET_DATA }))?;
     let mut sender = client.split_sender()?;
+    // Request n goes out with frame sequence first_sequence + n: a session-level refusal names it.
+    let first_sequence = sender.sequence() + 1;
     let account = client.account;
     let base = index << CLIENT_SHIFT;
     let mark = Arc::new(AtomicI64::new(600_000));
@@ -250,6 +261,20 @@ fn run_client(addr: SocketAddr, key: &gavel_gateway::auth::ApiKey, index: u64, o
         let Some(msg) = client.recv(Duration::from_millis(100))? else { continue };
         match msg {
             Message::MarkPrice(m) => mark.store(m.price, Ordering::Relaxed),
+            // Refused by the gateway (rate limit, open-order cap, engine busy): answered, not lost.
+            Message::SessionReject(rej) => {
+                let Some(n) = rej.ref_sequence.checked_sub(first_sequence).map(|n| n as usize).filter(|&n| n < orders) else {
+                    r.unexpected += 1;
+                    continue;
+                };
+                let is_cancel = (4..=7).contains(&(n % 10));
+                let slot = if is_cancel { &mut cancel_answered[n] } else { &mut answered[n] };
+                if !*slot {
+                    *slot = true;
+                    r.refused += 1;
+                    record(&mut h, &scheduled[n], t0);
+                }
+            }
             Message::ExecutionReport(rep) => {
                 let Some(n) = rep.client_order_id.checked_sub(base + 1).map(|n| n as usize).filter(|&n| n < orders && rep.client_order_id >> CLIENT_SHIFT == index) else {
                     continue;
