@@ -127,3 +127,4 @@ pub fn build(data_dir: &Path, policy: EnginePolicy, speed_per_mille: u64) -> any
         mark: ReplaySource { path: capture, speed_per_mille },
     })
 }
+

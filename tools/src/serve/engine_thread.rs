@@ -20,8 +20,11 @@ pub struct EngineReport {
     pub ring_in: StageHistogram,
     /// A client order picked → its first execution report on the output ring.
     pub order_to_report: StageHistogram,
-    /// A venue event picked → the auction start it caused on the output ring.
+    /// A venue event picked → each auction start it caused on the output ring (a mark that
+    /// crosses many accounts starts their liquidations one after another).
     pub mark_to_auction: StageHistogram,
+    /// A venue event picked → the first auction start it caused.
+    pub mark_to_first_auction: StageHistogram,
     /// Events handled.
     pub events: u64,
     /// Whether the thread was pinned.
@@ -38,6 +41,8 @@ struct Sink<'a> {
     is_venue: bool,
     order_to_report: &'a mut StageHistogram,
     mark_to_auction: &'a mut StageHistogram,
+    mark_to_first_auction: &'a mut StageHistogram,
+    auctions_started: u32,
     waits: u64,
 }
 
@@ -53,7 +58,12 @@ impl OutputSink for Sink<'_> {
             self.is_order = false;
         }
         if self.is_venue && event.kind == EventKind::AuctionUpdate as u8 && event.flags == auction_update::START {
-            self.mark_to_auction.record_ns(self.clock.ns_since(self.picked));
+            let ns = self.clock.ns_since(self.picked);
+            self.mark_to_auction.record_ns(ns);
+            if self.auctions_started == 0 {
+                self.mark_to_first_auction.record_ns(ns);
+            }
+            self.auctions_started += 1;
         }
     }
 }
@@ -64,6 +74,7 @@ pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: Eve
     let mut ring_in = StageHistogram::new("ring_in");
     let mut order_to_report = StageHistogram::new("order_to_report");
     let mut mark_to_auction = StageHistogram::new("mark_to_auction");
+    let mut mark_to_first_auction = StageHistogram::new("mark_to_first_auction");
     let (mut events, mut idle, mut waits) = (0u64, 0u32, 0u64);
     loop {
         let mut any = false;
@@ -85,6 +96,8 @@ pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: Eve
                     is_venue: kind == EventKind::BookLevel as u8 || kind == EventKind::Timer as u8,
                     order_to_report: &mut order_to_report,
                     mark_to_auction: &mut mark_to_auction,
+                    mark_to_first_auction: &mut mark_to_first_auction,
+                    auctions_started: 0,
                     waits: 0,
                 };
                 engine.on_event(&event, &mut sink);
@@ -106,5 +119,5 @@ pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: Eve
             std::hint::spin_loop();
         }
     }
-    EngineReport { engine, ring_in, order_to_report, mark_to_auction, events, pinned, output_waits: waits }
+    EngineReport { engine, ring_in, order_to_report, mark_to_auction, mark_to_first_auction, events, pinned, output_waits: waits }
 }

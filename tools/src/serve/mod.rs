@@ -203,10 +203,11 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
         m.liquidations,
         m.bids_accepted
     );
-    let stages: [(&str, &hdrhistogram::Histogram<u64>); 5] = [
+    let stages: [(&str, &hdrhistogram::Histogram<u64>); 6] = [
         ("ring_in", report.ring_in.histogram()),
         ("order_to_report", report.order_to_report.histogram()),
         ("mark_to_auction", report.mark_to_auction.histogram()),
+        ("mark_to_first_auction", report.mark_to_first_auction.histogram()),
         ("gateway_round_trip", &gateway.latency().round_trip),
         ("gateway_output", &gateway.latency().output),
     ];
