@@ -186,7 +186,8 @@ pub fn dispatch<H: EventHandler + ?Sized>(handler: &mut H, event: &Event, stats:
         | EventKind::RoutedIntent
         | EventKind::LedgerRecord
         | EventKind::BidReport
-        | EventKind::PositionUpdate => handler.on_engine_output(event),
+        | EventKind::PositionUpdate
+        | EventKind::MarginCall => handler.on_engine_output(event),
     }
 }
 

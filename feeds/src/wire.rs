@@ -125,6 +125,9 @@ pub enum EventKind {
     BidReport = 26,
     /// Engine output: an account's position in `instrument` after a fill or ADL. Payload: [`PositionNotice`].
     PositionUpdate = 27,
+    /// Engine output: a predictive margin call — the account is not liquidatable, but a
+    /// k-sigma adverse move over the horizon would make it so. Payload: [`MarginCallNotice`].
+    MarginCall = 28,
 }
 
 impl EventKind {
@@ -158,12 +161,13 @@ impl EventKind {
             25 => Self::ClientMassCancel,
             26 => Self::BidReport,
             27 => Self::PositionUpdate,
+            28 => Self::MarginCall,
             _ => return None,
         })
     }
 
     /// Every kind, in discriminant order.
-    pub const ALL: [EventKind; 27] = [
+    pub const ALL: [EventKind; 28] = [
         Self::Heartbeat,
         Self::BookLevel,
         Self::SnapshotBegin,
@@ -191,6 +195,7 @@ impl EventKind {
         Self::ClientMassCancel,
         Self::BidReport,
         Self::PositionUpdate,
+        Self::MarginCall,
     ];
 }
 
@@ -603,6 +608,19 @@ pub struct PositionNotice {
     pub reserved: i64,
 }
 
+/// Typed payload: a predictive margin call (engine output).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct MarginCallNotice {
+    /// Account id.
+    pub account: u64,
+    /// The nearest price at which the position is liquidatable (for a multi-position
+    /// account, a conservative bound), ticks.
+    pub liquidation_price: i64,
+    /// The relative move from the mark to it, in standard deviations over the horizon, × 1000.
+    pub distance_sigma_milli: i64,
+}
+
 /// Typed payload: one ledger movement (engine output, journal).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
@@ -653,6 +671,7 @@ impl Payload for RoutedIntent {}
 impl Payload for LedgerEntry {}
 impl Payload for BidReport {}
 impl Payload for PositionNotice {}
+impl Payload for MarginCallNotice {}
 
 macro_rules! assert_payload_layout {
     ($($t:ty),*) => {$(
@@ -678,7 +697,8 @@ assert_payload_layout!(
     RoutedIntent,
     LedgerEntry,
     BidReport,
-    PositionNotice
+    PositionNotice,
+    MarginCallNotice
 );
 
 impl Event {

@@ -80,6 +80,12 @@ fn compare_is_deterministic_across_processes_and_conserves_value() {
             assert!(text.contains('.'), "{name}: {key} = {text}");
         }
         assert!(p["zero_fill_attempts"].as_u64().is_some(), "{name}: zero_fill_attempts");
+        // Predictive margin calls: the crash is called before it liquidates; a preceded
+        // liquidation has a positive lead within the 5-minute horizon.
+        let (calls, preceded) = (p["margin_calls"].as_u64().unwrap(), p["liquidations_preceded_by_call"].as_u64().unwrap());
+        assert!(calls > 0 && preceded > 0 && preceded <= p["liquidations"].as_u64().unwrap(), "{name}: {calls} calls, {preceded} preceded");
+        let (lead50, lead99) = (p["call_lead_time_p50_ns"].as_u64().unwrap(), p["call_lead_time_p99_ns"].as_u64().unwrap());
+        assert!(0 < lead50 && lead50 <= lead99 && lead99 <= 301_000_000_000, "{name}: lead {lead50}/{lead99}");
         assert!(p["journal_records"].as_u64().unwrap() > 0, "{name}: journal records");
         let stages = p["latency"].as_object().unwrap();
         for stage in ["feed_receive_to_ring", "ring_to_engine", "engine_event"] {

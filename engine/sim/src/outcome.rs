@@ -67,6 +67,12 @@ pub struct Outcome {
     pub cascade_depth: u32,
     /// First trigger → solvent again, ns, per recovered account (p50, p99).
     pub time_to_solvency_ns: (u64, u64),
+    /// Predictive margin calls sent.
+    pub margin_calls: u64,
+    /// Liquidations that started within the horizon after a margin call.
+    pub liquidations_preceded_by_call: u64,
+    /// Margin call → the liquidation it preceded, ns (p50, p99).
+    pub call_lead_time_ns: (u64, u64),
     /// Largest gap between captured and visible mid on any venue, hundredths of a bp.
     pub peak_impact_centi_bps: i64,
     /// Ledger conservation identity, left minus right; 0 when value is conserved.
@@ -125,6 +131,9 @@ mod tests {
             volume: VolumeByRoute::default(),
             cascade_depth: 0,
             time_to_solvency_ns: (0, 0),
+            margin_calls: 0,
+            liquidations_preceded_by_call: 0,
+            call_lead_time_ns: (0, 0),
             peak_impact_centi_bps: 0,
             conservation_error: 0,
             counters: Vec::new(),

@@ -208,6 +208,7 @@ impl Engine {
             self.metrics.accounts_touched += 1;
         }
         self.metrics.liquidations += 1;
+        self.note_call_before_liquidation(account);
         if request.full_close {
             self.metrics.full_closes += 1;
         }

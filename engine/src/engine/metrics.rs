@@ -82,6 +82,10 @@ pub struct EngineMetrics {
     pub cascade_depth: u32,
     /// Accounts that became solvent again after an episode.
     pub solvent_again: u64,
+    /// Predictive margin calls sent.
+    pub margin_calls: u64,
+    /// Liquidations that started within the horizon after a margin call to the account.
+    pub liquidations_preceded_by_call: u64,
     /// Client orders accepted.
     pub orders_accepted: u64,
     /// Client orders rejected (any reason).

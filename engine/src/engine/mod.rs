@@ -23,6 +23,7 @@
 //! reallocation (proved by `engine/tests/engine_alloc.rs`).
 
 mod liquidation;
+pub mod margin_call;
 pub mod orders;
 pub mod metrics;
 pub mod output;
@@ -91,6 +92,8 @@ pub struct EngineConfig {
     /// level updates, position updates and replies to liquidator takes. Off in
     /// replays, whose world reads neither.
     pub session_outputs: bool,
+    /// Predictive margin calls (`None`: off).
+    pub margin_call: Option<margin_call::MarginCallConfig>,
 }
 
 impl EngineConfig {
@@ -117,6 +120,7 @@ impl EngineConfig {
             adl_counterparties: 64,
             adl_rank_interval_ns: 1_000_000_000,
             session_outputs: false,
+            margin_call: Some(margin_call::MarginCallConfig::default()),
         }
     }
 
@@ -126,6 +130,9 @@ impl EngineConfig {
         }
         if self.mark_interval_ns <= 0 || self.auction_step_ns <= 0 || self.cascade_window_ns < 0 {
             return Err("engine: mark interval and auction step must be positive".into());
+        }
+        if let Some(m) = &self.margin_call {
+            m.validate()?;
         }
         if self.adl_rank_interval_ns < 0 {
             return Err("engine: adl_rank_interval_ns must not be negative".into());
@@ -164,6 +171,10 @@ struct AccountState {
     touched: bool,
     /// Resting own-book lots, buys and sells (for the margin check).
     resting: [i64; 2],
+    /// A margin call was sent and no liquidation has started since.
+    call_pending: bool,
+    /// Event time of the last margin call.
+    called_at: i64,
 }
 
 /// The engine.
@@ -199,6 +210,11 @@ pub struct Engine {
     adl: Vec<waterfall::AdlCandidate>,
     adl_cache: waterfall::AdlCache,
     time_to_solvency: hdrhistogram::Histogram<u64>,
+    /// Scratch of the margin-call band walk (account, trigger, exact).
+    warned: Vec<(AccountId, i64, bool)>,
+    /// Scratch marks for a shocked health check.
+    shock_marks: Vec<Option<i64>>,
+    call_lead: hdrhistogram::Histogram<u64>,
 }
 
 impl Engine {
@@ -268,6 +284,9 @@ impl Engine {
             adl: Vec::with_capacity(accounts),
             adl_cache: waterfall::AdlCache::with_capacity(accounts),
             time_to_solvency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
+            warned: Vec::with_capacity(accounts),
+            shock_marks: Vec::with_capacity(instruments),
+            call_lead: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
             config,
             policy,
             ledger,
@@ -378,7 +397,8 @@ impl Engine {
             | EventKind::RoutedIntent
             | EventKind::LedgerRecord
             | EventKind::BidReport
-            | EventKind::PositionUpdate => self.metrics.ignored_events += 1,
+            | EventKind::PositionUpdate
+            | EventKind::MarginCall => self.metrics.ignored_events += 1,
         }
     }
 
@@ -516,6 +536,7 @@ impl Engine {
             }
         }
         self.crossed = crossed;
+        self.margin_calls(instrument, mark.price, out);
     }
 
     /// The current mark of a liquidation's instrument (its trigger mark if none since).

@@ -293,6 +293,16 @@ impl RiskBook {
         out.truncate(kept);
     }
 
+    /// Calls `f(account, trigger, exact)` for every position of `instrument` not crossed at
+    /// its mark that would be crossed at `down` (longs) or `up` (shorts). `exact` is false for
+    /// the conservative entries of multi-position cross accounts: those are candidates whose
+    /// health at the shocked mark the caller checks.
+    pub fn warning_band(&self, instrument: InstrumentId, down: i64, up: i64, mut f: impl FnMut(AccountId, i64, bool)) {
+        let Some(mark) = self.marks[usize::from(instrument)] else { return };
+        self.index[usize::from(instrument)].in_band(mark, down, up, |a, t| f(a, t, true));
+        self.conservative[usize::from(instrument)].in_band(mark, down, up, |a, t| f(a, t, false));
+    }
+
     #[inline]
     fn is_multi(acc: &Account) -> bool {
         acc.mode == MarginMode::Cross && acc.positions.len() >= 2 && acc.open_positions() >= 2

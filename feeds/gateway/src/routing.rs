@@ -52,6 +52,11 @@ impl Gateway {
                 let msg = Message::PositionUpdate(PositionUpdate { instrument: e.instrument, position: p.position, time_ns: e.receive_ns });
                 self.to_account(p.account, &msg, e);
             }
+            EventKind::MarginCall => {
+                let c: gavel_feeds::wire::MarginCallNotice = e.payload();
+                let msg = Message::MarginCall(crate::protocol::MarginCall { instrument: e.instrument, liquidation_price: c.liquidation_price, distance_sigma_milli: c.distance_sigma_milli, time_ns: e.receive_ns });
+                self.to_account(c.account, &msg, e);
+            }
             EventKind::LedgerRecord => {
                 let l: LedgerEntry = e.payload();
                 let msg = Message::AccountUpdate(AccountUpdate { instrument: e.instrument, kind: e.flags, price: l.price, amount: l.amount, time_ns: e.receive_ns });

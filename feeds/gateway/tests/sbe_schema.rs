@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use gavel_gateway::protocol::{
     channel, decode_frame, encode_frame, order_flag, order_type, reason, role, side, CancelOrder, CancelReplace,
     Challenge, ExecutionReport, Field, AccountUpdate, AuctionUpdate, BookLevel, Heartbeat, LiquidationNotice,
-    LiquidatorTake, Logon, LogonAck, LogonReject, Logout, MarkPrice, MassCancel, Message, NewOrder, PositionUpdate,
+    LiquidatorTake, Logon, LogonAck, MarginCall, LogonReject, Logout, MarkPrice, MassCancel, Message, NewOrder, PositionUpdate,
     ReplayRequest, SessionReject, SnapshotBegin, SnapshotEnd, SnapshotLevel, SnapshotRequest, Stats, StatsRequest,
     Subscribe, TakeReport, Trade, HEADER_LEN, MAX_FRAME_LEN, SCHEMA_ID, SCHEMA_VERSION, TEMPLATES,
 };
@@ -227,6 +227,7 @@ fn build(template: u16, value: &dyn Fn(&str) -> Vec<u8>) -> Message {
         LiquidationNotice { liquidation_id, instrument, stage, side, price, qty, time_ns }
         AccountUpdate { instrument, kind, price, amount, time_ns }
         PositionUpdate { instrument, position, time_ns }
+        MarginCall { instrument, liquidation_price, distance_sigma_milli, time_ns }
         AuctionUpdate { auction_id, instrument, code, side, price, remaining, time_ns }
         LiquidatorTake { take_id, auction_id, max_price, qty }
         TakeReport { take_id, auction_id, accepted, reason, price, qty }

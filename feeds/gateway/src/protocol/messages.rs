@@ -263,6 +263,8 @@ messages! {
     AccountUpdate = 41, ToClient { instrument: u32, kind: u8, price: i64, amount: i64, time_ns: i64 }
     /// Private: the account's position after a fill.
     PositionUpdate = 42, ToClient { instrument: u32, position: i64, time_ns: i64 }
+    /// Private: a predictive margin call — a k-sigma move would make the account liquidatable at `liquidation_price`.
+    MarginCall = 43, ToClient { instrument: u32, liquidation_price: i64, distance_sigma_milli: i64, time_ns: i64 }
     /// Liquidation auction feed: 1 start, 2 price, 3 taken, 4 end; `side` is the liquidator's.
     AuctionUpdate = 50, ToClient { auction_id: u64, instrument: u32, code: u8, side: u8, price: i64, remaining: i64, time_ns: i64 }
     /// A liquidator takes `qty` of an auction at its current price if not worse than `max_price`.
