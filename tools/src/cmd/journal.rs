@@ -159,6 +159,19 @@ fn fields(e: &Event) -> (&'static str, Vec<(&'static str, serde_json::Value)>) {
             let f: OrderRef = e.payload();
             ("intent_fill", vec![("id", json!(e.sequence)), ("price", json!(f.price)), ("qty", json!(f.qty)), ("done", json!(e.flags & 1 != 0))])
         }
+        Some(EventKind::MarginCall) => {
+            let c: gavel_feeds::wire::MarginCallNotice = e.payload();
+            ("margin_call", vec![("account", json!(c.account)), ("liquidation_price", json!(c.liquidation_price)), ("distance_sigma_milli", json!(c.distance_sigma_milli))])
+        }
+        Some(EventKind::PositionUpdate) => {
+            let p: gavel_feeds::wire::PositionNotice = e.payload();
+            ("position", vec![("account", json!(p.account)), ("position", json!(p.position))])
+        }
+        Some(EventKind::BidReport) => {
+            let b: gavel_feeds::wire::BidReport = e.payload();
+            let accepted = e.flags & report::TYPE_MASK == report::FILL;
+            ("take", vec![("id", json!(e.sequence)), ("liquidator", json!(b.liquidator_and_auction & u64::from(u32::MAX))), ("auction", json!(b.liquidator_and_auction >> 32)), ("accepted", json!(accepted)), ("price", json!(b.price)), ("qty", json!(b.qty))])
+        }
         _ => ("raw", vec![("kind", json!(e.kind)), ("payload", json!(e.payload))]),
     }
 }
