@@ -68,8 +68,17 @@ impl OutputSink for Sink<'_> {
     }
 }
 
-/// Runs the engine until `stop` is set and its inputs are drained.
-pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: EventProducer, clock: Clock, core: Option<usize>, busy_poll: bool, stop: Arc<AtomicBool>) -> EngineReport {
+/// Where and when the engine thread writes its histograms on request (SIGUSR1).
+pub struct DumpRequest {
+    /// Set to ask for a dump; cleared when done.
+    pub flag: &'static AtomicBool,
+    /// Folder of the `.hgrm` files.
+    pub dir: std::path::PathBuf,
+}
+
+/// Runs the engine until `stop` is set and its inputs are drained. A dump request is
+/// served only when no input is waiting (its file writes never delay an event).
+pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: EventProducer, clock: Clock, core: Option<usize>, busy_poll: bool, stop: Arc<AtomicBool>, dump: DumpRequest) -> EngineReport {
     let pinned = core.is_some_and(|c| matches!(pin_current_thread(c), PinOutcome::Pinned(_)));
     let mut ring_in = StageHistogram::new("ring_in");
     let mut order_to_report = StageHistogram::new("order_to_report");
@@ -111,6 +120,11 @@ pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: Eve
         }
         if stop.load(Ordering::Acquire) {
             break;
+        }
+        if dump.flag.swap(false, Ordering::AcqRel) {
+            for h in [&ring_in, &order_to_report, &mark_to_auction, &mark_to_first_auction] {
+                let _ = h.write_hgrm(&dump.dir.join(format!("{}.hgrm", h.name())));
+            }
         }
         idle = idle.saturating_add(1);
         if !busy_poll && idle > 20_000 {

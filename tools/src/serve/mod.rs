@@ -26,8 +26,9 @@ use gavel_gateway::{EventClock, Gateway, GatewayConfig};
 
 /// Set by SIGINT/SIGTERM.
 static STOP: AtomicBool = AtomicBool::new(false);
-/// Set by SIGUSR1: dump the latency histograms.
+/// Set by SIGUSR1: dump the latency histograms (one flag per thread that holds some).
 static DUMP: AtomicBool = AtomicBool::new(false);
+static DUMP_ENGINE: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_stop(_: libc::c_int) {
     STOP.store(true, Ordering::Relaxed);
@@ -35,6 +36,7 @@ extern "C" fn on_stop(_: libc::c_int) {
 
 extern "C" fn on_dump(_: libc::c_int) {
     DUMP.store(true, Ordering::Relaxed);
+    DUMP_ENGINE.store(true, Ordering::Relaxed);
 }
 
 fn install_signal_handlers() {
@@ -123,12 +125,15 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     let mut gateway = Gateway::bind(setup.gateway.clone(), setup.keys.clone(), to_engine, to_gateway, event_clock)?;
     let addr = gateway.local_addr()?;
 
+    let latency_dir = setup.data_dir.join("latency");
+    std::fs::create_dir_all(&latency_dir)?;
+    let engine_dump = engine_thread::DumpRequest { flag: &DUMP_ENGINE, dir: latency_dir.clone() };
     let engine_stop = Arc::new(AtomicBool::new(false));
     let (engine, core, busy) = (setup.engine, setup.engine_core, setup.busy_poll);
     let stop_e = engine_stop.clone();
     let engine_thread = std::thread::Builder::new()
         .name("gavel-engine".into())
-        .spawn(move || engine_thread::run(engine, vec![from_gateway, from_feed], engine_out, clock, core, busy, stop_e))?;
+        .spawn(move || engine_thread::run(engine, vec![from_gateway, from_feed], engine_out, clock, core, busy, stop_e, engine_dump))?;
     let feed_stop = Arc::new(AtomicBool::new(false));
     let feed_thread = match setup.mark.clone() {
         Some(source) => {
@@ -160,8 +165,6 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
             STOP.store(true, Ordering::Relaxed);
         });
     }
-    let latency_dir = setup.data_dir.join("latency");
-    std::fs::create_dir_all(&latency_dir)?;
     let dump_dir = latency_dir.clone();
     gateway.run(&STOP, &DUMP, |g| {
         let l = g.latency();
