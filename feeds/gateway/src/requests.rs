@@ -222,6 +222,12 @@ impl Gateway {
 
     /// Pushes a request to the engine; refuses it when the engine's ring is full.
     fn to_engine_or_refuse(&mut self, index: usize, header: &FrameHeader, event: Event) -> bool {
+        if self.journal_failed() {
+            // Nothing new is accepted once the journal cannot make it durable.
+            self.counters.journal_refused += 1;
+            self.refuse(index, header, reason::JOURNAL_FAILED);
+            return false;
+        }
         if self.to_engine.try_push(event) {
             self.counters.orders_in += 1;
             true
