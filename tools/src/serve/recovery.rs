@@ -158,3 +158,32 @@ pub fn seeds_journaled(seeds: &[Event], first: &[Event]) -> usize {
     };
     seeds.iter().zip(first).take_while(|(s, f)| bare(s) == bare(f)).count()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_is_recorded_once_and_a_different_one_refused() {
+        let dir = std::env::temp_dir().join(format!("gavel-origin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let demo = Origin::Demo { policy: "auction".into(), policy_hash: None };
+        assert!(!check_or_write_origin(&dir, &demo).unwrap(), "first start records it");
+        assert!(check_or_write_origin(&dir, &demo).unwrap(), "same origin: recover");
+        let other = Origin::Demo { policy: "naive".into(), policy_hash: None };
+        assert!(check_or_write_origin(&dir, &other).unwrap_err().to_string().contains("cannot be rebuilt"));
+        let config = Origin::Config { config: "/x/venue.toml".into(), policy: None, files: vec![("/x/venue.toml".into(), "00".into())] };
+        assert!(check_or_write_origin(&dir, &config).is_err());
+        assert_eq!(read_origin(&dir).unwrap(), Some(demo));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn journaled_seeds_are_counted_ignoring_times() {
+        let seed = |i: u64| Event::new(EventKind::ClientOrder, gavel_feeds::wire::Venue::Gavel, 0, gavel_feeds::wire::ClientOrder { account: 4, price: 100 + i as i64, qty: 5 }).with_times(i, 0, 0);
+        let seeds: Vec<Event> = (1..=4).map(seed).collect();
+        let journaled: Vec<Event> = (1..=2).map(|i| seed(i).with_times(i, 0, 777)).chain([seed(9)]).collect();
+        assert_eq!(seeds_journaled(&seeds, &journaled), 2);
+        assert_eq!(seeds_journaled(&seeds, &[]), 0);
+    }
+}
