@@ -16,6 +16,14 @@ use serve_common::{temp_dir, Server};
 
 const START: i64 = 600_000; // the demo's start price, ticks
 
+/// The tests run one at a time: each runs servers and clients that time their kills
+/// and waits on a 2-core machine.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// What one client session saw.
 #[derive(Default, Debug)]
 struct Flow {
@@ -114,6 +122,7 @@ impl SplitMix {
 
 #[test]
 fn sigkill_at_random_instants_loses_no_acknowledged_order() {
+    let _serial = serial();
     let dir = temp_dir("crash");
     let mut rng = SplitMix(0x5eed_0001);
     let kills = 20;
@@ -176,6 +185,7 @@ fn sigkill_at_random_instants_loses_no_acknowledged_order() {
 
 #[test]
 fn a_torn_last_record_is_detected_warned_and_recovered() {
+    let _serial = serial();
     let dir = temp_dir("torn");
     let server = Server::start(&dir, &["--demo"]);
     let stop = Arc::new(AtomicBool::new(false));
@@ -219,6 +229,7 @@ fn a_torn_last_record_is_detected_warned_and_recovered() {
 
 #[test]
 fn a_failing_journal_refuses_orders_and_keeps_what_was_acknowledged() {
+    let _serial = serial();
     let dir = temp_dir("diskfull");
     // The test hook: journal writes fail after 3,000 records of this start.
     let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"));
@@ -248,5 +259,59 @@ fn a_failing_journal_refuses_orders_and_keeps_what_was_acknowledged() {
     assert!(server.output().contains(&format!("recovered {durable} journal records")), "{}", server.output());
     let (status, out) = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn write_config_venue(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::write(dir.join("instruments.toml"), "[[instrument]]\nsymbol = \"BTCUSDT\"\ntick_size = \"0.1\"\nlot_size = \"0.001\"\nbrackets = [{ notional_cap = \"inf\", maintenance_rate = \"0.004\", max_leverage = 50 }]\n").unwrap();
+    std::fs::write(dir.join("accounts.csv"), "account,collateral\ntrader-a,1000000\ntrader-b,1000000\n").unwrap();
+    let mut keys = String::new();
+    for (id, account) in [(1u64, 0u64), (2, 1)] {
+        keys.push_str(&format!("[[key]]\nid = {id}\nsecret = \"{}\"\naccount = {account}\nrole = \"trader\"\n\n", format!("{id:02x}").repeat(32)));
+    }
+    std::fs::write(dir.join("keys.toml"), keys).unwrap();
+    let path = dir.join("venue.toml");
+    std::fs::write(&path, "instruments = \"instruments.toml\"\naccounts = \"accounts.csv\"\nkeys = \"keys.toml\"\n\n[durability]\nsync_interval_us = 100\nsync_records = 64\n").unwrap();
+    path
+}
+
+#[test]
+fn a_config_venue_recovers_and_refuses_changed_inputs() {
+    let _serial = serial();
+    let dir = temp_dir("config");
+    let config = write_config_venue(&dir);
+    let args = ["--config", config.to_str().unwrap()];
+    let mut acked = Vec::new();
+    for round in 0..3u64 {
+        let mut server = Server::start(&dir, &args);
+        let mut c = Client::connect_logon(server.addr, 1, &[1; 32]).unwrap();
+        for i in 0..50 {
+            let id = round * 1000 + i + 1;
+            c.send(&Message::NewOrder(NewOrder { client_order_id: id, instrument: 0, side: side::BUY, order_type: order_type::LIMIT, flags: 0, price: 500_000 + i as i64, qty: 1 })).unwrap();
+        }
+        while let Some(m) = c.recv_until(Duration::from_secs(5), |m| matches!(m, Message::ExecutionReport(r) if r.exec_type == 1)).unwrap() {
+            if let Message::ExecutionReport(r) = m {
+                acked.push(r.client_order_id);
+            }
+            if acked.len() as u64 == (round + 1) * 50 {
+                break;
+            }
+        }
+        assert_eq!(acked.len() as u64, (round + 1) * 50, "round {round}");
+        server.child.kill().unwrap();
+        let _ = server.child.wait();
+    }
+    let listed = listed_orders(&dir);
+    assert!(acked.iter().all(|id| listed.contains(id)), "acknowledged orders lost");
+    let rec = recover_json(&dir, false);
+    assert_eq!(rec["resting_orders"], 150);
+    assert_eq!(rec["orders"], 150);
+    // A changed input file: the journal would replay onto another venue; refused.
+    std::fs::write(dir.join("accounts.csv"), "account,collateral\ntrader-a,2000000\ntrader-b,1000000\n").unwrap();
+    let (ok, _, err) = gavel(&["recover", "--data-dir", dir.to_str().unwrap(), "--json"]);
+    assert!(!ok && err.contains("changed"), "{err}");
+    let out = Command::new(env!("CARGO_BIN_EXE_gavel")).arg("serve").args(args).args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(&dir).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("cannot be rebuilt"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
