@@ -54,7 +54,7 @@ fn outputs_wait_for_durability_in_order_and_a_failed_journal_refuses_requests() 
     // Durable through 4: an output of input 4 goes out, outputs of 5 and 6 wait, and
     // an output of input 3 behind them waits too (engine order is kept).
     for (id, seq) in [(10, 4), (11, 5), (12, 6), (13, 3)] {
-        engine_out.push(ack(id, 3, seq)).unwrap();
+        assert_eq!(engine_out.push(ack(id, 3, seq)).unwrap(), gavel_feeds::ring::Pushed::Written);
     }
     assert_eq!(next_ack(&mut c, Duration::from_secs(5)), Some(10));
     assert_eq!(next_ack(&mut c, Duration::from_millis(300)), None, "nothing past the durable sequence is delivered");

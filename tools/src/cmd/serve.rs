@@ -30,7 +30,7 @@ pub struct Args {
     /// Listen address (overrides the config's).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Data directory (keys of the demo, latency dumps).
+    /// Data directory (keys of the demo, latency dumps, the input journal `journal/`; reused to recover).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Mark source: `replay:FILE[,speed=X]` (a gavel capture replayed in real time × X).

@@ -263,6 +263,7 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
         println!("{}", summary(name, h));
         write_hgrm(&latency_dir, name, h)?;
     }
+    println!("  gateway held at most {} engine outputs at once waiting for the journal", c.held_max);
     println!(
         "  journal: {} records in {} fsyncs ({:.1} records each, {:.1} µs of write+fsync each), durable through sequence {}",
         journal.records,
