@@ -11,6 +11,7 @@ pub mod clock;
 pub mod data_dir;
 pub mod input_error;
 pub mod journal;
+pub mod input_journal;
 pub mod net;
 pub mod rng;
 pub mod ring;

@@ -18,6 +18,13 @@
 //! | 32     | 24   | `payload`       | three 64-bit words, typed per kind (see below)       |
 //! | 56     | 8    | `publish_ticks` | clock ticks stamped by the ring producer at publish  |
 //!
+//! On the output ring of `gavel serve` (engine → gateway), `exchange_ns` of an
+//! engine output carries the input journal sequence of the input that caused
+//! it (the engine itself leaves it 0 on outputs; the serve engine thread
+//! stamps it); the gateway holds the output until that sequence is durable.
+//! On the serve journal ring (engine → journal writer), `publish_ticks` of an
+//! input carries its journal sequence.
+//!
 //! Prices are integer ticks, quantities integer lots (both `i64`). Engine logic
 //! runs on `receive_ns` (event time); `publish_ticks` exists only for latency
 //! measurement and never influences logic.

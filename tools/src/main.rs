@@ -60,6 +60,8 @@ enum Command {
     /// Read the engine's binary journal.
     #[command(subcommand)]
     Journal(cmd::journal::JournalCommand),
+    /// Rebuild a `gavel serve` data dir's engine from its journal; print its state hash or acknowledged orders.
+    Recover(cmd::recover::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -96,6 +98,7 @@ fn main() -> std::process::ExitCode {
         Command::Liquidate(args) => cmd::liquidate::run(args),
         Command::Tune(args) => cmd::tune::run(args),
         Command::Journal(args) => cmd::journal::run(args),
+        Command::Recover(args) => cmd::recover::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -29,7 +29,12 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 impl Server {
     /// Starts `gavel serve ARGS --listen 127.0.0.1:0 --data-dir DIR` and waits for its address.
     pub fn start(dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        Self::start_with(dir, args, Command::new(env!("CARGO_BIN_EXE_gavel")))
+    }
+
+    /// [`Server::start`] from a prepared command (e.g. with environment variables set).
+    pub fn start_with(dir: &Path, args: &[&str], mut command: Command) -> Server {
+        let mut child = command
             .arg("serve")
             .args(args)
             .args(["--listen", "127.0.0.1:0", "--data-dir"])

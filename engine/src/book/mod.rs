@@ -16,6 +16,7 @@ mod idmap;
 mod ladder;
 pub mod lobster_replay;
 mod types;
+mod walk;
 pub mod wire_adapter;
 
 pub use types::*;

@@ -28,6 +28,7 @@ pub mod orders;
 pub mod metrics;
 pub mod output;
 pub mod policy;
+mod state_hash;
 mod timers;
 mod waterfall;
 
@@ -44,6 +45,7 @@ pub use liquidation::Liquidation;
 pub use orders::reject_code;
 pub use metrics::{EngineMetrics, VolumeByRoute};
 pub use output::{CountingSink, OutputSink};
+pub use state_hash::StateHasher;
 pub use policy::{AdlRanking, EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
 
 use output::{build, Header};

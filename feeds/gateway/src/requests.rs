@@ -89,7 +89,7 @@ impl Gateway {
                     return self.protocol_error(index, &header, reason::NOT_PERMITTED);
                 }
                 let cancel = Event::new(EventKind::ClientCancel, Venue::Gavel, m.instrument, ClientCancel { account: id.account, order_id: m.client_order_id, reserved: 0 }).with_times(m.client_order_id, 0, now);
-                self.to_engine_or_refuse(index, &header, cancel);
+                self.send_to_engine_or_refuse(index, &header, cancel);
             }
             Message::CancelReplace(m) => {
                 if !trades {
@@ -97,7 +97,7 @@ impl Gateway {
                 }
                 let Some(s) = wire_side(m.side) else { return self.protocol_error(index, &header, reason::BAD_FIELD) };
                 let cancel = Event::new(EventKind::ClientCancel, Venue::Gavel, m.instrument, ClientCancel { account: id.account, order_id: m.orig_client_order_id, reserved: 0 }).with_times(m.orig_client_order_id, 0, now);
-                if self.to_engine_or_refuse(index, &header, cancel) {
+                if self.send_to_engine_or_refuse(index, &header, cancel) {
                     self.send_order(index, &header, id, m.client_order_id, m.instrument, s, order_flags::TYPE_LIMIT, m.price, m.qty, now);
                 }
             }
@@ -106,7 +106,7 @@ impl Gateway {
                     return self.protocol_error(index, &header, reason::NOT_PERMITTED);
                 }
                 let cancel = Event::new(EventKind::ClientMassCancel, Venue::Gavel, m.instrument, ClientCancel { account: id.account, order_id: 0, reserved: 0 }).with_times(header.sequence, 0, now);
-                self.to_engine_or_refuse(index, &header, cancel);
+                self.send_to_engine_or_refuse(index, &header, cancel);
             }
             Message::LiquidatorTake(m) => {
                 if id.role != role::LIQUIDATOR {
@@ -116,7 +116,7 @@ impl Gateway {
                     return self.protocol_error(index, &header, reason::BAD_FIELD);
                 };
                 let bid = Event::new(EventKind::LiquidatorBid, Venue::Gavel, 0, LiquidatorBid::new(liquidator, auction, m.max_price, m.qty)).with_times(m.take_id, 0, now);
-                self.to_engine_or_refuse(index, &header, bid);
+                self.send_to_engine_or_refuse(index, &header, bid);
             }
             Message::Subscribe(m) => {
                 let allowed = match id.role {
@@ -215,13 +215,19 @@ impl Gateway {
         let mut order = Event::new(EventKind::ClientOrder, Venue::Gavel, instrument, ClientOrder { account: id.account, price, qty }).with_side(side).with_times(client_order_id, 0, now);
         order.flags = flags;
         let ticks = self.ticks.now_ticks();
-        if self.to_engine_or_refuse(index, header, order) {
+        if self.send_to_engine_or_refuse(index, header, order) {
             self.session(index).open_orders.insert(client_order_id, OpenOrder { leaves: qty.max(0), sent_ticks: ticks });
         }
     }
 
     /// Pushes a request to the engine; refuses it when the engine's ring is full.
-    fn to_engine_or_refuse(&mut self, index: usize, header: &FrameHeader, event: Event) -> bool {
+    fn send_to_engine_or_refuse(&mut self, index: usize, header: &FrameHeader, event: Event) -> bool {
+        if self.journal_failed() {
+            // Nothing new is accepted once the journal cannot make it durable.
+            self.counters.journal_refused += 1;
+            self.refuse(index, header, reason::JOURNAL_FAILED);
+            return false;
+        }
         if self.to_engine.try_push(event) {
             self.counters.orders_in += 1;
             true

@@ -11,7 +11,9 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gavel_feeds::clock::Clock;
@@ -119,6 +121,20 @@ pub struct GatewayCounters {
     pub engine_outputs: u64,
     /// Routed intents seen (no external venue executes them in `gavel serve`).
     pub routed_intents: u64,
+    /// Requests refused because the input journal failed.
+    pub journal_refused: u64,
+    /// Most engine outputs held at once waiting for the journal.
+    pub held_max: u64,
+}
+
+/// The journal's progress as the gateway sees it: an engine output may reach a
+/// session only once the input that caused it is durable.
+#[derive(Clone, Debug, Default)]
+pub struct JournalGate {
+    /// Highest journal sequence known durable (fsynced).
+    pub durable: Arc<AtomicU64>,
+    /// Set when the journal writer failed; requests are then refused.
+    pub failed: Arc<AtomicBool>,
 }
 
 /// Gateway latency histograms (ns).
@@ -148,7 +164,13 @@ pub struct Gateway {
     last_timer_ns: i64,
     stopping: bool,
     shutdown_deadline_ns: Option<i64>,
+    gate: Option<JournalGate>,
+    /// Engine outputs read but not yet durable, in engine order.
+    held: VecDeque<Event>,
 }
+
+/// Engine outputs held at most, waiting for the journal (the engine's output ring backs up beyond).
+pub const HELD_CAPACITY: usize = 1 << 16;
 
 impl Gateway {
     /// Binds the listener. `to_engine` carries requests to the engine, `from_engine` its outputs.
@@ -175,7 +197,26 @@ impl Gateway {
             last_timer_ns: i64::MIN,
             stopping: false,
             shutdown_deadline_ns: None,
+            gate: None,
+            held: VecDeque::new(),
         })
+    }
+
+    /// Holds every engine output until the journal is durable up to the input
+    /// sequence the output carries in `exchange_ns` (see `gavel_feeds::wire`).
+    pub fn set_journal_gate(&mut self, gate: JournalGate) {
+        self.held = VecDeque::with_capacity(HELD_CAPACITY);
+        self.gate = Some(gate);
+    }
+
+    /// Whether the journal failed (requests are refused).
+    pub fn journal_failed(&self) -> bool {
+        self.gate.as_ref().is_some_and(|g| g.failed.load(Ordering::Relaxed))
+    }
+
+    /// Engine outputs waiting for the journal now.
+    pub fn held_outputs(&self) -> usize {
+        self.held.len()
     }
 
     /// Where the listener is bound.
@@ -241,6 +282,8 @@ impl Gateway {
                 }
             }
             busy |= self.drain_engine() > 0;
+            // Held outputs go out as soon as the journal moves: keep polling without sleeping.
+            busy |= !self.held.is_empty();
             self.tick_timer();
             self.flush_and_reap();
             idle_rounds = if busy { 0 } else { idle_rounds.saturating_add(1) };
@@ -359,22 +402,36 @@ impl Gateway {
     }
 
     fn drain_engine(&mut self) -> usize {
+        let durable = self.gate.as_ref().map_or(u64::MAX, |g| g.durable.load(Ordering::Acquire));
+        let mut released = 0;
+        // Outputs held earlier go first (engine order), as far as the journal is durable.
+        while let Some(e) = self.held.front().copied() {
+            if e.exchange_ns as u64 > durable {
+                break;
+            }
+            self.held.pop_front();
+            self.counters.engine_outputs += 1;
+            self.on_engine_output(&e);
+            released += 1;
+        }
         let mut batch = [Event::ZERO; 256];
         let mut n = 0;
-        while n < batch.len() {
+        while n < batch.len() && (self.gate.is_none() || self.held.len() < HELD_CAPACITY) {
             match self.from_engine.try_pop() {
-                Some(e) => {
+                Some(e) if self.held.is_empty() && e.exchange_ns as u64 <= durable => {
                     batch[n] = e;
                     n += 1;
                 }
+                Some(e) => self.held.push_back(e),
                 None => break,
             }
         }
+        self.counters.held_max = self.counters.held_max.max(self.held.len() as u64);
         for e in &batch[..n] {
             self.counters.engine_outputs += 1;
             self.on_engine_output(e);
         }
-        n
+        released + n
     }
 
     fn tick_timer(&mut self) {

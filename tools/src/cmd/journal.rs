@@ -1,5 +1,6 @@
 //! `gavel journal dump FILE [--json]`: the engine's binary journal as text or
-//! JSON lines, one record per line, in order.
+//! JSON lines, one record per line, in order. `gavel journal verify --data-dir D`:
+//! replay a `gavel serve` input journal from its first record and print the state.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -16,6 +17,19 @@ use serde_json::json;
 pub enum JournalCommand {
     /// Print every record of a journal file.
     Dump(DumpArgs),
+    /// Replay a `gavel serve` input journal from the first record (ignoring snapshots) and print the state.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `gavel journal verify`.
+#[derive(clap::Args, Debug)]
+pub struct VerifyArgs {
+    /// The data dir of `gavel serve`.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Print one JSON object (the fields of `gavel recover --json`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `gavel journal dump`.
@@ -32,7 +46,20 @@ pub struct DumpArgs {
 pub fn run(command: JournalCommand) -> anyhow::Result<()> {
     match command {
         JournalCommand::Dump(args) => dump(&args),
+        JournalCommand::Verify(args) => verify(&args),
     }
+}
+
+fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
+    let (engine, replay) = crate::cmd::recover::rebuild(&args.data_dir, None)?;
+    let summary = crate::cmd::recover::summary(&engine, &replay, "journal from sequence 1");
+    if args.json {
+        println!("{summary}");
+    } else {
+        println!("gavel journal verify: {summary}");
+    }
+    anyhow::ensure!(engine.ledger().check_conservation() == 0, "the replayed ledger does not balance");
+    Ok(())
 }
 
 fn dump(args: &DumpArgs) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod compare;
+pub mod recover;
 pub mod bench_ring;
 pub mod bench_curve;
 pub mod curve;

@@ -14,6 +14,8 @@ use gavel_gateway::protocol::role;
 use gavel_gateway::GatewayConfig;
 use serde::Deserialize;
 
+use crate::serve::durability::DurabilityConfig;
+use crate::serve::recovery::{self, Origin};
 use crate::serve::{self, demo, feed, ServeSetup};
 
 /// Arguments of `gavel serve`.
@@ -28,7 +30,7 @@ pub struct Args {
     /// Listen address (overrides the config's).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Data directory (keys of the demo, latency dumps).
+    /// Data directory (keys of the demo, latency dumps, the input journal `journal/`; reused to recover).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
     /// Mark source: `replay:FILE[,speed=X]` (a gavel capture replayed in real time × X) or
@@ -59,6 +61,19 @@ pub struct Args {
     /// Stop by itself after this many seconds (1 to 86,400).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub duration: Option<u64>,
+    /// Journal group commit: fsync at most this many µs after the first unsynced input (1 to 1,000,000; default 200).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub sync_interval_us: Option<u64>,
+    /// Journal group commit: fsync once this many inputs are pending (1 to 1,000,000; default 512).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub sync_records: Option<u64>,
+}
+
+impl Args {
+    /// Arguments that rebuild a venue from a config file (recovery).
+    pub fn for_config(config: PathBuf, policy: Option<String>) -> Self {
+        Args { config: Some(config), demo: false, listen: None, data_dir: None, mark_from: None, live_url_override: None, live_rest_override: None, speed: None, policy, engine_core: None, gateway_core: None, busy_poll: false, duration: None, sync_interval_us: None, sync_records: None }
+    }
 }
 
 /// The venue configuration file.
@@ -81,6 +96,17 @@ struct ServeConfig {
     mark_from: Option<String>,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    durability: Durability,
+}
+
+/// `[durability]`: journal group commit and segment size.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct Durability {
+    sync_interval_us: Option<u64>,
+    sync_records: Option<u64>,
+    segment_bytes: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -117,14 +143,44 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     serve::run(setup)
 }
 
+fn durability(source: &str, args: &Args, file: &Durability) -> anyhow::Result<DurabilityConfig> {
+    let d = DurabilityConfig::default();
+    let check = |field: &str, v: Option<u64>, lo: u64, hi: u64, default: u64| -> anyhow::Result<u64> {
+        let v = v.unwrap_or(default);
+        anyhow::ensure!((lo..=hi).contains(&v), "{source}: field `durability.{field}`: {v} is outside {lo}..={hi}");
+        Ok(v)
+    };
+    Ok(DurabilityConfig {
+        sync_interval: Duration::from_micros(check("sync_interval_us", args.sync_interval_us.or(file.sync_interval_us), 1, 1_000_000, d.sync_interval.as_micros() as u64)?),
+        sync_records: check("sync_records", args.sync_records.or(file.sync_records), 1, 1_000_000, d.sync_records)?,
+        segment_bytes: check("segment_bytes", file.segment_bytes, 4096, 1 << 40, d.segment_bytes)?,
+        fail_after: serve::durability::fail_after_from_env()?,
+    })
+}
+
+/// The demo's engine alone (recovery): no capture, no key file.
+pub fn demo_engine(policy: &str) -> anyhow::Result<(gavel_engine::engine::Engine, Origin)> {
+    let origin = Origin::Demo { policy: policy.to_string(), policy_hash: recovery::policy_hash(policy)? };
+    let venue = demo::venue(crate::policy_file::resolve_policy(policy)?)?;
+    Ok((serve::engine_from(venue.book, venue.fund, venue.config, venue.policy)?, origin))
+}
+
+/// A config venue's engine alone (recovery), with the origin it has now.
+pub fn config_engine(config: PathBuf, policy: Option<String>) -> anyhow::Result<(gavel_engine::engine::Engine, Origin)> {
+    let setup = config_setup(&Args::for_config(config, policy))?;
+    Ok((setup.engine, setup.origin))
+}
+
 fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
     let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     std::fs::create_dir_all(&data_dir)?;
-    let policy = crate::policy_file::resolve_policy(args.policy.as_deref().unwrap_or("auction"))?;
+    let policy_name = args.policy.clone().unwrap_or_else(|| "auction".to_string());
+    let origin = Origin::Demo { policy: policy_name.clone(), policy_hash: recovery::policy_hash(&policy_name)? };
+    let policy = crate::policy_file::resolve_policy(&policy_name)?;
     let venue = demo::build(&data_dir, policy, 5_000)?;
     let mut mark = match &args.mark_from {
         Some(m) => mark_source(args, m)?,
-        None => feed::MarkSource::Replay(venue.mark.clone()),
+        None => feed::MarkSource::Replay(venue.mark.clone().ok_or_else(|| anyhow::anyhow!("the demo capture was not written"))?),
     };
     if let (Some(r), Some(s)) = (mark.replay_mut(), &args.speed) {
         r.speed_per_mille = feed::parse_speed(s).map_err(anyhow::Error::msg)?;
@@ -149,6 +205,8 @@ fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
         gateway_core: args.gateway_core,
         duration: args.duration.map(Duration::from_secs),
         busy_poll: args.busy_poll,
+        origin,
+        durability: durability("--demo", args, &Durability::default())?,
     })
 }
 
@@ -207,7 +265,15 @@ fn config_setup(args: &Args) -> anyhow::Result<ServeSetup> {
     for k in keys.keys() {
         anyhow::ensure!(k.account < account_count, "{}: key {}: account {} does not exist ({} accounts)", keys_path.display(), k.id, k.account, account_count);
     }
-    let policy = crate::policy_file::resolve_policy(args.policy.as_deref().or(cfg.policy.as_deref()).unwrap_or("auction"))?;
+    let policy_name = args.policy.as_deref().or(cfg.policy.as_deref()).unwrap_or("auction");
+    let policy = crate::policy_file::resolve_policy(policy_name)?;
+    let mut files = vec![path.clone(), relative(base, &cfg.instruments), accounts_path.clone(), keys_path.clone()];
+    files.extend(cfg.positions.as_ref().map(|p| relative(base, p)));
+    if Path::new(policy_name).is_file() {
+        files.push(PathBuf::from(policy_name));
+    }
+    let files = files.into_iter().map(|f| recovery::file_hash(&f).map(|h| (std::fs::canonicalize(&f).unwrap_or(f), h))).collect::<anyhow::Result<Vec<_>>>()?;
+    let origin = Origin::Config { config: std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()), policy: args.policy.clone(), files };
     let fund = match &cfg.fund {
         Some(t) => gavel_feeds::decimal::Decimal::parse(t)
             .ok()
@@ -268,5 +334,7 @@ fn config_setup(args: &Args) -> anyhow::Result<ServeSetup> {
         gateway_core: args.gateway_core.or(cfg.gateway_core),
         duration: args.duration.map(Duration::from_secs),
         busy_poll: args.busy_poll,
+        origin,
+        durability: durability(&source, args, &cfg.durability)?,
     })
 }

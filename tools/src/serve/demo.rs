@@ -48,20 +48,31 @@ pub struct DemoVenue {
     pub keys: KeyTable,
     /// The market maker's seed quotes (client orders for the gateway ring).
     pub seed_orders: Vec<Event>,
-    /// The mark source.
-    pub mark: ReplaySource,
+    /// The mark source (`None` until [`build`] writes the capture).
+    pub mark: Option<ReplaySource>,
+}
+
+fn crash_spec() -> CrashSpec {
+    CrashSpec { seed: 7, duration_s: 300, drop_per_mille: 150, ..CrashSpec::default() }
 }
 
 /// Builds the demo venue; the crash capture is written under `data_dir`.
 pub fn build(data_dir: &Path, policy: EnginePolicy, speed_per_mille: u64) -> anyhow::Result<DemoVenue> {
-    let set = InstrumentSet::parse(INSTRUMENT, "demo instrument").map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mult = set.get(0).quote_per_tick_lot;
-    let spec = CrashSpec { seed: 7, duration_s: 300, drop_per_mille: 150, ..CrashSpec::default() };
-    let start = spec.start_price_ticks;
+    let mut venue = venue(policy)?;
     let capture_dir = data_dir.join("demo-capture");
     std::fs::create_dir_all(&capture_dir)?;
-    let files = write_crash_captures(&spec, &capture_dir, &[Dialect::BinanceUsdm])?;
+    let files = write_crash_captures(&crash_spec(), &capture_dir, &[Dialect::BinanceUsdm])?;
     let capture = files.into_iter().next().ok_or_else(|| anyhow::anyhow!("the crash generator wrote no capture"))?;
+    venue.mark = Some(ReplaySource { path: capture, speed_per_mille });
+    Ok(venue)
+}
+
+/// The demo venue without its mark capture: deterministic from code but for
+/// the API keys (random), which never decide engine state.
+pub fn venue(policy: EnginePolicy) -> anyhow::Result<DemoVenue> {
+    let set = InstrumentSet::parse(INSTRUMENT, "demo instrument").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mult = set.get(0).quote_per_tick_lot;
+    let start = crash_spec().start_price_ticks;
 
     let mut book = RiskBook::new(set);
     let usdt = |whole: i128| whole * QUOTE_SCALE;
@@ -124,7 +135,7 @@ pub fn build(data_dir: &Path, policy: EnginePolicy, speed_per_mille: u64) -> any
         fund: usdt(1_000_000),
         keys: KeyTable::from_keys(key_list),
         seed_orders,
-        mark: ReplaySource { path: capture, speed_per_mille },
+        mark: None,
     })
 }
 

@@ -1,6 +1,11 @@
 //! The engine thread of `gavel serve`: polls its input rings (gateway, feed),
 //! runs every event through the [`Engine`], pushes the outputs to the gateway's
 //! ring, and times the stages at their boundaries.
+//!
+//! Durability: every input gets the next journal sequence (consumption order,
+//! the order a replay must follow) and a copy goes to the journal ring
+//! (`publish_ticks` = sequence); every output it causes carries that sequence
+//! in `exchange_ns`, so the gateway can hold it until the input is durable.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,7 +14,7 @@ use gavel_engine::engine::{Engine, OutputSink};
 use gavel_engine::engine_loop::{pin_current_thread, PinOutcome};
 use gavel_engine::latency::StageHistogram;
 use gavel_feeds::clock::Clock;
-use gavel_feeds::ring::{Consumer, EventProducer};
+use gavel_feeds::ring::{Consumer, EventProducer, Producer};
 use gavel_feeds::wire::{auction_update, Event, EventKind};
 
 /// What the engine thread measured and ended with.
@@ -31,6 +36,16 @@ pub struct EngineReport {
     pub pinned: bool,
     /// Output events that found the gateway's ring full (pushed once room came).
     pub output_waits: u64,
+    /// Journal sequence of the last input handled.
+    pub last_sequence: u64,
+}
+
+/// The journal side of the engine thread.
+pub struct JournalOut {
+    /// Ring to the journal writer.
+    pub ring: Producer<Event>,
+    /// Sequence of the next input.
+    pub next_sequence: u64,
 }
 
 struct Sink<'a> {
@@ -44,14 +59,17 @@ struct Sink<'a> {
     mark_to_first_auction: &'a mut StageHistogram,
     auctions_started: u32,
     waits: u64,
+    sequence: u64,
 }
 
 impl OutputSink for Sink<'_> {
     fn emit(&mut self, event: &Event) {
-        if !self.ring.try_push(*event) {
+        let mut out = *event;
+        out.exchange_ns = self.sequence as i64;
+        if !self.ring.try_push(out) {
             self.waits += 1;
             // The gateway drains this ring without waiting on clients; wait for room.
-            let _ = self.ring.push(*event);
+            let _ = self.ring.push(out);
         }
         if self.is_order && event.kind == EventKind::ExecReport as u8 {
             self.order_to_report.record_ns(self.clock.ns_since(self.picked));
@@ -78,7 +96,8 @@ pub struct DumpRequest {
 
 /// Runs the engine until `stop` is set and its inputs are drained. A dump request is
 /// served only when no input is waiting (its file writes never delay an event).
-pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: EventProducer, clock: Clock, core: Option<usize>, busy_poll: bool, stop: Arc<AtomicBool>, dump: DumpRequest) -> EngineReport {
+#[allow(clippy::too_many_arguments)]
+pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: EventProducer, mut journal: JournalOut, clock: Clock, core: Option<usize>, busy_poll: bool, stop: Arc<AtomicBool>, dump: DumpRequest) -> EngineReport {
     let pinned = core.is_some_and(|c| matches!(pin_current_thread(c), PinOutcome::Pinned(_)));
     let mut ring_in = StageHistogram::new("ring_in");
     let mut order_to_report = StageHistogram::new("order_to_report");
@@ -97,6 +116,14 @@ pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: Eve
                     ring_in.record_ns(clock.ticks_to_ns(picked.saturating_sub(event.publish_ticks)));
                 }
                 let kind = event.kind;
+                let sequence = journal.next_sequence;
+                journal.next_sequence += 1;
+                let mut copy = event;
+                copy.publish_ticks = sequence;
+                if !journal.ring.try_push(copy) {
+                    // The writer drains this ring continuously (and keeps draining after a failure).
+                    let _ = journal.ring.push(copy);
+                }
                 let mut sink = Sink {
                     ring: &mut output,
                     clock,
@@ -108,6 +135,7 @@ pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: Eve
                     mark_to_first_auction: &mut mark_to_first_auction,
                     auctions_started: 0,
                     waits: 0,
+                    sequence,
                 };
                 engine.on_event(&event, &mut sink);
                 waits += sink.waits;
@@ -133,5 +161,5 @@ pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: Eve
             std::hint::spin_loop();
         }
     }
-    EngineReport { engine, ring_in, order_to_report, mark_to_auction, mark_to_first_auction, events, pinned, output_waits: waits }
+    EngineReport { engine, ring_in, order_to_report, mark_to_auction, mark_to_first_auction, events, pinned, output_waits: waits, last_sequence: journal.next_sequence - 1 }
 }

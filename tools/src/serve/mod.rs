@@ -4,12 +4,18 @@
 //!
 //! ```text
 //! clients ⇄ TCP ⇄ gateway ──ring──▶ engine ──ring──▶ gateway ⇄ clients
-//!                  feed (capture replay) ──ring──▶ engine
+//!                  feed (capture replay) ──ring──▶ engine ──ring──▶ journal writer
 //! ```
+//!
+//! Every input the engine consumes is journaled (`<data dir>/journal/`); the
+//! gateway delivers an output only once its input is fsynced, and a restart
+//! replays the journal before serving ([`recovery`], docs/RELIABILITY.md).
 
 pub mod demo;
+pub mod durability;
 pub mod engine_thread;
 pub mod feed;
+pub mod recovery;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,9 +26,9 @@ use gavel_engine::engine::Engine;
 use gavel_engine::latency::percentile_distribution;
 use gavel_engine::risk::Ledger;
 use gavel_feeds::clock::Clock;
-use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig, WaitStrategy};
-use gavel_feeds::wire::Event;
-use gavel_gateway::{EventClock, Gateway, GatewayConfig};
+use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, Producer, ProducerConfig, WaitStrategy};
+use gavel_feeds::wire::{Event, EventKind, PriceLevel, Side, Venue};
+use gavel_gateway::{EventClock, Gateway, GatewayConfig, JournalGate};
 
 /// Set by SIGINT/SIGTERM.
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -71,6 +77,10 @@ pub struct ServeSetup {
     pub duration: Option<Duration>,
     /// Never sleep in the engine loop.
     pub busy_poll: bool,
+    /// What built the engine (recorded for recovery).
+    pub origin: recovery::Origin,
+    /// Journal group commit and segments.
+    pub durability: durability::DurabilityConfig,
 }
 
 struct RingFiles(Vec<PathBuf>);
@@ -104,36 +114,68 @@ fn summary(name: &str, h: &hdrhistogram::Histogram<u64>) -> String {
 /// histograms as .hgrm under `<data dir>/latency/`.
 pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     install_signal_handlers();
+    let mut engine = setup.engine;
+    let existed = recovery::check_or_write_origin(&setup.data_dir, &setup.origin)?;
+    let replay = recovery::replay(&mut engine, &setup.data_dir, true, setup.seed_orders.len(), None)?;
+    let last_sequence = replay.scan.last_sequence;
+    if existed || last_sequence > 0 {
+        println!(
+            "gavel serve: recovered {} journal records ({} segments) in {:.3} s: state hash {:016x}, {} resting orders",
+            replay.scan.records,
+            replay.scan.segments,
+            replay.elapsed.as_secs_f64(),
+            engine.state_hash(),
+            engine.resting_orders()
+        );
+    }
+    let seeded = recovery::seeds_journaled(&setup.seed_orders, &replay.first);
     let clock = Clock::calibrate(Duration::from_millis(50));
     let event_clock = EventClock::start();
     let tag = std::process::id();
-    let paths: Vec<PathBuf> = ["in", "feed", "out"].iter().map(|n| default_ring_path(&format!("gavel-serve-{tag}-{n}"))).collect();
+    let paths: Vec<PathBuf> = ["in", "feed", "out", "jnl"].iter().map(|n| default_ring_path(&format!("gavel-serve-{tag}-{n}"))).collect();
     let _cleanup = RingFiles(paths.clone());
     let spin = WaitStrategy::BusySpin;
     let mut to_engine = EventProducer::create(&paths[0], ProducerConfig::new(1 << 16).wait(spin), clock)?;
     let from_gateway = Consumer::<Event>::open(&paths[0], ConsumerConfig::default().wait(spin))?;
     let feed_ring = EventProducer::create(&paths[1], ProducerConfig::new(1 << 16).wait(spin), clock)?;
     let from_feed = Consumer::<Event>::open(&paths[1], ConsumerConfig::default().wait(spin))?;
-    let engine_out = EventProducer::create(&paths[2], ProducerConfig::new(1 << 18).wait(spin), clock)?;
+    let mut engine_out = EventProducer::create(&paths[2], ProducerConfig::new(1 << 18).wait(spin), clock)?;
     let to_gateway = Consumer::<Event>::open(&paths[2], ConsumerConfig::default().wait(spin))?;
+    let journal_ring = Producer::<Event>::create(&paths[3], ProducerConfig::new(1 << 16).wait(spin))?;
+    let from_engine_journal = Consumer::<Event>::open(&paths[3], ConsumerConfig::default().wait(spin))?;
 
-    for order in &setup.seed_orders {
+    // Seed orders already in the journal are not entered again.
+    for order in &setup.seed_orders[seeded..] {
         let _ = to_engine.push(order.with_times(order.sequence, 0, event_clock.now_ns()))?;
     }
-    let instruments = setup.engine.ledger().book.instruments().clone();
+    // A recovered own book reaches the gateway's market data as level updates.
+    for update in own_book_levels(&engine) {
+        let _ = engine_out.push(update)?;
+    }
+    let instruments = engine.ledger().book.instruments().clone();
     let feed_instruments = feed::feed_instruments(&instruments).map_err(anyhow::Error::msg)?;
     let mut gateway = Gateway::bind(setup.gateway.clone(), setup.keys.clone(), to_engine, to_gateway, event_clock)?;
+    let gate = JournalGate::default();
+    gate.durable.store(last_sequence, Ordering::Release);
+    gateway.set_journal_gate(gate.clone());
     let addr = gateway.local_addr()?;
 
     let latency_dir = setup.data_dir.join("latency");
     std::fs::create_dir_all(&latency_dir)?;
     let engine_dump = engine_thread::DumpRequest { flag: &DUMP_ENGINE, dir: latency_dir.clone() };
+    let journal_dir = recovery::journal_dir(&setup.data_dir);
+    let writer = gavel_feeds::input_journal::JournalWriter::open(&journal_dir, replay.scan.last_segment, last_sequence + 1, setup.durability.segment_bytes).map_err(|e| anyhow::anyhow!("{}: {e}", journal_dir.display()))?;
+    let journal_stop = Arc::new(AtomicBool::new(false));
+    let (stop_j, dconf) = (journal_stop.clone(), setup.durability.clone());
+    let journal_thread = std::thread::Builder::new().name("gavel-journal".into()).spawn(move || durability::run(writer, from_engine_journal, gate, dconf, stop_j, journal_dir))?;
+
     let engine_stop = Arc::new(AtomicBool::new(false));
-    let (engine, core, busy) = (setup.engine, setup.engine_core, setup.busy_poll);
+    let (core, busy) = (setup.engine_core, setup.busy_poll);
     let stop_e = engine_stop.clone();
+    let journal_out = engine_thread::JournalOut { ring: journal_ring, next_sequence: last_sequence + 1 };
     let engine_thread = std::thread::Builder::new()
         .name("gavel-engine".into())
-        .spawn(move || engine_thread::run(engine, vec![from_gateway, from_feed], engine_out, clock, core, busy, stop_e, engine_dump))?;
+        .spawn(move || engine_thread::run(engine, vec![from_gateway, from_feed], engine_out, journal_out, clock, core, busy, stop_e, engine_dump))?;
     let feed_stop = Arc::new(AtomicBool::new(false));
     let feed_thread = match setup.mark.clone() {
         Some(source) => {
@@ -159,6 +201,14 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
         None => println!("  mark: none (no venue feed: no mark, no liquidation)"),
     }
     println!("  data dir: {}; SIGINT/SIGTERM stop, SIGUSR1 dumps latency to {}/latency/", setup.data_dir.display(), setup.data_dir.display());
+    let d = &setup.durability;
+    println!(
+        "  journal: {}/journal/, next sequence {}; fsync every {} µs or {} records, whichever first; outputs held until durable",
+        setup.data_dir.display(),
+        last_sequence + 1,
+        d.sync_interval.as_micros(),
+        d.sync_records
+    );
     if let Some(d) = setup.duration {
         std::thread::spawn(move || {
             std::thread::sleep(d);
@@ -177,6 +227,8 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     let feed_report = feed_thread.map(|t| t.join());
     engine_stop.store(true, Ordering::Release);
     let report = engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+    journal_stop.store(true, Ordering::Release);
+    let journal = journal_thread.join().map_err(|_| anyhow::anyhow!("the journal thread panicked"))?;
 
     let c = gateway.counters();
     println!("gavel serve: stopped");
@@ -219,11 +271,42 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
         println!("{}", summary(name, h));
         write_hgrm(&latency_dir, name, h)?;
     }
+    println!("  gateway held at most {} engine outputs at once waiting for the journal", c.held_max);
+    println!(
+        "  journal: {} records in {} fsyncs ({:.1} records each, {:.1} µs of write+fsync each), durable through sequence {}",
+        journal.records,
+        journal.syncs,
+        journal.records as f64 / journal.syncs.max(1) as f64,
+        journal.sync_ns as f64 / 1e3 / journal.syncs.max(1) as f64,
+        journal.durable
+    );
+    println!("  state: hash {:016x} after journal sequence {}, {} resting orders", report.engine.state_hash(), report.last_sequence, report.engine.resting_orders());
     let imbalance = report.engine.ledger().check_conservation();
     if report.output_waits > 0 {
         println!("  engine waited for room on the gateway's ring {} times", report.output_waits);
     }
     println!("  ledger: {}", if imbalance == 0 { "balances to the unit".to_string() } else { format!("OUT OF BALANCE by {imbalance} units") });
     anyhow::ensure!(imbalance == 0, "the ledger does not balance");
+    if let Some(e) = journal.error {
+        anyhow::bail!("the input journal failed ({e}); requests were refused from then on (JOURNAL_FAILED); everything acknowledged before is durable through sequence {} — free the disk and restart with the same --data-dir to recover", journal.durable);
+    }
     Ok(())
+}
+
+/// Level updates describing every own book's resting depth (for the gateway's market data after a recovery).
+fn own_book_levels(engine: &Engine) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut levels = vec![gavel_engine::book::DepthLevel { price: 0, qty: 0, orders: 0 }; 0];
+    for i in 0..engine.ledger().book.instruments().len() {
+        let Some(book) = engine.own_book(i as gavel_engine::risk::InstrumentId) else { continue };
+        for side in [Side::Bid, Side::Ask] {
+            levels.resize(book.level_count(side), gavel_engine::book::DepthLevel { price: 0, qty: 0, orders: 0 });
+            let n = book.depth(side, &mut levels);
+            for l in &levels[..n] {
+                let e = Event::new(EventKind::BookLevel, Venue::Gavel, i as u32, PriceLevel { price: l.price, qty: l.qty, index: 0 }).with_side(side).with_times(0, 0, engine.now());
+                out.push(e);
+            }
+        }
+    }
+    out
 }

@@ -64,4 +64,6 @@ pub mod reason {
     pub const SHUTTING_DOWN: u16 = 15;
     /// Too many protocol errors: the session is closed.
     pub const TOO_MANY_ERRORS: u16 = 16;
+    /// The server's input journal failed (disk full, I/O error): no request is accepted.
+    pub const JOURNAL_FAILED: u16 = 17;
 }

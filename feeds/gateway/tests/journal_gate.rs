@@ -1,0 +1,92 @@
+//! The journal gate: an engine output reaches its session only once the
+//! journal is durable up to the input sequence it carries (`exchange_ns`),
+//! in engine order; a failed journal makes the gateway refuse requests.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gavel_feeds::clock::Clock;
+use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig};
+use gavel_feeds::wire::{report, Event, EventKind, ExecReport, Venue};
+use gavel_gateway::auth::{ApiKey, KeyTable};
+use gavel_gateway::client::Client;
+use gavel_gateway::protocol::{order_type, reason, role, side, Message, NewOrder};
+use gavel_gateway::{EventClock, Gateway, GatewayConfig, JournalGate};
+
+fn ack(client_order_id: u64, account: u64, input_sequence: u64) -> Event {
+    let mut e = Event::new(EventKind::ExecReport, Venue::Gavel, 0, ExecReport { account, price: 100, qty: 1 }).with_times(client_order_id, input_sequence as i64, 1);
+    e.flags = report::ACK;
+    e
+}
+
+fn next_ack(c: &mut Client, within: Duration) -> Option<u64> {
+    match c.recv_until(within, |m| matches!(m, Message::ExecutionReport(_))).unwrap() {
+        Some(Message::ExecutionReport(r)) => Some(r.client_order_id),
+        _ => None,
+    }
+}
+
+#[test]
+fn outputs_wait_for_durability_in_order_and_a_failed_journal_refuses_requests() {
+    let clock = Clock::calibrate(Duration::from_millis(20));
+    let tag = format!("gavel-gate-test-{}", std::process::id());
+    let (p_in, p_out) = (default_ring_path(&format!("{tag}-in")), default_ring_path(&format!("{tag}-out")));
+    let to_engine = EventProducer::create(&p_in, ProducerConfig::new(1 << 10), clock).unwrap();
+    let mut engine_in = Consumer::<Event>::open(&p_in, ConsumerConfig::default()).unwrap();
+    let mut engine_out = EventProducer::create(&p_out, ProducerConfig::new(1 << 10), clock).unwrap();
+    let from_engine = Consumer::<Event>::open(&p_out, ConsumerConfig::default()).unwrap();
+    let key = ApiKey { id: 1, secret: [7; 32], account: 3, role: role::TRADER };
+    let config = GatewayConfig::new("127.0.0.1:0".parse().unwrap(), 1);
+    let mut gateway = Gateway::bind(config, KeyTable::from_keys(vec![key.clone()]), to_engine, from_engine, EventClock::start()).unwrap();
+    let gate = JournalGate::default();
+    gate.durable.store(4, Ordering::Release);
+    gateway.set_journal_gate(gate.clone());
+    let addr = gateway.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_g = stop.clone();
+    let thread = std::thread::spawn(move || {
+        let dump = AtomicBool::new(false);
+        gateway.run(&stop_g, &dump, |_| {}).unwrap();
+    });
+    let mut c = Client::connect_logon(addr, key.id, &key.secret).unwrap();
+
+    // Durable through 4: an output of input 4 goes out, outputs of 5 and 6 wait, and
+    // an output of input 3 behind them waits too (engine order is kept).
+    for (id, seq) in [(10, 4), (11, 5), (12, 6), (13, 3)] {
+        assert_eq!(engine_out.push(ack(id, 3, seq)).unwrap(), gavel_feeds::ring::Pushed::Written);
+    }
+    assert_eq!(next_ack(&mut c, Duration::from_secs(5)), Some(10));
+    assert_eq!(next_ack(&mut c, Duration::from_millis(300)), None, "nothing past the durable sequence is delivered");
+    gate.durable.store(5, Ordering::Release);
+    assert_eq!(next_ack(&mut c, Duration::from_secs(5)), Some(11));
+    assert_eq!(next_ack(&mut c, Duration::from_millis(200)), None);
+    gate.durable.store(6, Ordering::Release);
+    assert_eq!(next_ack(&mut c, Duration::from_secs(5)), Some(12));
+    assert_eq!(next_ack(&mut c, Duration::from_secs(5)), Some(13));
+
+    // A request reaches the engine while the journal is fine; after a failure it is refused.
+    let order = |id| Message::NewOrder(NewOrder { client_order_id: id, instrument: 0, side: side::BUY, order_type: order_type::LIMIT, flags: 0, price: 100, qty: 1 });
+    c.send(&order(20)).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let got = loop {
+        if let Some(e) = engine_in.try_pop().filter(|e| e.kind == EventKind::ClientOrder as u8) {
+            break Some(e);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    assert_eq!(got.map(|e| e.sequence), Some(20));
+    gate.failed.store(true, Ordering::Release);
+    c.send(&order(21)).unwrap();
+    match c.recv_until(Duration::from_secs(5), |m| matches!(m, Message::SessionReject(_))).unwrap() {
+        Some(Message::SessionReject(r)) => assert_eq!(r.reason, reason::JOURNAL_FAILED),
+        other => panic!("expected a JOURNAL_FAILED reject, got {other:?}"),
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(std::iter::from_fn(|| engine_in.try_pop()).all(|e| e.kind != EventKind::ClientOrder as u8), "the refused order never reached the engine");
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+}

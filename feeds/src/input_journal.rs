@@ -1,0 +1,328 @@
+//! The input journal of `gavel serve`: every input event the engine consumed,
+//! in consumption order, numbered 1, 2, … (the journal sequence). Replaying
+//! it through a freshly built engine rebuilds the live engine's state.
+//!
+//! Segment files `seg-NNNNNNNN.gjl` in one directory, numbered from 1. Each
+//! starts with a 32-byte [`SegmentHeader`] (magic `GAVELSEG`, version, record
+//! length, the sequence of the segment's first record) followed by 80-byte
+//! [`JournalRecord`]s: the sequence, the 64-byte event with `publish_ticks`
+//! zeroed, and a CRC32 of the bytes before it. A writer always starts a new
+//! segment (after recovery too) and rolls to the next one at a size limit.
+//!
+//! Reading ([`scan`]) checks magic, version, sequence continuity and every
+//! CRC. A short or CRC-bad record at the very end of the last segment (the
+//! record a crash interrupted) is a *torn tail*: reported, and removable with
+//! [`truncate_torn`]. Any other damage is an error naming segment and offset.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::wire::Event;
+
+/// First bytes of a segment.
+pub const MAGIC: [u8; 8] = *b"GAVELSEG";
+/// Format version.
+pub const VERSION: u32 = 1;
+/// Bytes of a segment header.
+pub const HEADER_LEN: usize = 32;
+/// Bytes of one record.
+pub const RECORD_LEN: usize = 80;
+/// Default segment size limit (a segment rolls once it holds this many bytes).
+pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
+
+/// The fixed header at the start of every segment.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct SegmentHeader {
+    /// [`MAGIC`].
+    pub magic: [u8; 8],
+    /// [`VERSION`].
+    pub version: u32,
+    /// [`RECORD_LEN`].
+    pub record_len: u32,
+    /// Journal sequence of the segment's first record.
+    pub first_sequence: u64,
+    /// Zero.
+    pub reserved: u64,
+}
+
+/// One journaled input event.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct JournalRecord {
+    /// Journal sequence (1, 2, … in the engine's consumption order).
+    pub sequence: u64,
+    /// The input [`Event`]'s 64 bytes, `publish_ticks` zeroed.
+    pub event: [u64; 8],
+    /// Zero.
+    pub reserved: u32,
+    /// CRC32 (IEEE) of the 76 bytes before this field.
+    pub crc: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<SegmentHeader>() == HEADER_LEN);
+const _: () = assert!(core::mem::size_of::<JournalRecord>() == RECORD_LEN);
+const _: () = assert!(core::mem::offset_of!(JournalRecord, crc) == RECORD_LEN - 4);
+const _: () = assert!(core::mem::size_of::<Event>() == 64);
+
+impl JournalRecord {
+    /// The record of input `event` at `sequence` (publish ticks dropped, CRC set).
+    pub fn new(sequence: u64, event: &Event) -> Self {
+        let mut e = *event;
+        e.publish_ticks = 0;
+        let mut r = JournalRecord { sequence, event: bytemuck::cast(e), reserved: 0, crc: 0 };
+        r.crc = r.compute_crc();
+        r
+    }
+
+    /// The CRC the record should carry.
+    pub fn compute_crc(&self) -> u32 {
+        crc32fast::hash(&bytemuck::bytes_of(self)[..RECORD_LEN - 4])
+    }
+
+    /// The event.
+    pub fn event(&self) -> Event {
+        bytemuck::cast(self.event)
+    }
+}
+
+/// Path of segment number `n` in `dir`.
+pub fn segment_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("seg-{n:08}.gjl"))
+}
+
+/// The segments in `dir`, by number (an absent directory holds none).
+pub fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if let Some(n) = name.strip_prefix("seg-").and_then(|r| r.strip_suffix(".gjl")).and_then(|d| d.parse::<u64>().ok()) {
+            out.push((n, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A torn tail: the bytes from `offset` of the last segment are an interrupted write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The segment.
+    pub segment: PathBuf,
+    /// Where the good records end.
+    pub offset: u64,
+    /// Bytes after `offset`.
+    pub bytes: u64,
+    /// What was wrong.
+    pub why: String,
+}
+
+/// What a [`scan`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    /// Segments read.
+    pub segments: usize,
+    /// Good records.
+    pub records: u64,
+    /// Sequence of the last good record (0: none).
+    pub last_sequence: u64,
+    /// Highest segment number seen (0: none).
+    pub last_segment: u64,
+    /// The torn tail, if the last segment ends in one.
+    pub torn: Option<TornTail>,
+}
+
+/// Reads every segment in `dir` in order, calling `f` with each good record's
+/// sequence and event. A damaged record anywhere but at the end of the last
+/// segment is an error naming segment and offset.
+pub fn scan(dir: &Path, mut f: impl FnMut(u64, &Event)) -> Result<ScanReport, String> {
+    let segments = list_segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut report = ScanReport::default();
+    let mut expected = 1u64;
+    for (i, (n, path)) in segments.iter().enumerate() {
+        let last = i + 1 == segments.len();
+        let name = path.display();
+        let bytes = std::fs::read(path).map_err(|e| format!("{name}: {e}"))?;
+        report.segments += 1;
+        report.last_segment = *n;
+        if bytes.len() < HEADER_LEN {
+            if last {
+                report.torn = Some(TornTail { segment: path.clone(), offset: 0, bytes: bytes.len() as u64, why: "the segment header is incomplete".into() });
+                break;
+            }
+            return Err(format!("{name}: offset 0: the segment header is incomplete ({} bytes)", bytes.len()));
+        }
+        let header: SegmentHeader = bytemuck::pod_read_unaligned(&bytes[..HEADER_LEN]);
+        if header.magic != MAGIC || header.version != VERSION || header.record_len != RECORD_LEN as u32 {
+            return Err(format!("{name}: offset 0: not a gavel journal segment of version {VERSION} (magic {:?}, version {}, record length {})", header.magic, header.version, header.record_len));
+        }
+        if header.first_sequence != expected {
+            return Err(format!("{name}: offset 0: the segment starts at sequence {} but {expected} follows the previous record", header.first_sequence));
+        }
+        let mut offset = HEADER_LEN;
+        while offset < bytes.len() {
+            let rest = &bytes[offset..];
+            let problem = if rest.len() < RECORD_LEN {
+                Some(format!("a partial record of {} bytes", rest.len()))
+            } else {
+                let r: JournalRecord = bytemuck::pod_read_unaligned(&rest[..RECORD_LEN]);
+                if r.crc != r.compute_crc() {
+                    Some(format!("CRC mismatch (stored {:08x}, computed {:08x})", r.crc, r.compute_crc()))
+                } else if r.sequence != expected {
+                    return Err(format!("{name}: offset {offset}: sequence {} where {expected} was expected", r.sequence));
+                } else {
+                    f(r.sequence, &r.event());
+                    report.records += 1;
+                    report.last_sequence = r.sequence;
+                    expected += 1;
+                    None
+                }
+            };
+            if let Some(why) = problem {
+                // Torn only if nothing but this record (or zeroes) follows, in the last segment.
+                let tail_is_junk = rest.len() <= RECORD_LEN || rest[RECORD_LEN..].iter().all(|&b| b == 0);
+                if last && tail_is_junk {
+                    report.torn = Some(TornTail { segment: path.clone(), offset: offset as u64, bytes: rest.len() as u64, why });
+                    break;
+                }
+                return Err(format!("{name}: offset {offset}: {why}; records follow it, so this is not a torn write — refusing to guess"));
+            }
+            offset += RECORD_LEN;
+        }
+    }
+    Ok(report)
+}
+
+/// Cuts a torn tail off (a segment left without a whole header is removed).
+pub fn truncate_torn(torn: &TornTail) -> io::Result<()> {
+    if torn.offset < HEADER_LEN as u64 {
+        return std::fs::remove_file(&torn.segment);
+    }
+    let f = OpenOptions::new().write(true).open(&torn.segment)?;
+    f.set_len(torn.offset)?;
+    f.sync_all()
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Appends records to segments; [`JournalWriter::sync`] makes them durable.
+pub struct JournalWriter {
+    dir: PathBuf,
+    file: File,
+    segment: u64,
+    segment_bytes: u64,
+    limit: u64,
+    buffer: Vec<u8>,
+    next_sequence: u64,
+    written: u64,
+    fail_after: Option<u64>,
+}
+
+impl JournalWriter {
+    /// Starts segment `last_segment + 1` in `dir` (created if needed) whose first
+    /// record will be `next_sequence`; segments roll at `segment_limit` bytes.
+    pub fn open(dir: &Path, last_segment: u64, next_sequence: u64, segment_limit: u64) -> io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let (file, segment) = Self::create_segment(dir, last_segment + 1, next_sequence)?;
+        Ok(JournalWriter {
+            dir: dir.to_path_buf(),
+            file,
+            segment,
+            segment_bytes: HEADER_LEN as u64,
+            limit: segment_limit.max((HEADER_LEN + RECORD_LEN) as u64),
+            buffer: Vec::with_capacity(1 << 16),
+            next_sequence,
+            written: 0,
+            fail_after: None,
+        })
+    }
+
+    /// Test hook: every write after `records` records fails as a full disk would.
+    pub fn fail_after(&mut self, records: Option<u64>) {
+        self.fail_after = records;
+    }
+
+    fn create_segment(dir: &Path, n: u64, first_sequence: u64) -> io::Result<(File, u64)> {
+        let path = segment_path(dir, n);
+        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let header = SegmentHeader { magic: MAGIC, version: VERSION, record_len: RECORD_LEN as u32, first_sequence, reserved: 0 };
+        file.write_all(bytemuck::bytes_of(&header))?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok((file, n))
+    }
+
+    /// The sequence the next appended record must carry.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// The current segment's number.
+    pub fn segment(&self) -> u64 {
+        self.segment
+    }
+
+    /// Buffers `event` as record `sequence` (which must be [`Self::next_sequence`]).
+    pub fn append(&mut self, sequence: u64, event: &Event) -> io::Result<()> {
+        if sequence != self.next_sequence {
+            return Err(io::Error::other(format!("journal: record {sequence} appended where {} was due", self.next_sequence)));
+        }
+        if self.segment_bytes + (self.buffer.len() + RECORD_LEN) as u64 > self.limit && self.segment_bytes + self.buffer.len() as u64 > HEADER_LEN as u64 {
+            self.roll()?;
+        }
+        self.buffer.extend_from_slice(bytemuck::bytes_of(&JournalRecord::new(sequence, event)));
+        self.next_sequence += 1;
+        Ok(())
+    }
+
+    fn write_buffer(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let records = (self.buffer.len() / RECORD_LEN) as u64;
+        if let Some(limit) = self.fail_after {
+            if self.written + records > limit {
+                return Err(io::Error::new(io::ErrorKind::StorageFull, format!("injected write failure after {limit} records (GAVEL_JOURNAL_FAIL_AFTER test hook)")));
+            }
+        }
+        self.file.write_all(&self.buffer)?;
+        self.segment_bytes += self.buffer.len() as u64;
+        self.written += records;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    fn roll(&mut self) -> io::Result<()> {
+        self.write_buffer()?;
+        self.file.sync_data()?;
+        let (file, n) = Self::create_segment(&self.dir, self.segment + 1, self.next_sequence)?;
+        self.file = file;
+        self.segment = n;
+        self.segment_bytes = HEADER_LEN as u64;
+        Ok(())
+    }
+
+    /// Writes what is buffered and `fdatasync`s it: everything appended is durable after `Ok`.
+    /// Returns the last durable sequence.
+    pub fn sync(&mut self) -> io::Result<u64> {
+        self.write_buffer()?;
+        self.file.sync_data()?;
+        Ok(self.next_sequence - 1)
+    }
+}
+
+#[cfg(test)]
+#[path = "input_journal_tests.rs"]
+mod tests;

@@ -1,0 +1,124 @@
+//! The journal writer thread of `gavel serve`: pops the inputs the engine
+//! consumed (each carrying its journal sequence in `publish_ticks`) from the
+//! journal ring, appends them to segment files and group-commits: one
+//! `fdatasync` once `sync_records` records are pending or `sync_interval`
+//! has passed since the first unsynced one, then publishes the durable
+//! sequence to the gateway ([`JournalGate`]). A write or sync error sets the
+//! gate's `failed` flag: the gateway refuses requests from then on and what
+//! was durable before stays so.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gavel_feeds::input_journal::JournalWriter;
+use gavel_feeds::ring::Consumer;
+use gavel_feeds::wire::Event;
+use gavel_gateway::JournalGate;
+
+/// Group-commit and segment settings (`[durability]` in the serve config).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DurabilityConfig {
+    /// Sync once this long has passed since the first unsynced record.
+    pub sync_interval: Duration,
+    /// Sync once this many records are pending.
+    pub sync_records: u64,
+    /// A segment rolls once it holds this many bytes.
+    pub segment_bytes: u64,
+    /// Test hook (`GAVEL_JOURNAL_FAIL_AFTER`): writes fail after this many records.
+    pub fail_after: Option<u64>,
+}
+
+impl Default for DurabilityConfig {
+    fn default() -> Self {
+        DurabilityConfig { sync_interval: Duration::from_micros(200), sync_records: 512, segment_bytes: gavel_feeds::input_journal::DEFAULT_SEGMENT_BYTES, fail_after: None }
+    }
+}
+
+/// What the writer did.
+#[derive(Clone, Debug, Default)]
+pub struct WriterReport {
+    /// Records written and synced.
+    pub records: u64,
+    /// `fdatasync` calls.
+    pub syncs: u64,
+    /// The last durable sequence.
+    pub durable: u64,
+    /// Wall time spent in write + sync, ns.
+    pub sync_ns: u64,
+    /// The failure, if the journal failed.
+    pub error: Option<String>,
+}
+
+/// Runs the writer until `stop` is set and the ring is drained (everything synced).
+pub fn run(mut writer: JournalWriter, mut ring: Consumer<Event>, gate: JournalGate, config: DurabilityConfig, stop: Arc<AtomicBool>, journal_dir: PathBuf) -> WriterReport {
+    writer.fail_after(config.fail_after);
+    let mut report = WriterReport { durable: writer.next_sequence() - 1, ..WriterReport::default() };
+    let mut pending = 0u64;
+    let mut first_pending: Option<Instant> = None;
+    let mut idle = 0u32;
+    loop {
+        let mut got = 0;
+        while got < 4096 {
+            let Some(e) = ring.try_pop() else { break };
+            got += 1;
+            if report.error.is_some() {
+                continue; // Failed: drain so the engine never blocks; nothing more is acknowledged.
+            }
+            if let Err(e) = writer.append(e.publish_ticks, &e) {
+                fail(&mut report, &gate, &journal_dir, e);
+                continue;
+            }
+            pending += 1;
+            first_pending.get_or_insert_with(Instant::now);
+        }
+        let stopping = stop.load(Ordering::Acquire);
+        let due = pending > 0 && (pending >= config.sync_records || first_pending.is_some_and(|t| t.elapsed() >= config.sync_interval) || (stopping && got == 0));
+        if due && report.error.is_none() {
+            let t = Instant::now();
+            match writer.sync() {
+                Ok(durable) => {
+                    report.sync_ns += t.elapsed().as_nanos() as u64;
+                    report.records += pending;
+                    report.syncs += 1;
+                    report.durable = durable;
+                    gate.durable.store(durable, Ordering::Release);
+                }
+                Err(e) => fail(&mut report, &gate, &journal_dir, e),
+            }
+            pending = 0;
+            first_pending = None;
+        }
+        if got > 0 {
+            idle = 0;
+            continue;
+        }
+        if stopping && (pending == 0 || report.error.is_some()) {
+            return report;
+        }
+        idle = idle.saturating_add(1);
+        if pending == 0 && idle > 1_000 {
+            std::thread::sleep(Duration::from_micros(50));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+fn fail(report: &mut WriterReport, gate: &JournalGate, dir: &std::path::Path, e: std::io::Error) {
+    let msg = format!("{}: {e}", dir.display());
+    eprintln!("gavel serve: JOURNAL FAILED: {msg}; refusing every request from now on (JOURNAL_FAILED); orders acknowledged so far (journal sequence ≤ {}) are durable", report.durable);
+    report.error = Some(msg);
+    gate.failed.store(true, Ordering::Release);
+}
+
+/// The journal fault hook from the environment: `GAVEL_JOURNAL_FAIL_AFTER=N`
+/// makes every journal write after N records (counted from this start) fail as
+/// a full disk would. For tests of the failure path only.
+pub fn fail_after_from_env() -> anyhow::Result<Option<u64>> {
+    match std::env::var("GAVEL_JOURNAL_FAIL_AFTER") {
+        Ok(v) => Ok(Some(v.trim().parse().map_err(|_| anyhow::anyhow!("GAVEL_JOURNAL_FAIL_AFTER={v:?}: not a record count"))?)),
+        Err(_) => Ok(None),
+    }
+}

@@ -1,0 +1,189 @@
+//! Recovery of `gavel serve`: what built the initial engine is recorded at the
+//! first start (`<data dir>/journal/origin.json`); a later start (and
+//! `gavel recover`, `gavel journal verify`) rebuilds that engine and replays
+//! the input journal through it with outputs discarded. The engine is a pure
+//! function of its inputs, so the result is the state the live engine had
+//! after the last durable input.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gavel_engine::engine::{Engine, OutputSink};
+use gavel_feeds::input_journal::{scan, truncate_torn, ScanReport};
+use gavel_feeds::wire::{report, Event, EventKind, ExecReport};
+use serde::{Deserialize, Serialize};
+
+/// What built the initial engine. API keys are not recorded (the demo's are
+/// random per start and never decide engine state; a config's key *file* is
+/// hashed because it names the liquidators).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Origin {
+    /// `gavel serve --demo`: the demo venue is built by code.
+    Demo {
+        /// `--policy` as given (built-in, rule name or file).
+        policy: String,
+        /// FNV-1a 64 of the policy file, when `policy` names a file.
+        policy_hash: Option<String>,
+    },
+    /// `gavel serve --config FILE`.
+    Config {
+        /// The config file.
+        config: PathBuf,
+        /// `--policy` as given, if any.
+        policy: Option<String>,
+        /// Every file the engine was built from, with its FNV-1a 64.
+        files: Vec<(PathBuf, String)>,
+    },
+}
+
+/// FNV-1a 64 of a file, hex.
+pub fn file_hash(path: &Path) -> anyhow::Result<String> {
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut h = gavel_engine::engine::StateHasher::default();
+    h.bytes(&bytes);
+    Ok(format!("{:016x}", h.finish()))
+}
+
+/// The policy file hash when `policy` names an existing file.
+pub fn policy_hash(policy: &str) -> anyhow::Result<Option<String>> {
+    let p = Path::new(policy);
+    if p.is_file() { file_hash(p).map(Some) } else { Ok(None) }
+}
+
+/// Where the journal of a data dir lives.
+pub fn journal_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("journal")
+}
+
+fn origin_path(data_dir: &Path) -> PathBuf {
+    journal_dir(data_dir).join("origin.json")
+}
+
+/// The recorded origin, if any.
+pub fn read_origin(data_dir: &Path) -> anyhow::Result<Option<Origin>> {
+    let path = origin_path(data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(anyhow::anyhow!("{}: {e}", path.display())),
+    }
+}
+
+/// Records `origin` at the first start; on a later start refuses to go on
+/// when what builds the engine changed (the journal would replay onto another venue).
+pub fn check_or_write_origin(data_dir: &Path, origin: &Origin) -> anyhow::Result<bool> {
+    match read_origin(data_dir)? {
+        Some(old) if &old == origin => Ok(true),
+        Some(old) => Err(anyhow::anyhow!(
+            "{}: this data dir's journal was built from {old:?}, not {origin:?}; its engine cannot be rebuilt from the present inputs — restore them or use another --data-dir",
+            origin_path(data_dir).display()
+        )),
+        None => {
+            std::fs::create_dir_all(journal_dir(data_dir))?;
+            let text = serde_json::to_string_pretty(origin)?;
+            gavel_feeds::atomic_file::write_atomic(origin_path(data_dir), text)?;
+            Ok(false)
+        }
+    }
+}
+
+/// Discards outputs, keeping the order ids the engine acknowledged (if asked).
+struct ReplaySink<'a> {
+    acks: u64,
+    ids: Option<&'a mut Vec<u64>>,
+}
+
+impl OutputSink for ReplaySink<'_> {
+    fn emit(&mut self, e: &Event) {
+        if e.kind == EventKind::ExecReport as u8 && e.flags & report::TYPE_MASK == report::ACK {
+            self.acks += 1;
+            if let Some(ids) = self.ids.as_mut() {
+                let r: ExecReport = e.payload();
+                ids.push((r.account << 32) | e.sequence);
+            }
+        }
+    }
+}
+
+/// What a replay did.
+pub struct Replay {
+    /// The journal scan.
+    pub scan: ScanReport,
+    /// Orders the engine acknowledged over the journal's history.
+    pub acks: u64,
+    /// The first inputs, up to `keep_first` of them (to match the demo's seed orders).
+    pub first: Vec<Event>,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+/// Replays the journal of `data_dir` into `engine`. With `repair`, a torn tail
+/// is cut off (with a warning on stderr); without, it is only reported.
+pub fn replay(engine: &mut Engine, data_dir: &Path, repair: bool, keep_first: usize, ids: Option<&mut Vec<u64>>) -> anyhow::Result<Replay> {
+    let start = Instant::now();
+    let dir = journal_dir(data_dir);
+    let mut sink = ReplaySink { acks: 0, ids };
+    let mut first = Vec::with_capacity(keep_first);
+    let scan = scan(&dir, |_, e| {
+        if first.len() < keep_first {
+            first.push(*e);
+        }
+        engine.on_event(e, &mut sink);
+    })
+    .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
+    if let Some(t) = &scan.torn {
+        eprintln!(
+            "gavel: warning: {}: a torn record at offset {} ({} bytes: {}) — the write a crash interrupted; {}",
+            t.segment.display(),
+            t.offset,
+            t.bytes,
+            t.why,
+            if repair { "truncated, recovering up to the record before it" } else { "ignored (nothing was acknowledged from it)" }
+        );
+        if repair {
+            truncate_torn(t).map_err(|e| anyhow::anyhow!("{}: truncating the torn tail: {e}", t.segment.display()))?;
+        }
+    }
+    Ok(Replay { scan, acks: sink.acks, first, elapsed: start.elapsed() })
+}
+
+/// How many of `seeds` the journal already starts with (times aside).
+pub fn seeds_journaled(seeds: &[Event], first: &[Event]) -> usize {
+    let bare = |e: &Event| {
+        let mut e = *e;
+        e.receive_ns = 0;
+        e.publish_ticks = 0;
+        e
+    };
+    seeds.iter().zip(first).take_while(|(s, f)| bare(s) == bare(f)).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_origin_is_recorded_once_and_a_different_one_refused() {
+        let dir = std::env::temp_dir().join(format!("gavel-origin-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let demo = Origin::Demo { policy: "auction".into(), policy_hash: None };
+        assert!(!check_or_write_origin(&dir, &demo).unwrap(), "first start records it");
+        assert!(check_or_write_origin(&dir, &demo).unwrap(), "same origin: recover");
+        let other = Origin::Demo { policy: "naive".into(), policy_hash: None };
+        assert!(check_or_write_origin(&dir, &other).unwrap_err().to_string().contains("cannot be rebuilt"));
+        let config = Origin::Config { config: "/x/venue.toml".into(), policy: None, files: vec![("/x/venue.toml".into(), "00".into())] };
+        assert!(check_or_write_origin(&dir, &config).is_err());
+        assert_eq!(read_origin(&dir).unwrap(), Some(demo));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn journaled_seeds_are_counted_ignoring_times() {
+        let seed = |i: u64| Event::new(EventKind::ClientOrder, gavel_feeds::wire::Venue::Gavel, 0, gavel_feeds::wire::ClientOrder { account: 4, price: 100 + i as i64, qty: 5 }).with_times(i, 0, 0);
+        let seeds: Vec<Event> = (1..=4).map(seed).collect();
+        let journaled: Vec<Event> = (1..=2).map(|i| seed(i).with_times(i, 0, 777)).chain([seed(9)]).collect();
+        assert_eq!(seeds_journaled(&seeds, &journaled), 2);
+        assert_eq!(seeds_journaled(&seeds, &[]), 0);
+    }
+}
