@@ -314,6 +314,13 @@ impl JournalWriter {
         Ok(())
     }
 
+    /// Writes what is buffered to the file without syncing: after `Ok` everything appended
+    /// survives the process (kill -9), not a crash of the host. Returns the last written sequence.
+    pub fn flush(&mut self) -> io::Result<u64> {
+        self.write_buffer()?;
+        Ok(self.next_sequence - 1)
+    }
+
     /// Writes what is buffered and `fdatasync`s it: everything appended is durable after `Ok`.
     /// Returns the last durable sequence.
     pub fn sync(&mut self) -> io::Result<u64> {

@@ -61,6 +61,10 @@ pub struct Args {
     /// Stop by itself after this many seconds (1 to 86,400).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub duration: Option<u64>,
+    /// What an acknowledgement waits for: `fsync` (group commit; survives a host crash) or `write`
+    /// (the page cache; survives kill -9 of gavel, not of the host). Default fsync.
+    #[arg(long)]
+    pub durability: Option<String>,
     /// Journal group commit: fsync at most this many µs after the first unsynced input (1 to 1,000,000; default 200).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub sync_interval_us: Option<u64>,
@@ -72,7 +76,7 @@ pub struct Args {
 impl Args {
     /// Arguments that rebuild a venue from a config file (recovery).
     pub fn for_config(config: PathBuf, policy: Option<String>) -> Self {
-        Args { config: Some(config), demo: false, listen: None, data_dir: None, mark_from: None, live_url_override: None, live_rest_override: None, speed: None, policy, engine_core: None, gateway_core: None, busy_poll: false, duration: None, sync_interval_us: None, sync_records: None }
+        Args { config: Some(config), demo: false, listen: None, data_dir: None, mark_from: None, live_url_override: None, live_rest_override: None, speed: None, policy, engine_core: None, gateway_core: None, busy_poll: false, duration: None, durability: None, sync_interval_us: None, sync_records: None }
     }
 }
 
@@ -104,6 +108,7 @@ struct ServeConfig {
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct Durability {
+    mode: Option<String>,
     sync_interval_us: Option<u64>,
     sync_records: Option<u64>,
     segment_bytes: Option<u64>,
@@ -150,7 +155,10 @@ fn durability(source: &str, args: &Args, file: &Durability) -> anyhow::Result<Du
         anyhow::ensure!((lo..=hi).contains(&v), "{source}: field `durability.{field}`: {v} is outside {lo}..={hi}");
         Ok(v)
     };
+    let mode_text = args.durability.clone().or(file.mode.clone()).unwrap_or_else(|| "fsync".into());
+    let mode = serve::durability::DurabilityMode::parse(&mode_text).ok_or_else(|| anyhow::anyhow!("{source}: field `durability.mode` (--durability): {mode_text:?} is not fsync or write"))?;
     Ok(DurabilityConfig {
+        mode,
         sync_interval: Duration::from_micros(check("sync_interval_us", args.sync_interval_us.or(file.sync_interval_us), 1, 1_000_000, d.sync_interval.as_micros() as u64)?),
         sync_records: check("sync_records", args.sync_records.or(file.sync_records), 1, 1_000_000, d.sync_records)?,
         segment_bytes: check("segment_bytes", file.segment_bytes, 4096, 1 << 40, d.segment_bytes)?,

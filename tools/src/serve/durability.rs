@@ -20,6 +20,8 @@ use gavel_gateway::JournalGate;
 /// Group-commit and segment settings (`[durability]` in the serve config).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DurabilityConfig {
+    /// What "durable" means before an acknowledgement.
+    pub mode: DurabilityMode,
     /// Sync once this long has passed since the first unsynced record.
     pub sync_interval: Duration,
     /// Sync once this many records are pending.
@@ -32,7 +34,7 @@ pub struct DurabilityConfig {
 
 impl Default for DurabilityConfig {
     fn default() -> Self {
-        DurabilityConfig { sync_interval: Duration::from_micros(200), sync_records: 512, segment_bytes: gavel_feeds::input_journal::DEFAULT_SEGMENT_BYTES, fail_after: None }
+        DurabilityConfig { mode: DurabilityMode::Fsync, sync_interval: Duration::from_micros(200), sync_records: 512, segment_bytes: gavel_feeds::input_journal::DEFAULT_SEGMENT_BYTES, fail_after: None }
     }
 }
 
@@ -49,6 +51,27 @@ pub struct WriterReport {
     pub sync_ns: u64,
     /// The failure, if the journal failed.
     pub error: Option<String>,
+}
+
+/// What must happen to an input's journal record before its outputs are released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DurabilityMode {
+    /// `fdatasync` (group commit): survives a crash of the process and of the host.
+    Fsync,
+    /// `write(2)` into the page cache as soon as the ring is drained: survives a crash of
+    /// the process (kill -9), not of the host or its power.
+    Write,
+}
+
+impl DurabilityMode {
+    /// Parses `fsync` or `write`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "fsync" => Some(DurabilityMode::Fsync),
+            "write" => Some(DurabilityMode::Write),
+            _ => None,
+        }
+    }
 }
 
 /// Runs the writer until `stop` is set and the ring is drained (everything synced).
@@ -74,10 +97,18 @@ pub fn run(mut writer: JournalWriter, mut ring: Consumer<Event>, gate: JournalGa
             first_pending.get_or_insert_with(Instant::now);
         }
         let stopping = stop.load(Ordering::Acquire);
-        let due = pending > 0 && (pending >= config.sync_records || first_pending.is_some_and(|t| t.elapsed() >= config.sync_interval) || (stopping && got == 0));
+        let due = pending > 0
+            && match config.mode {
+                DurabilityMode::Fsync => pending >= config.sync_records || first_pending.is_some_and(|t| t.elapsed() >= config.sync_interval) || (stopping && got == 0),
+                DurabilityMode::Write => pending >= config.sync_records || got == 0,
+            };
         if due && report.error.is_none() {
             let t = Instant::now();
-            match writer.sync() {
+            let done = match config.mode {
+                DurabilityMode::Fsync => writer.sync(),
+                DurabilityMode::Write => writer.flush(),
+            };
+            match done {
                 Ok(durable) => {
                     report.sync_ns += t.elapsed().as_nanos() as u64;
                     report.records += pending;

@@ -202,13 +202,11 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     }
     println!("  data dir: {}; SIGINT/SIGTERM stop, SIGUSR1 dumps latency to {}/latency/", setup.data_dir.display(), setup.data_dir.display());
     let d = &setup.durability;
-    println!(
-        "  journal: {}/journal/, next sequence {}; fsync every {} µs or {} records, whichever first; outputs held until durable",
-        setup.data_dir.display(),
-        last_sequence + 1,
-        d.sync_interval.as_micros(),
-        d.sync_records
-    );
+    let policy = match d.mode {
+        durability::DurabilityMode::Fsync => format!("fsync every {} µs or {} records, whichever first (survives a host crash)", d.sync_interval.as_micros(), d.sync_records),
+        durability::DurabilityMode::Write => "written to the page cache before each release (survives kill -9, not a host crash)".to_string(),
+    };
+    println!("  journal: {}/journal/, next sequence {}; {policy}; outputs held until durable", setup.data_dir.display(), last_sequence + 1);
     if let Some(d) = setup.duration {
         std::thread::spawn(move || {
             std::thread::sleep(d);
