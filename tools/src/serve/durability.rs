@@ -129,6 +129,9 @@ pub fn run(mut writer: JournalWriter, mut ring: Consumer<Event>, gate: JournalGa
             return report;
         }
         idle = idle.saturating_add(1);
+        // A short spin, then sleep: on a machine without a spare core a longer spin takes the
+        // core from the engine and the gateway (tried: 20,000 spins made the closed-loop
+        // round trip in `write` mode 1.4 ms instead of 0.26 ms on the 2-core VM).
         if pending == 0 && idle > 1_000 {
             std::thread::sleep(Duration::from_micros(50));
         } else {

@@ -201,6 +201,7 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
         None => println!("  mark: none (no venue feed: no mark, no liquidation)"),
     }
     println!("  data dir: {}; SIGINT/SIGTERM stop, SIGUSR1 dumps latency to {}/latency/", setup.data_dir.display(), setup.data_dir.display());
+    let setup_mode = setup.durability.mode;
     let d = &setup.durability;
     let policy = match d.mode {
         durability::DurabilityMode::Fsync => format!("fsync every {} µs or {} records, whichever first (survives a host crash)", d.sync_interval.as_micros(), d.sync_records),
@@ -270,8 +271,12 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
         write_hgrm(&latency_dir, name, h)?;
     }
     println!("  gateway held at most {} engine outputs at once waiting for the journal", c.held_max);
+    let op = match setup_mode {
+        durability::DurabilityMode::Fsync => "write+fsync",
+        durability::DurabilityMode::Write => "write",
+    };
     println!(
-        "  journal: {} records in {} fsyncs ({:.1} records each, {:.1} µs of write+fsync each), durable through sequence {}",
+        "  journal: {} records in {} commits ({:.1} records each, {:.1} µs of {op} each), durable through sequence {}",
         journal.records,
         journal.syncs,
         journal.records as f64 / journal.syncs.max(1) as f64,
