@@ -147,13 +147,20 @@ pub fn write_crash_captures(spec: &CrashSpec, dir: &Path, dialects: &[Dialect]) 
     let mut written = Vec::new();
     for (venue_index, &dialect) in dialects.iter().enumerate() {
         let file = dir.join(dialect.file_name());
-        let mut writer = CaptureWriter::create_atomic(&file)?;
-        let mut venue = SyntheticVenue::new(spec, dialect, venue_index as u64)?;
-        venue.write_all(&path, &mut writer)?;
-        writer.commit()?;
+        write_venue_capture(spec, dialect, venue_index as u64, &path, &file)?;
         written.push(file);
     }
     Ok(written)
+}
+
+/// Writes one synthetic venue's capture of `path` to `file`: the venue speaks
+/// `dialect`; `venue_index` sets its basis, calm depth and random stream (as
+/// in [`write_crash_captures`]). `spec` gives the seed, symbol, grids and levels.
+pub fn write_venue_capture(spec: &CrashSpec, dialect: Dialect, venue_index: u64, path: &[PathPoint], file: &Path) -> io::Result<()> {
+    let mut writer = CaptureWriter::create_atomic(file)?;
+    let mut venue = SyntheticVenue::new(spec, dialect, venue_index)?;
+    venue.write_all(path, &mut writer)?;
+    writer.commit()
 }
 
 struct SyntheticVenue<'a> {
