@@ -61,6 +61,7 @@ pub fn write_crash_scenario(spec: &CrashScenarioSpec) -> anyhow::Result<Scenario
         snapshots: Vec::new(),
         venue_info: None,
         orders: None,
+        world: None,
     };
     gavel_feeds::atomic_file::write_atomic(spec.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     Ok(manifest)
