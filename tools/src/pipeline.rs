@@ -411,7 +411,7 @@ pub fn resolve_inputs(
             positions,
             orders: scenario_orders,
             captures,
-            fund_seed: 0,
+            fund_seed: world.insurance_fund.map_or(0, |f| i128::from(f) * gavel_engine::risk::instrument::QUOTE_SCALE),
             impact_feedback: true,
             engine_core: 1,
             speed: None,
@@ -444,9 +444,9 @@ pub struct InputArgs {
     /// Capture file: gavel capture or a recording (repeat for several venues).
     #[arg(long = "capture", id = "capture_files")]
     pub captures: Vec<PathBuf>,
-    /// Insurance fund at the start, in quote currency (decimal).
-    #[arg(long, default_value = "0")]
-    pub fund: String,
+    /// Insurance fund at the start, in quote currency (decimal; default: the scenario's `world.insurance_fund`, else 0).
+    #[arg(long)]
+    pub fund: Option<String>,
     /// Turn off the feedback of simulated impact into the mark (exogenous losses only).
     #[arg(long)]
     pub no_feedback: bool,
@@ -470,7 +470,9 @@ impl InputArgs {
         if self.orders.is_some() {
             inputs.orders = self.orders.clone();
         }
-        inputs.fund_seed = parse_quote(&self.fund)?;
+        if let Some(fund) = &self.fund {
+            inputs.fund_seed = parse_quote(fund)?;
+        }
         inputs.impact_feedback = !self.no_feedback;
         inputs.engine_core = self.core;
         Ok((name, inputs))

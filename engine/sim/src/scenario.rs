@@ -55,6 +55,9 @@ pub struct WorldSettings {
     /// Liquidators place no bids in `[from, until)`, ms after the first captured event (congestion).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub liquidator_stall_ms: Option<[i64; 2]>,
+    /// The insurance fund at the start, whole quote units (`--fund` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance_fund: Option<u64>,
     /// The backstop vault's capital, whole quote units (0: no vault).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backstop_capital: Option<u64>,
@@ -85,6 +88,9 @@ impl WorldSettings {
         }
         if let Some(c) = self.backstop_capital.filter(|c| *c > 1_000_000_000_000) {
             return Err(format!("world.backstop_capital = {c}: at most 1000000000000"));
+        }
+        if let Some(f) = self.insurance_fund.filter(|f| *f > 1_000_000_000_000) {
+            return Err(format!("world.insurance_fund = {f}: at most 1000000000000"));
         }
         if let Some(h) = self.resilience_half_life_ms.filter(|h| !(1..=86_400_000).contains(h)) {
             return Err(format!("world.resilience_half_life_ms = {h}: need 1 ..= 86400000"));
@@ -274,6 +280,7 @@ mod tests {
         for (bad, field) in [
             (WorldSettings { liquidator_stall_ms: Some([5000, 1000]), ..Default::default() }, "liquidator_stall_ms"),
             (WorldSettings { oracle_quorum: Some(0), ..Default::default() }, "oracle_quorum"),
+            (WorldSettings { insurance_fund: Some(2_000_000_000_000), ..Default::default() }, "insurance_fund"),
             (WorldSettings { oracle_outlier_bps: Some(0), ..Default::default() }, "oracle_outlier_bps"),
             (WorldSettings { resilience_half_life_ms: Some(-1), ..Default::default() }, "resilience_half_life_ms"),
         ] {

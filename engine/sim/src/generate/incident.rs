@@ -29,7 +29,7 @@ pub struct IncidentInfo {
 pub const INCIDENTS: [IncidentInfo; 5] = [
     IncidentInfo {
         name: "maker-2020-03-12",
-        summary: "MakerDAO Black Thursday: a fast fall, one venue's feed 20 s late, liquidator bids stalled 55 s (auctions clear near zero)",
+        summary: "MakerDAO Black Thursday: a fast fall, one venue's feed 20 s late, liquidator bids stalled 75 s (auctions clear near zero)",
     },
     IncidentInfo {
         name: "cascade-2025-10-10",
@@ -41,7 +41,7 @@ pub const INCIDENTS: [IncidentInfo; 5] = [
     },
     IncidentInfo {
         name: "usde-wbeth-2025",
-        summary: "Binance USDe/wBETH: one venue's thin book prints 15 % below the other for 20 s (median oracle with an outlier band)",
+        summary: "Binance USDe/wBETH: one venue's thin book (Binance spot) prints 15 % below two others for 20 s (median oracle, outlier band)",
     },
     IncidentInfo { name: "slow-grind", summary: "a steady 20 % decline over 3 minutes with deep books and no gaps" },
 ];
@@ -81,14 +81,14 @@ fn recipe(name: &str) -> Option<Recipe> {
     let both = || vec![venue(Dialect::BinanceUsdm), venue(Dialect::BybitV5)];
     Some(match name {
         // ETH fell about half in a day; here 30 % in 30 s. Bybit's feed is 20 s late
-        // (the lagging oracle); keepers place no bids from the fall's start for 55 s.
+        // (the lagging oracle); keepers place no bids from the fall's start for 75 s.
         "maker-2020-03-12" => Recipe {
             knots: vec![Knot::at(0, 0, 1000), Knot::at(20, 0, 1000), Knot::at(50, -300, 200), Knot::at(120, -320, 300)],
             noise_tenth_bp: 3,
             duration_s: 120,
             venues: vec![venue(Dialect::BinanceUsdm), VenueShape { lag_ms: 20_000, ..venue(Dialect::BybitV5) }],
             long_per_mille: 900,
-            world: WorldSettings { liquidator_stall_ms: Some([20_000, 75_000]), ..WorldSettings::default() },
+            world: WorldSettings { liquidator_stall_ms: Some([20_000, 95_000]), insurance_fund: Some(20_000_000), ..WorldSettings::default() },
             whale_short: None,
             anchor_policy: Some(MAKER_ANCHOR),
         },
@@ -117,21 +117,23 @@ fn recipe(name: &str) -> Option<Recipe> {
             duration_s: 90,
             venues: both(),
             long_per_mille: 700,
-            world: WorldSettings { market_maker: Some(false), ..WorldSettings::default() },
+            world: WorldSettings { market_maker: Some(false), insurance_fund: Some(2_000_000), ..WorldSettings::default() },
             whale_short: Some((3_000_000, 180_000)),
             anchor_policy: Some(HYPERLIQUID_ANCHOR),
         },
-        // The market stays put; Bybit's book thins to 5 % and its prices fall 15 % for
-        // 20 s, then come back. The oracle: median of both, 3 % band, quorum 2.
+        // The market stays put on Binance USD-M and Bybit; Binance spot's book thins to
+        // 5 % and its prices fall 15 % for 20 s, then come back. The oracle: median of the
+        // three, 3 % band, quorum 2.
         "usde-wbeth-2025" => Recipe {
             knots: vec![Knot::at(0, 0, 1000)],
             noise_tenth_bp: 2,
             duration_s: 60,
             venues: vec![
                 venue(Dialect::BinanceUsdm),
+                venue(Dialect::BybitV5),
                 VenueShape {
                     knots: vec![Knot::at(0, 0, 1000), Knot::at(15, 0, 1000), Knot::at(18, -150, 50), Knot::at(38, -150, 50), Knot::at(42, 0, 1000)],
-                    ..venue(Dialect::BybitV5)
+                    ..venue(Dialect::BinanceSpot)
                 },
             ],
             long_per_mille: 700,
@@ -140,7 +142,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             anchor_policy: None,
         },
         "slow-grind" => Recipe {
-            knots: vec![Knot::at(0, 0, 1000), Knot::at(180, -200, 1000)],
+            knots: vec![Knot::at(0, 0, 1000), Knot::at(150, -120, 1000), Knot::at(180, -90, 1000)],
             noise_tenth_bp: 2,
             duration_s: 180,
             venues: both(),
@@ -162,7 +164,7 @@ rules = "maker-clip"
 buf = "1"
 tail = 100
 cusp = "0"
-curve = { kind = "exponential", cut = "0.93" }
+curve = { kind = "exponential", cut = "0.9" }
 floor = false
 "#;
 
@@ -183,7 +185,11 @@ pub fn write_incident(spec: &IncidentSpec) -> anyhow::Result<ScenarioManifest> {
     let market = CrashSpec { seed: spec.seed, duration_s: recipe.duration_s, ..CrashSpec::default() };
     let shape = ShapeSpec { market: market.clone(), knots: recipe.knots, noise_tenth_bp: recipe.noise_tenth_bp, venues: recipe.venues };
     let captures = write_shape_captures(&shape, &spec.out).context("writing the venue captures")?;
-    let instruments = crash_instruments_toml(&market.symbol).replacen("`gavel gen crash`", &format!("`gavel gen incident {}`", spec.name), 1);
+    let mut instruments = crash_instruments_toml(&market.symbol).replacen("`gavel gen crash`", &format!("`gavel gen incident {}`", spec.name), 1);
+    if shape.venues.iter().any(|v| v.dialect == Dialect::BinanceSpot) {
+        let symbol = &market.symbol;
+        instruments = instruments.replacen(&format!("bybit = \"{symbol}\" }}"), &format!("bybit = \"{symbol}\", \"binance-spot\" = \"{symbol}\" }}"), 1);
+    }
     let write = |file: &str, text: &str| gavel_feeds::atomic_file::write_atomic(spec.out.join(file), text).with_context(|| format!("writing {file}"));
     write("instruments.toml", &instruments)?;
     let book_spec = AccountBookSpec {
@@ -253,7 +259,7 @@ mod tests {
                 write_incident(&IncidentSpec { name: info.name.into(), out: out.clone(), seed: 3, accounts: 20 }).unwrap();
             }
             let scenario = crate::scenario::Scenario::load(&a).unwrap();
-            assert_eq!(scenario.captures.len(), 2, "{}", info.name);
+            assert_eq!(scenario.captures.len(), if info.name == "usde-wbeth-2025" { 3 } else { 2 }, "{}", info.name);
             for file in std::fs::read_dir(&a).unwrap() {
                 let name = file.unwrap().file_name();
                 let (x, y) = (std::fs::read(a.join(&name)).unwrap(), std::fs::read(b.join(&name)).unwrap());
