@@ -43,7 +43,7 @@ pub const INCIDENTS: [IncidentInfo; 5] = [
         name: "usde-wbeth-2025",
         summary: "Binance USDe/wBETH: one venue's thin book (Binance spot) prints 15 % below two others for 20 s (median oracle, outlier band)",
     },
-    IncidentInfo { name: "slow-grind", summary: "a steady 20 % decline over 3 minutes with deep books and no gaps" },
+    IncidentInfo { name: "slow-grind", summary: "a control: a steady 12 % decline over 150 s with deep books and no gaps, then a 3 % recovery" },
 ];
 
 /// Parameters of `gavel gen incident`.
@@ -141,6 +141,7 @@ fn recipe(name: &str) -> Option<Recipe> {
             whale_short: None,
             anchor_policy: None,
         },
+        // Full depth throughout; −12 % by 150 s, −9 % by 180 s.
         "slow-grind" => Recipe {
             knots: vec![Knot::at(0, 0, 1000), Knot::at(150, -120, 1000), Knot::at(180, -90, 1000)],
             noise_tenth_bp: 2,
