@@ -149,6 +149,7 @@ fn clip() -> MakerParams {
             cut: Ray::parse("0.99").unwrap(),
             step_s: 90,
         },
+        depth_floor: true,
     }
 }
 
@@ -250,4 +251,18 @@ fn flat_positions_and_extreme_marks_do_not_panic() {
     }
     // Maker's start price saturates instead of overflowing.
     assert_eq!(maker::start_price(&clip(), i64::MAX, true), i64::MAX);
+}
+
+/// `floor = false` takes gavel's depth floor out from under a maker-clip auction (Maker's
+/// Clipper has none); the default keeps it.
+#[test]
+fn maker_clip_floor_switch() {
+    use gavel_engine::engine::EnginePolicy;
+    use gavel_engine::venue_rules::parse_rules;
+    let with = EnginePolicy::for_rules(parse_rules("rules = \"maker-clip\"\n", "r").unwrap());
+    let without = EnginePolicy::for_rules(parse_rules("rules = \"maker-clip\"\nfloor = false\n", "r").unwrap());
+    assert_eq!((with.auction.max_discount_bps, with.auction.floor_margin_bps), (1_000, 50));
+    assert_eq!((without.auction.max_discount_bps, without.auction.floor_margin_bps), (9_999, 9_999));
+    let err = parse_rules("rules = \"maker-clip\"\nfloor = 3\n", "r").unwrap_err().to_string();
+    assert!(err.contains("floor"), "{err}");
 }

@@ -4,7 +4,7 @@
 
 use clap::builder::{RangedI64ValueParser, RangedU64ValueParser};
 
-/// Most accounts `gen crash`, `gen accounts` and `demo` generate (`--accounts`).
+/// Most accounts `gen crash`, `gen accounts`, `gen incident` and `demo` generate (`--accounts`).
 pub const MAX_ACCOUNTS: u64 = 1_000_000;
 /// Most levels per side per venue of `liquidate`'s synthetic market (`--levels`).
 pub const MAX_LEVELS: i64 = 10_000;

@@ -52,6 +52,8 @@ pub struct ReplayInputs {
     pub progress: Option<std::sync::Arc<Progress>>,
     /// The files the user named, in `captures` order (a converted recording's original path).
     pub sources: Vec<PathBuf>,
+    /// The scenario's `[world]` settings (defaults without a scenario).
+    pub world: gavel_sim::scenario::WorldSettings,
     /// Converted captures, removed when the last copy of the inputs is dropped
     /// (held only for that `Drop`).
     #[allow(dead_code)]
@@ -190,7 +192,9 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
     for &venue in &venues {
         tables.push((venue, feed_instruments(book.instruments(), venue)?));
     }
-    let world_config = WorldConfig { impact_feedback: inputs.impact_feedback, ..WorldConfig::default() };
+    let mut world_config = WorldConfig { impact_feedback: inputs.impact_feedback, ..WorldConfig::default() };
+    inputs.world.apply(&mut world_config);
+    let world_settings = inputs.world.clone();
     let orders = match &inputs.orders {
         Some(path) => {
             let text = loader::read_file(path)?;
@@ -306,7 +310,7 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
                 }
             });
             let name = policy.name.clone();
-            let mut world = World::new(book, fund_seed, venues, policy, world_config, |_| {}, sink, clock)?;
+            let mut world = World::new(book, fund_seed, venues, policy, world_config, |c| world_settings.apply_engine(c), sink, clock)?;
             world.add_orders(orders);
             let mut handler = WorldHandler(world);
             let mut engine = EngineLoop::new(sources, Mode::Replay, clock);
@@ -360,10 +364,10 @@ pub fn resolve_inputs(
     positions: Option<&Path>,
     captures: &[PathBuf],
 ) -> anyhow::Result<(String, ReplayInputs)> {
-    let (name, instruments, accounts, positions, captures, snapshots, scenario_orders) = match scenario {
+    let (name, instruments, accounts, positions, captures, snapshots, scenario_orders, world) = match scenario {
         Some(dir) => {
             let s = gavel_sim::scenario::Scenario::load(dir)?;
-            (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots, s.orders)
+            (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots, s.orders, s.world)
         }
         None => {
             let need = |p: Option<&Path>, flag: &str| {
@@ -378,6 +382,7 @@ pub fn resolve_inputs(
                 captures.to_vec(),
                 Vec::new(),
                 None,
+                Default::default(),
             )
         }
     };
@@ -406,12 +411,13 @@ pub fn resolve_inputs(
             positions,
             orders: scenario_orders,
             captures,
-            fund_seed: 0,
+            fund_seed: world.insurance_fund.map_or(0, |f| i128::from(f) * gavel_engine::risk::instrument::QUOTE_SCALE),
             impact_feedback: true,
             engine_core: 1,
             speed: None,
             progress: None,
             sources,
+            world,
             temporary: std::sync::Arc::new(temporary),
         },
     ))
@@ -438,9 +444,9 @@ pub struct InputArgs {
     /// Capture file: gavel capture or a recording (repeat for several venues).
     #[arg(long = "capture", id = "capture_files")]
     pub captures: Vec<PathBuf>,
-    /// Insurance fund at the start, in quote currency (decimal).
-    #[arg(long, default_value = "0")]
-    pub fund: String,
+    /// Insurance fund at the start, in quote currency (decimal; default: the scenario's `world.insurance_fund`, else 0).
+    #[arg(long)]
+    pub fund: Option<String>,
     /// Turn off the feedback of simulated impact into the mark (exogenous losses only).
     #[arg(long)]
     pub no_feedback: bool,
@@ -464,7 +470,9 @@ impl InputArgs {
         if self.orders.is_some() {
             inputs.orders = self.orders.clone();
         }
-        inputs.fund_seed = parse_quote(&self.fund)?;
+        if let Some(fund) = &self.fund {
+            inputs.fund_seed = parse_quote(fund)?;
+        }
         inputs.impact_feedback = !self.no_feedback;
         inputs.engine_core = self.core;
         Ok((name, inputs))

@@ -42,6 +42,99 @@ pub struct ScenarioManifest {
     /// Client order flow into the own book (`orders.csv`, see `gavel_sim::orders`); optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orders: Option<String>,
+    /// Settings of the simulated world and the oracle this scenario needs; optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub world: Option<WorldSettings>,
+}
+
+/// The `[world]` table of `scenario.toml`: what an incident changes in the
+/// simulated world and the engine's oracle (every field optional; absent: the default).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldSettings {
+    /// Liquidators place no bids in `[from, until)`, ms after the first captured event (congestion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liquidator_stall_ms: Option<[i64; 2]>,
+    /// The insurance fund at the start, whole quote units (`--fund` overrides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insurance_fund: Option<u64>,
+    /// The backstop vault's capital, whole quote units (0: no vault).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backstop_capital: Option<u64>,
+    /// Half-life of consumed external liquidity, ms (slow refill: large).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resilience_half_life_ms: Option<i64>,
+    /// The own-book market maker quotes (default true).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub market_maker: Option<bool>,
+    /// Oracle outlier band around the venues' median, bps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oracle_outlier_bps: Option<i64>,
+    /// Fewest fresh, in-band venues for a mark that may liquidate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oracle_quorum: Option<u8>,
+    /// A venue quiet for longer than this is stale, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oracle_staleness_ms: Option<u64>,
+}
+
+impl WorldSettings {
+    /// Range checks; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if let Some([from, until]) = self.liquidator_stall_ms {
+            if from < 0 || until <= from || until > 86_400_000 {
+                return Err(format!("world.liquidator_stall_ms = [{from}, {until}]: need 0 <= from < until <= 86400000"));
+            }
+        }
+        if let Some(c) = self.backstop_capital.filter(|c| *c > 1_000_000_000_000) {
+            return Err(format!("world.backstop_capital = {c}: at most 1000000000000"));
+        }
+        if let Some(f) = self.insurance_fund.filter(|f| *f > 1_000_000_000_000) {
+            return Err(format!("world.insurance_fund = {f}: at most 1000000000000"));
+        }
+        if let Some(h) = self.resilience_half_life_ms.filter(|h| !(1..=86_400_000).contains(h)) {
+            return Err(format!("world.resilience_half_life_ms = {h}: need 1 ..= 86400000"));
+        }
+        if let Some(b) = self.oracle_outlier_bps.filter(|b| !(1..=10_000).contains(b)) {
+            return Err(format!("world.oracle_outlier_bps = {b}: need 1 ..= 10000"));
+        }
+        if let Some(q) = self.oracle_quorum.filter(|q| !(1..=16).contains(q)) {
+            return Err(format!("world.oracle_quorum = {q}: need 1 ..= 16"));
+        }
+        if let Some(s) = self.oracle_staleness_ms.filter(|s| !(1..=3_600_000).contains(s)) {
+            return Err(format!("world.oracle_staleness_ms = {s}: need 1 ..= 3600000"));
+        }
+        Ok(())
+    }
+
+    /// Applies the world's fields to `config`.
+    pub fn apply(&self, config: &mut crate::WorldConfig) {
+        if let Some([from, until]) = self.liquidator_stall_ms {
+            config.liquidator_stall_ns = Some((from * 1_000_000, until * 1_000_000));
+        }
+        if let Some(c) = self.backstop_capital {
+            config.backstop_capital = i128::from(c) * gavel_engine::risk::instrument::QUOTE_SCALE;
+        }
+        if let Some(h) = self.resilience_half_life_ms {
+            config.resilience_half_life_ns = h * 1_000_000;
+        }
+        if self.market_maker == Some(false) {
+            config.market_maker = None;
+        }
+    }
+
+    /// Applies the oracle's fields to the engine's `config`.
+    pub fn apply_engine(&self, config: &mut gavel_engine::engine::EngineConfig) {
+        if let Some(b) = self.oracle_outlier_bps {
+            config.oracle_outlier_bps = b;
+        }
+        if let Some(q) = self.oracle_quorum {
+            config.oracle_quorum = q;
+        }
+        if let Some(s) = self.oracle_staleness_ms {
+            config.oracle_staleness_ns = s * 1_000_000;
+        }
+    }
 }
 
 /// A scenario with its paths resolved against its folder.
@@ -63,6 +156,8 @@ pub struct Scenario {
     pub venue_info: Option<PathBuf>,
     /// Client order flow file.
     pub orders: Option<PathBuf>,
+    /// World and oracle settings (all default when the manifest has no `[world]`).
+    pub world: WorldSettings,
 }
 
 impl Scenario {
@@ -95,6 +190,13 @@ impl Scenario {
             snapshots: manifest.snapshots.iter().map(|c| resolve(c, "snapshots")).collect::<anyhow::Result<_>>()?,
             venue_info: manifest.venue_info.as_deref().map(|v| resolve(v, "venue_info")).transpose()?,
             orders: manifest.orders.as_deref().map(|v| resolve(v, "orders")).transpose()?,
+            world: match manifest.world {
+                Some(w) => {
+                    w.validate().map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
+                    w
+                }
+                None => WorldSettings::default(),
+            },
         })
     }
 }
@@ -114,6 +216,7 @@ mod tests {
             snapshots: Vec::new(),
             venue_info: None,
             orders: None,
+            world: None,
         };
         let text = toml::to_string(&manifest).unwrap();
         assert_eq!(
@@ -138,6 +241,7 @@ mod tests {
             snapshots: Vec::new(),
             venue_info: None,
             orders: None,
+            world: None,
         };
         std::fs::write(dir.join("scenario.toml"), toml::to_string(&manifest).unwrap()).unwrap();
         for f in ["instruments.toml", "accounts.csv", "positions.csv"] {
@@ -155,5 +259,32 @@ mod tests {
         let err = Scenario::load(&dir).unwrap_err().to_string();
         assert!(err.contains(&format!("scenario.toml: line {}:", lines + 1)) && err.contains("colour"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn world_settings_round_trip_apply_and_name_a_bad_field() {
+        let text = "name = \"t\"\ninstruments = \"i\"\naccounts = \"a\"\npositions = \"p\"\ncaptures = []\n\n\
+                    [world]\nliquidator_stall_ms = [1000, 5000]\nbackstop_capital = 250000\nmarket_maker = false\noracle_quorum = 1\n";
+        let manifest: ScenarioManifest = toml::from_str(text).unwrap();
+        let world = manifest.world.clone().unwrap();
+        assert_eq!(toml::from_str::<ScenarioManifest>(&toml::to_string(&manifest).unwrap()).unwrap(), manifest);
+        world.validate().unwrap();
+        let mut config = crate::WorldConfig::default();
+        world.apply(&mut config);
+        assert_eq!(config.liquidator_stall_ns, Some((1_000_000_000, 5_000_000_000)));
+        assert_eq!(config.backstop_capital, 250_000 * gavel_engine::risk::instrument::QUOTE_SCALE);
+        assert!(config.market_maker.is_none());
+        let mut engine = gavel_engine::engine::EngineConfig::for_venues(vec![gavel_feeds::wire::Venue::Bybit, gavel_feeds::wire::Venue::BinanceUsdm]);
+        world.apply_engine(&mut engine);
+        assert_eq!((engine.oracle_quorum, engine.oracle_outlier_bps), (1, 300));
+        for (bad, field) in [
+            (WorldSettings { liquidator_stall_ms: Some([5000, 1000]), ..Default::default() }, "liquidator_stall_ms"),
+            (WorldSettings { oracle_quorum: Some(0), ..Default::default() }, "oracle_quorum"),
+            (WorldSettings { insurance_fund: Some(2_000_000_000_000), ..Default::default() }, "insurance_fund"),
+            (WorldSettings { oracle_outlier_bps: Some(0), ..Default::default() }, "oracle_outlier_bps"),
+            (WorldSettings { resilience_half_life_ms: Some(-1), ..Default::default() }, "resilience_half_life_ms"),
+        ] {
+            assert!(bad.validate().unwrap_err().contains(field), "{field}");
+        }
     }
 }

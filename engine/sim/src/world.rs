@@ -48,6 +48,9 @@ pub struct WorldConfig {
     pub market_maker: Option<MarketMakerConfig>,
     /// The backstop vault's capital, quote units (0: no vault).
     pub backstop_capital: i128,
+    /// Liquidators place no bids in `[from, until)`, ns after the first captured event
+    /// (network congestion: the auctions run on with nobody bidding).
+    pub liquidator_stall_ns: Option<(i64, i64)>,
 }
 
 impl Default for WorldConfig {
@@ -61,6 +64,7 @@ impl Default for WorldConfig {
             liquidators: default_liquidators(),
             market_maker: Some(MarketMakerConfig::default()),
             backstop_capital: 100_000_000 * gavel_engine::risk::instrument::QUOTE_SCALE,
+            liquidator_stall_ns: None,
         }
     }
 }
@@ -102,6 +106,8 @@ pub struct World {
     pub inputs_delivered: u64,
     engine_hook: Option<fn(bool)>,
     pending_orders: Vec<crate::orders::ScheduledOrder>,
+    /// The liquidators' stall window in event time, once the first event fixed it.
+    stall: Option<(i64, i64)>,
 }
 
 impl World {
@@ -158,6 +164,7 @@ impl World {
             inputs_delivered: 0,
             engine_hook: None,
             pending_orders: Vec::new(),
+            stall: None,
             config,
         })
     }
@@ -184,6 +191,7 @@ impl World {
         if !self.started {
             self.started = true;
             self.now = t;
+            self.stall = self.config.liquidator_stall_ns.map(|(from, until)| (t.saturating_add(from), t.saturating_add(until)));
             self.schedule(t.saturating_add(self.config.timer_interval_ns), Action::Tick);
             if self.market_maker.is_some() {
                 // After the first second of captured depth.
@@ -405,6 +413,9 @@ impl World {
     fn consider_bids(&mut self, o: &Event) {
         let notice: AuctionNotice = o.payload();
         if notice.remaining <= 0 || notice.price <= 0 {
+            return;
+        }
+        if self.stall.is_some_and(|(from, until)| (from..until).contains(&o.receive_ns)) {
             return;
         }
         let auction = o.sequence as u32;

@@ -220,6 +220,11 @@ impl EnginePolicy {
                 policy.stages = vec![Stage::Auction];
                 policy.max_attempts = 1;
                 policy.backstop = true;
+                if !p.depth_floor {
+                    // No floor from depth and no hard discount limit (the largest the policy allows).
+                    policy.auction.floor_margin_bps = 9_999;
+                    policy.auction.max_discount_bps = 9_999;
+                }
             }
         }
         policy.rules = Some(rules);

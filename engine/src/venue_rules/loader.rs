@@ -231,6 +231,7 @@ impl Cx<'_> {
             chip: self.opt(&r.chip, "chip", d.chip, ray)?,
             tip: self.opt(&r.tip, "tip", d.tip, |s| units(s, quote_unit()).and_then(|v| i64::try_from(v).map_err(|_| "too large".into())))?,
             curve: self.opt(&r.curve, "curve", d.curve, |c| Ok(*c))?,
+            depth_floor: self.opt(&r.floor, "floor", d.depth_floor, |f| Ok(*f))?,
         };
         let spans = [
             ("buf", start(&r.buf)),
@@ -339,4 +340,5 @@ struct RawMaker {
     chip: Option<Spanned<String>>,
     tip: Option<Spanned<String>>,
     curve: Option<Spanned<Curve>>,
+    floor: Option<Spanned<bool>>,
 }

@@ -28,6 +28,9 @@ pub struct MakerParams {
     pub tip: i64,
     /// Price-decrease curve (`calc`).
     pub curve: Curve,
+    /// gavel's depth floor under the auction price (default true); Maker's Clipper
+    /// has none: `false` lets the price fall as far as the curve takes it.
+    pub depth_floor: bool,
 }
 
 impl Default for MakerParams {
@@ -40,6 +43,7 @@ impl Default for MakerParams {
             chip: p.chip,
             tip: p.tip,
             curve: p.curve,
+            depth_floor: true,
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use gavel_sim::generate::crash::{self, CrashScenarioSpec};
+use gavel_sim::generate::incident::{self, IncidentSpec, INCIDENTS};
 use gavel_sim::scenario::ScenarioManifest;
 
 /// What to generate.
@@ -12,6 +13,28 @@ pub enum GenCommand {
     Crash(CrashArgs),
     /// An account book around the prices of real recordings: instruments, accounts, positions.
     Accounts(super::gen_accounts::AccountsArgs),
+    /// A scenario folder that reproduces a known liquidation failure (`--list` names them; docs/INCIDENTS.md).
+    Incident(IncidentArgs),
+}
+
+/// Arguments of `gavel gen incident`.
+#[derive(clap::Args, Debug)]
+pub struct IncidentArgs {
+    /// Incident name (see `--list`).
+    #[arg(required_unless_present = "list")]
+    pub name: Option<String>,
+    /// List the incidents with a one-line description each, and write nothing.
+    #[arg(long, conflicts_with_all = ["name", "out"])]
+    pub list: bool,
+    /// Folder to write the scenario into (created if missing).
+    #[arg(long, required_unless_present = "list")]
+    pub out: Option<PathBuf>,
+    /// Generator seed; the same seed gives byte-identical files.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Number of leveraged accounts (1 ..= 1,000,000).
+    #[arg(long, default_value_t = 2000, value_parser = crate::limits::accounts())]
+    pub accounts: usize,
 }
 
 /// Arguments of `gavel gen crash`.
@@ -52,6 +75,25 @@ pub fn run(command: GenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         GenCommand::Accounts(args) => super::gen_accounts::run(&args),
+        GenCommand::Incident(args) => {
+            if args.list {
+                let width = INCIDENTS.iter().map(|i| i.name.len()).max().unwrap_or(0);
+                for i in INCIDENTS {
+                    println!("{:<width$}  {}", i.name, i.summary);
+                }
+                return Ok(());
+            }
+            let (Some(name), Some(out)) = (args.name, args.out) else { anyhow::bail!("NAME and --out are required without --list") };
+            let manifest = incident::write_incident(&IncidentSpec { name, out: out.clone(), seed: args.seed, accounts: args.accounts })?;
+            println!(
+                "wrote scenario '{}' to {}: {} accounts, captures {}",
+                manifest.name,
+                out.display(),
+                args.accounts,
+                manifest.captures.join(", ")
+            );
+            Ok(())
+        }
     }
 }
 

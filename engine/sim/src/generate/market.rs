@@ -1,5 +1,5 @@
 //! Synthetic crash markets: a price path that falls hard while liquidity dries
-//! up, written as real venue messages (Binance USD-M and Bybit v5 JSON) into
+//! up, written as real venue messages (Binance USD-M, Bybit v5, Binance spot JSON) into
 //! gavel capture files, so a generated scenario runs through exactly the same
 //! parsers, book sync and engine as a real recording.
 //!
@@ -72,6 +72,8 @@ pub enum Dialect {
     BinanceUsdm,
     /// Bybit v5 public linear stream.
     BybitV5,
+    /// Binance spot combined stream + REST depth snapshot (no mark price stream).
+    BinanceSpot,
 }
 
 impl Dialect {
@@ -80,6 +82,7 @@ impl Dialect {
         match self {
             Dialect::BinanceUsdm => Venue::BinanceUsdm,
             Dialect::BybitV5 => Venue::Bybit,
+            Dialect::BinanceSpot => Venue::BinanceSpot,
         }
     }
 
@@ -88,6 +91,7 @@ impl Dialect {
         match self {
             Dialect::BinanceUsdm => "binance-usdm.cap",
             Dialect::BybitV5 => "bybit.cap",
+            Dialect::BinanceSpot => "binance-spot.cap",
         }
     }
 }
@@ -147,13 +151,20 @@ pub fn write_crash_captures(spec: &CrashSpec, dir: &Path, dialects: &[Dialect]) 
     let mut written = Vec::new();
     for (venue_index, &dialect) in dialects.iter().enumerate() {
         let file = dir.join(dialect.file_name());
-        let mut writer = CaptureWriter::create_atomic(&file)?;
-        let mut venue = SyntheticVenue::new(spec, dialect, venue_index as u64)?;
-        venue.write_all(&path, &mut writer)?;
-        writer.commit()?;
+        write_venue_capture(spec, dialect, venue_index as u64, &path, &file)?;
         written.push(file);
     }
     Ok(written)
+}
+
+/// Writes one synthetic venue's capture of `path` to `file`: the venue speaks
+/// `dialect`; `venue_index` sets its basis, calm depth and random stream (as
+/// in [`write_crash_captures`]). `spec` gives the seed, symbol, grids and levels.
+pub fn write_venue_capture(spec: &CrashSpec, dialect: Dialect, venue_index: u64, path: &[PathPoint], file: &Path) -> io::Result<()> {
+    let mut writer = CaptureWriter::create_atomic(file)?;
+    let mut venue = SyntheticVenue::new(spec, dialect, venue_index)?;
+    venue.write_all(path, &mut writer)?;
+    writer.commit()
 }
 
 struct SyntheticVenue<'a> {
@@ -283,6 +294,14 @@ impl<'a> SyntheticVenue<'a> {
                 self.json.push('}');
                 ("rest/depth".to_string(), Venue::BinanceUsdm)
             }
+            Dialect::BinanceSpot => {
+                let _ = write!(self.json, "{{\"lastUpdateId\":{},\"bids\":", self.update_id);
+                self.push_levels(&bids);
+                self.json.push_str(",\"asks\":");
+                self.push_levels(&asks);
+                self.json.push('}');
+                ("rest/depth".to_string(), Venue::BinanceSpot)
+            }
             Dialect::BybitV5 => {
                 let topic = format!("orderbook.50.{}", self.spec.symbol);
                 let _ = write!(
@@ -310,7 +329,8 @@ impl<'a> SyntheticVenue<'a> {
         let ms = t / 1_000_000;
         // The first Binance diff after the snapshot starts at the snapshot's own id,
         // as on the venue, where the snapshot lands inside an update's range.
-        let bracket = self.first_diff && self.dialect == Dialect::BinanceUsdm;
+        // (Spot's rule, `U <= lastUpdateId + 1 <= u`, holds for the same ids.)
+        let bracket = self.first_diff && matches!(self.dialect, Dialect::BinanceUsdm | Dialect::BinanceSpot);
         self.first_diff = false;
         let previous = if bracket { self.update_id - 1 } else { self.update_id };
         let changes = (bid_changes.len() + ask_changes.len()).max(2) as u64;
@@ -324,6 +344,20 @@ impl<'a> SyntheticVenue<'a> {
                 let _ = write!(
                     self.json,
                     "{{\"stream\":\"{stream}\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{ms},\"T\":{ms},\"s\":\"{symbol}\",\"U\":{first},\"u\":{},\"pu\":{previous},\"b\":",
+                    self.update_id
+                );
+                self.push_levels(bid_changes);
+                self.json.push_str(",\"a\":");
+                self.push_levels(ask_changes);
+                self.json.push_str("}}");
+                stream
+            }
+            Dialect::BinanceSpot => {
+                // Spot diffs chain by `U == previous u + 1` and carry no `T` or `pu`.
+                let stream = format!("{}@depth@100ms", symbol.to_lowercase());
+                let _ = write!(
+                    self.json,
+                    "{{\"stream\":\"{stream}\",\"data\":{{\"e\":\"depthUpdate\",\"E\":{ms},\"s\":\"{symbol}\",\"U\":{first},\"u\":{},\"b\":",
                     self.update_id
                 );
                 self.push_levels(bid_changes);
@@ -364,7 +398,7 @@ impl<'a> SyntheticVenue<'a> {
         self.json.clear();
         let symbol = self.spec.symbol.clone();
         let channel = match self.dialect {
-            Dialect::BinanceUsdm => {
+            Dialect::BinanceUsdm | Dialect::BinanceSpot => {
                 let stream = format!("{}@trade", symbol.to_lowercase());
                 let _ = write!(
                     self.json,
@@ -396,12 +430,15 @@ impl<'a> SyntheticVenue<'a> {
     }
 
     fn write_mark<W: io::Write>(&mut self, t: i64, point: &PathPoint, out: &mut CaptureWriter<W>) -> io::Result<()> {
+        if self.dialect == Dialect::BinanceSpot {
+            return Ok(()); // spot has no mark price
+        }
         let ms = t / 1_000_000;
         let mark = point.mid_ticks + self.basis_ticks;
         self.json.clear();
         let symbol = self.spec.symbol.clone();
         let channel = match self.dialect {
-            Dialect::BinanceUsdm => {
+            Dialect::BinanceUsdm | Dialect::BinanceSpot => {
                 let stream = format!("{}@markPrice@1s", symbol.to_lowercase());
                 let _ = write!(
                     self.json,

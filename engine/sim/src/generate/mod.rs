@@ -8,6 +8,8 @@
 //! - [`stream`]: random-walk wire event streams (demos, ring and loop tests).
 //! - [`accounts`]: the synthetic leveraged account book of a generated crash.
 //! - [`crash`]: a whole crash scenario folder (captures, instruments, accounts, manifest).
+//! - [`shape`]: a price and depth path through knots, per venue (lags, dislocations, thin books).
+//! - [`incident`]: named scenario folders that reproduce the mechanics of known failures.
 //! - [`diffs`]: a Binance USD-M depth-diff path with the venue's book at every update id
 //!   (the reconnect tests' venue).
 //! - [`recorded`] (with [`ranges`]): an account book around the prices of real recordings,
@@ -18,7 +20,9 @@
 pub mod accounts;
 pub mod crash;
 pub mod diffs;
+pub mod incident;
 pub mod market;
 pub mod ranges;
 pub mod recorded;
+pub mod shape;
 pub mod stream;

@@ -159,6 +159,7 @@ pub fn write_accounts_scenario(args: &AccountsSpec) -> anyhow::Result<(Vec<Price
         snapshots,
         venue_info: args.venue_info.as_deref().map(absolute).transpose()?,
         orders: None,
+        world: None,
     };
     gavel_feeds::atomic_file::write_atomic(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     let mut checks = verify_book(
