@@ -188,3 +188,17 @@ fn venue_rule_sets_compare_side_by_side() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_policy_named_twice_gets_its_own_journal_and_the_same_result() {
+    let dir = temp_dir("twice");
+    let scenario = dir.join("scenario");
+    run_ok(gavel().args(["gen", "crash", "--seed", "2", "--accounts", "100", "--duration", "30", "--out"]).arg(&scenario));
+    let out = dir.join("out");
+    run_ok(gavel().arg("compare").arg("--scenario").arg(&scenario).args(["--policy", "naive", "--policy", "naive", "--journal-dir"]).arg(out.join("j")));
+    // Fails if the second run overwrote the first's journal (one file) or the runs differ.
+    let a = std::fs::read(out.join("j/naive.journal")).unwrap();
+    let b = std::fs::read(out.join("j/naive-2.journal")).unwrap();
+    assert!(!a.is_empty() && a == b);
+    let _ = std::fs::remove_dir_all(&dir);
+}

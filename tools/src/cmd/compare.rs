@@ -61,13 +61,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Runs every policy in `names` over the same inputs, in order; journals go to
-/// `<journal_dir>/<policy>.journal` when a folder is given.
+/// `<journal_dir>/<policy>.journal` when a folder is given (a name already used in
+/// this run, e.g. a rules file named like a built-in, gets `-2`, `-3`, … appended).
 pub fn compare(inputs: &ReplayInputs, names: &[String], journal_dir: Option<&Path>) -> anyhow::Result<Vec<PolicyRun>> {
     let clock = Clock::calibrate(std::time::Duration::from_millis(20));
     let mut runs = Vec::with_capacity(names.len());
     let mut warned = false;
+    let mut used: Vec<String> = Vec::with_capacity(names.len());
     for spec in names {
-        let policy = resolve_policy(spec)?;
+        let mut policy = resolve_policy(spec)?;
+        let base = policy.name.clone();
+        let mut k = 1;
+        while used.contains(&policy.name) {
+            k += 1;
+            policy.name = format!("{base}-{k}");
+        }
+        used.push(policy.name.clone());
         let journal = journal_dir.map(|d| d.join(format!("{}.journal", policy.name)));
         let run = run_policy(inputs, &policy, clock, journal.as_deref()).with_context(|| format!("policy {}", policy.name))?;
         if let (PinOutcome::Unpinned { requested, reason }, false) = (&run.pin, warned) {
