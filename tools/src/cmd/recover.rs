@@ -30,7 +30,7 @@ pub struct Args {
 pub fn rebuild(data_dir: &Path, ids: Option<&mut Vec<u64>>) -> anyhow::Result<(Engine, Replay)> {
     let origin = recovery::read_origin(data_dir)?.ok_or_else(|| anyhow::anyhow!("{}: no journal origin (journal/origin.json): not a gavel serve data dir, or serve never started there", data_dir.display()))?;
     let (mut engine, now) = match &origin {
-        Origin::Demo { policy, .. } => crate::cmd::serve::demo_engine(policy)?,
+        Origin::Demo { policy, mirror, .. } => crate::cmd::serve::demo_engine(policy, mirror.as_deref())?,
         Origin::Config { config, policy, .. } => crate::cmd::serve::config_engine(config.clone(), policy.clone())?,
     };
     anyhow::ensure!(now == origin, "{}: the inputs that built this journal's engine changed: recorded {origin:?}, now {now:?}; refusing to recover onto another venue", data_dir.display());

@@ -167,9 +167,12 @@ fn durability(source: &str, args: &Args, file: &Durability) -> anyhow::Result<Du
 }
 
 /// The demo's engine alone (recovery): no capture, no key file.
-pub fn demo_engine(policy: &str) -> anyhow::Result<(gavel_engine::engine::Engine, Origin)> {
-    let origin = Origin::Demo { policy: policy.to_string(), policy_hash: recovery::policy_hash(policy)? };
-    let venue = demo::venue(crate::policy_file::resolve_policy(policy)?)?;
+pub fn demo_engine(policy: &str, mirror: Option<&str>) -> anyhow::Result<(gavel_engine::engine::Engine, Origin)> {
+    let origin = Origin::Demo { policy: policy.to_string(), policy_hash: recovery::policy_hash(policy)?, mirror: mirror.map(str::to_string) };
+    let mut venue = demo::venue(crate::policy_file::resolve_policy(policy)?)?;
+    if let Some(name) = mirror {
+        venue.config.venues = vec![mirror_venue(name)?];
+    }
     Ok((serve::engine_from(venue.book, venue.fund, venue.config, venue.policy)?, origin))
 }
 
@@ -183,7 +186,6 @@ fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
     let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
     std::fs::create_dir_all(&data_dir)?;
     let policy_name = args.policy.clone().unwrap_or_else(|| "auction".to_string());
-    let origin = Origin::Demo { policy: policy_name.clone(), policy_hash: recovery::policy_hash(&policy_name)? };
     let policy = crate::policy_file::resolve_policy(&policy_name)?;
     let venue = demo::build(&data_dir, policy, 5_000)?;
     let mut mark = match &args.mark_from {
@@ -194,7 +196,11 @@ fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
         r.speed_per_mille = feed::parse_speed(s).map_err(anyhow::Error::msg)?;
     }
     let mut venue = venue;
-    venue.config.venues = vec![mark.venue().map_err(anyhow::Error::msg)?];
+    let mirrored = mark.venue().map_err(anyhow::Error::msg)?;
+    venue.config.venues = vec![mirrored];
+    // The mirrored venue decides what the engine does with feed events: recovery must rebuild it.
+    let mirror = (mirrored != gavel_feeds::wire::Venue::BinanceUsdm).then(|| mirrored.name().to_string());
+    let origin = Origin::Demo { policy: policy_name.clone(), policy_hash: recovery::policy_hash(&policy_name)?, mirror };
     let keys_path = data_dir.join("keys.toml");
     write_keys(&keys_path, &venue.keys)?;
     println!("gavel serve --demo: API keys written to {} (id, role, account):", keys_path.display());
@@ -216,6 +222,14 @@ fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
         origin,
         durability: durability("--demo", args, &Durability::default())?,
     })
+}
+
+/// The venue of a wire venue name (as `Venue::name` spells it).
+fn mirror_venue(name: &str) -> anyhow::Result<gavel_feeds::wire::Venue> {
+    (0..=u8::MAX)
+        .filter_map(gavel_feeds::wire::Venue::from_u8)
+        .find(|v| v.name() == name)
+        .ok_or_else(|| anyhow::anyhow!("journal/origin.json: field `mirror`: unknown venue {name:?}"))
 }
 
 /// `--mark-from` with the live URL overrides applied.
@@ -345,4 +359,22 @@ fn config_setup(args: &Args) -> anyhow::Result<ServeSetup> {
         origin,
         durability: durability(&source, args, &cfg.durability)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_venue_name_maps_back_and_recovery_rebuilds_the_mirrored_venue() {
+        for v in (0..=u8::MAX).filter_map(gavel_feeds::wire::Venue::from_u8) {
+            assert_eq!(mirror_venue(v.name()).unwrap(), v);
+        }
+        assert!(mirror_venue("kraken").unwrap_err().to_string().contains("kraken"));
+        let (engine, origin) = demo_engine("auction", Some(gavel_feeds::wire::Venue::Bybit.name())).unwrap();
+        assert_eq!(engine.config().venues, vec![gavel_feeds::wire::Venue::Bybit]);
+        assert!(matches!(origin, Origin::Demo { mirror: Some(ref m), .. } if m == gavel_feeds::wire::Venue::Bybit.name()));
+        let (engine, _) = demo_engine("auction", None).unwrap();
+        assert_eq!(engine.config().venues, vec![gavel_feeds::wire::Venue::BinanceUsdm]);
+    }
 }

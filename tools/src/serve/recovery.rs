@@ -25,6 +25,9 @@ pub enum Origin {
         policy: String,
         /// FNV-1a 64 of the policy file, when `policy` names a file.
         policy_hash: Option<String>,
+        /// The venue whose book the engine mirrors (the mark source's; absent: Binance USD-M).
+        #[serde(default)]
+        mirror: Option<String>,
     },
     /// `gavel serve --config FILE`.
     Config {
@@ -167,10 +170,10 @@ mod tests {
     fn the_origin_is_recorded_once_and_a_different_one_refused() {
         let dir = std::env::temp_dir().join(format!("gavel-origin-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let demo = Origin::Demo { policy: "auction".into(), policy_hash: None };
+        let demo = Origin::Demo { policy: "auction".into(), policy_hash: None, mirror: None };
         assert!(!check_or_write_origin(&dir, &demo).unwrap(), "first start records it");
         assert!(check_or_write_origin(&dir, &demo).unwrap(), "same origin: recover");
-        let other = Origin::Demo { policy: "naive".into(), policy_hash: None };
+        let other = Origin::Demo { policy: "naive".into(), policy_hash: None, mirror: None };
         assert!(check_or_write_origin(&dir, &other).unwrap_err().to_string().contains("cannot be rebuilt"));
         let config = Origin::Config { config: "/x/venue.toml".into(), policy: None, files: vec![("/x/venue.toml".into(), "00".into())] };
         assert!(check_or_write_origin(&dir, &config).is_err());
