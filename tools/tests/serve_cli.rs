@@ -411,3 +411,30 @@ fn a_live_venue_feed_over_websocket_gives_the_mark() {
     assert!(status.success(), "{out}");
     assert!(out.contains("mark: live binance-usdm BTCUSDT"), "{out}");
 }
+
+#[test]
+fn a_silent_session_is_logged_out_after_the_idle_timeout_and_heartbeats_keep_one_open() {
+    let dir = temp_dir("idle");
+    let config = write_config(&dir, "idle_timeout_ms = 300\n");
+    let server = Server::start(&dir, &["--config", config.to_str().unwrap()]);
+    let mut silent = Client::connect_logon(server.addr, 1, &secret(1)).unwrap();
+    let mut alive = Client::connect_logon(server.addr, 2, &secret(2)).unwrap();
+    let start = std::time::Instant::now();
+    let mut alive_heard = 0;
+    // The live session heartbeats every 100 ms for 1.2 s, four times the timeout.
+    while start.elapsed() < Duration::from_millis(1_200) {
+        alive.send(&Message::Heartbeat(gavel_gateway::protocol::Heartbeat { time_ns: 0 })).unwrap();
+        if let Some(Message::Heartbeat(_)) = alive.recv(Duration::from_millis(100)).unwrap() {
+            alive_heard += 1;
+        }
+    }
+    assert!(alive_heard >= 5, "heartbeats are answered ({alive_heard})");
+    alive.send(&order(1, side::BUY, order_type::LIMIT, 500_000, 1)).unwrap();
+    assert!(alive.recv_until(T, |m| matches!(m, Message::ExecutionReport(r) if r.client_order_id == 1)).unwrap().is_some(), "the heartbeating session is open");
+    let logout = silent.recv_until(T, |m| matches!(m, Message::Logout(_))).unwrap();
+    assert!(matches!(logout, Some(Message::Logout(l)) if l.reason == reason::IDLE_TIMEOUT), "{logout:?}");
+    assert!(silent.recv(T).is_err(), "and closed");
+    let (status, out) = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{out}");
+    assert!(out.contains("1 idle"), "{out}");
+}

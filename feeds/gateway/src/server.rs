@@ -61,6 +61,9 @@ pub struct GatewayConfig {
     pub timer_interval_ns: i64,
     /// Poll without sleeping (lowest latency; burns the gateway's core).
     pub busy_poll: bool,
+    /// Close a session from which nothing (not even a heartbeat) arrived for this long, ns
+    /// (`None`: never). Counted from logon or the last frame.
+    pub idle_timeout_ns: Option<i64>,
     /// Kernel send buffer of each session socket, bytes (`None`: the system's autotuning).
     /// Small values make the output bound bite sooner on a reader that stops reading.
     pub socket_send_buffer: Option<usize>,
@@ -84,6 +87,7 @@ impl GatewayConfig {
             timer_interval_ns: 10_000_000,
             busy_poll: false,
             socket_send_buffer: None,
+            idle_timeout_ns: None,
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct GatewayCounters {
     pub slow_disconnects: u64,
     /// Sessions closed for protocol errors.
     pub error_disconnects: u64,
+    /// Sessions closed after the idle timeout.
+    pub idle_disconnects: u64,
     /// Orders, cancels and takes sent to the engine.
     pub orders_in: u64,
     /// Execution reports and take reports sent to sessions.
@@ -354,7 +360,10 @@ impl Gateway {
                 }
                 match s.reader.next_frame() {
                     ReadOutcome::NeedMore => break,
-                    ReadOutcome::Message(header, message) => self.on_message(index, header, message),
+                    ReadOutcome::Message(header, message) => {
+                        s.last_input_ns = self.clock.now_ns();
+                        self.on_message(index, header, message)
+                    }
                     ReadOutcome::Refused(crate::protocol::FrameError::Refused { header, reason }) => self.protocol_error(index, &header, reason),
                     ReadOutcome::Refused(crate::protocol::FrameError::BadLength(_)) | ReadOutcome::Fatal(_) => {
                         self.counters.protocol_errors += 1;
@@ -441,6 +450,21 @@ impl Gateway {
             if self.to_engine.try_push(timer) {
                 self.last_timer_ns = now;
             }
+            self.close_idle_sessions(now);
+        }
+    }
+
+    /// Logs out the sessions that sent nothing within the idle timeout (checked on each timer tick).
+    fn close_idle_sessions(&mut self, now: i64) {
+        let Some(limit) = self.config.idle_timeout_ns else { return };
+        for s in self.sessions.iter_mut().flatten() {
+            if s.last_input_ns == i64::MIN {
+                s.last_input_ns = now;
+            }
+            if s.closing.is_none() && now.saturating_sub(s.last_input_ns) > limit {
+                s.send(&Message::Logout(Logout { reason: reason::IDLE_TIMEOUT }));
+                s.closing = Some(CloseReason::IdleTimeout);
+            }
         }
     }
 
@@ -471,6 +495,7 @@ impl Gateway {
         match reason {
             CloseReason::SlowReader => self.counters.slow_disconnects += 1,
             CloseReason::ProtocolErrors => self.counters.error_disconnects += 1,
+            CloseReason::IdleTimeout => self.counters.idle_disconnects += 1,
             _ => {}
         }
         if let Some(id) = s.identity {

@@ -35,6 +35,8 @@ pub enum CloseReason {
     Logout,
     /// The server is shutting down.
     Shutdown,
+    /// Nothing arrived within the idle timeout.
+    IdleTimeout,
 }
 
 /// A connected client.
@@ -54,6 +56,8 @@ pub struct Session {
     pub(crate) open_orders: HashMap<u64, crate::requests::OpenOrder>,
     pub(crate) closing: Option<CloseReason>,
     pub(crate) dirty: bool,
+    /// Event-clock time of the last frame read from the client.
+    pub(crate) last_input_ns: i64,
 }
 
 impl Session {
@@ -73,6 +77,7 @@ impl Session {
             open_orders: HashMap::with_capacity(max_open_orders.min(1 << 16)),
             closing: None,
             dirty: false,
+            last_input_ns: i64::MIN,
         }
     }
 

@@ -485,6 +485,7 @@ fn enums_and_sets_carry_the_rust_constants() {
         ("ShuttingDown", reason::SHUTTING_DOWN),
         ("TooManyErrors", reason::TOO_MANY_ERRORS),
         ("JournalFailed", reason::JOURNAL_FAILED),
+        ("IdleTimeout", reason::IDLE_TIMEOUT),
     ];
     let reasons: Vec<_> = reasons.iter().map(|&(n, v)| (n, u64::from(v))).collect();
     assert_eq!(enum_values("RejectReason"), pairs(&reasons));

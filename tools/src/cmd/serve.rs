@@ -124,6 +124,7 @@ struct Limits {
     output_limit_bytes: Option<usize>,
     max_sessions: Option<usize>,
     socket_send_buffer_bytes: Option<usize>,
+    idle_timeout_ms: Option<i64>,
 }
 
 /// The default listen address.
@@ -337,6 +338,10 @@ fn config_setup(args: &Args) -> anyhow::Result<ServeSetup> {
         max_protocol_errors: bounded(&source, "max_protocol_errors", l.max_protocol_errors, 1, 1_000_000, defaults.max_protocol_errors)?,
         output_limit: bounded(&source, "output_limit_bytes", l.output_limit_bytes, 4096, 1 << 30, defaults.output_limit)?,
         max_sessions: bounded(&source, "max_sessions", l.max_sessions, 1, 100_000, defaults.max_sessions)?,
+        idle_timeout_ns: match l.idle_timeout_ms {
+            Some(ms) => Some(bounded(&source, "idle_timeout_ms", Some(ms), 100, 3_600_000, ms)? * 1_000_000),
+            None => None,
+        },
         socket_send_buffer: match l.socket_send_buffer_bytes {
             Some(b) => Some(bounded(&source, "socket_send_buffer_bytes", Some(b), 1024, 1 << 28, b)?),
             None => None,

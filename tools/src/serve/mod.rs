@@ -232,8 +232,8 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     let c = gateway.counters();
     println!("gavel serve: stopped");
     println!(
-        "  sessions: {} connections, {} logons, {} failed logons, {} refused; disconnected: {} slow readers, {} for protocol errors",
-        c.connections, c.logons, c.logon_failures, c.refused_connections, c.slow_disconnects, c.error_disconnects
+        "  sessions: {} connections, {} logons, {} failed logons, {} refused; disconnected: {} slow readers, {} for protocol errors, {} idle",
+        c.connections, c.logons, c.logon_failures, c.refused_connections, c.slow_disconnects, c.error_disconnects, c.idle_disconnects
     );
     println!(
         "  requests: {} to the engine; refused: {} protocol errors, {} rate-limited, {} over the open-order cap, {} engine busy",

@@ -66,4 +66,6 @@ pub mod reason {
     pub const TOO_MANY_ERRORS: u16 = 16;
     /// The server's input journal failed (disk full, I/O error): no request is accepted.
     pub const JOURNAL_FAILED: u16 = 17;
+    /// Nothing arrived from the session within the idle timeout (heartbeats keep it open).
+    pub const IDLE_TIMEOUT: u16 = 18;
 }
