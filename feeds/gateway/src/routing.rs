@@ -45,22 +45,22 @@ impl Gateway {
             EventKind::LiquidationUpdate => {
                 let n: LiquidationNotice = e.payload();
                 let msg = Message::LiquidationNotice(LiquidationMsg { liquidation_id: e.sequence, instrument: e.instrument, stage: e.flags, side: side_code(e.side), price: n.price, qty: n.qty, time_ns: e.receive_ns });
-                self.to_account(n.account, &msg, e);
+                self.send_to_account(n.account, &msg, e);
             }
             EventKind::PositionUpdate => {
                 let p: PositionNotice = e.payload();
                 let msg = Message::PositionUpdate(PositionUpdate { instrument: e.instrument, position: p.position, time_ns: e.receive_ns });
-                self.to_account(p.account, &msg, e);
+                self.send_to_account(p.account, &msg, e);
             }
             EventKind::MarginCall => {
                 let c: gavel_feeds::wire::MarginCallNotice = e.payload();
                 let msg = Message::MarginCall(crate::protocol::MarginCall { instrument: e.instrument, liquidation_price: c.liquidation_price, distance_sigma_milli: c.distance_sigma_milli, time_ns: e.receive_ns });
-                self.to_account(c.account, &msg, e);
+                self.send_to_account(c.account, &msg, e);
             }
             EventKind::LedgerRecord => {
                 let l: LedgerEntry = e.payload();
                 let msg = Message::AccountUpdate(AccountUpdate { instrument: e.instrument, kind: e.flags, price: l.price, amount: l.amount, time_ns: e.receive_ns });
-                self.to_account(l.accounts & u64::from(u32::MAX), &msg, e);
+                self.send_to_account(l.accounts & u64::from(u32::MAX), &msg, e);
             }
             EventKind::BidReport => {
                 let b: BidReport = e.payload();
@@ -131,7 +131,7 @@ impl Gateway {
         }
     }
 
-    fn to_account(&mut self, account: u64, msg: &Message, e: &Event) {
+    fn send_to_account(&mut self, account: u64, msg: &Message, e: &Event) {
         let Some(targets) = self.by_account.get(&account) else { return };
         for i in targets.clone() {
             self.deliver(i, msg, e);
