@@ -24,6 +24,7 @@
 
 mod liquidation;
 pub mod margin_call;
+mod session_outputs;
 pub mod orders;
 pub mod metrics;
 pub mod output;

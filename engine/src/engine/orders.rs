@@ -9,7 +9,7 @@
 //! order) at the worse of its price and the mark. Book ids are
 //! `account << 32 | client order id`, so a client's ids are its own.
 
-use gavel_feeds::wire::{auction_update, order_flags, report, ClientCancel, ClientOrder, Event, EventKind, ExecReport, LiquidatorBid, OrderRef, PriceLevel, RoutedIntent, Side, TradePrint, Venue};
+use gavel_feeds::wire::{auction_update, order_flags, report, ClientCancel, ClientOrder, Event, EventKind, ExecReport, LiquidatorBid, OrderRef, RoutedIntent, Side, TradePrint, Venue};
 
 use super::liquidation::{Discard, Phase};
 use super::output::{build, Header};
@@ -100,32 +100,6 @@ impl Engine {
                 sequence: client_id,
             },
             ExecReport { account, price, qty },
-        ));
-    }
-
-    /// Session output: the own book's total at (`side`, `price`) of `instrument` now.
-    fn level_update(&self, out: &mut impl OutputSink, instrument: usize, side: Side, price: i64) {
-        if !self.config.session_outputs {
-            return;
-        }
-        let qty = self.books[instrument].level_qty(side, price);
-        out.emit(&build(
-            self.now,
-            Header { kind: EventKind::BookLevel, venue: Venue::Gavel, side, flags: 0, instrument: instrument as u32, sequence: 0 },
-            PriceLevel { price, qty, index: 0 },
-        ));
-    }
-
-    /// Session output: the reply to a liquidator's take (`kind` FILL or REJECT).
-    fn bid_report(&self, out: &mut impl OutputSink, event: &Event, kind: u8, price: i64, qty: i64) {
-        if !self.config.session_outputs {
-            return;
-        }
-        let bid: LiquidatorBid = event.payload();
-        out.emit(&build(
-            self.now,
-            Header { kind: EventKind::BidReport, venue: Venue::Gavel, side: Side::None, flags: kind, instrument: event.instrument, sequence: event.sequence },
-            gavel_feeds::wire::BidReport { liquidator_and_auction: bid.liquidator_and_auction, price, qty },
         ));
     }
 
