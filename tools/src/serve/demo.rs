@@ -139,3 +139,4 @@ pub fn venue(policy: EnginePolicy) -> anyhow::Result<DemoVenue> {
     })
 }
 
+
