@@ -76,6 +76,7 @@ impl DurabilityMode {
 
 /// Runs the writer until `stop` is set and the ring is drained (everything synced).
 pub fn run(mut writer: JournalWriter, mut ring: Consumer<Event>, gate: JournalGate, config: DurabilityConfig, stop: Arc<AtomicBool>, journal_dir: PathBuf) -> WriterReport {
+    super::tight_timer_slack();
     writer.fail_after(config.fail_after);
     let mut report = WriterReport { durable: writer.next_sequence() - 1, ..WriterReport::default() };
     let mut pending = 0u64;

@@ -99,6 +99,7 @@ pub struct DumpRequest {
 #[allow(clippy::too_many_arguments)]
 pub fn run(mut engine: Engine, mut inputs: Vec<Consumer<Event>>, mut output: EventProducer, mut journal: JournalOut, clock: Clock, core: Option<usize>, busy_poll: bool, stop: Arc<AtomicBool>, dump: DumpRequest) -> EngineReport {
     let pinned = core.is_some_and(|c| matches!(pin_current_thread(c), PinOutcome::Pinned(_)));
+    super::tight_timer_slack();
     let mut ring_in = StageHistogram::new("ring_in");
     let mut order_to_report = StageHistogram::new("order_to_report");
     let mut mark_to_auction = StageHistogram::new("mark_to_auction");
