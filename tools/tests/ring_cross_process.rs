@@ -91,6 +91,15 @@ impl RingPath {
         RingPath(path)
     }
 
+    /// A path the start-up scan for stale rings does not look at (no `gavel-` prefix): a
+    /// `gavel` process started by another test at the wrong instant would otherwise
+    /// remove a killed producer's file before this test looks for it.
+    fn unscanned(tag: &str) -> Self {
+        let path = gavel_feeds::ring::default_ring_dir().join(format!("xproc-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        RingPath(path)
+    }
+
     fn arg(&self) -> &str {
         self.0.to_str().expect("utf-8 path")
     }
@@ -283,7 +292,7 @@ fn wait_until_published(path: &std::path::Path, count: u64) {
 #[test]
 fn a_live_producer_owns_its_ring_and_a_killed_ones_file_is_reclaimed() {
     use std::os::unix::fs::PermissionsExt;
-    let path = RingPath::new("owner");
+    let path = RingPath::unscanned("owner");
     let produce = |count: &str| {
         ChildGuard::spawn(&["ring", "produce", "--path", path.arg(), "--count", count, "--capacity", "1024"])
     };
