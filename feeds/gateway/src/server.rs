@@ -187,7 +187,7 @@ impl Gateway {
         let hist = || Histogram::new_with_bounds(1, 60_000_000_000, 3).unwrap_or_else(|_| unreachable!("valid bounds"));
         Ok(Self {
             md: MarketData::new(config.instruments as usize, config.md_history),
-            ticks: *to_engine_clock(&to_engine),
+            ticks: *to_engine.clock(),
             config,
             poll,
             listener,
@@ -516,8 +516,4 @@ fn set_send_buffer(stream: &mio::net::TcpStream, bytes: usize) {
     unsafe {
         libc::setsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, libc::SO_SNDBUF, (&value as *const libc::c_int).cast(), core::mem::size_of::<libc::c_int>() as libc::socklen_t);
     }
-}
-
-fn to_engine_clock(p: &EventProducer) -> &Clock {
-    p.clock()
 }

@@ -165,10 +165,7 @@ pub fn run(source: &ReplaySource, instruments: Instruments, mut ring: EventProdu
         let hint = gavel_feeds::capture_feed::channel_symbol(r.channel);
         let now = clock.now_ns();
         venue.on_message(r.message, now, hint, || (name.clone(), Location::Offset(0)), &mut |e| batch.push(e));
-        let mut sent = 0;
-        while sent < batch.len() {
-            sent += ring.push_slice(&batch[sent..]).map_err(|e| e.to_string())?;
-        }
+        push_all(&mut ring, &batch).map_err(|e| e.to_string())?;
         report.records += 1;
         report.events += batch.len() as u64;
     }
@@ -191,16 +188,22 @@ pub fn run_live(source: &LiveSource, instruments: Instruments, mut ring: EventPr
         batch.clear();
         let now = clock.now_ns();
         feed.on_message(message, now, gavel_feeds::capture_feed::channel_symbol(channel), || (name.clone(), Location::Offset(0)), &mut |e| batch.push(e));
-        let mut sent = 0;
-        while sent < batch.len() {
-            sent += ring.push_slice(&batch[sent..]).map_err(std::io::Error::other)?;
-        }
+        push_all(&mut ring, &batch).map_err(std::io::Error::other)?;
         report.records += 1;
         report.events += batch.len() as u64;
         Ok(())
     };
     live.run(&mut sink, None, &mut |_| stop.load(Ordering::Relaxed)).map_err(|e| e.to_string())?;
     Ok(report)
+}
+
+/// Pushes one message's events, waiting for room as the ring's policy says (the engine sees them together).
+fn push_all(ring: &mut EventProducer, batch: &[Event]) -> Result<(), gavel_feeds::ring::RingError> {
+    let mut sent = 0;
+    while sent < batch.len() {
+        sent += ring.push_slice(&batch[sent..])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -40,16 +40,7 @@ pub fn write_crash_scenario(spec: &CrashScenarioSpec) -> anyhow::Result<Scenario
     write_crash_captures(&market, &spec.out, &dialects).context("writing the venue captures")?;
     gavel_feeds::atomic_file::write_atomic(spec.out.join("instruments.toml"), crash_instruments_toml(&market.symbol))
         .context("writing instruments.toml")?;
-    let book_spec = AccountBookSpec {
-        seed: spec.seed,
-        accounts: spec.accounts,
-        symbol: market.symbol.clone(),
-        reference_price_ticks: market.start_price_ticks,
-        tick_size: market.tick_size,
-        lot_size: market.lot_size,
-        long_per_mille: spec.long_per_mille,
-        isolated_per_mille: 200,
-    };
+    let book_spec = market_account_book(&market, spec.seed, spec.accounts, spec.long_per_mille);
     let book = generate_account_book(&book_spec)?;
     write_account_book(&book_spec, &book, &spec.out)?;
     let manifest = ScenarioManifest {
@@ -65,6 +56,21 @@ pub fn write_crash_scenario(spec: &CrashScenarioSpec) -> anyhow::Result<Scenario
     };
     gavel_feeds::atomic_file::write_atomic(spec.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     Ok(manifest)
+}
+
+/// The account book of a generated market (crash or incident): priced at its start,
+/// one in five accounts isolated.
+pub(crate) fn market_account_book(market: &CrashSpec, seed: u64, accounts: usize, long_per_mille: u64) -> AccountBookSpec {
+    AccountBookSpec {
+        seed,
+        accounts,
+        symbol: market.symbol.clone(),
+        reference_price_ticks: market.start_price_ticks,
+        tick_size: market.tick_size,
+        lot_size: market.lot_size,
+        long_per_mille,
+        isolated_per_mille: 200,
+    }
 }
 
 /// The instruments config of a generated crash (and incident): one linear perpetual with

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use gavel_feeds::decimal::Decimal;
 
-use super::accounts::{format_units, generate_account_book, write_book_files, AccountBookSpec, BookRow};
+use super::accounts::{format_units, generate_account_book, write_book_files, BookRow};
 use super::crash::crash_instruments_toml;
 use super::market::{CrashSpec, Dialect};
 use super::shape::{write_shape_captures, Knot, ShapeSpec, VenueShape};
@@ -193,16 +193,7 @@ pub fn write_incident(spec: &IncidentSpec) -> anyhow::Result<ScenarioManifest> {
     }
     let write = |file: &str, text: &str| gavel_feeds::atomic_file::write_atomic(spec.out.join(file), text).with_context(|| format!("writing {file}"));
     write("instruments.toml", &instruments)?;
-    let book_spec = AccountBookSpec {
-        seed: spec.seed,
-        accounts: spec.accounts,
-        symbol: market.symbol.clone(),
-        reference_price_ticks: market.start_price_ticks,
-        tick_size: market.tick_size,
-        lot_size: market.lot_size,
-        long_per_mille: recipe.long_per_mille,
-        isolated_per_mille: 200,
-    };
+    let book_spec = super::crash::market_account_book(&market, spec.seed, spec.accounts, recipe.long_per_mille);
     let book = generate_account_book(&book_spec)?;
     let cents = Decimal { mantissa: 1, scale: 2 };
     let mut rows: Vec<BookRow> = book
