@@ -13,7 +13,7 @@
 use crate::wire::{Event, EventKind, PriceLevel, Side, Venue};
 
 /// One price level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Level {
     /// Price in ticks.
     pub price: i64,
@@ -40,7 +40,7 @@ impl Walk {
 }
 
 /// Both sides of one venue's L2 book, best level last.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct L2Book {
     venue: Venue,
     /// Bids, ascending by price (best = last).
@@ -63,6 +63,13 @@ impl L2Book {
             bids: Vec::with_capacity(levels),
             asks: Vec::with_capacity(levels),
         }
+    }
+
+    /// Gives each side room for `levels` price levels (a book read back from a snapshot holds
+    /// only its levels); as [`L2Book::with_capacity`], this bounds [`L2Book::set_level_bounded`].
+    pub fn reserve_levels(&mut self, levels: usize) {
+        self.bids.reserve_exact(levels.saturating_sub(self.bids.len()));
+        self.asks.reserve_exact(levels.saturating_sub(self.asks.len()));
     }
 
     /// A book from unsorted `(price, qty)` levels (non-positive quantities dropped).

@@ -208,7 +208,7 @@ impl EventKind {
 
 /// Where an event came from.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Venue {
     /// gavel itself (its own book, clients, liquidators, synthetic generators).
     Gavel = 0,
@@ -265,7 +265,7 @@ impl Venue {
 
 /// Book side or trade direction.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Side {
     /// Not applicable.
     None = 0,

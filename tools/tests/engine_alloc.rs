@@ -1,6 +1,7 @@
 //! The engine allocates nothing on its event path: a whole 20,000-account
 //! generated crash, replayed through the simulated world, with a counting
-//! global allocator that counts only while the engine's `on_event` runs.
+//! global allocator that counts only while the engine's `on_event` runs; also after the engine
+//! is restored from a snapshot mid-crash.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -116,7 +117,10 @@ fn engine_event_path_allocates_nothing_over_a_20k_account_crash() {
     let set = InstrumentSet::load(&dir.join("instruments.toml")).expect("instruments");
     let events = events(&dir, &set);
     assert!(events.len() > 100_000, "{} events", events.len());
-    for name in ["adaptive", "naive"] {
+    let mut finals = Vec::new();
+    // The third run restores the engine from its own snapshot halfway: the restored engine
+    // allocates nothing either and ends in exactly the state of the run without the restore.
+    for (name, restore_at) in [("adaptive", None), ("naive", None), ("adaptive", Some(events.len() / 2))] {
         let mut book = RiskBook::new(InstrumentSet::load(&dir.join("instruments.toml")).expect("instruments"));
         let accounts = loader::read_file(&dir.join("accounts.csv")).expect("accounts");
         loader::load_accounts(&mut book, &accounts, "accounts.csv").expect("accounts");
@@ -136,14 +140,24 @@ fn engine_event_path_allocates_nothing_over_a_20k_account_crash() {
         .expect("world");
         world.set_engine_hook(in_engine);
         ENGINE_ALLOCATIONS.store(0, Ordering::Relaxed);
-        for e in &events {
+        for (k, e) in events.iter().enumerate() {
+            if restore_at == Some(k) {
+                let mut snapshot = Vec::new();
+                world.engine().write_snapshot(&mut snapshot).expect("snapshot");
+                world.restore_engine_snapshot(&snapshot).expect("restore");
+                assert!(world.engine().active_liquidations() > 0 || world.engine().metrics().liquidations > 0, "restored mid-crash");
+            }
             world.on_capture(e);
         }
+        let mut end = Vec::new();
+        world.engine().write_snapshot(&mut end).expect("snapshot");
         let (outcome, _, _) = world.finish(name);
         let allocations = ENGINE_ALLOCATIONS.load(Ordering::Relaxed);
         assert!(outcome.liquidations > 1_000, "{name}: the crash liquidates ({} liquidations)", outcome.liquidations);
         assert_eq!(outcome.conservation_error, 0);
-        assert_eq!(allocations, 0, "{name}: the engine allocated {allocations} times on its event path");
+        assert_eq!(allocations, 0, "{name} (restored: {restore_at:?}): the engine allocated {allocations} times on its event path");
+        finals.push(end);
     }
+    assert!(finals[2] == finals[0], "the run restored from a snapshot halfway ends in the same state as the run without");
     std::fs::remove_dir_all(&dir).ok();
 }

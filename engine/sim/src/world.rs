@@ -180,6 +180,12 @@ impl World {
         &self.engine
     }
 
+    /// Replaces the engine's state by a snapshot taken with [`Engine::write_snapshot`] (the
+    /// allocation test restores mid-run and checks the engine continues without allocating).
+    pub fn restore_engine_snapshot(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.engine.restore_snapshot(bytes)
+    }
+
     fn schedule(&mut self, at: i64, action: Action) {
         self.seq += 1;
         self.queue.insert((at, self.seq), action);

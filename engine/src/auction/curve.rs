@@ -108,7 +108,10 @@ impl Curve {
 /// full square-and-multiply. Results are bit-identical to [`Curve::price`]:
 /// `rpow` squares `x` the same way whatever `n` is, and multiplies the set bits
 /// in the same (increasing) order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Serialized as its curve; the table is computed again when it is read.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(from = "Curve", into = "Curve")]
 pub struct PreparedCurve {
     curve: Curve,
     powers: [u128; 64],
@@ -332,5 +335,17 @@ mod tests {
         .is_err());
         assert!(Curve::Exponential { cut: Ray::ZERO }.validate().is_err());
         assert!(Curve::Exponential { cut: Ray::ONE }.validate().is_ok());
+    }
+}
+
+impl From<Curve> for PreparedCurve {
+    fn from(curve: Curve) -> Self {
+        PreparedCurve::new(curve)
+    }
+}
+
+impl From<PreparedCurve> for Curve {
+    fn from(prepared: PreparedCurve) -> Self {
+        prepared.curve
     }
 }

@@ -39,7 +39,7 @@ use super::policy::{AuctionPolicy, InstrumentPolicy};
 use crate::auction::curve::{PreparedCurve, NS_PER_SEC};
 
 /// Lifecycle of an auction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuctionStatus {
     /// Accepting takes.
     Running,
@@ -50,7 +50,7 @@ pub enum AuctionStatus {
 }
 
 /// One running (or finished) Dutch auction.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Auction {
     lot: LiquidationLot,
     policy: AuctionPolicy,

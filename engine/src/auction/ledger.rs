@@ -23,7 +23,7 @@ use super::fixed::Ray;
 use super::lot::{value, LiquidationLot, LotSide};
 
 /// Running totals of one lot's execution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LotLedger {
     /// Direction.
     pub side: LotSide,

@@ -16,7 +16,7 @@ pub enum LotSide {
 ///
 /// Prices are ticks, quantities lots, money quote units; `value(price, qty) =
 /// price × qty × contract_multiplier` (the multiplier is per instrument, in the policy).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LiquidationLot {
     /// Lot id, unique per engine run; also the auction id on the wire (`LiquidatorBid::auction`).
     pub id: u32,

@@ -18,6 +18,7 @@ pub mod lobster_replay;
 mod types;
 mod walk;
 pub mod wire_adapter;
+mod image;
 
 pub use types::*;
 

@@ -22,7 +22,7 @@ pub enum OrderType {
 
 /// Self-trade prevention: what happens when an incoming order would trade
 /// with a resting order of the same account. The incoming order's mode rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum Stp {
     /// Self-trades are allowed.
     #[default]
@@ -93,7 +93,7 @@ impl NewOrder {
 }
 
 /// What a post-only order does when its price would cross the opposite best.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum PostOnlyPolicy {
     /// Reject it ([`Reject::PostOnlyWouldCross`]).
     #[default]
@@ -104,7 +104,7 @@ pub enum PostOnlyPolicy {
 
 /// The price-protection band of market orders, around the opposite best price
 /// at arrival: a buy may trade up to `best_ask + band`, a sell down to `best_bid − band`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PriceBand {
     /// A fixed number of ticks.
     Ticks(i64),
@@ -131,7 +131,7 @@ impl PriceBand {
 /// Rounding: a fee is `ceil(price × qty × rate / 1_000_000)` computed in `i128`,
 /// i.e. charges round up and rebates round toward zero — always in the venue's favour,
 /// so the sum of rounded fees never under-collects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct FeeSchedule {
     /// Maker rate, per million (e.g. −50 = 0.5 bp rebate).
     pub maker_ppm: i64,
@@ -151,7 +151,7 @@ impl FeeSchedule {
 }
 
 /// Construction-time settings of a book; all storage is allocated from them once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BookConfig {
     /// Maximum number of resting orders (the order pool size).
     pub order_capacity: usize,

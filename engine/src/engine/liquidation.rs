@@ -18,7 +18,7 @@ use crate::auction::lot::{LiquidationLot, LotSide};
 use crate::risk::{liquidation, AccountId, InstrumentId};
 
 /// Where a liquidation is inside its current stage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// About to run the current stage.
     Ready,
@@ -31,7 +31,7 @@ pub(crate) enum Phase {
 }
 
 /// One liquidation in progress.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Liquidation {
     /// Unique id (also the auction id on the wire, low 32 bits).
     pub id: u64,

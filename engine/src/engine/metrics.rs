@@ -8,7 +8,7 @@ use gavel_feeds::wire::Venue;
 pub const VENUE_CODES: usize = 16;
 
 /// Liquidation volume in lots by where it was closed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VolumeByRoute {
     /// Matched in gavel's own book.
     pub own_book: i64,
@@ -42,7 +42,7 @@ impl VolumeByRoute {
 }
 
 /// Everything the engine counts.
-#[derive(Clone, Debug, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 pub struct EngineMetrics {
     /// Liquidation episodes started (an account entering liquidation).
     pub liquidations: u64,

@@ -29,6 +29,7 @@ pub mod orders;
 pub mod metrics;
 pub mod output;
 pub mod policy;
+mod snapshot;
 mod state_hash;
 mod timers;
 mod waterfall;
@@ -158,7 +159,7 @@ impl EngineConfig {
 }
 
 /// Per-account liquidation state.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default)]
 struct AccountState {
     /// Liquidation id in progress (0: none).
     active: u64,

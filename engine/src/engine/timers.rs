@@ -9,7 +9,10 @@
 const NONE: u32 = u32::MAX;
 
 /// The timer heap; sized once, never grows.
-#[derive(Debug)]
+///
+/// Serialized as its slot count and heap entries; the position table is rebuilt when read.
+#[derive(serde::Deserialize, Debug)]
+#[serde(try_from = "StoredTimers")]
 pub(crate) struct SlotTimers {
     /// Heap of (due ns, liquidation id, slot), earliest first.
     heap: Vec<(i64, u64, u32)>,
@@ -17,10 +20,65 @@ pub(crate) struct SlotTimers {
     position: Vec<u32>,
 }
 
+/// The stored form of [`SlotTimers`].
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoredTimers {
+    slots: usize,
+    heap: Vec<(i64, u64, u32)>,
+}
+
+impl serde::Serialize for SlotTimers {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("StoredTimers", 2)?;
+        st.serialize_field("slots", &self.position.len())?;
+        st.serialize_field("heap", &self.heap)?;
+        st.end()
+    }
+}
+
+impl TryFrom<StoredTimers> for SlotTimers {
+    type Error = String;
+
+    fn try_from(stored: StoredTimers) -> Result<Self, String> {
+        if stored.heap.len() > stored.slots {
+            return Err(format!("timers: {} entries for {} slots", stored.heap.len(), stored.slots));
+        }
+        let mut position = vec![NONE; stored.slots];
+        for (at, &(_, _, slot)) in stored.heap.iter().enumerate() {
+            match position.get_mut(slot as usize) {
+                Some(p) if *p == NONE => *p = at as u32,
+                _ => return Err(format!("timers: slot {slot} out of range or armed twice")),
+            }
+        }
+        let timers = SlotTimers { heap: stored.heap, position };
+        if !(1..timers.heap.len()).all(|i| timers.key((i - 1) / 2) <= timers.key(i)) {
+            return Err("timers: the heap is not ordered".into());
+        }
+        Ok(timers)
+    }
+}
+
 impl SlotTimers {
     /// Room for one timer for each of `slots` pool slots.
     pub(crate) fn new(slots: usize) -> Self {
         SlotTimers { heap: Vec::with_capacity(slots), position: vec![NONE; slots] }
+    }
+
+    /// Pool slots it has room for.
+    pub(crate) fn slots(&self) -> usize {
+        self.position.len()
+    }
+
+    /// Pool slots with a timer armed.
+    pub(crate) fn armed_slots(&self) -> impl Iterator<Item = usize> + '_ {
+        self.heap.iter().map(|&(_, _, slot)| slot as usize)
+    }
+
+    /// Reserves the heap's full room again (a restored heap holds only its entries).
+    pub(crate) fn reserve_all(&mut self) {
+        self.heap.reserve_exact(self.position.len().saturating_sub(self.heap.len()));
     }
 
     /// Timers armed.

@@ -49,7 +49,7 @@ pub const fn pack_ledger_accounts(account: AccountId, counterparty: Option<Accou
 }
 
 /// How an account's collateral backs its positions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MarginMode {
     /// One pool: the wallet plus every position's PnL backs every position.
     Cross,
@@ -58,7 +58,7 @@ pub enum MarginMode {
 }
 
 /// An open (or flat) position in one instrument.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Position {
     /// Which instrument.
     pub instrument: InstrumentId,
@@ -135,7 +135,7 @@ impl Position {
 }
 
 /// A trading account.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Account {
     /// Cross or isolated.
     pub mode: MarginMode,

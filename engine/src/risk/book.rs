@@ -26,12 +26,13 @@ use super::margin::{self, Health};
 use super::trigger::InstrumentTriggers;
 
 /// Accounts, marks and the trigger index.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct RiskBook {
     instruments: InstrumentSet,
     marks: Vec<Option<i64>>,
     accounts: Vec<Account>,
     names: Vec<String>,
+    #[serde(serialize_with = "crate::risk::serialize_sorted")]
     by_name: HashMap<String, AccountId>,
     index: Vec<InstrumentTriggers>,
     /// Per instrument: cross accounts with ≥ 2 open positions, one of them here.
@@ -154,6 +155,17 @@ impl RiskBook {
             }
         }
         self.scratch.reserve(n);
+    }
+
+    /// Reserves what a book read back from a snapshot holds only as far as it is used: one
+    /// position slot per instrument in every account and the trigger index's room
+    /// ([`RiskBook::reserve_index`]), so the event path after a restore allocates nothing.
+    pub fn reserve_restored(&mut self) {
+        let instruments = self.instruments.len();
+        for account in &mut self.accounts {
+            account.positions.reserve_exact(instruments.saturating_sub(account.positions.len()));
+        }
+        self.reserve_index();
     }
 
     /// Reserves room for `n` more accounts.

@@ -69,7 +69,7 @@ pub fn rate_unit() -> Decimal {
 pub type InstrumentId = u16;
 
 /// Contract type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ContractKind {
     /// Quote-margined: PnL in the quote asset, `size × (exit − entry)`.
     Linear,
@@ -81,7 +81,7 @@ pub enum ContractKind {
 
 /// One maintenance-margin bracket: it applies to notionals in
 /// `(previous cap, notional_cap]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bracket {
     /// Upper notional bound of the bracket, quote units (`i128::MAX` = unbounded).
     pub notional_cap: i128,
@@ -94,7 +94,7 @@ pub struct Bracket {
 }
 
 /// A tradable contract and its margin schedule.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
 pub struct Instrument {
     /// gavel's symbol, e.g. `BTCUSDT`.
     pub symbol: String,
@@ -318,10 +318,11 @@ pub fn format_money(units: i128, decimals: u32) -> String {
 }
 
 /// A loaded set of instruments with lookup by symbol.
-#[derive(Clone, Debug, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 pub struct InstrumentSet {
     /// Instruments by [`InstrumentId`].
     pub list: Vec<Instrument>,
+    #[serde(serialize_with = "crate::risk::serialize_sorted")]
     by_symbol: HashMap<String, InstrumentId>,
 }
 

@@ -12,7 +12,7 @@ use super::book::RiskBook;
 use super::instrument::InstrumentId;
 
 /// The insurance fund balance and its flows, quote units.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct InsuranceFund {
     balance: i128,
     /// Total paid in (seed excluded).

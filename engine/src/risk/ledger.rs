@@ -57,7 +57,7 @@ pub struct LiquidationOutcome {
 }
 
 /// The risk book plus every balance outside the accounts.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct Ledger {
     /// Accounts, marks, triggers.
     pub book: RiskBook,

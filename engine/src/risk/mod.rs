@@ -37,6 +37,15 @@ pub mod volatility;
 
 /// The exact decimal type and rounding helpers (one for the workspace, from `gavel_feeds`).
 pub use gavel_feeds::decimal;
+
+/// serde: a name index in key order, so equal states serialize to equal bytes whatever the
+/// hash map's iteration order (snapshots are compared byte for byte).
+pub(crate) fn serialize_sorted<S: serde::Serializer, V: serde::Serialize>(
+    map: &std::collections::HashMap<String, V>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.collect_map(map.iter().collect::<std::collections::BTreeMap<_, _>>())
+}
 pub use account::{account_from_wire, account_to_wire, ledger_accounts, Account, AccountId, MarginMode, Position};
 pub use book::RiskBook;
 pub use events::RiskEvent;

@@ -70,7 +70,7 @@ impl VenueQuote {
 }
 
 /// Oracle parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OracleConfig {
     /// Number of venues (inputs are indexed 0..venues).
     pub venues: u8,
@@ -106,7 +106,7 @@ pub struct MarkOutput {
 }
 
 /// Mark price oracle of one instrument.
-#[derive(Clone, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug)]
 pub struct MarkOracle {
     instrument: InstrumentId,
     cfg: OracleConfig,
@@ -134,6 +134,13 @@ impl MarkOracle {
             scratch: Vec::with_capacity(n),
             prices: Vec::with_capacity(n),
         }
+    }
+
+    /// Reserves the scratch space a restored oracle holds only as far as it was used.
+    pub fn reserve_restored(&mut self) {
+        let n = self.last.len();
+        self.scratch.reserve_exact(n.saturating_sub(self.scratch.len()));
+        self.prices.reserve_exact(n.saturating_sub(self.prices.len()));
     }
 
     /// Records a venue input at event time `t_ns`. Invalid quotes and

@@ -178,6 +178,28 @@ impl<K: Ord + Copy> OrderedSet<K> {
     }
 }
 
+/// Serialized as its keys in order; the chunk layout is rebuilt when it is read.
+impl<K: Ord + Copy + serde::Serialize> serde::Serialize for OrderedSet<K> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de, K: Ord + Copy + serde::Deserialize<'de>> serde::Deserialize<'de> for OrderedSet<K> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let keys = Vec::<K>::deserialize(d)?;
+        if !keys.windows(2).all(|w| w[0] < w[1]) {
+            return Err(serde::de::Error::custom("ordered set: keys not strictly ascending"));
+        }
+        let mut set = OrderedSet::new();
+        set.reserve(keys.len());
+        for k in keys {
+            set.insert(k);
+        }
+        Ok(set)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,7 @@ use super::trigger_price::Trigger;
 use super::ordered_set::OrderedSet;
 
 /// Ordered liquidation prices of one instrument.
-#[derive(Clone, Debug, Default)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default)]
 pub struct InstrumentTriggers {
     longs: OrderedSet<(i64, AccountId)>,
     shorts: OrderedSet<(i64, AccountId)>,

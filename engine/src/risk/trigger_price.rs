@@ -6,7 +6,7 @@
 //! modules depends on another through it.
 
 /// Where a position's liquidation starts, in ticks (see [`super::margin`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Trigger {
     /// Long: liquidatable iff `mark < price` (price may be ≤ 0: never).
     Long(i64),

@@ -7,7 +7,7 @@
 //! `dt = 0` fold the return into the next update (no division by zero).
 
 /// EWMA realized-volatility estimator.
-#[derive(Clone, Copy, Debug)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug)]
 pub struct RealizedVol {
     half_life_ns: u64,
     last_price: Option<i64>,

@@ -10,7 +10,7 @@ use std::fmt;
 use super::{pow10, MAX_DECIMALS};
 
 /// An exact decimal number `mantissa × 10^-scale`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Decimal {
     /// The digits as an integer, signed.
     pub mantissa: i128,
