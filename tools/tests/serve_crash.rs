@@ -122,13 +122,13 @@ impl SplitMix {
 
 #[test]
 fn sigkill_at_random_instants_loses_no_acknowledged_order() {
-    kill_rounds("crash", &["--demo"], 20, 0x5eed_0001);
+    kill_rounds("crash", &["--demo", "--snapshot-interval-ms", "300"], 20, 0x5eed_0001);
 }
 
 /// The page-cache mode (`--durability write`) survives kill -9 of the process too.
 #[test]
 fn in_write_mode_sigkill_loses_no_acknowledged_order() {
-    kill_rounds("crash-write", &["--demo", "--durability", "write"], 10, 0x5eed_0002);
+    kill_rounds("crash-write", &["--demo", "--durability", "write", "--snapshot-interval-ms", "300"], 10, 0x5eed_0002);
 }
 
 /// Runs a venue with `args`, kills it with SIGKILL at `kills` random instants (seed `seed`)
@@ -142,10 +142,13 @@ fn kill_rounds(tag: &str, args: &[&str], kills: usize, seed: u64) {
     let acked = Arc::new(Mutex::new(Vec::<u64>::new()));
     let mut per_round = Vec::new();
     let mut last_output = String::new();
+    let mut from_snapshot = 0;
     for round in 0..=kills {
         let server = Server::start(&dir, args);
         if round > 0 {
-            assert!(server.output().contains("gavel serve: recovered"), "round {round} did not recover:\n{}", server.output());
+            let out = server.output();
+            assert!(out.contains("gavel serve: recovered"), "round {round} did not recover:\n{out}");
+            from_snapshot += usize::from(out.contains("; snapshot "));
         }
         let stop = Arc::new(AtomicBool::new(false));
         let key = 1 + round as u64 % 4;
@@ -187,6 +190,12 @@ fn kill_rounds(tag: &str, args: &[&str], kills: usize, seed: u64) {
         started.elapsed().as_secs_f64()
     );
     assert!(lost.is_empty(), "{} acknowledged orders are not in the recovered journal: {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    println!("crash test: {from_snapshot} of {kills} restarts started from a snapshot; recover used the one after sequence {}", rec["snapshot_sequence"]);
+    assert!(from_snapshot * 2 >= kills, "only {from_snapshot} of {kills} restarts found a snapshot");
+    assert!(rec["snapshot_sequence"].as_u64().is_some(), "recover starts from the last snapshot: {rec}");
+    assert_eq!(ver["snapshot_sequence"], serde_json::Value::Null);
+    assert_eq!(ver["applied"], ver["last_sequence"], "verify applies every record");
+    assert_eq!(rec["orders"], ver["orders"]);
     assert_eq!(rec["state_hash"], ver["state_hash"], "recover and verify disagree");
     assert_eq!(rec["last_sequence"], ver["last_sequence"]);
     assert_eq!(rec["state_hash"].as_str().unwrap(), live_hash(&last_output), "the replay differs from the live engine at its clean stop");
@@ -236,6 +245,64 @@ fn a_torn_last_record_is_detected_warned_and_recovered() {
     let after = recover_json(&dir, false);
     assert_eq!(after["torn_tail"], false);
     assert_eq!(after["state_hash"].as_str().unwrap(), live_hash(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The snapshot files of a data dir, newest first.
+fn snapshot_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir.join("snapshots")).map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "gsnap")).collect()).unwrap_or_default();
+    files.sort();
+    files.reverse();
+    files
+}
+
+fn snapshot_sequence(path: &std::path::Path) -> u64 {
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    name.trim_start_matches("snap-").trim_end_matches(".gsnap").parse().unwrap()
+}
+
+#[test]
+fn a_damaged_snapshot_falls_back_to_the_one_before() {
+    let _serial = serial();
+    let dir = temp_dir("badsnap");
+    let server = Server::start(&dir, &["--demo", "--snapshot-interval-ms", "200"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = flow(&server, 1, 1, Duration::from_micros(500), stop.clone());
+    std::thread::sleep(Duration::from_millis(1200));
+    stop.store(true, Ordering::Relaxed);
+    assert!(!client.join().unwrap().acked.is_empty());
+    let (status, out) = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{out}");
+    assert!(out.contains("equal to the live engine's"), "the snapshot engine follows the live one:\n{out}");
+    let files = snapshot_files(&dir);
+    assert!(files.len() >= 2, "{files:?}");
+    let (newest, previous) = (files[0].clone(), snapshot_sequence(&files[1]));
+    let full = recover_json(&dir, true);
+    let good = recover_json(&dir, false);
+    assert_eq!(good["snapshot_sequence"].as_u64(), Some(snapshot_sequence(&newest)));
+    assert_eq!(good["state_hash"], full["state_hash"]);
+    let original = std::fs::read(&newest).unwrap();
+    let mut flipped = original.clone();
+    let mid = 64 + (flipped.len() - 64) / 2;
+    flipped[mid] ^= 0x40;
+    let truncated = original[..10].to_vec();
+    for (damage, bytes, why) in [("a flipped payload byte", flipped, "payload CRC mismatch"), ("a file cut to 10 bytes", truncated, "shorter than the 64-byte header")] {
+        std::fs::write(&newest, &bytes).unwrap();
+        let (ok, text, err) = gavel(&["recover", "--data-dir", dir.to_str().unwrap(), "--json"]);
+        assert!(ok, "{damage}: {err}");
+        assert!(err.contains("snapshot unusable") && err.contains(why) && err.contains(&newest.file_name().unwrap().to_string_lossy().to_string()), "{damage}: {err}");
+        let fallback: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(fallback["snapshot_sequence"].as_u64(), Some(previous), "{damage}: the snapshot before is used");
+        assert_eq!(fallback["state_hash"], full["state_hash"], "{damage}");
+        assert!(fallback["applied"].as_u64().unwrap() > 0, "{damage}: the journal after the older snapshot is replayed");
+    }
+    // A restart on the damaged snapshot recovers from the one before and runs on.
+    let server = Server::start(&dir, &["--demo", "--snapshot-interval-ms", "200"]);
+    let started = server.output();
+    assert!(started.contains(&format!("after sequence {previous}, then")), "{started}");
+    let (status, out) = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{out}");
+    assert_eq!(recover_json(&dir, true)["state_hash"].as_str().unwrap(), live_hash(&out));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

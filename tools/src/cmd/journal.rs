@@ -51,8 +51,8 @@ pub fn run(command: JournalCommand) -> anyhow::Result<()> {
 }
 
 fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
-    let (engine, replay) = crate::cmd::recover::rebuild(&args.data_dir, None)?;
-    let summary = crate::cmd::recover::summary(&engine, &replay, "journal from sequence 1");
+    let (engine, replay) = crate::cmd::recover::rebuild(&args.data_dir, crate::serve::recovery::Start::FirstRecord, None)?;
+    let summary = crate::cmd::recover::summary(&engine, &replay);
     if args.json {
         println!("{summary}");
     } else {

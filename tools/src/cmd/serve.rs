@@ -15,6 +15,7 @@ use gavel_gateway::GatewayConfig;
 use serde::Deserialize;
 
 use crate::serve::durability::DurabilityConfig;
+use crate::serve::snapshots::SnapshotConfig;
 use crate::serve::recovery::{self, Origin};
 use crate::serve::{self, demo, feed, ServeSetup};
 
@@ -71,12 +72,15 @@ pub struct Args {
     /// Journal group commit: fsync once this many inputs are pending (1 to 1,000,000; default 512).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub sync_records: Option<u64>,
+    /// Take a snapshot of the engine this often, ms (0: none; 100 to 86,400,000; default 60,000).
+    #[arg(long)]
+    pub snapshot_interval_ms: Option<u64>,
 }
 
 impl Args {
-    /// Arguments that rebuild a venue from a config file (recovery).
+    /// Arguments that rebuild a venue from a config file (recovery; no snapshot engine).
     pub fn for_config(config: PathBuf, policy: Option<String>) -> Self {
-        Args { config: Some(config), demo: false, listen: None, data_dir: None, mark_from: None, live_url_override: None, live_rest_override: None, speed: None, policy, engine_core: None, gateway_core: None, busy_poll: false, duration: None, durability: None, sync_interval_us: None, sync_records: None }
+        Args { config: Some(config), demo: false, listen: None, data_dir: None, mark_from: None, live_url_override: None, live_rest_override: None, speed: None, policy, engine_core: None, gateway_core: None, busy_poll: false, duration: None, durability: None, sync_interval_us: None, sync_records: None, snapshot_interval_ms: Some(0) }
     }
 }
 
@@ -112,6 +116,8 @@ struct Durability {
     sync_interval_us: Option<u64>,
     sync_records: Option<u64>,
     segment_bytes: Option<u64>,
+    snapshot_interval_ms: Option<u64>,
+    snapshot_keep: Option<u64>,
 }
 
 #[derive(Deserialize, Debug, Default)]
@@ -167,6 +173,24 @@ fn durability(source: &str, args: &Args, file: &Durability) -> anyhow::Result<Du
     })
 }
 
+fn snapshot_config(source: &str, args: &Args, file: &Durability) -> anyhow::Result<SnapshotConfig> {
+    let d = SnapshotConfig::default();
+    let default_ms = d.interval.map_or(0, |i| i.as_millis() as u64);
+    let ms = args.snapshot_interval_ms.or(file.snapshot_interval_ms).unwrap_or(default_ms);
+    anyhow::ensure!(ms == 0 || (100..=86_400_000).contains(&ms), "{source}: field `durability.snapshot_interval_ms` (--snapshot-interval-ms): {ms} is neither 0 (off) nor within 100..=86400000");
+    let keep = file.snapshot_keep.unwrap_or(d.keep as u64);
+    anyhow::ensure!((2..=100).contains(&keep), "{source}: field `durability.snapshot_keep`: {keep} is outside 2..=100");
+    Ok(SnapshotConfig { interval: (ms > 0).then(|| Duration::from_millis(ms)), keep: keep as usize })
+}
+
+/// The snapshot thread's engine: the origin's engine built again (`None` when snapshots are off).
+fn follower(data_dir: &Path, origin: &Origin, snapshots: &SnapshotConfig) -> anyhow::Result<Option<gavel_engine::engine::Engine>> {
+    match snapshots.interval {
+        Some(_) => crate::cmd::recover::engine_for_origin(data_dir, origin).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The demo's engine alone (recovery): no capture, no key file.
 pub fn demo_engine(policy: &str, mirror: Option<&str>) -> anyhow::Result<(gavel_engine::engine::Engine, Origin)> {
     let origin = Origin::Demo { policy: policy.to_string(), policy_hash: recovery::policy_hash(policy)?, mirror: mirror.map(str::to_string) };
@@ -209,6 +233,8 @@ fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
         println!("  key {:>3}  {:<11} account {:>3}  secret {}", k.id, role_name(k.role), k.account, gavel_gateway::auth::to_hex(&k.secret));
     }
     let engine = serve::engine_from(venue.book, venue.fund, venue.config, venue.policy)?;
+    let snapshots = snapshot_config("--demo", args, &Durability::default())?;
+    let follower = follower(&data_dir, &origin, &snapshots)?;
     Ok(ServeSetup {
         engine,
         keys: venue.keys,
@@ -220,8 +246,10 @@ fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
         gateway_core: args.gateway_core,
         duration: args.duration.map(Duration::from_secs),
         busy_poll: args.busy_poll,
-        origin,
         durability: durability("--demo", args, &Durability::default())?,
+        follower,
+        snapshots,
+        origin,
     })
 }
 
@@ -350,19 +378,23 @@ fn config_setup(args: &Args) -> anyhow::Result<ServeSetup> {
         ..defaults
     };
     let engine = serve::engine_from(book, fund, config, policy)?;
+    let data_dir = args.data_dir.clone().or(cfg.data_dir.map(|d| relative(base, &d))).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let snapshots = snapshot_config(&source, args, &cfg.durability)?;
     Ok(ServeSetup {
         engine,
         keys,
         gateway,
         seed_orders: Vec::new(),
         mark,
-        data_dir: args.data_dir.clone().or(cfg.data_dir.map(|d| relative(base, &d))).unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+        follower: follower(&data_dir, &origin, &snapshots)?,
+        data_dir,
         engine_core: args.engine_core.or(cfg.engine_core),
         gateway_core: args.gateway_core.or(cfg.gateway_core),
         duration: args.duration.map(Duration::from_secs),
         busy_poll: args.busy_poll,
-        origin,
         durability: durability(&source, args, &cfg.durability)?,
+        snapshots,
+        origin,
     })
 }
 

@@ -16,6 +16,7 @@ pub mod durability;
 pub mod engine_thread;
 pub mod feed;
 pub mod recovery;
+pub mod snapshots;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,6 +92,10 @@ pub struct ServeSetup {
     pub origin: recovery::Origin,
     /// Journal group commit and segments.
     pub durability: durability::DurabilityConfig,
+    /// When snapshots are taken.
+    pub snapshots: snapshots::SnapshotConfig,
+    /// The snapshot thread's engine, built from the same origin (`None`: no snapshots).
+    pub follower: Option<Engine>,
 }
 
 struct RingFiles(Vec<PathBuf>);
@@ -126,18 +131,32 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     install_signal_handlers();
     let mut engine = setup.engine;
     let existed = recovery::check_or_write_origin(&setup.data_dir, &setup.origin)?;
-    let replay = recovery::replay(&mut engine, &setup.data_dir, true, setup.seed_orders.len(), None)?;
+    let replay = recovery::replay(&mut engine, &setup.data_dir, recovery::Start::Snapshot, true, setup.seed_orders.len(), None)?;
     let last_sequence = replay.scan.last_sequence;
     if existed || last_sequence > 0 {
         println!(
-            "gavel serve: recovered {} journal records ({} segments) in {:.3} s: state hash {:016x}, {} resting orders",
+            "gavel serve: recovered {} journal records ({} segments; {}) in {:.3} s: state hash {:016x}, {} resting orders",
             replay.scan.records,
             replay.scan.segments,
+            match &replay.snapshot {
+                Some((sequence, path)) => format!("snapshot {} after sequence {sequence}, then {} records replayed", path.display(), replay.applied),
+                None => format!("no snapshot, {} records replayed", replay.applied),
+            },
             replay.elapsed.as_secs_f64(),
             engine.state_hash(),
             engine.resting_orders()
         );
     }
+    // The snapshot thread's engine starts from the recovered state.
+    let follower = match setup.follower {
+        Some(mut follower) if setup.snapshots.interval.is_some() => {
+            let mut state = Vec::new();
+            engine.write_snapshot(&mut state).map_err(anyhow::Error::msg)?;
+            follower.restore_snapshot(&state).map_err(|e| anyhow::anyhow!("the snapshot engine: {e}"))?;
+            Some(follower)
+        }
+        _ => None,
+    };
     let seeded = recovery::seeds_journaled(&setup.seed_orders, &replay.first);
     let clock = Clock::calibrate(Duration::from_millis(50));
     let event_clock = EventClock::start();
@@ -168,6 +187,15 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     let gate = JournalGate::default();
     gate.durable.store(last_sequence, Ordering::Release);
     gateway.set_journal_gate(gate.clone());
+    let snapshot_stop = Arc::new(AtomicBool::new(false));
+    let snapshot_thread = match follower {
+        Some(follower) => {
+            let task = snapshots::SnapshotTask { follower, after: last_sequence, data_dir: setup.data_dir.clone(), durable: gate.durable.clone(), config: setup.snapshots.clone() };
+            let stop_s = snapshot_stop.clone();
+            Some(std::thread::Builder::new().name("gavel-snapshot".into()).spawn(move || snapshots::run(task, stop_s))?)
+        }
+        None => None,
+    };
     let addr = gateway.local_addr()?;
 
     let latency_dir = setup.data_dir.join("latency");
@@ -238,6 +266,11 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     let report = engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
     journal_stop.store(true, Ordering::Release);
     let journal = journal_thread.join().map_err(|_| anyhow::anyhow!("the journal thread panicked"))?;
+    snapshot_stop.store(true, Ordering::Release);
+    let snapshot = match snapshot_thread {
+        Some(t) => Some(t.join().map_err(|_| anyhow::anyhow!("the snapshot thread panicked"))?),
+        None => None,
+    };
 
     let c = gateway.counters();
     println!("gavel serve: stopped");
@@ -294,6 +327,23 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
         journal.durable
     );
     println!("  state: hash {:016x} after journal sequence {}, {} resting orders", report.engine.state_hash(), report.last_sequence, report.engine.resting_orders());
+    if let Some(s) = &snapshot {
+        println!(
+            "  snapshots: {} taken, the last after sequence {} ({} bytes, longest write {:.1} ms){}",
+            s.taken,
+            s.last_sequence,
+            s.last_bytes,
+            s.max_write_ms,
+            if s.errors.is_empty() { String::new() } else { format!("; {} failed, first: {}", s.errors.len(), s.errors[0]) }
+        );
+        let (hash, after) = s.follower;
+        if after == report.last_sequence {
+            anyhow::ensure!(hash == report.engine.state_hash(), "the snapshot engine's state hash {hash:016x} after sequence {after} differs from the live engine's {:016x}: replay is not exact", report.engine.state_hash());
+            println!("  snapshot engine: hash {hash:016x} after sequence {after}, equal to the live engine's");
+        } else {
+            println!("  snapshot engine: after sequence {after} of {} (the journal's durable end)", report.last_sequence);
+        }
+    }
     let imbalance = report.engine.ledger().check_conservation();
     if report.output_waits > 0 {
         println!("  engine waited for room on the gateway's ring {} times", report.output_waits);

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use gavel_engine::engine::{Engine, OutputSink};
 use gavel_feeds::input_journal::{scan, truncate_torn, ScanReport};
+use gavel_feeds::input_journal_tail::JournalTail;
 use gavel_feeds::wire::{report, Event, EventKind, ExecReport};
 use serde::{Deserialize, Serialize};
 
@@ -93,46 +94,54 @@ pub fn check_or_write_origin(data_dir: &Path, origin: &Origin) -> anyhow::Result
 
 /// Discards outputs, keeping the order ids the engine acknowledged (if asked).
 struct ReplaySink<'a> {
-    acks: u64,
     ids: Option<&'a mut Vec<u64>>,
 }
 
 impl OutputSink for ReplaySink<'_> {
     fn emit(&mut self, e: &Event) {
-        if e.kind == EventKind::ExecReport as u8 && e.flags & report::TYPE_MASK == report::ACK {
-            self.acks += 1;
-            if let Some(ids) = self.ids.as_mut() {
-                let r: ExecReport = e.payload();
-                ids.push((r.account << 32) | e.sequence);
-            }
+        if let Some(ids) = self.ids.as_mut().filter(|_| e.kind == EventKind::ExecReport as u8 && e.flags & report::TYPE_MASK == report::ACK) {
+            let r: ExecReport = e.payload();
+            ids.push((r.account << 32) | e.sequence);
         }
     }
 }
 
 /// What a replay did.
 pub struct Replay {
-    /// The journal scan.
+    /// The journal scan (every record read and checked).
     pub scan: ScanReport,
-    /// Orders the engine acknowledged over the journal's history.
-    pub acks: u64,
+    /// The snapshot the engine was restored from (sequence, file), if one was used.
+    pub snapshot: Option<(u64, PathBuf)>,
+    /// Journal records applied to the engine (those after the snapshot).
+    pub applied: u64,
     /// The first inputs, up to `keep_first` of them (to match the demo's seed orders).
     pub first: Vec<Event>,
     /// Time taken.
     pub elapsed: Duration,
 }
 
-/// Replays the journal of `data_dir` into `engine`. With `repair`, a torn tail
-/// is cut off (with a warning on stderr); without, it is only reported.
-pub fn replay(engine: &mut Engine, data_dir: &Path, repair: bool, keep_first: usize, ids: Option<&mut Vec<u64>>) -> anyhow::Result<Replay> {
-    let start = Instant::now();
+/// Where the engine of a replay starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// From the newest usable snapshot (a restart, `gavel recover`).
+    Snapshot,
+    /// From the first journal record (`gavel journal verify`, `gavel recover --list-orders`).
+    FirstRecord,
+}
+
+/// Replays the journal of `data_dir` into `engine`, which must be the engine its origin builds.
+/// Every record is read and checked (CRC, sequence); with [`Start::Snapshot`] the engine is
+/// first restored from the newest usable snapshot and only the records after it are applied.
+/// With `repair`, a torn tail is cut off (with a warning on stderr); without, it is only
+/// reported. `ids` collects the id of every order acknowledged by the applied records.
+pub fn replay(engine: &mut Engine, data_dir: &Path, start: Start, repair: bool, keep_first: usize, ids: Option<&mut Vec<u64>>) -> anyhow::Result<Replay> {
+    let started = Instant::now();
     let dir = journal_dir(data_dir);
-    let mut sink = ReplaySink { acks: 0, ids };
     let mut first = Vec::with_capacity(keep_first);
     let scan = scan(&dir, |_, e| {
         if first.len() < keep_first {
             first.push(*e);
         }
-        engine.on_event(e, &mut sink);
     })
     .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
     if let Some(t) = &scan.torn {
@@ -148,7 +157,25 @@ pub fn replay(engine: &mut Engine, data_dir: &Path, repair: bool, keep_first: us
             truncate_torn(t).map_err(|e| anyhow::anyhow!("{}: truncating the torn tail: {e}", t.segment.display()))?;
         }
     }
-    Ok(Replay { scan, acks: sink.acks, first, elapsed: start.elapsed() })
+    if repair {
+        super::snapshots::set_aside_after(data_dir, scan.last_sequence)?;
+    }
+    let snapshot = match start {
+        Start::Snapshot => super::snapshots::restore_latest(engine, data_dir, scan.last_sequence)?,
+        Start::FirstRecord => None,
+    };
+    let after = snapshot.as_ref().map_or(0, |s| s.0);
+    let mut sink = ReplaySink { ids };
+    let applied = JournalTail::after(&dir, after)
+        .read_through(scan.last_sequence, |_, e| engine.on_event(e, &mut sink))
+        .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
+    anyhow::ensure!(
+        after + applied == scan.last_sequence,
+        "journal: {} records applied after sequence {after}, but the journal ends at {}",
+        applied,
+        scan.last_sequence
+    );
+    Ok(Replay { scan, snapshot, applied, first, elapsed: started.elapsed() })
 }
 
 /// How many of `seeds` the journal already starts with (times aside).
