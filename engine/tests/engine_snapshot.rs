@@ -92,7 +92,7 @@ fn record(s: &Scenario) -> (Vec<Event>, Vec<Vec<Event>>) {
                 }
                 Some(EventKind::AuctionUpdate) if o.flags == auction_update::START || o.flags == auction_update::PRICE => {
                     bids += 1;
-                    if s.bid_every > 0 && bids % u64::from(s.bid_every) == 0 {
+                    if s.bid_every > 0 && bids.is_multiple_of(u64::from(s.bid_every)) {
                         let n: AuctionNotice = o.payload();
                         push(&mut queue, bid(1, o.sequence as u32, n.price, n.remaining.max(1), now + 2_000_000));
                     }
@@ -189,7 +189,7 @@ fn crash() -> Scenario {
 
 #[test]
 fn snapshots_mid_liquidation_restore_exactly_under_every_policy() {
-    for policy_index in 0..BUILTIN_POLICIES.len() {
+    for (policy_index, name) in BUILTIN_POLICIES.iter().enumerate() {
         let s = Scenario { policy_index, ..crash() };
         let (inputs, outputs) = record(&s);
         // Cut where liquidations are in flight: right after the first auction or intent.
@@ -205,7 +205,7 @@ fn snapshots_mid_liquidation_restore_exactly_under_every_policy() {
             }
             check_cut(&s, &inputs, &outputs, cut);
             if cut == busy + 1 {
-                assert!(probe.active_liquidations() > 0, "{}: a liquidation is in flight at the cut", BUILTIN_POLICIES[policy_index]);
+                assert!(probe.active_liquidations() > 0, "{name}: a liquidation is in flight at the cut");
             }
         }
     }
