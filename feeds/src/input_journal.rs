@@ -132,7 +132,7 @@ pub struct TornTail {
 pub struct ScanReport {
     /// Segments read.
     pub segments: usize,
-    /// Good records.
+    /// Good records read (in the segments scanned).
     pub records: u64,
     /// Sequence of the last good record (0: none).
     pub last_sequence: u64,
@@ -145,10 +145,30 @@ pub struct ScanReport {
 /// Reads every segment in `dir` in order, calling `f` with each good record's
 /// sequence and event. A damaged record anywhere but at the end of the last
 /// segment is an error naming segment and offset.
-pub fn scan(dir: &Path, mut f: impl FnMut(u64, &Event)) -> Result<ScanReport, String> {
-    let segments = list_segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+pub fn scan(dir: &Path, f: impl FnMut(u64, &Event)) -> Result<ScanReport, String> {
+    scan_from(dir, 1, f)
+}
+
+/// [`scan`] from the segment that holds sequence `from` on (the last one starting at or
+/// before it; from the first segment if none does): the segments before it are not read.
+/// `f` sees every record of the segments read, including those of the first one before `from`.
+pub fn scan_from(dir: &Path, from: u64, mut f: impl FnMut(u64, &Event)) -> Result<ScanReport, String> {
+    let mut segments = list_segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut report = ScanReport::default();
     let mut expected = 1u64;
+    if from > 1 {
+        let mut skip = 0;
+        for (k, (_, path)) in segments.iter().enumerate().skip(1) {
+            match segment_first_sequence(path)? {
+                Some(first) if first <= from => {
+                    skip = k;
+                    expected = first;
+                }
+                _ => break,
+            }
+        }
+        segments.drain(..skip);
+    }
     for (i, (n, path)) in segments.iter().enumerate() {
         let last = i + 1 == segments.len();
         let name = path.display();
@@ -201,6 +221,25 @@ pub fn scan(dir: &Path, mut f: impl FnMut(u64, &Event)) -> Result<ScanReport, St
         }
     }
     Ok(report)
+}
+
+/// The first sequence in the header of the segment at `path` (`None`: its header is not
+/// complete, e.g. still being written); a header of another format is an error.
+pub fn segment_first_sequence(path: &Path) -> Result<Option<u64>, String> {
+    use std::io::Read;
+    let mut bytes = [0u8; HEADER_LEN];
+    let mut file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match file.read_exact(&mut bytes) {
+        Ok(()) => {
+            let header: SegmentHeader = bytemuck::pod_read_unaligned(&bytes);
+            if header.magic != MAGIC || header.version != VERSION || header.record_len != RECORD_LEN as u32 {
+                return Err(format!("{}: offset 0: not a gavel journal segment of version {VERSION}", path.display()));
+            }
+            Ok(Some(header.first_sequence))
+        }
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(None),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 /// Cuts a torn tail off (a segment left without a whole header is removed).

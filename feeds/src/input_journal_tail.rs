@@ -10,7 +10,7 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::input_journal::{list_segments, JournalRecord, SegmentHeader, HEADER_LEN, MAGIC, RECORD_LEN, VERSION};
+use crate::input_journal::{list_segments, segment_first_sequence, JournalRecord, HEADER_LEN, RECORD_LEN};
 use crate::wire::Event;
 
 /// Records read per `read_at`.
@@ -80,7 +80,7 @@ impl JournalTail {
         let segments = list_segments(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         let mut chosen = None;
         for (n, path) in segments {
-            let Some(first) = first_sequence(&path)? else { continue };
+            let Some(first) = segment_first_sequence(&path)? else { continue };
             if first <= self.next {
                 chosen = Some((n, path, first));
             } else {
@@ -98,21 +98,6 @@ impl JournalTail {
         let segments = list_segments(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
         Ok(segments.iter().any(|(n, _)| *n > current))
     }
-}
-
-/// The first sequence of the segment at `path` (`None`: its header is not complete yet).
-fn first_sequence(path: &Path) -> Result<Option<u64>, String> {
-    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut bytes = [0u8; HEADER_LEN];
-    let got = read_full(&file, &mut bytes, 0).map_err(|e| format!("{}: {e}", path.display()))?;
-    if got < HEADER_LEN {
-        return Ok(None);
-    }
-    let header: SegmentHeader = bytemuck::pod_read_unaligned(&bytes);
-    if header.magic != MAGIC || header.version != VERSION || header.record_len != RECORD_LEN as u32 {
-        return Err(format!("{}: offset 0: not a gavel journal segment of version {VERSION}", path.display()));
-    }
-    Ok(Some(header.first_sequence))
 }
 
 /// Reads into `buf` from `offset` until it is full or the file ends; returns the bytes read.

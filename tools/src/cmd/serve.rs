@@ -414,4 +414,18 @@ mod tests {
         let (engine, _) = demo_engine("auction", None).unwrap();
         assert_eq!(engine.config().venues, vec![gavel_feeds::wire::Venue::BinanceUsdm]);
     }
+
+    #[test]
+    fn snapshot_settings_are_bounded_and_zero_turns_them_off() {
+        let args = |ms: Option<u64>| Args { snapshot_interval_ms: ms, ..Args::for_config(PathBuf::from("v.toml"), None) };
+        let file = |ms: Option<u64>, keep: Option<u64>| Durability { snapshot_interval_ms: ms, snapshot_keep: keep, ..Durability::default() };
+        let d = snapshot_config("v.toml", &args(None), &file(None, None)).unwrap();
+        assert_eq!(d, SnapshotConfig::default());
+        assert_eq!(snapshot_config("v.toml", &args(None), &file(Some(2500), Some(5))).unwrap(), SnapshotConfig { interval: Some(Duration::from_millis(2500)), keep: 5 });
+        assert_eq!(snapshot_config("v.toml", &args(Some(0)), &file(Some(2500), None)).unwrap().interval, None, "the flag overrides the file; 0 is off");
+        for (ms, keep, field) in [(Some(99), None, "snapshot_interval_ms"), (Some(86_400_001), None, "snapshot_interval_ms"), (None, Some(1), "snapshot_keep"), (None, Some(101), "snapshot_keep")] {
+            let err = snapshot_config("v.toml", &args(None), &file(ms, keep)).unwrap_err().to_string();
+            assert!(err.contains("v.toml") && err.contains(field), "{err}");
+        }
+    }
 }

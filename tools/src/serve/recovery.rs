@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use gavel_engine::engine::{Engine, OutputSink};
-use gavel_feeds::input_journal::{scan, truncate_torn, ScanReport};
+use gavel_feeds::input_journal::{scan, scan_from, truncate_torn, ScanReport};
 use gavel_feeds::input_journal_tail::JournalTail;
 use gavel_feeds::wire::{report, Event, EventKind, ExecReport};
 use serde::{Deserialize, Serialize};
@@ -130,19 +130,29 @@ pub enum Start {
 }
 
 /// Replays the journal of `data_dir` into `engine`, which must be the engine its origin builds.
-/// Every record is read and checked (CRC, sequence); with [`Start::Snapshot`] the engine is
-/// first restored from the newest usable snapshot and only the records after it are applied.
-/// With `repair`, a torn tail is cut off (with a warning on stderr); without, it is only
-/// reported. `ids` collects the id of every order acknowledged by the applied records.
+/// With [`Start::FirstRecord`] (or no snapshot) every record is read, checked (CRC, sequence)
+/// and applied in one pass. With [`Start::Snapshot`] the segments from the one holding the
+/// newest snapshot's next record on are checked, the engine is restored from the newest usable
+/// snapshot, and the records after it are applied (each checked again as it is read). With
+/// `repair`, a torn tail is cut off (with a warning on stderr); without, it is only reported.
+/// `ids` collects the id of every order acknowledged by the applied records.
 pub fn replay(engine: &mut Engine, data_dir: &Path, start: Start, repair: bool, keep_first: usize, ids: Option<&mut Vec<u64>>) -> anyhow::Result<Replay> {
     let started = Instant::now();
     let dir = journal_dir(data_dir);
-    let mut first = Vec::with_capacity(keep_first);
-    let scan = scan(&dir, |_, e| {
-        if first.len() < keep_first {
-            first.push(*e);
-        }
-    })
+    let newest = match start {
+        Start::Snapshot => super::snapshots::list(&super::snapshots::snapshot_dir(data_dir))?.first().map(|s| s.0),
+        Start::FirstRecord => None,
+    };
+    let mut sink = ReplaySink { ids };
+    let mut applied = 0u64;
+    let scan = match newest {
+        // One pass: check and apply.
+        None => scan(&dir, |_, e| {
+            engine.on_event(e, &mut sink);
+            applied += 1;
+        }),
+        Some(sequence) => scan_from(&dir, sequence.saturating_add(1), |_, _| {}),
+    }
     .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
     if let Some(t) = &scan.torn {
         eprintln!(
@@ -160,21 +170,19 @@ pub fn replay(engine: &mut Engine, data_dir: &Path, start: Start, repair: bool, 
     if repair {
         super::snapshots::set_aside_after(data_dir, scan.last_sequence)?;
     }
-    let snapshot = match start {
-        Start::Snapshot => super::snapshots::restore_latest(engine, data_dir, scan.last_sequence)?,
-        Start::FirstRecord => None,
+    let snapshot = match newest {
+        Some(_) => super::snapshots::restore_latest(engine, data_dir, scan.last_sequence)?,
+        None => None,
     };
-    let after = snapshot.as_ref().map_or(0, |s| s.0);
-    let mut sink = ReplaySink { ids };
-    let applied = JournalTail::after(&dir, after)
-        .read_through(scan.last_sequence, |_, e| engine.on_event(e, &mut sink))
-        .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
-    anyhow::ensure!(
-        after + applied == scan.last_sequence,
-        "journal: {} records applied after sequence {after}, but the journal ends at {}",
-        applied,
-        scan.last_sequence
-    );
+    if newest.is_some() {
+        let after = snapshot.as_ref().map_or(0, |s| s.0);
+        applied = JournalTail::after(&dir, after)
+            .read_through(scan.last_sequence, |_, e| engine.on_event(e, &mut sink))
+            .map_err(|e| anyhow::anyhow!("journal: {e}"))?;
+        anyhow::ensure!(after + applied == scan.last_sequence, "journal: {applied} records applied after sequence {after}, but the journal ends at {}", scan.last_sequence);
+    }
+    let mut first = Vec::with_capacity(keep_first);
+    JournalTail::after(&dir, 0).read_through((keep_first as u64).min(scan.last_sequence), |_, e| first.push(*e)).map_err(|e| anyhow::anyhow!("journal: {e}"))?;
     Ok(Replay { scan, snapshot, applied, first, elapsed: started.elapsed() })
 }
 
