@@ -75,6 +75,38 @@ struct EngineState {
     call_lead: Histogram<u64>,
 }
 
+/// The sizes a snapshot declares that decide allocations, read first (the rest is skipped).
+#[derive(Deserialize)]
+struct DeclaredSizes {
+    pool: DeclaredPool,
+    timers: DeclaredTimers,
+    books: Vec<DeclaredBook>,
+    time_to_solvency: DeclaredHistogram,
+    call_lead: DeclaredHistogram,
+}
+
+#[derive(Deserialize)]
+struct DeclaredPool {
+    len: usize,
+}
+
+#[derive(Deserialize)]
+struct DeclaredTimers {
+    slots: usize,
+}
+
+#[derive(Deserialize)]
+struct DeclaredBook {
+    config: crate::book::BookConfig,
+}
+
+#[derive(Deserialize)]
+struct DeclaredHistogram {
+    low: u64,
+    high: u64,
+    sigfig: u8,
+}
+
 /// Serializes the engine's mutable state (the [`FIELDS`] in order).
 struct StateView<'a>(&'a Engine);
 
@@ -135,6 +167,10 @@ impl Engine {
     /// the snapshot was taken from; a snapshot of another shape is refused and leaves this
     /// engine unchanged.
     pub fn restore_snapshot(&mut self, bytes: &[u8]) -> Result<(), String> {
+        // Sizes that decide allocations are read (skipping everything else) and checked before
+        // anything is built from them.
+        let declared: DeclaredSizes = serde_json::from_slice(bytes).map_err(|e| format!("engine snapshot: {e}"))?;
+        self.check_declared_sizes(&declared)?;
         let state: EngineState = serde_json::from_slice(bytes).map_err(|e| format!("engine snapshot: {e}"))?;
         self.check_shape(&state)?;
         let EngineState {
@@ -190,6 +226,28 @@ impl Engine {
         Ok(())
     }
 
+    /// The pool, timer, book and histogram sizes a snapshot declares, against this engine's.
+    fn check_declared_sizes(&self, d: &DeclaredSizes) -> Result<(), String> {
+        let pool = self.pool.len();
+        let mut checks = vec![("pool.len", d.pool.len as u64, pool as u64), ("timers.slots", d.timers.slots as u64, pool as u64), ("books", d.books.len() as u64, self.books.len() as u64)];
+        for (name, got, h) in [("time_to_solvency", &d.time_to_solvency, &self.time_to_solvency), ("call_lead", &d.call_lead, &self.call_lead)] {
+            checks.push((name, got.low, h.low()));
+            checks.push((name, got.high, h.high()));
+            checks.push((name, u64::from(got.sigfig), u64::from(h.sigfig())));
+        }
+        for (what, got, want) in checks {
+            if got != want {
+                return Err(format!("engine snapshot: {what}: {got} in the snapshot, {want} in this engine (built from another origin?)"));
+            }
+        }
+        for (k, (book, mine)) in d.books.iter().zip(&self.books).enumerate() {
+            if &book.config != mine.config() {
+                return Err(format!("engine snapshot: own book {k} has another capacity than this engine's"));
+            }
+        }
+        Ok(())
+    }
+
     fn check_shape(&self, s: &EngineState) -> Result<(), String> {
         let instruments = self.books.len();
         let accounts = self.accounts.len();
@@ -211,11 +269,6 @@ impl Engine {
         for (what, got, want) in checks {
             if got != want {
                 return Err(format!("engine snapshot: {what}: {got} in the snapshot, {want} in this engine (built from another origin?)"));
-            }
-        }
-        for (k, (book, mine)) in s.books.iter().zip(&self.books).enumerate() {
-            if book.config() != mine.config() {
-                return Err(format!("engine snapshot: own book {k} has another capacity than this engine's"));
             }
         }
         if s.timers.slots() != self.pool.len() {

@@ -1,0 +1,50 @@
+//! Writes seed inputs for the fuzz targets whose inputs have structure a fuzzer rarely finds
+//! alone: `make_seeds DIR` creates `DIR/<target>/seed-N`. Run by `fuzz/run.sh`; nothing it
+//! writes is committed.
+
+use std::path::Path;
+
+// Links libFuzzer's runtime: the instrumented dependencies call its coverage hooks.
+use libfuzzer_sys as _;
+
+use gavel_feeds::wire::{ClientOrder, Event, EventKind, PriceLevel, Side, Venue};
+
+fn write(dir: &Path, target: &str, name: &str, bytes: &[u8]) {
+    let d = dir.join(target);
+    std::fs::create_dir_all(&d).expect("seed dir");
+    std::fs::write(d.join(name), bytes).expect("seed file");
+}
+
+fn main() {
+    let dir = std::env::args().nth(1).expect("usage: make_seeds DIR");
+    let dir = Path::new(&dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
+    let read = |name: &str| std::fs::read(root.join(name)).expect("docs/examples file");
+    write(dir, "instruments_toml", "examples", &read("instruments.toml"));
+    for rules in ["rules-aave-v4.toml", "rules-binance-usdm.toml", "rules-drift-v2.toml", "rules-dydx-v4.toml", "rules-hyperliquid.toml"] {
+        write(dir, "venue_rules_toml", rules, &read(rules));
+    }
+    let mut csv = 500_000u32.to_le_bytes().to_vec();
+    csv.extend_from_slice(&read("accounts.csv"));
+    csv.extend_from_slice(b"\n---\n");
+    csv.extend_from_slice(&read("positions.csv"));
+    write(dir, "risk_csv", "examples", &csv);
+    // Snapshots of the snapshot target's engine: fresh, and with quotes, resting orders and a mark.
+    let mut engine = gavel_fuzz::snapshot_engine();
+    let mut out = Vec::new();
+    engine.write_snapshot(&mut out).expect("snapshot");
+    write(dir, "engine_snapshot", "fresh", &out);
+    let mut sink = gavel_engine::engine::CountingSink::default();
+    for k in 0..20i64 {
+        let t = 1_000_000_000 + k * 100_000_000;
+        for (side, price) in [(Side::Bid, 500_000 - k), (Side::Ask, 500_010 + k)] {
+            let level = Event::new(EventKind::BookLevel, Venue::BinanceUsdm, 0, PriceLevel { price, qty: 1_000, index: 0 }).with_side(side).with_times(0, t, t);
+            engine.on_event(&level, &mut sink);
+        }
+        let order = Event::new(EventKind::ClientOrder, Venue::Gavel, 0, ClientOrder { account: (k % 3) as u64, price: 499_900 - k, qty: 1 }).with_side(Side::Bid).with_times(k as u64 + 1, t, t);
+        engine.on_event(&order, &mut sink);
+    }
+    out.clear();
+    engine.write_snapshot(&mut out).expect("snapshot");
+    write(dir, "engine_snapshot", "busy", &out);
+}
