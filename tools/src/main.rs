@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod cmd;
 mod feed_warnings;
+mod fit_stats;
 mod limits;
 mod pipeline;
 mod policy_file;
@@ -36,6 +37,8 @@ enum Command {
     /// Generate synthetic scenarios.
     #[command(subcommand)]
     Gen(cmd::gen::GenCommand),
+    /// Fit the crash generator's market parameters on real captures (`--out params.toml` for `gen crash --params`).
+    Calibrate(cmd::calibrate::Args),
     /// Move events between processes through the shared-memory ring and verify them.
     #[command(subcommand)]
     Ring(cmd::ring::RingCommand),
@@ -87,6 +90,7 @@ fn main() -> std::process::ExitCode {
         Command::Stream(args) => cmd::stream::run(args),
         Command::Bench(args) => cmd::bench::run(args),
         Command::Gen(args) => cmd::gen::run(args),
+        Command::Calibrate(args) => cmd::calibrate::run(args),
         Command::Compare(args) => cmd::compare::run(args),
         Command::Study(args) => cmd::study::run(args),
         Command::Ring(args) => cmd::ring::run(args),

@@ -45,6 +45,10 @@ pub struct ScenarioManifest {
     /// Settings of the simulated world and the oracle this scenario needs; optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<WorldSettings>,
+    /// The market fit the generated market used (`params.toml` in the folder, from
+    /// `gavel calibrate`); absent: the generator's built-in assumptions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<String>,
 }
 
 /// The `[world]` table of `scenario.toml`: what an incident changes in the
@@ -217,6 +221,7 @@ mod tests {
             venue_info: None,
             orders: None,
             world: None,
+            calibration: None,
         };
         let text = toml::to_string(&manifest).unwrap();
         assert_eq!(
@@ -242,6 +247,7 @@ mod tests {
             venue_info: None,
             orders: None,
             world: None,
+            calibration: None,
         };
         std::fs::write(dir.join("scenario.toml"), toml::to_string(&manifest).unwrap()).unwrap();
         for f in ["instruments.toml", "accounts.csv", "positions.csv"] {

@@ -24,6 +24,13 @@ fn main() {
     for rules in ["rules-aave-v4.toml", "rules-binance-usdm.toml", "rules-drift-v2.toml", "rules-dydx-v4.toml", "rules-hyperliquid.toml"] {
         write(dir, "venue_rules_toml", rules, &read(rules));
     }
+    let policies = [
+        "name = \"tuned\"\nbase = \"adaptive\"\nstages = [\"own_book\", \"auction\", \"route\"]\nbackstop = true\nbuffer = \"0.1\"\npenalty = { static_rate = \"0.01\" }\n",
+        "base = \"sliced\"\nroute = { limit_bps = 50, slices = 5, depth_share = \"0.5\", slice_interval_ms = 1000, timeout_ms = 2000, deepest_only = false }\npenalty = { base = \"0.005\", vol_coef = 0.5, depth_coef = 0.01, cap = \"0.025\" }\n",
+    ];
+    for (k, policy) in policies.iter().enumerate() {
+        write(dir, "policy_toml", &format!("seed-{k}"), policy.as_bytes());
+    }
     let mut csv = 500_000u32.to_le_bytes().to_vec();
     csv.extend_from_slice(&read("accounts.csv"));
     csv.extend_from_slice(b"\n---\n");

@@ -58,6 +58,11 @@ pub struct CrashArgs {
     /// Share of accounts that are long, percent.
     #[arg(long, default_value_t = 70)]
     pub long_pct: u64,
+    /// Market fit from `gavel calibrate` (calm noise, spread, level grid, depth by distance,
+    /// refill half-life); copied into the folder and named in scenario.toml. Default: the
+    /// generator's built-in assumptions.
+    #[arg(long)]
+    pub params: Option<PathBuf>,
 }
 
 /// Runs the chosen generator.
@@ -66,11 +71,15 @@ pub fn run(command: GenCommand) -> anyhow::Result<()> {
         GenCommand::Crash(args) => {
             let manifest = write_crash_scenario(&args)?;
             println!(
-                "wrote scenario '{}' to {}: {} accounts, captures {}",
+                "wrote scenario '{}' to {}: {} accounts, captures {}; market: {}",
                 manifest.name,
                 args.out.display(),
                 args.accounts,
-                manifest.captures.join(", ")
+                manifest.captures.join(", "),
+                match &args.params {
+                    Some(p) => format!("fit from {} (copied as params.toml)", p.display()),
+                    None => "built-in assumptions (no --params)".to_string(),
+                }
             );
             Ok(())
         }
@@ -109,5 +118,6 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         drop_per_mille: (args.drop * 10.0).round() as i64,
         duration_s: args.duration,
         long_per_mille: args.long_pct * 10,
+        params: args.params.clone(),
     })
 }

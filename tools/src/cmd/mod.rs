@@ -1,6 +1,7 @@
 //! One module per `gavel` subcommand.
 
 pub mod bench;
+pub mod calibrate;
 pub mod compare;
 pub mod recover;
 pub mod bench_ring;

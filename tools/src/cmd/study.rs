@@ -159,7 +159,7 @@ fn run_tasks(tasks: &[Task], args: &Args, policies: &[String], jobs: usize) -> a
 /// Generates one task's crash and replays it under every policy.
 fn run_task(task: &Task, args: &Args, policies: &[String], core: usize) -> anyhow::Result<Value> {
     let dir = std::env::temp_dir().join(format!("gavel-study-{}-{}", std::process::id(), task.index));
-    let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(task.drop_pct), duration: args.duration, long_pct: 70 };
+    let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(task.drop_pct), duration: args.duration, long_pct: 70, params: None };
     let result = (|| {
         write_crash_scenario(&crash)?;
         let (_, mut inputs) = resolve_inputs(Some(&dir), None, None, None, &[])?;

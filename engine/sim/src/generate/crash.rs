@@ -25,15 +25,25 @@ pub struct CrashScenarioSpec {
     pub duration_s: i64,
     /// Share of accounts that are long, per mille.
     pub long_per_mille: u64,
+    /// A params file from `gavel calibrate` (`None`: the built-in market assumptions). It is
+    /// copied into the folder as `params.toml` and named in `scenario.toml` (`calibration`).
+    pub params: Option<PathBuf>,
 }
 
 /// Writes a complete crash scenario folder and returns its manifest.
 pub fn write_crash_scenario(spec: &CrashScenarioSpec) -> anyhow::Result<ScenarioManifest> {
+    let params = match &spec.params {
+        Some(path) => Some((super::fit::ParamsFile::load(path)?, std::fs::read(path).with_context(|| format!("reading {}", path.display()))?)),
+        None => None,
+    };
     std::fs::create_dir_all(&spec.out).with_context(|| format!("creating {}", spec.out.display()))?;
+    let fit = params.as_ref().map(|(p, _)| p.generator.clone());
     let market = CrashSpec {
         seed: spec.seed,
         drop_per_mille: spec.drop_per_mille,
         duration_s: spec.duration_s,
+        step_ms: fit.as_ref().map_or(CrashSpec::default().step_ms, |f| f.step_ms),
+        fit: fit.clone(),
         ..CrashSpec::default()
     };
     let dialects = [Dialect::BinanceUsdm, Dialect::BybitV5];
@@ -52,8 +62,12 @@ pub fn write_crash_scenario(spec: &CrashScenarioSpec) -> anyhow::Result<Scenario
         snapshots: Vec::new(),
         venue_info: None,
         orders: None,
-        world: None,
+        world: fit.as_ref().and_then(|f| f.resilience_half_life_ms).map(|ms| crate::scenario::WorldSettings { resilience_half_life_ms: Some(ms), ..Default::default() }),
+        calibration: params.as_ref().map(|_| "params.toml".to_string()),
     };
+    if let Some((_, bytes)) = &params {
+        gavel_feeds::atomic_file::write_atomic(spec.out.join("params.toml"), bytes).context("writing params.toml")?;
+    }
     gavel_feeds::atomic_file::write_atomic(spec.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     Ok(manifest)
 }

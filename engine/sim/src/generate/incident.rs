@@ -233,6 +233,7 @@ pub fn write_incident(spec: &IncidentSpec) -> anyhow::Result<ScenarioManifest> {
         venue_info: None,
         orders: None,
         world: (recipe.world != WorldSettings::default()).then_some(recipe.world),
+        calibration: None,
     };
     write("scenario.toml", &toml::to_string(&manifest)?)?;
     Ok(manifest)

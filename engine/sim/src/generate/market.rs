@@ -46,6 +46,8 @@ pub struct CrashSpec {
     pub levels: usize,
     /// Event time of the first message, ns since the Unix epoch.
     pub start_ns: i64,
+    /// Calm-market parameters fitted on real captures (`None`: the built-in assumptions).
+    pub fit: Option<super::fit::MarketFit>,
 }
 
 impl Default for CrashSpec {
@@ -61,6 +63,7 @@ impl Default for CrashSpec {
             step_ms: 100,
             levels: 50,
             start_ns: 1_735_689_600_000_000_000, // 2025-01-01T00:00:00Z
+            fit: None,
         }
     }
 }
@@ -116,7 +119,11 @@ pub fn crash_path(spec: &CrashSpec) -> Vec<PathPoint> {
     let start = spec.start_price_ticks;
     let total_drop = start * spec.drop_per_mille / 1000;
     let rebound = total_drop / 4;
-    let calm_noise = (start / 60_000).max(1); // ~0.17 bp per step
+    let calm_noise = match &spec.fit {
+        // The fitted half-width is the calm phase's, which doubles this base.
+        Some(fit) => (i128::from(start) * i128::from(fit.noise_bp_e3) / 20_000_000).max(1) as i64,
+        None => (start / 60_000).max(1), // ~0.17 bp per step
+    };
     let mut mid = start;
     let mut low = start;
     let mut out = Vec::with_capacity(steps as usize);
@@ -216,13 +223,25 @@ impl<'a> SyntheticVenue<'a> {
         let mut asks = BTreeMap::new();
         // Levels sit on a fixed grid (as on a venue), so a move of the mid only
         // adds and removes levels at the edges instead of re-pricing the ladder.
-        let grid = (self.spec.start_price_ticks / 120_000).max(1) * 5;
+        let fit = self.spec.fit.as_ref();
+        let grid = match fit {
+            Some(f) => (i128::from(self.spec.start_price_ticks) * i128::from(f.level_grid_bp_e3) / 10_000_000).max(1) as i64,
+            None => (self.spec.start_price_ticks / 120_000).max(1) * 5,
+        };
         // The spread widens as depth dries up: up to three grid steps each side.
-        let half_spread = 1 + (1000 - point.depth_per_mille) * grid / 300;
+        let calm_half_spread = fit.map_or(1, |f| (i128::from(mid) * i128::from(f.half_spread_bp_e3) / 10_000_000).max(1) as i64);
+        let half_spread = calm_half_spread + (1000 - point.depth_per_mille) * grid / 300;
         let top_bid = (mid - half_spread).div_euclid(grid) * grid;
         let top_ask = (mid + half_spread + grid - 1).div_euclid(grid) * grid;
         for i in 0..self.spec.levels as i64 {
-            let base = self.base_qty_lots * (4 + i) / 4 * point.depth_per_mille / 1000;
+            let base = match fit {
+                Some(f) => {
+                    let distance_bp_e3 = i128::from(half_spread + i * grid) * 10_000_000 / i128::from(mid.max(1));
+                    let density = f.density_at(i64::try_from(distance_bp_e3).unwrap_or(i64::MAX));
+                    super::fit::level_lots(density, grid, mid, self.spec.tick_size, self.spec.lot_size) * point.depth_per_mille / 1000
+                }
+                None => self.base_qty_lots * (4 + i) / 4 * point.depth_per_mille / 1000,
+            };
             // A resting level usually keeps its quantity from one step to the next;
             // about one in five is refreshed (and so follows the drought's depth scale).
             let (bid_price, ask_price) = (top_bid - i * grid, top_ask + i * grid);

@@ -20,6 +20,7 @@
 pub mod accounts;
 pub mod crash;
 pub mod diffs;
+pub mod fit;
 pub mod incident;
 pub mod market;
 pub mod ranges;

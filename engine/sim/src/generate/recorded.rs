@@ -160,6 +160,7 @@ pub fn write_accounts_scenario(args: &AccountsSpec) -> anyhow::Result<(Vec<Price
         venue_info: args.venue_info.as_deref().map(absolute).transpose()?,
         orders: None,
         world: None,
+        calibration: None,
     };
     gavel_feeds::atomic_file::write_atomic(args.out.join("scenario.toml"), toml::to_string(&manifest)?).context("writing scenario.toml")?;
     let mut checks = verify_book(
