@@ -75,3 +75,27 @@ fn study_reports_intervals_and_shards_merge_exactly() {
     assert!(String::from_utf8_lossy(&err.stderr).contains("--shard"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_study_on_a_market_fit_records_it_and_does_not_merge_with_one_without() {
+    let dir = std::env::temp_dir().join(format!("gavel-study-fit-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let params = dir.join("params.toml");
+    std::fs::write(&params, "[generator]\nnoise_bp_e3 = 170\nstep_ms = 100\nhalf_spread_bp_e3 = 18\nlevel_grid_bp_e3 = 1000\ndepth_quote_per_bp = [[1, 558592], [5, 1028882], [50, 1131238]]\nresilience_half_life_ms = 6928\n").unwrap();
+    let p = params.to_str().unwrap();
+    let (fitted, plain) = (dir.join("fit-0.json"), dir.join("plain-1.json"));
+    ok(study(&["--params", p, "--shard", "0/2"], &fitted));
+    ok(study(&["--shard", "1/2"], &plain));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&fitted).unwrap()).unwrap();
+    assert_eq!(json["study"]["market"]["params"], p, "{}", json["study"]);
+    let merged = dir.join("merged.json");
+    let out = gavel(&["study", "merge"], &[&fitted, &plain, &PathBuf::from("--json"), &merged]);
+    assert!(!out.status.success(), "shards of a fitted and an unfitted study must not merge");
+    let bad = dir.join("bad.toml");
+    std::fs::write(&bad, "[generator]\nnoise_bp_e3 = 0\n").unwrap();
+    let out = study(&["--params", bad.to_str().unwrap()], &dir.join("never.json"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("--params") && err.contains("bad.toml"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -58,6 +58,9 @@ pub struct Args {
     /// Write the study as JSON here (required).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Generate every crash with this market fit from `gavel calibrate` (as `gen crash --params`).
+    #[arg(long)]
+    params: Option<PathBuf>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -112,9 +115,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let total = tasks.len();
     let mine: Vec<Task> = tasks.into_iter().filter(|t| t.index % shards == shard).collect();
+    // The fit is part of the study's definition: shards of studies on different fits do not merge.
+    let calibration = match &args.params {
+        Some(path) => {
+            gavel_sim::generate::fit::ParamsFile::load(path).map_err(|e| anyhow::anyhow!("--params: {e:#}"))?;
+            json!({ "params": path.display().to_string(), "fnv64": crate::serve::recovery::file_hash(path)? })
+        }
+        None => json!("built-in assumptions"),
+    };
     let study = json!({
         "seeds": seeds, "drops": drops, "funds": funds.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
-        "accounts": args.accounts, "duration_s": args.duration, "policies": policies,
+        "accounts": args.accounts, "duration_s": args.duration, "policies": policies, "market": calibration,
     });
     eprintln!("study: {total} tasks × {} policies; this run: {} tasks (shard {shard}/{shards}), {} jobs", names.len(), mine.len(), args.jobs);
     let results = run_tasks(&mine, &args, &policies, usize::from(args.jobs))?;
@@ -159,7 +170,7 @@ fn run_tasks(tasks: &[Task], args: &Args, policies: &[String], jobs: usize) -> a
 /// Generates one task's crash and replays it under every policy.
 fn run_task(task: &Task, args: &Args, policies: &[String], core: usize) -> anyhow::Result<Value> {
     let dir = std::env::temp_dir().join(format!("gavel-study-{}-{}", std::process::id(), task.index));
-    let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(task.drop_pct), duration: args.duration, long_pct: 70, params: None };
+    let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(task.drop_pct), duration: args.duration, long_pct: 70, params: args.params.clone() };
     let result = (|| {
         write_crash_scenario(&crash)?;
         let (_, mut inputs) = resolve_inputs(Some(&dir), None, None, None, &[])?;
