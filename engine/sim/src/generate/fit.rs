@@ -130,6 +130,14 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_fit_loads() {
+        let text = include_str!("../../../../docs/examples/params-btcusdt-2023-04.toml");
+        let f = ParamsFile::parse(text, "params-btcusdt-2023-04.toml").unwrap();
+        assert_eq!(f.generator.depth_quote_per_bp.len(), 6);
+        assert!(f.report.contains_key("returns") && f.report.contains_key("liquidations"));
+    }
+
+    #[test]
     fn bad_files_name_the_field_or_line() {
         for (from, to, want) in [
             ("noise_bp_e3 = 900", "noise_bp_e3 = 0", "noise_bp_e3"),
