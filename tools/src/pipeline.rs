@@ -203,7 +203,10 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
         None => Vec::new(),
     };
 
-    let tag = policy.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+    // Runs of one process (a study's parallel tasks) each get their own rings.
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tag = format!("{run}-{}", policy.name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
     let wait = WaitStrategy::SpinThenYield;
     let mut feeds = Vec::new();
     let mut sources = Vec::new();

@@ -85,7 +85,8 @@ fn a_study_on_a_market_fit_records_it_and_does_not_merge_with_one_without() {
     std::fs::write(&params, "[generator]\nnoise_bp_e3 = 170\nstep_ms = 100\nhalf_spread_bp_e3 = 18\nlevel_grid_bp_e3 = 1000\ndepth_quote_per_bp = [[1, 558592], [5, 1028882], [50, 1131238]]\nresilience_half_life_ms = 6928\n").unwrap();
     let p = params.to_str().unwrap();
     let (fitted, plain) = (dir.join("fit-0.json"), dir.join("plain-1.json"));
-    ok(study(&["--params", p, "--shard", "0/2"], &fitted));
+    // Two jobs: parallel tasks in one process each get their own rings.
+    ok(study(&["--params", p, "--shard", "0/2", "--jobs", "2"], &fitted));
     ok(study(&["--shard", "1/2"], &plain));
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&fitted).unwrap()).unwrap();
     assert_eq!(json["study"]["market"]["params"], p, "{}", json["study"]);
