@@ -100,3 +100,25 @@ fn a_study_on_a_market_fit_records_it_and_does_not_merge_with_one_without() {
     assert!(!out.status.success() && err.contains("--params") && err.contains("bad.toml"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn incidents_join_the_grid_and_bad_names_are_refused() {
+    let dir = std::env::temp_dir().join(format!("gavel-study-incident-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("study.json");
+    let args = ["study", "--seeds", "1", "--incident", "slow-grind", "--drops", "15", "--accounts", "60", "--duration", "20", "--policy", "naive", "--policy", "adaptive", "--jobs", "2", "--json"];
+    ok(gavel(&args, &[&out]));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(json["tasks"], 2, "one crash and one incident");
+    assert_eq!(json["study"]["incidents"], serde_json::json!(["slow-grind"]));
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results[0]["drop"], 15);
+    assert_eq!(results[1]["incident"], "slow-grind");
+    assert!(results[1]["drop"].is_null());
+    assert!(results[1]["policies"]["adaptive"]["total_loss_to_others"].is_number(), "{}", results[1]);
+    let err = gavel(&["study", "--incident", "ftx-2022", "--json"], &[&dir.join("never.json")]);
+    let text = String::from_utf8_lossy(&err.stderr);
+    assert!(!err.status.success() && text.contains("--incident") && text.contains("slow-grind"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

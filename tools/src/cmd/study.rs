@@ -1,7 +1,7 @@
-//! `gavel study`: many generated crashes × policies, with confidence intervals.
+//! `gavel study`: many generated crashes and incidents × policies, with confidence intervals.
 //!
-//! A study is the grid seeds × drops × fund sizes; each cell (a task) generates its
-//! crash, replays it under every policy through the real pipeline (`compare`), and
+//! A study is the grid seeds × markets (crash drops, then incidents of the library) × fund
+//! sizes; each cell (a task) generates its scenario, replays it under every policy through the real pipeline (`compare`), and
 //! keeps the outcome metrics. The report gives per policy and metric the mean and a
 //! 95 % bootstrap interval, and paired differences (same task) against `naive` and the
 //! venue rule sets. Tasks are numbered in grid order; `--shard i/N` runs the tasks
@@ -24,6 +24,7 @@ use crate::cmd::gen::{write_crash_scenario, CrashArgs};
 use crate::pipeline::{parse_quote, resolve_inputs, PolicyRun};
 use crate::policy_file::resolve_policy;
 use crate::study_stats::{paired, pairs, summarize, TaskMetrics};
+use gavel_sim::generate::incident::{write_incident, IncidentSpec, INCIDENTS};
 
 /// Arguments of `gavel study`.
 #[derive(clap::Args, Debug)]
@@ -34,9 +35,14 @@ pub struct Args {
     /// Seeds, inclusive: `A..B` (e.g. `1..30`) or one seed.
     #[arg(long, default_value = "1..5")]
     seeds: String,
-    /// Crash drops, percent, comma-separated (each in 1..=89).
-    #[arg(long, default_value = "15,30")]
-    drops: String,
+    /// Crash drops, percent, comma-separated (each in 1..=89). Default 15,30, or none when
+    /// `--incident` is given.
+    #[arg(long)]
+    drops: Option<String>,
+    /// An incident of the library (`gavel gen incident --list`; repeat, or `all`): its scenario
+    /// joins the grid beside the crashes, once per seed and fund.
+    #[arg(long = "incident")]
+    incidents: Vec<String>,
     /// Accounts per generated crash (1 ..= 1,000,000).
     #[arg(long, default_value_t = 2000, value_parser = crate::limits::accounts())]
     accounts: usize,
@@ -76,13 +82,31 @@ enum Merge {
     },
 }
 
+/// The market of a task.
+#[derive(Clone, Copy, Debug)]
+enum Market {
+    /// A generated crash with this drop, percent.
+    Crash(u32),
+    /// The incident at this index of the library.
+    Incident(usize),
+}
+
 /// One cell of the grid.
 #[derive(Clone, Copy, Debug)]
 struct Task {
     index: usize,
     seed: u64,
-    drop_pct: u32,
+    market: Market,
     fund: i128,
+}
+
+impl Task {
+    fn describe(&self) -> String {
+        match self.market {
+            Market::Crash(drop) => format!("task {} (seed {}, drop {drop} %)", self.index, self.seed),
+            Market::Incident(k) => format!("task {} (seed {}, incident {})", self.index, self.seed, INCIDENTS[k].name),
+        }
+    }
 }
 
 /// Runs `gavel study` or `gavel study merge`.
@@ -95,7 +119,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let json_path = args.json.clone().context("--json OUT is required")?;
     let seeds = parse_seeds(&args.seeds)?;
-    let drops = parse_drops(&args.drops)?;
+    let incidents = parse_incidents(&args.incidents)?;
+    let drops = match (&args.drops, incidents.is_empty()) {
+        (Some(text), _) => parse_drops(text)?,
+        (None, true) => parse_drops("15,30")?,
+        (None, false) => Vec::new(),
+    };
+    let markets: Vec<Market> = drops.iter().map(|&d| Market::Crash(d)).chain(incidents.iter().map(|&k| Market::Incident(k))).collect();
     let funds: Vec<i128> = if args.funds.is_empty() { vec![0] } else { args.funds.iter().map(|f| parse_quote(f)).collect::<anyhow::Result<_>>()? };
     let policies: Vec<String> = if args.policies.is_empty() {
         ["naive", "adaptive", "dydx-v4", "binance-usdm", "maker-clip"].iter().map(|s| s.to_string()).collect()
@@ -107,9 +137,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (shard, shards) = parse_shard(args.shard.as_deref())?;
     let mut tasks = Vec::new();
     for &seed in &seeds {
-        for &drop_pct in &drops {
+        for &market in &markets {
             for &fund in &funds {
-                tasks.push(Task { index: tasks.len(), seed, drop_pct, fund });
+                tasks.push(Task { index: tasks.len(), seed, market, fund });
             }
         }
     }
@@ -124,7 +154,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => json!("built-in assumptions"),
     };
     let study = json!({
-        "seeds": seeds, "drops": drops, "funds": funds.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        "seeds": seeds, "drops": drops, "incidents": incidents.iter().map(|&k| INCIDENTS[k].name).collect::<Vec<_>>(),
+        "funds": funds.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
         "accounts": args.accounts, "duration_s": args.duration, "policies": policies, "market": calibration,
     });
     eprintln!("study: {total} tasks × {} policies; this run: {} tasks (shard {shard}/{shards}), {} jobs", names.len(), mine.len(), args.jobs);
@@ -162,7 +193,7 @@ fn run_tasks(tasks: &[Task], args: &Args, policies: &[String], jobs: usize) -> a
                 .ok()
                 .flatten()
                 .unwrap_or_else(|| Err(anyhow::anyhow!("task {} did not run", task.index)))
-                .with_context(|| format!("task {} (seed {}, drop {} %)", task.index, task.seed, task.drop_pct))
+                .with_context(|| task.describe())
         })
         .collect()
 }
@@ -170,15 +201,24 @@ fn run_tasks(tasks: &[Task], args: &Args, policies: &[String], jobs: usize) -> a
 /// Generates one task's crash and replays it under every policy.
 fn run_task(task: &Task, args: &Args, policies: &[String], core: usize) -> anyhow::Result<Value> {
     let dir = std::env::temp_dir().join(format!("gavel-study-{}-{}", std::process::id(), task.index));
-    let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(task.drop_pct), duration: args.duration, long_pct: 70, params: args.params.clone() };
     let result = (|| {
-        write_crash_scenario(&crash)?;
+        match task.market {
+            Market::Crash(drop) => {
+                let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(drop), duration: args.duration, long_pct: 70, params: args.params.clone() };
+                write_crash_scenario(&crash)?;
+            }
+            Market::Incident(k) => {
+                write_incident(&IncidentSpec { name: INCIDENTS[k].name.to_string(), out: dir.clone(), seed: task.seed, accounts: args.accounts })?;
+            }
+        }
         let (_, mut inputs) = resolve_inputs(Some(&dir), None, None, None, &[])?;
         inputs.fund_seed = task.fund;
         inputs.engine_core = core;
         let runs = compare(&inputs, policies, None)?;
         Ok(json!({
-            "task": task.index, "seed": task.seed, "drop": task.drop_pct, "fund": task.fund.to_string(),
+            "task": task.index, "seed": task.seed, "fund": task.fund.to_string(),
+            "drop": match task.market { Market::Crash(d) => json!(d), Market::Incident(_) => Value::Null },
+            "incident": match task.market { Market::Incident(k) => json!(INCIDENTS[k].name), Market::Crash(_) => Value::Null },
             "policies": runs.iter().map(|r| (r.outcome.policy.clone(), metrics(r))).collect::<BTreeMap<_, _>>(),
         }))
     })();
@@ -246,7 +286,7 @@ fn merge_files(paths: &[PathBuf]) -> anyhow::Result<Value> {
             None => study = Some((definition.clone(), total, path.clone())),
             Some((first, first_total, first_path)) => anyhow::ensure!(
                 first == definition && *first_total == total,
-                "{}: from a different study than {} (seeds, drops, funds, accounts, duration or policies differ)",
+                "{}: from a different study than {} (seeds, drops, incidents, funds, accounts, duration, market or policies differ)",
                 path.display(),
                 first_path.display()
             ),
@@ -300,6 +340,24 @@ fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
     Ok((a..=b).collect())
 }
 
+/// `--incident` values: library names or `all`, as indexes into [`INCIDENTS`].
+fn parse_incidents(names: &[String]) -> anyhow::Result<Vec<usize>> {
+    let mut out = Vec::new();
+    for name in names {
+        if name == "all" {
+            out.extend(0..INCIDENTS.len());
+            continue;
+        }
+        let k = INCIDENTS.iter().position(|i| i.name == name).ok_or_else(|| {
+            anyhow::anyhow!("--incident {name:?}: not in the library (known: {}, or all)", INCIDENTS.iter().map(|i| i.name).collect::<Vec<_>>().join(", "))
+        })?;
+        out.push(k);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 fn parse_drops(text: &str) -> anyhow::Result<Vec<u32>> {
     let drops: Vec<u32> = text
         .split(',')
@@ -347,6 +405,9 @@ mod tests {
         assert!(parse_seeds("a..3").unwrap_err().to_string().contains("--seeds"));
         assert_eq!(parse_drops("15, 30").unwrap(), vec![15, 30]);
         assert!(parse_drops("0").is_err() && parse_drops("95").is_err() && parse_drops("x").is_err());
+        assert_eq!(parse_incidents(&["all".into()]).unwrap().len(), INCIDENTS.len());
+        assert_eq!(parse_incidents(&[INCIDENTS[1].name.into(), INCIDENTS[1].name.into()]).unwrap(), vec![1]);
+        assert!(parse_incidents(&["ftx".into()]).unwrap_err().to_string().contains("--incident \"ftx\""));
         assert_eq!(parse_shard(Some("1/4")).unwrap(), (1, 4));
         assert_eq!(parse_shard(None).unwrap(), (0, 1));
         for bad in ["4/4", "1/0", "x/2", "3"] {
