@@ -96,6 +96,12 @@ pub fn segment_path(dir: &Path, n: u64) -> PathBuf {
 
 /// The segments in `dir`, by number (an absent directory holds none).
 pub fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+    numbered_files(dir, "seg-", ".gjl")
+}
+
+/// The files `<prefix><number><suffix>` in `dir`, by number ascending (an absent directory
+/// holds none; other names are ignored). Journal segments and `gavel serve` snapshots.
+pub fn numbered_files(dir: &Path, prefix: &str, suffix: &str) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -106,7 +112,7 @@ pub fn list_segments(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
         let entry = entry?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        if let Some(n) = name.strip_prefix("seg-").and_then(|r| r.strip_suffix(".gjl")).and_then(|d| d.parse::<u64>().ok()) {
+        if let Some(n) = name.strip_prefix(prefix).and_then(|r| r.strip_suffix(suffix)).and_then(|d| d.parse::<u64>().ok()) {
             out.push((n, entry.path()));
         }
     }

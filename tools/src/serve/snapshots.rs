@@ -90,21 +90,8 @@ fn snapshot_path(dir: &Path, sequence: u64) -> PathBuf {
 
 /// The snapshot files of `dir`, newest (highest sequence) first.
 pub fn list(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
-    let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if let Some(n) = name.strip_prefix("snap-").and_then(|r| r.strip_suffix(".gsnap")).and_then(|d| d.parse::<u64>().ok()) {
-            out.push((n, entry.path()));
-        }
-    }
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut out = gavel_feeds::input_journal::numbered_files(dir, "snap-", ".gsnap")?;
+    out.reverse();
     Ok(out)
 }
 
@@ -186,32 +173,39 @@ pub fn restore_latest(engine: &mut Engine, data_dir: &Path, journal_last: u64) -
     }
     let origin = origin_hash(data_dir)?;
     for (sequence, path) in snapshots {
-        let attempt = (|| {
-            if sequence > journal_last {
-                return Err(format!("{}: after sequence {sequence}, but the journal ends at {journal_last}", path.display()));
+        if sequence > journal_last {
+            eprintln!("gavel: warning: snapshot unusable, trying the one before it: {}: after sequence {sequence}, but the journal ends at {journal_last}", path.display());
+            continue;
+        }
+        let read = read(&path, origin).and_then(|(header, json)| {
+            if header.sequence == sequence {
+                Ok((header, json))
+            } else {
+                Err(format!("{}: the header says sequence {}, the name {sequence}", path.display(), header.sequence))
             }
-            let (header, json) = read(&path, origin)?;
-            if header.sequence != sequence {
-                return Err(format!("{}: the header says sequence {}, the name {sequence}", path.display(), header.sequence));
-            }
-            let before = engine.state_hash();
-            engine.restore_snapshot(&json).map_err(|e| format!("{}: {e}", path.display()))?;
-            if engine.state_hash() != header.state_hash {
-                return Err(format!("{}: restored state hash {:016x} differs from the header's {:016x} (engine before: {before:016x})", path.display(), engine.state_hash(), header.state_hash));
-            }
-            Ok(())
-        })();
-        match attempt {
-            Ok(()) => return Ok(Some((sequence, path))),
+        });
+        let (header, json) = match read {
+            Ok(r) => r,
             Err(why) => {
                 eprintln!("gavel: warning: snapshot unusable, trying the one before it: {why}");
-                // A hash mismatch leaves a restored state behind: rebuild is the caller's job,
-                // so refuse to go on from it.
-                if why.contains("restored state hash") {
-                    anyhow::bail!("{why}; the engine was restored from a snapshot that does not match its header — refusing to continue");
-                }
+                continue;
             }
+        };
+        // A refused snapshot leaves the engine unchanged, so the next one is tried on it.
+        if let Err(e) = engine.restore_snapshot(&json) {
+            eprintln!("gavel: warning: snapshot unusable, trying the one before it: {}: {e}", path.display());
+            continue;
         }
+        // Restored: a hash that differs from the header's means the snapshot code is wrong,
+        // and the engine now holds that state, so there is nothing to fall back on.
+        anyhow::ensure!(
+            engine.state_hash() == header.state_hash,
+            "{}: restored state hash {:016x} differs from the header's {:016x}; refusing to continue",
+            path.display(),
+            engine.state_hash(),
+            header.state_hash
+        );
+        return Ok(Some((sequence, path)));
     }
     eprintln!("gavel: warning: no usable snapshot in {}; replaying the whole journal", dir.display());
     Ok(None)
