@@ -1,9 +1,10 @@
 //! Differential test: the trigger index against a full scan of every account,
 //! after every update of a random stream (marks, fills, balance changes) over
 //! random cross (single- and multi-position) and isolated accounts, with
-//! bracket schedule changes.
+//! bracket schedule changes, with and without a BTC/ETH portfolio offset group.
 
 use gavel_engine::risk::instrument::{Bracket, InstrumentSet, QUOTE_SCALE, RATE_SCALE};
+use gavel_engine::risk::portfolio::OffsetGroup;
 use gavel_engine::risk::{MarginMode, RiskBook};
 use proptest::prelude::*;
 
@@ -69,12 +70,14 @@ proptest! {
     fn index_agrees_with_full_scan_after_every_update(
         accounts in prop::collection::vec(account(), 24),
         ops in prop::collection::vec(op(), 1..120),
-        band_bps in prop::sample::select(vec![0i64, 20, 100, 500]),
+        credit in prop::sample::select(vec![None, Some(0i128), Some(50_000_000), Some(95_000_000)]),
     ) {
-        let set = instruments();
+        let mut set = instruments();
+        if let Some(credit_rate) = credit {
+            set.set_offsets(vec![OffsetGroup { name: "btc-eth".into(), instruments: vec![0, 1], credit_rate }]).unwrap();
+        }
         let shipped = set.clone();
         let mut book = RiskBook::new(set);
-        book.set_band_bps(band_bps);
         let mut marks = [500_000i64, 250_000];
         for (i, &(iso, coll, btc, eth)) in accounts.iter().enumerate() {
             let mode = if iso { MarginMode::Isolated } else { MarginMode::Cross };

@@ -69,15 +69,19 @@ impl Engine {
         });
         for &(account, trigger, exact) in &band {
             let st = &self.accounts[account as usize];
-            if st.active != 0 || (st.call_pending && self.now.saturating_sub(st.called_at) < cfg.cooldown_ns) {
+            let called_now = st.call_pending && st.called_at == self.now;
+            if st.active != 0 || called_now || (st.call_pending && self.now.saturating_sub(st.called_at) < cfg.cooldown_ns) {
                 continue;
             }
             // A long's trigger t is crossed below t: it is liquidatable from t − 1 down; a short's from t + 1 up.
-            let long = trigger <= mark;
+            let (long, price) = match trigger {
+                crate::risk::Trigger::Long(t) => (true, t),
+                crate::risk::Trigger::Short(t) => (false, t),
+            };
             if !exact && !self.liquidatable_at(account, id, if long { down } else { up }) {
                 continue;
             }
-            let liquidation_price = if long { trigger - 1 } else { trigger + 1 };
+            let liquidation_price = if long { price - 1 } else { price + 1 };
             // The same measure as the shock: the relative move to that price, in σ.
             let distance = (((mark - liquidation_price).abs() as f64 / mark as f64) / sigma * 1000.0).round() as i64;
             out.emit(&build(

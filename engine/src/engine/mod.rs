@@ -215,7 +215,7 @@ pub struct Engine {
     adl_cache: waterfall::AdlCache,
     time_to_solvency: hdrhistogram::Histogram<u64>,
     /// Scratch of the margin-call band walk (account, trigger, exact).
-    warned: Vec<(AccountId, i64, bool)>,
+    warned: Vec<(AccountId, crate::risk::Trigger, bool)>,
     /// Scratch marks for a shocked health check.
     shock_marks: Vec<Option<i64>>,
     call_lead: hdrhistogram::Histogram<u64>,
@@ -288,7 +288,8 @@ impl Engine {
             adl: Vec::with_capacity(accounts),
             adl_cache: waterfall::AdlCache::with_capacity(accounts),
             time_to_solvency: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
-            warned: Vec::with_capacity(accounts),
+            // Two band edges per portfolio account at most.
+            warned: Vec::with_capacity(2 * accounts),
             shock_marks: Vec::with_capacity(instruments),
             call_lead: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
             config,

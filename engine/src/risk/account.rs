@@ -70,10 +70,27 @@ pub struct Position {
     pub entry_notional: i128,
     /// Margin assigned to this position (isolated mode only; 0 in cross).
     pub isolated_margin: i128,
-    /// The key this position currently has in the trigger index (kept by
-    /// [`super::book::RiskBook`]; `None` when not indexed) and whether it is
-    /// a conservative entry (multi-position cross account).
-    pub(crate) indexed: Option<(Trigger, bool)>,
+    /// Where this position currently sits in the risk book's index (kept by
+    /// [`super::book::RiskBook`]; `None` when not indexed).
+    pub(crate) indexed: Option<IndexKey>,
+}
+
+/// A position's entry in the risk book's index.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IndexKey {
+    /// Its exact liquidation trigger (a single-position cross account or an isolated position).
+    Trigger(Trigger),
+    /// Its portfolio account's safe band on this instrument, `[low, high]` ticks
+    /// ([`super::portfolio`]); `underwater` when the account was liquidatable at its last
+    /// evaluation.
+    Band {
+        /// Lowest mark at which the account is known solvent.
+        low: i64,
+        /// Highest mark at which the account is known solvent.
+        high: i64,
+        /// Liquidatable when last evaluated.
+        underwater: bool,
+    },
 }
 
 impl Position {

@@ -1,26 +1,25 @@
 //! The risk book: instruments, marks, accounts and the trigger index, kept
 //! consistent on every position, balance, bracket and mark change.
 //!
-//! ## Cross accounts with several positions
-//! A single-position cross account or an isolated position has an exact
-//! trigger: its margin unit depends on one mark only. A cross account with
-//! positions in several instruments depends on all their marks. For those,
-//! each position's entry is a **conservative trigger**: the exact trigger
-//! ([`super::margin::position_trigger`]) computed with every *other*
-//! instrument at the adverse edge of its **anchor band** (`anchor ± band_bps`,
-//! down for a long, up for a short; the worst case since a position's margin
-//! contribution is monotone in its mark). While every mark stays inside its
-//! band, the entry fires no later than the true liquidation, so the index
-//! returns a superset; the crossed candidates of such accounts are then
-//! re-evaluated with their true health (O(1) each), which makes the returned
-//! set exact. When a mark leaves its band, the instrument is re-anchored at
-//! the new mark and the multi-position accounts holding it get their other
-//! entries recomputed (O(m log n) for those m accounts, only on band exits).
-//! Band 0 recomputes on every move.
+//! ## Cross accounts with several positions (portfolio accounts)
+//! A single-position cross account or an isolated position has an exact trigger: its margin
+//! unit depends on one mark only, and the trigger index answers a mark update in
+//! O(log n + k). A cross account with open positions in several instruments depends on all
+//! their marks and on the offset groups' credits ([`super::portfolio`]). Each of its
+//! positions is indexed by the account's **safe band** on that instrument: the marks within
+//! which the account is provably solvent, derived from its slack when it was last
+//! evaluated. A mark update re-evaluates only the accounts whose band it leaves (their true
+//! portfolio health, O(positions)), re-centres their bands on the current marks, and keeps
+//! per instrument the set of portfolio accounts found liquidatable (their bands are empty, so
+//! any move of a mark they hold re-evaluates them). The crossed set stays exact; nothing is
+//! recomputed wholesale when the market trends.
 
 use std::collections::HashMap;
 
-use super::account::{Account, AccountId, MarginMode, Position};
+use super::account::{Account, AccountId, IndexKey, MarginMode};
+use super::instrument::RATE_SCALE;
+use super::portfolio;
+use super::trigger_price::Trigger;
 use super::instrument::{validate_brackets, Bracket, InstrumentId, InstrumentSet};
 use super::margin::{self, Health};
 use super::trigger::InstrumentTriggers;
@@ -35,25 +34,16 @@ pub struct RiskBook {
     #[serde(serialize_with = "crate::risk::serialize_sorted")]
     by_name: HashMap<String, AccountId>,
     index: Vec<InstrumentTriggers>,
-    /// Per instrument: cross accounts with ≥ 2 open positions, one of them here.
-    multi: Vec<super::ordered_set::OrderedSet<AccountId>>,
     /// Per instrument: the accounts holding a long (`[0]`) or a short (`[1]`) position.
     holders: Vec<[super::ordered_set::OrderedSet<AccountId>; 2]>,
     /// Reused list of accounts to refresh after a mark update.
     scratch: Vec<AccountId>,
-    /// Per instrument: conservative entries of multi-position cross accounts
-    /// (candidates, re-checked before they are returned).
-    conservative: Vec<InstrumentTriggers>,
-    /// Per instrument: the band `[low, high]` multi-position triggers assume.
-    bands: Vec<Option<(i64, i64)>>,
-    /// Half-width of the anchor band, basis points.
-    band_bps: i64,
-    /// Reused per-account adverse marks.
-    adverse: Vec<Option<i64>>,
+    /// Per instrument: the safe-band edges of portfolio accounts holding it (a low edge is
+    /// left like a long trigger, a high edge like a short one).
+    bands: Vec<InstrumentTriggers>,
+    /// Per instrument: portfolio accounts holding it that were liquidatable when last evaluated.
+    underwater: Vec<super::ordered_set::OrderedSet<AccountId>>,
 }
-
-/// Default half-width of the anchor band for multi-position cross accounts.
-pub const DEFAULT_BAND_BPS: i64 = 100;
 
 impl RiskBook {
     /// An empty book over `instruments`.
@@ -66,13 +56,10 @@ impl RiskBook {
             names: Vec::new(),
             by_name: HashMap::new(),
             index: (0..n).map(|_| InstrumentTriggers::new()).collect(),
-            multi: (0..n).map(|_| super::ordered_set::OrderedSet::new()).collect(),
             holders: (0..n).map(|_| [super::ordered_set::OrderedSet::new(), super::ordered_set::OrderedSet::new()]).collect(),
             scratch: Vec::new(),
-            conservative: (0..n).map(|_| InstrumentTriggers::new()).collect(),
-            bands: vec![None; n],
-            band_bps: DEFAULT_BAND_BPS,
-            adverse: vec![None; n],
+            bands: (0..n).map(|_| InstrumentTriggers::new()).collect(),
+            underwater: (0..n).map(|_| super::ordered_set::OrderedSet::new()).collect(),
         }
     }
 
@@ -92,33 +79,6 @@ impl RiskBook {
         self.accounts.push(account);
         self.names.push(name.to_string());
         Some(id)
-    }
-
-    /// Sets the anchor band half-width (bps, ≥ 0) used by multi-position
-    /// cross accounts and recomputes every trigger.
-    pub fn set_band_bps(&mut self, band_bps: i64) {
-        self.band_bps = band_bps.max(0);
-        for i in 0..self.marks.len() {
-            if let Some(m) = self.marks[i] {
-                self.anchor(i, m);
-            }
-        }
-        for id in 0..self.accounts.len() as AccountId {
-            self.reindex(id);
-        }
-    }
-
-    /// Centres instrument `i`'s band on `anchor`.
-    fn anchor(&mut self, i: usize, anchor: i64) {
-        let scaled = i128::from(anchor) * i128::from(self.band_bps);
-        let half = (scaled.div_euclid(10_000) + i128::from(scaled.rem_euclid(10_000) != 0)) as i64;
-        self.bands[i] = Some(((anchor - half).max(1), anchor.saturating_add(half)));
-    }
-
-    /// The band `[low, high]` (ticks) of instrument `i`.
-    #[inline]
-    fn band(&self, i: usize) -> Option<(i64, i64)> {
-        self.bands[i]
     }
 
     /// The instruments.
@@ -150,8 +110,8 @@ impl RiskBook {
             self.holders[i][0].reserve(n);
             self.holders[i][1].reserve(n);
             if multi {
-                self.conservative[i].reserve(n);
-                self.multi[i].reserve(n);
+                self.bands[i].reserve(n);
+                self.underwater[i].reserve(n);
             }
         }
         self.scratch.reserve(n);
@@ -256,23 +216,18 @@ impl RiskBook {
         self.marks[i] = Some(price);
         if first {
             // Positions waiting for this mark can be indexed now.
-            self.anchor(i, price);
             for id in 0..self.accounts.len() as AccountId {
                 self.reindex(id);
             }
-        } else if self.band(i).is_some_and(|(lo, hi)| price < lo || price > hi) {
-            // Left its band: re-anchor and refresh the conservative entries
-            // that multi-position accounts holding it have elsewhere.
-            self.anchor(i, price);
-            if !self.multi[i].is_empty() {
-                let mut ids = std::mem::take(&mut self.scratch);
-                ids.clear();
-                ids.extend(self.multi[i].iter());
-                for &id in &ids {
-                    self.reindex_except(id, Some(instrument));
-                }
-                self.scratch = ids;
+        } else if !self.bands[i].is_empty() {
+            // Portfolio accounts whose safe band this mark left: re-evaluate them.
+            let mut ids = std::mem::take(&mut self.scratch);
+            ids.clear();
+            self.bands[i].crossed(price, &mut ids);
+            for &id in &ids {
+                self.reindex(id);
             }
+            self.scratch = ids;
         }
     }
 
@@ -289,30 +244,18 @@ impl RiskBook {
     pub fn crossed(&self, instrument: InstrumentId, out: &mut Vec<AccountId>) {
         let Some(mark) = self.marks[usize::from(instrument)] else { return };
         self.index[usize::from(instrument)].crossed(mark, out);
-        // Conservative entries are candidates: keep those whose true health
-        // is liquidatable.
-        let start = out.len();
-        self.conservative[usize::from(instrument)].crossed(mark, out);
-        let mut kept = start;
-        for j in start..out.len() {
-            let id = out[j];
-            let acc = &self.accounts[id as usize];
-            if margin::cross_health(&self.instruments, &self.marks, acc).is_some_and(|h| h.liquidatable()) {
-                out[kept] = id;
-                kept += 1;
-            }
-        }
-        out.truncate(kept);
+        out.extend(self.underwater[usize::from(instrument)].iter());
     }
 
     /// Calls `f(account, trigger, exact)` for every position of `instrument` not crossed at
     /// its mark that would be crossed at `down` (longs) or `up` (shorts). `exact` is false for
-    /// the conservative entries of multi-position cross accounts: those are candidates whose
-    /// health at the shocked mark the caller checks.
-    pub fn warning_band(&self, instrument: InstrumentId, down: i64, up: i64, mut f: impl FnMut(AccountId, i64, bool)) {
+    /// a portfolio account's safe-band edge (`Long(low)`, `Short(high)`): a candidate whose
+    /// health at the shocked mark the caller checks, and whose true liquidation price lies
+    /// beyond the edge.
+    pub fn warning_band(&self, instrument: InstrumentId, down: i64, up: i64, mut f: impl FnMut(AccountId, Trigger, bool)) {
         let Some(mark) = self.marks[usize::from(instrument)] else { return };
         self.index[usize::from(instrument)].in_band(mark, down, up, |a, t| f(a, t, true));
-        self.conservative[usize::from(instrument)].in_band(mark, down, up, |a, t| f(a, t, false));
+        self.bands[usize::from(instrument)].in_band(mark, down, up, |a, t| f(a, t, false));
     }
 
     #[inline]
@@ -375,36 +318,17 @@ impl RiskBook {
         out
     }
 
-    /// Recomputes every trigger of account `id` (after any change to it).
+    /// Recomputes every index entry of account `id` (after any change to it).
     pub fn reindex(&mut self, id: AccountId) {
-        self.reindex_except(id, None);
-    }
-
-    fn reindex_except(&mut self, id: AccountId, skip: Option<InstrumentId>) {
-        let multi = Self::is_multi(&self.accounts[id as usize]);
-        if multi {
-            // Every instrument this account holds at the adverse edge of its band.
-            let mut adverse = std::mem::take(&mut self.adverse);
-            adverse.clear();
-            adverse.extend_from_slice(&self.marks);
-            for p in self.accounts[id as usize].positions.iter().filter(|p| p.size != 0) {
-                let i = usize::from(p.instrument);
-                adverse[i] = self.band(i).map(|(lo, hi)| if p.size > 0 { lo } else { hi });
-            }
-            self.reindex_with(id, skip, &adverse, true);
-            self.adverse = adverse;
-        } else {
-            let marks = std::mem::take(&mut self.marks);
-            self.reindex_with(id, skip, &marks, false);
-            self.marks = marks;
-        }
-    }
-
-    fn reindex_with(&mut self, id: AccountId, skip: Option<InstrumentId>, marks: &[Option<i64>], multi: bool) {
+        let acc = &self.accounts[id as usize];
+        let multi = Self::is_multi(acc);
+        // A portfolio account's bands come from its slack at the current marks.
+        let portfolio = if multi { margin::cross_health(&self.instruments, &self.marks, acc) } else { None };
+        let open = acc.open_positions();
         for i in 0..self.accounts[id as usize].positions.len() {
-            let p: &Position = &self.accounts[id as usize].positions[i];
-            let ins = p.instrument;
-            let holders = &mut self.holders[usize::from(ins)];
+            let p = self.accounts[id as usize].positions[i];
+            let k = usize::from(p.instrument);
+            let holders = &mut self.holders[k];
             match p.size.signum() {
                 1 => {
                     holders[0].insert(id);
@@ -419,27 +343,49 @@ impl RiskBook {
                     holders[1].remove(&id);
                 }
             }
-            if skip == Some(ins) {
-                continue;
-            }
-            let new = margin::position_trigger(&self.instruments, marks, &self.accounts[id as usize], i).map(|t| (t, multi));
-            let old = p.indexed;
-            if old != new {
-                let k = usize::from(ins);
-                if let Some((t, c)) = old {
-                    if c { &mut self.conservative[k] } else { &mut self.index[k] }.remove(t, id);
+            let new = if !multi {
+                margin::position_trigger(&self.instruments, &self.marks, &self.accounts[id as usize], i).map(IndexKey::Trigger)
+            } else {
+                match (portfolio, self.marks[k]) {
+                    (Some(h), Some(mark)) if p.size != 0 => {
+                        let slack = h.equity * RATE_SCALE - h.maintenance_scaled;
+                        let underwater = h.liquidatable();
+                        let half = if underwater { 0 } else { portfolio::band_half_width(&self.instruments, &p, slack, open).unwrap_or(0) };
+                        Some(IndexKey::Band { low: mark.saturating_sub(half), high: mark.saturating_add(half), underwater })
+                    }
+                    _ => None,
                 }
-                if let Some((t, c)) = new {
-                    if c { &mut self.conservative[k] } else { &mut self.index[k] }.insert(t, id);
+            };
+            if p.indexed != new {
+                self.unindex(k, id, p.indexed);
+                match new {
+                    Some(IndexKey::Trigger(t)) => self.index[k].insert(t, id),
+                    Some(IndexKey::Band { low, high, underwater }) => {
+                        self.bands[k].insert(Trigger::Long(low), id);
+                        self.bands[k].insert(Trigger::Short(high), id);
+                        if underwater {
+                            self.underwater[k].insert(id);
+                        }
+                    }
+                    None => {}
                 }
                 self.accounts[id as usize].positions[i].indexed = new;
             }
-            let open = self.accounts[id as usize].positions[i].size != 0;
-            if multi && open {
-                self.multi[usize::from(ins)].insert(id);
-            } else {
-                self.multi[usize::from(ins)].remove(&id);
+        }
+    }
+
+    /// Removes one position's entry `key` of instrument `k`.
+    fn unindex(&mut self, k: usize, id: AccountId, key: Option<IndexKey>) {
+        match key {
+            Some(IndexKey::Trigger(t)) => self.index[k].remove(t, id),
+            Some(IndexKey::Band { low, high, underwater }) => {
+                self.bands[k].remove(Trigger::Long(low), id);
+                self.bands[k].remove(Trigger::Short(high), id);
+                if underwater {
+                    self.underwater[k].remove(&id);
+                }
             }
+            None => {}
         }
     }
 
@@ -449,8 +395,8 @@ impl RiskBook {
         self.holders[usize::from(instrument)][usize::from(!long)].iter()
     }
 
-    /// Number of indexed positions in `instrument`.
+    /// Number of indexed positions in `instrument` (exact triggers and portfolio bands).
     pub fn indexed_len(&self, instrument: InstrumentId) -> usize {
-        self.index[usize::from(instrument)].len() + self.conservative[usize::from(instrument)].len()
+        self.index[usize::from(instrument)].len() + self.bands[usize::from(instrument)].len() / 2
     }
 }

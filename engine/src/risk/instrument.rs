@@ -324,6 +324,9 @@ pub struct InstrumentSet {
     pub list: Vec<Instrument>,
     #[serde(serialize_with = "crate::risk::serialize_sorted")]
     by_symbol: HashMap<String, InstrumentId>,
+    /// Portfolio-margin offset groups (empty: maintenance is the plain sum).
+    #[serde(default)]
+    pub offsets: super::portfolio::Offsets,
 }
 
 impl InstrumentSet {
@@ -334,7 +337,13 @@ impl InstrumentSet {
             .enumerate()
             .map(|(i, ins)| (ins.symbol.clone(), i as InstrumentId))
             .collect();
-        InstrumentSet { list, by_symbol }
+        InstrumentSet { list, by_symbol, offsets: Default::default() }
+    }
+
+    /// Replaces the offset groups (validated by [`super::portfolio::Offsets::new`]).
+    pub fn set_offsets(&mut self, groups: Vec<super::portfolio::OffsetGroup>) -> Result<(), String> {
+        self.offsets = super::portfolio::Offsets::new(groups, self)?;
+        Ok(())
     }
 
     /// The id of a symbol.

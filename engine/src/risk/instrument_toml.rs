@@ -9,6 +9,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::decimal::Decimal;
+use super::portfolio::OffsetGroup;
 use super::instrument::{
     format_money, quote_unit, rate_unit, validate_brackets, Bracket, ContractKind, Instrument, InstrumentSet, KNOWN_VENUES,
     MAX_QUOTE_PER_TICK_LOT, QUOTE_DECIMALS, RATE_SCALE,
@@ -207,7 +208,32 @@ impl InstrumentSet {
                 brackets,
             });
         }
-        Ok(InstrumentSet::new(list))
+        let mut set = InstrumentSet::new(list);
+        let mut groups = Vec::with_capacity(raw.offset.len());
+        for ro in &raw.offset {
+            let err = |field: &str, msg: String| InputError::new(source, line_of(ro.name.span().start), field, msg);
+            let name = ro.name.get_ref().trim().to_string();
+            let credit = Decimal::parse(ro.credit.get_ref())
+                .map_err(|e| InputError::new(source, line_of(ro.credit.span().start), "credit", e.to_string()))?
+                .in_units_of(rate_unit())
+                .filter(|c| (0..RATE_SCALE).contains(c))
+                .ok_or_else(|| {
+                    InputError::new(source, line_of(ro.credit.span().start), "credit", format!("{:?} must be in [0, 1) with at most 8 decimals", ro.credit.get_ref()))
+                })?;
+            let mut members = Vec::with_capacity(ro.instruments.len());
+            for symbol in &ro.instruments {
+                let id = set.id(symbol.get_ref().trim()).ok_or_else(|| {
+                    InputError::new(source, line_of(symbol.span().start), "instruments", format!("offset group {name:?}: unknown instrument {:?}", symbol.get_ref()))
+                })?;
+                members.push(id);
+            }
+            groups.push(OffsetGroup { name, instruments: members, credit_rate: credit });
+            // Validated one group at a time, so an error points at the group that causes it.
+            let partial = groups.clone();
+            super::portfolio::Offsets::new(partial, &set).map_err(|m| err("instruments", m))?;
+        }
+        set.set_offsets(groups).map_err(|m| InputError::new(source, Location::Line(0), "offset", m))?;
+        Ok(set)
     }
 }
 
@@ -266,6 +292,18 @@ fn inverse_multiplier(tick_size: Decimal, lot_size: Decimal, contract_value: Dec
 struct RawFile {
     #[serde(default)]
     instrument: Vec<RawInstrument>,
+    #[serde(default)]
+    offset: Vec<RawOffset>,
+}
+
+/// `[[offset]]`: a portfolio-margin offset group.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffset {
+    name: Spanned<String>,
+    instruments: Vec<Spanned<String>>,
+    /// Share of the hedged maintenance credited back, in [0, 1) (haircut = 1 − credit).
+    credit: Spanned<String>,
 }
 
 #[derive(Deserialize)]

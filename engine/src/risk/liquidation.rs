@@ -70,6 +70,9 @@ pub struct LiquidationRequest {
 /// first: the first point of a segment, else a binary search when its last
 /// point restores. (Over the whole range the function is concave, not
 /// monotone: a high penalty can make closing everything worse than closing part.)
+/// An offset group adds at most one kink inside a segment (where the closing leg's
+/// maintenance equals the other side's), and a two-piece margin still crosses the
+/// restoring line at most once after a non-restoring first point, so the search holds.
 fn min_restoring_qty(ins: &super::instrument::Instrument, size: i64, mark: i64, restores: &dyn Fn(i64) -> bool) -> Option<i64> {
     let abs = size.abs();
     // Segment boundaries on the stack: 1, abs, and one per bracket cap (brackets are
@@ -146,9 +149,17 @@ pub fn plan(
         MarginMode::Isolated => 0,
     };
     let sign = pos.size.signum();
+    // With offset groups, closing one leg also changes the credit it earned with the others.
+    let netted = acc.mode == MarginMode::Cross && !book.instruments().offsets.is_empty();
     let restores = |q: i64| -> bool {
         let equity = health.equity - penalty_amount(ins.notional(q, mark), penalty_rate);
-        let mm_after = others_mm + ins.maintenance_scaled(ins.notional(sign * (abs - q), mark));
+        let rest = sign * (abs - q);
+        let mm_after = if netted {
+            margin::unit_health_resized(book.instruments(), book.marks(), acc.wallet, acc.positions.iter(), Some((instrument, rest)))
+                .map_or(i128::MAX / (2 * RATE_SCALE), |h| h.maintenance_scaled)
+        } else {
+            others_mm + ins.maintenance_scaled(ins.notional(rest, mark))
+        };
         equity * RATE_SCALE * RATE_SCALE >= mm_after * (RATE_SCALE + params.buffer_rate)
     };
     let too_weak = health.equity * RATE_SCALE * RATE_SCALE <= params.full_close_health * health.maintenance_scaled;

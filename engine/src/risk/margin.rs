@@ -18,7 +18,8 @@
 
 use super::account::{Account, MarginMode, Position};
 use super::decimal::{div_ceil, div_floor};
-use super::instrument::{Instrument, InstrumentSet, RATE_SCALE};
+use super::instrument::{Instrument, InstrumentId, InstrumentSet, RATE_SCALE};
+use super::portfolio::CreditTally;
 use super::trigger_price::Trigger;
 
 /// Equity and maintenance of one margin unit.
@@ -53,17 +54,34 @@ impl Health {
 }
 
 /// Health of a set of positions backed by `balance`, at `marks`
-/// (`None` if a non-flat position's instrument has no mark).
+/// (`None` if a non-flat position's instrument has no mark). Maintenance is the sum of the
+/// positions' requirements less the offset groups' credits ([`super::portfolio`]).
 pub fn unit_health<'a>(
     instruments: &InstrumentSet,
     marks: &[Option<i64>],
     balance: i128,
     positions: impl Iterator<Item = &'a Position>,
 ) -> Option<Health> {
+    unit_health_resized(instruments, marks, balance, positions, None)
+}
+
+/// [`unit_health`] with one position's maintenance taken at another size: `resize =
+/// (instrument, size)` is the unit after closing part of that position at the mark (a close
+/// at the mark turns unrealized PnL into cash, so equity is unchanged; fees and penalties
+/// are the caller's).
+pub fn unit_health_resized<'a>(
+    instruments: &InstrumentSet,
+    marks: &[Option<i64>],
+    balance: i128,
+    positions: impl Iterator<Item = &'a Position>,
+    resize: Option<(InstrumentId, i64)>,
+) -> Option<Health> {
     let mut h = Health {
         equity: balance,
         maintenance_scaled: 0,
     };
+    let offsets = &instruments.offsets;
+    let mut tally = (!offsets.is_empty()).then(CreditTally::default);
     for p in positions {
         if p.size == 0 {
             h.equity -= p.entry_notional;
@@ -72,7 +90,18 @@ pub fn unit_health<'a>(
         let ins = instruments.get(p.instrument);
         let mark = marks[usize::from(p.instrument)]?;
         h.equity += p.unrealized(ins, mark);
-        h.maintenance_scaled += ins.maintenance_scaled(ins.notional(p.size, mark));
+        let size = match resize {
+            Some((i, size)) if i == p.instrument => size,
+            _ => p.size,
+        };
+        let mm = ins.maintenance_scaled(ins.notional(size, mark));
+        h.maintenance_scaled += mm;
+        if let Some(t) = tally.as_mut() {
+            t.add(offsets, p.instrument, size, mm);
+        }
+    }
+    if let Some(t) = tally {
+        h.maintenance_scaled -= t.credit(offsets);
     }
     Some(h)
 }

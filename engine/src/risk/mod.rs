@@ -29,6 +29,7 @@ pub mod margin;
 pub mod oracle;
 pub mod ordered_set;
 pub mod penalty;
+pub mod portfolio;
 pub mod predictive;
 pub mod report;
 pub mod trigger;

@@ -93,15 +93,15 @@ impl InstrumentTriggers {
 
     /// Calls `f(account, trigger)` for every position not crossed at `mark` that would be
     /// at `down` (longs, `down ≤ mark`) or at `up` (shorts, `up ≥ mark`): the warning band.
-    pub fn in_band(&self, mark: i64, down: i64, up: i64, mut f: impl FnMut(AccountId, i64)) {
+    pub fn in_band(&self, mark: i64, down: i64, up: i64, mut f: impl FnMut(AccountId, Trigger)) {
         if down < mark && down < self.max_long {
             for e in self.longs.iter_from((down.saturating_add(1), 0)).take_while(|e| e.0 <= mark) {
-                f(e.1, e.0);
+                f(e.1, Trigger::Long(e.0));
             }
         }
         if up > mark && up > self.min_short {
             for e in self.shorts.iter_from((mark, 0)).take_while(|e| e.0 < up) {
-                f(e.1, e.0);
+                f(e.1, Trigger::Short(e.0));
             }
         }
     }

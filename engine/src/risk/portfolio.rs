@@ -1,0 +1,157 @@
+//! Portfolio margin: maintenance credits between correlated instruments and between venues
+//! (offset groups), and the safe bands that keep multi-position cross accounts off the
+//! per-update path.
+//!
+//! ## Offsets
+//! An offset group lists instruments whose moves largely cancel, e.g. BTCUSDT on gavel's own
+//! book and the same contract mirrored from Binance (a venue offset, credit near 1), or
+//! BTCUSDT and ETHUSDT (a correlation offset, a smaller credit). Within a cross account, with
+//! `L` the maintenance of its long positions in the group and `S` that of its shorts (both at
+//! their marks), the group's credit is `credit_rate × min(L, S)`, rounded down in the scaled
+//! unit. The account's maintenance is the sum of the isolated requirements minus the credits:
+//! never more than the sum, never less than the sum minus `credit_rate` times the hedged part,
+//! never negative (a credit is at most the smaller side). `haircut = 1 − credit_rate`.
+//!
+//! ## Safe bands
+//! An account's slack, `RATE_SCALE × equity − maintenance_scaled`, changes with instrument
+//! `i`'s mark by at most `sens_i = |size_i| × value_per_tick × (RATE_SCALE + highest rate_i)`
+//! per tick (maintenance is continuous in the notional with non-decreasing bracket rates, and
+//! a credit moves by at most the maintenance it offsets). With slack `s ≥ 0` and `k` open
+//! positions, the account stays solvent while every mark stays within
+//! `±⌊(s − groups) ÷ (k × sens_i)⌋` ticks of where it was evaluated: the budget is split
+//! evenly and each group's rounding (< 1 scaled unit between two evaluations) is paid for. The risk book indexes
+//! the two band edges per position like triggers; only an account whose band is left is
+//! re-evaluated, so a mark update costs O(log n + accounts that left their band), with no mass
+//! recompute when the market trends. An inverse position's value is not linear in the mark,
+//! so an account holding one gets empty bands: it is re-evaluated on every move of any mark it
+//! holds, exactly.
+
+use super::account::Position;
+use super::instrument::{InstrumentId, InstrumentSet, RATE_SCALE};
+
+/// Most offset groups per instrument set (the credit is summed on the stack).
+pub const MAX_OFFSET_GROUPS: usize = 16;
+
+/// Instruments whose offsetting positions earn a maintenance credit.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct OffsetGroup {
+    /// Name, for reports and errors.
+    pub name: String,
+    /// Members (each instrument is in at most one group).
+    pub instruments: Vec<InstrumentId>,
+    /// Share of the hedged maintenance credited back, [`RATE_SCALE`] parts, in `[0, RATE_SCALE)`.
+    pub credit_rate: i128,
+}
+
+/// The offset groups of an instrument set, with each instrument's group.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Offsets {
+    groups: Vec<OffsetGroup>,
+    group_of: Vec<Option<u8>>,
+}
+
+impl Offsets {
+    /// Validates `groups` against `instruments`: at most [`MAX_OFFSET_GROUPS`], two or more
+    /// distinct members each, no instrument in two groups, one settlement asset per group,
+    /// credit in `[0, 1)`. Errors name the group.
+    pub fn new(groups: Vec<OffsetGroup>, instruments: &InstrumentSet) -> Result<Self, String> {
+        if groups.len() > MAX_OFFSET_GROUPS {
+            return Err(format!("at most {MAX_OFFSET_GROUPS} offset groups, not {}", groups.len()));
+        }
+        let mut group_of = vec![None; instruments.len()];
+        for (g, group) in groups.iter().enumerate() {
+            let name = &group.name;
+            if !(0..RATE_SCALE).contains(&group.credit_rate) {
+                return Err(format!("offset group {name:?}: credit must be in [0, 1) (haircut in (0, 1]), not {} × 10^-8", group.credit_rate));
+            }
+            if group.instruments.len() < 2 {
+                return Err(format!("offset group {name:?}: needs at least two instruments"));
+            }
+            let asset = &instruments.get(group.instruments[0]).settlement_asset;
+            for &i in &group.instruments {
+                let slot = group_of.get_mut(usize::from(i)).ok_or_else(|| format!("offset group {name:?}: unknown instrument id {i}"))?;
+                if slot.is_some() {
+                    let symbol = &instruments.get(i).symbol;
+                    return Err(format!("offset group {name:?}: {symbol} is already in a group (listed twice, or in two groups)"));
+                }
+                if &instruments.get(i).settlement_asset != asset {
+                    return Err(format!("offset group {name:?}: members settle in different assets"));
+                }
+                *slot = Some(g as u8);
+            }
+        }
+        Ok(Offsets { groups, group_of })
+    }
+
+    /// The groups.
+    pub fn groups(&self) -> &[OffsetGroup] {
+        &self.groups
+    }
+
+    /// True when no group is configured (maintenance is the plain sum).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The group of `instrument`, if any.
+    #[inline]
+    pub fn group_of(&self, instrument: InstrumentId) -> Option<usize> {
+        self.group_of.get(usize::from(instrument)).copied().flatten().map(usize::from)
+    }
+}
+
+/// Per-group maintenance of longs and shorts, summed on the stack.
+pub struct CreditTally {
+    sides: [(i128, i128); MAX_OFFSET_GROUPS],
+}
+
+impl Default for CreditTally {
+    fn default() -> Self {
+        CreditTally { sides: [(0, 0); MAX_OFFSET_GROUPS] }
+    }
+}
+
+impl CreditTally {
+    /// Adds one position's scaled maintenance (`size` gives its side).
+    #[inline]
+    pub fn add(&mut self, offsets: &Offsets, instrument: InstrumentId, size: i64, maintenance_scaled: i128) {
+        if let Some(g) = offsets.group_of(instrument) {
+            let side = &mut self.sides[g];
+            if size > 0 {
+                side.0 += maintenance_scaled;
+            } else if size < 0 {
+                side.1 += maintenance_scaled;
+            }
+        }
+    }
+
+    /// Σ over groups of `credit_rate × min(L, S) ÷ RATE_SCALE`, rounded down (scaled units).
+    #[inline]
+    pub fn credit(&self, offsets: &Offsets) -> i128 {
+        let mut credit = 0;
+        for (g, group) in offsets.groups.iter().enumerate() {
+            let (long, short) = self.sides[g];
+            credit += group.credit_rate * long.min(short).max(0) / RATE_SCALE;
+        }
+        credit
+    }
+}
+
+/// The half-width (ticks) of an account's safe band on position `p`, given its slack
+/// `RATE_SCALE × equity − maintenance_scaled` and its `open` positions; `None` for an
+/// inverse position (no linear bound) and `Some(0)` when the slack is negative or too small.
+pub fn band_half_width(instruments: &InstrumentSet, p: &Position, slack: i128, open: usize) -> Option<i64> {
+    let ins = instruments.get(p.instrument);
+    if ins.is_inverse() {
+        return None;
+    }
+    let top_rate = ins.brackets.last().map_or(0, |b| b.maintenance_rate);
+    let sens = i128::from(p.size).abs() * ins.quote_per_tick_lot * (RATE_SCALE + top_rate);
+    let k = open.max(1) as i128;
+    let budget = slack - instruments.offsets.groups.len() as i128;
+    if sens == 0 || budget <= 0 {
+        return Some(0);
+    }
+    Some((budget / (k * sens)).min(i128::from(i64::MAX / 4)) as i64)
+}
