@@ -6,6 +6,7 @@ pub mod ring;
 pub mod curve;
 pub mod stats;
 pub mod trigger;
+pub mod trigger_portfolio;
 pub mod parse;
 pub mod book;
 pub mod e2e;

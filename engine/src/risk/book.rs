@@ -214,21 +214,33 @@ impl RiskBook {
         let i = usize::from(instrument);
         let first = self.marks[i].is_none();
         self.marks[i] = Some(price);
+        self.scratch.clear();
         if first {
             // Positions waiting for this mark can be indexed now.
-            for id in 0..self.accounts.len() as AccountId {
-                self.reindex(id);
-            }
+            self.reevaluate_all();
         } else if !self.bands[i].is_empty() {
             // Portfolio accounts whose safe band this mark left: re-evaluate them.
             let mut ids = std::mem::take(&mut self.scratch);
-            ids.clear();
             self.bands[i].crossed(price, &mut ids);
             for &id in &ids {
-                self.reindex(id);
+                self.reindex_entries(id, false);
             }
             self.scratch = ids;
         }
+    }
+
+    /// Re-evaluates every account at the current marks and re-indexes it (what an
+    /// instrument's first mark does): the full recompute.
+    pub fn reevaluate_all(&mut self) {
+        for id in 0..self.accounts.len() as AccountId {
+            self.reindex_entries(id, false);
+        }
+    }
+
+    /// The portfolio accounts the last mark update re-evaluated (those whose safe band it
+    /// left); empty after an instrument's first mark, which re-evaluates every account.
+    pub fn reevaluated(&self) -> &[AccountId] {
+        &self.scratch
     }
 
     /// One crossed account of `instrument` at its current mark, the one crossed
@@ -320,6 +332,12 @@ impl RiskBook {
 
     /// Recomputes every index entry of account `id` (after any change to it).
     pub fn reindex(&mut self, id: AccountId) {
+        self.reindex_entries(id, true);
+    }
+
+    /// [`RiskBook::reindex`]; `sizes_changed = false` (a mark moved, no position did) skips
+    /// the holder lists, which only a position's sign changes.
+    fn reindex_entries(&mut self, id: AccountId, sizes_changed: bool) {
         let acc = &self.accounts[id as usize];
         let multi = Self::is_multi(acc);
         // A portfolio account's bands come from its slack at the current marks.
@@ -328,19 +346,21 @@ impl RiskBook {
         for i in 0..self.accounts[id as usize].positions.len() {
             let p = self.accounts[id as usize].positions[i];
             let k = usize::from(p.instrument);
-            let holders = &mut self.holders[k];
-            match p.size.signum() {
-                1 => {
-                    holders[0].insert(id);
-                    holders[1].remove(&id);
-                }
-                -1 => {
-                    holders[1].insert(id);
-                    holders[0].remove(&id);
-                }
-                _ => {
-                    holders[0].remove(&id);
-                    holders[1].remove(&id);
+            if sizes_changed {
+                let holders = &mut self.holders[k];
+                match p.size.signum() {
+                    1 => {
+                        holders[0].insert(id);
+                        holders[1].remove(&id);
+                    }
+                    -1 => {
+                        holders[1].insert(id);
+                        holders[0].remove(&id);
+                    }
+                    _ => {
+                        holders[0].remove(&id);
+                        holders[1].remove(&id);
+                    }
                 }
             }
             let new = if !multi {

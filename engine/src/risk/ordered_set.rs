@@ -33,8 +33,9 @@ impl<K: Ord + Copy> OrderedSet<K> {
 
     /// Makes room for `keys` keys in total without further allocation.
     pub fn reserve(&mut self, keys: usize) {
-        // Splits leave chunks at least half full, so 2·keys/CHUNK chunks always suffice.
-        let want = 2 * keys / CHUNK + 2;
+        // Every chunk but a sole one holds at least CHUNK/4 keys (splits leave halves,
+        // removals restore the floor), so 4·keys/CHUNK + 1 chunks always suffice.
+        let want = 4 * keys / CHUNK + 2;
         if self.chunks.len() >= want {
             return;
         }
@@ -132,11 +133,54 @@ impl<K: Ord + Copy> OrderedSet<K> {
             self.order.remove(pos);
             self.firsts.remove(pos);
             self.free.push(id as u32);
-        } else if at == 0 {
-            self.firsts[pos] = self.chunks[id][0];
+        } else {
+            if at == 0 {
+                self.firsts[pos] = self.chunks[id][0];
+            }
+            if self.chunks[id].len() < CHUNK / 4 {
+                self.merge_small(pos);
+            }
         }
         self.len -= 1;
         true
+    }
+
+    /// Restores the fill floor of the chunk at `order[pos]`, just under a quarter full: it
+    /// is folded into a neighbour when both fit in one chunk, else the two share their keys
+    /// evenly. Every chunk but a sole one thus holds at least `CHUNK / 4` keys, so removals
+    /// cannot leave a long tail of nearly empty chunks (which would make `order` long and
+    /// every split's shift of it slow) and `4·len/CHUNK + 1` chunks are ever in use.
+    fn merge_small(&mut self, pos: usize) {
+        let (left, right) = if pos + 1 < self.order.len() {
+            (pos, pos + 1)
+        } else if pos > 0 {
+            (pos - 1, pos)
+        } else {
+            return;
+        };
+        let (l, r) = (self.order[left] as usize, self.order[right] as usize);
+        let (mut lc, mut rc) = (std::mem::take(&mut self.chunks[l]), std::mem::take(&mut self.chunks[r]));
+        let total = lc.len() + rc.len();
+        if total <= CHUNK {
+            lc.extend_from_slice(&rc);
+            rc.clear();
+            self.order.remove(right);
+            self.firsts.remove(right);
+            self.free.push(r as u32);
+        } else if lc.len() < total / 2 {
+            let m = total / 2 - lc.len();
+            lc.extend_from_slice(&rc[..m]);
+            rc.drain(..m);
+            self.firsts[right] = rc[0];
+        } else {
+            let m = lc.len() - total / 2;
+            let at = lc.len() - m;
+            rc.splice(0..0, lc.drain(at..));
+            self.firsts[right] = rc[0];
+        }
+        // Buffers go back with their capacity kept (no allocation).
+        self.chunks[l] = lc;
+        self.chunks[r] = rc;
     }
 
     /// Whether `key` is in the set.
@@ -219,6 +263,10 @@ mod tests {
                     prop_assert_eq!(ours.remove(&k), reference.remove(&k));
                 }
                 prop_assert_eq!(ours.len(), reference.len());
+                if ours.order.len() > 1 {
+                    prop_assert!(ours.order.iter().all(|&c| ours.chunks[c as usize].len() >= CHUNK / 4), "a chunk below the fill floor");
+                }
+                prop_assert!(ours.order.iter().zip(&ours.firsts).all(|(&c, f)| ours.chunks[c as usize][0] == *f));
             }
             prop_assert_eq!(ours.iter().collect::<Vec<_>>(), reference.iter().copied().collect::<Vec<_>>());
             prop_assert_eq!(ours.first(), reference.first().copied());
@@ -244,5 +292,34 @@ mod tests {
         }
         assert!(s.is_empty());
         assert_eq!(s.chunks.len(), chunks, "no chunk beyond the reserve");
+    }
+
+    #[test]
+    fn scattered_removals_do_not_leave_a_tail_of_nearly_empty_chunks() {
+        // The safe-band workload: keys leave from everywhere and come back clustered.
+        let mut s = OrderedSet::new();
+        s.reserve(20_000);
+        for k in 0..20_000i64 {
+            s.insert(k * 10);
+        }
+        for round in 0..5i64 {
+            for k in (0..20_000i64).filter(|k| k % 7 != round) {
+                s.remove(&(k * 10 + round));
+                s.insert(k * 10 + round + 1);
+            }
+        }
+        // Removing 9 keys in 10 everywhere.
+        let keys: Vec<i64> = s.iter().collect();
+        for (i, k) in keys.iter().enumerate() {
+            if i % 10 != 0 {
+                s.remove(k);
+            }
+        }
+        let kept = keys.len().div_ceil(10);
+        assert!(kept >= 1_000, "{kept}");
+        assert_eq!(s.len(), kept);
+        assert!(s.order.len() <= 4 * s.len() / CHUNK + 2, "{} chunks for {} keys", s.order.len(), s.len());
+        assert_eq!(s.iter().count(), kept);
+        assert_eq!(s.firsts.len(), s.order.len());
     }
 }

@@ -9,20 +9,67 @@ pub struct TriggerArgs {
     /// Interleaved rounds per side (at least 5).
     #[arg(long, default_value_t = 5)]
     pub rounds: usize,
-    /// Accounts in the book.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub accounts: usize,
+    /// Accounts in the book (1,000–10,000,000; default 1,000,000, or 100,000 with --portfolio).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1_000..=10_000_000))]
+    pub accounts: Option<u32>,
     /// Every N-th account also holds ETHUSDT (multi-position cross); 0 = none.
     #[arg(long, default_value_t = 0)]
     pub multi_every: usize,
+    /// Portfolio accounts over 5 instruments with offset groups, in a crash
+    /// (`--accounts` defaults to 100,000 here): gavel's safe-band index against
+    /// a recompute of every holder of the moved instrument.
+    #[arg(long, conflicts_with = "multi_every")]
+    pub portfolio: bool,
+}
+
+/// `gavel bench trigger --portfolio`.
+fn run_portfolio(args: &TriggerArgs) -> anyhow::Result<()> {
+    use gavel_bench::trigger_portfolio::{run, PortfolioBenchConfig};
+    let mut cfg = PortfolioBenchConfig { rounds: args.rounds, ..PortfolioBenchConfig::default() };
+    if let Some(n) = args.accounts {
+        cfg.accounts = n as usize;
+    }
+    let r = run(cfg);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "gavel bench trigger --portfolio: {} accounts ({} portfolio) x {} instruments, {} interleaved rounds per side, medians",
+        r.accounts, r.portfolio_accounts, r.instruments, r.rounds
+    );
+    println!(
+        "per update: mean {:.1} accounts affected, {:.1} crossed, {:.0} holders of the moved instrument",
+        r.affected_mean, r.crossed_mean, r.holders_mean
+    );
+    for (side, l) in [("gavel", r.gavel), ("peer", r.peer), ("gavel/affected", r.per_affected)] {
+        println!(
+            "  {side:<15} p50 {:>10} ns  p99 {:>10} ns  p99.9 {:>10} ns  max {:>10} ns  samples {}",
+            l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns, l.samples
+        );
+    }
+    println!(
+        "  speed-up per update: p50 {:.0}x, p99 {:.0}x (peer = recompute every holder)",
+        r.peer.p50_ns as f64 / r.gavel.p50_ns.max(1) as f64,
+        r.peer.p99_ns as f64 / r.gavel.p99_ns.max(1) as f64
+    );
+    println!(
+        "full recompute: gavel {:.2} ms (health + re-index of every account), peer {:.2} ms (health only)",
+        r.full_recompute_ms, r.peer_full_scan_ms
+    );
+    println!("index and peer agreed on {} crossed accounts", r.agreement_checked);
+    Ok(())
 }
 
 /// Runs `gavel bench trigger`.
 pub fn run(args: TriggerArgs) -> anyhow::Result<()> {
     use gavel_bench::trigger::{run, TriggerBenchConfig};
     anyhow::ensure!(args.rounds >= 5, "--rounds must be at least 5");
+    if args.portfolio {
+        return run_portfolio(&args);
+    }
     let cfg = TriggerBenchConfig {
-        accounts: args.accounts,
+        accounts: args.accounts.map_or(1_000_000, |n| n as usize),
         rounds: args.rounds,
         multi_every: args.multi_every,
         ..TriggerBenchConfig::default()
