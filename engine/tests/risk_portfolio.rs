@@ -166,3 +166,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_leg_to_close_frees_the_most_maintenance_per_unit_of_impact() {
+    use gavel_engine::risk::portfolio::leg_to_close;
+    let set = with_group("0.5");
+    let (btc, eth) = (set.id("BTCUSDT").unwrap(), set.id("ETHUSDT").unwrap());
+    let mut book = RiskBook::new(set.clone());
+    let a = book.add_account("hedged", MarginMode::Cross, 10_000 * QUOTE_SCALE).unwrap();
+    let mut sink = Vec::new();
+    book.set_mark(btc, 500_000, &mut sink);
+    book.set_mark(eth, 250_000, &mut sink);
+    // 1 BTC long (maintenance 200) against 10 ETH short (147.5); credit 0.5 × 147.5.
+    book.set_position(a, btc, 1_000, 50_000 * QUOTE_SCALE, 0);
+    book.set_position(a, eth, -10_000, -25_000 * QUOTE_SCALE, 0);
+    let acc = book.account(a);
+    // Closing BTC frees 200 − 73.75 = 126.25, closing ETH 147.5 − 73.75 = 73.75.
+    assert_eq!(leg_to_close(&set, book.marks(), acc, |_, _| 1), Some(btc));
+    // Impact proportional to notional (50,000 vs 25,000): 126.25/50k < 73.75/25k.
+    let by_notional = |i, size| set.get(i).notional(size, book.mark(i).unwrap()) / 1_000;
+    assert_eq!(leg_to_close(&set, book.marks(), acc, by_notional), Some(eth));
+    // Equal ratios: the lower instrument id.
+    let tied = |i, _| if i == btc { 12_625 } else { 7_375 };
+    assert_eq!(leg_to_close(&set, book.marks(), acc, tied), Some(btc.min(eth)));
+    // A flat account has no leg.
+    let flat = book.add_account("flat", MarginMode::Cross, QUOTE_SCALE).unwrap();
+    assert_eq!(leg_to_close(&set, book.marks(), book.account(flat), |_, _| 1), None);
+}

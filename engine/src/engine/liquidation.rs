@@ -130,8 +130,9 @@ impl Engine {
         ));
     }
 
-    /// Starts a liquidation of `account`'s position in `instrument` unless one is in
-    /// progress or the account is cooling down after a failed episode.
+    /// Starts a liquidation of `account`, found crossed by `instrument`'s mark, unless one
+    /// is in progress or the account is cooling down after a failed episode. A portfolio
+    /// account's leg is chosen by [`Engine::liquidation_leg`].
     pub(crate) fn maybe_start_liquidation(&mut self, account: AccountId, instrument: InstrumentId, out: &mut impl OutputSink) {
         let state = self.accounts[account as usize];
         if state.active != 0 || self.now < state.retry_at {
@@ -142,6 +143,8 @@ impl Engine {
             return;
         }
         self.cancel_all_orders(account, out);
+        // A portfolio account closes its best leg first, whichever mark found it.
+        let instrument = self.liquidation_leg(account, instrument);
         let Some(mark) = self.ledger.book.mark(instrument) else { return };
         let base_rate = self.penalty_rate(usize::from(instrument), mark, 0);
         let Some(mut request) = liquidation::plan(&self.ledger.book, account, instrument, &self.policy.liquidation, base_rate) else {
@@ -201,6 +204,7 @@ impl Engine {
         st.active = id;
         if st.arrival_mark == 0 {
             st.arrival_mark = mark;
+            st.arrival_instrument = instrument;
             st.arrival_ns = self.now;
         }
         if !st.touched {

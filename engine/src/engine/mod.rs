@@ -23,6 +23,7 @@
 //! reallocation (proved by `engine/tests/engine_alloc.rs`).
 
 mod liquidation;
+mod portfolio_leg;
 pub mod margin_call;
 mod session_outputs;
 pub mod orders;
@@ -169,6 +170,10 @@ struct AccountState {
     attempts: u32,
     /// Mark at the first trigger of the current episode (0: not in one).
     arrival_mark: i64,
+    /// The instrument of that mark (a portfolio account's later legs are measured against
+    /// the mark at their own start).
+    #[serde(default)]
+    arrival_instrument: InstrumentId,
     /// Event time of that first trigger.
     arrival_ns: i64,
     /// Ever liquidated.

@@ -143,7 +143,7 @@ impl Engine {
     /// Books one liquidation fill of up to `qty` lots at `price`; returns the lots settled.
     pub(crate) fn settle_liquidation_fill(&mut self, slot: usize, counterparty: Counterparty, qty: i64, price: i64, route: Route, out: &mut impl OutputSink) -> i64 {
         let Some(liq) = self.pool[slot].as_ref() else { return 0 };
-        let (account, instrument, sign, bankruptcy, rate) = (liq.account, liq.instrument, liq.sign, liq.bankruptcy, liq.penalty_rate);
+        let (account, instrument, sign, bankruptcy, rate, start_mark) = (liq.account, liq.instrument, liq.sign, liq.bankruptcy, liq.penalty_rate, liq.mark);
         let q = qty.min(liq.remaining);
         if q <= 0 || price <= 0 {
             return 0;
@@ -176,7 +176,12 @@ impl Engine {
             self.metrics.penalties += penalty;
             self.ledger_record(out, ledger_record::PENALTY, instrument, account, None, price, penalty);
         }
-        let arrival = self.accounts[account as usize].arrival_mark;
+        let st = &self.accounts[account as usize];
+        let arrival = match st.arrival_mark {
+            0 => 0,
+            m if st.arrival_instrument == instrument => m,
+            _ => start_mark,
+        };
         if arrival > 0 {
             let harm = i128::from(sign * (arrival - price));
             self.metrics.arrival_harm += harm * i128::from(q) * mult;

@@ -25,8 +25,15 @@
 //! recompute when the market trends. An inverse position's value is not linear in the mark,
 //! so an account holding one gets empty bands: it is re-evaluated on every move of any mark it
 //! holds, exactly.
+//!
+//! ## Which leg goes first
+//! [`leg_to_close`] ranks a portfolio account's open positions by the maintenance a full
+//! close at the mark releases (the position's own requirement less the credit it was earning
+//! its group) per unit of expected impact (the caller's estimate of closing it, in quote
+//! units), and picks the best; ties go to the lower instrument id. The ranking is exact
+//! integer arithmetic (cross-multiplied ratios).
 
-use super::account::Position;
+use super::account::{Account, Position};
 use super::instrument::{InstrumentId, InstrumentSet, RATE_SCALE};
 
 /// Most offset groups per instrument set (the credit is summed on the stack).
@@ -154,4 +161,37 @@ pub fn band_half_width(instruments: &InstrumentSet, p: &Position, slack: i128, o
         return Some(0);
     }
     Some((budget / (k * sens)).min(i128::from(i64::MAX / 4)) as i64)
+}
+
+/// The open position of `account` to liquidate first: the one whose full close frees the
+/// most maintenance per unit of `impact(instrument, size)` (quote units, the expected cost
+/// of closing `size` lots; clamped to at least 1). `None` if the account holds no open
+/// position or a mark is missing.
+pub fn leg_to_close(
+    instruments: &InstrumentSet,
+    marks: &[Option<i64>],
+    account: &Account,
+    mut impact: impl FnMut(InstrumentId, i64) -> i128,
+) -> Option<InstrumentId> {
+    let before = super::margin::cross_health(instruments, marks, account)?;
+    let mut best: Option<(InstrumentId, i128, i128)> = None;
+    for p in account.positions.iter().filter(|p| p.size != 0) {
+        let after = super::margin::unit_health_resized(instruments, marks, account.wallet, account.positions.iter(), Some((p.instrument, 0)))?;
+        // Freed maintenance in quote units (a close never adds maintenance: the credit it
+        // gives up is at most a share of its own requirement).
+        let freed = (before.maintenance_scaled - after.maintenance_scaled).max(0) / RATE_SCALE;
+        let cost = impact(p.instrument, p.size).max(1);
+        let better = match best {
+            None => true,
+            // freed / cost > best_freed / best_cost, cross-multiplied (both sides ≥ 0).
+            Some((bi, bf, bc)) => {
+                let (mine, theirs) = (freed.saturating_mul(bc), bf.saturating_mul(cost));
+                mine > theirs || (mine == theirs && p.instrument < bi)
+            }
+        };
+        if better {
+            best = Some((p.instrument, freed, cost));
+        }
+    }
+    best.map(|b| b.0)
 }
