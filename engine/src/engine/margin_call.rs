@@ -3,8 +3,10 @@
 //! over the horizon (the realised-volatility estimate of the marks) gets a
 //! [`EventKind::MarginCall`] output — at most once per cooldown. The band is a
 //! range of the trigger index (liquidation prices between the shocked price and
-//! the mark), so only affected accounts are touched; multi-position cross
-//! accounts (conservative entries) are checked exactly at the shocked mark.
+//! the mark), so only affected accounts are touched; a portfolio account whose
+//! safe-band edge lies in that range is a candidate, checked exactly at the
+//! shocked mark, and its call reports the band edge (a bound: its true
+//! liquidation price lies beyond).
 //!
 //! When such an account's liquidation starts, the engine counts it as preceded
 //! by a call if one was sent within the horizon, and records the lead time.
