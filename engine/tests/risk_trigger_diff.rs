@@ -23,6 +23,8 @@ enum Op {
     Balance(usize, u16, i64),
     /// Instrument `0` switches between its shipped brackets and rates × `1` ÷ 2.
     Brackets(u16, i128),
+    /// The full recompute: every account re-evaluated, the index rebuilt in bulk.
+    Recompute,
 }
 
 /// The brackets of `ins` with every rate multiplied by `factor / 2`, cums re-derived.
@@ -49,6 +51,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0usize..24, 0u16..2, -3_000i64..3_000, -500i64..500).prop_map(|(a, i, q, o)| Op::Fill(a, i, q, o)),
         1 => (0usize..24, 0u16..2, -3_000i64..3_000).prop_map(|(a, i, d)| Op::Balance(a, i, d)),
         1 => (0u16..2, prop::sample::select(vec![1i128, 2, 4])).prop_map(|(i, f)| Op::Brackets(i, f)),
+        1 => Just(Op::Recompute),
     ]
 }
 
@@ -116,6 +119,7 @@ proptest! {
                     let new = rescaled(shipped.get(i), f);
                     book.set_brackets(i, new).unwrap();
                 }
+                Op::Recompute => book.reevaluate_all(),
             }
             check(&book)?;
         }

@@ -80,17 +80,29 @@ pub struct Position {
 pub enum IndexKey {
     /// Its exact liquidation trigger (a single-position cross account or an isolated position).
     Trigger(Trigger),
-    /// Its portfolio account's safe band on this instrument, `[low, high]` ticks
-    /// ([`super::portfolio`]); `underwater` when the account was liquidatable at its last
-    /// evaluation.
+    /// Its portfolio account's safe-band edge on this instrument ([`super::portfolio`]): the
+    /// adverse edge only (`Long(low)` for a long, `Short(high)` for a short), since a
+    /// favourable move never lowers the account's slack; `underwater` when the account was
+    /// liquidatable at its last evaluation (then the opposite edge at the same price is
+    /// indexed too: any move re-evaluates it).
     Band {
-        /// Lowest mark at which the account is known solvent.
-        low: i64,
-        /// Highest mark at which the account is known solvent.
-        high: i64,
+        /// The mark beyond which the account must be re-evaluated.
+        edge: Trigger,
         /// Liquidatable when last evaluated.
         underwater: bool,
     },
+}
+
+impl IndexKey {
+    /// The band edges this key puts in the index: the adverse edge, and for an underwater
+    /// account the opposite edge at the same price.
+    pub fn band_edges(edge: Trigger, underwater: bool) -> (Trigger, Option<Trigger>) {
+        let opposite = match edge {
+            Trigger::Long(t) => Trigger::Short(t),
+            Trigger::Short(t) => Trigger::Long(t),
+        };
+        (edge, underwater.then_some(opposite))
+    }
 }
 
 impl Position {

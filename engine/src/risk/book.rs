@@ -43,6 +43,17 @@ pub struct RiskBook {
     bands: Vec<InstrumentTriggers>,
     /// Per instrument: portfolio accounts holding it that were liquidatable when last evaluated.
     underwater: Vec<super::ordered_set::OrderedSet<AccountId>>,
+    /// Reused staging of [`RiskBook::reevaluate_all`] (not state: never serialized).
+    #[serde(skip)]
+    stage: RebuildStage,
+}
+
+/// Per instrument: exact long and short triggers, long and short band edges (each as
+/// `(price, account)`), and the underwater accounts, collected before the sets are loaded.
+#[derive(Clone, Debug, Default)]
+struct RebuildStage {
+    keys: Vec<[Vec<(i64, AccountId)>; 4]>,
+    underwater: Vec<Vec<AccountId>>,
 }
 
 impl RiskBook {
@@ -60,6 +71,7 @@ impl RiskBook {
             scratch: Vec::new(),
             bands: (0..n).map(|_| InstrumentTriggers::new()).collect(),
             underwater: (0..n).map(|_| super::ordered_set::OrderedSet::new()).collect(),
+            stage: RebuildStage::default(),
         }
     }
 
@@ -115,6 +127,19 @@ impl RiskBook {
             }
         }
         self.scratch.reserve(n);
+        let k = self.index.len();
+        self.stage.keys.resize_with(k, Default::default);
+        self.stage.underwater.resize_with(k, Vec::new);
+        for i in 0..k {
+            let [el, es, bl, bs] = &mut self.stage.keys[i];
+            el.reserve(n);
+            es.reserve(n);
+            if multi {
+                bl.reserve(n);
+                bs.reserve(n);
+                self.stage.underwater[i].reserve(n);
+            }
+        }
     }
 
     /// Reserves what a book read back from a snapshot holds only as far as it is used: one
@@ -229,11 +254,82 @@ impl RiskBook {
         }
     }
 
-    /// Re-evaluates every account at the current marks and re-indexes it (what an
-    /// instrument's first mark does): the full recompute.
+    /// Re-evaluates every account at the current marks and rebuilds the trigger and band
+    /// index from scratch (what an instrument's first mark does): the full recompute. The
+    /// keys are collected in account order, sorted, and loaded into the sets in one pass each
+    /// (no per-key search), through staging that [`RiskBook::reserve_index`] sizes.
     pub fn reevaluate_all(&mut self) {
+        let n = self.instruments.len();
+        let mut staged = std::mem::take(&mut self.stage);
+        staged.keys.resize_with(n, Default::default);
+        staged.underwater.resize_with(n, Vec::new);
+        let RebuildStage { keys: stage, underwater: under } = &mut staged;
+        for v in stage.iter_mut().flat_map(|s| s.iter_mut()) {
+            v.clear();
+        }
+        for v in under.iter_mut() {
+            v.clear();
+        }
         for id in 0..self.accounts.len() as AccountId {
-            self.reindex_entries(id, false);
+            let (multi, portfolio, open) = self.evaluation(id);
+            for i in 0..self.accounts[id as usize].positions.len() {
+                let key = self.entry_key(id, i, multi, portfolio, open);
+                let k = usize::from(self.accounts[id as usize].positions[i].instrument);
+                match key {
+                    Some(IndexKey::Trigger(Trigger::Long(t))) => stage[k][0].push((t, id)),
+                    Some(IndexKey::Trigger(Trigger::Short(t))) => stage[k][1].push((t, id)),
+                    Some(IndexKey::Band { edge, underwater }) => {
+                        let (adverse, opposite) = IndexKey::band_edges(edge, underwater);
+                        for e in std::iter::once(adverse).chain(opposite) {
+                            match e {
+                                Trigger::Long(t) => stage[k][2].push((t, id)),
+                                Trigger::Short(t) => stage[k][3].push((t, id)),
+                            }
+                        }
+                        if underwater {
+                            under[k].push(id);
+                        }
+                    }
+                    None => {}
+                }
+                self.accounts[id as usize].positions[i].indexed = key;
+            }
+        }
+        for (k, [el, es, bl, bs]) in stage.iter_mut().enumerate() {
+            for v in [&mut *el, &mut *es, &mut *bl, &mut *bs] {
+                v.sort_unstable();
+            }
+            // Keys are unique per (price, account) and accounts ascend: the loads cannot fail.
+            let built = self.index[k].rebuild(el, es) & self.bands[k].rebuild(bl, bs) & self.underwater[k].rebuild_sorted(&under[k]);
+            debug_assert!(built, "index keys are unique and sorted");
+        }
+        self.stage = staged;
+    }
+
+    /// What indexing account `id` needs: whether it is a portfolio account, its portfolio
+    /// health at the current marks (portfolio accounts only), its open positions.
+    fn evaluation(&self, id: AccountId) -> (bool, Option<Health>, usize) {
+        let acc = &self.accounts[id as usize];
+        let multi = Self::is_multi(acc);
+        let portfolio = if multi { margin::cross_health(&self.instruments, &self.marks, acc) } else { None };
+        (multi, portfolio, acc.open_positions())
+    }
+
+    /// The index key of position `i` of account `id` at the current marks.
+    fn entry_key(&self, id: AccountId, i: usize, multi: bool, portfolio: Option<Health>, open: usize) -> Option<IndexKey> {
+        let p = &self.accounts[id as usize].positions[i];
+        if !multi {
+            return margin::position_trigger(&self.instruments, &self.marks, &self.accounts[id as usize], i).map(IndexKey::Trigger);
+        }
+        match (portfolio, self.marks[usize::from(p.instrument)]) {
+            (Some(h), Some(mark)) if p.size != 0 => {
+                let slack = h.equity * RATE_SCALE - h.maintenance_scaled;
+                let underwater = h.liquidatable();
+                let half = if underwater { 0 } else { portfolio::band_half_width(&self.instruments, p, slack, open).unwrap_or(0) };
+                let edge = if p.size > 0 { Trigger::Long(mark.saturating_sub(half)) } else { Trigger::Short(mark.saturating_add(half)) };
+                Some(IndexKey::Band { edge, underwater })
+            }
+            _ => None,
         }
     }
 
@@ -338,11 +434,7 @@ impl RiskBook {
     /// [`RiskBook::reindex`]; `sizes_changed = false` (a mark moved, no position did) skips
     /// the holder lists, which only a position's sign changes.
     fn reindex_entries(&mut self, id: AccountId, sizes_changed: bool) {
-        let acc = &self.accounts[id as usize];
-        let multi = Self::is_multi(acc);
-        // A portfolio account's bands come from its slack at the current marks.
-        let portfolio = if multi { margin::cross_health(&self.instruments, &self.marks, acc) } else { None };
-        let open = acc.open_positions();
+        let (multi, portfolio, open) = self.evaluation(id);
         for i in 0..self.accounts[id as usize].positions.len() {
             let p = self.accounts[id as usize].positions[i];
             let k = usize::from(p.instrument);
@@ -363,27 +455,16 @@ impl RiskBook {
                     }
                 }
             }
-            let new = if !multi {
-                margin::position_trigger(&self.instruments, &self.marks, &self.accounts[id as usize], i).map(IndexKey::Trigger)
-            } else {
-                match (portfolio, self.marks[k]) {
-                    (Some(h), Some(mark)) if p.size != 0 => {
-                        let slack = h.equity * RATE_SCALE - h.maintenance_scaled;
-                        let underwater = h.liquidatable();
-                        let half = if underwater { 0 } else { portfolio::band_half_width(&self.instruments, &p, slack, open).unwrap_or(0) };
-                        Some(IndexKey::Band { low: mark.saturating_sub(half), high: mark.saturating_add(half), underwater })
-                    }
-                    _ => None,
-                }
-            };
+            let new = self.entry_key(id, i, multi, portfolio, open);
             if p.indexed != new {
                 self.unindex(k, id, p.indexed);
                 match new {
                     Some(IndexKey::Trigger(t)) => self.index[k].insert(t, id),
-                    Some(IndexKey::Band { low, high, underwater }) => {
-                        self.bands[k].insert(Trigger::Long(low), id);
-                        self.bands[k].insert(Trigger::Short(high), id);
-                        if underwater {
+                    Some(IndexKey::Band { edge, underwater }) => {
+                        let (adverse, opposite) = IndexKey::band_edges(edge, underwater);
+                        self.bands[k].insert(adverse, id);
+                        if let Some(o) = opposite {
+                            self.bands[k].insert(o, id);
                             self.underwater[k].insert(id);
                         }
                     }
@@ -398,10 +479,11 @@ impl RiskBook {
     fn unindex(&mut self, k: usize, id: AccountId, key: Option<IndexKey>) {
         match key {
             Some(IndexKey::Trigger(t)) => self.index[k].remove(t, id),
-            Some(IndexKey::Band { low, high, underwater }) => {
-                self.bands[k].remove(Trigger::Long(low), id);
-                self.bands[k].remove(Trigger::Short(high), id);
-                if underwater {
+            Some(IndexKey::Band { edge, underwater }) => {
+                let (adverse, opposite) = IndexKey::band_edges(edge, underwater);
+                self.bands[k].remove(adverse, id);
+                if let Some(o) = opposite {
+                    self.bands[k].remove(o, id);
                     self.underwater[k].remove(&id);
                 }
             }
@@ -417,6 +499,6 @@ impl RiskBook {
 
     /// Number of indexed positions in `instrument` (exact triggers and portfolio bands).
     pub fn indexed_len(&self, instrument: InstrumentId) -> usize {
-        self.index[usize::from(instrument)].len() + self.bands[usize::from(instrument)].len() / 2
+        self.index[usize::from(instrument)].len() + self.bands[usize::from(instrument)].len() - self.underwater[usize::from(instrument)].len()
     }
 }

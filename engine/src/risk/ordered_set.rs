@@ -183,6 +183,30 @@ impl<K: Ord + Copy> OrderedSet<K> {
         self.chunks[r] = rc;
     }
 
+    /// Replaces the contents with `sorted` (strictly ascending keys), chunks filled to three
+    /// quarters so later inserts rarely split; the chunk buffers are reused. Returns false
+    /// (and leaves the set empty) if `sorted` is not strictly ascending.
+    pub fn rebuild_sorted(&mut self, sorted: &[K]) -> bool {
+        for &id in &self.order {
+            self.chunks[id as usize].clear();
+            self.free.push(id);
+        }
+        self.order.clear();
+        self.firsts.clear();
+        self.len = 0;
+        if !sorted.windows(2).all(|w| w[0] < w[1]) {
+            return false;
+        }
+        for part in sorted.chunks(CHUNK * 3 / 4) {
+            let id = self.take_chunk();
+            self.chunks[id as usize].extend_from_slice(part);
+            self.order.push(id);
+            self.firsts.push(part[0]);
+        }
+        self.len = sorted.len();
+        true
+    }
+
     /// Whether `key` is in the set.
     pub fn contains(&self, key: &K) -> bool {
         if self.order.is_empty() {
@@ -321,5 +345,39 @@ mod tests {
         assert!(s.order.len() <= 4 * s.len() / CHUNK + 2, "{} chunks for {} keys", s.order.len(), s.len());
         assert_eq!(s.iter().count(), kept);
         assert_eq!(s.firsts.len(), s.order.len());
+    }
+
+    proptest! {
+        #[test]
+        fn a_bulk_loaded_set_behaves_like_a_btreeset(keys in prop::collection::btree_set(-5_000i64..5_000, 0..600), ops in prop::collection::vec((any::<bool>(), -5_000i64..5_000), 0..600)) {
+            let mut ours = OrderedSet::new();
+            ours.reserve(1_200);
+            ours.insert(7);
+            let sorted: Vec<i64> = keys.iter().copied().collect();
+            prop_assert!(ours.rebuild_sorted(&sorted));
+            let mut reference = keys.clone();
+            prop_assert_eq!(ours.len(), reference.len());
+            for (add, k) in ops {
+                if add {
+                    prop_assert_eq!(ours.insert(k), reference.insert(k));
+                } else {
+                    prop_assert_eq!(ours.remove(&k), reference.remove(&k));
+                }
+            }
+            prop_assert_eq!(ours.iter().collect::<Vec<_>>(), reference.iter().copied().collect::<Vec<_>>());
+            prop_assert_eq!(ours.first(), reference.first().copied());
+            prop_assert_eq!(ours.last(), reference.last().copied());
+        }
+    }
+
+    #[test]
+    fn a_bulk_load_refuses_keys_out_of_order() {
+        let mut s = OrderedSet::new();
+        s.insert(1i64);
+        assert!(!s.rebuild_sorted(&[3, 2]));
+        assert!(s.is_empty() && s.first().is_none());
+        assert!(!s.rebuild_sorted(&[2, 2]), "duplicates are refused");
+        assert!(s.rebuild_sorted(&[2, 3]));
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![2, 3]);
     }
 }

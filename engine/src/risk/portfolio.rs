@@ -13,18 +13,23 @@
 //! never negative (a credit is at most the smaller side). `haircut = 1 − credit_rate`.
 //!
 //! ## Safe bands
-//! An account's slack, `RATE_SCALE × equity − maintenance_scaled`, changes with instrument
-//! `i`'s mark by at most `sens_i = |size_i| × value_per_tick × (RATE_SCALE + highest rate_i)`
-//! per tick (maintenance is continuous in the notional with non-decreasing bracket rates, and
-//! a credit moves by at most the maintenance it offsets). With slack `s ≥ 0` and `k` open
-//! positions, the account stays solvent while every mark stays within
-//! `±⌊(s − groups) ÷ (k × sens_i)⌋` ticks of where it was evaluated: the budget is split
-//! evenly and each group's rounding (< 1 scaled unit between two evaluations) is paid for. The risk book indexes
-//! the two band edges per position like triggers; only an account whose band is left is
-//! re-evaluated, so a mark update costs O(log n + accounts that left their band), with no mass
-//! recompute when the market trends. An inverse position's value is not linear in the mark,
-//! so an account holding one gets empty bands: it is re-evaluated on every move of any mark it
-//! holds, exactly.
+//! An account's slack, `RATE_SCALE × equity − maintenance_scaled`, falls with an adverse move
+//! of instrument `i`'s mark (down for a long, up for a short) by at most `sens_i = |size_i| ×
+//! value_per_tick × (RATE_SCALE + highest rate_i)` per tick (maintenance is continuous in the
+//! notional with non-decreasing bracket rates, and a credit moves by at most the maintenance
+//! it offsets), and never falls with a favourable move: a long's rising mark adds
+//! `RATE_SCALE` per tick-lot to equity and at most its rate (< 1) to maintenance, and a
+//! short's falling mark adds equity and lowers its maintenance (the credit it may lose is a
+//! share < 1 of that decrease). With slack `s ≥ 0` and `k` open positions, the account
+//! stays solvent while no mark moves adversely more than `⌊(s − groups) ÷ (k × sens_i)⌋`
+//! ticks from where it was evaluated: the budget is split evenly and each group's rounding
+//! (< 1 scaled unit between two evaluations) is paid for. The risk book indexes each
+//! position's adverse band edge like a trigger (`Long(low)` for a long, `Short(high)` for a
+//! short); only an account whose edge a mark passes is re-evaluated, so a mark update costs
+//! O(log n + accounts that passed their edge), with no mass recompute when the market trends.
+//! An account found liquidatable is indexed at the current mark on both sides (any move
+//! re-evaluates it). An inverse position's value is not linear in the mark, so its edge sits
+//! at the mark: any adverse move of it re-evaluates the account, exactly.
 //!
 //! ## Which leg goes first
 //! [`leg_to_close`] ranks a portfolio account's open positions by the maintenance a full

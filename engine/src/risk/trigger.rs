@@ -106,6 +106,19 @@ impl InstrumentTriggers {
         }
     }
 
+    /// Replaces the index with `longs` and `shorts` (each sorted strictly ascending by
+    /// trigger, then account); false (and an empty index) if either is not.
+    pub fn rebuild(&mut self, longs: &[(i64, AccountId)], shorts: &[(i64, AccountId)]) -> bool {
+        let ok = self.longs.rebuild_sorted(longs) & self.shorts.rebuild_sorted(shorts);
+        if !ok {
+            self.longs.rebuild_sorted(&[]);
+            self.shorts.rebuild_sorted(&[]);
+        }
+        self.max_long = self.longs.last().map_or(i64::MIN, |e| e.0);
+        self.min_short = self.shorts.first().map_or(i64::MAX, |e| e.0);
+        ok
+    }
+
     /// Makes room for `positions` entries on each side without allocating later.
     pub fn reserve(&mut self, positions: usize) {
         self.longs.reserve(positions);
