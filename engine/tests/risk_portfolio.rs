@@ -193,3 +193,51 @@ fn the_leg_to_close_frees_the_most_maintenance_per_unit_of_impact() {
     let flat = book.add_account("flat", MarginMode::Cross, QUOTE_SCALE).unwrap();
     assert_eq!(leg_to_close(&set, book.marks(), book.account(flat), |_, _| 1), None);
 }
+
+proptest! {
+    /// The liquidation price `gavel risk` reports for a leg of a netted account is the exact
+    /// boundary of the portfolio health along that mark, credits included.
+    #[test]
+    fn the_netted_liquidation_price_is_the_exact_boundary(
+        btc in 1i64..3_000, eth in 1i64..30_000, btc_long in any::<bool>(), eth_long in any::<bool>(),
+        wallet in 100i128..20_000, credit in prop::sample::select(vec!["0", "0.5", "0.95"]),
+    ) {
+        let set = with_group(credit);
+        let (b, e) = (set.id("BTCUSDT").unwrap(), set.id("ETHUSDT").unwrap());
+        let mut book = RiskBook::new(set.clone());
+        let a = book.add_account("a", MarginMode::Cross, wallet * QUOTE_SCALE).unwrap();
+        let mut sink = Vec::new();
+        book.set_mark(b, 500_000, &mut sink);
+        book.set_mark(e, 250_000, &mut sink);
+        let (bs, es) = (if btc_long { btc } else { -btc }, if eth_long { eth } else { -eth });
+        let m = set.get(b).quote_per_tick_lot;
+        book.set_position(a, b, bs, i128::from(bs) * 500_000 * m, 0);
+        book.set_position(a, e, es, i128::from(es) * 250_000 * set.get(e).quote_per_tick_lot, 0);
+        let acc = book.account(a).clone();
+        for (k, instrument) in [(0usize, b), (1, e)] {
+            let index = acc.positions.iter().position(|p| p.instrument == instrument).unwrap();
+            let netted = margin::position_trigger_netted(&set, book.marks(), &acc, index).unwrap();
+            let plain = margin::position_trigger(&set, book.marks(), &acc, index).unwrap();
+            let at = |price: i64| {
+                let mut marks = book.marks().to_vec();
+                marks[k] = Some(price);
+                margin::cross_health(&set, &marks, &acc).unwrap().liquidatable()
+            };
+            match netted {
+                gavel_engine::risk::Trigger::Long(t) => {
+                    if t > 1 && t < i64::MAX / 4 {
+                        prop_assert!(!at(t) && at(t - 1), "long boundary {t}");
+                    }
+                    // The credit only lowers maintenance: never a later trigger.
+                    if let gavel_engine::risk::Trigger::Long(p) = plain { prop_assert!(t <= p.max(0)); }
+                }
+                gavel_engine::risk::Trigger::Short(t) => {
+                    if t >= 1 && t < i64::MAX / 4 {
+                        prop_assert!(!at(t) && at(t + 1), "short boundary {t}");
+                    }
+                    if let gavel_engine::risk::Trigger::Short(p) = plain { prop_assert!(t >= p); }
+                }
+            }
+        }
+    }
+}

@@ -51,3 +51,42 @@ fn missing_mark_and_bad_mark_are_errors() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("tick"));
 }
+
+#[test]
+fn an_offset_group_nets_the_hedged_account_in_the_report() {
+    let dir = std::env::temp_dir().join(format!("gavel-risk-offset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let shipped = std::fs::read_to_string(docs("instruments.toml")).unwrap();
+    let netted = dir.join("instruments.toml");
+    std::fs::write(&netted, format!("{shipped}\n[[offset]]\nname = \"btc-eth\"\ninstruments = [\"BTCUSDT\", \"ETHUSDT\"]\ncredit = \"0.5\"\n")).unwrap();
+    let accounts = dir.join("accounts.csv");
+    std::fs::write(&accounts, "account,collateral,margin_mode\nhedged,400,cross\n").unwrap();
+    let positions = dir.join("positions.csv");
+    std::fs::write(&positions, "account,instrument,size,entry_price\nhedged,BTCUSDT,1,50000\nhedged,ETHUSDT,-10,2500\n").unwrap();
+    let run = |instruments: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_gavel"))
+            .args(["risk", "--csv", "--mark", "BTCUSDT=50000", "--mark", "ETHUSDT=2500"])
+            .arg("--instruments")
+            .arg(instruments)
+            .arg("--accounts")
+            .arg(&accounts)
+            .arg("--positions")
+            .arg(&positions)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let with = run(&netted);
+    let without = run(std::path::Path::new(&docs("instruments.toml")));
+    std::fs::remove_dir_all(&dir).ok();
+    let row = |text: &str, n: usize| text.lines().nth(n).unwrap().split(',').map(str::to_string).collect::<Vec<_>>();
+    // Maintenance 200 + 147.5 = 347.5 alone; less the 0.5 × 147.5 credit netted.
+    assert_eq!(row(&without, 1)[5], "347.500000");
+    assert_eq!(row(&with, 1)[5], "273.750000");
+    assert_eq!(row(&with, 1)[6], "1.4611", "health 400 / 273.75");
+    // The BTC long's liquidation price moves down with the credit, the ETH short's up.
+    let lp = |text: &str, n: usize| row(text, n)[7].parse::<f64>().unwrap();
+    assert!(lp(&with, 1) < lp(&without, 1), "{with}\n{without}");
+    assert!(lp(&with, 2) > lp(&without, 2), "{with}\n{without}");
+}

@@ -222,6 +222,74 @@ pub fn position_trigger(instruments: &InstrumentSet, marks: &[Option<i64>], acco
     trigger(instruments.get(p.instrument), p.size, p.entry_notional, base)
 }
 
+/// [`position_trigger`] for a cross account whose maintenance may earn offset credits
+/// ([`super::portfolio`]): the credit moves with this position's own maintenance, so the
+/// trigger is found by bisection on the exact portfolio health, which is monotone in this
+/// mark (an adverse move never raises the slack, a favourable one never lowers it). Other
+/// marks fixed. Equal to [`position_trigger`] when no credit can apply. For reports: it
+/// evaluates the account O(log price) times and copies the marks.
+pub fn position_trigger_netted(instruments: &InstrumentSet, marks: &[Option<i64>], account: &Account, index: usize) -> Option<Trigger> {
+    let plain = position_trigger(instruments, marks, account, index)?;
+    let p = &account.positions[index];
+    let grouped = account.positions.iter().filter(|q| q.size != 0 && instruments.offsets.group_of(q.instrument).is_some()).count();
+    if account.mode != MarginMode::Cross || grouped < 2 || instruments.get(p.instrument).is_inverse() {
+        return Some(plain);
+    }
+    let k = usize::from(p.instrument);
+    let mut at = marks.to_vec();
+    let mut liquidatable = |price: i64| -> Option<bool> {
+        at[k] = Some(price);
+        Some(cross_health(instruments, &at, account)?.liquidatable())
+    };
+    const CEILING: i64 = i64::MAX / 4;
+    match plain {
+        // Liquidatable below the trigger: the smallest safe mark. Without the credit, the
+        // plain trigger is safe (the credit only lowers maintenance).
+        Trigger::Long(t) => {
+            if !liquidatable(1)? {
+                return Some(Trigger::Long(0));
+            }
+            let (mut lo, mut hi) = (1i64, t.clamp(2, CEILING));
+            if liquidatable(hi)? {
+                return Some(plain);
+            }
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if liquidatable(mid)? {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            Some(Trigger::Long(hi))
+        }
+        // Liquidatable above the trigger: the largest safe mark.
+        Trigger::Short(t) => {
+            let mut lo = t.max(1);
+            if liquidatable(lo)? {
+                return Some(plain);
+            }
+            let mut hi = lo.saturating_mul(2).min(CEILING);
+            while !liquidatable(hi)? {
+                if hi == CEILING {
+                    return Some(Trigger::Short(i64::MAX));
+                }
+                lo = hi;
+                hi = hi.saturating_mul(2).min(CEILING);
+            }
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if liquidatable(mid)? {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            Some(Trigger::Short(lo))
+        }
+    }
+}
+
 /// Bankruptcy price of position `index` of `account` (others at their marks).
 pub fn position_bankruptcy(instruments: &InstrumentSet, marks: &[Option<i64>], account: &Account, index: usize) -> Option<i64> {
     let p = &account.positions[index];

@@ -28,7 +28,8 @@ pub struct ReportRow {
     pub maintenance: String,
     /// equity ÷ maintenance, 4 decimals, rounded down; liquidatable below 1.
     pub health: String,
-    /// Liquidation price with other marks fixed (rounded to the safe side).
+    /// Liquidation price with other marks fixed (rounded to the safe side), offset credits
+    /// included.
     pub liquidation_price: String,
     /// Bankruptcy price with other marks fixed.
     pub bankruptcy_price: String,
@@ -86,7 +87,7 @@ pub fn report(book: &RiskBook) -> Result<Vec<ReportRow>, String> {
                 }
             }
             let h = margin::unit_health_of(ins, marks, acc, p).expect("marks checked above");
-            let lp = margin::position_trigger(ins, marks, acc, i).and_then(|t| t.price());
+            let lp = margin::position_trigger_netted(ins, marks, acc, i).and_then(|t| t.price());
             let bp = margin::position_bankruptcy(ins, marks, acc, i);
             rows.push(ReportRow {
                 account: name.clone(),
