@@ -235,6 +235,27 @@ fn a_snapshot_of_another_shape_or_damaged_is_refused_and_changes_nothing() {
         assert!(target.restore_snapshot(damaged.as_bytes()).is_err());
         assert_eq!(snapshot(&target), before);
     }
+    // An ADL ranking naming an account this engine does not have.
+    let cache = text.find("\"adl_cache\":").expect("the snapshot holds the ADL ranking");
+    let list = cache + text[cache..].find("\"list\":[").expect("its list") + "\"list\":[".len();
+    let bogus = r#"{"account":4000000000,"weight":1,"cap":1,"alloc":0,"remainder":0,"fixed":false}"#;
+    let sep = if text[list..].starts_with(']') { "" } else { "," };
+    let damaged = format!("{}{bogus}{sep}{}", &text[..list], &text[list..]);
+    let err = target.restore_snapshot(damaged.as_bytes()).expect_err("account out of range");
+    assert!(err.contains("adl_cache") && err.contains("4000000000"), "{err}");
+    assert_eq!(snapshot(&target), before);
     target.restore_snapshot(&taken).expect("the undamaged snapshot");
     assert_eq!(target.state_hash(), source.state_hash());
+}
+
+/// Found by the proptest above: the ADL ranking an engine keeps between ADLs was not in
+/// the snapshot, so an engine restored while a ranking was in use ranked again and chose
+/// other counterparties (and the liquidation that followed took another route).
+#[test]
+fn the_adl_ranking_in_use_survives_a_restore() {
+    let s = Scenario { steps: vec![-65, -70, -134, 0, 0, -1, 0, 0], sizes: vec![(-16, 70), (29, 219)], policy_index: 0, bid_every: 0, fill_share: 1, session_outputs: false };
+    let (inputs, outputs) = record(&s);
+    for cut in 0..=inputs.len() {
+        check_cut(&s, &inputs, &outputs, cut);
+    }
 }

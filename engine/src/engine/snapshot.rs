@@ -1,11 +1,13 @@
 //! The engine's full mutable state as one serializable value: a snapshot.
 //!
 //! A snapshot holds everything the engine changes while it runs (ledger, own books, mirrored
-//! books, oracles, volatility, timers, liquidations, metrics and histograms); construction
+//! books, oracles, volatility, timers, liquidations, the ADL ranking in use, metrics and
+//! histograms); construction
 //! settings (`EngineConfig`, `EnginePolicy`) are not in it — the engine a snapshot is restored
 //! into is built from the same origin first, and the snapshot is checked against its shape.
 //! Scratch space is not in it either; restoring reserves it again, so the event path after a
-//! restore allocates nothing, as after [`Engine::new`].
+//! restore allocates nothing, as after [`Engine::new`]. A cache whose use changes results (the
+//! ADL ranking: which holders it names depends on when it was ranked) is state, not scratch.
 //!
 //! Encoding: JSON through serde (floats round-trip exactly: `float_roundtrip`). A restored engine
 //! continues exactly as the engine the snapshot was taken from (`engine/tests/engine_snapshot.rs`).
@@ -23,7 +25,7 @@ use super::metrics::EngineMetrics;
 use hdrhistogram::Histogram;
 
 /// Field names of the snapshot, in order (serialization and restore share them).
-const FIELDS: [&str; 20] = [
+const FIELDS: [&str; 21] = [
     "now",
     "next_liquidation_id",
     "active_count",
@@ -39,6 +41,7 @@ const FIELDS: [&str; 20] = [
     "cascade",
     "accounts",
     "adl_losses",
+    "adl_cache",
     "pool",
     "timers",
     "metrics",
@@ -65,6 +68,8 @@ struct EngineState {
     cascade: Vec<u32>,
     accounts: Vec<AccountState>,
     adl_losses: Vec<i128>,
+    /// The ADL ranking in use: results depend on when it was ranked, so it is state.
+    adl_cache: super::waterfall::AdlCache,
     #[serde(with = "sparse_pool")]
     pool: Vec<Option<Liquidation>>,
     timers: timers::SlotTimers,
@@ -147,11 +152,12 @@ impl Serialize for StateView<'_> {
         st.serialize_field(FIELDS[12], &e.cascade)?;
         st.serialize_field(FIELDS[13], &e.accounts)?;
         st.serialize_field(FIELDS[14], &e.adl_losses)?;
-        st.serialize_field(FIELDS[15], &SparsePool(&e.pool))?;
-        st.serialize_field(FIELDS[16], &e.timers)?;
-        st.serialize_field(FIELDS[17], &e.metrics)?;
-        st.serialize_field(FIELDS[18], &HistogramView(&e.time_to_solvency))?;
-        st.serialize_field(FIELDS[19], &HistogramView(&e.call_lead))?;
+        st.serialize_field(FIELDS[15], &e.adl_cache)?;
+        st.serialize_field(FIELDS[16], &SparsePool(&e.pool))?;
+        st.serialize_field(FIELDS[17], &e.timers)?;
+        st.serialize_field(FIELDS[18], &e.metrics)?;
+        st.serialize_field(FIELDS[19], &HistogramView(&e.time_to_solvency))?;
+        st.serialize_field(FIELDS[20], &HistogramView(&e.call_lead))?;
         st.end()
     }
 }
@@ -189,6 +195,7 @@ impl Engine {
             cascade,
             accounts,
             adl_losses,
+            adl_cache,
             pool,
             timers,
             metrics,
@@ -217,6 +224,8 @@ impl Engine {
         self.cascade = cascade;
         self.accounts = accounts;
         self.adl_losses = adl_losses;
+        self.adl_cache = adl_cache;
+        self.adl_cache.reserve_restored(self.accounts.len());
         self.pool = pool;
         self.timers = timers;
         self.timers.reserve_all();
@@ -271,6 +280,7 @@ impl Engine {
                 return Err(format!("engine snapshot: {what}: {got} in the snapshot, {want} in this engine (built from another origin?)"));
             }
         }
+        s.adl_cache.check(accounts, instruments)?;
         if s.timers.slots() != self.pool.len() {
             return Err(format!("engine snapshot: timers for {} slots, {} in this engine", s.timers.slots(), self.pool.len()));
         }

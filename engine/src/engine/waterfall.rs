@@ -45,7 +45,7 @@ pub(crate) enum Route {
 /// (as venues refresh their ADL queues periodically), or sooner when the ranked top
 /// runs out of positions; in between, each ADL re-reads the current position and
 /// weight of the holders it takes.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AdlCache {
     valid: bool,
     ranked_ns: i64,
@@ -67,10 +67,31 @@ impl AdlCache {
     pub(crate) fn with_capacity(accounts: usize) -> Self {
         AdlCache { list: Vec::with_capacity(accounts), top: Vec::with_capacity(ADL_QUEUE_TOP.min(accounts)), ..AdlCache::default() }
     }
+
+    /// A cache read from a snapshot, against an engine of `accounts` accounts and
+    /// `instruments` instruments: every id in range, the top no longer than the queue keeps.
+    pub(crate) fn check(&self, accounts: usize, instruments: usize) -> Result<(), String> {
+        if self.valid && usize::from(self.instrument) >= instruments {
+            return Err(format!("engine snapshot: adl_cache: instrument {} of {instruments}", self.instrument));
+        }
+        if self.list.len() > accounts || self.top.len() > ADL_QUEUE_TOP.min(accounts) {
+            return Err(format!("engine snapshot: adl_cache: {} ranked, {} on top, for {accounts} accounts", self.list.len(), self.top.len()));
+        }
+        match self.list.iter().chain(&self.top).find(|c| c.account as usize >= accounts) {
+            Some(c) => Err(format!("engine snapshot: adl_cache: account {} of {accounts}", c.account)),
+            None => Ok(()),
+        }
+    }
+
+    /// Room a restored cache needs so that ranking again allocates nothing.
+    pub(crate) fn reserve_restored(&mut self, accounts: usize) {
+        self.list.reserve(accounts.saturating_sub(self.list.len()));
+        self.top.reserve(ADL_QUEUE_TOP.min(accounts).saturating_sub(self.top.len()));
+    }
 }
 
 /// One opposite position considered by ADL.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct AdlCandidate {
     account: AccountId,
     weight: i64,
