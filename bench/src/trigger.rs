@@ -16,6 +16,7 @@
 use gavel_engine::risk::instrument::{InstrumentSet, RATE_SCALE};
 use gavel_engine::risk::{AccountId, MarginMode, RiskBook};
 use gavel_feeds::clock::Clock;
+use gavel_feeds::rng::SplitMix64;
 use serde::Serialize;
 
 use crate::stats::{interleave, median_summary, new_histogram, LatencySummary};
@@ -74,20 +75,6 @@ pub struct TriggerBenchReport {
     pub agreement_checked: u64,
 }
 
-/// Deterministic generator (splitmix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo) as u64) as i64
-    }
-}
 
 #[derive(Clone, Copy)]
 struct Flat {
@@ -119,18 +106,18 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
     let mut book = RiskBook::new(set);
     book.reserve(cfg.accounts);
     let mut flat = Vec::with_capacity(cfg.accounts);
-    let mut rng = Rng(0x6761_7665_6c21);
+    let mut rng = SplitMix64::new(0x6761_7665_6c21);
     for i in 0..cfg.accounts {
-        let lots = rng.range(1, 2_000); // 0.001 .. 2 BTC
+        let lots = rng.range_i64(1, 1_999); // 0.001 .. 2 BTC
         let size = if i % 2 == 0 { lots } else { -lots };
-        let entry_ticks = rng.range(495_000, 505_000);
+        let entry_ticks = rng.range_i64(495_000, 504_999);
         let entry = i128::from(size) * i128::from(entry_ticks) * m;
-        let lev = rng.range(5, 21) as i128;
+        let lev = rng.range_i64(5, 20) as i128;
         let mut wallet = entry.abs() / lev;
         let (mut eth_size, mut eth_entry) = (0i64, 0i128);
         if cfg.multi_every > 0 && i % cfg.multi_every == 0 {
-            eth_size = rng.range(1, 500) * if rng.next() & 1 == 0 { 1 } else { -1 };
-            eth_entry = i128::from(eth_size) * i128::from(rng.range(247_500, 252_500)) * eth_ins.quote_per_tick_lot;
+            eth_size = rng.range_i64(1, 499) * if rng.next_u64() & 1 == 0 { 1 } else { -1 };
+            eth_entry = i128::from(eth_size) * i128::from(rng.range_i64(247_500, 252_499)) * eth_ins.quote_per_tick_lot;
             wallet += eth_entry.abs() / lev;
         }
         let id = book.add_account("", MarginMode::Cross, wallet).expect("unnamed");
@@ -157,7 +144,7 @@ pub fn run(cfg: TriggerBenchConfig) -> TriggerBenchReport {
     let mut walk = Vec::with_capacity(cfg.gavel_updates);
     let mut p = 500_000i64;
     for _ in 0..cfg.gavel_updates {
-        p = (p + rng.range(-50, 51)).clamp(490_000, 510_000);
+        p = (p + rng.range_i64(-50, 50)).clamp(490_000, 510_000);
         walk.push(p);
     }
     let fall: Vec<i64> = (0..cfg.gavel_updates.min(4_000) as i64).map(|i| 481_000 - 2 * i).collect();

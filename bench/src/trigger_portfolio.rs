@@ -24,6 +24,7 @@
 use gavel_engine::risk::instrument::InstrumentSet;
 use gavel_engine::risk::{margin, Account, AccountId, InstrumentId, MarginMode, RiskBook};
 use gavel_feeds::clock::Clock;
+use gavel_feeds::rng::SplitMix64;
 use serde::Serialize;
 
 use crate::stats::{interleave, median_f64, median_summary, new_histogram, LatencySummary};
@@ -84,123 +85,82 @@ pub struct PortfolioBenchReport {
     pub agreement_checked: u64,
 }
 
-/// Deterministic generator (splitmix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn range(&mut self, lo: i64, hi: i64) -> i64 {
-        lo + (self.next() % (hi - lo) as u64) as i64
-    }
-}
 
-/// The five instruments and their two offset groups.
-const INSTRUMENTS: &str = r#"
-[[instrument]]
-symbol = "BTCUSDT"
-kind = "linear"
-tick_size = "0.1"
-lot_size = "0.001"
-min_size = "0.001"
-brackets = [
-  { notional_cap = "50000",   maintenance_rate = "0.004", max_leverage = 125 },
-  { notional_cap = "250000",  maintenance_rate = "0.005", max_leverage = 100 },
-  { notional_cap = "inf",     maintenance_rate = "0.01",  max_leverage = 50 },
-]
-[[instrument]]
-symbol = "ETHUSDT"
-kind = "linear"
-tick_size = "0.01"
-lot_size = "0.001"
-min_size = "0.001"
-brackets = [
-  { notional_cap = "10000",   maintenance_rate = "0.005",  max_leverage = 100 },
-  { notional_cap = "100000",  maintenance_rate = "0.0065", max_leverage = 75 },
-  { notional_cap = "inf",     maintenance_rate = "0.01",   max_leverage = 50 },
-]
-[[instrument]]
-symbol = "SOLUSDT"
-kind = "linear"
-tick_size = "0.01"
-lot_size = "0.01"
-min_size = "0.01"
-brackets = [
-  { notional_cap = "20000",   maintenance_rate = "0.01",  max_leverage = 50 },
-  { notional_cap = "inf",     maintenance_rate = "0.025", max_leverage = 20 },
-]
-[[instrument]]
-symbol = "BNBUSDT"
-kind = "linear"
-tick_size = "0.01"
-lot_size = "0.01"
-min_size = "0.01"
-brackets = [
-  { notional_cap = "20000",   maintenance_rate = "0.01",  max_leverage = 50 },
-  { notional_cap = "inf",     maintenance_rate = "0.025", max_leverage = 20 },
-]
-[[instrument]]
-symbol = "XRPUSDT"
-kind = "linear"
-tick_size = "0.0001"
-lot_size = "1"
-min_size = "1"
-brackets = [
-  { notional_cap = "20000",   maintenance_rate = "0.01",  max_leverage = 50 },
-  { notional_cap = "inf",     maintenance_rate = "0.025", max_leverage = 20 },
-]
-[[offset]]
-name = "majors"
-instruments = ["BTCUSDT", "ETHUSDT"]
-credit = "0.5"
-[[offset]]
-name = "alts"
-instruments = ["SOLUSDT", "BNBUSDT", "XRPUSDT"]
-credit = "0.3"
-"#;
+/// The five instruments: symbol, tick and lot size, brackets (notional cap, maintenance
+/// rate, max leverage; the last cap "inf"). BTC and ETH follow the first tiers of
+/// Binance's tables; the three others share one two-tier table.
+const INSTRUMENTS: [(&str, &str, &str, Brackets); 5] = [
+    ("BTCUSDT", "0.1", "0.001", &[("50000", "0.004", 125), ("250000", "0.005", 100), ("inf", "0.01", 50)]),
+    ("ETHUSDT", "0.01", "0.001", &[("10000", "0.005", 100), ("100000", "0.0065", 75), ("inf", "0.01", 50)]),
+    ("SOLUSDT", "0.01", "0.01", ALT_BRACKETS),
+    ("BNBUSDT", "0.01", "0.01", ALT_BRACKETS),
+    ("XRPUSDT", "0.0001", "1", ALT_BRACKETS),
+];
+const ALT_BRACKETS: Brackets = &[("20000", "0.01", 50), ("inf", "0.025", 20)];
+
+/// A bracket table: (notional cap, maintenance rate, max leverage) per tier.
+type Brackets = &'static [(&'static str, &'static str, u32)];
+
+/// Offset groups: name, members, credit.
+const GROUPS: [(&str, &[&str], &str); 2] = [
+    ("majors", &["BTCUSDT", "ETHUSDT"], "0.5"),
+    ("alts", &["SOLUSDT", "BNBUSDT", "XRPUSDT"], "0.3"),
+];
 
 /// Start marks in ticks: 50,000.0 / 2,500.00 / 150.00 / 600.00 / 0.5000.
 const START_MARKS: [i64; 5] = [500_000, 250_000, 15_000, 60_000, 5_000];
 
-/// The benchmark's instruments (five linear perpetuals, two offset groups).
+/// The benchmark's instruments (five linear perpetuals, two offset groups), parsed from
+/// the instruments-file text built from [`INSTRUMENTS`] and [`GROUPS`].
 pub fn instruments() -> InstrumentSet {
-    InstrumentSet::parse(INSTRUMENTS, "bench/src/trigger_portfolio.rs").expect("bench instruments parse")
+    let mut text = String::new();
+    for (symbol, tick, lot, brackets) in INSTRUMENTS {
+        let rows: Vec<String> = brackets
+            .iter()
+            .map(|(cap, rate, lev)| format!("{{ notional_cap = \"{cap}\", maintenance_rate = \"{rate}\", max_leverage = {lev} }}"))
+            .collect();
+        text += &format!(
+            "[[instrument]]\nsymbol = \"{symbol}\"\ntick_size = \"{tick}\"\nlot_size = \"{lot}\"\nmin_size = \"{lot}\"\nbrackets = [{}]\n",
+            rows.join(", ")
+        );
+    }
+    for (name, members, credit) in GROUPS {
+        let members: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
+        text += &format!("[[offset]]\nname = \"{name}\"\ninstruments = [{}]\ncredit = \"{credit}\"\n", members.join(", "));
+    }
+    InstrumentSet::parse(&text, "bench/src/trigger_portfolio.rs").expect("bench instruments parse")
 }
 
 /// One account's starting positions: (instrument, size, entry notional).
 type Holdings = Vec<(InstrumentId, i64, i128)>;
 
-fn generate(set: &InstrumentSet, n: usize, rng: &mut Rng) -> Vec<(i128, Holdings)> {
+fn generate(set: &InstrumentSet, n: usize, rng: &mut SplitMix64) -> Vec<(i128, Holdings)> {
     let k = START_MARKS.len();
     (0..n)
         .map(|_| {
-            let legs = match rng.range(0, 10) {
+            let legs = match rng.range_i64(0, 9) {
                 0..=2 => 1,
                 3..=5 => 2,
                 6..=7 => 3,
                 8 => 4,
                 _ => 5,
             };
-            let first = rng.range(0, k as i64) as usize;
+            let first = rng.range_i64(0, k as i64 - 1) as usize;
             let mut gross = 0i128;
             let holdings: Holdings = (0..legs)
                 .map(|j| {
                     let i = (first + j) % k;
                     let ins = set.get(i as InstrumentId);
-                    let entry_ticks = START_MARKS[i] * rng.range(9_900, 10_100) / 10_000;
-                    let notional = i128::from(rng.range(1_000, 50_000)) * 1_000_000;
+                    let entry_ticks = START_MARKS[i] * rng.range_i64(9_900, 10_099) / 10_000;
+                    let notional = i128::from(rng.range_i64(1_000, 49_999)) * 1_000_000;
                     let lots = (notional / (i128::from(entry_ticks) * ins.quote_per_tick_lot)).max(1) as i64;
-                    let size = if rng.next() & 1 == 0 { lots } else { -lots };
+                    let size = if rng.next_u64() & 1 == 0 { lots } else { -lots };
                     let entry = i128::from(size) * i128::from(entry_ticks) * ins.quote_per_tick_lot;
                     gross += entry.abs();
                     (i as InstrumentId, size, entry)
                 })
                 .collect();
-            let leverage = i128::from(rng.range(3, 21));
+            let leverage = i128::from(rng.range_i64(3, 20));
             (gross / leverage, holdings)
         })
         .collect()
@@ -210,7 +170,7 @@ fn generate(set: &InstrumentSet, n: usize, rng: &mut Rng) -> Vec<(i128, Holdings
 pub fn run(cfg: PortfolioBenchConfig) -> PortfolioBenchReport {
     let set = instruments();
     let k = set.len();
-    let mut rng = Rng(0x706f_7274_666f_6c69);
+    let mut rng = SplitMix64::new(0x706f_7274_666f_6c69);
     let start = generate(&set, cfg.accounts, &mut rng);
     let mut book = RiskBook::new(set.clone());
     book.reserve(cfg.accounts);
@@ -238,7 +198,7 @@ pub fn run(cfg: PortfolioBenchConfig) -> PortfolioBenchReport {
         .map(|u| {
             let i = u % k;
             // The crash opens with a 4 % gap on every instrument, then drifts.
-            let bps = if u < k { -400 } else { rng.range(-3, 3) };
+            let bps = if u < k { -400 } else { rng.range_i64(-3, 2) };
             let step = marks[i] * bps / 10_000;
             marks[i] = (marks[i] + step).max(1);
             (i as InstrumentId, marks[i])
@@ -277,8 +237,8 @@ pub fn run(cfg: PortfolioBenchConfig) -> PortfolioBenchReport {
                     affected += 1;
                 }
             }
-            if affected > 0 {
-                per.record((ns / affected).max(1)).ok();
+            if let Some(each) = ns.checked_div(affected) {
+                per.record(each.max(1)).ok();
             }
             affected_total.0 += affected;
             affected_total.1 += out.len() as u64;

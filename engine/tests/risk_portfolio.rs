@@ -19,6 +19,16 @@ fn with_group(credit: &str) -> InstrumentSet {
     InstrumentSet::parse(&text, "instruments.toml").unwrap()
 }
 
+/// A book over `set` with BTCUSDT at 50,000.0 and ETHUSDT at 2,500.00; returns their ids.
+fn marked_book(set: &InstrumentSet) -> (RiskBook, u16, u16) {
+    let (btc, eth) = (set.id("BTCUSDT").unwrap(), set.id("ETHUSDT").unwrap());
+    let mut book = RiskBook::new(set.clone());
+    let mut crossed = Vec::new();
+    book.set_mark(btc, 500_000, &mut crossed);
+    book.set_mark(eth, 250_000, &mut crossed);
+    (book, btc, eth)
+}
+
 /// Σ of each open position's own maintenance (scaled), the un-netted requirement.
 fn isolated_sum(set: &InstrumentSet, marks: &[Option<i64>], sizes: &[(u16, i64)]) -> i128 {
     sizes
@@ -44,13 +54,9 @@ fn the_instruments_file_declares_offset_groups() {
 #[test]
 fn a_hedged_pair_earns_the_credit_and_a_one_sided_pair_does_not() {
     let set = with_group("0.5");
-    let (btc, eth) = (set.id("BTCUSDT").unwrap(), set.id("ETHUSDT").unwrap());
-    let mut book = RiskBook::new(set.clone());
+    let (mut book, btc, eth) = marked_book(&set);
     let a = book.add_account("hedged", MarginMode::Cross, 10_000 * QUOTE_SCALE).unwrap();
     let b = book.add_account("same-side", MarginMode::Cross, 10_000 * QUOTE_SCALE).unwrap();
-    let mut crossed = Vec::new();
-    book.set_mark(btc, 500_000, &mut crossed); // 50,000.0
-    book.set_mark(eth, 250_000, &mut crossed); // 2,500.00
     // 1 BTC long (notional 50,000: bracket 0, 0.4 % = 200) against 10 ETH short
     // (notional 25,000: bracket 1, 0.65 % − 15 = 147.5).
     book.set_position(a, btc, 1_000, 50_000 * QUOTE_SCALE, 0);
@@ -70,17 +76,13 @@ fn a_hedged_pair_earns_the_credit_and_a_one_sided_pair_does_not() {
 #[test]
 fn the_plan_accounts_for_the_credit_a_close_gives_up() {
     let set = with_group("0.9");
-    let (btc, eth) = (set.id("BTCUSDT").unwrap(), set.id("ETHUSDT").unwrap());
-    let mut book = RiskBook::new(set);
+    let (mut book, btc, eth) = marked_book(&set);
     let a = book.add_account("a", MarginMode::Cross, 2_500 * QUOTE_SCALE).unwrap();
-    let mut crossed = Vec::new();
-    book.set_mark(btc, 500_000, &mut crossed);
-    book.set_mark(eth, 250_000, &mut crossed);
     book.set_position(a, btc, 2_000, 100_000 * QUOTE_SCALE, 0);
     book.set_position(a, eth, -40_000, -100_000 * QUOTE_SCALE, 0);
     // BTC falls 1 % and ETH rises 1 %: the pair loses 2,000, equity 500, under the netted
     // maintenance (≈ 450 + 641 − 90 % of 450) → liquidatable.
-    crossed.clear();
+    let mut crossed = Vec::new();
     book.set_mark(btc, 495_000, &mut crossed);
     book.set_mark(eth, 252_500, &mut crossed);
     let h = book.account_health(a).unwrap();
@@ -171,12 +173,8 @@ proptest! {
 fn the_leg_to_close_frees_the_most_maintenance_per_unit_of_impact() {
     use gavel_engine::risk::portfolio::leg_to_close;
     let set = with_group("0.5");
-    let (btc, eth) = (set.id("BTCUSDT").unwrap(), set.id("ETHUSDT").unwrap());
-    let mut book = RiskBook::new(set.clone());
+    let (mut book, btc, eth) = marked_book(&set);
     let a = book.add_account("hedged", MarginMode::Cross, 10_000 * QUOTE_SCALE).unwrap();
-    let mut sink = Vec::new();
-    book.set_mark(btc, 500_000, &mut sink);
-    book.set_mark(eth, 250_000, &mut sink);
     // 1 BTC long (maintenance 200) against 10 ETH short (147.5); credit 0.5 × 147.5.
     book.set_position(a, btc, 1_000, 50_000 * QUOTE_SCALE, 0);
     book.set_position(a, eth, -10_000, -25_000 * QUOTE_SCALE, 0);
@@ -203,12 +201,8 @@ proptest! {
         wallet in 100i128..20_000, credit in prop::sample::select(vec!["0", "0.5", "0.95"]),
     ) {
         let set = with_group(credit);
-        let (b, e) = (set.id("BTCUSDT").unwrap(), set.id("ETHUSDT").unwrap());
-        let mut book = RiskBook::new(set.clone());
+        let (mut book, b, e) = marked_book(&set);
         let a = book.add_account("a", MarginMode::Cross, wallet * QUOTE_SCALE).unwrap();
-        let mut sink = Vec::new();
-        book.set_mark(b, 500_000, &mut sink);
-        book.set_mark(e, 250_000, &mut sink);
         let (bs, es) = (if btc_long { btc } else { -btc }, if eth_long { eth } else { -eth });
         let m = set.get(b).quote_per_tick_lot;
         book.set_position(a, b, bs, i128::from(bs) * 500_000 * m, 0);
@@ -232,7 +226,7 @@ proptest! {
                     if let gavel_engine::risk::Trigger::Long(p) = plain { prop_assert!(t <= p.max(0)); }
                 }
                 gavel_engine::risk::Trigger::Short(t) => {
-                    if t >= 1 && t < i64::MAX / 4 {
+                    if (1..i64::MAX / 4).contains(&t) {
                         prop_assert!(!at(t) && at(t + 1), "short boundary {t}");
                     }
                     if let gavel_engine::risk::Trigger::Short(p) = plain { prop_assert!(t >= p); }

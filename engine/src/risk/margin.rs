@@ -249,19 +249,11 @@ pub fn position_trigger_netted(instruments: &InstrumentSet, marks: &[Option<i64>
             if !liquidatable(1)? {
                 return Some(Trigger::Long(0));
             }
-            let (mut lo, mut hi) = (1i64, t.clamp(2, CEILING));
+            let hi = t.clamp(2, CEILING);
             if liquidatable(hi)? {
                 return Some(plain);
             }
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if liquidatable(mid)? {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
-            Some(Trigger::Long(hi))
+            Some(Trigger::Long(boundary(1, hi, &mut liquidatable)? + 1))
         }
         // Liquidatable above the trigger: the largest safe mark.
         Trigger::Short(t) => {
@@ -277,17 +269,24 @@ pub fn position_trigger_netted(instruments: &InstrumentSet, marks: &[Option<i64>
                 lo = hi;
                 hi = hi.saturating_mul(2).min(CEILING);
             }
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if liquidatable(mid)? {
-                    hi = mid;
-                } else {
-                    lo = mid;
-                }
-            }
-            Some(Trigger::Short(lo))
+            let mut safe = |price: i64| Some(!liquidatable(price)?);
+            Some(Trigger::Short(boundary(lo, hi, &mut safe)?))
         }
     }
+}
+
+/// The last price in `[lo, hi)` where `holds` is true, given it holds at `lo` and not at `hi`
+/// and flips once in between (bisection).
+fn boundary(mut lo: i64, mut hi: i64, holds: &mut impl FnMut(i64) -> Option<bool>) -> Option<i64> {
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if holds(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(lo)
 }
 
 /// Bankruptcy price of position `index` of `account` (others at their marks).

@@ -6,9 +6,9 @@ pub struct TriggerArgs {
     /// Print JSON: {"gavel": {...}, "scan": {...}} for k = 0 (plus the realistic-k run).
     #[arg(long)]
     pub json: bool,
-    /// Interleaved rounds per side (at least 5).
-    #[arg(long, default_value_t = 5)]
-    pub rounds: usize,
+    /// Interleaved rounds per side (5–1,000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u16).range(5..=1_000))]
+    pub rounds: u16,
     /// Accounts in the book (1,000–10,000,000; default 1,000,000, or 100,000 with --portfolio).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1_000..=10_000_000))]
     pub accounts: Option<u32>,
@@ -25,7 +25,7 @@ pub struct TriggerArgs {
 /// `gavel bench trigger --portfolio`.
 fn run_portfolio(args: &TriggerArgs) -> anyhow::Result<()> {
     use gavel_bench::trigger_portfolio::{run, PortfolioBenchConfig};
-    let mut cfg = PortfolioBenchConfig { rounds: args.rounds, ..PortfolioBenchConfig::default() };
+    let mut cfg = PortfolioBenchConfig { rounds: usize::from(args.rounds), ..PortfolioBenchConfig::default() };
     if let Some(n) = args.accounts {
         cfg.accounts = n as usize;
     }
@@ -43,16 +43,9 @@ fn run_portfolio(args: &TriggerArgs) -> anyhow::Result<()> {
         r.affected_mean, r.crossed_mean, r.holders_mean
     );
     for (side, l) in [("gavel", r.gavel), ("peer", r.peer), ("gavel/affected", r.per_affected)] {
-        println!(
-            "  {side:<15} p50 {:>10} ns  p99 {:>10} ns  p99.9 {:>10} ns  max {:>10} ns  samples {}",
-            l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns, l.samples
-        );
+        print_row(side, &l);
     }
-    println!(
-        "  speed-up per update: p50 {:.0}x, p99 {:.0}x (peer = recompute every holder)",
-        r.peer.p50_ns as f64 / r.gavel.p50_ns.max(1) as f64,
-        r.peer.p99_ns as f64 / r.gavel.p99_ns.max(1) as f64
-    );
+    print_speedup(&r.gavel, &r.peer, " per update (peer = recompute every holder)");
     println!(
         "full recompute: gavel {:.2} ms (health + re-index of every account), peer {:.2} ms (health only)",
         r.full_recompute_ms, r.peer_full_scan_ms
@@ -64,13 +57,12 @@ fn run_portfolio(args: &TriggerArgs) -> anyhow::Result<()> {
 /// Runs `gavel bench trigger`.
 pub fn run(args: TriggerArgs) -> anyhow::Result<()> {
     use gavel_bench::trigger::{run, TriggerBenchConfig};
-    anyhow::ensure!(args.rounds >= 5, "--rounds must be at least 5");
     if args.portfolio {
         return run_portfolio(&args);
     }
     let cfg = TriggerBenchConfig {
         accounts: args.accounts.map_or(1_000_000, |n| n as usize),
-        rounds: args.rounds,
+        rounds: usize::from(args.rounds),
         multi_every: args.multi_every,
         ..TriggerBenchConfig::default()
     };
@@ -94,17 +86,27 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<()> {
     for (label, s) in [("k = 0", r.k0), ("realistic k", r.realistic_k)] {
         println!("{label} (mean k {:.1}):", s.k_mean);
         for (side, l) in [("gavel", s.gavel), ("scan", s.scan)] {
-            println!(
-                "  {side:<6} p50 {:>10}  p99 {:>10}  p99.9 {:>10}  max {:>10}  samples {}",
-                l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns, l.samples
-            );
+            print_row(side, &l);
         }
-        println!(
-            "  speed-up: p50 {:.0}×, p99 {:.0}×",
-            s.scan.p50_ns as f64 / s.gavel.p50_ns.max(1) as f64,
-            s.scan.p99_ns as f64 / s.gavel.p99_ns.max(1) as f64
-        );
+        print_speedup(&s.gavel, &s.scan, "");
     }
     println!("index and scan agreed on {} crossed accounts (first updates of the fall)", r.agreement_checked);
     Ok(())
+}
+
+/// One side's percentiles (ns), one line.
+fn print_row(side: &str, l: &gavel_bench::stats::LatencySummary) {
+    println!(
+        "  {side:<15} p50 {:>10}  p99 {:>10}  p99.9 {:>10}  max {:>10}  samples {}",
+        l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns, l.samples
+    );
+}
+
+/// How many times faster gavel is than `peer` at p50 and p99.
+fn print_speedup(gavel: &gavel_bench::stats::LatencySummary, peer: &gavel_bench::stats::LatencySummary, note: &str) {
+    println!(
+        "  speed-up{note}: p50 {:.0}×, p99 {:.0}×",
+        peer.p50_ns as f64 / gavel.p50_ns.max(1) as f64,
+        peer.p99_ns as f64 / gavel.p99_ns.max(1) as f64
+    );
 }
