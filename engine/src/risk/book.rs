@@ -278,9 +278,9 @@ impl RiskBook {
                     prefetch(ahead.positions.as_ptr().cast::<u8>().wrapping_add(line * 64));
                 }
             }
-            let (multi, portfolio, open) = self.evaluation(id);
+            let (multi, portfolio, joint) = self.evaluation(id);
             for i in 0..self.accounts[id as usize].positions.len() {
-                let key = self.entry_key(id, i, multi, portfolio, open);
+                let key = self.entry_key(id, i, multi, portfolio, joint);
                 let k = usize::from(self.accounts[id as usize].positions[i].instrument);
                 match key {
                     Some(IndexKey::Trigger(Trigger::Long(t))) => stage[k][0].push((t, id)),
@@ -313,17 +313,18 @@ impl RiskBook {
         self.stage = staged;
     }
 
-    /// What indexing account `id` needs: whether it is a portfolio account, its portfolio
-    /// health at the current marks (portfolio accounts only), its open positions.
-    fn evaluation(&self, id: AccountId) -> (bool, Option<Health>, usize) {
+    /// What indexing account `id` needs: whether it is a portfolio account, and for one its
+    /// portfolio health and joint sensitivity at the current marks.
+    fn evaluation(&self, id: AccountId) -> (bool, Option<Health>, Option<i128>) {
         let acc = &self.accounts[id as usize];
         let multi = Self::is_multi(acc);
         let portfolio = if multi { margin::cross_health(&self.instruments, &self.marks, acc) } else { None };
-        (multi, portfolio, acc.open_positions())
+        let joint = if multi { portfolio::joint_sensitivity(&self.instruments, &self.marks, acc.positions.iter()) } else { None };
+        (multi, portfolio, joint)
     }
 
     /// The index key of position `i` of account `id` at the current marks.
-    fn entry_key(&self, id: AccountId, i: usize, multi: bool, portfolio: Option<Health>, open: usize) -> Option<IndexKey> {
+    fn entry_key(&self, id: AccountId, i: usize, multi: bool, portfolio: Option<Health>, joint: Option<i128>) -> Option<IndexKey> {
         let p = &self.accounts[id as usize].positions[i];
         if !multi {
             return margin::position_trigger(&self.instruments, &self.marks, &self.accounts[id as usize], i).map(IndexKey::Trigger);
@@ -332,7 +333,7 @@ impl RiskBook {
             (Some(h), Some(mark)) if p.size != 0 => {
                 let slack = h.equity * RATE_SCALE - h.maintenance_scaled;
                 let underwater = h.liquidatable();
-                let half = if underwater { 0 } else { portfolio::band_half_width(&self.instruments, p, slack, open).unwrap_or(0) };
+                let half = if underwater { 0 } else { portfolio::band_half_width(&self.instruments, p, slack, mark, joint).unwrap_or(0) };
                 let edge = if p.size > 0 { Trigger::Long(mark.saturating_sub(half)) } else { Trigger::Short(mark.saturating_add(half)) };
                 Some(IndexKey::Band { edge, underwater })
             }
@@ -441,7 +442,7 @@ impl RiskBook {
     /// [`RiskBook::reindex`]; `sizes_changed = false` (a mark moved, no position did) skips
     /// the holder lists, which only a position's sign changes.
     fn reindex_entries(&mut self, id: AccountId, sizes_changed: bool) {
-        let (multi, portfolio, open) = self.evaluation(id);
+        let (multi, portfolio, joint) = self.evaluation(id);
         for i in 0..self.accounts[id as usize].positions.len() {
             let p = self.accounts[id as usize].positions[i];
             let k = usize::from(p.instrument);
@@ -462,7 +463,7 @@ impl RiskBook {
                     }
                 }
             }
-            let new = self.entry_key(id, i, multi, portfolio, open);
+            let new = self.entry_key(id, i, multi, portfolio, joint);
             if p.indexed != new {
                 self.unindex(k, id, p.indexed);
                 match new {

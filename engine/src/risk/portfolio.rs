@@ -20,10 +20,13 @@
 //! it offsets), and never falls with a favourable move: a long's rising mark adds
 //! `RATE_SCALE` per tick-lot to equity and at most its rate (< 1) to maintenance, and a
 //! short's falling mark adds equity and lowers its maintenance (the credit it may lose is a
-//! share < 1 of that decrease). With slack `s ≥ 0` and `k` open positions, the account
-//! stays solvent while no mark moves adversely more than `⌊(s − groups) ÷ (k × sens_i)⌋`
-//! ticks from where it was evaluated: the budget is split evenly and each group's rounding
-//! (< 1 scaled unit between two evaluations) is paid for. The risk book indexes each
+//! share < 1 of that decrease). With slack `s ≥ 0`, the account stays solvent while no
+//! mark moves adversely more than `h_i` ticks from where it was evaluated, for any `h` with
+//! `Σ h_i × sens_i ≤ s − groups` (each group's rounding, < 1 scaled unit between two
+//! evaluations, is paid for). The split gives every mark the same relative room, as if the
+//! marks fell together: `h_i = ⌊(s − groups) × mark_i ÷ Σ_j sens_j × mark_j⌋` (rounded so
+//! the sum stays within budget), so a small leg beside a large one does not halve the large
+//! one's room. The risk book indexes each
 //! position's adverse band edge like a trigger (`Long(low)` for a long, `Short(high)` for a
 //! short); only an account whose edge a mark passes is re-evaluated, so a mark update costs
 //! O(log n + accounts that passed their edge), with no mass recompute when the market trends.
@@ -150,22 +153,48 @@ impl CreditTally {
     }
 }
 
-/// The half-width (ticks) of an account's safe band on position `p`, given its slack
-/// `RATE_SCALE × equity − maintenance_scaled` and its `open` positions; `None` for an
-/// inverse position (no linear bound) and `Some(0)` when the slack is negative or too small.
-pub fn band_half_width(instruments: &InstrumentSet, p: &Position, slack: i128, open: usize) -> Option<i64> {
+/// How fast the slack of a position can fall per adverse tick: `|size| × value_per_tick ×
+/// (RATE_SCALE + top bracket rate)`; `None` for an inverse position (no linear bound).
+pub fn sensitivity(instruments: &InstrumentSet, p: &Position) -> Option<i128> {
     let ins = instruments.get(p.instrument);
     if ins.is_inverse() {
         return None;
     }
     let top_rate = ins.brackets.last().map_or(0, |b| b.maintenance_rate);
-    let sens = i128::from(p.size).abs() * ins.quote_per_tick_lot * (RATE_SCALE + top_rate);
-    let k = open.max(1) as i128;
+    Some(i128::from(p.size).abs() * ins.quote_per_tick_lot * (RATE_SCALE + top_rate))
+}
+
+/// `Σ sensitivity × mark` over an account's open linear positions: the slack one unit of
+/// relative move of every mark at once would cost ([`band_half_width`]'s denominator).
+/// `None` if a mark is missing or the sum overflows (then the bands are empty).
+pub fn joint_sensitivity<'a>(instruments: &InstrumentSet, marks: &[Option<i64>], positions: impl Iterator<Item = &'a Position>) -> Option<i128> {
+    let mut sum = 0i128;
+    for p in positions.filter(|p| p.size != 0) {
+        if let Some(sens) = sensitivity(instruments, p) {
+            sum = sum.checked_add(sens.checked_mul(i128::from(marks[usize::from(p.instrument)]?))?)?;
+        }
+    }
+    Some(sum)
+}
+
+/// The adverse room (ticks) of an account's safe band on position `p` at `mark`, given its
+/// slack `RATE_SCALE × equity − maintenance_scaled` and its `joint` sensitivity: every mark
+/// gets the same relative room `r = (slack − groups) ÷ joint` (the split that assumes the
+/// marks move together), so this one gets `⌊r × mark⌋`, computed as
+/// `⌊(slack − groups) ÷ ⌈joint ÷ mark⌉⌋` (no overflow, never more). `None` for an inverse
+/// position, `Some(0)` when the slack is negative or too small or `joint` is unknown.
+pub fn band_half_width(instruments: &InstrumentSet, p: &Position, slack: i128, mark: i64, joint: Option<i128>) -> Option<i64> {
+    let sens = sensitivity(instruments, p)?;
     let budget = slack - instruments.offsets.groups.len() as i128;
-    if sens == 0 || budget <= 0 {
+    let Some(joint) = joint else { return Some(0) };
+    if sens == 0 || budget <= 0 || mark <= 0 {
         return Some(0);
     }
-    Some((budget / (k * sens)).min(i128::from(i64::MAX / 4)) as i64)
+    // joint ≥ sens × mark (this position is in the sum), so the divisor is at least sens ≥ 1.
+    let m = i128::from(mark);
+    let total = joint.max(sens.saturating_mul(m));
+    let divisor = total / m + i128::from(total % m != 0);
+    Some((budget / divisor.max(1)).min(i128::from(i64::MAX / 4)) as i64)
 }
 
 /// The open position of `account` to liquidate first: the one whose full close frees the
