@@ -12,4 +12,5 @@ pub mod ring_source;
 pub mod book;
 pub mod auction;
 pub mod risk;
+pub mod options;
 pub mod venue_rules;
