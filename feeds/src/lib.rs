@@ -21,6 +21,7 @@ pub mod wire;
 pub use input_error::{InputError, Location};
 pub use wire::{Event, EventKind, Side, Venue};
 pub mod lobster;
+pub mod options;
 pub mod decimal;
 pub mod json_scan;
 pub mod venues;

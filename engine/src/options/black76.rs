@@ -14,14 +14,7 @@
 
 use std::fmt;
 
-/// Call or put.
-#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OptionKind {
-    /// The right to buy at the strike.
-    Call,
-    /// The right to sell at the strike.
-    Put,
-}
+pub use gavel_feeds::options::{Greeks, OptionKind};
 
 /// Seconds in the 365-day year Black-76 time is measured in.
 pub const SECONDS_PER_YEAR: f64 = 365.0 * 86_400.0;
@@ -88,19 +81,6 @@ impl fmt::Display for PricingInputError {
 }
 
 impl std::error::Error for PricingInputError {}
-
-/// Sensitivities of one option (one unit of the underlying per contract).
-#[derive(serde::Serialize, Clone, Copy, Debug, Default, PartialEq)]
-pub struct Greeks {
-    /// ∂V/∂F.
-    pub delta: f64,
-    /// ∂²V/∂F².
-    pub gamma: f64,
-    /// Change of V for σ + 1 vol point.
-    pub vega: f64,
-    /// Change of V over one calendar day, never below −V.
-    pub theta: f64,
-}
 
 impl Black76 {
     /// Checks every input; the only way to build a value the pricing functions trust.

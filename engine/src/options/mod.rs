@@ -5,5 +5,6 @@
 //! units, never the other way. See `docs/INSTRUMENTS.md` (options).
 
 pub mod black76;
+pub mod venue_check;
 
 pub use black76::{implied_vol, Black76, Greeks, OptionKind, PricingInputError};

@@ -10,6 +10,7 @@ pub mod binance;
 pub mod bybit;
 pub mod coinbase;
 pub mod coinbase_full;
+pub mod deribit;
 pub mod okx;
 pub mod tardis;
 

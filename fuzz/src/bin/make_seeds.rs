@@ -36,6 +36,8 @@ fn main() {
     csv.extend_from_slice(b"\n---\n");
     csv.extend_from_slice(&read("positions.csv"));
     write(dir, "risk_csv", "examples", &csv);
+    let ticker = r#"{"jsonrpc":"2.0","method":"subscription","params":{"channel":"ticker.BTC-24SEP21-8000-P.raw","data":{"underlying_price":32150.5,"timestamp":1626993723632,"mark_price":0.0021,"mark_iv":95.5,"interest_rate":0.0,"instrument_name":"BTC-24SEP21-8000-P","index_price":32101.25,"greeks":{"vega":1.5,"theta":-0.8,"gamma":0.00001,"delta":-0.01},"best_bid_price":0.002,"best_ask_price":null}}}"#;
+    write(dir, "deribit_ticker", "seed-0", ticker.as_bytes());
     // Snapshots of the snapshot target's engine: fresh, and with quotes, resting orders and a mark.
     let mut engine = gavel_fuzz::snapshot_engine();
     let mut out = Vec::new();
