@@ -1,10 +1,15 @@
 //! Options analytics (`f64`, as the house rules allow for Greeks): Black-76
-//! prices and Greeks, implied volatility, option series and positions read
-//! from TOML, and the scenario-stress margin of an options portfolio. Money
-//! that leaves this module (a margin requirement) is rounded up into integer
-//! units, never the other way. See `docs/INSTRUMENTS.md` (options).
+//! prices and Greeks, implied volatility, the check against a venue's own
+//! Greeks, option portfolios read from TOML with their scenario-stress margin,
+//! and the choice between closing options and hedging delta first when such
+//! a portfolio is liquidated. Money that leaves this module (a margin
+//! requirement, an equity) is rounded into integer quote units against the
+//! account. See `docs/INSTRUMENTS.md` (options) and `docs/POLICIES.md`.
 
 pub mod black76;
+pub mod portfolio;
+pub mod portfolio_toml;
 pub mod venue_check;
 
 pub use black76::{implied_vol, Black76, Greeks, OptionKind, PricingInputError};
+pub use portfolio::{assess, AccountRisk, MarketState, OptionsBook};

@@ -1,0 +1,271 @@
+//! Option portfolios and their scenario-stress margin.
+//!
+//! An account holds option positions (integer contracts of a series) and perp
+//! positions on the options' underlyings (integer lots), plus collateral in
+//! integer quote units that already includes the perps' PnL up to the
+//! valuation price. Its equity is collateral plus the options' model value.
+//!
+//! Margin is the worst loss over a stress grid, per underlying: the
+//! underlying moves by each of `steps` equal steps in `[−range, +range]` and
+//! every implied vol on it is scaled by `1 − shift`, 1 and `1 + shift`; the
+//! options are revalued with Black-76 and the perps move linearly. Losses on
+//! different underlyings add up (no credit between them). The requirement
+//! leaves the analytics rounded up to a whole quote unit, equity rounded
+//! down, so rounding never makes an account look safer.
+
+use gavel_feeds::options::{Greeks, OptionKind};
+
+use super::black76::{Black76, PricingInputError, MAX_VOL, SECONDS_PER_YEAR};
+use crate::risk::instrument::{MAX_MONEY, QUOTE_SCALE};
+
+/// An underlying the series are written on (a perp or an index forward).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Underlying {
+    /// Name the series refer to.
+    pub symbol: String,
+    /// Price at the valuation time, quote currency per unit.
+    pub price: f64,
+    /// Units of the underlying per perp lot.
+    pub lot_size: f64,
+    /// Units the perp book absorbs per basis point of price impact (calm market).
+    pub depth_per_bp: f64,
+    /// Realised volatility, annualised fraction (the cost of waiting delta-hedged).
+    pub realized_vol: f64,
+}
+
+/// One option series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    /// gavel's name for it.
+    pub symbol: String,
+    /// Index into [`OptionsBook::underlyings`].
+    pub underlying: usize,
+    /// Call or put.
+    pub kind: OptionKind,
+    /// Strike, quote currency.
+    pub strike: f64,
+    /// Expiry, Unix ms.
+    pub expiry_ms: u64,
+    /// Units of the underlying per contract.
+    pub contract_size: f64,
+    /// Implied volatility at the valuation time (fraction).
+    pub vol: f64,
+    /// Half the bid-ask spread in a calm market, as a fraction of the premium.
+    pub half_spread: f64,
+}
+
+/// The stress grid.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StressGrid {
+    /// Largest underlying move, a fraction in (0, 1).
+    pub range: f64,
+    /// Number of moves from −range to +range (odd, so 0 is one of them).
+    pub steps: u32,
+    /// Relative vol shift in [0, 1): vols × (1 − shift), × 1, × (1 + shift).
+    pub vol_shift: f64,
+}
+
+/// An option position: signed contracts of a series.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionPosition {
+    /// Index into [`OptionsBook::series`].
+    pub series: usize,
+    /// Contracts, long > 0.
+    pub contracts: i64,
+}
+
+/// A perp position on an underlying: signed lots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerpPosition {
+    /// Index into [`OptionsBook::underlyings`].
+    pub underlying: usize,
+    /// Lots, long > 0.
+    pub lots: i64,
+}
+
+/// An account with options.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptionsAccount {
+    /// Account name.
+    pub id: String,
+    /// Collateral including perp PnL to the valuation price, quote units.
+    pub collateral: i128,
+    /// Option positions.
+    pub options: Vec<OptionPosition>,
+    /// Perp positions.
+    pub perps: Vec<PerpPosition>,
+}
+
+/// Everything a portfolio file holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OptionsBook {
+    /// Valuation time, Unix ms (every series expires after it).
+    pub valuation_ms: u64,
+    /// Underlyings.
+    pub underlyings: Vec<Underlying>,
+    /// Series.
+    pub series: Vec<Series>,
+    /// Stress grid.
+    pub stress: StressGrid,
+    /// Accounts.
+    pub accounts: Vec<OptionsAccount>,
+}
+
+/// The market at one instant: per underlying its price and the multipliers
+/// on the calm implied vols, spreads and depth.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarketState {
+    /// Event time, Unix ms.
+    pub time_ms: u64,
+    /// Price per underlying.
+    pub prices: Vec<f64>,
+    /// Multiplier on every series' implied vol, per underlying.
+    pub vol_scale: Vec<f64>,
+    /// Multiplier on every series' half spread, per underlying.
+    pub spread_scale: Vec<f64>,
+    /// Multiplier on the perp book's depth, per underlying.
+    pub depth_scale: Vec<f64>,
+}
+
+impl MarketState {
+    /// The book's own valuation state: file prices, every multiplier 1.
+    pub fn at_valuation(book: &OptionsBook) -> Self {
+        let n = book.underlyings.len();
+        MarketState {
+            time_ms: book.valuation_ms,
+            prices: book.underlyings.iter().map(|u| u.price).collect(),
+            vol_scale: vec![1.0; n],
+            spread_scale: vec![1.0; n],
+            depth_scale: vec![1.0; n],
+        }
+    }
+}
+
+/// One account's exposure to one underlying (options and perps together).
+#[derive(serde::Serialize, Clone, Copy, Debug, Default, PartialEq)]
+pub struct Exposure {
+    /// Index into [`OptionsBook::underlyings`].
+    pub underlying: usize,
+    /// Position Greeks in units of the underlying: delta includes the perps.
+    pub greeks: Greeks,
+    /// Model value of the options, quote currency.
+    pub option_value: f64,
+    /// Worst stress loss on this underlying, quote currency (≥ 0).
+    pub stress_loss: f64,
+    /// The move (fraction) and vol multiplier of the worst scenario.
+    pub worst_move: f64,
+    /// See `worst_move`.
+    pub worst_vol_scale: f64,
+}
+
+/// An account's margin state.
+#[derive(serde::Serialize, Clone, Debug, PartialEq)]
+pub struct AccountRisk {
+    /// Per underlying the account is exposed to, in book order.
+    pub exposures: Vec<Exposure>,
+    /// Equity, quote units (collateral + option value, rounded down).
+    pub equity: i128,
+    /// Stress margin, quote units (Σ stress losses, rounded up).
+    pub margin: i128,
+}
+
+impl AccountRisk {
+    /// Equity below the stress margin.
+    pub fn liquidatable(&self) -> bool {
+        self.equity < self.margin
+    }
+}
+
+impl Series {
+    /// The Black-76 model of this series in `market`.
+    pub fn model(&self, market: &MarketState) -> Result<Black76, PricingInputError> {
+        let years = self.expiry_ms.saturating_sub(market.time_ms) as f64 / 1000.0 / SECONDS_PER_YEAR;
+        let vol = (self.vol * market.vol_scale[self.underlying]).min(MAX_VOL);
+        Black76::new(self.kind, market.prices[self.underlying], self.strike, years, vol, 0.0)
+    }
+}
+
+/// Quote currency → quote units, rounded up (a requirement) or down (equity), inside ±[`MAX_MONEY`].
+pub fn to_units(amount: f64, round_up: bool) -> i128 {
+    let scaled = amount * QUOTE_SCALE as f64;
+    let rounded = if round_up { scaled.ceil() } else { scaled.floor() };
+    if rounded.is_nan() {
+        return if round_up { MAX_MONEY } else { -MAX_MONEY };
+    }
+    (rounded.clamp(-(MAX_MONEY as f64), MAX_MONEY as f64)) as i128
+}
+
+/// Values `account` in `market` and computes its stress margin.
+pub fn assess(book: &OptionsBook, account: &OptionsAccount, market: &MarketState) -> Result<AccountRisk, PricingInputError> {
+    let mut exposures: Vec<Exposure> = Vec::new();
+    let slot = |exposures: &mut Vec<Exposure>, u: usize| -> usize {
+        exposures.iter().position(|e| e.underlying == u).unwrap_or_else(|| {
+            exposures.push(Exposure { underlying: u, ..Exposure::default() });
+            exposures.len() - 1
+        })
+    };
+    for p in &account.options {
+        let s = &book.series[p.series];
+        let units = p.contracts as f64 * s.contract_size;
+        let model = s.model(market)?;
+        let g = model.greeks();
+        let i = slot(&mut exposures, s.underlying);
+        let e = &mut exposures[i];
+        e.greeks.delta += units * g.delta;
+        e.greeks.gamma += units * g.gamma;
+        e.greeks.vega += units * g.vega;
+        e.greeks.theta += units * g.theta;
+        e.option_value += units * model.price();
+    }
+    for p in &account.perps {
+        let u = &book.underlyings[p.underlying];
+        let i = slot(&mut exposures, p.underlying);
+        let e = &mut exposures[i];
+        e.greeks.delta += p.lots as f64 * u.lot_size;
+    }
+    exposures.sort_by_key(|e| e.underlying);
+    for e in &mut exposures {
+        stress(book, account, market, e)?;
+    }
+    let value: f64 = exposures.iter().map(|e| e.option_value).sum();
+    let loss: f64 = exposures.iter().map(|e| e.stress_loss).sum();
+    Ok(AccountRisk {
+        exposures,
+        equity: account.collateral.saturating_add(to_units(value, false)).clamp(-MAX_MONEY * 2, MAX_MONEY * 2),
+        margin: to_units(loss, true),
+    })
+}
+
+/// The worst loss of `account`'s positions on `e.underlying` over the grid.
+fn stress(book: &OptionsBook, account: &OptionsAccount, market: &MarketState, e: &mut Exposure) -> Result<(), PricingInputError> {
+    let u = e.underlying;
+    let grid = book.stress;
+    let perp_units: f64 = account.perps.iter().filter(|p| p.underlying == u).map(|p| p.lots as f64 * book.underlyings[u].lot_size).sum();
+    let price = market.prices[u];
+    let mut scenario = market.clone();
+    let (mut worst, mut worst_move, mut worst_vol) = (0.0f64, 0.0, 1.0);
+    for step in 0..grid.steps {
+        let m = if grid.steps == 1 { 0.0 } else { -grid.range + 2.0 * grid.range * f64::from(step) / f64::from(grid.steps - 1) };
+        for vol_mult in [1.0 - grid.vol_shift, 1.0, 1.0 + grid.vol_shift] {
+            scenario.prices[u] = price * (1.0 + m);
+            scenario.vol_scale[u] = market.vol_scale[u] * vol_mult;
+            let mut pnl = perp_units * price * m;
+            for p in account.options.iter().filter(|p| book.series[p.series].underlying == u) {
+                let s = &book.series[p.series];
+                let units = p.contracts as f64 * s.contract_size;
+                pnl += units * (s.model(&scenario)?.price() - s.model(market)?.price());
+            }
+            if -pnl > worst {
+                (worst, worst_move, worst_vol) = (-pnl, m, vol_mult);
+            }
+        }
+    }
+    e.stress_loss = worst;
+    e.worst_move = worst_move;
+    e.worst_vol_scale = worst_vol;
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "portfolio_tests.rs"]
+mod tests;

@@ -1,0 +1,235 @@
+//! The options portfolio TOML loader ([`OptionsBook::load`], [`OptionsBook::parse`]):
+//! every refused value is an [`InputError`] naming file, line and field.
+//! Format: `docs/INSTRUMENTS.md` (options), example `docs/examples/options.toml`.
+
+use std::collections::HashMap;
+
+use gavel_feeds::options::{parse_utc_time, OptionKind};
+use gavel_feeds::{InputError, Location};
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::black76::MAX_VOL;
+use super::portfolio::{OptionPosition, OptionsAccount, OptionsBook, PerpPosition, Series, StressGrid, Underlying};
+use crate::risk::decimal::Decimal;
+use crate::risk::instrument::{format_money, quote_unit, MAX_MONEY, QUOTE_DECIMALS};
+
+/// Largest price, strike, size or depth accepted (10^12).
+const MAX_MAGNITUDE: f64 = 1e12;
+/// Largest |contracts| or |lots| of one position.
+const MAX_POSITION: i64 = 1_000_000_000_000;
+/// Most stress steps.
+const MAX_STEPS: i64 = 101;
+
+/// The stress grid when the file has no `[stress]`: ±15 % in 7 steps, vols ±30 %.
+pub const DEFAULT_STRESS: StressGrid = StressGrid { range: 0.15, steps: 7, vol_shift: 0.3 };
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    valuation_time: Spanned<String>,
+    #[serde(default)]
+    underlying: Vec<RawUnderlying>,
+    #[serde(default)]
+    series: Vec<RawSeries>,
+    stress: Option<RawStress>,
+    #[serde(default)]
+    account: Vec<RawAccount>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnderlying {
+    symbol: Spanned<String>,
+    price: Spanned<String>,
+    lot_size: Spanned<String>,
+    depth_per_bp: Spanned<String>,
+    realized_vol: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSeries {
+    symbol: Spanned<String>,
+    underlying: Option<Spanned<String>>,
+    kind: Spanned<String>,
+    strike: Spanned<String>,
+    expiry: Spanned<String>,
+    contract_size: Spanned<String>,
+    vol: Spanned<String>,
+    half_spread: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStress {
+    range: Spanned<String>,
+    steps: Spanned<i64>,
+    vol_shift: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    id: Spanned<String>,
+    collateral: Spanned<String>,
+    #[serde(default)]
+    options: Vec<RawOption>,
+    #[serde(default)]
+    perps: Vec<RawPerp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOption {
+    series: Spanned<String>,
+    contracts: Spanned<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPerp {
+    underlying: Spanned<String>,
+    lots: Spanned<i64>,
+}
+
+/// Turns spans into errors for one source text.
+struct Errors<'a> {
+    text: &'a str,
+    source: &'a str,
+}
+
+impl Errors<'_> {
+    fn at<T>(&self, s: &Spanned<T>, field: &str, msg: impl Into<String>) -> InputError {
+        let line = 1 + self.text[..s.span().start.min(self.text.len())].matches('\n').count() as u64;
+        InputError::new(self.source, Location::Line(line), field, msg)
+    }
+
+    /// A decimal string in `[low, high]` (`low_open`: excluding `low`), as `f64`.
+    fn number(&self, s: &Spanned<String>, field: &str, low: f64, low_open: bool, high: f64, high_open: bool) -> Result<f64, InputError> {
+        let d = Decimal::parse(s.get_ref().trim()).map_err(|e| self.at(s, field, e.to_string()))?;
+        let v = d.mantissa as f64 / 10f64.powi(d.scale as i32);
+        let above = if low_open { v > low } else { v >= low };
+        let below = if high_open { v < high } else { v <= high };
+        if above && below {
+            Ok(v)
+        } else {
+            let (l, h) = (if low_open { "(" } else { "[" }, if high_open { ")" } else { "]" });
+            Err(self.at(s, field, format!("{} is outside {l}{low}, {high}{h}", s.get_ref().trim())))
+        }
+    }
+
+    fn name(&self, s: &Spanned<String>, field: &str, seen: &mut HashMap<String, usize>, index: usize) -> Result<String, InputError> {
+        let name = s.get_ref().trim().to_string();
+        if name.is_empty() || name.len() > 64 || seen.insert(name.clone(), index).is_some() {
+            return Err(self.at(s, field, format!("empty, longer than 64 bytes or duplicate name {name:?}")));
+        }
+        Ok(name)
+    }
+}
+
+impl OptionsBook {
+    /// Reads and parses an options portfolio file.
+    pub fn load(path: &std::path::Path) -> Result<Self, InputError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| InputError::new(&name, Location::Line(0), "(file)", format!("cannot read: {e}")))?;
+        Self::parse(&text, &name)
+    }
+
+    /// Parses options portfolio TOML; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Self, InputError> {
+        let errors = Errors { text, source };
+        let raw: RawFile = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count() as u64).unwrap_or(0);
+            InputError::new(source, Location::Line(line), "(toml)", e.message().to_string())
+        })?;
+        let valuation_ms = parse_utc_time(raw.valuation_time.get_ref().trim()).map_err(|e| errors.at(&raw.valuation_time, "valuation_time", e.0))?;
+        let (mut underlying_index, mut underlyings) = (HashMap::new(), Vec::new());
+        for (i, r) in raw.underlying.iter().enumerate() {
+            underlyings.push(Underlying {
+                symbol: errors.name(&r.symbol, "underlying.symbol", &mut underlying_index, i)?,
+                price: errors.number(&r.price, "underlying.price", 0.0, true, MAX_MAGNITUDE, false)?,
+                lot_size: errors.number(&r.lot_size, "underlying.lot_size", 0.0, true, MAX_MAGNITUDE, false)?,
+                depth_per_bp: errors.number(&r.depth_per_bp, "underlying.depth_per_bp", 0.0, true, MAX_MAGNITUDE, false)?,
+                realized_vol: errors.number(&r.realized_vol, "underlying.realized_vol", 0.0, true, MAX_VOL, false)?,
+            });
+        }
+        let (mut series_index, mut series) = (HashMap::new(), Vec::new());
+        for (i, r) in raw.series.iter().enumerate() {
+            let symbol = errors.name(&r.symbol, "series.symbol", &mut series_index, i)?;
+            let under = r.underlying.as_ref().ok_or_else(|| errors.at(&r.symbol, "series.underlying", "missing: name the [[underlying]] the series is written on"))?;
+            let underlying = *underlying_index
+                .get(under.get_ref().trim())
+                .ok_or_else(|| errors.at(under, "series.underlying", format!("no [[underlying]] named {:?}", under.get_ref().trim())))?;
+            let kind = match r.kind.get_ref().trim() {
+                "call" => OptionKind::Call,
+                "put" => OptionKind::Put,
+                other => return Err(errors.at(&r.kind, "series.kind", format!("{other:?} is neither \"call\" nor \"put\""))),
+            };
+            let expiry_ms = parse_utc_time(r.expiry.get_ref().trim()).map_err(|e| errors.at(&r.expiry, "series.expiry", e.0))?;
+            if expiry_ms <= valuation_ms {
+                return Err(errors.at(&r.expiry, "series.expiry", "the series has expired: its expiry is not after valuation_time"));
+            }
+            series.push(Series {
+                symbol,
+                underlying,
+                kind,
+                strike: errors.number(&r.strike, "series.strike", 0.0, true, MAX_MAGNITUDE, false)?,
+                expiry_ms,
+                contract_size: errors.number(&r.contract_size, "series.contract_size", 0.0, true, MAX_MAGNITUDE, false)?,
+                vol: errors.number(&r.vol, "series.vol", 0.0, true, MAX_VOL, false)?,
+                half_spread: errors.number(&r.half_spread, "series.half_spread", 0.0, false, 1.0, true)?,
+            });
+        }
+        let stress = match &raw.stress {
+            None => DEFAULT_STRESS,
+            Some(r) => {
+                let steps = *r.steps.get_ref();
+                if !(1..=MAX_STEPS).contains(&steps) || steps % 2 == 0 {
+                    return Err(errors.at(&r.steps, "stress.steps", format!("{steps} is not an odd number in 1..={MAX_STEPS}")));
+                }
+                StressGrid {
+                    range: errors.number(&r.range, "stress.range", 0.0, true, 1.0, true)?,
+                    steps: steps as u32,
+                    vol_shift: errors.number(&r.vol_shift, "stress.vol_shift", 0.0, false, 1.0, true)?,
+                }
+            }
+        };
+        let mut account_index = HashMap::new();
+        let mut accounts = Vec::with_capacity(raw.account.len());
+        for (i, r) in raw.account.iter().enumerate() {
+            let id = errors.name(&r.id, "account.id", &mut account_index, i)?;
+            let collateral = Decimal::parse(r.collateral.get_ref().trim())
+                .ok()
+                .and_then(|d| d.in_units_of(quote_unit()))
+                .filter(|v| (0..=MAX_MONEY).contains(v))
+                .ok_or_else(|| {
+                    let bound = format_money(MAX_MONEY, QUOTE_DECIMALS);
+                    errors.at(&r.collateral, "account.collateral", format!("not a decimal in [0, {bound}] with at most 6 places"))
+                })?;
+            let size = |s: &Spanned<i64>, field: &str| -> Result<i64, InputError> {
+                let v = *s.get_ref();
+                if v == 0 || v.unsigned_abs() > MAX_POSITION as u64 {
+                    return Err(errors.at(s, field, format!("{v} is 0 or beyond ±{MAX_POSITION}")));
+                }
+                Ok(v)
+            };
+            let mut options = Vec::with_capacity(r.options.len());
+            for o in &r.options {
+                let series = *series_index
+                    .get(o.series.get_ref().trim())
+                    .ok_or_else(|| errors.at(&o.series, "account.options.series", format!("no [[series]] named {:?}", o.series.get_ref().trim())))?;
+                options.push(OptionPosition { series, contracts: size(&o.contracts, "account.options.contracts")? });
+            }
+            let mut perps = Vec::with_capacity(r.perps.len());
+            for p in &r.perps {
+                let underlying = *underlying_index
+                    .get(p.underlying.get_ref().trim())
+                    .ok_or_else(|| errors.at(&p.underlying, "account.perps.underlying", format!("no [[underlying]] named {:?}", p.underlying.get_ref().trim())))?;
+                perps.push(PerpPosition { underlying, lots: size(&p.lots, "account.perps.lots")? });
+            }
+            accounts.push(OptionsAccount { id, collateral, options, perps });
+        }
+        Ok(OptionsBook { valuation_ms, underlyings, series, stress, accounts })
+    }
+}
