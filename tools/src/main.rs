@@ -48,6 +48,9 @@ enum Command {
     Curve(cmd::curve::Args),
     /// Margin report: equity, maintenance, health, liquidation and bankruptcy prices.
     Risk(cmd::risk::Args),
+    /// Options: Greeks vs a venue recording, portfolio stress margin, close-or-hedge on a crash.
+    #[command(subcommand)]
+    Options(cmd::options::OptionsCommand),
     /// Replay recorded venue captures (e.g. `--dump-top`: mirrored venue top of book as CSV).
     Replay(cmd::replay::Args),
     /// Record a venue's live market data (WebSocket + REST snapshots) into a capture file.
@@ -97,6 +100,7 @@ fn main() -> std::process::ExitCode {
         Command::Lobster(args) => cmd::lobster::run(args),
         Command::Curve(args) => cmd::curve::run(args),
         Command::Risk(args) => cmd::risk::run(args),
+        Command::Options(args) => cmd::options::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Capture(args) => cmd::capture::run(args),
         Command::Liquidate(args) => cmd::liquidate::run(args),

@@ -18,6 +18,7 @@ pub mod scenario;
 pub mod shadow;
 pub mod venues;
 pub mod world;
+pub mod options_crash;
 
 pub use outcome::{Outcome, Series};
 pub use world::{World, WorldConfig};

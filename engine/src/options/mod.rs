@@ -7,6 +7,7 @@
 //! account. See `docs/INSTRUMENTS.md` (options) and `docs/POLICIES.md`.
 
 pub mod black76;
+pub mod close_or_hedge;
 pub mod portfolio;
 pub mod portfolio_toml;
 pub mod venue_check;

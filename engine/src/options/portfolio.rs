@@ -125,6 +125,8 @@ pub struct MarketState {
     pub spread_scale: Vec<f64>,
     /// Multiplier on the perp book's depth, per underlying.
     pub depth_scale: Vec<f64>,
+    /// Realised volatility per underlying (annualised fraction).
+    pub realized_vol: Vec<f64>,
 }
 
 impl MarketState {
@@ -137,6 +139,7 @@ impl MarketState {
             vol_scale: vec![1.0; n],
             spread_scale: vec![1.0; n],
             depth_scale: vec![1.0; n],
+            realized_vol: book.underlyings.iter().map(|u| u.realized_vol).collect(),
         }
     }
 }

@@ -17,7 +17,7 @@ fn the_example_loads_with_every_part() {
     let book = example();
     assert_eq!((book.underlyings.len(), book.series.len(), book.accounts.len()), (2, 4, 5));
     assert_eq!(book.stress, StressGrid { range: 0.15, steps: 7, vol_shift: 0.3 });
-    assert_eq!(book.accounts[0].collateral, 150_000 * QUOTE_SCALE);
+    assert_eq!(book.accounts[0].collateral, 400_000 * QUOTE_SCALE);
     assert_eq!(book.series[0].kind, OptionKind::Put);
 }
 
@@ -85,7 +85,7 @@ fn bad_input_names_file_line_and_field() {
         ("half_spread = \"0.02\"", "half_spread = \"1\"", "series.half_spread"),
         ("steps = 7", "steps = 8", "stress.steps"),
         ("contracts = -200 }, { series", "contracts = 0 }, { series", "account.options.contracts"),
-        ("collateral = \"150000\"", "collateral = \"-1\"", "account.collateral"),
+        ("collateral = \"400000\"", "collateral = \"-1\"", "account.collateral"),
     ];
     for (from, to, field) in cases {
         assert!(EXAMPLE.contains(from), "{from}");

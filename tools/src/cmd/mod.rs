@@ -26,3 +26,4 @@ pub mod journal;
 pub mod study;
 pub mod serve;
 pub mod load;
+pub mod options;
