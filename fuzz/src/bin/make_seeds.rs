@@ -21,6 +21,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/examples");
     let read = |name: &str| std::fs::read(root.join(name)).expect("docs/examples file");
     write(dir, "instruments_toml", "examples", &read("instruments.toml"));
+    write(dir, "options_toml", "examples", &read("options.toml"));
     for rules in ["rules-aave-v4.toml", "rules-binance-usdm.toml", "rules-drift-v2.toml", "rules-dydx-v4.toml", "rules-hyperliquid.toml"] {
         write(dir, "venue_rules_toml", rules, &read(rules));
     }
