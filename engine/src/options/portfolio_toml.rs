@@ -119,6 +119,12 @@ impl Errors<'_> {
         }
     }
 
+    /// The index of the `[[table]]` entry `s` names.
+    fn find(&self, index: &HashMap<String, usize>, s: &Spanned<String>, field: &str, table: &str) -> Result<usize, InputError> {
+        let name = s.get_ref().trim();
+        index.get(name).copied().ok_or_else(|| self.at(s, field, format!("no [[{table}]] named {name:?}")))
+    }
+
     fn name(&self, s: &Spanned<String>, field: &str, seen: &mut HashMap<String, usize>, index: usize) -> Result<String, InputError> {
         let name = s.get_ref().trim().to_string();
         if name.is_empty() || name.len() > 64 || seen.insert(name.clone(), index).is_some() {
@@ -158,9 +164,7 @@ impl OptionsBook {
         for (i, r) in raw.series.iter().enumerate() {
             let symbol = errors.name(&r.symbol, "series.symbol", &mut series_index, i)?;
             let under = r.underlying.as_ref().ok_or_else(|| errors.at(&r.symbol, "series.underlying", "missing: name the [[underlying]] the series is written on"))?;
-            let underlying = *underlying_index
-                .get(under.get_ref().trim())
-                .ok_or_else(|| errors.at(under, "series.underlying", format!("no [[underlying]] named {:?}", under.get_ref().trim())))?;
+            let underlying = errors.find(&underlying_index, under, "series.underlying", "underlying")?;
             let kind = match r.kind.get_ref().trim() {
                 "call" => OptionKind::Call,
                 "put" => OptionKind::Put,
@@ -216,16 +220,12 @@ impl OptionsBook {
             };
             let mut options = Vec::with_capacity(r.options.len());
             for o in &r.options {
-                let series = *series_index
-                    .get(o.series.get_ref().trim())
-                    .ok_or_else(|| errors.at(&o.series, "account.options.series", format!("no [[series]] named {:?}", o.series.get_ref().trim())))?;
+                let series = errors.find(&series_index, &o.series, "account.options.series", "series")?;
                 options.push(OptionPosition { series, contracts: size(&o.contracts, "account.options.contracts")? });
             }
             let mut perps = Vec::with_capacity(r.perps.len());
             for p in &r.perps {
-                let underlying = *underlying_index
-                    .get(p.underlying.get_ref().trim())
-                    .ok_or_else(|| errors.at(&p.underlying, "account.perps.underlying", format!("no [[underlying]] named {:?}", p.underlying.get_ref().trim())))?;
+                let underlying = errors.find(&underlying_index, &p.underlying, "account.perps.underlying", "underlying")?;
                 perps.push(PerpPosition { underlying, lots: size(&p.lots, "account.perps.lots")? });
             }
             accounts.push(OptionsAccount { id, collateral, options, perps });
