@@ -36,6 +36,21 @@ pub struct LatencyCurve<'a> {
     pub histogram: &'a Histogram<u64>,
 }
 
+/// A plain table under its own heading (e.g. the demo's options comparison).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExtraTable {
+    /// `id` of the `<table>`.
+    pub id: String,
+    /// Heading above it.
+    pub title: String,
+    /// One line under the heading (what was run, units).
+    pub note: String,
+    /// Column names.
+    pub header: Vec<String>,
+    /// Rows of cells, as text.
+    pub rows: Vec<Vec<String>>,
+}
+
 /// Everything the report shows.
 pub struct ReportInput<'a> {
     /// Title at the top of the page.
@@ -48,6 +63,8 @@ pub struct ReportInput<'a> {
     pub policies: Vec<PolicySection>,
     /// Latency stages.
     pub latency: Vec<LatencyCurve<'a>>,
+    /// Further tables, after the policy comparison.
+    pub extra_tables: Vec<ExtraTable>,
 }
 
 const PALETTE: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
@@ -93,6 +110,10 @@ pub fn render(input: &ReportInput<'_>) -> String {
     html.push_str("<h2>Policy comparison</h2>\n");
     html.push_str(&comparison_table(&input.policies));
     html.push_str(&comparison_bars(&input.policies));
+
+    for table in &input.extra_tables {
+        html.push_str(&extra_table(table));
+    }
 
     html.push_str("<h2>Latency by stage</h2>\n");
     html.push_str(&latency_chart(&input.latency));
@@ -428,6 +449,23 @@ fn thin(points: &Series, max: usize) -> Series {
     out
 }
 
+fn extra_table(t: &ExtraTable) -> String {
+    let mut html = format!("<h2>{}</h2>\n<p class=\"sub\">{}</p>\n<table id=\"{}\"><thead><tr>", escape(&t.title), escape(&t.note), escape(&t.id));
+    for h in &t.header {
+        let _ = write!(html, "<th>{}</th>", escape(h));
+    }
+    html.push_str("</tr></thead><tbody>");
+    for row in &t.rows {
+        html.push_str("<tr>");
+        for cell in row {
+            let _ = write!(html, "<td>{}</td>", escape(cell));
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table>\n");
+    html
+}
+
 fn comparison_table(policies: &[PolicySection]) -> String {
     let mut html = String::from("<table id=\"comparison\"><thead><tr><th>metric</th>");
     for p in policies {
@@ -636,6 +674,13 @@ mod tests {
             mark_path: mark,
             policies: vec![policy("naive", 500.0), policy("adaptive", 20.0)],
             latency: vec![LatencyCurve { label: "mark → trigger".into(), histogram: h }],
+            extra_tables: vec![ExtraTable {
+                id: "options-crash".into(),
+                title: "Options <same crash>".into(),
+                note: "60 accounts".into(),
+                header: vec!["strategy".into(), "liquidated".into()],
+                rows: vec![vec!["close-first".into(), "7".into()], vec!["greeks".into(), "7".into()]],
+            }],
         }
     }
 
@@ -655,6 +700,8 @@ mod tests {
         assert_eq!(html.matches("<circle").count(), 4, "two markers for each of two policies");
         assert_eq!(html.matches("class=\"bar\"").count(), 4);
         assert!(html.contains("<td>500.00</td>") && html.contains("<td>20.00</td>"));
+        assert!(html.contains("<h2>Options &lt;same crash&gt;</h2>"));
+        assert!(html.contains("<table id=\"options-crash\"><thead><tr><th>strategy</th><th>liquidated</th></tr></thead><tbody><tr><td>close-first</td><td>7</td></tr><tr><td>greeks</td><td>7</td></tr></tbody></table>"));
         assert!(!html.contains("<script"), "the report must not need scripts");
         assert!(
             !html.contains("http://")
@@ -671,6 +718,7 @@ mod tests {
             mark_path: Vec::new(),
             policies: Vec::new(),
             latency: vec![LatencyCurve { label: "none".into(), histogram: &h }],
+            extra_tables: Vec::new(),
         };
         let html = render(&input);
         assert!(html.contains("id=\"chart-mark\" data-series=\"1\""));

@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     if let Some(path) = &args.report {
-        write_report(path, &name, &runs)?;
+        write_report(path, &name, &runs, Vec::new())?;
         println!("wrote {}", path.display());
     }
     Ok(())
@@ -218,7 +218,8 @@ pub fn to_json(scenario: &str, inputs: &ReplayInputs, runs: &[PolicyRun]) -> ser
 }
 
 /// Writes the HTML report of a comparison.
-pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun]) -> anyhow::Result<()> {
+/// `extra_tables` follow the policy comparison (the demo adds its options table).
+pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun], extra_tables: Vec<crate::report::ExtraTable>) -> anyhow::Result<()> {
     let to_quote = |units: i128| units as f64 / QUOTE_SCALE as f64;
     // Prices are shown in ticks of the first instrument; the mark path is the first policy's.
     let mark_path = runs.first().map(|r| r.series.mark.iter().map(|&(t, p)| (t, p as f64)).collect()).unwrap_or_default();
@@ -273,6 +274,7 @@ pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun]) -> anyhow::
         mark_path,
         policies,
         latency,
+        extra_tables,
     };
     gavel_feeds::atomic_file::write_atomic(path, render(&input)).with_context(|| format!("writing {}", path.display()))
 }

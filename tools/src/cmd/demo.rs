@@ -4,7 +4,8 @@
 //! crashes, a leveraged account book) in a temporary folder, replays it under
 //! every built-in liquidation policy and the venue rule sets whose parameters all
 //! have venue defaults ([`DEMO_VENUE_RULES`]) through the real pipeline, prints the
-//! comparison and writes the HTML report.
+//! comparison, runs option accounts through the same crash path under the three
+//! options strategies, and writes the HTML report with both.
 
 use std::path::PathBuf;
 
@@ -18,6 +19,9 @@ use crate::pipeline::resolve_inputs;
 /// The venue rule sets the demo runs beside gavel's policies: those that need no
 /// per-market parameter (see docs/VENUE-RULES.md).
 pub const DEMO_VENUE_RULES: [&str; 3] = ["dydx-v4", "binance-usdm", "maker-clip"];
+
+/// The demo crash's fall, per mille (15 %).
+const DEMO_DROP_PER_MILLE: i64 = 150;
 
 /// Arguments of `gavel demo`.
 #[derive(clap::Args, Debug)]
@@ -47,7 +51,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let temp = std::env::temp_dir().join(format!("gavel-demo-{}", std::process::id()));
     let dir = args.keep.clone().unwrap_or_else(|| temp.clone());
     let started = std::time::Instant::now();
-    let crash = CrashArgs { out: dir.clone(), seed: args.seed, accounts: args.accounts, drop: 15.0, duration: 300, long_pct: 70, params: None };
+    let crash = CrashArgs { out: dir.clone(), seed: args.seed, accounts: args.accounts, drop: DEMO_DROP_PER_MILLE as f64 / 10.0, duration: 300, long_pct: 70, params: None };
     let manifest = write_crash_scenario(&crash)?;
     println!(
         "scenario {}: BTCUSDT on binance-usdm and bybit, 300 s, 15 % crash with flash gaps and a liquidity drought, {} accounts",
@@ -58,7 +62,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let names: Vec<String> = BUILTIN_POLICIES.iter().chain(DEMO_VENUE_RULES.iter()).map(|s| s.to_string()).collect();
     let runs = compare(&inputs, &names, None)?;
     print!("{}", table(&runs));
-    write_report(&args.report, &name, &runs)?;
+    let (options_text, options_table) = crate::cmd::options::demo_section(args.seed, DEMO_DROP_PER_MILLE)?;
+    print!("{options_text}");
+    write_report(&args.report, &name, &runs, vec![options_table])?;
     println!("wrote {}", args.report.display());
     if let Some(path) = &args.json {
         gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)

@@ -261,6 +261,81 @@ fn margin(args: MarginArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Column names of one crash's outcome table.
+const OUTCOME_HEADER: [&str; 7] = ["strategy", "liquidated", "hedged_first", "liquidation_cost", "perp_volume", "loss_to_others", "equity_kept"];
+
+/// One row of text per strategy, in [`OUTCOME_HEADER`] order.
+fn strategy_rows(strategies: &[(&str, Strategy)], results: &[StrategyOutcome]) -> Vec<Vec<String>> {
+    strategies
+        .iter()
+        .zip(results)
+        .map(|((name, _), o)| {
+            vec![
+                name.to_string(),
+                o.liquidated.to_string(),
+                o.hedged_first.to_string(),
+                money(o.liquidation_cost),
+                format!("{:.3}", o.perp_volume),
+                money(o.loss_to_others),
+                money(o.equity_kept),
+            ]
+        })
+        .collect()
+}
+
+/// The rows as an aligned text table with its header.
+fn outcome_table(rows: &[Vec<String>]) -> String {
+    let widths = [12, 10, 12, 18, 14, 18, 18];
+    let mut out = String::new();
+    for row in std::iter::once(OUTCOME_HEADER.iter().map(|s| s.to_string()).collect::<Vec<_>>()).chain(rows.iter().cloned()) {
+        for (i, cell) in row.iter().enumerate() {
+            if i == 0 {
+                out.push_str(&format!("{cell:<w$}", w = widths[0]));
+            } else {
+                out.push_str(&format!(" {cell:>w$}", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Option accounts the demo adds to its crash.
+pub const DEMO_OPTION_ACCOUNTS: usize = 200;
+
+/// The demo's options section: [`DEMO_OPTION_ACCOUNTS`] option accounts on the
+/// built-in portfolio's series, through the same crash path as the demo's perps
+/// (the generator's path for `seed` and `drop_per_mille`), under the three strategies.
+/// Returns the printed table and the report's.
+pub fn demo_section(seed: u64, drop_per_mille: i64) -> anyhow::Result<(String, crate::report::ExtraTable)> {
+    let book = load_portfolio(&None)?;
+    let spec = OptionsCrashSpec {
+        crash: CrashSpec { seed, drop_per_mille, ..CrashSpec::default() },
+        accounts: DEMO_OPTION_ACCOUNTS,
+        ..OptionsCrashSpec::default()
+    };
+    let accounts = generate_accounts(&book, spec.accounts, seed).context("generating option accounts")?;
+    let strategies = [("close-first", Strategy::CloseOptions), ("hedge-first", Strategy::HedgeDeltaFirst), ("greeks", Strategy::Greeks)];
+    let mut results = Vec::with_capacity(strategies.len());
+    for (name, s) in strategies {
+        results.push(run_crash(&book, &accounts, &spec, s).with_context(|| format!("options strategy {name}"))?);
+    }
+    let rows = strategy_rows(&strategies, &results);
+    let note = format!(
+        "{DEMO_OPTION_ACCOUNTS} option accounts on the series of docs/examples/options.toml, the same crash path; vols × (1 + {} × fall); money in USD (docs/POLICIES.md)",
+        spec.vol_beta
+    );
+    let text = format!("options on the same crash: {note}\n{}", outcome_table(&rows));
+    let table = crate::report::ExtraTable {
+        id: "options-crash".into(),
+        title: "Options on the same crash: close first, hedge delta first, or the Greeks choice".into(),
+        note,
+        header: OUTCOME_HEADER.iter().map(|s| s.to_string()).collect(),
+        rows,
+    };
+    Ok((text, table))
+}
+
 /// A study metric: name, reader (quote currency), lower is better.
 type Metric = (&'static str, fn(&StrategyOutcome) -> f64, bool);
 
@@ -301,18 +376,7 @@ fn crash(args: CrashArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         println!("{header}");
-        println!("{:<12} {:>10} {:>12} {:>18} {:>14} {:>18} {:>18}", "strategy", "liquidated", "hedged_first", "liquidation_cost", "perp_volume", "loss_to_others", "equity_kept");
-        for ((name, _), o) in strategies.iter().zip(results) {
-            println!(
-                "{name:<12} {:>10} {:>12} {:>18} {:>14.3} {:>18} {:>18}",
-                o.liquidated,
-                o.hedged_first,
-                money(o.liquidation_cost),
-                o.perp_volume,
-                money(o.loss_to_others),
-                money(o.equity_kept)
-            );
-        }
+        print!("{}", outcome_table(&strategy_rows(&strategies, results)));
         return Ok(());
     }
     // Several crashes: per strategy mean and 95 % interval; paired differences against close-first.

@@ -241,7 +241,7 @@ fn run_policy_mode(args: Args) -> anyhow::Result<()> {
         println!("wrote {}", path.display());
     }
     if let Some(path) = &args.report {
-        write_report(path, &name, &runs)?;
+        write_report(path, &name, &runs, Vec::new())?;
         println!("wrote {}", path.display());
     }
     Ok(())

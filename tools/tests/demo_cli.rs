@@ -1,0 +1,32 @@
+//! `gavel demo` end to end: every policy's row, the options section on the same
+//! crash, and both in the HTML report.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_prints_and_reports_the_policies_and_the_options_section() {
+    let dir = std::env::temp_dir().join(format!("gavel-demo-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_gavel"))
+        .args(["demo", "--accounts", "300", "--report", report.to_str().unwrap()])
+        .output()
+        .expect("gavel runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for policy in ["naive", "partial", "auction", "sliced", "adaptive", "dydx-v4", "binance-usdm", "maker-clip"] {
+        assert!(stdout.lines().any(|l| l.starts_with(policy)), "no {policy} row:\n{stdout}");
+    }
+    let options: Vec<&str> = stdout.lines().skip_while(|l| !l.starts_with("options on the same crash")).collect();
+    assert!(options.len() >= 5, "no options section:\n{stdout}");
+    let liquidated: Vec<u64> = options[2..5].iter().map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap()).collect();
+    assert!(liquidated[0] > 0 && liquidated.iter().all(|&n| n == liquidated[0]), "{options:?}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    let table = &html[html.find("<table id=\"options-crash\">").expect("options table in the report")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    assert_eq!(table.matches("<tr>").count(), 4, "header and three strategies");
+    for name in ["close-first", "hedge-first", "greeks"] {
+        assert!(table.contains(&format!("<td>{name}</td>")));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
