@@ -51,6 +51,9 @@ enum Command {
     /// Options: Greeks vs a venue recording, portfolio stress margin, close-or-hedge on a crash.
     #[command(subcommand)]
     Options(cmd::options::OptionsCommand),
+    /// Multi-asset collateral: index prices, the correlation-one stress, a one-venue depeg.
+    #[command(subcommand)]
+    Collateral(cmd::collateral::CollateralCommand),
     /// Replay recorded venue captures (e.g. `--dump-top`: mirrored venue top of book as CSV).
     Replay(cmd::replay::Args),
     /// Record a venue's live market data (WebSocket + REST snapshots) into a capture file.
@@ -101,6 +104,7 @@ fn main() -> std::process::ExitCode {
         Command::Curve(args) => cmd::curve::run(args),
         Command::Risk(args) => cmd::risk::run(args),
         Command::Options(args) => cmd::options::run(args),
+        Command::Collateral(args) => cmd::collateral::run(args),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Capture(args) => cmd::capture::run(args),
         Command::Liquidate(args) => cmd::liquidate::run(args),

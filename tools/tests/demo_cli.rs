@@ -1,5 +1,5 @@
 //! `gavel demo` end to end: every policy's row, the options section on the same
-//! crash, and both in the HTML report.
+//! crash, the collateral depeg, and all of them in the HTML report.
 
 use std::process::Command;
 
@@ -28,5 +28,10 @@ fn the_demo_prints_and_reports_the_policies_and_the_options_section() {
     for name in ["close-first", "hedge-first", "greeks"] {
         assert!(table.contains(&format!("<td>{name}</td>")));
     }
+    // The collateral section: valued on the thin venue, accounts go; at the index, none.
+    let depeg = &html[html.find("<table id=\"collateral-depeg\">").expect("collateral table in the report")..];
+    let depeg = &depeg[..depeg.find("</table>").unwrap()];
+    assert!(depeg.contains("<td>at gavel&#39;s index (3 venues, 3 %)</td><td>0</td>"), "{depeg}");
+    assert!(stdout.contains("collateral depeg:"), "{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -19,6 +19,7 @@ pub mod shadow;
 pub mod venues;
 pub mod world;
 pub mod options_crash;
+pub mod collateral_depeg;
 
 pub use outcome::{Outcome, Series};
 pub use world::{World, WorldConfig};

@@ -17,6 +17,8 @@
 
 pub mod account;
 pub mod book;
+pub mod collateral;
+pub mod collateral_toml;
 pub mod events;
 pub mod instrument;
 pub mod instrument_toml;

@@ -22,6 +22,7 @@ fn main() {
     let read = |name: &str| std::fs::read(root.join(name)).expect("docs/examples file");
     write(dir, "instruments_toml", "examples", &read("instruments.toml"));
     write(dir, "options_toml", "examples", &read("options.toml"));
+    write(dir, "collateral_toml", "examples", &read("collateral.toml"));
     for rules in ["rules-aave-v4.toml", "rules-binance-usdm.toml", "rules-drift-v2.toml", "rules-dydx-v4.toml", "rules-hyperliquid.toml"] {
         write(dir, "venue_rules_toml", rules, &read(rules));
     }

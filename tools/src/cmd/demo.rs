@@ -5,7 +5,8 @@
 //! every built-in liquidation policy and the venue rule sets whose parameters all
 //! have venue defaults ([`DEMO_VENUE_RULES`]) through the real pipeline, prints the
 //! comparison, runs option accounts through the same crash path under the three
-//! options strategies, and writes the HTML report with both.
+//! options strategies and a one-venue stablecoin depeg against collateral
+//! valuation, and writes the HTML report with all three.
 
 use std::path::PathBuf;
 
@@ -64,7 +65,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print!("{}", table(&runs));
     let (options_text, options_table) = crate::cmd::options::demo_section(args.seed, DEMO_DROP_PER_MILLE)?;
     print!("{options_text}");
-    write_report(&args.report, &name, &runs, vec![options_table])?;
+    let (collateral_text, collateral_table) = crate::cmd::collateral::demo_section(args.seed);
+    print!("{collateral_text}");
+    write_report(&args.report, &name, &runs, vec![options_table, collateral_table])?;
     println!("wrote {}", args.report.display());
     if let Some(path) = &args.json {
         gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)

@@ -27,3 +27,4 @@ pub mod study;
 pub mod serve;
 pub mod load;
 pub mod options;
+pub mod collateral;
