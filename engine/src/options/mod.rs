@@ -10,6 +10,7 @@ pub mod black76;
 pub mod close_or_hedge;
 pub mod portfolio;
 pub mod portfolio_toml;
+pub mod surface;
 pub mod venue_check;
 
 pub use black76::{implied_vol, Black76, Greeks, OptionKind, PricingInputError};

@@ -48,7 +48,8 @@ pub struct Series {
     pub expiry_ms: u64,
     /// Units of the underlying per contract.
     pub contract_size: f64,
-    /// Implied volatility at the valuation time (fraction).
+    /// Implied volatility at the valuation time (fraction): the file's `vol`, or
+    /// read off the underlying's [`super::surface::VolSurface`] at load.
     pub vol: f64,
     /// Half the bid-ask spread in a calm market, as a fraction of the premium.
     pub half_spread: f64,

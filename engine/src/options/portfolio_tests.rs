@@ -72,6 +72,19 @@ fn a_buyer_never_owes_more_than_the_premium() {
 }
 
 #[test]
+fn a_series_without_a_vol_reads_its_underlyings_surface() {
+    let book = example();
+    let eth_put = book.series.iter().find(|s| s.symbol == "ETH-25DEC26-3200-P").unwrap();
+    assert_eq!(eth_put.vol, 0.70);
+    // Moved between the nodes: linear in ln(strike) between 3,200 (0.70) and 3,600 (0.64).
+    let text = EXAMPLE.replacen("strike = \"3200\"\nexpiry", "strike = \"3400\"\nexpiry", 1);
+    let moved = OptionsBook::parse(&text, "o.toml").unwrap();
+    let v = moved.series.iter().find(|s| s.underlying == 1).unwrap().vol;
+    let want = 0.70 + (0.64 - 0.70) * (3400.0f64 / 3200.0).ln() / (3600.0f64 / 3200.0).ln();
+    assert!((v - want).abs() < 1e-12, "{v} vs {want}");
+}
+
+#[test]
 fn bad_input_names_file_line_and_field() {
     let cases: [(&str, &str, &str); 12] = [
         ("expiry = \"2026-12-25T08:00:00Z\"", "expiry = \"2026-12-01T08:00:00Z\"", "series.expiry"),
@@ -98,6 +111,16 @@ fn bad_input_names_file_line_and_field() {
             assert_eq!(e.location, gavel_feeds::Location::Line(want_line), "{to}: {e}");
         }
     }
+    // The surface: no vol and no surface; a surface on an unknown underlying; a duplicate node.
+    let no_surface = EXAMPLE.replacen("[[surface]]\nunderlying = \"ETH\"", "[[surface]]\nunderlying = \"BTC\"", 1);
+    let e = OptionsBook::parse(&no_surface, "o.toml").unwrap_err();
+    assert_eq!((e.field.as_str(), e.location), ("series.vol", gavel_feeds::Location::Line(1 + no_surface[..no_surface.find("symbol = \"ETH-25DEC26-3200-P\"").unwrap()].matches('\n').count() as u64)), "{e}");
+    let e = OptionsBook::parse(&EXAMPLE.replacen("underlying = \"ETH\"\nnodes", "underlying = \"SOL\"\nnodes", 1), "o.toml").unwrap_err();
+    assert_eq!(e.field, "surface.underlying", "{e}");
+    let e = OptionsBook::parse(&EXAMPLE.replacen("strike = \"3600\", vol = \"0.64\"", "strike = \"3200\", vol = \"0.64\"", 1), "o.toml").unwrap_err();
+    assert_eq!(e.field, "surface.nodes", "{e}");
+    let e = OptionsBook::parse(&EXAMPLE.replacen("strike = \"3600\", vol = \"0.64\"", "strike = \"3600\", vol = \"0\"", 1), "o.toml").unwrap_err();
+    assert_eq!(e.field, "surface.nodes.vol", "{e}");
     let e = OptionsBook::parse("valuation_time = \"2026-12-04\"\n", "o.toml").unwrap_err();
     assert_eq!(e.field, "valuation_time");
     let e = OptionsBook::parse("valuation_time = \"2026-12-04T00:00:00Z\"\nextra = 1\n", "o.toml").unwrap_err();

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::black76::MAX_VOL;
+use super::surface::{SurfaceNode, VolSurface};
 use super::portfolio::{OptionPosition, OptionsAccount, OptionsBook, PerpPosition, Series, StressGrid, Underlying};
 use crate::risk::decimal::Decimal;
 use crate::risk::instrument::{format_money, quote_unit, MAX_MONEY, QUOTE_DECIMALS};
@@ -30,6 +31,8 @@ struct RawFile {
     valuation_time: Spanned<String>,
     #[serde(default)]
     underlying: Vec<RawUnderlying>,
+    #[serde(default)]
+    surface: Vec<RawSurface>,
     #[serde(default)]
     series: Vec<RawSeries>,
     stress: Option<RawStress>,
@@ -56,8 +59,23 @@ struct RawSeries {
     strike: Spanned<String>,
     expiry: Spanned<String>,
     contract_size: Spanned<String>,
-    vol: Spanned<String>,
+    vol: Option<Spanned<String>>,
     half_spread: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSurface {
+    underlying: Spanned<String>,
+    nodes: Vec<RawNode>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    expiry: Spanned<String>,
+    strike: Spanned<String>,
+    vol: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -160,6 +178,24 @@ impl OptionsBook {
                 realized_vol: errors.number(&r.realized_vol, "underlying.realized_vol", 0.0, true, MAX_VOL, false)?,
             });
         }
+        let mut surfaces: HashMap<usize, VolSurface> = HashMap::new();
+        for r in &raw.surface {
+            let underlying = errors.find(&underlying_index, &r.underlying, "surface.underlying", "underlying")?;
+            let mut nodes = Vec::with_capacity(r.nodes.len());
+            for n in &r.nodes {
+                let expiry_ms = parse_utc_time(n.expiry.get_ref().trim()).map_err(|e| errors.at(&n.expiry, "surface.nodes.expiry", e.0))?;
+                let strike = errors.number(&n.strike, "surface.nodes.strike", 0.0, true, MAX_MAGNITUDE, false)?;
+                let vol = errors.number(&n.vol, "surface.nodes.vol", 0.0, true, MAX_VOL, false)?;
+                nodes.push(SurfaceNode { expiry_ms, strike, vol });
+            }
+            let surface = VolSurface::new(&nodes).map_err(|e| errors.at(&r.underlying, "surface.nodes", e.to_string()))?;
+            if surface.vol(u64::MAX, 1.0, valuation_ms).is_none() {
+                return Err(errors.at(&r.underlying, "surface.nodes", "every node has expired at valuation_time"));
+            }
+            if surfaces.insert(underlying, surface).is_some() {
+                return Err(errors.at(&r.underlying, "surface.underlying", "a second [[surface]] for the same underlying"));
+            }
+        }
         let (mut series_index, mut series) = (HashMap::new(), Vec::new());
         for (i, r) in raw.series.iter().enumerate() {
             let symbol = errors.name(&r.symbol, "series.symbol", &mut series_index, i)?;
@@ -181,7 +217,17 @@ impl OptionsBook {
                 strike: errors.number(&r.strike, "series.strike", 0.0, true, MAX_MAGNITUDE, false)?,
                 expiry_ms,
                 contract_size: errors.number(&r.contract_size, "series.contract_size", 0.0, true, MAX_MAGNITUDE, false)?,
-                vol: errors.number(&r.vol, "series.vol", 0.0, true, MAX_VOL, false)?,
+                vol: match (&r.vol, surfaces.get(&underlying)) {
+                    (Some(v), _) => errors.number(v, "series.vol", 0.0, true, MAX_VOL, false)?,
+                    (None, Some(surface)) => {
+                        let strike = errors.number(&r.strike, "series.strike", 0.0, true, MAX_MAGNITUDE, false)?;
+                        surface.vol(expiry_ms, strike, valuation_ms).ok_or_else(|| errors.at(&r.expiry, "series.expiry", "no live surface slice at valuation_time"))?
+                    }
+                    (None, None) => {
+                        let name = &underlyings[underlying].symbol;
+                        return Err(errors.at(&r.symbol, "series.vol", format!("missing, and no [[surface]] for underlying {name:?} to read it from")));
+                    }
+                },
                 half_spread: errors.number(&r.half_spread, "series.half_spread", 0.0, false, 1.0, true)?,
             });
         }
