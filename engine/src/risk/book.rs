@@ -54,6 +54,8 @@ pub struct RiskBook {
 struct RebuildStage {
     keys: Vec<[Vec<(i64, AccountId)>; 4]>,
     underwater: Vec<Vec<AccountId>>,
+    /// The radix sort's second buffer.
+    sort_scratch: Vec<(i64, AccountId)>,
 }
 
 impl RiskBook {
@@ -128,6 +130,7 @@ impl RiskBook {
         }
         self.scratch.reserve(n);
         let k = self.index.len();
+        self.stage.sort_scratch.reserve(n);
         self.stage.keys.resize_with(k, Default::default);
         self.stage.underwater.resize_with(k, Vec::new);
         for i in 0..k {
@@ -263,7 +266,7 @@ impl RiskBook {
         let mut staged = std::mem::take(&mut self.stage);
         staged.keys.resize_with(n, Default::default);
         staged.underwater.resize_with(n, Vec::new);
-        let RebuildStage { keys: stage, underwater: under } = &mut staged;
+        let RebuildStage { keys: stage, underwater: under, sort_scratch } = &mut staged;
         for v in stage.iter_mut().flat_map(|s| s.iter_mut()) {
             v.clear();
         }
@@ -304,7 +307,7 @@ impl RiskBook {
         }
         for (k, [el, es, bl, bs]) in stage.iter_mut().enumerate() {
             for v in [&mut *el, &mut *es, &mut *bl, &mut *bs] {
-                v.sort_unstable();
+                super::radix::sort_by_price(v, sort_scratch);
             }
             // Keys are unique per (price, account) and accounts ascend: the loads cannot fail.
             let built = self.index[k].rebuild(el, es) & self.bands[k].rebuild(bl, bs) & self.underwater[k].rebuild_sorted(&under[k]);

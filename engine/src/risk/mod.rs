@@ -32,6 +32,7 @@ pub mod oracle;
 pub mod ordered_set;
 pub mod penalty;
 pub mod portfolio;
+pub mod radix;
 pub mod predictive;
 pub mod report;
 pub mod trigger;
