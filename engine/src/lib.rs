@@ -12,5 +12,6 @@ pub mod ring_source;
 pub mod book;
 pub mod auction;
 pub mod risk;
+pub mod toml_input;
 pub mod options;
 pub mod venue_rules;

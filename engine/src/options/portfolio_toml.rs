@@ -5,8 +5,9 @@
 use std::collections::HashMap;
 
 use gavel_feeds::options::{parse_utc_time, OptionKind};
-use gavel_feeds::{InputError, Location};
+use gavel_feeds::InputError;
 use serde::Deserialize;
+use crate::toml_input::TomlInput;
 use toml::Spanned;
 
 use super::black76::MAX_VOL;
@@ -112,17 +113,17 @@ struct RawPerp {
 }
 
 /// Turns spans into errors for one source text.
-struct Errors<'a> {
-    text: &'a str,
-    source: &'a str,
+/// The file's [`TomlInput`] with this loader's value checks.
+struct Errors<'a>(TomlInput<'a>);
+
+impl<'a> std::ops::Deref for Errors<'a> {
+    type Target = TomlInput<'a>;
+    fn deref(&self) -> &TomlInput<'a> {
+        &self.0
+    }
 }
 
 impl Errors<'_> {
-    fn at<T>(&self, s: &Spanned<T>, field: &str, msg: impl Into<String>) -> InputError {
-        let line = 1 + self.text[..s.span().start.min(self.text.len())].matches('\n').count() as u64;
-        InputError::new(self.source, Location::Line(line), field, msg)
-    }
-
     /// A decimal string in `[low, high]` (`low_open`: excluding `low`), as `f64`.
     fn number(&self, s: &Spanned<String>, field: &str, low: f64, low_open: bool, high: f64, high_open: bool) -> Result<f64, InputError> {
         let d = Decimal::parse(s.get_ref().trim()).map_err(|e| self.at(s, field, e.to_string()))?;
@@ -137,12 +138,6 @@ impl Errors<'_> {
         }
     }
 
-    /// The index of the `[[table]]` entry `s` names.
-    fn find(&self, index: &HashMap<String, usize>, s: &Spanned<String>, field: &str, table: &str) -> Result<usize, InputError> {
-        let name = s.get_ref().trim();
-        index.get(name).copied().ok_or_else(|| self.at(s, field, format!("no [[{table}]] named {name:?}")))
-    }
-
     fn name(&self, s: &Spanned<String>, field: &str, seen: &mut HashMap<String, usize>, index: usize) -> Result<String, InputError> {
         let name = s.get_ref().trim().to_string();
         if name.is_empty() || name.len() > 64 || seen.insert(name.clone(), index).is_some() {
@@ -155,18 +150,14 @@ impl Errors<'_> {
 impl OptionsBook {
     /// Reads and parses an options portfolio file.
     pub fn load(path: &std::path::Path) -> Result<Self, InputError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::new(&name, Location::Line(0), "(file)", format!("cannot read: {e}")))?;
+        let (text, name) = TomlInput::read(path)?;
         Self::parse(&text, &name)
     }
 
     /// Parses options portfolio TOML; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Self, InputError> {
-        let errors = Errors { text, source };
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count() as u64).unwrap_or(0);
-            InputError::new(source, Location::Line(line), "(toml)", e.message().to_string())
-        })?;
+        let errors = Errors(TomlInput::new(text, source));
+        let raw: RawFile = errors.parse()?;
         let valuation_ms = parse_utc_time(raw.valuation_time.get_ref().trim()).map_err(|e| errors.at(&raw.valuation_time, "valuation_time", e.0))?;
         let (mut underlying_index, mut underlyings) = (HashMap::new(), Vec::new());
         for (i, r) in raw.underlying.iter().enumerate() {
@@ -180,7 +171,7 @@ impl OptionsBook {
         }
         let mut surfaces: HashMap<usize, VolSurface> = HashMap::new();
         for r in &raw.surface {
-            let underlying = errors.find(&underlying_index, &r.underlying, "surface.underlying", "underlying")?;
+            let underlying = errors.lookup(&underlying_index, &r.underlying, "surface.underlying", "underlying")?;
             let mut nodes = Vec::with_capacity(r.nodes.len());
             for n in &r.nodes {
                 let expiry_ms = parse_utc_time(n.expiry.get_ref().trim()).map_err(|e| errors.at(&n.expiry, "surface.nodes.expiry", e.0))?;
@@ -200,7 +191,7 @@ impl OptionsBook {
         for (i, r) in raw.series.iter().enumerate() {
             let symbol = errors.name(&r.symbol, "series.symbol", &mut series_index, i)?;
             let under = r.underlying.as_ref().ok_or_else(|| errors.at(&r.symbol, "series.underlying", "missing: name the [[underlying]] the series is written on"))?;
-            let underlying = errors.find(&underlying_index, under, "series.underlying", "underlying")?;
+            let underlying = errors.lookup(&underlying_index, under, "series.underlying", "underlying")?;
             let kind = match r.kind.get_ref().trim() {
                 "call" => OptionKind::Call,
                 "put" => OptionKind::Put,
@@ -266,12 +257,12 @@ impl OptionsBook {
             };
             let mut options = Vec::with_capacity(r.options.len());
             for o in &r.options {
-                let series = errors.find(&series_index, &o.series, "account.options.series", "series")?;
+                let series = errors.lookup(&series_index, &o.series, "account.options.series", "series")?;
                 options.push(OptionPosition { series, contracts: size(&o.contracts, "account.options.contracts")? });
             }
             let mut perps = Vec::with_capacity(r.perps.len());
             for p in &r.perps {
-                let underlying = errors.find(&underlying_index, &p.underlying, "account.perps.underlying", "underlying")?;
+                let underlying = errors.lookup(&underlying_index, &p.underlying, "account.perps.underlying", "underlying")?;
                 perps.push(PerpPosition { underlying, lots: size(&p.lots, "account.perps.lots")? });
             }
             accounts.push(OptionsAccount { id, collateral, options, perps });

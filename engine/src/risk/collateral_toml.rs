@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 
-use gavel_feeds::{InputError, Location};
+use gavel_feeds::InputError;
 use serde::Deserialize;
+use crate::toml_input::TomlInput;
 use toml::Spanned;
 
 use super::collateral::{index_price, CollateralAccount, CollateralAsset, IndexPrice, PriceSource};
@@ -99,17 +100,17 @@ struct RawPosition {
     units: Spanned<String>,
 }
 
-struct Errors<'a> {
-    text: &'a str,
-    source: &'a str,
+/// The file's [`TomlInput`] with this loader's value checks.
+struct Errors<'a>(TomlInput<'a>);
+
+impl<'a> std::ops::Deref for Errors<'a> {
+    type Target = TomlInput<'a>;
+    fn deref(&self) -> &TomlInput<'a> {
+        &self.0
+    }
 }
 
 impl Errors<'_> {
-    fn at<T>(&self, s: &Spanned<T>, field: &str, msg: impl Into<String>) -> InputError {
-        let line = 1 + self.text[..s.span().start.min(self.text.len())].matches('\n').count() as u64;
-        InputError::new(self.source, Location::Line(line), field, msg)
-    }
-
     /// A decimal in units of `unit`, exactly, inside `range`.
     fn units(&self, s: &Spanned<String>, field: &str, unit: Decimal, range: std::ops::RangeInclusive<i128>, what: &str) -> Result<i128, InputError> {
         let text = s.get_ref().trim();
@@ -126,27 +127,19 @@ impl Errors<'_> {
         self.units(s, field, rate_unit(), 0..=top, what)
     }
 
-    fn asset(&self, index: &HashMap<String, usize>, s: &Spanned<String>, field: &str) -> Result<usize, InputError> {
-        let name = s.get_ref().trim();
-        index.get(name).copied().ok_or_else(|| self.at(s, field, format!("no [[asset]] named {name:?}")))
-    }
 }
 
 impl CollateralBook {
     /// Reads and parses a collateral file.
     pub fn load(path: &std::path::Path) -> Result<Self, InputError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| InputError::new(&name, Location::Line(0), "(file)", format!("cannot read: {e}")))?;
+        let (text, name) = TomlInput::read(path)?;
         Self::parse(&text, &name)
     }
 
     /// Parses collateral TOML; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Self, InputError> {
-        let errors = Errors { text, source };
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| 1 + text[..s.start.min(text.len())].matches('\n').count() as u64).unwrap_or(0);
-            InputError::new(source, Location::Line(line), "(toml)", e.message().to_string())
-        })?;
+        let errors = Errors(TomlInput::new(text, source));
+        let raw: RawFile = errors.parse()?;
         let band = errors.rate(&raw.band, "band", true)?;
         let stress = errors.rate(&raw.stress, "stress", true)?;
         let (mut index, mut assets) = (HashMap::new(), Vec::with_capacity(raw.asset.len()));
@@ -196,13 +189,13 @@ impl CollateralBook {
             }
             let mut collateral = Vec::with_capacity(r.collateral.len());
             for c in &r.collateral {
-                let asset = errors.asset(&index, &c.asset, "account.collateral.asset")?;
+                let asset = errors.lookup(&index, &c.asset, "account.collateral.asset", "asset")?;
                 let amount = errors.units(&c.amount, "account.collateral.amount", amount_unit, 0..=MAX_AMOUNT, "an amount ≥ 0 and ≤ 10^10 with at most 8 places")?;
                 collateral.push((asset, amount));
             }
             let mut positions = Vec::with_capacity(r.positions.len());
             for p in &r.positions {
-                let asset = errors.asset(&index, &p.asset, "account.positions.asset")?;
+                let asset = errors.lookup(&index, &p.asset, "account.positions.asset", "asset")?;
                 if assets[asset].is_quote {
                     return Err(errors.at(&p.asset, "account.positions.asset", "a position on the quote asset has no price risk"));
                 }
