@@ -95,5 +95,10 @@ fn bad_flags_and_files_are_refused_with_their_name() {
     let out = gavel(&["options", "margin", "--portfolio", file.to_str().unwrap()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("p.toml: line 27: field `series.strike`"), "{err}");
+    // A portfolio without series: nothing to generate options on, said so (not a panic).
+    std::fs::write(&file, "valuation_time = \"2026-12-04T00:00:00Z\"\n[[underlying]]\nsymbol = \"BTC\"\nprice = \"95000\"\nlot_size = \"0.001\"\ndepth_per_bp = \"6\"\nrealized_vol = \"0.5\"\n").unwrap();
+    let out = gavel(&["options", "crash", "--portfolio", file.to_str().unwrap(), "--accounts", "5"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && err.contains("no [[series]]"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

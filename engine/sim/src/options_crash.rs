@@ -87,7 +87,8 @@ struct Live {
 }
 
 /// Generates `n` option sellers (some with a partial perp hedge, one in five a
-/// buyer) on `book`'s series, each funded to 1.05-1.65 × its stress margin.
+/// buyer) on `book`'s series, each funded to 1.05-1.65 × its stress margin
+/// (a book without series gives accounts without positions).
 pub fn generate_accounts(book: &OptionsBook, n: usize, seed: u64) -> Result<Vec<OptionsAccount>, PricingInputError> {
     let mut rng = SplitMix64::new(seed ^ 0x0b7_1005);
     let market = MarketState::at_valuation(book);
@@ -106,11 +107,12 @@ pub fn generate_accounts(book: &OptionsBook, n: usize, seed: u64) -> Result<Vec<
         let mut account = OptionsAccount { id: format!("opt-{i}"), collateral: 0, options, perps: Vec::new() };
         if rng.below(10) < 3 {
             let risk = assess(book, &account, &market)?;
-            let e = risk.exposures[0];
-            let share = 0.5 + 0.5 * rng.unit_f64();
-            let lots = (-e.greeks.delta * share / book.underlyings[e.underlying].lot_size).round() as i64;
-            if lots != 0 {
-                account.perps.push(PerpPosition { underlying: e.underlying, lots });
+            if let Some(e) = risk.exposures.first() {
+                let share = 0.5 + 0.5 * rng.unit_f64();
+                let lots = (-e.greeks.delta * share / book.underlyings[e.underlying].lot_size).round() as i64;
+                if lots != 0 {
+                    account.perps.push(PerpPosition { underlying: e.underlying, lots });
+                }
             }
         }
         let risk = assess(book, &account, &market)?;

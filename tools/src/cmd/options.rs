@@ -341,6 +341,9 @@ type Metric = (&'static str, fn(&StrategyOutcome) -> f64, bool);
 
 fn crash(args: CrashArgs) -> anyhow::Result<()> {
     let book = load_portfolio(&args.portfolio)?;
+    if book.series.is_empty() {
+        return Err(anyhow!("--portfolio: the file has no [[series]] to write the generated accounts' options on"));
+    }
     let strategies = [("close-first", Strategy::CloseOptions), ("hedge-first", Strategy::HedgeDeltaFirst), ("greeks", Strategy::Greeks)];
     let mut runs: Vec<Vec<StrategyOutcome>> = Vec::with_capacity(args.seeds as usize);
     for k in 0..args.seeds {
