@@ -59,9 +59,9 @@ fn the_full_recompute_allocates_nothing_after_reserve() {
         let id = book.add_account(&format!("a{i}"), MarginMode::Cross, (2_000 + i % 7_000) as i128 * QUOTE_SCALE).unwrap();
         let lots = 100 + i % 900;
         let sign = if i % 3 == 0 { -1 } else { 1 };
-        book.set_position(id, btc, sign * lots, -(sign as i128) * i128::from(lots) * 500_000 * 100, 0);
+        book.set_position(id, btc, sign * lots, (sign as i128) * i128::from(lots) * 500_000 * 100, 0);
         if i % 2 == 0 {
-            book.set_position(id, eth, -sign * lots * 10, (sign as i128) * i128::from(lots) * 10 * 250_000 * 10, 0);
+            book.set_position(id, eth, -sign * lots * 10, -(sign as i128) * i128::from(lots) * 10 * 250_000 * 10, 0);
         }
     }
     book.reserve_index();
@@ -69,13 +69,15 @@ fn the_full_recompute_allocates_nothing_after_reserve() {
     // The caller's list of crossed accounts is reserved too: then neither the mark path nor the rebuild allocates.
     crossed.reserve(2 * 10_000);
     COUNTING.store(true, Ordering::Relaxed);
-    for (b, e) in [(495_000, 251_000), (470_000, 240_000), (520_000, 260_000), (500_000, 250_000)] {
+    let mut crossed_total = 0;
+    for (b, e) in [(495_000, 251_000), (420_000, 240_000), (560_000, 200_000), (500_000, 250_000)] {
         book.set_mark(btc, b, &mut crossed);
         book.set_mark(eth, e, &mut crossed);
-        assert!(!crossed.is_empty() || b == 500_000);
+        crossed_total += crossed.len();
         crossed.clear();
         book.reevaluate_all();
     }
     COUNTING.store(false, Ordering::Relaxed);
+    assert!(crossed_total > 0, "the marks must move some accounts through their triggers");
     assert_eq!(ALLOCATIONS.load(Ordering::Relaxed), 0);
 }

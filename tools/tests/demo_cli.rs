@@ -1,5 +1,6 @@
 //! `gavel demo` end to end: every policy's row, the options section on the same
-//! crash, the collateral depeg, and all of them in the HTML report.
+//! crash, the collateral depeg, portfolio margin with and without the offset credit,
+//! and all of them in the HTML report.
 
 use std::process::Command;
 
@@ -33,5 +34,15 @@ fn the_demo_prints_and_reports_the_policies_and_the_options_section() {
     let depeg = &depeg[..depeg.find("</table>").unwrap()];
     assert!(depeg.contains("<td>at gavel&#39;s index (3 venues, 3 %)</td><td>0</td>"), "{depeg}");
     assert!(stdout.contains("collateral depeg:"), "{stdout}");
+    // The portfolio-margin section: the credit lowers the starting maintenance.
+    let pm = &html[html.find("<table id=\"portfolio-margin\">").expect("portfolio table in the report")..];
+    let pm = &pm[..pm.find("</table>").unwrap()];
+    assert_eq!(pm.matches("<tr>").count(), 3, "header, netted, gross");
+    let maintenance: Vec<f64> = stdout
+        .lines()
+        .filter(|l| l.starts_with("netted (credit 0.5)") || l.starts_with("gross "))
+        .map(|l| l.split_whitespace().rev().nth(3).unwrap().parse().unwrap())
+        .collect();
+    assert!(maintenance.len() == 2 && maintenance[0] < maintenance[1], "{maintenance:?}\n{stdout}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -20,6 +20,7 @@ pub mod venues;
 pub mod world;
 pub mod options_crash;
 pub mod collateral_depeg;
+pub mod portfolio_crash;
 
 pub use outcome::{Outcome, Series};
 pub use world::{World, WorldConfig};
