@@ -12,12 +12,15 @@ const DIGIT_BITS: u32 = 11;
 /// Below this many keys a comparison sort is cheaper than the count passes.
 const SMALL: usize = 512;
 
-/// Sorts `keys` by price, keeping the order of equal prices (`scratch` holds
-/// one copy: reserve it to `keys.len()` and nothing is allocated).
+/// Sorts `keys` by price, keeping the order of equal prices, which must be ascending
+/// accounts, each at most once (`scratch` holds one copy: reserve it to `keys.len()`
+/// and nothing is allocated).
 pub fn sort_by_price(keys: &mut Vec<(i64, AccountId)>, scratch: &mut Vec<(i64, AccountId)>) {
     let n = keys.len();
     if n < SMALL {
-        keys.sort_by_key(|k| k.0);
+        // Accounts are unique within a list, so (price, account) order is the stable price order;
+        // the unstable sort allocates nothing (a stable one would, on the engine's path).
+        keys.sort_unstable();
         return;
     }
     let (min, max) = keys.iter().fold((i64::MAX, i64::MIN), |(lo, hi), k| (lo.min(k.0), hi.max(k.0)));
