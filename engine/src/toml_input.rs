@@ -6,6 +6,8 @@
 use std::collections::HashMap;
 
 use gavel_feeds::{InputError, Location};
+
+use crate::risk::decimal::Decimal;
 use serde::de::DeserializeOwned;
 use toml::Spanned;
 
@@ -50,5 +52,35 @@ impl<'a> TomlInput<'a> {
     pub fn lookup(&self, index: &HashMap<String, usize>, s: &Spanned<String>, field: &str, table: &str) -> Result<usize, InputError> {
         let name = s.get_ref().trim();
         index.get(name).copied().ok_or_else(|| self.at(s, field, format!("no [[{table}]] named {name:?}")))
+    }
+
+    /// A decimal string in `[low, high]` (`low_open`: excluding `low`; `high_open`: excluding `high`), as `f64`.
+    pub fn number(&self, s: &Spanned<String>, field: &str, low: f64, low_open: bool, high: f64, high_open: bool) -> Result<f64, InputError> {
+        let d = Decimal::parse(s.get_ref().trim()).map_err(|e| self.at(s, field, e.to_string()))?;
+        let v = d.mantissa as f64 / 10f64.powi(d.scale as i32);
+        let above = if low_open { v > low } else { v >= low };
+        let below = if high_open { v < high } else { v <= high };
+        if above && below {
+            Ok(v)
+        } else {
+            let (l, h) = (if low_open { "(" } else { "[" }, if high_open { ")" } else { "]" });
+            Err(self.at(s, field, format!("{} is outside {l}{low}, {high}{h}", s.get_ref().trim())))
+        }
+    }
+
+    /// A decimal string in whole units of `unit`, exactly, inside `range`; `what` describes the accepted values in the error.
+    pub fn units(&self, s: &Spanned<String>, field: &str, unit: Decimal, range: std::ops::RangeInclusive<i128>, what: &str) -> Result<i128, InputError> {
+        let text = s.get_ref().trim();
+        let d = Decimal::parse(text).map_err(|e| self.at(s, field, e.to_string()))?;
+        d.in_units_of(unit).filter(|v| range.contains(v)).ok_or_else(|| self.at(s, field, format!("{text:?} is not {what}")))
+    }
+
+    /// A name that is non-empty, at most `max_len` bytes and not yet in `seen`; it is recorded there as entry `index`.
+    pub fn unique_name(&self, s: &Spanned<String>, field: &str, max_len: usize, seen: &mut HashMap<String, usize>, index: usize) -> Result<String, InputError> {
+        let name = s.get_ref().trim().to_string();
+        if name.is_empty() || name.len() > max_len || seen.insert(name.clone(), index).is_some() {
+            return Err(self.at(s, field, format!("empty, longer than {max_len} bytes or duplicate name {name:?}")));
+        }
+        Ok(name)
     }
 }

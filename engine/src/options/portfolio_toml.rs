@@ -13,7 +13,6 @@ use toml::Spanned;
 use super::black76::MAX_VOL;
 use super::surface::{SurfaceNode, VolSurface};
 use super::portfolio::{OptionPosition, OptionsAccount, OptionsBook, PerpPosition, Series, StressGrid, Underlying};
-use crate::risk::decimal::Decimal;
 use crate::risk::instrument::{format_money, quote_unit, MAX_MONEY, QUOTE_DECIMALS};
 
 /// Largest price, strike, size or depth accepted (10^12).
@@ -22,6 +21,8 @@ const MAX_MAGNITUDE: f64 = 1e12;
 const MAX_POSITION: i64 = 1_000_000_000_000;
 /// Most stress steps.
 const MAX_STEPS: i64 = 101;
+/// Longest symbol or account id, in bytes.
+const MAX_NAME: usize = 64;
 
 /// The stress grid when the file has no `[stress]`: ±15 % in 7 steps, vols ±30 %.
 pub const DEFAULT_STRESS: StressGrid = StressGrid { range: 0.15, steps: 7, vol_shift: 0.3 };
@@ -112,41 +113,6 @@ struct RawPerp {
     lots: Spanned<i64>,
 }
 
-/// Turns spans into errors for one source text.
-/// The file's [`TomlInput`] with this loader's value checks.
-struct Errors<'a>(TomlInput<'a>);
-
-impl<'a> std::ops::Deref for Errors<'a> {
-    type Target = TomlInput<'a>;
-    fn deref(&self) -> &TomlInput<'a> {
-        &self.0
-    }
-}
-
-impl Errors<'_> {
-    /// A decimal string in `[low, high]` (`low_open`: excluding `low`), as `f64`.
-    fn number(&self, s: &Spanned<String>, field: &str, low: f64, low_open: bool, high: f64, high_open: bool) -> Result<f64, InputError> {
-        let d = Decimal::parse(s.get_ref().trim()).map_err(|e| self.at(s, field, e.to_string()))?;
-        let v = d.mantissa as f64 / 10f64.powi(d.scale as i32);
-        let above = if low_open { v > low } else { v >= low };
-        let below = if high_open { v < high } else { v <= high };
-        if above && below {
-            Ok(v)
-        } else {
-            let (l, h) = (if low_open { "(" } else { "[" }, if high_open { ")" } else { "]" });
-            Err(self.at(s, field, format!("{} is outside {l}{low}, {high}{h}", s.get_ref().trim())))
-        }
-    }
-
-    fn name(&self, s: &Spanned<String>, field: &str, seen: &mut HashMap<String, usize>, index: usize) -> Result<String, InputError> {
-        let name = s.get_ref().trim().to_string();
-        if name.is_empty() || name.len() > 64 || seen.insert(name.clone(), index).is_some() {
-            return Err(self.at(s, field, format!("empty, longer than 64 bytes or duplicate name {name:?}")));
-        }
-        Ok(name)
-    }
-}
-
 impl OptionsBook {
     /// Reads and parses an options portfolio file.
     pub fn load(path: &std::path::Path) -> Result<Self, InputError> {
@@ -156,13 +122,13 @@ impl OptionsBook {
 
     /// Parses options portfolio TOML; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Self, InputError> {
-        let errors = Errors(TomlInput::new(text, source));
+        let errors = TomlInput::new(text, source);
         let raw: RawFile = errors.parse()?;
         let valuation_ms = parse_utc_time(raw.valuation_time.get_ref().trim()).map_err(|e| errors.at(&raw.valuation_time, "valuation_time", e.0))?;
         let (mut underlying_index, mut underlyings) = (HashMap::new(), Vec::new());
         for (i, r) in raw.underlying.iter().enumerate() {
             underlyings.push(Underlying {
-                symbol: errors.name(&r.symbol, "underlying.symbol", &mut underlying_index, i)?,
+                symbol: errors.unique_name(&r.symbol, "underlying.symbol", MAX_NAME, &mut underlying_index, i)?,
                 price: errors.number(&r.price, "underlying.price", 0.0, true, MAX_MAGNITUDE, false)?,
                 lot_size: errors.number(&r.lot_size, "underlying.lot_size", 0.0, true, MAX_MAGNITUDE, false)?,
                 depth_per_bp: errors.number(&r.depth_per_bp, "underlying.depth_per_bp", 0.0, true, MAX_MAGNITUDE, false)?,
@@ -189,7 +155,7 @@ impl OptionsBook {
         }
         let (mut series_index, mut series) = (HashMap::new(), Vec::new());
         for (i, r) in raw.series.iter().enumerate() {
-            let symbol = errors.name(&r.symbol, "series.symbol", &mut series_index, i)?;
+            let symbol = errors.unique_name(&r.symbol, "series.symbol", MAX_NAME, &mut series_index, i)?;
             let under = r.underlying.as_ref().ok_or_else(|| errors.at(&r.symbol, "series.underlying", "missing: name the [[underlying]] the series is written on"))?;
             let underlying = errors.lookup(&underlying_index, under, "series.underlying", "underlying")?;
             let kind = match r.kind.get_ref().trim() {
@@ -201,17 +167,17 @@ impl OptionsBook {
             if expiry_ms <= valuation_ms {
                 return Err(errors.at(&r.expiry, "series.expiry", "the series has expired: its expiry is not after valuation_time"));
             }
+            let strike = errors.number(&r.strike, "series.strike", 0.0, true, MAX_MAGNITUDE, false)?;
             series.push(Series {
                 symbol,
                 underlying,
                 kind,
-                strike: errors.number(&r.strike, "series.strike", 0.0, true, MAX_MAGNITUDE, false)?,
+                strike,
                 expiry_ms,
                 contract_size: errors.number(&r.contract_size, "series.contract_size", 0.0, true, MAX_MAGNITUDE, false)?,
                 vol: match (&r.vol, surfaces.get(&underlying)) {
                     (Some(v), _) => errors.number(v, "series.vol", 0.0, true, MAX_VOL, false)?,
                     (None, Some(surface)) => {
-                        let strike = errors.number(&r.strike, "series.strike", 0.0, true, MAX_MAGNITUDE, false)?;
                         surface.vol(expiry_ms, strike, valuation_ms).ok_or_else(|| errors.at(&r.expiry, "series.expiry", "no live surface slice at valuation_time"))?
                     }
                     (None, None) => {
@@ -239,15 +205,10 @@ impl OptionsBook {
         let mut account_index = HashMap::new();
         let mut accounts = Vec::with_capacity(raw.account.len());
         for (i, r) in raw.account.iter().enumerate() {
-            let id = errors.name(&r.id, "account.id", &mut account_index, i)?;
-            let collateral = Decimal::parse(r.collateral.get_ref().trim())
-                .ok()
-                .and_then(|d| d.in_units_of(quote_unit()))
-                .filter(|v| (0..=MAX_MONEY).contains(v))
-                .ok_or_else(|| {
-                    let bound = format_money(MAX_MONEY, QUOTE_DECIMALS);
-                    errors.at(&r.collateral, "account.collateral", format!("not a decimal in [0, {bound}] with at most 6 places"))
-                })?;
+            let id = errors.unique_name(&r.id, "account.id", MAX_NAME, &mut account_index, i)?;
+            let bound = format_money(MAX_MONEY, QUOTE_DECIMALS);
+            let what = format!("a decimal in [0, {bound}] with at most 6 places");
+            let collateral = errors.units(&r.collateral, "account.collateral", quote_unit(), 0..=MAX_MONEY, &what)?;
             let size = |s: &Spanned<i64>, field: &str| -> Result<i64, InputError> {
                 let v = *s.get_ref();
                 if v == 0 || v.unsigned_abs() > MAX_POSITION as u64 {

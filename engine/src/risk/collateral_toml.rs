@@ -100,33 +100,11 @@ struct RawPosition {
     units: Spanned<String>,
 }
 
-/// The file's [`TomlInput`] with this loader's value checks.
-struct Errors<'a>(TomlInput<'a>);
-
-impl<'a> std::ops::Deref for Errors<'a> {
-    type Target = TomlInput<'a>;
-    fn deref(&self) -> &TomlInput<'a> {
-        &self.0
-    }
-}
-
-impl Errors<'_> {
-    /// A decimal in units of `unit`, exactly, inside `range`.
-    fn units(&self, s: &Spanned<String>, field: &str, unit: Decimal, range: std::ops::RangeInclusive<i128>, what: &str) -> Result<i128, InputError> {
-        let text = s.get_ref().trim();
-        let d = Decimal::parse(text).map_err(|e| self.at(s, field, e.to_string()))?;
-        d.in_units_of(unit)
-            .filter(|v| range.contains(v))
-            .ok_or_else(|| self.at(s, field, format!("{text:?} is not {what}")))
-    }
-
-    /// A rate in [0, 1) (`upper_open`) or [0, 1].
-    fn rate(&self, s: &Spanned<String>, field: &str, upper_open: bool) -> Result<i128, InputError> {
-        let top = if upper_open { RATE_SCALE - 1 } else { RATE_SCALE };
-        let what = if upper_open { "a rate in [0, 1) with at most 8 places" } else { "a rate in [0, 1] with at most 8 places" };
-        self.units(s, field, rate_unit(), 0..=top, what)
-    }
-
+/// A rate in [0, 1) (`upper_open`) or [0, 1], in units of [`rate_unit`].
+fn rate(errors: &TomlInput, s: &Spanned<String>, field: &str, upper_open: bool) -> Result<i128, InputError> {
+    let top = if upper_open { RATE_SCALE - 1 } else { RATE_SCALE };
+    let what = if upper_open { "a rate in [0, 1) with at most 8 places" } else { "a rate in [0, 1] with at most 8 places" };
+    errors.units(s, field, rate_unit(), 0..=top, what)
 }
 
 impl CollateralBook {
@@ -138,17 +116,14 @@ impl CollateralBook {
 
     /// Parses collateral TOML; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Self, InputError> {
-        let errors = Errors(TomlInput::new(text, source));
+        let errors = TomlInput::new(text, source);
         let raw: RawFile = errors.parse()?;
-        let band = errors.rate(&raw.band, "band", true)?;
-        let stress = errors.rate(&raw.stress, "stress", true)?;
+        let band = rate(&errors, &raw.band, "band", true)?;
+        let stress = rate(&errors, &raw.stress, "stress", true)?;
         let (mut index, mut assets) = (HashMap::new(), Vec::with_capacity(raw.asset.len()));
         let mut quote_seen = false;
         for r in &raw.asset {
-            let symbol = r.symbol.get_ref().trim().to_string();
-            if symbol.is_empty() || symbol.len() > 32 || index.insert(symbol.clone(), assets.len()).is_some() {
-                return Err(errors.at(&r.symbol, "asset.symbol", format!("empty, longer than 32 bytes or duplicate asset {symbol:?}")));
-            }
+            let symbol = errors.unique_name(&r.symbol, "asset.symbol", 32, &mut index, assets.len())?;
             if r.quote {
                 if quote_seen {
                     return Err(errors.at(&r.symbol, "asset.quote", "only one asset is the quote asset"));
@@ -164,15 +139,12 @@ impl CollateralBook {
                     format!("{symbol} has {} price source(s): collateral is priced by an index of at least two venues, never one venue's book", r.sources.len()),
                 ));
             }
-            let haircut = r.haircut.as_ref().map(|h| errors.rate(h, "asset.haircut", true)).transpose()?.unwrap_or(0);
-            let maintenance_rate = r.maintenance_rate.as_ref().map(|m| errors.rate(m, "asset.maintenance_rate", true)).transpose()?.unwrap_or(0);
+            let haircut = r.haircut.as_ref().map(|h| rate(&errors, h, "asset.haircut", true)).transpose()?.unwrap_or(0);
+            let maintenance_rate = r.maintenance_rate.as_ref().map(|m| rate(&errors, m, "asset.maintenance_rate", true)).transpose()?.unwrap_or(0);
             let mut venues = HashMap::new();
             let mut sources = Vec::with_capacity(r.sources.len());
             for s in &r.sources {
-                let venue = s.venue.get_ref().trim().to_string();
-                if venue.is_empty() || venues.insert(venue.clone(), ()).is_some() {
-                    return Err(errors.at(&s.venue, "asset.sources.venue", format!("empty or duplicate venue {venue:?}")));
-                }
+                let venue = errors.unique_name(&s.venue, "asset.sources.venue", 64, &mut venues, sources.len())?;
                 let price = errors.units(&s.price, "asset.sources.price", quote_unit(), 1..=MAX_PRICE, "a price > 0 and ≤ 10^9 with at most 6 places")?;
                 sources.push(PriceSource { venue, price });
             }
@@ -183,10 +155,7 @@ impl CollateralBook {
         let mut names = HashMap::new();
         let mut accounts = Vec::with_capacity(raw.account.len());
         for r in &raw.account {
-            let id = r.id.get_ref().trim().to_string();
-            if id.is_empty() || names.insert(id.clone(), ()).is_some() {
-                return Err(errors.at(&r.id, "account.id", format!("empty or duplicate account {id:?}")));
-            }
+            let id = errors.unique_name(&r.id, "account.id", 64, &mut names, accounts.len())?;
             let mut collateral = Vec::with_capacity(r.collateral.len());
             for c in &r.collateral {
                 let asset = errors.lookup(&index, &c.asset, "account.collateral.asset", "asset")?;
