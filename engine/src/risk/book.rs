@@ -321,9 +321,10 @@ impl RiskBook {
     fn evaluation(&self, id: AccountId) -> (bool, Option<Health>, Option<i128>) {
         let acc = &self.accounts[id as usize];
         let multi = Self::is_multi(acc);
-        let portfolio = if multi { margin::cross_health(&self.instruments, &self.marks, acc) } else { None };
-        let joint = if multi { portfolio::joint_sensitivity(&self.instruments, &self.marks, acc.positions.iter()) } else { None };
-        (multi, portfolio, joint)
+        match multi.then(|| portfolio::health_and_joint(&self.instruments, &self.marks, acc)).flatten() {
+            Some((health, joint)) => (true, Some(health), joint),
+            None => (multi, None, None),
+        }
     }
 
     /// The index key of position `i` of account `id` at the current marks.

@@ -76,6 +76,20 @@ pub fn unit_health_resized<'a>(
     positions: impl Iterator<Item = &'a Position>,
     resize: Option<(InstrumentId, i64)>,
 ) -> Option<Health> {
+    unit_health_visiting(instruments, marks, balance, positions, resize, |_, _, _| {})
+}
+
+/// [`unit_health_resized`], calling `visit(position, instrument, mark)` on each open
+/// position as it goes (one pass for callers that need more than the health).
+#[inline]
+pub fn unit_health_visiting<'a>(
+    instruments: &InstrumentSet,
+    marks: &[Option<i64>],
+    balance: i128,
+    positions: impl Iterator<Item = &'a Position>,
+    resize: Option<(InstrumentId, i64)>,
+    mut visit: impl FnMut(&Position, &Instrument, i64),
+) -> Option<Health> {
     let mut h = Health {
         equity: balance,
         maintenance_scaled: 0,
@@ -89,6 +103,7 @@ pub fn unit_health_resized<'a>(
         }
         let ins = instruments.get(p.instrument);
         let mark = marks[usize::from(p.instrument)]?;
+        visit(p, ins, mark);
         h.equity += p.unrealized(ins, mark);
         let size = match resize {
             Some((i, size)) if i == p.instrument => size,

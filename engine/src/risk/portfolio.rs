@@ -42,7 +42,9 @@
 //! integer arithmetic (cross-multiplied ratios).
 
 use super::account::{Account, Position};
-use super::instrument::{InstrumentId, InstrumentSet, RATE_SCALE};
+use super::decimal::{div_ceil, div_floor};
+use super::instrument::{Instrument, InstrumentId, InstrumentSet, RATE_SCALE};
+use super::margin::Health;
 
 /// Most offset groups per instrument set (the credit is summed on the stack).
 pub const MAX_OFFSET_GROUPS: usize = 16;
@@ -147,34 +149,57 @@ impl CreditTally {
         let mut credit = 0;
         for (g, group) in offsets.groups.iter().enumerate() {
             let (long, short) = self.sides[g];
-            credit += group.credit_rate * long.min(short).max(0) / RATE_SCALE;
+            credit += scaled_share(group.credit_rate, long.min(short).max(0));
         }
         credit
+    }
+}
+
+/// `⌊rate × amount ÷ RATE_SCALE⌋` for `rate` in `[0, RATE_SCALE)` and `amount ≥ 0`, exact:
+/// with `amount = q × RATE_SCALE + r` it is `rate × q + ⌊rate × r ÷ RATE_SCALE⌋`, whose
+/// divisions are by a constant (multiplications) when `amount` fits 64 bits.
+#[inline]
+fn scaled_share(rate: i128, amount: i128) -> i128 {
+    match u64::try_from(amount) {
+        Ok(a) => {
+            const SCALE: u64 = RATE_SCALE as u64;
+            let (q, r) = (a / SCALE, a % SCALE);
+            // rate < 10^8 and r < 10^8: the product fits u64.
+            rate * i128::from(q) + i128::from(rate as u64 * r / SCALE)
+        }
+        Err(_) => rate * amount / RATE_SCALE,
     }
 }
 
 /// How fast the slack of a position can fall per adverse tick: `|size| × value_per_tick ×
 /// (RATE_SCALE + top bracket rate)`; `None` for an inverse position (no linear bound).
 pub fn sensitivity(instruments: &InstrumentSet, p: &Position) -> Option<i128> {
-    let ins = instruments.get(p.instrument);
+    sensitivity_in(instruments.get(p.instrument), p.size)
+}
+
+/// [`sensitivity`] of `size` lots of `ins`.
+#[inline]
+fn sensitivity_in(ins: &Instrument, size: i64) -> Option<i128> {
     if ins.is_inverse() {
         return None;
     }
     let top_rate = ins.brackets.last().map_or(0, |b| b.maintenance_rate);
-    Some(i128::from(p.size).abs() * ins.quote_per_tick_lot * (RATE_SCALE + top_rate))
+    Some(i128::from(size).abs() * ins.quote_per_tick_lot * (RATE_SCALE + top_rate))
 }
 
-/// `Σ sensitivity × mark` over an account's open linear positions: the slack one unit of
-/// relative move of every mark at once would cost ([`band_half_width`]'s denominator).
-/// `None` if a mark is missing or the sum overflows (then the bands are empty).
-pub fn joint_sensitivity<'a>(instruments: &InstrumentSet, marks: &[Option<i64>], positions: impl Iterator<Item = &'a Position>) -> Option<i128> {
-    let mut sum = 0i128;
-    for p in positions.filter(|p| p.size != 0) {
-        if let Some(sens) = sensitivity(instruments, p) {
-            sum = sum.checked_add(sens.checked_mul(i128::from(marks[usize::from(p.instrument)]?))?)?;
+/// A cross account's health ([`super::margin::cross_health`]) and its joint sensitivity
+/// `Σ sensitivity × mark` over its open linear positions (the slack one unit of relative
+/// move of every mark at once would cost, [`band_half_width`]'s denominator; `None` on
+/// overflow, and then the bands are empty), in one pass over its positions. `None` if an
+/// open position's mark is missing.
+pub fn health_and_joint(instruments: &InstrumentSet, marks: &[Option<i64>], account: &Account) -> Option<(Health, Option<i128>)> {
+    let mut joint = Some(0i128);
+    let health = super::margin::unit_health_visiting(instruments, marks, account.wallet, account.positions.iter(), None, |p, ins, mark| {
+        if let (Some(sum), Some(sens)) = (joint, sensitivity_in(ins, p.size)) {
+            joint = sens.checked_mul(i128::from(mark)).and_then(|v| sum.checked_add(v));
         }
-    }
-    Some(sum)
+    })?;
+    Some((health, joint))
 }
 
 /// The adverse room (ticks) of an account's safe band on position `p` at `mark`, given its
@@ -193,8 +218,8 @@ pub fn band_half_width(instruments: &InstrumentSet, p: &Position, slack: i128, m
     // joint ≥ sens × mark (this position is in the sum), so the divisor is at least sens ≥ 1.
     let m = i128::from(mark);
     let total = joint.max(sens.saturating_mul(m));
-    let divisor = total / m + i128::from(total % m != 0);
-    Some((budget / divisor.max(1)).min(i128::from(i64::MAX / 4)) as i64)
+    let divisor = div_ceil(total, m);
+    Some(div_floor(budget, divisor.max(1)).min(i128::from(i64::MAX / 4)) as i64)
 }
 
 /// The open position of `account` to liquidate first: the one whose full close frees the
@@ -228,4 +253,21 @@ pub fn leg_to_close(
         }
     }
     best.map(|b| b.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The split division equals the direct one on both paths (amount within and past 64 bits).
+        #[test]
+        fn scaled_share_is_the_floor_of_the_product(
+            rate in 0..RATE_SCALE,
+            amount in prop_oneof![0i128..1_000_000_000, any::<u64>().prop_map(i128::from), 0i128..(1i128 << 90)],
+        ) {
+            prop_assert_eq!(scaled_share(rate, amount), rate * amount / RATE_SCALE);
+        }
+    }
 }

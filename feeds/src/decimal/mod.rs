@@ -32,21 +32,42 @@ pub fn pow10(n: u32) -> Option<i128> {
     10i128.checked_pow(n)
 }
 
+/// `a / b` truncated toward zero, for `b > 0`: a 64-bit division when both fit (the
+/// common case for money and prices), the 128-bit one otherwise.
+#[inline]
+fn div_trunc(a: i128, b: i128) -> i128 {
+    if a == i128::from(a as i64) && b == i128::from(b as i64) {
+        // b > 0, so i64::MIN / -1 cannot occur.
+        i128::from(a as i64 / b as i64)
+    } else {
+        a / b
+    }
+}
+
 /// `ceil(a / b)` for `b > 0`.
+#[inline]
 pub fn div_ceil(a: i128, b: i128) -> i128 {
     debug_assert!(b > 0);
-    let q = a.div_euclid(b);
-    if a.rem_euclid(b) == 0 {
-        q
-    } else {
+    let q = div_trunc(a, b);
+    // |q·b| ≤ |a|: no overflow. A positive remainder rounds up.
+    if q * b < a {
         q + 1
+    } else {
+        q
     }
 }
 
 /// `floor(a / b)` for `b > 0`.
+#[inline]
 pub fn div_floor(a: i128, b: i128) -> i128 {
     debug_assert!(b > 0);
-    a.div_euclid(b)
+    let q = div_trunc(a, b);
+    // A negative remainder rounds down.
+    if q * b > a {
+        q - 1
+    } else {
+        q
+    }
 }
 
 /// Number of digits after the decimal point as written (`"61800.20"` → 2,
@@ -102,5 +123,31 @@ mod tests {
         assert_eq!(div_floor(6, 2), 3);
         assert_eq!(pow10(3), Some(1000));
         assert_eq!(pow10(39), None);
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Both paths (64-bit when the operands fit, 128-bit otherwise) agree with the
+        /// Euclidean definition, across the i64 boundary and at the i128 extremes.
+        #[test]
+        fn rounding_matches_euclid(
+            a in prop_oneof![
+                any::<i64>().prop_map(i128::from),
+                any::<i128>(),
+                (-4i128..4).prop_map(|d| i128::from(i64::MAX) + d),
+                (-4i128..4).prop_map(|d| i128::from(i64::MIN) + d),
+            ],
+            b in prop_oneof![
+                1i128..1_000,
+                (1i64..=i64::MAX).prop_map(i128::from),
+                1i128..=i128::MAX,
+            ],
+        ) {
+            let floor = a.div_euclid(b);
+            let ceil = if a.rem_euclid(b) == 0 { floor } else { floor + 1 };
+            prop_assert_eq!(div_floor(a, b), floor);
+            prop_assert_eq!(div_ceil(a, b), ceil);
+        }
     }
 }
