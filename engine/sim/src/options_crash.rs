@@ -18,8 +18,8 @@
 //! to others (the fund), counted, never dropped.
 
 use gavel_engine::options::close_or_hedge::{choose, impact_cost, Plan};
-use gavel_engine::options::portfolio::{assess, to_units, MarketState, OptionPosition, OptionsAccount, OptionsBook, PerpPosition};
-use gavel_engine::options::PricingInputError;
+use gavel_engine::options::portfolio::{to_units, MarketState, OptionPosition, OptionsAccount, OptionsBook, PerpPosition};
+use gavel_engine::options::{PricingInputError, RiskArrays};
 use gavel_engine::risk::volatility::RealizedVol;
 use gavel_feeds::rng::SplitMix64;
 
@@ -92,6 +92,7 @@ struct Live {
 pub fn generate_accounts(book: &OptionsBook, n: usize, seed: u64) -> Result<Vec<OptionsAccount>, PricingInputError> {
     let mut rng = SplitMix64::new(seed ^ 0x0b7_1005);
     let market = MarketState::at_valuation(book);
+    let arrays = RiskArrays::new(book, &market);
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
         let legs = 1 + rng.below(2) as usize;
@@ -106,7 +107,7 @@ pub fn generate_accounts(book: &OptionsBook, n: usize, seed: u64) -> Result<Vec<
         }
         let mut account = OptionsAccount { id: format!("opt-{i}"), collateral: 0, options, perps: Vec::new() };
         if rng.below(10) < 3 {
-            let risk = assess(book, &account, &market)?;
+            let risk = arrays.assess(book, &account, &market)?;
             if let Some(e) = risk.exposures.first() {
                 let share = 0.5 + 0.5 * rng.unit_f64();
                 let lots = (-e.greeks.delta * share / book.underlyings[e.underlying].lot_size).round() as i64;
@@ -115,7 +116,7 @@ pub fn generate_accounts(book: &OptionsBook, n: usize, seed: u64) -> Result<Vec<
                 }
             }
         }
-        let risk = assess(book, &account, &market)?;
+        let risk = arrays.assess(book, &account, &market)?;
         let value = risk.equity; // collateral is 0 here: equity = option value
         let cushion = 1050 + rng.below(601) as i128;
         account.collateral = (risk.margin * cushion / 1000 - value).max(0);
@@ -160,13 +161,14 @@ pub fn run(book: &OptionsBook, accounts: &[OptionsAccount], spec: &OptionsCrashS
             continue;
         }
         next_eval += spec.eval_every_ms;
+        let arrays = RiskArrays::new(book, &market);
         for l in live.iter_mut().filter(|l| !l.done) {
             // The perps' PnL since the last valuation goes to cash (rounded against the account).
             for perp in &l.account.perps {
                 let units = perp.lots as f64 * book.underlyings[perp.underlying].lot_size;
                 l.cash += to_units(units * (market.prices[perp.underlying] - previous.prices[perp.underlying]), false);
             }
-            step_account(book, spec, strategy, &market, l, last, &mut outcome)?;
+            step_account(book, &arrays, spec, strategy, &market, l, last, &mut outcome)?;
         }
         previous = market;
     }
@@ -174,8 +176,9 @@ pub fn run(book: &OptionsBook, accounts: &[OptionsAccount], spec: &OptionsCrashS
 }
 
 /// Values one open account; triggers, re-hedges or closes it.
-fn step_account(book: &OptionsBook, spec: &OptionsCrashSpec, strategy: Strategy, market: &MarketState, l: &mut Live, last: bool, out: &mut StrategyOutcome) -> Result<(), PricingInputError> {
-    let risk = assess(book, &l.account, market)?;
+#[allow(clippy::too_many_arguments)]
+fn step_account(book: &OptionsBook, arrays: &RiskArrays, spec: &OptionsCrashSpec, strategy: Strategy, market: &MarketState, l: &mut Live, last: bool, out: &mut StrategyOutcome) -> Result<(), PricingInputError> {
+    let risk = arrays.assess(book, &l.account, market)?;
     let equity = l.cash + (risk.equity - l.account.collateral);
     let cost_of = |amount: f64| to_units(amount, true);
     match l.hedged_since {

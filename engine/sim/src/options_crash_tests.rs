@@ -1,4 +1,5 @@
 use super::*;
+use gavel_engine::options::assess;
 
 fn book() -> OptionsBook {
     OptionsBook::parse(include_str!("../../../docs/examples/options.toml"), "options.toml").unwrap()

@@ -16,6 +16,7 @@
 use gavel_feeds::options::{Greeks, OptionKind};
 
 use super::black76::{Black76, PricingInputError, MAX_VOL, SECONDS_PER_YEAR};
+use super::risk_array::RiskArrays;
 use crate::risk::instrument::{MAX_MONEY, QUOTE_SCALE};
 
 /// An underlying the series are written on (a perp or an index forward).
@@ -199,75 +200,11 @@ pub fn to_units(amount: f64, round_up: bool) -> i128 {
     (rounded.clamp(-(MAX_MONEY as f64), MAX_MONEY as f64)) as i128
 }
 
-/// Values `account` in `market` and computes its stress margin.
+/// Values `account` in `market` and computes its stress margin. Prices every series of the
+/// book: to assess many accounts in one state, build [`RiskArrays`] once and call
+/// [`RiskArrays::assess`].
 pub fn assess(book: &OptionsBook, account: &OptionsAccount, market: &MarketState) -> Result<AccountRisk, PricingInputError> {
-    let mut exposures: Vec<Exposure> = Vec::new();
-    let slot = |exposures: &mut Vec<Exposure>, u: usize| -> usize {
-        exposures.iter().position(|e| e.underlying == u).unwrap_or_else(|| {
-            exposures.push(Exposure { underlying: u, ..Exposure::default() });
-            exposures.len() - 1
-        })
-    };
-    for p in &account.options {
-        let s = &book.series[p.series];
-        let units = p.contracts as f64 * s.contract_size;
-        let model = s.model(market)?;
-        let g = model.greeks();
-        let i = slot(&mut exposures, s.underlying);
-        let e = &mut exposures[i];
-        e.greeks.delta += units * g.delta;
-        e.greeks.gamma += units * g.gamma;
-        e.greeks.vega += units * g.vega;
-        e.greeks.theta += units * g.theta;
-        e.option_value += units * model.price();
-    }
-    for p in &account.perps {
-        let u = &book.underlyings[p.underlying];
-        let i = slot(&mut exposures, p.underlying);
-        let e = &mut exposures[i];
-        e.greeks.delta += p.lots as f64 * u.lot_size;
-    }
-    exposures.sort_by_key(|e| e.underlying);
-    for e in &mut exposures {
-        stress(book, account, market, e)?;
-    }
-    let value: f64 = exposures.iter().map(|e| e.option_value).sum();
-    let loss: f64 = exposures.iter().map(|e| e.stress_loss).sum();
-    Ok(AccountRisk {
-        exposures,
-        equity: account.collateral.saturating_add(to_units(value, false)).clamp(-MAX_MONEY * 2, MAX_MONEY * 2),
-        margin: to_units(loss, true),
-    })
-}
-
-/// The worst loss of `account`'s positions on `e.underlying` over the grid.
-fn stress(book: &OptionsBook, account: &OptionsAccount, market: &MarketState, e: &mut Exposure) -> Result<(), PricingInputError> {
-    let u = e.underlying;
-    let grid = book.stress;
-    let perp_units: f64 = account.perps.iter().filter(|p| p.underlying == u).map(|p| p.lots as f64 * book.underlyings[u].lot_size).sum();
-    let price = market.prices[u];
-    let mut scenario = market.clone();
-    let (mut worst, mut worst_move, mut worst_vol) = (0.0f64, 0.0, 1.0);
-    for step in 0..grid.steps {
-        let m = if grid.steps == 1 { 0.0 } else { -grid.range + 2.0 * grid.range * f64::from(step) / f64::from(grid.steps - 1) };
-        for vol_mult in [1.0 - grid.vol_shift, 1.0, 1.0 + grid.vol_shift] {
-            scenario.prices[u] = price * (1.0 + m);
-            scenario.vol_scale[u] = market.vol_scale[u] * vol_mult;
-            let mut pnl = perp_units * price * m;
-            for p in account.options.iter().filter(|p| book.series[p.series].underlying == u) {
-                let s = &book.series[p.series];
-                let units = p.contracts as f64 * s.contract_size;
-                pnl += units * (s.model(&scenario)?.price() - s.model(market)?.price());
-            }
-            if -pnl > worst {
-                (worst, worst_move, worst_vol) = (-pnl, m, vol_mult);
-            }
-        }
-    }
-    e.stress_loss = worst;
-    e.worst_move = worst_move;
-    e.worst_vol_scale = worst_vol;
-    Ok(())
+    RiskArrays::new(book, market).assess(book, account, market)
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{anyhow, Context};
 use clap::builder::RangedU64ValueParser;
 use gavel_engine::options::close_or_hedge::{choose, Plan};
-use gavel_engine::options::portfolio::{assess, MarketState, OptionsBook};
+use gavel_engine::options::portfolio::{MarketState, OptionsBook};
+use gavel_engine::options::RiskArrays;
 use gavel_engine::options::venue_check::{VenueComparison, TOLERANCE};
 use gavel_engine::risk::instrument::{format_money, QUOTE_DECIMALS};
 use gavel_feeds::recording::{RecordKind, RecordingReader};
@@ -212,8 +213,9 @@ fn margin(args: MarginArgs) -> anyhow::Result<()> {
     market.depth_scale.iter_mut().for_each(|x| *x = args.depth_scale);
     let wait_ms = args.wait_s * 1000;
     let mut rows = Vec::with_capacity(book.accounts.len());
+    let arrays = RiskArrays::new(&book, &market);
     for a in &book.accounts {
-        let risk = assess(&book, a, &market).with_context(|| format!("account {}", a.id))?;
+        let risk = arrays.assess(&book, a, &market).with_context(|| format!("account {}", a.id))?;
         let plans = choose(&book, a, &market, &risk, wait_ms).with_context(|| format!("account {}", a.id))?;
         rows.push((a, risk, plans));
     }
