@@ -7,6 +7,7 @@ pub mod curve;
 pub mod stats;
 pub mod trigger;
 pub mod trigger_portfolio;
+pub mod options_margin;
 pub mod parse;
 pub mod book;
 pub mod e2e;

@@ -13,6 +13,8 @@ pub enum BenchCommand {
     Curve(super::bench_curve::Args),
     /// gavel's order book against the `lobster` crate (LOBSTER replay and synthetic mix).
     Book(super::bench_book::BookArgs),
+    /// Option-portfolio stress margin: risk arrays (gavel) vs revaluing every position per scenario.
+    Options(super::bench_options::OptionsArgs),
     /// End to end: venue message bytes → parse → ring → engine → first liquidation order.
     E2e(super::bench_e2e::E2eArgs),
 }
@@ -26,5 +28,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Curve(args) => super::bench_curve::run(args),
         BenchCommand::Book(args) => super::bench_book::run(args),
         BenchCommand::E2e(args) => super::bench_e2e::run(args),
+        BenchCommand::Options(args) => super::bench_options::run(args),
     }
 }

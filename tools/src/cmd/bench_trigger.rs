@@ -95,7 +95,7 @@ pub fn run(args: TriggerArgs) -> anyhow::Result<()> {
 }
 
 /// One side's percentiles (ns), one line.
-fn print_row(side: &str, l: &gavel_bench::stats::LatencySummary) {
+pub(crate) fn print_row(side: &str, l: &gavel_bench::stats::LatencySummary) {
     println!(
         "  {side:<15} p50 {:>10}  p99 {:>10}  p99.9 {:>10}  max {:>10}  samples {}",
         l.p50_ns, l.p99_ns, l.p999_ns, l.max_ns, l.samples
@@ -103,7 +103,7 @@ fn print_row(side: &str, l: &gavel_bench::stats::LatencySummary) {
 }
 
 /// How many times faster gavel is than `peer` at p50 and p99.
-fn print_speedup(gavel: &gavel_bench::stats::LatencySummary, peer: &gavel_bench::stats::LatencySummary, note: &str) {
+pub(crate) fn print_speedup(gavel: &gavel_bench::stats::LatencySummary, peer: &gavel_bench::stats::LatencySummary, note: &str) {
     println!(
         "  speed-up{note}: p50 {:.0}×, p99 {:.0}×",
         peer.p50_ns as f64 / gavel.p50_ns.max(1) as f64,

@@ -14,6 +14,7 @@ pub mod gen;
 pub mod ring;
 pub mod lobster;
 pub mod bench_trigger;
+pub mod bench_options;
 pub mod risk;
 pub mod bench_parse;
 pub mod replay;
