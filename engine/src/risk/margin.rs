@@ -104,12 +104,15 @@ pub fn unit_health_visiting<'a>(
         let ins = instruments.get(p.instrument);
         let mark = marks[usize::from(p.instrument)]?;
         visit(p, ins, mark);
-        h.equity += p.unrealized(ins, mark);
+        let value = ins.mark_value(p.size, mark);
+        h.equity += value - p.entry_notional;
         let size = match resize {
             Some((i, size)) if i == p.instrument => size,
             _ => p.size,
         };
-        let mm = ins.maintenance_scaled(ins.notional(size, mark));
+        // A linear position's notional is its value's magnitude: no second product.
+        let notional = if size == p.size && !ins.is_inverse() { value.abs() } else { ins.notional(size, mark) };
+        let mm = ins.maintenance_scaled(notional);
         h.maintenance_scaled += mm;
         if let Some(t) = tally.as_mut() {
             t.add(offsets, p.instrument, size, mm);

@@ -187,6 +187,16 @@ fn sensitivity_in(ins: &Instrument, size: i64) -> Option<i128> {
     Some(i128::from(size).abs() * ins.quote_per_tick_lot * (RATE_SCALE + top_rate))
 }
 
+/// `sens × mark`, `None` on overflow; a plain 64 × 64-bit product when `sens` fits 64 bits
+/// (it cannot overflow then), the checked 128-bit one otherwise.
+#[inline]
+fn times_mark(sens: i128, mark: i64) -> Option<i128> {
+    match i64::try_from(sens) {
+        Ok(s) => Some(i128::from(s) * i128::from(mark)),
+        Err(_) => sens.checked_mul(i128::from(mark)),
+    }
+}
+
 /// A cross account's health ([`super::margin::cross_health`]) and its joint sensitivity
 /// `Σ sensitivity × mark` over its open linear positions (the slack one unit of relative
 /// move of every mark at once would cost, [`band_half_width`]'s denominator; `None` on
@@ -196,7 +206,7 @@ pub fn health_and_joint(instruments: &InstrumentSet, marks: &[Option<i64>], acco
     let mut joint = Some(0i128);
     let health = super::margin::unit_health_visiting(instruments, marks, account.wallet, account.positions.iter(), None, |p, ins, mark| {
         if let (Some(sum), Some(sens)) = (joint, sensitivity_in(ins, p.size)) {
-            joint = sens.checked_mul(i128::from(mark)).and_then(|v| sum.checked_add(v));
+            joint = times_mark(sens, mark).and_then(|v| sum.checked_add(v));
         }
     })?;
     Some((health, joint))
@@ -217,7 +227,7 @@ pub fn band_half_width(instruments: &InstrumentSet, p: &Position, slack: i128, m
     }
     // joint ≥ sens × mark (this position is in the sum), so the divisor is at least sens ≥ 1.
     let m = i128::from(mark);
-    let total = joint.max(sens.saturating_mul(m));
+    let total = joint.max(times_mark(sens, mark).unwrap_or(i128::MAX));
     let divisor = div_ceil(total, m);
     Some(div_floor(budget, divisor.max(1)).min(i128::from(i64::MAX / 4)) as i64)
 }
@@ -268,6 +278,15 @@ mod tests {
             amount in prop_oneof![0i128..1_000_000_000, any::<u64>().prop_map(i128::from), 0i128..(1i128 << 90)],
         ) {
             prop_assert_eq!(scaled_share(rate, amount), rate * amount / RATE_SCALE);
+        }
+
+        /// The 64-bit product path agrees with the checked 128-bit product, overflow included.
+        #[test]
+        fn times_mark_is_the_checked_product(
+            sens in prop_oneof![0i128..=i128::from(i64::MAX), 0i128..=i128::MAX],
+            mark in any::<i64>(),
+        ) {
+            prop_assert_eq!(times_mark(sens, mark), sens.checked_mul(i128::from(mark)));
         }
     }
 }
