@@ -11,6 +11,7 @@ mod policy_file;
 mod recording_capture;
 mod report;
 mod serve;
+mod study_report;
 mod study_stats;
 
 /// gavel: a low-latency matching and liquidation-auction engine.

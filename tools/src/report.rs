@@ -67,8 +67,8 @@ pub struct ReportInput<'a> {
     pub extra_tables: Vec<ExtraTable>,
 }
 
-const PALETTE: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
-const WIDTH: f64 = 860.0;
+pub(crate) const PALETTE: [&str; 8] = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+pub(crate) const WIDTH: f64 = 860.0;
 const MARGIN_LEFT: f64 = 80.0;
 const MARGIN_RIGHT: f64 = 30.0;
 const PLOT_TOP: f64 = 16.0;
@@ -121,7 +121,7 @@ pub fn render(input: &ReportInput<'_>) -> String {
     html
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:900px}\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:900px}\
 h1{margin-bottom:0}h2{margin:20px 0 4px}.sub{color:#666;margin-top:4px}table{border-collapse:collapse;margin:8px 0 16px}\
 td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th:first-child,td:first-child{text-align:left}\
 svg{background:#fff;border:1px solid #ddd;margin:8px 0;display:block}.axis{stroke:#444;stroke-width:1}\
@@ -147,16 +147,16 @@ impl Frame {
 }
 
 /// A linear axis on round numbers: the range widened to whole steps of 1, 2 or 5 × 10^k.
-struct NiceAxis {
-    min: f64,
-    max: f64,
+pub(crate) struct NiceAxis {
+    pub(crate) min: f64,
+    pub(crate) max: f64,
     step: f64,
     ticks: Vec<f64>,
 }
 
 impl NiceAxis {
     /// About `target` intervals covering every finite value (and `0..1` when there is none).
-    fn covering(values: impl Iterator<Item = f64>, target: usize) -> NiceAxis {
+    pub(crate) fn covering(values: impl Iterator<Item = f64>, target: usize) -> NiceAxis {
         let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
         for v in values.filter(|v| v.is_finite()) {
             lo = lo.min(v);
@@ -181,7 +181,7 @@ impl NiceAxis {
 
 impl NiceAxis {
     /// Each tick with its label, as many decimals as the step needs.
-    fn labelled_ticks(&self) -> Vec<(f64, String)> {
+    pub(crate) fn labelled_ticks(&self) -> Vec<(f64, String)> {
         self.ticks
             .iter()
             .map(|&v| {
@@ -625,7 +625,7 @@ fn format_duration_us(us: f64) -> String {
     format!("{value:.digits$} {unit}")
 }
 
-fn format_number(v: f64) -> String {
+pub(crate) fn format_number(v: f64) -> String {
     let a = v.abs();
     if a >= 1e9 {
         format!("{:.2}G", v / 1e9)

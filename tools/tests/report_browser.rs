@@ -249,7 +249,7 @@ fn check_dom(dom: &str) -> usize {
     policies.len()
 }
 
-fn check_screenshot(png_path: &Path) {
+fn check_screenshot(png_path: &Path, min_first_colour: usize) {
     let bytes = std::fs::read(png_path).unwrap_or_else(|e| panic!("screenshot {}: {e}", png_path.display()));
     assert!(bytes.len() > 33, "screenshot is {} bytes", bytes.len());
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG signature");
@@ -278,7 +278,7 @@ fn check_screenshot(png_path: &Path) {
         }
     }
     assert!(colours.len() > 50, "the screenshot has only {} distinct colours: nothing was drawn", colours.len());
-    assert!(series_blue > 200, "only {series_blue} pixels of the first series colour: the charts did not paint");
+    assert!(series_blue > min_first_colour, "only {series_blue} pixels of the first series colour: the charts did not paint");
 }
 
 #[test]
@@ -302,8 +302,42 @@ fn report_renders_in_headless_chromium() {
         "profile-shot",
         &[format!("--screenshot={}", shot.display()), format!("--window-size={WINDOW_WIDTH},{WINDOW_HEIGHT}")],
     );
-    check_screenshot(&shot);
+    check_screenshot(&shot, 200);
     if let Some(keep) = std::env::var_os("GAVEL_KEEP_SCREENSHOT") {
         std::fs::copy(&shot, &keep).expect("copy screenshot");
     }
+}
+
+#[test]
+#[ignore = "needs chromium (installed by .ci/run)"]
+fn study_report_renders_in_headless_chromium() {
+    let scratch = ScratchDir::new("study");
+    let (json, page, shot) = (scratch.join("study.json"), scratch.join("study.html"), scratch.join("study.png"));
+    gavel(&[
+        "study", "--seeds", "1..2", "--drops", "15", "--accounts", "60", "--duration", "20", "--policy", "naive", "--policy", "adaptive",
+        "--json", json.to_str().unwrap(), "--html", page.to_str().unwrap(),
+    ]);
+    let dom = headless(&page, &scratch, "profile-dom", &["--dump-dom".to_string()]);
+    let dom = String::from_utf8(dom.stdout).expect("the dumped DOM is UTF-8");
+    assert!(!dom.contains("<script"), "the page must not need scripts");
+    for metric in ["total_loss_to_others", "arrival_slippage_bps", "equity_kept"] {
+        // Two policies, a dot per task (2 tasks) each, and a mean with its interval per row.
+        let dist = by_id(&dom, "svg", &format!("dist-{metric}"));
+        assert_eq!(dist.attr("data-series"), Some("2"), "{metric}");
+        let dots = elements(dist.inner, "circle").iter().filter(|c| c.attr("class") == Some("task")).count();
+        assert_eq!(dots, 4, "{metric}: one dot per task and policy");
+        assert_eq!(elements(dist.inner, "rect").iter().filter(|r| r.attr("class") == Some("mean")).count(), 2, "{metric}");
+        // The paired chart: adaptive − naive, with its zero line.
+        let paired = by_id(&dom, "svg", &format!("paired-{metric}"));
+        assert_eq!(paired.attr("data-series"), Some("1"), "{metric}");
+        assert_eq!(elements(paired.inner, "line").iter().filter(|l| l.attr("class") == Some("zero")).count(), 1, "{metric}");
+        assert!(text(paired.inner).contains("adaptive − naive"), "{metric}");
+    }
+    headless(
+        &page,
+        &scratch,
+        "profile-shot",
+        &[format!("--screenshot={}", shot.display()), format!("--window-size={WINDOW_WIDTH},{WINDOW_HEIGHT}")],
+    );
+    check_screenshot(&shot, 50);
 }

@@ -29,7 +29,8 @@ fn study_reports_intervals_and_shards_merge_exactly() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let full = dir.join("full.json");
-    let table = ok(study(&[], &full));
+    let full_html = dir.join("full.html");
+    let table = ok(study(&["--html", full_html.to_str().unwrap()], &full));
     assert!(table.contains("naive") && table.contains("adaptive"), "{table}");
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&full).unwrap()).unwrap();
     assert_eq!(json["tasks"], 4);
@@ -57,8 +58,18 @@ fn study_reports_intervals_and_shards_merge_exactly() {
     let (s0, s1, merged) = (dir.join("s0.json"), dir.join("s1.json"), dir.join("merged.json"));
     ok(study(&["--shard", "0/2"], &s0));
     ok(study(&["--shard", "1/2"], &s1));
-    ok(gavel(&["study", "merge"], &[&s0, &s1, &PathBuf::from("--json"), &merged]));
+    let merged_html = dir.join("merged.html");
+    ok(gavel(&["study", "merge"], &[&s0, &s1, &PathBuf::from("--json"), &merged, &PathBuf::from("--html"), &merged_html]));
     assert_eq!(std::fs::read(&merged).unwrap(), std::fs::read(&full).unwrap(), "merge differs from one run");
+    // The HTML page: per metric a distribution (2 policies, a dot per task each) and the
+    // paired chart (adaptive − naive); the merged study's page is the same page.
+    let html = std::fs::read_to_string(&full_html).unwrap();
+    for metric in ["total_loss_to_others", "arrival_slippage_bps", "equity_kept"] {
+        assert!(html.contains(&format!("<svg id=\"dist-{metric}\" data-series=\"2\"")), "{metric}");
+        assert!(html.contains(&format!("<svg id=\"paired-{metric}\" data-series=\"1\"")), "{metric}");
+    }
+    assert_eq!(html.matches("class=\"task\"").count(), 4 * 2 * 3);
+    assert_eq!(std::fs::read(&merged_html).unwrap(), html.as_bytes(), "the merged study's page differs");
 
     // A shard of another study, a missing shard, a bad shard argument: clear errors.
     let other = dir.join("other.json");

@@ -64,6 +64,10 @@ pub struct Args {
     /// Write the study as JSON here (required).
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Also write an HTML page of the study here: per metric, each policy's distribution
+    /// over the tasks and the paired differences against naive, with 95 % intervals.
+    #[arg(long)]
+    html: Option<PathBuf>,
     /// Generate every crash with this market fit from `gavel calibrate` (as `gen crash --params`).
     #[arg(long)]
     params: Option<PathBuf>,
@@ -79,6 +83,9 @@ enum Merge {
         /// Write the merged study here.
         #[arg(long)]
         json: PathBuf,
+        /// Also write the merged study's HTML page here (as `gavel study --html`).
+        #[arg(long)]
+        html: Option<PathBuf>,
     },
 }
 
@@ -111,9 +118,12 @@ impl Task {
 
 /// Runs `gavel study` or `gavel study merge`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(Merge::Merge { shards, json }) = &args.merge {
+    if let Some(Merge::Merge { shards, json, html }) = &args.merge {
         let merged = merge_files(shards)?;
         write_json(json, &merged)?;
+        if let Some(path) = html {
+            write_html(path, &merged)?;
+        }
         println!("merged {} shard files into {}", shards.len(), json.display());
         return Ok(());
     }
@@ -164,6 +174,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     write_json(&json_path, &out)?;
     print!("{}", summary_table(&out, &names));
     println!("wrote {}", json_path.display());
+    if let Some(path) = &args.html {
+        write_html(path, &out)?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 
@@ -324,6 +338,12 @@ fn ordered_names(definition: &Value, names: &[String]) -> Vec<String> {
 
 fn write_json(path: &Path, value: &Value) -> anyhow::Result<()> {
     gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(value)? + "\n").with_context(|| format!("writing {}", path.display()))
+}
+
+/// Writes the study's HTML page; policies in the order the output lists them.
+fn write_html(path: &Path, out: &Value) -> anyhow::Result<()> {
+    let names: Vec<String> = ordered_names(&out["study"], &out["policies"].as_object().map(|p| p.keys().cloned().collect::<Vec<_>>()).unwrap_or_default());
+    gavel_feeds::atomic_file::write_atomic(path, crate::study_report::render(out, &names)).with_context(|| format!("writing {}", path.display()))
 }
 
 /// `A..B` (inclusive) or `A`.
