@@ -110,6 +110,8 @@ pub trait EventHandler {
     fn on_timer(&mut self, event: &Event) {}
     /// An external venue executed a routed intent.
     fn on_intent_fill(&mut self, event: &Event) {}
+    /// An option-implied volatility quote.
+    fn on_implied_vol(&mut self, event: &Event) {}
     /// An engine output kind (execution report, liquidation, auction, intent, ledger record)
     /// arriving as input: only consumers of the engine's output rings handle these.
     fn on_engine_output(&mut self, event: &Event) {}
@@ -180,6 +182,7 @@ pub fn dispatch<H: EventHandler + ?Sized>(handler: &mut H, event: &Event, stats:
         EventKind::Heartbeat => handler.on_heartbeat(event),
         EventKind::Timer => handler.on_timer(event),
         EventKind::IntentFill => handler.on_intent_fill(event),
+        EventKind::ImpliedVol => handler.on_implied_vol(event),
         EventKind::ExecReport
         | EventKind::LiquidationUpdate
         | EventKind::AuctionUpdate

@@ -1,12 +1,13 @@
 //! Predictive margin calls: an account within k σ of its liquidation price is
 //! called once per cooldown before it is liquidatable; one far away is not; the
-//! liquidation that follows counts as preceded by the call, with its lead time.
+//! liquidation that follows counts as preceded by the call, with its lead time. An
+//! implied-vol input widens the band where realised volatility has not moved yet.
 
 mod engine_common;
 
 use engine_common::*;
 use gavel_engine::engine::margin_call::MarginCallConfig;
-use gavel_feeds::wire::{EventKind, MarginCallNotice};
+use gavel_feeds::wire::{Event, EventKind, ImpliedVolQuote, MarginCallNotice, Venue};
 
 const MS: i64 = 1_000_000;
 
@@ -39,7 +40,7 @@ fn book() -> (Accounts, u32, u32) {
 }
 
 fn config(c: &mut gavel_engine::engine::EngineConfig) {
-    c.margin_call = Some(MarginCallConfig { k_sigma_milli: 3_000, horizon_ns: 60 * SEC, cooldown_ns: 10 * SEC });
+    c.margin_call = Some(MarginCallConfig { k_sigma_milli: 3_000, horizon_ns: 60 * SEC, cooldown_ns: 10 * SEC, implied_max_age_ns: 3_600 * SEC });
 }
 
 #[test]
@@ -97,11 +98,60 @@ fn calls_can_be_switched_off_and_the_horizon_bounds_what_counts() {
     let bad = gavel_engine::engine::Engine::new(
         {
             let mut c = gavel_engine::engine::EngineConfig::for_venues(vec![VENUE]);
-            c.margin_call = Some(MarginCallConfig { k_sigma_milli: 0, horizon_ns: SEC, cooldown_ns: 0 });
+            c.margin_call = Some(MarginCallConfig { k_sigma_milli: 0, horizon_ns: SEC, cooldown_ns: 0, implied_max_age_ns: 0 });
             c
         },
         policy("partial", |_| {}),
         a.ledger(0),
     );
     assert!(bad.err().is_some_and(|e| e.contains("k_sigma_milli")));
+}
+
+/// A book that does not move for `secs` seconds from `t0`: realised volatility stays 0.
+fn flat(t0: i64, secs: i64) -> Vec<Event> {
+    let mut events = quotes(None, 9_990, 10_010, 1_000, t0);
+    events.extend((1..=secs * 10).map(|k| timer(t0 + k * 100 * MS)));
+    events
+}
+
+fn implied(vol_e6: i64, instrument: u32, t: i64) -> Event {
+    Event::new(EventKind::ImpliedVol, Venue::Gavel, instrument, ImpliedVolQuote { vol_e6, tenor_ns: 0, reserved: 0 }).with_times(0, t, t)
+}
+
+/// 3 σ over a day: at 150 % implied vol that is a 23.5 % move, which reaches the near
+/// account (16 % away) and not the far one (89 % away).
+fn day_config(max_age: i64) -> impl FnOnce(&mut gavel_engine::engine::EngineConfig) {
+    move |c| c.margin_call = Some(MarginCallConfig { k_sigma_milli: 3_000, horizon_ns: 86_400 * SEC, cooldown_ns: 3_600 * SEC, implied_max_age_ns: max_age })
+}
+
+#[test]
+fn an_implied_vol_quote_calls_the_account_realised_volatility_has_not_reached() {
+    let calls = |quotes: &[Event], max_age: i64| {
+        let (a, near, _) = book();
+        let mut engine = engine(a.ledger(1_000_000), policy("partial", |_| {}), day_config(max_age));
+        let mut events = quotes.to_vec();
+        events.extend(flat(SEC, 3));
+        let mut out = Vec::new();
+        run(&mut engine, &events, &mut out);
+        let called: Vec<u64> = of_kind(&out, EventKind::MarginCall).iter().map(|e| e.payload::<MarginCallNotice>().account).collect();
+        (called, engine.metrics().clone(), u64::from(near))
+    };
+    // Realised alone: the book never moves, so nobody is called.
+    let (called, m, _) = calls(&[], 3_600 * SEC);
+    assert!(called.is_empty() && m.margin_calls == 0, "{called:?}");
+    // A 150 % implied vol: the near account is called once, on the implied σ; not the far one.
+    let (called, m, near) = calls(&[implied(1_500_000, 0, SEC / 2)], 3_600 * SEC);
+    assert_eq!(called, vec![near]);
+    assert_eq!((m.margin_calls_on_implied, m.implied_vol_quotes), (1, 1));
+    // 60 % is not enough (3 σ = 9.4 %).
+    let (called, _, _) = calls(&[implied(600_000, 0, SEC / 2)], 3_600 * SEC);
+    assert!(called.is_empty(), "{called:?}");
+    // A quote older than implied_max_age_ns at the first mark is not used.
+    let (called, m, _) = calls(&[implied(1_500_000, 0, SEC / 2)], 100 * MS);
+    assert!(called.is_empty() && m.implied_vol_quotes == 1, "{called:?}");
+    // Out-of-range values and unknown instruments are ignored and counted, never used.
+    let bad = [implied(0, 0, SEC / 2), implied(-5, 0, SEC / 2), implied(10_000_001, 0, SEC / 2), implied(1_500_000, 7, SEC / 2)];
+    let (called, m, _) = calls(&bad, 3_600 * SEC);
+    assert!(called.is_empty(), "{called:?}");
+    assert_eq!((m.implied_vol_quotes, m.ignored_events), (0, 4));
 }

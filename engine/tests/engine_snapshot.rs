@@ -73,6 +73,11 @@ fn record(s: &Scenario) -> (Vec<Event>, Vec<Vec<Event>>) {
             2 => push(&mut queue, limit(taker, id + 2, Side::Bid, mid + 25, 2, t)),
             _ => push(&mut queue, timer(t + 1)),
         }
+        // Implied-vol quotes now and then: margin calls read them, so a snapshot carries them.
+        if k % 8 == 5 {
+            let quote = gavel_feeds::wire::ImpliedVolQuote { vol_e6: 400_000 + k as i64 * 50_000, tenor_ns: 0, reserved: 0 };
+            push(&mut queue, Event::new(EventKind::ImpliedVol, gavel_feeds::wire::Venue::Gavel, 0, quote).with_times(0, t + 2, t + 2));
+        }
     }
     let (mut inputs, mut outputs) = (Vec::new(), Vec::new());
     let mut bids = 0u64;

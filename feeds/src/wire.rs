@@ -135,6 +135,10 @@ pub enum EventKind {
     /// Engine output: a predictive margin call — the account is not liquidatable, but a
     /// k-sigma adverse move over the horizon would make it so. Payload: [`MarginCallNotice`].
     MarginCall = 28,
+    /// Engine input: an option-implied volatility for `instrument`'s underlying (e.g. an
+    /// at-the-money implied vol or a vol index), taken by the predictive margin calls
+    /// beside the realised estimate. Payload: [`ImpliedVolQuote`].
+    ImpliedVol = 29,
 }
 
 impl EventKind {
@@ -169,12 +173,13 @@ impl EventKind {
             26 => Self::BidReport,
             27 => Self::PositionUpdate,
             28 => Self::MarginCall,
+            29 => Self::ImpliedVol,
             _ => return None,
         })
     }
 
     /// Every kind, in discriminant order.
-    pub const ALL: [EventKind; 28] = [
+    pub const ALL: [EventKind; 29] = [
         Self::Heartbeat,
         Self::BookLevel,
         Self::SnapshotBegin,
@@ -203,6 +208,7 @@ impl EventKind {
         Self::BidReport,
         Self::PositionUpdate,
         Self::MarginCall,
+        Self::ImpliedVol,
     ];
 }
 
@@ -628,6 +634,19 @@ pub struct MarginCallNotice {
     pub distance_sigma_milli: i64,
 }
 
+/// Typed payload: an implied volatility (engine input).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+pub struct ImpliedVolQuote {
+    /// Annualised volatility in millionths (0.65 = 650,000); the engine takes
+    /// 1..=10,000,000 (up to 1,000 %) and counts anything else as ignored.
+    pub vol_e6: i64,
+    /// Time to expiry of the options it was read from, ns (0 when not known); informational.
+    pub tenor_ns: i64,
+    /// Zero.
+    pub reserved: i64,
+}
+
 /// Typed payload: one ledger movement (engine output, journal).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
@@ -679,6 +698,7 @@ impl Payload for LedgerEntry {}
 impl Payload for BidReport {}
 impl Payload for PositionNotice {}
 impl Payload for MarginCallNotice {}
+impl Payload for ImpliedVolQuote {}
 
 macro_rules! assert_payload_layout {
     ($($t:ty),*) => {$(
@@ -705,7 +725,8 @@ assert_payload_layout!(
     LedgerEntry,
     BidReport,
     PositionNotice,
-    MarginCallNotice
+    MarginCallNotice,
+    ImpliedVolQuote
 );
 
 impl Event {

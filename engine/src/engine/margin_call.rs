@@ -1,12 +1,19 @@
 //! Predictive margin calls: after each mark, every account that is not
 //! liquidatable but would be after an adverse move of k standard deviations
-//! over the horizon (the realised-volatility estimate of the marks) gets a
+//! over the horizon gets a
 //! [`EventKind::MarginCall`] output — at most once per cooldown. The band is a
 //! range of the trigger index (liquidation prices between the shocked price and
 //! the mark), so only affected accounts are touched; a portfolio account whose
 //! safe-band edge lies in that range is a candidate, checked exactly at the
 //! shocked mark, and its call reports the band edge (a bound: its true
 //! liquidation price lies beyond).
+//!
+//! The standard deviation is the larger of the realised-volatility estimate of
+//! the marks and, where an [`EventKind::ImpliedVol`] quote for the instrument is
+//! at most `implied_max_age_ns` old, the implied volatility scaled to the
+//! horizon (`σ·√(horizon / year)`): realised volatility lags a crash, the
+//! options market prices it as it starts. Calls made because the implied σ was
+//! the larger are counted apart.
 //!
 //! When such an account's liquidation starts, the engine counts it as preceded
 //! by a call if one was sent within the horizon, and records the lead time.
@@ -28,12 +35,29 @@ pub struct MarginCallConfig {
     pub horizon_ns: i64,
     /// Least event time between two calls to one account, ns.
     pub cooldown_ns: i64,
+    /// Oldest implied-vol quote still used, ns of event time.
+    pub implied_max_age_ns: i64,
 }
 
+/// The last implied-vol quote of an instrument (`vol_e6` 0: none yet).
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImpliedVolState {
+    /// Annualised volatility, millionths.
+    pub vol_e6: i64,
+    /// Event time of the quote, ns.
+    pub at_ns: i64,
+}
+
+/// Largest implied vol taken, millionths (1,000 %).
+pub const MAX_IMPLIED_VOL_E6: i64 = 10_000_000;
+
+/// Seconds in the year the implied vol is annualised over (365 days).
+const SECONDS_PER_YEAR: f64 = 365.0 * 86_400.0;
+
 impl Default for MarginCallConfig {
-    /// 3 σ over 5 minutes; one call a minute at most.
+    /// 3 σ over 5 minutes; one call a minute at most; implied vols up to an hour old.
     fn default() -> Self {
-        Self { k_sigma_milli: 3_000, horizon_ns: 300_000_000_000, cooldown_ns: 60_000_000_000 }
+        Self { k_sigma_milli: 3_000, horizon_ns: 300_000_000_000, cooldown_ns: 60_000_000_000, implied_max_age_ns: 3_600_000_000_000 }
     }
 }
 
@@ -43,18 +67,41 @@ impl MarginCallConfig {
         if !(1..=100_000).contains(&self.k_sigma_milli) {
             return Err(format!("engine: margin call k_sigma_milli must be in 1..=100000, not {}", self.k_sigma_milli));
         }
-        if self.horizon_ns <= 0 || self.cooldown_ns < 0 {
-            return Err("engine: margin call horizon must be positive and cooldown not negative".into());
+        if self.horizon_ns <= 0 || self.cooldown_ns < 0 || self.implied_max_age_ns < 0 {
+            return Err("engine: margin call horizon must be positive, cooldown and implied_max_age_ns not negative".into());
         }
         Ok(())
     }
 }
 
 impl Engine {
+    /// Takes an [`EventKind::ImpliedVol`] input; a quote for an unknown instrument or
+    /// outside `1..=MAX_IMPLIED_VOL_E6` is counted as ignored.
+    pub(crate) fn on_implied_vol(&mut self, event: &gavel_feeds::wire::Event) {
+        let quote: gavel_feeds::wire::ImpliedVolQuote = event.payload();
+        let i = event.instrument as usize;
+        if i >= self.implied_vols.len() || !(1..=MAX_IMPLIED_VOL_E6).contains(&quote.vol_e6) {
+            self.metrics.ignored_events += 1;
+            return;
+        }
+        self.implied_vols[i] = ImpliedVolState { vol_e6: quote.vol_e6, at_ns: self.now };
+        self.metrics.implied_vol_quotes += 1;
+    }
+
+    /// The implied σ of `instrument` over `cfg`'s horizon, if a quote is fresh enough.
+    fn implied_sigma(&self, instrument: usize, cfg: &MarginCallConfig) -> Option<f64> {
+        let q = self.implied_vols[instrument];
+        (q.vol_e6 > 0 && self.now.saturating_sub(q.at_ns) <= cfg.implied_max_age_ns)
+            .then(|| q.vol_e6 as f64 * 1e-6 * (cfg.horizon_ns as f64 * 1e-9 / SECONDS_PER_YEAR).sqrt())
+    }
+
     /// Sends the margin calls due after a new `mark` of `instrument`.
     pub(crate) fn margin_calls(&mut self, instrument: usize, mark: i64, out: &mut impl OutputSink) {
         let Some(cfg) = self.config.margin_call else { return };
-        let sigma = self.vols[instrument].sigma_over(cfg.horizon_ns as u64);
+        let realised = self.vols[instrument].sigma_over(cfg.horizon_ns as u64);
+        let implied = self.implied_sigma(instrument, &cfg);
+        let on_implied = implied.is_some_and(|i| !(i <= realised));
+        let sigma = if on_implied { implied.unwrap_or(realised) } else { realised };
         if !(sigma.is_finite() && sigma > 0.0) || mark <= 0 {
             return;
         }
@@ -92,6 +139,7 @@ impl Engine {
                 MarginCallNotice { account: crate::risk::account::account_to_wire(account), liquidation_price, distance_sigma_milli: distance },
             ));
             self.metrics.margin_calls += 1;
+            self.metrics.margin_calls_on_implied += u64::from(on_implied);
             let st = &mut self.accounts[account as usize];
             st.call_pending = true;
             st.called_at = self.now;

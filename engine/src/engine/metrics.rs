@@ -86,6 +86,10 @@ pub struct EngineMetrics {
     pub margin_calls: u64,
     /// Liquidations that started within the horizon after a margin call to the account.
     pub liquidations_preceded_by_call: u64,
+    /// Margin calls sized on the implied volatility (it was above the realised estimate).
+    pub margin_calls_on_implied: u64,
+    /// Implied-vol quotes taken.
+    pub implied_vol_quotes: u64,
     /// Client orders accepted.
     pub orders_accepted: u64,
     /// Client orders rejected (any reason).

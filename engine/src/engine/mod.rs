@@ -199,6 +199,8 @@ pub struct Engine {
     mirror_changed_ns: Vec<i64>,
     oracles: Vec<MarkOracle>,
     vols: Vec<RealizedVol>,
+    /// Last implied-vol quote per instrument (predictive margin calls).
+    implied_vols: Vec<margin_call::ImpliedVolState>,
     next_mark_ns: Vec<i64>,
     last_liquidation_fill_ns: Vec<i64>,
     cascade: Vec<u32>,
@@ -275,6 +277,7 @@ impl Engine {
             mirrors,
             oracles: (0..instruments).map(|i| oracle(i, policy.oracle_half_life_ns)).collect(),
             vols: (0..instruments).map(|_| RealizedVol::new(60_000_000_000, 0.0)).collect(),
+            implied_vols: vec![margin_call::ImpliedVolState::default(); instruments],
             next_mark_ns: vec![i64::MIN; instruments],
             last_liquidation_fill_ns: vec![i64::MIN; instruments],
             cascade: vec![0; instruments],
@@ -392,6 +395,7 @@ impl Engine {
             EventKind::LiquidatorBid => self.on_liquidator_bid(event, out),
             EventKind::IntentFill => self.on_intent_fill(event, out),
             EventKind::Timer => self.evaluate_due_marks(out),
+            EventKind::ImpliedVol => self.on_implied_vol(event),
             EventKind::SnapshotEnd
             | EventKind::Heartbeat
             | EventKind::Trade

@@ -25,7 +25,7 @@ use super::metrics::EngineMetrics;
 use hdrhistogram::Histogram;
 
 /// Field names of the snapshot, in order (serialization and restore share them).
-const FIELDS: [&str; 21] = [
+const FIELDS: [&str; 22] = [
     "now",
     "next_liquidation_id",
     "active_count",
@@ -36,6 +36,7 @@ const FIELDS: [&str; 21] = [
     "mirror_changed_ns",
     "oracles",
     "vols",
+    "implied_vols",
     "next_mark_ns",
     "last_liquidation_fill_ns",
     "cascade",
@@ -63,6 +64,7 @@ struct EngineState {
     mirror_changed_ns: Vec<i64>,
     oracles: Vec<MarkOracle>,
     vols: Vec<RealizedVol>,
+    implied_vols: Vec<super::margin_call::ImpliedVolState>,
     next_mark_ns: Vec<i64>,
     last_liquidation_fill_ns: Vec<i64>,
     cascade: Vec<u32>,
@@ -147,17 +149,18 @@ impl Serialize for StateView<'_> {
         st.serialize_field(FIELDS[7], &e.mirror_changed_ns)?;
         st.serialize_field(FIELDS[8], &e.oracles)?;
         st.serialize_field(FIELDS[9], &e.vols)?;
-        st.serialize_field(FIELDS[10], &e.next_mark_ns)?;
-        st.serialize_field(FIELDS[11], &e.last_liquidation_fill_ns)?;
-        st.serialize_field(FIELDS[12], &e.cascade)?;
-        st.serialize_field(FIELDS[13], &e.accounts)?;
-        st.serialize_field(FIELDS[14], &e.adl_losses)?;
-        st.serialize_field(FIELDS[15], &e.adl_cache)?;
-        st.serialize_field(FIELDS[16], &SparsePool(&e.pool))?;
-        st.serialize_field(FIELDS[17], &e.timers)?;
-        st.serialize_field(FIELDS[18], &e.metrics)?;
-        st.serialize_field(FIELDS[19], &HistogramView(&e.time_to_solvency))?;
-        st.serialize_field(FIELDS[20], &HistogramView(&e.call_lead))?;
+        st.serialize_field(FIELDS[10], &e.implied_vols)?;
+        st.serialize_field(FIELDS[11], &e.next_mark_ns)?;
+        st.serialize_field(FIELDS[12], &e.last_liquidation_fill_ns)?;
+        st.serialize_field(FIELDS[13], &e.cascade)?;
+        st.serialize_field(FIELDS[14], &e.accounts)?;
+        st.serialize_field(FIELDS[15], &e.adl_losses)?;
+        st.serialize_field(FIELDS[16], &e.adl_cache)?;
+        st.serialize_field(FIELDS[17], &SparsePool(&e.pool))?;
+        st.serialize_field(FIELDS[18], &e.timers)?;
+        st.serialize_field(FIELDS[19], &e.metrics)?;
+        st.serialize_field(FIELDS[20], &HistogramView(&e.time_to_solvency))?;
+        st.serialize_field(FIELDS[21], &HistogramView(&e.call_lead))?;
         st.end()
     }
 }
@@ -190,6 +193,7 @@ impl Engine {
             mirror_changed_ns,
             oracles,
             vols,
+            implied_vols,
             next_mark_ns,
             last_liquidation_fill_ns,
             cascade,
@@ -219,6 +223,7 @@ impl Engine {
             oracle.reserve_restored();
         }
         self.vols = vols;
+        self.implied_vols = implied_vols;
         self.next_mark_ns = next_mark_ns;
         self.last_liquidation_fill_ns = last_liquidation_fill_ns;
         self.cascade = cascade;
@@ -270,6 +275,7 @@ impl Engine {
             ("mirror_changed_ns", s.mirror_changed_ns.len(), self.mirrors.len()),
             ("oracles", s.oracles.len(), instruments),
             ("vols", s.vols.len(), instruments),
+            ("implied_vols", s.implied_vols.len(), instruments),
             ("next_mark_ns", s.next_mark_ns.len(), instruments),
             ("last_liquidation_fill_ns", s.last_liquidation_fill_ns.len(), instruments),
             ("cascade", s.cascade.len(), instruments),
