@@ -38,6 +38,8 @@ pub struct ReplayInputs {
     pub positions: PathBuf,
     /// Client order flow (`orders.csv`), optional.
     pub orders: Option<PathBuf>,
+    /// Implied-vol quotes (`implied_vol.csv`), optional.
+    pub implied_vol: Option<PathBuf>,
     /// gavel capture files, one feed thread and ring each.
     pub captures: Vec<PathBuf>,
     /// Insurance fund at the start, quote units.
@@ -195,13 +197,17 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
     let mut world_config = WorldConfig { impact_feedback: inputs.impact_feedback, ..WorldConfig::default() };
     inputs.world.apply(&mut world_config);
     let world_settings = inputs.world.clone();
-    let orders = match &inputs.orders {
+    let mut orders = match &inputs.orders {
         Some(path) => {
             let text = loader::read_file(path)?;
             gavel_sim::orders::parse_orders(&text, &path.display().to_string(), &book)?
         }
         None => Vec::new(),
     };
+    if let Some(path) = &inputs.implied_vol {
+        let text = loader::read_file(path)?;
+        orders.extend(gavel_sim::implied_vol::parse_implied_vols(&text, &path.display().to_string(), book.instruments())?);
+    }
 
     // Runs of one process (a study's parallel tasks) each get their own rings.
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -314,7 +320,7 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
             });
             let name = policy.name.clone();
             let mut world = World::new(book, fund_seed, venues, policy, world_config, |c| world_settings.apply_engine(c), sink, clock)?;
-            world.add_orders(orders);
+            world.add_inputs(orders);
             let mut handler = WorldHandler(world);
             let mut engine = EngineLoop::new(sources, Mode::Replay, clock);
             let stop = engine.run(&mut handler, u64::MAX, || false);
@@ -367,10 +373,10 @@ pub fn resolve_inputs(
     positions: Option<&Path>,
     captures: &[PathBuf],
 ) -> anyhow::Result<(String, ReplayInputs)> {
-    let (name, instruments, accounts, positions, captures, snapshots, scenario_orders, world) = match scenario {
+    let (name, instruments, accounts, positions, captures, snapshots, scenario_orders, implied_vol, world) = match scenario {
         Some(dir) => {
             let s = gavel_sim::scenario::Scenario::load(dir)?;
-            (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots, s.orders, s.world)
+            (s.name, s.instruments, s.accounts, s.positions, s.captures, s.snapshots, s.orders, s.implied_vol, s.world)
         }
         None => {
             let need = |p: Option<&Path>, flag: &str| {
@@ -384,6 +390,7 @@ pub fn resolve_inputs(
                 need(positions, "--positions")?,
                 captures.to_vec(),
                 Vec::new(),
+                None,
                 None,
                 Default::default(),
             )
@@ -413,6 +420,7 @@ pub fn resolve_inputs(
             accounts,
             positions,
             orders: scenario_orders,
+            implied_vol,
             captures,
             fund_seed: world.insurance_fund.map_or(0, |f| i128::from(f) * gavel_engine::risk::instrument::QUOTE_SCALE),
             impact_feedback: true,

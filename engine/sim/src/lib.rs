@@ -12,6 +12,7 @@
 
 pub mod agents;
 pub mod generate;
+pub mod implied_vol;
 pub mod orders;
 pub mod outcome;
 pub mod scenario;

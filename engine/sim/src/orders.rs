@@ -21,17 +21,18 @@ use gavel_feeds::wire::{order_flags, ClientOrder, Event, EventKind, Side, Venue}
 /// Largest offset an order may have, ms (about eleven days).
 pub const MAX_OFFSET_MS: i64 = 1_000_000_000;
 
-/// One client order, to be sent `offset_ns` after the first captured event.
+/// One scenario input the world sends `offset_ns` after the first captured event: a
+/// client order (this module) or an implied-vol quote ([`crate::implied_vol`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ScheduledOrder {
+pub struct ScheduledInput {
     /// Event time after the start, ns.
     pub offset_ns: i64,
-    /// The `ClientOrder` event (its time is set when scheduled).
+    /// The event (its time is set when scheduled).
     pub event: Event,
 }
 
 /// Reads `orders.csv` text (`source` names it in errors) against the accounts and instruments of `book`.
-pub fn parse_orders(text: &str, source: &str, book: &RiskBook) -> Result<Vec<ScheduledOrder>, InputError> {
+pub fn parse_orders(text: &str, source: &str, book: &RiskBook) -> Result<Vec<ScheduledInput>, InputError> {
     let set: &InstrumentSet = book.instruments();
     let mut out = Vec::new();
     for (index, line) in text.lines().enumerate() {
@@ -96,7 +97,7 @@ pub fn parse_orders(text: &str, source: &str, book: &RiskBook) -> Result<Vec<Sch
             .with_side(side)
             .with_times(number, 0, 0);
         event.flags = flags;
-        out.push(ScheduledOrder { offset_ns: offset_ms * 1_000_000, event });
+        out.push(ScheduledInput { offset_ns: offset_ms * 1_000_000, event });
     }
     Ok(out)
 }

@@ -42,6 +42,9 @@ pub struct ScenarioManifest {
     /// Client order flow into the own book (`orders.csv`, see `gavel_sim::orders`); optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orders: Option<String>,
+    /// Option-implied volatility quotes (`implied_vol.csv`, see `gavel_sim::implied_vol`); optional.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub implied_vol: Option<String>,
     /// Settings of the simulated world and the oracle this scenario needs; optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub world: Option<WorldSettings>,
@@ -160,6 +163,8 @@ pub struct Scenario {
     pub venue_info: Option<PathBuf>,
     /// Client order flow file.
     pub orders: Option<PathBuf>,
+    /// Implied-vol quotes file.
+    pub implied_vol: Option<PathBuf>,
     /// World and oracle settings (all default when the manifest has no `[world]`).
     pub world: WorldSettings,
 }
@@ -194,6 +199,7 @@ impl Scenario {
             snapshots: manifest.snapshots.iter().map(|c| resolve(c, "snapshots")).collect::<anyhow::Result<_>>()?,
             venue_info: manifest.venue_info.as_deref().map(|v| resolve(v, "venue_info")).transpose()?,
             orders: manifest.orders.as_deref().map(|v| resolve(v, "orders")).transpose()?,
+            implied_vol: manifest.implied_vol.as_deref().map(|v| resolve(v, "implied_vol")).transpose()?,
             world: match manifest.world {
                 Some(w) => {
                     w.validate().map_err(|e| anyhow::anyhow!("{}: {e}", manifest_path.display()))?;
@@ -220,6 +226,7 @@ mod tests {
             snapshots: Vec::new(),
             venue_info: None,
             orders: None,
+            implied_vol: None,
             world: None,
             calibration: None,
         };
@@ -246,6 +253,7 @@ mod tests {
             snapshots: Vec::new(),
             venue_info: None,
             orders: None,
+            implied_vol: None,
             world: None,
             calibration: None,
         };

@@ -105,7 +105,7 @@ pub struct World {
     /// Engine inputs delivered.
     pub inputs_delivered: u64,
     engine_hook: Option<fn(bool)>,
-    pending_orders: Vec<crate::orders::ScheduledOrder>,
+    pending_inputs: Vec<crate::orders::ScheduledInput>,
     /// The liquidators' stall window in event time, once the first event fixed it.
     stall: Option<(i64, i64)>,
 }
@@ -163,7 +163,7 @@ impl World {
             outputs_seen: 0,
             inputs_delivered: 0,
             engine_hook: None,
-            pending_orders: Vec::new(),
+            pending_inputs: Vec::new(),
             stall: None,
             config,
         })
@@ -203,9 +203,9 @@ impl World {
                 // After the first second of captured depth.
                 self.schedule(t.saturating_add(1_000_000_000), Action::Requote);
             }
-            for order in std::mem::take(&mut self.pending_orders) {
-                let at = t.saturating_add(order.offset_ns);
-                let mut event = order.event;
+            for input in std::mem::take(&mut self.pending_inputs) {
+                let at = t.saturating_add(input.offset_ns);
+                let mut event = input.event;
                 event.receive_ns = at;
                 event.exchange_ns = at;
                 self.schedule(at, Action::Deliver(event));
@@ -218,9 +218,10 @@ impl World {
         self.deliver(&seen);
     }
 
-    /// The scenario's client orders, sent at their offset after the first captured event.
-    pub fn add_orders(&mut self, orders: Vec<crate::orders::ScheduledOrder>) {
-        self.pending_orders = orders;
+    /// Scenario inputs (client orders, implied-vol quotes), sent at their offset after the
+    /// first captured event; adds to those already given.
+    pub fn add_inputs(&mut self, inputs: Vec<crate::orders::ScheduledInput>) {
+        self.pending_inputs.extend(inputs);
     }
 
     fn run_until(&mut self, t: i64) {
@@ -559,6 +560,7 @@ impl World {
             time_to_solvency_ns: (tts.value_at_quantile(0.5), tts.value_at_quantile(0.99)),
             margin_calls: m.margin_calls,
             liquidations_preceded_by_call: m.liquidations_preceded_by_call,
+            margin_calls_on_implied: m.margin_calls_on_implied,
             call_lead_time_ns: (engine.call_lead_time().value_at_quantile(0.5), engine.call_lead_time().value_at_quantile(0.99)),
             peak_impact_centi_bps: self.venues.peak_impact_centi_bps,
             conservation_error: ledger.check_conservation(),

@@ -195,6 +195,7 @@ pub fn outcome_json(run: &PolicyRun) -> serde_json::Value {
         "time_to_solvency_p99_ns": o.time_to_solvency_ns.1,
         "margin_calls": o.margin_calls,
         "liquidations_preceded_by_call": o.liquidations_preceded_by_call,
+        "margin_calls_on_implied": o.margin_calls_on_implied,
         "call_lead_time_p50_ns": o.call_lead_time_ns.0,
         "call_lead_time_p99_ns": o.call_lead_time_ns.1,
         "peak_impact_bps": o.peak_impact_centi_bps as f64 / 100.0,

@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let temp = std::env::temp_dir().join(format!("gavel-demo-{}", std::process::id()));
     let dir = args.keep.clone().unwrap_or_else(|| temp.clone());
     let started = std::time::Instant::now();
-    let crash = CrashArgs { out: dir.clone(), seed: args.seed, accounts: args.accounts, drop: DEMO_DROP_PER_MILLE as f64 / 10.0, duration: 300, long_pct: 70, params: None };
+    let crash = CrashArgs { out: dir.clone(), seed: args.seed, accounts: args.accounts, drop: DEMO_DROP_PER_MILLE as f64 / 10.0, duration: 300, long_pct: 70, params: None, implied_vol: None };
     let manifest = write_crash_scenario(&crash)?;
     println!(
         "scenario {}: BTCUSDT on binance-usdm and bybit, 300 s, 15 % crash with flash gaps and a liquidity drought, {} accounts",

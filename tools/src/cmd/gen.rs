@@ -63,6 +63,10 @@ pub struct CrashArgs {
     /// generator's built-in assumptions.
     #[arg(long)]
     pub params: Option<PathBuf>,
+    /// Also write `implied_vol.csv`: an implied vol starting at this annualised percent
+    /// (0 < PCT ≤ 1000) and rising with the drawdown, which the engine's margin calls read.
+    #[arg(long, value_name = "PCT")]
+    pub implied_vol: Option<f64>,
 }
 
 /// Runs the chosen generator.
@@ -111,6 +115,9 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
     anyhow::ensure!(args.drop > 0.0 && args.drop < 90.0, "--drop must be between 0 and 90 percent, got {}", args.drop);
     anyhow::ensure!(args.duration >= 10, "--duration must be at least 10 seconds, got {}", args.duration);
     anyhow::ensure!(args.long_pct <= 100, "--long-pct must be at most 100, got {}", args.long_pct);
+    if let Some(v) = args.implied_vol {
+        anyhow::ensure!(v > 0.0 && v <= 1000.0, "--implied-vol must be a percent in (0, 1000], got {v}");
+    }
     crash::write_crash_scenario(&CrashScenarioSpec {
         out: args.out.clone(),
         seed: args.seed,
@@ -119,5 +126,6 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         duration_s: args.duration,
         long_per_mille: args.long_pct * 10,
         params: args.params.clone(),
+        implied_vol_e6: args.implied_vol.map(|v| (v * 10_000.0).round().max(1.0) as i64),
     })
 }

@@ -28,6 +28,9 @@ pub struct CrashScenarioSpec {
     /// A params file from `gavel calibrate` (`None`: the built-in market assumptions). It is
     /// copied into the folder as `params.toml` and named in `scenario.toml` (`calibration`).
     pub params: Option<PathBuf>,
+    /// Calm implied vol, annualised millionths: writes `implied_vol.csv`
+    /// ([`crate::implied_vol::crash_implied_vols`]); `None`: no implied vol in the scenario.
+    pub implied_vol_e6: Option<i64>,
 }
 
 /// Writes a complete crash scenario folder and returns its manifest.
@@ -62,9 +65,14 @@ pub fn write_crash_scenario(spec: &CrashScenarioSpec) -> anyhow::Result<Scenario
         snapshots: Vec::new(),
         venue_info: None,
         orders: None,
+        implied_vol: spec.implied_vol_e6.map(|_| "implied_vol.csv".to_string()),
         world: fit.as_ref().and_then(|f| f.resilience_half_life_ms).map(|ms| crate::scenario::WorldSettings { resilience_half_life_ms: Some(ms), ..Default::default() }),
         calibration: params.as_ref().map(|_| "params.toml".to_string()),
     };
+    if let Some(base) = spec.implied_vol_e6 {
+        let csv = crate::implied_vol::crash_implied_vols(&market.symbol, &super::market::crash_path(&market), base);
+        gavel_feeds::atomic_file::write_atomic(spec.out.join("implied_vol.csv"), csv).context("writing implied_vol.csv")?;
+    }
     if let Some((_, bytes)) = &params {
         gavel_feeds::atomic_file::write_atomic(spec.out.join("params.toml"), bytes).context("writing params.toml")?;
     }

@@ -232,6 +232,7 @@ pub fn write_incident(spec: &IncidentSpec) -> anyhow::Result<ScenarioManifest> {
         snapshots: Vec::new(),
         venue_info: None,
         orders: None,
+        implied_vol: None,
         world: (recipe.world != WorldSettings::default()).then_some(recipe.world),
         calibration: None,
     };

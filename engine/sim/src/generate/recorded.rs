@@ -159,6 +159,7 @@ pub fn write_accounts_scenario(args: &AccountsSpec) -> anyhow::Result<(Vec<Price
         snapshots,
         venue_info: args.venue_info.as_deref().map(absolute).transpose()?,
         orders: None,
+        implied_vol: None,
         world: None,
         calibration: None,
     };
