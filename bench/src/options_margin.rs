@@ -17,12 +17,11 @@
 //! every account's risk is compared, bit for bit, in the first round.
 
 use gavel_engine::options::portfolio::{
-    to_units, AccountRisk, Exposure, OptionPosition, OptionsAccount, OptionsBook, PerpPosition, Series, Underlying,
+    AccountRisk, Exposure, OptionPosition, OptionsAccount, OptionsBook, PerpPosition, Series, Underlying,
 };
 use gavel_engine::options::portfolio_toml::DEFAULT_STRESS;
 use gavel_engine::options::risk_array::scenarios;
 use gavel_engine::options::{MarketState, OptionKind, PricingInputError, RiskArrays};
-use gavel_engine::risk::instrument::MAX_MONEY;
 use gavel_feeds::clock::Clock;
 use gavel_feeds::rng::SplitMix64;
 use serde::Serialize;
@@ -197,13 +196,7 @@ pub fn revalue(book: &OptionsBook, account: &OptionsAccount, market: &MarketStat
         }
         (e.stress_loss, e.worst_move, e.worst_vol_scale) = (worst, worst_move, worst_vol);
     }
-    let value: f64 = exposures.iter().map(|e| e.option_value).sum();
-    let loss: f64 = exposures.iter().map(|e| e.stress_loss).sum();
-    Ok(AccountRisk {
-        exposures,
-        equity: account.collateral.saturating_add(to_units(value, false)).clamp(-MAX_MONEY * 2, MAX_MONEY * 2),
-        margin: to_units(loss, true),
-    })
+    Ok(AccountRisk::from_exposures(account.collateral, exposures))
 }
 
 /// Runs the benchmark.
@@ -216,42 +209,32 @@ pub fn run(cfg: OptionsBenchConfig) -> OptionsBenchReport {
     let first_peer = std::cell::RefCell::new(Vec::<AccountRisk>::new());
     let arrays_ms = std::cell::RefCell::new(Vec::<f64>::new());
 
-    let mut gavel_side = || {
+    // One margin pass over every account: per-account latency, the whole pass, and the
+    // first round's results kept for the comparison.
+    let pass = |record: &std::cell::RefCell<Vec<AccountRisk>>, start: u64, margin: &dyn Fn(&OptionsAccount) -> AccountRisk| {
         let mut h = new_histogram();
-        let mut record = first_gavel.borrow_mut();
+        let mut record = record.borrow_mut();
         let keep = record.is_empty();
+        for a in &accounts {
+            let t0 = clock.now_ticks();
+            let risk = margin(a);
+            h.record(clock.ns_since(t0).max(1)).ok();
+            if keep {
+                record.push(risk);
+            } else {
+                std::hint::black_box(risk);
+            }
+        }
+        SideReport { full_pass_ms: clock.ns_since(start) as f64 / 1e6, per_account: LatencySummary::from_histogram(&h) }
+    };
+    let priceable = "every series is priceable in the crash state";
+    let mut gavel_side = || {
         let start = clock.now_ticks();
         let arrays = RiskArrays::new(&book, &market);
         arrays_ms.borrow_mut().push(clock.ns_since(start) as f64 / 1e6);
-        for a in &accounts {
-            let t0 = clock.now_ticks();
-            let risk = arrays.assess(&book, a, &market).expect("every series is priceable in the crash state");
-            h.record(clock.ns_since(t0).max(1)).ok();
-            if keep {
-                record.push(risk);
-            } else {
-                std::hint::black_box(risk);
-            }
-        }
-        SideReport { full_pass_ms: clock.ns_since(start) as f64 / 1e6, per_account: LatencySummary::from_histogram(&h) }
+        pass(&first_gavel, start, &|a| arrays.assess(&book, a, &market).expect(priceable))
     };
-    let mut peer_side = || {
-        let mut h = new_histogram();
-        let mut record = first_peer.borrow_mut();
-        let keep = record.is_empty();
-        let start = clock.now_ticks();
-        for a in &accounts {
-            let t0 = clock.now_ticks();
-            let risk = revalue(&book, a, &market).expect("every series is priceable in the crash state");
-            h.record(clock.ns_since(t0).max(1)).ok();
-            if keep {
-                record.push(risk);
-            } else {
-                std::hint::black_box(risk);
-            }
-        }
-        SideReport { full_pass_ms: clock.ns_since(start) as f64 / 1e6, per_account: LatencySummary::from_histogram(&h) }
-    };
+    let mut peer_side = || pass(&first_peer, clock.now_ticks(), &|a| revalue(&book, a, &market).expect(priceable));
     let results = interleave(cfg.rounds, &mut [&mut gavel_side, &mut peer_side]);
     let (g, p) = (first_gavel.into_inner(), first_peer.into_inner());
     assert!(g == p, "risk arrays and per-position revaluation disagree");

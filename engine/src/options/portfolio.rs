@@ -175,6 +175,19 @@ pub struct AccountRisk {
 }
 
 impl AccountRisk {
+    /// The risk of an account with `collateral` and these per-underlying `exposures`:
+    /// equity = collateral + the options' value (rounded down), margin = Σ stress losses
+    /// (rounded up).
+    pub fn from_exposures(collateral: i128, exposures: Vec<Exposure>) -> Self {
+        let value: f64 = exposures.iter().map(|e| e.option_value).sum();
+        let loss: f64 = exposures.iter().map(|e| e.stress_loss).sum();
+        AccountRisk {
+            exposures,
+            equity: collateral.saturating_add(to_units(value, false)).clamp(-MAX_MONEY * 2, MAX_MONEY * 2),
+            margin: to_units(loss, true),
+        }
+    }
+
     /// Equity below the stress margin.
     pub fn liquidatable(&self) -> bool {
         self.equity < self.margin

@@ -6,8 +6,7 @@
 //! arrays hold the same price differences, summed in the same order.
 
 use super::black76::{Greeks, PricingInputError, MAX_VOL};
-use crate::risk::instrument::MAX_MONEY;
-use super::portfolio::{to_units, AccountRisk, Exposure, MarketState, OptionsAccount, OptionsBook};
+use super::portfolio::{AccountRisk, Exposure, MarketState, OptionsAccount, OptionsBook};
 
 /// One point of the stress grid: an underlying move and a vol multiplier.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -118,13 +117,7 @@ impl RiskArrays {
         for e in &mut exposures {
             self.stress(book, account, market, e);
         }
-        let value: f64 = exposures.iter().map(|e| e.option_value).sum();
-        let loss: f64 = exposures.iter().map(|e| e.stress_loss).sum();
-        Ok(AccountRisk {
-            exposures,
-            equity: account.collateral.saturating_add(to_units(value, false)).clamp(-MAX_MONEY * 2, MAX_MONEY * 2),
-            margin: to_units(loss, true),
-        })
+        Ok(AccountRisk::from_exposures(account.collateral, exposures))
     }
 
     /// The worst loss of `account`'s positions on `e.underlying` over the grid (every
