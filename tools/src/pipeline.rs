@@ -461,6 +461,11 @@ pub struct InputArgs {
     /// Turn off the feedback of simulated impact into the mark (exogenous losses only).
     #[arg(long)]
     pub no_feedback: bool,
+    /// Clients answer margin calls: `SHARE,REDUCE,DELAY_MS` — SHARE % of the called accounts
+    /// send, DELAY_MS after the call, a reduce-only market order for REDUCE % of the position
+    /// (replaces the scenario's `world.call_response`).
+    #[arg(long, value_name = "SHARE,REDUCE,DELAY_MS")]
+    pub call_response: Option<String>,
     /// Core to pin the engine thread to.
     #[arg(long, default_value_t = 1)]
     pub core: usize,
@@ -486,6 +491,13 @@ impl InputArgs {
         }
         inputs.impact_feedback = !self.no_feedback;
         inputs.engine_core = self.core;
+        if let Some(text) = &self.call_response {
+            let bad = || anyhow::anyhow!("--call-response {text:?}: expected SHARE,REDUCE,DELAY_MS (share 0..=100 %, reduce 1..=100 %, delay 0..=600000 ms)");
+            let parts: Vec<u32> = text.split(',').map(|p| p.trim().parse().map_err(|_| bad())).collect::<anyhow::Result<_>>()?;
+            let [share, reduce, delay] = parts[..] else { return Err(bad()) };
+            inputs.world.call_response = Some([share, reduce, delay]);
+            inputs.world.validate().map_err(|_| bad())?;
+        }
         Ok((name, inputs))
     }
 }

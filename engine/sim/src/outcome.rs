@@ -73,6 +73,8 @@ pub struct Outcome {
     pub liquidations_preceded_by_call: u64,
     /// Margin calls sized on an implied vol above the realised estimate.
     pub margin_calls_on_implied: u64,
+    /// Reduce-only orders clients sent in answer to margin calls (the world's `call_response`).
+    pub margin_call_orders: u64,
     /// Margin call → the liquidation it preceded, ns (p50, p99).
     pub call_lead_time_ns: (u64, u64),
     /// Largest gap between captured and visible mid on any venue, hundredths of a bp.
@@ -136,6 +138,7 @@ mod tests {
             margin_calls: 0,
             liquidations_preceded_by_call: 0,
             margin_calls_on_implied: 0,
+            margin_call_orders: 0,
             call_lead_time_ns: (0, 0),
             peak_impact_centi_bps: 0,
             conservation_error: 0,

@@ -83,6 +83,10 @@ pub struct WorldSettings {
     /// A venue quiet for longer than this is stale, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oracle_staleness_ms: Option<u64>,
+    /// Clients answer margin calls: `[share %, reduce %, delay ms]` — that share of the called
+    /// accounts sends, after the delay, a reduce-only market order for that part of the position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_response: Option<[u32; 3]>,
 }
 
 impl WorldSettings {
@@ -111,6 +115,11 @@ impl WorldSettings {
         if let Some(s) = self.oracle_staleness_ms.filter(|s| !(1..=3_600_000).contains(s)) {
             return Err(format!("world.oracle_staleness_ms = {s}: need 1 ..= 3600000"));
         }
+        if let Some([share, reduce, delay]) = self.call_response {
+            if share > 100 || !(1..=100).contains(&reduce) || delay > 600_000 {
+                return Err(format!("world.call_response = [{share}, {reduce}, {delay}]: need share 0 ..= 100 %, reduce 1 ..= 100 %, delay 0 ..= 600000 ms"));
+            }
+        }
         Ok(())
     }
 
@@ -127,6 +136,9 @@ impl WorldSettings {
         }
         if self.market_maker == Some(false) {
             config.market_maker = None;
+        }
+        if let Some([share, reduce, delay]) = self.call_response {
+            config.call_response = Some(crate::world::CallResponse { share_per_mille: share * 10, reduce_per_mille: reduce * 10, delay_ns: i64::from(delay) * 1_000_000 });
         }
     }
 

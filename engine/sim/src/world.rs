@@ -28,6 +28,10 @@ use crate::agents::{default_liquidators, LiquidatorAgent, LiquidatorConfig, Mark
 use crate::outcome::{Outcome, Series};
 use crate::venues::ExternalVenues;
 
+/// First client order id of the orders that answer margin calls: above any `orders.csv`
+/// line, within the engine's 32-bit order ids.
+const CALL_ORDER_IDS: u64 = 1 << 31;
+
 /// Settings of the simulated world.
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorldConfig {
@@ -51,6 +55,20 @@ pub struct WorldConfig {
     /// Liquidators place no bids in `[from, until)`, ns after the first captured event
     /// (network congestion: the auctions run on with nobody bidding).
     pub liquidator_stall_ns: Option<(i64, i64)>,
+    /// Clients that answer a margin call by cutting their position (none: nobody answers).
+    pub call_response: Option<CallResponse>,
+}
+
+/// How clients answer predictive margin calls: a share of the called accounts sends, after a
+/// delay, a reduce-only market order for part of the called position into the own book.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallResponse {
+    /// Called accounts that answer, per mille (chosen by a hash of account and call: deterministic).
+    pub share_per_mille: u32,
+    /// Part of the position they close, per mille.
+    pub reduce_per_mille: u32,
+    /// Event time from the call to the order, ns.
+    pub delay_ns: i64,
 }
 
 impl Default for WorldConfig {
@@ -65,6 +83,7 @@ impl Default for WorldConfig {
             market_maker: Some(MarketMakerConfig::default()),
             backstop_capital: 100_000_000 * gavel_engine::risk::instrument::QUOTE_SCALE,
             liquidator_stall_ns: None,
+            call_response: None,
         }
     }
 }
@@ -98,6 +117,8 @@ pub struct World {
     liquidated: BTreeSet<AccountId>,
     series: Series,
     adl_notional: i128,
+    /// Orders sent in answer to margin calls.
+    call_orders: u64,
     clock: Clock,
     engine_stage: StageHistogram,
     /// Engine outputs seen.
@@ -158,6 +179,7 @@ impl World {
             liquidated: BTreeSet::new(),
             series: Series::default(),
             adl_notional: 0,
+            call_orders: 0,
             clock,
             engine_stage: StageHistogram::new("engine_event"),
             outputs_seen: 0,
@@ -413,8 +435,46 @@ impl World {
                 }
             }
             Some(EventKind::ExecReport) => self.track_market_maker(o),
+            Some(EventKind::MarginCall) => self.answer_call(o),
             _ => {}
         }
+    }
+
+    /// A called client that answers ([`CallResponse`]) sends a reduce-only market order for
+    /// part of its position in the called instrument, after the delay.
+    fn answer_call(&mut self, o: &Event) {
+        let Some(r) = self.config.call_response else { return };
+        let notice: gavel_feeds::wire::MarginCallNotice = o.payload();
+        let Some(account) = account_from_wire(notice.account) else { return };
+        // SplitMix64's finaliser over (account, call number): who answers is fixed by the inputs.
+        let mut z = notice.account ^ o.sequence.rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        if z % 1000 >= u64::from(r.share_per_mille) {
+            return;
+        }
+        let book = &self.engine.ledger().book;
+        let holder = book.account(account);
+        // The own book trades cross accounts only (the engine refuses isolated ones).
+        if holder.mode != MarginMode::Cross || self.call_orders >= u64::from(u32::MAX) - CALL_ORDER_IDS {
+            return;
+        }
+        let Some(size) = holder.position(o.instrument as InstrumentId).map(|p| p.size) else { return };
+        let qty = (i128::from(size.unsigned_abs()) * i128::from(r.reduce_per_mille) / 1000) as i64;
+        if qty <= 0 {
+            return;
+        }
+        self.call_orders += 1;
+        let at = o.receive_ns.saturating_add(r.delay_ns);
+        let side = if size > 0 { Side::Ask } else { Side::Bid };
+        // Client order ids above every orders.csv line number.
+        let id = CALL_ORDER_IDS + self.call_orders;
+        let mut event = Event::new(EventKind::ClientOrder, Venue::Gavel, o.instrument, gavel_feeds::wire::ClientOrder { account: notice.account, price: 0, qty })
+            .with_side(side)
+            .with_times(id, at, at);
+        event.flags = gavel_feeds::wire::order_flags::TYPE_MARKET | gavel_feeds::wire::order_flags::REDUCE_ONLY;
+        self.schedule(at, Action::Deliver(event));
     }
 
     fn consider_bids(&mut self, o: &Event) {
@@ -561,6 +621,7 @@ impl World {
             margin_calls: m.margin_calls,
             liquidations_preceded_by_call: m.liquidations_preceded_by_call,
             margin_calls_on_implied: m.margin_calls_on_implied,
+            margin_call_orders: self.call_orders,
             call_lead_time_ns: (engine.call_lead_time().value_at_quantile(0.5), engine.call_lead_time().value_at_quantile(0.99)),
             peak_impact_centi_bps: self.venues.peak_impact_centi_bps,
             conservation_error: ledger.check_conservation(),

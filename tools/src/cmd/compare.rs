@@ -196,6 +196,7 @@ pub fn outcome_json(run: &PolicyRun) -> serde_json::Value {
         "margin_calls": o.margin_calls,
         "liquidations_preceded_by_call": o.liquidations_preceded_by_call,
         "margin_calls_on_implied": o.margin_calls_on_implied,
+        "margin_call_orders": o.margin_call_orders,
         "call_lead_time_p50_ns": o.call_lead_time_ns.0,
         "call_lead_time_p99_ns": o.call_lead_time_ns.1,
         "peak_impact_bps": o.peak_impact_centi_bps as f64 / 100.0,

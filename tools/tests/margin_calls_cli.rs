@@ -1,6 +1,8 @@
-//! `gavel gen crash --implied-vol` end to end: the scenario carries `implied_vol.csv`, the
-//! engine's margin calls read it (`compare` reports calls sized on the implied vol), a
-//! scenario without it has none, and bad flags and rows are refused by name.
+//! Margin calls end to end. `gavel gen crash --implied-vol`: the scenario carries
+//! `implied_vol.csv`, the engine's margin calls read it (`compare` reports calls sized on the
+//! implied vol), a scenario without it has none, and bad flags and rows are refused by name.
+//! `compare --call-response`: called clients send reduce-only orders, deterministically, with
+//! value conserved.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,8 +19,14 @@ fn scratch(tag: &str) -> PathBuf {
 }
 
 fn naive(scenario: &Path) -> serde_json::Value {
+    naive_with(scenario, &[])
+}
+
+fn naive_with(scenario: &Path, extra: &[&str]) -> serde_json::Value {
     let json = scenario.with_extension("json");
-    let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "naive", "--json", json.to_str().unwrap()]);
+    let mut args = vec!["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "naive", "--json", json.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let out = gavel(&args);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let policies = &v["policies"];
@@ -57,6 +65,33 @@ fn implied_vol_quotes_reach_the_margin_calls() {
     for bad in ["0", "1000.5", "nan"] {
         let out = gavel(&["gen", "crash", "--out", dir.join("x").to_str().unwrap(), "--implied-vol", bad]);
         assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--implied-vol"), "{bad}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn called_clients_answer_with_reduce_only_orders() {
+    let dir = scratch("answer");
+    let scenario = dir.join("crash");
+    let o = gavel(&["gen", "crash", "--out", scenario.to_str().unwrap(), "--seed", "7", "--accounts", "300", "--duration", "60"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let quiet = naive(&scenario);
+    assert_eq!(quiet["margin_call_orders"], 0);
+    let answered = naive_with(&scenario, &["--call-response", "100,100,1000"]);
+    let (calls, orders) = (answered["margin_calls"].as_u64().unwrap(), answered["margin_call_orders"].as_u64().unwrap());
+    // Every called cross account answers once per call; isolated ones cannot trade the own book.
+    assert!(orders > 0 && orders <= calls, "{calls} calls, {orders} orders");
+    assert!(answered["counters"]["own_trades"].as_u64().unwrap() > quiet["counters"]["own_trades"].as_u64().unwrap(), "{answered}");
+    assert_eq!(answered["conservation_error"], "0", "value is conserved to the unit");
+    // Who answers is fixed by the inputs: the same run twice gives the same journal.
+    let again = naive_with(&scenario, &["--call-response", "100,100,1000"]);
+    assert_eq!(again["journal_fingerprint"], answered["journal_fingerprint"]);
+    // Half the clients answer: fewer orders.
+    let half = naive_with(&scenario, &["--call-response", "50,100,1000"]);
+    assert!(half["margin_call_orders"].as_u64().unwrap() < orders, "{half}");
+    for bad in ["101,50,1000", "50,0,1000", "50,50,600001", "50,50", "a,b,c"] {
+        let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "naive", "--call-response", bad]);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--call-response"), "{bad}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
