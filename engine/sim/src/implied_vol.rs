@@ -20,11 +20,11 @@
 use gavel_engine::engine::margin_call::MAX_IMPLIED_VOL_E6;
 use gavel_engine::risk::decimal::Decimal;
 use gavel_engine::risk::InstrumentSet;
-use gavel_feeds::input_error::{InputError, Location};
+use gavel_feeds::input_error::InputError;
 use gavel_feeds::wire::{Event, EventKind, ImpliedVolQuote, Venue};
 
 use crate::generate::market::PathPoint;
-use crate::orders::{ScheduledInput, MAX_OFFSET_MS};
+use crate::orders::{read_scheduled, ScheduledInput};
 
 /// How much of the drawdown from the running high the generated implied vol adds, × base.
 pub const DRAWDOWN_FACTOR: i128 = 5;
@@ -36,27 +36,8 @@ pub const HEADER: &str = "offset_ms,instrument,vol_pct";
 pub fn parse_implied_vols(text: &str, source: &str, set: &InstrumentSet) -> Result<Vec<ScheduledInput>, InputError> {
     // One vol_pct unit of 10⁻⁴ % is one millionth of vol: the wire's unit.
     let unit = Decimal { mantissa: 1, scale: 4 };
-    let mut out = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index as u64 + 1;
-        let err = |field: &str, message: String| InputError::new(source, Location::Line(number), field, message);
-        if index == 0 {
-            if line.trim() != HEADER {
-                return Err(err("header", format!("expected `{HEADER}`")));
-            }
-            continue;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-        if cols.len() != 3 {
-            return Err(err("columns", format!("{} columns, expected 3", cols.len())));
-        }
-        let offset_ms: i64 = cols[0].parse().map_err(|_| err("offset_ms", format!("{:?} is not a whole number of ms", cols[0])))?;
-        if !(0..=MAX_OFFSET_MS).contains(&offset_ms) {
-            return Err(err("offset_ms", format!("{offset_ms} is outside 0..={MAX_OFFSET_MS}")));
-        }
+    read_scheduled(text, source, HEADER, |row| {
+        let (cols, err) = (&row.cols, |field: &str, message: String| row.err(field, message));
         let instrument = set.id(cols[1]).ok_or_else(|| err("instrument", format!("unknown instrument {:?}", cols[1])))?;
         let vol_e6 = Decimal::parse(cols[2])
             .ok()
@@ -64,11 +45,8 @@ pub fn parse_implied_vols(text: &str, source: &str, set: &InstrumentSet) -> Resu
             .and_then(|v| i64::try_from(v).ok())
             .filter(|v| (1..=MAX_IMPLIED_VOL_E6).contains(v))
             .ok_or_else(|| err("vol_pct", format!("{:?} is not a percentage in (0, 1000] with at most 4 places", cols[2])))?;
-        let event = Event::new(EventKind::ImpliedVol, Venue::Gavel, u32::from(instrument), ImpliedVolQuote { vol_e6, tenor_ns: 0, reserved: 0 })
-            .with_times(number, 0, 0);
-        out.push(ScheduledInput { offset_ns: offset_ms * 1_000_000, event });
-    }
-    Ok(out)
+        Ok(Event::new(EventKind::ImpliedVol, Venue::Gavel, u32::from(instrument), ImpliedVolQuote { vol_e6, tenor_ns: 0, reserved: 0 }).with_times(row.number, 0, 0))
+    })
 }
 
 /// `implied_vol.csv` for a generated crash of `symbol` along `path`: one quote a second,

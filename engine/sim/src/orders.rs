@@ -31,30 +31,57 @@ pub struct ScheduledInput {
     pub event: Event,
 }
 
-/// Reads `orders.csv` text (`source` names it in errors) against the accounts and instruments of `book`.
-pub fn parse_orders(text: &str, source: &str, book: &RiskBook) -> Result<Vec<ScheduledInput>, InputError> {
-    let set: &InstrumentSet = book.instruments();
+/// One data row of a scenario input CSV: its trimmed fields and its error maker.
+pub(crate) struct Row<'a> {
+    /// Fields, trimmed; the first is `offset_ms`.
+    pub cols: Vec<&'a str>,
+    /// 1-based line number.
+    pub number: u64,
+    source: &'a str,
+}
+
+impl Row<'_> {
+    /// An error about `field` of this row.
+    pub fn err(&self, field: &str, message: String) -> InputError {
+        InputError::new(self.source, Location::Line(self.number), field, message)
+    }
+}
+
+/// Reads a scenario input CSV (`source` names it in errors): the first line must be
+/// `header`, blank lines are skipped, each row has the header's column count and starts with
+/// `offset_ms` in `0..=MAX_OFFSET_MS`; `event` turns a row into its event.
+pub(crate) fn read_scheduled(text: &str, source: &str, header: &str, mut event: impl FnMut(&Row) -> Result<Event, InputError>) -> Result<Vec<ScheduledInput>, InputError> {
+    let columns = header.split(',').count();
     let mut out = Vec::new();
     for (index, line) in text.lines().enumerate() {
-        let number = index as u64 + 1;
-        let err = |field: &str, message: String| InputError::new(source, Location::Line(number), field, message);
+        let row = Row { cols: line.split(',').map(str::trim).collect(), number: index as u64 + 1, source };
         if index == 0 {
-            if line.trim() != "offset_ms,account,instrument,side,type,price,size,flags" {
-                return Err(err("header", "expected `offset_ms,account,instrument,side,type,price,size,flags`".into()));
+            if line.trim() != header {
+                return Err(row.err("header", format!("expected `{header}`")));
             }
             continue;
         }
         if line.trim().is_empty() {
             continue;
         }
-        let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-        if cols.len() != 8 {
-            return Err(err("columns", format!("{} columns, expected 8", cols.len())));
+        if row.cols.len() != columns {
+            return Err(row.err("columns", format!("{} columns, expected {columns}", row.cols.len())));
         }
-        let offset_ms: i64 = cols[0].parse().map_err(|_| err("offset_ms", format!("{:?} is not a whole number of ms", cols[0])))?;
+        let offset_ms: i64 = row.cols[0].parse().map_err(|_| row.err("offset_ms", format!("{:?} is not a whole number of ms", row.cols[0])))?;
         if !(0..=MAX_OFFSET_MS).contains(&offset_ms) {
-            return Err(err("offset_ms", format!("{offset_ms} is outside 0..={MAX_OFFSET_MS}")));
+            return Err(row.err("offset_ms", format!("{offset_ms} is outside 0..={MAX_OFFSET_MS}")));
         }
+        out.push(ScheduledInput { offset_ns: offset_ms * 1_000_000, event: event(&row)? });
+    }
+    Ok(out)
+}
+
+/// Reads `orders.csv` text (`source` names it in errors) against the accounts and instruments of `book`.
+pub fn parse_orders(text: &str, source: &str, book: &RiskBook) -> Result<Vec<ScheduledInput>, InputError> {
+    let set: &InstrumentSet = book.instruments();
+    read_scheduled(text, source, "offset_ms,account,instrument,side,type,price,size,flags", |row| {
+        let (cols, number) = (&row.cols, row.number);
+        let err = |field: &str, message: String| row.err(field, message);
         let account = book.account_id(cols[1]).ok_or_else(|| err("account", format!("unknown account {:?}", cols[1])))?;
         let instrument = set.id(cols[2]).ok_or_else(|| err("instrument", format!("unknown instrument {:?}", cols[2])))?;
         let ins = set.get(instrument);
@@ -97,9 +124,8 @@ pub fn parse_orders(text: &str, source: &str, book: &RiskBook) -> Result<Vec<Sch
             .with_side(side)
             .with_times(number, 0, 0);
         event.flags = flags;
-        out.push(ScheduledInput { offset_ns: offset_ms * 1_000_000, event });
-    }
-    Ok(out)
+        Ok(event)
+    })
 }
 
 #[cfg(test)]
