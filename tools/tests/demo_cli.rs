@@ -1,5 +1,5 @@
 //! `gavel demo` end to end: every policy's row, the options section on the same
-//! crash, the collateral depeg, portfolio margin with and without the offset credit,
+//! crash, the collateral depeg, portfolio margin with and without the offset credit, margin calls,
 //! and all of them in the HTML report.
 
 use std::process::Command;
@@ -44,5 +44,22 @@ fn the_demo_prints_and_reports_the_policies_and_the_options_section() {
         .map(|l| l.split_whitespace().rev().nth(3).unwrap().parse().unwrap())
         .collect();
     assert!(maintenance.len() == 2 && maintenance[0] < maintenance[1], "{maintenance:?}\n{stdout}");
+    // The margin-call section: a row per policy. (At 300 accounts no call is sized on the
+    // implied vol; tools/tests/margin_calls_cli.rs shows one that is.)
+    let mc = &html[html.find("<table id=\"margin-calls\">").expect("margin-call table in the report")..];
+    let mc = &mc[..mc.find("</table>").unwrap()];
+    assert_eq!(mc.matches("<tr>").count(), 9, "header and eight policies");
+    let section = &stdout[stdout.find("margin calls:").expect("margin-call section")..];
+    let rows: Vec<(u64, u64)> = section
+        .lines()
+        .skip(2)
+        .take(8)
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[1].parse().unwrap(), f[2].parse().unwrap())
+        })
+        .collect();
+    assert_eq!(rows.len(), 8, "{section}");
+    assert!(rows.iter().all(|&(calls, on_implied)| calls > 0 && on_implied <= calls), "{section}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
