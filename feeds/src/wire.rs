@@ -634,12 +634,15 @@ pub struct MarginCallNotice {
     pub distance_sigma_milli: i64,
 }
 
+/// Largest implied vol an [`ImpliedVolQuote`] may carry, millionths (1,000 %).
+pub const MAX_IMPLIED_VOL_E6: i64 = 10_000_000;
+
 /// Typed payload: an implied volatility (engine input).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct ImpliedVolQuote {
     /// Annualised volatility in millionths (0.65 = 650,000); the engine takes
-    /// 1..=10,000,000 (up to 1,000 %) and counts anything else as ignored.
+    /// 1..=[`MAX_IMPLIED_VOL_E6`] and counts anything else as ignored.
     pub vol_e6: i64,
     /// Time to expiry of the options it was read from, ns (0 when not known); informational.
     pub tenor_ns: i64,

@@ -48,8 +48,7 @@ pub struct ImpliedVolState {
     pub at_ns: i64,
 }
 
-/// Largest implied vol taken, millionths (1,000 %).
-pub const MAX_IMPLIED_VOL_E6: i64 = 10_000_000;
+pub use gavel_feeds::wire::MAX_IMPLIED_VOL_E6;
 
 /// Seconds in the year the implied vol is annualised over (365 days).
 const SECONDS_PER_YEAR: f64 = 365.0 * 86_400.0;

@@ -150,6 +150,17 @@ impl Gateway {
                     None => self.refuse(index, &header, reason::REPLAY_UNAVAILABLE),
                 }
             }
+            Message::ImpliedVol(m) => {
+                if id.role != role::ADMIN {
+                    return self.protocol_error(index, &header, reason::NOT_PERMITTED);
+                }
+                if !(1..=gavel_feeds::wire::MAX_IMPLIED_VOL_E6).contains(&m.vol_e6) {
+                    return self.protocol_error(index, &header, reason::BAD_FIELD);
+                }
+                let quote = gavel_feeds::wire::ImpliedVolQuote { vol_e6: m.vol_e6, tenor_ns: 0, reserved: 0 };
+                let event = Event::new(EventKind::ImpliedVol, Venue::Gavel, m.instrument, quote).with_times(header.sequence, 0, now);
+                self.send_to_engine_or_refuse(index, &header, event);
+            }
             Message::StatsRequest(_) => {
                 if id.role != role::ADMIN {
                     return self.protocol_error(index, &header, reason::NOT_PERMITTED);

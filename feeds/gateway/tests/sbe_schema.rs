@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use gavel_gateway::protocol::{
     channel, decode_frame, encode_frame, order_flag, order_type, reason, role, side, CancelOrder, CancelReplace,
-    Challenge, ExecutionReport, Field, AccountUpdate, AuctionUpdate, BookLevel, Heartbeat, LiquidationNotice,
+    Challenge, ExecutionReport, Field, AccountUpdate, AuctionUpdate, BookLevel, Heartbeat, ImpliedVol, LiquidationNotice,
     LiquidatorTake, Logon, LogonAck, MarginCall, LogonReject, Logout, MarkPrice, MassCancel, Message, NewOrder, PositionUpdate,
     ReplayRequest, SessionReject, SnapshotBegin, SnapshotEnd, SnapshotLevel, SnapshotRequest, Stats, StatsRequest,
     Subscribe, TakeReport, Trade, HEADER_LEN, MAX_FRAME_LEN, SCHEMA_ID, SCHEMA_VERSION, TEMPLATES,
@@ -233,6 +233,7 @@ fn build(template: u16, value: &dyn Fn(&str) -> Vec<u8>) -> Message {
         TakeReport { take_id, auction_id, accepted, reason, price, qty }
         StatsRequest { }
         Stats { sessions, logons, protocol_errors, rate_limited, slow_disconnects, orders_in, reports_out, input_ring_used, output_ring_used }
+        ImpliedVol { instrument, vol_e6 }
     }
 }
 

@@ -275,4 +275,6 @@ messages! {
     StatsRequest = 60, ToServer { }
     /// Admin: gateway counters and ring occupancy.
     Stats = 61, ToClient { sessions: u32, logons: u64, protocol_errors: u64, rate_limited: u64, slow_disconnects: u64, orders_in: u64, reports_out: u64, input_ring_used: u32, output_ring_used: u32 }
+    /// Admin: an option-implied volatility for `instrument` (annualised, millionths), which the engine's margin calls read.
+    ImpliedVol = 62, ToServer { instrument: u32, vol_e6: i64 }
 }
