@@ -24,11 +24,11 @@ impl<'a> TomlInput<'a> {
         TomlInput { text, source }
     }
 
-    /// Reads `path`: its text and its name for errors.
-    pub fn read(path: &std::path::Path) -> Result<(String, String), InputError> {
+    /// Reads `path` and hands its text and its name for errors to `parse`.
+    pub fn load<T>(path: &std::path::Path, parse: impl FnOnce(&str, &str) -> Result<T, InputError>) -> Result<T, InputError> {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| InputError::new(&name, Location::Line(0), "(file)", format!("cannot read: {e}")))?;
-        Ok((text, name))
+        parse(&text, &name)
     }
 
     fn line_of(&self, offset: usize) -> u64 {

@@ -1,16 +1,9 @@
 //! `gavel collateral` end to end: the stress of the shipped example, the
 //! one-venue depeg, bad flags and files.
 
-use std::process::{Command, Output};
+mod cli_common;
 
-fn gavel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gavel")).args(args).output().expect("gavel runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
+use cli_common::{assert_refused, gavel, json};
 
 #[test]
 fn stress_reports_the_failing_accounts_and_the_fund_needed() {
@@ -40,16 +33,12 @@ fn a_one_venue_depeg_liquidates_on_that_venue_only() {
 
 #[test]
 fn bad_flags_and_files_are_refused_with_their_name() {
-    for (args, needle) in [
+    assert_refused(&[
         (&["collateral", "stress", "--stress-pct", "100"][..], "--stress-pct"),
         (&["collateral", "depeg", "--depeg-pct", "0"], "--depeg-pct"),
         (&["collateral", "depeg", "--accounts", "0"], "--accounts"),
         (&["collateral", "stress", "--file", "/nonexistent/c.toml"], "/nonexistent/c.toml"),
-    ] {
-        let out = gavel(args);
-        assert!(!out.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    ]);
     let dir = std::env::temp_dir().join(format!("gavel-collateral-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("c.toml");

@@ -1,16 +1,9 @@
 //! `gavel options` end to end: the venue check on the real Deribit recording,
 //! the margin report of the shipped example, the crash comparison, bad input.
 
-use std::process::{Command, Output};
+mod cli_common;
 
-fn gavel(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gavel")).args(args).output().expect("gavel runs")
-}
-
-fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-}
+use cli_common::{assert_refused, gavel, json};
 
 #[test]
 #[ignore = "real data: needs GAVEL_DATA"]
@@ -76,17 +69,13 @@ fn crash_compares_the_three_strategies_on_the_same_accounts() {
 
 #[test]
 fn bad_flags_and_files_are_refused_with_their_name() {
-    for (args, needle) in [
+    assert_refused(&[
         (&["options", "crash", "--accounts", "0"][..], "--accounts"),
         (&["options", "crash", "--drop-pct", "95"], "--drop-pct"),
         (&["options", "margin", "--spread-scale", "inf"], "--spread-scale"),
         (&["options", "margin", "--depth-scale", "0"], "--depth-scale"),
         (&["options", "margin", "--portfolio", "/nonexistent/options.toml"], "/nonexistent/options.toml"),
-    ] {
-        let out = gavel(args);
-        assert!(!out.status.success(), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    ]);
     let dir = std::env::temp_dir().join(format!("gavel-options-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("p.toml");

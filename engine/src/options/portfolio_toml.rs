@@ -116,8 +116,7 @@ struct RawPerp {
 impl OptionsBook {
     /// Reads and parses an options portfolio file.
     pub fn load(path: &std::path::Path) -> Result<Self, InputError> {
-        let (text, name) = TomlInput::read(path)?;
-        Self::parse(&text, &name)
+        TomlInput::load(path, Self::parse)
     }
 
     /// Parses options portfolio TOML; `source` names it in errors.

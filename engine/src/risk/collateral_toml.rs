@@ -110,8 +110,7 @@ fn rate(errors: &TomlInput, s: &Spanned<String>, field: &str, upper_open: bool) 
 impl CollateralBook {
     /// Reads and parses a collateral file.
     pub fn load(path: &std::path::Path) -> Result<Self, InputError> {
-        let (text, name) = TomlInput::read(path)?;
-        Self::parse(&text, &name)
+        TomlInput::load(path, Self::parse)
     }
 
     /// Parses collateral TOML; `source` names it in errors.

@@ -2,17 +2,16 @@
 //! reaches the engine's input ring as an `ImpliedVol` event; a trader's is refused as not
 //! permitted, an out-of-range value as a bad field, and neither reaches the engine.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+mod gateway_common;
+
 use std::time::Duration;
 
-use gavel_feeds::clock::Clock;
-use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig};
+use gateway_common::Harness;
+use gavel_feeds::ring::Consumer;
 use gavel_feeds::wire::{Event, EventKind, ImpliedVolQuote};
-use gavel_gateway::auth::{ApiKey, KeyTable};
+use gavel_gateway::auth::ApiKey;
 use gavel_gateway::client::Client;
 use gavel_gateway::protocol::{reason, role, ImpliedVol, Message};
-use gavel_gateway::{EventClock, Gateway, GatewayConfig};
 
 /// The next event on the engine's input ring within `within`, past the gateway's timers.
 fn next_input(engine_in: &mut Consumer<Event>, within: Duration) -> Option<Event> {
@@ -40,28 +39,13 @@ fn rejected(c: &mut Client) -> u16 {
 
 #[test]
 fn only_an_admin_pushes_implied_vols_and_only_in_range() {
-    let clock = Clock::calibrate(Duration::from_millis(20));
-    let tag = format!("gavel-implied-test-{}", std::process::id());
-    let (p_in, p_out) = (default_ring_path(&format!("{tag}-in")), default_ring_path(&format!("{tag}-out")));
-    let to_engine = EventProducer::create(&p_in, ProducerConfig::new(1 << 10), clock).unwrap();
-    let mut engine_in = Consumer::<Event>::open(&p_in, ConsumerConfig::default()).unwrap();
-    let _engine_out = EventProducer::create(&p_out, ProducerConfig::new(1 << 10), clock).unwrap();
-    let from_engine = Consumer::<Event>::open(&p_out, ConsumerConfig::default()).unwrap();
     let admin = ApiKey { id: 1, secret: [5; 32], account: 0, role: role::ADMIN };
     let trader = ApiKey { id: 2, secret: [6; 32], account: 3, role: role::TRADER };
-    let config = GatewayConfig::new("127.0.0.1:0".parse().unwrap(), 1);
-    let mut gateway = Gateway::bind(config, KeyTable::from_keys(vec![admin.clone(), trader.clone()]), to_engine, from_engine, EventClock::start()).unwrap();
-    let addr = gateway.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop_g = stop.clone();
-    let thread = std::thread::spawn(move || {
-        let dump = AtomicBool::new(false);
-        gateway.run(&stop_g, &dump, |_| {}).unwrap();
-    });
-
+    let mut h = Harness::start("gavel-implied-test", vec![admin.clone(), trader.clone()], |_| {});
+    let (addr, engine_in) = (h.addr, &mut h.engine_in);
     let mut a = Client::connect_logon(addr, admin.id, &admin.secret).unwrap();
     a.send(&Message::ImpliedVol(ImpliedVol { instrument: 2, vol_e6: 650_000 })).unwrap();
-    let e = next_input(&mut engine_in, Duration::from_secs(5)).expect("the quote reaches the engine");
+    let e = next_input(engine_in, Duration::from_secs(5)).expect("the quote reaches the engine");
     assert_eq!((e.kind(), e.instrument), (Some(EventKind::ImpliedVol), 2));
     assert_eq!(e.payload::<ImpliedVolQuote>().vol_e6, 650_000);
 
@@ -72,7 +56,6 @@ fn only_an_admin_pushes_implied_vols_and_only_in_range() {
     let mut t = Client::connect_logon(addr, trader.id, &trader.secret).unwrap();
     t.send(&Message::ImpliedVol(ImpliedVol { instrument: 0, vol_e6: 500_000 })).unwrap();
     assert_eq!(rejected(&mut t), reason::NOT_PERMITTED);
-    assert!(next_input(&mut engine_in, Duration::from_millis(200)).is_none(), "a refused quote never reaches the engine");
-    stop.store(true, Ordering::Relaxed);
-    thread.join().unwrap();
+    assert!(next_input(engine_in, Duration::from_millis(200)).is_none(), "a refused quote never reaches the engine");
+    h.stop();
 }

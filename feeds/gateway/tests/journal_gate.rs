@@ -2,17 +2,17 @@
 //! journal is durable up to the input sequence it carries (`exchange_ns`),
 //! in engine order; a failed journal makes the gateway refuse requests.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+mod gateway_common;
+
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use gavel_feeds::clock::Clock;
-use gavel_feeds::ring::{default_ring_path, Consumer, ConsumerConfig, EventProducer, ProducerConfig};
+use gateway_common::Harness;
 use gavel_feeds::wire::{report, Event, EventKind, ExecReport, Venue};
-use gavel_gateway::auth::{ApiKey, KeyTable};
+use gavel_gateway::auth::ApiKey;
 use gavel_gateway::client::Client;
 use gavel_gateway::protocol::{order_type, reason, role, side, Message, NewOrder};
-use gavel_gateway::{EventClock, Gateway, GatewayConfig, JournalGate};
+use gavel_gateway::JournalGate;
 
 fn ack(client_order_id: u64, account: u64, input_sequence: u64) -> Event {
     let mut e = Event::new(EventKind::ExecReport, Venue::Gavel, 0, ExecReport { account, price: 100, qty: 1 }).with_times(client_order_id, input_sequence as i64, 1);
@@ -29,26 +29,12 @@ fn next_ack(c: &mut Client, within: Duration) -> Option<u64> {
 
 #[test]
 fn outputs_wait_for_durability_in_order_and_a_failed_journal_refuses_requests() {
-    let clock = Clock::calibrate(Duration::from_millis(20));
-    let tag = format!("gavel-gate-test-{}", std::process::id());
-    let (p_in, p_out) = (default_ring_path(&format!("{tag}-in")), default_ring_path(&format!("{tag}-out")));
-    let to_engine = EventProducer::create(&p_in, ProducerConfig::new(1 << 10), clock).unwrap();
-    let mut engine_in = Consumer::<Event>::open(&p_in, ConsumerConfig::default()).unwrap();
-    let mut engine_out = EventProducer::create(&p_out, ProducerConfig::new(1 << 10), clock).unwrap();
-    let from_engine = Consumer::<Event>::open(&p_out, ConsumerConfig::default()).unwrap();
     let key = ApiKey { id: 1, secret: [7; 32], account: 3, role: role::TRADER };
-    let config = GatewayConfig::new("127.0.0.1:0".parse().unwrap(), 1);
-    let mut gateway = Gateway::bind(config, KeyTable::from_keys(vec![key.clone()]), to_engine, from_engine, EventClock::start()).unwrap();
     let gate = JournalGate::default();
     gate.durable.store(4, Ordering::Release);
-    gateway.set_journal_gate(gate.clone());
-    let addr = gateway.local_addr().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let stop_g = stop.clone();
-    let thread = std::thread::spawn(move || {
-        let dump = AtomicBool::new(false);
-        gateway.run(&stop_g, &dump, |_| {}).unwrap();
-    });
+    let gate_g = gate.clone();
+    let mut h = Harness::start("gavel-gate-test", vec![key.clone()], |g| g.set_journal_gate(gate_g));
+    let (addr, engine_out, engine_in) = (h.addr, &mut h.engine_out, &mut h.engine_in);
     let mut c = Client::connect_logon(addr, key.id, &key.secret).unwrap();
 
     // Durable through 4: an output of input 4 goes out, outputs of 5 and 6 wait, and
@@ -87,6 +73,5 @@ fn outputs_wait_for_durability_in_order_and_a_failed_journal_refuses_requests() 
     }
     std::thread::sleep(Duration::from_millis(50));
     assert!(std::iter::from_fn(|| engine_in.try_pop()).all(|e| e.kind != EventKind::ClientOrder as u8), "the refused order never reached the engine");
-    stop.store(true, Ordering::Relaxed);
-    thread.join().unwrap();
+    h.stop();
 }
