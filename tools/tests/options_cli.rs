@@ -43,11 +43,18 @@ fn margin_reports_every_account_of_the_example() {
     assert_eq!(by_id("option-buyer")["exposures"].as_array().unwrap().len(), 2);
     // A put seller's worst scenario is the largest fall with vols up.
     assert_eq!(by_id("put-seller")["exposures"][0]["worst_move"], -0.15);
-    // Calm market: closing is at least as cheap; wide spreads in a thin book favour hedging first.
+    // Calm market: closing is at least as cheap. Wide spreads in a thin book favour hedging first
+    // only while they narrow, and not while the seller's vols rise.
     let plan = |d: &serde_json::Value| d["accounts"][1]["plans"][0]["plan"].as_str().unwrap().to_string();
     assert_eq!(plan(&doc), "CloseOptions");
-    let stressed = json(&gavel(&["options", "margin", "--json", "--spread-scale", "8", "--depth-scale", "0.25"]));
-    assert_eq!(plan(&stressed), "HedgeDeltaFirst");
+    let stressed = |extra: &[&str]| json(&gavel(&[&["options", "margin", "--json", "--spread-scale", "8", "--depth-scale", "0.25"][..], extra].concat()));
+    assert_eq!(plan(&stressed(&[])), "CloseOptions");
+    let narrowing = stressed(&["--spread-trend-pct-per-min", "-50"]);
+    assert_eq!(plan(&narrowing), "HedgeDeltaFirst");
+    assert_eq!(narrowing["accounts"][1]["plans"][0]["vega_wait"], 0.0);
+    let rising = stressed(&["--spread-trend-pct-per-min", "-50", "--vol-trend-pct-per-min", "20"]);
+    assert!(rising["accounts"][1]["plans"][0]["vega_wait"].as_f64().unwrap() > 0.0);
+    assert_eq!(plan(&rising), "CloseOptions");
 }
 
 #[test]
@@ -74,6 +81,8 @@ fn bad_flags_and_files_are_refused_with_their_name() {
         (&["options", "crash", "--drop-pct", "95"], "--drop-pct"),
         (&["options", "margin", "--spread-scale", "inf"], "--spread-scale"),
         (&["options", "margin", "--depth-scale", "0"], "--depth-scale"),
+        (&["options", "margin", "--spread-trend-pct-per-min", "-100"], "--spread-trend-pct-per-min"),
+        (&["options", "margin", "--vol-trend-pct-per-min", "nan"], "--vol-trend-pct-per-min"),
         (&["options", "margin", "--portfolio", "/nonexistent/options.toml"], "/nonexistent/options.toml"),
     ]);
     let dir = std::env::temp_dir().join(format!("gavel-options-bad-{}", std::process::id()));

@@ -52,11 +52,13 @@ pub struct OptionsCrashSpec {
     pub calm_exit: f64,
     /// Valuation interval, ms.
     pub eval_every_ms: u64,
+    /// Time constant of the EWMA of the implied-vol and spread growth rates the Greeks rule reads, ms.
+    pub trend_window_ms: u64,
 }
 
 impl Default for OptionsCrashSpec {
     fn default() -> Self {
-        OptionsCrashSpec { crash: CrashSpec { drop_per_mille: 250, ..CrashSpec::default() }, accounts: 200, vol_beta: 4.0, wait_ms: 120_000, calm_exit: 1.5, eval_every_ms: 1_000 }
+        OptionsCrashSpec { crash: CrashSpec { drop_per_mille: 250, ..CrashSpec::default() }, accounts: 200, vol_beta: 4.0, wait_ms: 120_000, calm_exit: 1.5, eval_every_ms: 1_000, trend_window_ms: 10_000 }
     }
 }
 
@@ -144,6 +146,26 @@ fn market_at(book: &OptionsBook, start: &PathPoint, p: &PathPoint, spec: &Option
     m
 }
 
+/// `now` with its vol and spread trends: an EWMA (time constant `window_ms`)
+/// of the log growth rates since `previous`, whose trends it carries on.
+fn with_trends(mut now: MarketState, previous: &MarketState, window_ms: u64) -> MarketState {
+    let dt_ms = now.time_ms.saturating_sub(previous.time_ms);
+    if dt_ms == 0 {
+        now.vol_trend_per_s.clone_from(&previous.vol_trend_per_s);
+        now.spread_trend_per_s.clone_from(&previous.spread_trend_per_s);
+        return now;
+    }
+    let weight = -(-(dt_ms as f64) / window_ms.max(1) as f64).exp_m1();
+    let dt_s = dt_ms as f64 / 1000.0;
+    for u in 0..now.prices.len() {
+        let vol_rate = (now.vol_scale[u] / previous.vol_scale[u]).ln() / dt_s;
+        let spread_rate = (now.spread_scale[u] / previous.spread_scale[u]).ln() / dt_s;
+        now.vol_trend_per_s[u] = previous.vol_trend_per_s[u] + weight * (vol_rate - previous.vol_trend_per_s[u]);
+        now.spread_trend_per_s[u] = previous.spread_trend_per_s[u] + weight * (spread_rate - previous.spread_trend_per_s[u]);
+    }
+    now
+}
+
 /// Runs `accounts` through the crash under `strategy`.
 pub fn run(book: &OptionsBook, accounts: &[OptionsAccount], spec: &OptionsCrashSpec, strategy: Strategy) -> Result<StrategyOutcome, PricingInputError> {
     let path = crash_path(&spec.crash);
@@ -161,6 +183,7 @@ pub fn run(book: &OptionsBook, accounts: &[OptionsAccount], spec: &OptionsCrashS
             continue;
         }
         next_eval += spec.eval_every_ms;
+        let market = with_trends(market, &previous, spec.trend_window_ms);
         let arrays = RiskArrays::new(book, &market);
         for l in live.iter_mut().filter(|l| !l.done) {
             // The perps' PnL since the last valuation goes to cash (rounded against the account).

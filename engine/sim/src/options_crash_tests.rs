@@ -55,3 +55,32 @@ fn a_calm_market_liquidates_fewer_accounts_than_a_crash() {
     let crash = run(&b, &accounts, &spec(60, 250), Strategy::CloseOptions).unwrap();
     assert!(calm.liquidated < crash.liquidated, "{calm:?} vs {crash:?}");
 }
+
+#[test]
+fn trends_converge_to_a_steady_growth_rate_and_carry_over_a_zero_step() {
+    let b = book();
+    let mut previous = MarketState::at_valuation(&b);
+    // Vols grow 1 % and spreads shrink 2 % a second, valued every second.
+    for _ in 0..200 {
+        let mut now = previous.clone();
+        now.time_ms += 1_000;
+        now.vol_scale.iter_mut().for_each(|v| *v *= 1.01);
+        now.spread_scale.iter_mut().for_each(|s| *s *= 0.98);
+        previous = with_trends(now, &previous, 10_000);
+    }
+    for u in 0..b.underlyings.len() {
+        assert!((previous.vol_trend_per_s[u] - 1.01f64.ln()).abs() < 1e-6, "{:?}", previous.vol_trend_per_s);
+        assert!((previous.spread_trend_per_s[u] - 0.98f64.ln()).abs() < 1e-6, "{:?}", previous.spread_trend_per_s);
+    }
+    // One 10 s step (a full time constant) moves a fresh trend 1 − 1/e of the way.
+    let start = MarketState::at_valuation(&b);
+    let mut later = start.clone();
+    later.time_ms += 10_000;
+    later.vol_scale[0] = 2.0;
+    let once = with_trends(later.clone(), &start, 10_000);
+    let rate = 2f64.ln() / 10.0;
+    assert!((once.vol_trend_per_s[0] - rate * (1.0 - (-1f64).exp())).abs() < 1e-12);
+    // No time passed: the trends carry over unchanged.
+    let same = with_trends(later, &once, 10_000);
+    assert_eq!(same.vol_trend_per_s, once.vol_trend_per_s);
+}

@@ -10,19 +10,31 @@
 //!   the options hedge it; the account's own perps net against it):
 //!   `spread_now + impact(|Δ|)`;
 //! * **hedge delta first** trades `−Δ` in the perp now, holds the options
-//!   delta-hedged for `h`, then closes them at the calm spread:
-//!   `impact(|Δ|) + wait + impact(|Γ|·F·σ·√h) + spread_calm`, where
-//!   `wait = max(0, −(½·Γ·F²·σ²·h + Θ·days(h)))` is the expected loss of a
-//!   delta-hedged book over the wait (a short-gamma book loses when realised
-//!   vol beats what theta pays; an expected gain is not credited: a
-//!   liquidation does not hold risk to earn carry) and the second impact is
-//!   the re-hedge flow the gamma forces as the underlying moves by `F·σ·√h`.
+//!   delta-hedged for `h`, then closes them at the spread expected then:
+//!   `impact(|Δ|) + wait + vega_wait + impact(|Γ|·F·σ·√h) + spread_then`.
+//!   * `wait = max(0, −(½·Γ·F²·σ²·h + Θ·days(h)))` is the expected loss of a
+//!     delta-hedged book over the wait: a short-gamma book loses when realised
+//!     vol beats what theta pays;
+//!   * `vega_wait = max(0, −Σ vegaᵢ·volᵢ·(e^{g_v·h} − 1))` is what the
+//!     options lose if their implied vols keep moving at the observed rate
+//!     `g_v` (per second, [`MarketState::vol_trend_per_s`]); `vegaᵢ` is per
+//!     vol point and `volᵢ` in points. A short-option book loses while vols
+//!     rise;
+//!   * `spread_then = max(spread_calm, spread_now·e^{g_s·h})` extrapolates the
+//!     observed spread rate `g_s` ([`MarketState::spread_trend_per_s`]) over
+//!     the wait, never below calm: with no evidence that spreads are
+//!     narrowing (`g_s ≥ 0`) waiting cannot save spread;
+//!   * the second impact is the re-hedge flow the gamma forces as the
+//!     underlying moves by `F·σ·√h`.
+//!
+//!   An expected gain (carry, a vol move in the book's favour) is never
+//!   credited: a liquidation does not hold risk to earn it.
 //!
 //! `impact(q) = F·q² ÷ (2·D·10⁴)`: a book absorbing `D` units per basis point
 //! moves `q ÷ D` bp, half of that on average over the fill. The plan with the
-//! lower expected cost is chosen; the hedge-first plan wins when the spread
-//! the options would pay now, over the calm one, is larger than what waiting
-//! hedged is expected to cost.
+//! lower expected cost is chosen; hedge-first wins only while spreads are
+//! narrowing fast enough that what the options save on spread beats what
+//! waiting hedged is expected to cost in gamma, vega and re-hedging.
 
 use super::black76::{PricingInputError, SECONDS_PER_YEAR};
 use super::portfolio::{AccountRisk, MarketState, OptionsAccount, OptionsBook};
@@ -49,13 +61,17 @@ pub struct PlanCosts {
     pub spread_now: f64,
     /// Crossing it in a calm market.
     pub spread_calm: f64,
-    /// Expected loss of holding the options delta-hedged for the wait (≥ 0).
+    /// Crossing it at the end of the wait, extrapolated from the observed spread trend (≥ `spread_calm`).
+    pub spread_then: f64,
+    /// Expected gamma and theta loss of holding the options delta-hedged for the wait (≥ 0).
     pub wait: f64,
+    /// Expected loss of the options' vega if implied vols keep their observed trend over the wait (≥ 0).
+    pub vega_wait: f64,
     /// Impact of the re-hedge flow the gamma forces over the wait.
     pub rehedge_impact: f64,
     /// `spread_now + delta_impact`.
     pub close_first: f64,
-    /// `delta_impact + wait + rehedge_impact + spread_calm`.
+    /// `delta_impact + wait + vega_wait + rehedge_impact + spread_then`.
     pub hedge_first: f64,
     /// The cheaper plan.
     pub plan: Plan,
@@ -71,25 +87,33 @@ pub fn impact_cost(units: f64, price: f64, depth_per_bp: f64) -> f64 {
 pub fn choose(book: &OptionsBook, account: &OptionsAccount, market: &MarketState, risk: &AccountRisk, wait_ms: u64) -> Result<Vec<PlanCosts>, PricingInputError> {
     let years = wait_ms as f64 / 1000.0 / SECONDS_PER_YEAR;
     let days = wait_ms as f64 / 86_400_000.0;
+    let seconds = wait_ms as f64 / 1000.0;
     let mut out = Vec::with_capacity(risk.exposures.len());
     for e in &risk.exposures {
         let u = e.underlying;
         let (price, sigma) = (market.prices[u], market.realized_vol[u]);
         let depth = book.underlyings[u].depth_per_bp * market.depth_scale[u];
-        let mut spread_calm = 0.0;
+        let vol_change = (market.vol_trend_per_s[u] * seconds).exp_m1();
+        let (mut spread_calm, mut vega_pnl) = (0.0, 0.0);
         for p in account.options.iter().filter(|p| book.series[p.series].underlying == u) {
             let s = &book.series[p.series];
-            spread_calm += (p.contracts as f64 * s.contract_size).abs() * s.model(market)?.price() * s.half_spread;
+            let model = s.model(market)?;
+            let units = p.contracts as f64 * s.contract_size;
+            spread_calm += units.abs() * model.price() * s.half_spread;
+            // Vega is per vol point; the vol moves by vol × vol_change, in points × 100.
+            vega_pnl += units * model.greeks().vega * model.vol * 100.0 * vol_change;
         }
         let spread_now = spread_calm * market.spread_scale[u];
+        let spread_then = (spread_now * (market.spread_trend_per_s[u] * seconds).exp()).max(spread_calm);
         let g = e.greeks;
         let delta_impact = impact_cost(g.delta.abs(), price, depth);
         let wait = (-(0.5 * g.gamma * price * price * sigma * sigma * years + g.theta * days)).max(0.0);
+        let vega_wait = if vega_pnl < 0.0 { -vega_pnl } else { 0.0 };
         let rehedge_impact = impact_cost(g.gamma.abs() * price * sigma * years.sqrt(), price, depth);
         let close_first = spread_now + delta_impact;
-        let hedge_first = delta_impact + wait + rehedge_impact + spread_calm;
+        let hedge_first = delta_impact + wait + vega_wait + rehedge_impact + spread_then;
         let plan = if hedge_first < close_first { Plan::HedgeDeltaFirst } else { Plan::CloseOptions };
-        out.push(PlanCosts { underlying: u, delta: g.delta, delta_impact, spread_now, spread_calm, wait, rehedge_impact, close_first, hedge_first, plan });
+        out.push(PlanCosts { underlying: u, delta: g.delta, delta_impact, spread_now, spread_calm, spread_then, wait, vega_wait, rehedge_impact, close_first, hedge_first, plan });
     }
     Ok(out)
 }
@@ -97,7 +121,7 @@ pub fn choose(book: &OptionsBook, account: &OptionsAccount, market: &MarketState
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::options::portfolio::assess;
+    use crate::options::portfolio::{assess, OptionsAccount};
 
     fn example() -> OptionsBook {
         OptionsBook::parse(include_str!("../../../docs/examples/options.toml"), "options.toml").unwrap()
@@ -110,31 +134,96 @@ mod tests {
         assert!((impact_cost(12.0, 95_000.0, 6.0) - 4.0 * impact_cost(6.0, 95_000.0, 6.0)).abs() < 1e-9);
     }
 
+    fn costs(book: &OptionsBook, account: &OptionsAccount, market: &MarketState, wait_ms: u64) -> PlanCosts {
+        choose(book, account, market, &assess(book, account, market).unwrap(), wait_ms).unwrap()[0]
+    }
+
+    fn assert_sums(c: &PlanCosts) {
+        assert!((c.close_first - (c.spread_now + c.delta_impact)).abs() < 1e-9, "{c:?}");
+        assert!((c.hedge_first - (c.delta_impact + c.wait + c.vega_wait + c.rehedge_impact + c.spread_then)).abs() < 1e-9, "{c:?}");
+    }
+
+    const HOUR: u64 = 3_600_000;
+
     #[test]
-    fn calm_markets_close_options_and_wide_spreads_hedge_first() {
+    fn wide_spreads_hedge_first_only_while_they_narrow() {
         let book = example();
         let seller = &book.accounts[0];
         let mut market = MarketState::at_valuation(&book);
-        let hour = 3_600_000;
-        let calm = choose(&book, seller, &market, &assess(&book, seller, &market).unwrap(), hour).unwrap();
-        assert_eq!(calm[0].plan, Plan::CloseOptions);
-        // Same costs but the spread: calm spreads make waiting pure cost.
-        assert_eq!(calm[0].spread_now, calm[0].spread_calm);
-        assert!(calm[0].hedge_first > calm[0].close_first);
-        // A crash: spreads ×8, depth ÷ 4. The delta impact is paid either way; the spread now decides.
+        let calm = costs(&book, seller, &market, HOUR);
+        assert_eq!(calm.plan, Plan::CloseOptions);
+        // Calm spreads make waiting pure cost.
+        assert_eq!((calm.spread_now, calm.spread_then), (calm.spread_calm, calm.spread_calm));
+        assert!(calm.hedge_first > calm.close_first);
+        // A crash: spreads ×8, depth ÷ 4. The delta impact is paid either way.
         market.spread_scale[0] = 8.0;
         market.depth_scale[0] = 0.25;
-        let crash = choose(&book, seller, &market, &assess(&book, seller, &market).unwrap(), hour).unwrap();
-        assert_eq!(crash[0].plan, Plan::HedgeDeltaFirst);
-        assert!(crash[0].delta_impact > 3.9 * calm[0].delta_impact);
-        let c = crash[0];
-        assert!((c.close_first - (c.spread_now + c.delta_impact)).abs() < 1e-9);
-        assert!((c.hedge_first - (c.delta_impact + c.wait + c.rehedge_impact + c.spread_calm)).abs() < 1e-9);
+        let stuck = costs(&book, seller, &market, HOUR);
+        assert!(stuck.delta_impact > 3.9 * calm.delta_impact);
+        // No evidence that spreads narrow: waiting saves nothing.
+        assert_eq!(stuck.spread_then, stuck.spread_now);
+        assert_eq!(stuck.plan, Plan::CloseOptions, "{stuck:?}");
+        // Spreads halving every ten minutes: back to calm within the hour, and the spread now decides.
+        market.spread_trend_per_s[0] = -(2f64).ln() / 600.0;
+        let narrowing = costs(&book, seller, &market, HOUR);
+        assert_eq!(narrowing.spread_then, narrowing.spread_calm);
+        assert_eq!(narrowing.plan, Plan::HedgeDeltaFirst, "{narrowing:?}");
+        assert_sums(&narrowing);
         // A short-gamma book waiting through a violent realised vol gives that choice back.
-        market.realized_vol[0] = 6.0;
-        let wild = choose(&book, seller, &market, &assess(&book, seller, &market).unwrap(), 24 * hour).unwrap();
-        assert!(wild[0].wait > crash[0].wait, "{:?} {:?}", wild[0], crash[0]);
-        assert_eq!(wild[0].plan, Plan::CloseOptions, "{:?}", wild[0]);
+        let mut wild_market = market.clone();
+        wild_market.realized_vol[0] = 6.0;
+        let wild = costs(&book, seller, &wild_market, 24 * HOUR);
+        assert!(wild.wait > narrowing.wait, "{wild:?} {narrowing:?}");
+        assert_eq!(wild.plan, Plan::CloseOptions, "{wild:?}");
+    }
+
+    #[test]
+    fn rising_vols_make_a_short_option_book_close_first() {
+        let book = example();
+        let seller = &book.accounts[0];
+        let mut market = MarketState::at_valuation(&book);
+        market.spread_scale[0] = 8.0;
+        market.depth_scale[0] = 0.25;
+        market.spread_trend_per_s[0] = -(2f64).ln() / 600.0;
+        let flat = costs(&book, seller, &market, HOUR);
+        assert_eq!((flat.vega_wait, flat.plan), (0.0, Plan::HedgeDeltaFirst), "{flat:?}");
+        // Implied vols rising 50 % over the hour, as they do into a crash.
+        market.vol_trend_per_s[0] = 1.5f64.ln() / 3600.0;
+        let rising = costs(&book, seller, &market, HOUR);
+        // The seller's vega loss: Σ units × vega × vol points × 0.5, recomputed directly.
+        let mut expected = 0.0;
+        for p in seller.options.iter().filter(|p| book.series[p.series].underlying == 0) {
+            let m = book.series[p.series].model(&market).unwrap();
+            expected -= p.contracts as f64 * book.series[p.series].contract_size * m.greeks().vega * m.vol * 100.0 * 0.5;
+        }
+        assert!(expected > 0.0, "the example's first account sells options");
+        assert!((rising.vega_wait - expected).abs() <= 1e-9 * expected, "{} vs {expected}", rising.vega_wait);
+        assert_eq!(rising.plan, Plan::CloseOptions, "{rising:?}");
+        assert_sums(&rising);
+        // Falling vols are a gain for the seller and are not credited.
+        market.vol_trend_per_s[0] = -1.5f64.ln() / 3600.0;
+        assert_eq!(costs(&book, seller, &market, HOUR).vega_wait, 0.0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_parts_add_up_and_no_gain_is_credited(vol_trend in -1e-3f64..1e-3, spread_trend in -1e-2f64..1e-2, scale in 1.0f64..20.0, wait_s in 0u64..7_200, account in 0usize..3) {
+            let book = example();
+            let a = &book.accounts[account % book.accounts.len()];
+            let mut market = MarketState::at_valuation(&book);
+            market.spread_scale[0] = scale;
+            market.vol_trend_per_s[0] = vol_trend;
+            market.spread_trend_per_s[0] = spread_trend;
+            for c in choose(&book, a, &market, &assess(&book, a, &market).unwrap(), wait_s * 1000).unwrap() {
+                assert_sums(&c);
+                proptest::prop_assert!(c.vega_wait >= 0.0 && c.wait >= 0.0);
+                proptest::prop_assert!(c.spread_then >= c.spread_calm - 1e-12);
+                if spread_trend >= 0.0 {
+                    proptest::prop_assert!(c.spread_then >= c.spread_now - 1e-9 * c.spread_now.abs());
+                    proptest::prop_assert_eq!(c.plan, Plan::CloseOptions);
+                }
+            }
+        }
     }
 
     #[test]

@@ -113,8 +113,9 @@ pub struct OptionsBook {
     pub accounts: Vec<OptionsAccount>,
 }
 
-/// The market at one instant: per underlying its price and the multipliers
-/// on the calm implied vols, spreads and depth.
+/// The market at one instant: per underlying its price, the multipliers
+/// on the calm implied vols, spreads and depth, and how fast vols and spreads
+/// are moving.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MarketState {
     /// Event time, Unix ms.
@@ -129,6 +130,12 @@ pub struct MarketState {
     pub depth_scale: Vec<f64>,
     /// Realised volatility per underlying (annualised fraction).
     pub realized_vol: Vec<f64>,
+    /// Observed growth rate of the implied vols, per underlying, per second
+    /// (`d ln vol_scale ÷ dt`); 0 when flat or unknown.
+    pub vol_trend_per_s: Vec<f64>,
+    /// Observed growth rate of the option spreads, per underlying, per second
+    /// (`d ln spread_scale ÷ dt`); 0 when flat or unknown.
+    pub spread_trend_per_s: Vec<f64>,
 }
 
 impl MarketState {
@@ -142,6 +149,8 @@ impl MarketState {
             spread_scale: vec![1.0; n],
             depth_scale: vec![1.0; n],
             realized_vol: book.underlyings.iter().map(|u| u.realized_vol).collect(),
+            vol_trend_per_s: vec![0.0; n],
+            spread_trend_per_s: vec![0.0; n],
         }
     }
 }

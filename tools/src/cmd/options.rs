@@ -60,9 +60,20 @@ pub struct MarginArgs {
     /// Perp book depth as a share of calm, 0.01-1.
     #[arg(long, default_value_t = 1.0, value_parser = |t: &str| ranged_f64(t, 0.01, 1.0))]
     pub depth_scale: f64,
+    /// Observed change of the option spreads, % per minute (negative: narrowing), -99 to 1000.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = |t: &str| ranged_f64(t, -99.0, 1000.0))]
+    pub spread_trend_pct_per_min: f64,
+    /// Observed change of the implied vols, % per minute (negative: falling), -99 to 1000.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = |t: &str| ranged_f64(t, -99.0, 1000.0))]
+    pub vol_trend_pct_per_min: f64,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A growth of `pct` % per minute as a log rate per second.
+fn per_second(pct_per_min: f64) -> f64 {
+    (pct_per_min / 100.0).ln_1p() / 60.0
 }
 
 /// A finite number in `[low, high]` (NaN and infinities refused).
@@ -211,6 +222,8 @@ fn margin(args: MarginArgs) -> anyhow::Result<()> {
     let mut market = MarketState::at_valuation(&book);
     market.spread_scale.iter_mut().for_each(|x| *x = args.spread_scale);
     market.depth_scale.iter_mut().for_each(|x| *x = args.depth_scale);
+    market.spread_trend_per_s.iter_mut().for_each(|x| *x = per_second(args.spread_trend_pct_per_min));
+    market.vol_trend_per_s.iter_mut().for_each(|x| *x = per_second(args.vol_trend_pct_per_min));
     let wait_ms = args.wait_s * 1000;
     let mut rows = Vec::with_capacity(book.accounts.len());
     let arrays = RiskArrays::new(&book, &market);
