@@ -1,7 +1,9 @@
 //! Property: whatever the price path, policy, bids and venue fills, the
 //! engine's ledger balances to the quote unit and every instrument's net
 //! position is zero after every event — including the backstop vault's
-//! positions, taken at executable prices, and ADL.
+//! positions, taken at executable prices, and ADL. With margin calls and a
+//! pre-emptive reduction share, the reductions' lots are told apart from the
+//! liquidations' by their notices and match their own counter.
 
 mod engine_common;
 
@@ -12,7 +14,8 @@ use gavel_engine::engine::BUILTIN_POLICIES;
 use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, AuctionNotice, Event, EventKind, LiquidationNotice, RoutedIntent};
 use proptest::prelude::*;
 
-fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8) {
+#[allow(clippy::too_many_arguments)]
+fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8, preempt_per_mille: u32) {
     let mut a = Accounts::new();
     let vault = a.add("vault", 1_000_000);
     let keeper = a.add("keeper", 1_000_000);
@@ -22,9 +25,12 @@ fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: 
         a.position(id, size, 10_000);
     }
     let name = BUILTIN_POLICIES[policy_index % BUILTIN_POLICIES.len()];
-    let mut engine = engine(a.ledger(fund), policy(name, |_| {}), |c| {
+    let mut engine = engine(a.ledger(fund), policy(name, |p| p.preempt_per_mille = preempt_per_mille), |c| {
         c.backstop_account = Some(vault);
         c.liquidators = vec![(1, keeper)];
+        if preempt_per_mille > 0 {
+            c.margin_call = Some(gavel_engine::engine::margin_call::MarginCallConfig { k_sigma_milli: 3_000, horizon_ns: 60 * SEC, cooldown_ns: SEC, implied_max_age_ns: 0 });
+        }
     });
     let mut queue: BTreeMap<(i64, u64), Event> = BTreeMap::new();
     let mut seq = 0u64;
@@ -81,11 +87,34 @@ fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: 
     assert_eq!(engine.active_liquidations(), 0);
     let notices: Vec<&Event> = all.iter().filter(|e| e.kind() == Some(EventKind::LiquidationUpdate)).collect();
     let count = |stage| notices.iter().filter(|e| e.flags == stage).count();
-    assert_eq!(count(liquidation_stage::TRIGGERED), count(liquidation_stage::DONE));
-    assert_eq!(count(liquidation_stage::TRIGGERED) as u64, engine.metrics().liquidations);
-    // The notices account for every lot the metrics say was closed, route by route.
-    let lots = |stage| notices.iter().filter(|e| e.flags == stage).map(|e| e.payload::<LiquidationNotice>().qty).sum::<i64>();
     let m = engine.metrics();
+    // Every episode ends once: liquidations, and reductions that never became one.
+    assert_eq!(count(liquidation_stage::TRIGGERED) as u64, m.liquidations);
+    assert_eq!(count(liquidation_stage::PREEMPTIVE) as u64, m.preemptive_reductions);
+    assert_eq!(count(liquidation_stage::TRIGGERED) + count(liquidation_stage::PREEMPTIVE) - m.preemptive_upgraded as usize, count(liquidation_stage::DONE));
+    if preempt_per_mille == 0 {
+        assert_eq!(m.preemptive_reductions, 0);
+    }
+    // The notices account for every lot the metrics say was closed, route by route; a
+    // fill belongs to a reduction while its id has a PREEMPTIVE and no TRIGGERED notice yet.
+    let mut reducing = std::collections::BTreeSet::new();
+    let mut by_stage: BTreeMap<u8, i64> = BTreeMap::new();
+    let mut preemptive_lots = 0i64;
+    for e in &notices {
+        let qty = e.payload::<LiquidationNotice>().qty;
+        match e.flags {
+            liquidation_stage::PREEMPTIVE => {
+                reducing.insert(e.sequence);
+            }
+            liquidation_stage::TRIGGERED | liquidation_stage::DONE => {
+                reducing.remove(&e.sequence);
+            }
+            stage if reducing.contains(&e.sequence) && stage != liquidation_stage::ZERO_FILL => preemptive_lots += qty,
+            stage => *by_stage.entry(stage).or_default() += qty,
+        }
+    }
+    let lots = |stage| by_stage.get(&stage).copied().unwrap_or(0);
+    assert_eq!(preemptive_lots, m.preemptive_lots);
     assert_eq!(lots(liquidation_stage::OWN_BOOK), m.volume.own_book);
     assert_eq!(lots(liquidation_stage::AUCTION), m.volume.auction);
     assert_eq!(lots(liquidation_stage::ROUTED), m.volume.external.iter().sum::<i64>());
@@ -114,7 +143,8 @@ proptest! {
         fund in prop_oneof![Just(0i64), 0i64..5_000],
         bid_every in 0u8..4,
         fill_share in 0u8..=4,
+        preempt_per_mille in prop_oneof![Just(0u32), Just(300u32), 1u32..=1_000],
     ) {
-        scenario(steps, sizes, policy_index, fund, bid_every, fill_share);
+        scenario(steps, sizes, policy_index, fund, bid_every, fill_share, preempt_per_mille);
     }
 }

@@ -559,6 +559,10 @@ pub mod liquidation_stage {
     pub const ZERO_FILL: u8 = 7;
     /// The liquidation ended; qty = lots left open.
     pub const DONE: u8 = 8;
+    /// A pre-emptive reduction started on a margin call (not a liquidation); qty = lots
+    /// planned, price = mark. Its fills use the route codes above; a later `TRIGGERED`
+    /// for the same id says it became a liquidation.
+    pub const PREEMPTIVE: u8 = 9;
 }
 
 /// Typed payload: an auction notice for liquidators (engine output).

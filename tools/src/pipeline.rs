@@ -56,6 +56,9 @@ pub struct ReplayInputs {
     pub sources: Vec<PathBuf>,
     /// The scenario's `[world]` settings (defaults without a scenario).
     pub world: gavel_sim::scenario::WorldSettings,
+    /// Pre-emptive reduction on margin calls set on every policy run, per mille (0: the
+    /// policy's own setting).
+    pub preempt_per_mille: u32,
     /// Converted captures, removed when the last copy of the inputs is dropped
     /// (held only for that `Drop`).
     #[allow(dead_code)]
@@ -305,7 +308,10 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
         })
         .context("spawning the journal writer")?;
     let core = inputs.engine_core;
-    let policy = policy.clone();
+    let mut policy = policy.clone();
+    if inputs.preempt_per_mille > 0 {
+        policy.preempt_per_mille = inputs.preempt_per_mille;
+    }
     let fund_seed = inputs.fund_seed;
     let journal_failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let journal_flag = journal_failed.clone();
@@ -429,6 +435,7 @@ pub fn resolve_inputs(
             progress: None,
             sources,
             world,
+            preempt_per_mille: 0,
             temporary: std::sync::Arc::new(temporary),
         },
     ))
@@ -466,6 +473,11 @@ pub struct InputArgs {
     /// (replaces the scenario's `world.call_response`).
     #[arg(long, value_name = "SHARE,REDUCE,DELAY_MS")]
     pub call_response: Option<String>,
+    /// The engine acts on its margin calls: every policy run closes this percentage of a
+    /// called position pre-emptively (own book and routes, no penalty, never past the
+    /// liquidation price; docs/POLICIES.md). Not for venue rule sets.
+    #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub preempt_pct: Option<u32>,
     /// Core to pin the engine thread to.
     #[arg(long, default_value_t = 1)]
     pub core: usize,
@@ -491,6 +503,7 @@ impl InputArgs {
         }
         inputs.impact_feedback = !self.no_feedback;
         inputs.engine_core = self.core;
+        inputs.preempt_per_mille = self.preempt_pct.map_or(0, |p| p * 10);
         if let Some(text) = &self.call_response {
             let bad = || anyhow::anyhow!("--call-response {text:?}: expected SHARE,REDUCE,DELAY_MS (share 0..=100 %, reduce 1..=100 %, delay 0..=600000 ms)");
             let parts: Vec<u32> = text.split(',').map(|p| p.trim().parse().map_err(|_| bad())).collect::<anyhow::Result<_>>()?;

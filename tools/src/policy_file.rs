@@ -15,6 +15,7 @@
 //! penalty = { static_rate = "0.01" }
 //! # or: penalty = { base = "0.005", vol_coef = 0.5, depth_coef = 0.01, cap = "0.025" }
 //! route = { limit_bps = 50, slices = 5, depth_share = "0.5", slice_interval_ms = 1000, timeout_ms = 2000, deepest_only = false }
+//! preempt = "0.3"                # on a margin call, close this share of the position pre-emptively (0: off)
 //! ```
 //!
 //! Rates are decimal strings, converted exactly to the risk engine's 10^-8 units.
@@ -45,6 +46,7 @@ struct PolicyFile {
     full_close_health: Option<String>,
     penalty: Option<PenaltyFile>,
     route: Option<RouteFile>,
+    preempt: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -193,6 +195,11 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
             route.deepest_only = v;
         }
     }
+    if let Some(share) = file.preempt {
+        let r = rate(&share, "preempt", source)?;
+        anyhow::ensure!(r % 100_000 == 0, "{source}: field `preempt`: {share:?} is not a multiple of 0.001");
+        policy.preempt_per_mille = (r / 100_000) as u32;
+    }
     policy.validate().map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
     Ok(policy)
 }
@@ -235,7 +242,8 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
          buffer = \"{}\"\n\
          full_close_health = \"{}\"\n\
          penalty = {penalty}\n\
-         route = {{ limit_bps = {limit_bps}, slices = {slices}, depth_share = \"{}\", slice_interval_ms = {}, timeout_ms = {}, deepest_only = {deepest_only} }}\n",
+         route = {{ limit_bps = {limit_bps}, slices = {slices}, depth_share = \"{}\", slice_interval_ms = {}, timeout_ms = {}, deepest_only = {deepest_only} }}\n\
+         preempt = \"{}\"\n",
         policy.partial,
         stages.join(", "),
         policy.backstop,
@@ -248,6 +256,7 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
         rate_text(i128::from(depth_share_ppm) * 100),
         whole_ms(slice_interval_ns, "route.slice_interval")?,
         whole_ms(timeout_ns, "route.timeout")?,
+        rate_text(i128::from(policy.preempt_per_mille) * 100_000),
     ))
 }
 
@@ -331,6 +340,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_preempt_policies_parse() {
+        for (file, base) in [("policy-adaptive-preempt.toml", "adaptive"), ("policy-naive-preempt.toml", "naive")] {
+            let path = format!("{}/../docs/examples/{file}", env!("CARGO_MANIFEST_DIR"));
+            let p = resolve_policy(&path).unwrap();
+            let mut expected = EnginePolicy::builtin(base).unwrap();
+            expected.name = format!("{base}-preempt");
+            expected.preempt_per_mille = 300;
+            assert_eq!(p, expected, "{file}");
+        }
+    }
+
+    #[test]
     fn to_toml_round_trips_every_builtin() {
         for name in BUILTIN_POLICIES {
             let policy = EnginePolicy::builtin(name).unwrap();
@@ -348,8 +369,10 @@ mod tests {
         policy.oracle_half_life_ns = 250_000_000;
         policy.liquidation.buffer_rate = 2_000_000;
         policy.penalty = PenaltyPolicy::Dynamic { base: 1, vol_coef: 1.0, depth_coef: 0.125, cap: 123_456 };
+        policy.preempt_per_mille = 250;
         let text = to_toml(&policy).unwrap();
         assert!(text.contains("buffer = \"0.02\""), "{text}");
+        assert!(text.contains("preempt = \"0.25\""), "{text}");
         assert_eq!(parse_policy(&text, "rt.toml", "x").unwrap(), policy);
         policy.oracle_half_life_ns = 1;
         assert!(to_toml(&policy).is_err());
@@ -373,6 +396,11 @@ mod tests {
         assert!(err.contains("base"), "{err}");
         let err = parse_policy("name = \"x\"\ncolour = 1", "p.toml", "p").unwrap_err().to_string();
         assert!(err.contains("p.toml:2") && err.contains("colour"), "{err}");
+        for bad in ["\"1.5\"", "\"0.0005\"", "\"-0.1\""] {
+            let err = parse_policy(&format!("preempt = {bad}"), "p.toml", "p").unwrap_err().to_string();
+            assert!(err.contains("preempt"), "{bad}: {err}");
+        }
+        assert_eq!(parse_policy("preempt = \"0.3\"", "p.toml", "p").unwrap().preempt_per_mille, 300);
         let err = parse_policy("max_attempts = 0", "p.toml", "p").unwrap_err().to_string();
         assert!(err.contains("max_attempts"), "{err}");
         let err = parse_policy("auction_duration_ms = 99999999999", "p.toml", "p").unwrap_err().to_string();

@@ -75,6 +75,14 @@ pub struct Outcome {
     pub margin_calls_on_implied: u64,
     /// Reduce-only orders clients sent in answer to margin calls (the world's `call_response`).
     pub margin_call_orders: u64,
+    /// Pre-emptive reductions the engine started on margin calls (policy `preempt_per_mille`).
+    pub preemptive_reductions: u64,
+    /// Lots they closed (not in `volume`).
+    pub preemptive_lots: i64,
+    /// Of them, how many became liquidations while they ran.
+    pub preemptive_upgraded: u64,
+    /// What their fills cost the reduced accounts against the mark at each reduction's start, quote units.
+    pub preemptive_cost: i128,
     /// Margin call → the liquidation it preceded, ns (p50, p99).
     pub call_lead_time_ns: (u64, u64),
     /// Largest gap between captured and visible mid on any venue, hundredths of a bp.
@@ -139,6 +147,10 @@ mod tests {
             liquidations_preceded_by_call: 0,
             margin_calls_on_implied: 0,
             margin_call_orders: 0,
+            preemptive_reductions: 0,
+            preemptive_lots: 0,
+            preemptive_upgraded: 0,
+            preemptive_cost: 0,
             call_lead_time_ns: (0, 0),
             peak_impact_centi_bps: 0,
             conservation_error: 0,

@@ -115,6 +115,8 @@ pub struct World {
     outputs: Vec<Event>,
     journal: Box<dyn FnMut(&Event) + Send>,
     liquidated: BTreeSet<AccountId>,
+    /// Liquidation ids that are pre-emptive reductions (a PREEMPTIVE notice, no TRIGGERED or DONE yet).
+    reducing: BTreeSet<u64>,
     series: Series,
     adl_notional: i128,
     /// Orders sent in answer to margin calls.
@@ -177,6 +179,7 @@ impl World {
             outputs: Vec::with_capacity(1 << 16),
             journal,
             liquidated: BTreeSet::new(),
+            reducing: BTreeSet::new(),
             series: Series::default(),
             adl_notional: 0,
             call_orders: 0,
@@ -403,10 +406,19 @@ impl World {
                 let n: LiquidationNotice = o.payload();
                 match o.flags {
                     liquidation_stage::TRIGGERED => {
+                        self.reducing.remove(&o.sequence);
                         if let Some(account) = account_from_wire(n.account) {
                             self.liquidated.insert(account);
                         }
                     }
+                    liquidation_stage::PREEMPTIVE => {
+                        self.reducing.insert(o.sequence);
+                    }
+                    liquidation_stage::DONE => {
+                        self.reducing.remove(&o.sequence);
+                    }
+                    // A pre-emptive reduction's fills are not liquidations.
+                    liquidation_stage::OWN_BOOK | liquidation_stage::AUCTION | liquidation_stage::ROUTED if self.reducing.contains(&o.sequence) => {}
                     liquidation_stage::OWN_BOOK | liquidation_stage::AUCTION | liquidation_stage::ROUTED | liquidation_stage::BACKSTOP | liquidation_stage::ADL => {
                         self.series.liquidations.push((now, n.price));
                         self.series.insurance_fund.push((now, self.engine.ledger().fund.balance()));
@@ -622,6 +634,10 @@ impl World {
             liquidations_preceded_by_call: m.liquidations_preceded_by_call,
             margin_calls_on_implied: m.margin_calls_on_implied,
             margin_call_orders: self.call_orders,
+            preemptive_reductions: m.preemptive_reductions,
+            preemptive_lots: m.preemptive_lots,
+            preemptive_upgraded: m.preemptive_upgraded,
+            preemptive_cost: m.preemptive_cost,
             call_lead_time_ns: (engine.call_lead_time().value_at_quantile(0.5), engine.call_lead_time().value_at_quantile(0.99)),
             peak_impact_centi_bps: self.venues.peak_impact_centi_bps,
             conservation_error: ledger.check_conservation(),

@@ -15,7 +15,7 @@ use super::{Engine, OutputSink};
 use crate::auction::dutch::{Auction, AuctionStatus};
 use crate::auction::events::{EventSink, ExecutionEvent};
 use crate::auction::lot::{LiquidationLot, LotSide};
-use crate::risk::{liquidation, AccountId, InstrumentId};
+use crate::risk::{liquidation, margin, AccountId, InstrumentId};
 
 /// Where a liquidation is inside its current stage.
 #[derive(serde::Serialize, serde::Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +68,10 @@ pub struct Liquidation {
     pub(crate) attempt_filled: i64,
     /// Event time it started.
     pub started_ns: i64,
+    /// A pre-emptive reduction on a margin call, not (yet) a liquidation: no penalty, no
+    /// auction, limited at the liquidation price (`rule_limit`), ends without escalation.
+    #[serde(default)]
+    pub preemptive: bool,
 }
 
 impl Liquidation {
@@ -135,7 +139,11 @@ impl Engine {
     /// account's leg is chosen by [`Engine::liquidation_leg`].
     pub(crate) fn maybe_start_liquidation(&mut self, account: AccountId, instrument: InstrumentId, out: &mut impl OutputSink) {
         let state = self.accounts[account as usize];
-        if state.active != 0 || self.now < state.retry_at {
+        if state.active != 0 {
+            self.upgrade_preemptive(account, state.active, out);
+            return;
+        }
+        if self.now < state.retry_at {
             return;
         }
         if Some(account) == self.config.backstop_account {
@@ -145,77 +153,8 @@ impl Engine {
         self.cancel_all_orders(account, out);
         // A portfolio account closes its best leg first, whichever mark found it.
         let instrument = self.liquidation_leg(account, instrument);
-        let Some(mark) = self.ledger.book.mark(instrument) else { return };
-        let base_rate = self.penalty_rate(usize::from(instrument), mark, 0);
-        let Some(mut request) = liquidation::plan(&self.ledger.book, account, instrument, &self.policy.liquidation, base_rate) else {
-            return;
-        };
-        let mut rule_limit = None;
-        if let Some(rules) = self.policy.rules.as_ref() {
-            // The venue's own decision: whether, how much, at what worst price.
-            let book = &self.ledger.book;
-            let acc = book.account(account);
-            let since = if state.arrival_mark != 0 { self.now.saturating_sub(state.arrival_ns) } else { 0 };
-            let decision = acc
-                .positions
-                .iter()
-                .position(|p| p.instrument == instrument && p.size != 0)
-                .and_then(|index| crate::venue_rules::PositionState::of(book.instruments(), book.marks(), acc, index, since))
-                .map(|ps| rules.decide(book.instruments().get(instrument), &ps));
-            let Some(decision) = decision.filter(|d| d.liquidatable && d.size_to_liquidate > 0) else {
-                return;
-            };
-            let abs = request.position_size.abs();
-            request.qty = decision.size_to_liquidate.min(abs);
-            request.full_close = request.qty == abs;
-            rule_limit = decision.limit_price.filter(|p| *p > 0);
-        }
-        if !self.policy.partial {
-            request.qty = request.position_size.abs();
-            request.full_close = true;
-        }
-        request.penalty_rate = self.penalty_rate(usize::from(instrument), mark, request.qty);
-        // A slot whose index is id mod capacity: lookups by id need no map.
-        let len = self.pool.len() as u64;
-        let mut id = self.next_liquidation_id;
-        let mut found = false;
-        for _ in 0..len {
-            if self.pool[(id % len) as usize].is_none() {
-                found = true;
-                break;
-            }
-            id += 1;
-        }
-        if !found {
-            self.metrics.pool_full += 1;
-            return;
-        }
-        self.next_liquidation_id = id + 1;
-        let slot = (id % len) as usize;
-        let i = usize::from(instrument);
-        let depth = if self.now.saturating_sub(self.last_liquidation_fill_ns[i]) <= self.config.cascade_window_ns {
-            self.cascade[i] + 1
-        } else {
-            1
-        };
-        self.cascade[i] = depth;
-        self.metrics.cascade_depth = self.metrics.cascade_depth.max(depth);
-        let st = &mut self.accounts[account as usize];
-        st.active = id;
-        if st.arrival_mark == 0 {
-            st.arrival_mark = mark;
-            st.arrival_instrument = instrument;
-            st.arrival_ns = self.now;
-        }
-        if !st.touched {
-            st.touched = true;
-            self.metrics.accounts_touched += 1;
-        }
-        self.metrics.liquidations += 1;
-        self.note_call_before_liquidation(account);
-        if request.full_close {
-            self.metrics.full_closes += 1;
-        }
+        let Some((request, rule_limit)) = self.liquidation_request(account, instrument) else { return };
+        let Some((slot, id)) = self.claim_slot() else { return };
         self.pool[slot] = Some(Liquidation {
             id,
             account,
@@ -224,7 +163,7 @@ impl Engine {
             planned: request.qty,
             remaining: request.qty,
             bankruptcy: request.bankruptcy_price,
-            mark,
+            mark: request.mark,
             penalty_rate: request.penalty_rate,
             full_close: request.full_close,
             rule_limit,
@@ -237,10 +176,171 @@ impl Engine {
             intent_limit: 0,
             attempt_filled: 0,
             started_ns: self.now,
+            preemptive: false,
         });
+        self.accounts[account as usize].active = id;
         self.active_count += 1;
-        self.liquidation_notice(out, slot, liquidation_stage::TRIGGERED, mark, request.qty);
+        self.count_liquidation_start(slot);
+        self.liquidation_notice(out, slot, liquidation_stage::TRIGGERED, request.mark, request.qty);
         self.advance(slot, out);
+    }
+
+    /// How much of `account`'s position in `instrument` to liquidate now, at what penalty,
+    /// and the venue rule's limit; `None` when it is not to be liquidated.
+    fn liquidation_request(&self, account: AccountId, instrument: InstrumentId) -> Option<(liquidation::LiquidationRequest, Option<i64>)> {
+        let mark = self.ledger.book.mark(instrument)?;
+        let base_rate = self.penalty_rate(usize::from(instrument), mark, 0);
+        let mut request = liquidation::plan(&self.ledger.book, account, instrument, &self.policy.liquidation, base_rate)?;
+        let mut rule_limit = None;
+        if let Some(rules) = self.policy.rules.as_ref() {
+            // The venue's own decision: whether, how much, at what worst price.
+            let state = self.accounts[account as usize];
+            let book = &self.ledger.book;
+            let acc = book.account(account);
+            let since = if state.arrival_mark != 0 { self.now.saturating_sub(state.arrival_ns) } else { 0 };
+            let decision = acc
+                .positions
+                .iter()
+                .position(|p| p.instrument == instrument && p.size != 0)
+                .and_then(|index| crate::venue_rules::PositionState::of(book.instruments(), book.marks(), acc, index, since))
+                .map(|ps| rules.decide(book.instruments().get(instrument), &ps));
+            let decision = decision.filter(|d| d.liquidatable && d.size_to_liquidate > 0)?;
+            let abs = request.position_size.abs();
+            request.qty = decision.size_to_liquidate.min(abs);
+            request.full_close = request.qty == abs;
+            rule_limit = decision.limit_price.filter(|p| *p > 0);
+        }
+        if !self.policy.partial {
+            request.qty = request.position_size.abs();
+            request.full_close = true;
+        }
+        request.penalty_rate = self.penalty_rate(usize::from(instrument), mark, request.qty);
+        Some((request, rule_limit))
+    }
+
+    /// A free pool slot, its id reserved (a slot's index is its id mod capacity, so lookups
+    /// by id need no map); `None` (counted) when the pool is full.
+    fn claim_slot(&mut self) -> Option<(usize, u64)> {
+        let len = self.pool.len() as u64;
+        let mut id = self.next_liquidation_id;
+        for _ in 0..len {
+            if self.pool[(id % len) as usize].is_none() {
+                self.next_liquidation_id = id + 1;
+                return Some(((id % len) as usize, id));
+            }
+            id += 1;
+        }
+        self.metrics.pool_full += 1;
+        None
+    }
+
+    /// The bookkeeping of a liquidation episode starting in `slot` (new, or a pre-emptive
+    /// reduction that became one): cascade depth, arrival mark, counters, the call it followed.
+    fn count_liquidation_start(&mut self, slot: usize) {
+        let Some(liq) = self.pool[slot].as_ref() else { return };
+        let (account, instrument, mark, full) = (liq.account, liq.instrument, liq.mark, liq.full_close);
+        let i = usize::from(instrument);
+        let depth = if self.now.saturating_sub(self.last_liquidation_fill_ns[i]) <= self.config.cascade_window_ns {
+            self.cascade[i] + 1
+        } else {
+            1
+        };
+        self.cascade[i] = depth;
+        self.metrics.cascade_depth = self.metrics.cascade_depth.max(depth);
+        let st = &mut self.accounts[account as usize];
+        if st.arrival_mark == 0 {
+            st.arrival_mark = mark;
+            st.arrival_instrument = instrument;
+            st.arrival_ns = self.now;
+        }
+        if !st.touched {
+            st.touched = true;
+            self.metrics.accounts_touched += 1;
+        }
+        self.metrics.liquidations += 1;
+        self.note_call_before_liquidation(account);
+        if full {
+            self.metrics.full_closes += 1;
+        }
+    }
+
+    /// On a margin call with the policy's `preempt_per_mille`: starts closing that share of
+    /// `account`'s position in `instrument`, limited at the position's liquidation price,
+    /// without penalty, through the own book and routes. Not started for the backstop
+    /// vault, an account already in an episode, or a position without a liquidation price.
+    pub(crate) fn start_preemptive(&mut self, account: AccountId, instrument: InstrumentId, out: &mut impl OutputSink) {
+        let per_mille = i64::from(self.policy.preempt_per_mille);
+        if per_mille == 0 || self.accounts[account as usize].active != 0 || Some(account) == self.config.backstop_account {
+            return;
+        }
+        let book = &self.ledger.book;
+        let acc = book.account(account);
+        let Some(index) = acc.positions.iter().position(|p| p.instrument == instrument && p.size != 0) else { return };
+        let size = acc.positions[index].size;
+        let Some(limit) = margin::position_trigger(book.instruments(), book.marks(), acc, index).and_then(|t| t.price()) else { return };
+        let Some(mark) = book.mark(instrument) else { return };
+        let bankruptcy = margin::position_bankruptcy(book.instruments(), book.marks(), acc, index);
+        // At least one lot; `per_mille ≤ 1000` keeps the product within the position.
+        let qty = (i128::from(size.abs()) * i128::from(per_mille) / 1000).max(1) as i64;
+        let Some((slot, id)) = self.claim_slot() else { return };
+        // The client's resting orders stay: it is not being liquidated.
+        self.pool[slot] = Some(Liquidation {
+            id,
+            account,
+            instrument,
+            sign: size.signum(),
+            planned: qty,
+            remaining: qty,
+            bankruptcy,
+            mark,
+            penalty_rate: 0,
+            full_close: qty == size.abs(),
+            rule_limit: Some(limit.max(1)),
+            stage: 0,
+            phase: Phase::Ready,
+            auction: None,
+            open_intents: 0,
+            round: 0,
+            intent_limit: 0,
+            attempt_filled: 0,
+            started_ns: self.now,
+            preemptive: true,
+        });
+        self.accounts[account as usize].active = id;
+        self.active_count += 1;
+        self.metrics.preemptive_reductions += 1;
+        self.liquidation_notice(out, slot, liquidation_stage::PREEMPTIVE, mark, qty);
+        self.advance(slot, out);
+    }
+
+    /// A liquidation trigger for an account whose episode `active` is a pre-emptive reduction:
+    /// the reduction becomes the liquidation, in place (its orders in flight stay), re-planned
+    /// at the current marks with the policy's penalty and limits.
+    fn upgrade_preemptive(&mut self, account: AccountId, active: u64, out: &mut impl OutputSink) {
+        let slot = (active % self.pool.len() as u64) as usize;
+        let Some(liq) = self.pool[slot].as_ref().filter(|l| l.preemptive && l.id == active) else { return };
+        let Some((request, rule_limit)) = self.liquidation_request(account, liq.instrument) else { return };
+        if request.position_size.signum() != liq.sign {
+            return;
+        }
+        let escalate = self.below_escalation(account, liq.instrument);
+        let stages = self.policy.stages.len();
+        if let Some(l) = self.pool[slot].as_mut() {
+            l.preemptive = false;
+            l.planned = request.qty;
+            l.remaining = request.qty;
+            l.bankruptcy = request.bankruptcy_price;
+            l.mark = request.mark;
+            l.penalty_rate = request.penalty_rate;
+            l.full_close = request.full_close;
+            l.rule_limit = rule_limit;
+            if escalate {
+                l.stage = l.stage.max(stages);
+            }
+        }
+        self.metrics.preemptive_upgraded += 1;
+        self.count_liquidation_start(slot);
+        self.liquidation_notice(out, slot, liquidation_stage::TRIGGERED, request.mark, request.qty);
     }
 
     /// The penalty rate for closing `lots` of `instrument` at `mark`.
@@ -299,6 +399,8 @@ impl Engine {
                     self.run_own_book(slot, out);
                     false
                 }
+                // A pre-emptive reduction sells no discount to liquidators.
+                Stage::Auction if self.pool[slot].as_ref().is_some_and(|l| l.preemptive) => false,
                 Stage::Auction => self.start_auction(slot, out),
                 Stage::Route => {
                     if let Some(l) = self.pool[slot].as_mut() {
@@ -319,11 +421,13 @@ impl Engine {
     /// Counts an attempt as filled or zero-fill and says so on the output.
     pub(crate) fn close_attempt(&mut self, slot: usize, tried: i64, out: &mut impl OutputSink) {
         let Some(liq) = self.pool[slot].as_ref() else { return };
+        // A pre-emptive reduction's attempts are not liquidation attempts: not counted.
+        let counted = !liq.preemptive;
         if liq.attempt_filled == 0 {
-            self.metrics.zero_fill_attempts += 1;
+            self.metrics.zero_fill_attempts += u64::from(counted);
             self.liquidation_notice(out, slot, liquidation_stage::ZERO_FILL, 0, tried);
         } else {
-            self.metrics.filled_attempts += 1;
+            self.metrics.filled_attempts += u64::from(counted);
         }
         if let Some(liq) = self.pool[slot].as_mut() {
             liq.attempt_filled = 0;
@@ -425,6 +529,11 @@ impl Engine {
     /// After the last stage: retry later, or escalate to the backstop and ADL.
     fn end_of_stages(&mut self, slot: usize, out: &mut impl OutputSink) {
         let Some(liq) = self.pool[slot].as_ref() else { return };
+        if liq.preemptive {
+            // What a reduction could not close stays open; the account is not liquidatable.
+            self.finish(slot, out);
+            return;
+        }
         let (account, instrument) = (liq.account, liq.instrument);
         let state = &mut self.accounts[account as usize];
         state.attempts = state.attempts.saturating_add(1);
@@ -458,7 +567,7 @@ impl Engine {
     /// solvency, and sets the retry time if the account is still liquidatable.
     pub(crate) fn finish(&mut self, slot: usize, out: &mut impl OutputSink) {
         let Some(liq) = self.pool[slot].as_ref() else { return };
-        let (account, instrument, remaining) = (liq.account, liq.instrument, liq.remaining);
+        let (account, instrument, remaining, preemptive) = (liq.account, liq.instrument, liq.remaining, liq.preemptive);
         self.liquidation_notice(out, slot, liquidation_stage::DONE, 0, remaining);
         self.timers.cancel(slot);
         self.pool[slot] = None;
@@ -469,7 +578,9 @@ impl Engine {
         let now = self.now;
         let st = &mut self.accounts[account as usize];
         st.active = 0;
-        if solvent {
+        if preemptive {
+            // Not an episode: no solvency record, no retry delay (a trigger may follow at once).
+        } else if solvent {
             if st.arrival_mark != 0 {
                 let elapsed = (now - st.arrival_ns).max(1) as u64;
                 let _ = self.time_to_solvency.record(elapsed.min(3_600_000_000_000));

@@ -15,6 +15,12 @@
 //! options market prices it as it starts. Calls made because the implied σ was
 //! the larger are counted apart.
 //!
+//! With the policy's `preempt_per_mille`, the engine also acts on the call: it
+//! starts a pre-emptive reduction of that share of the called position
+//! ([`Engine::start_preemptive`]): own book and routes, no penalty, no auction,
+//! never past the position's liquidation price, no escalation. If the account
+//! becomes liquidatable while it runs, the reduction becomes its liquidation.
+//!
 //! When such an account's liquidation starts, the engine counts it as preceded
 //! by a call if one was sent within the horizon, and records the lead time.
 //! Volatility and the band edges are analytics (floats); nothing here moves
@@ -142,6 +148,7 @@ impl Engine {
             let st = &mut self.accounts[account as usize];
             st.call_pending = true;
             st.called_at = self.now;
+            self.start_preemptive(account, id, out);
         }
         self.warned = band;
     }

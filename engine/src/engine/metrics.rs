@@ -90,6 +90,19 @@ pub struct EngineMetrics {
     pub margin_calls_on_implied: u64,
     /// Implied-vol quotes taken.
     pub implied_vol_quotes: u64,
+    /// Pre-emptive reductions started on margin calls (the policy's `preempt_per_mille`).
+    #[serde(default)]
+    pub preemptive_reductions: u64,
+    /// Lots those reductions closed (not in `volume`, which counts liquidations).
+    #[serde(default)]
+    pub preemptive_lots: i64,
+    /// Of those reductions, how many became liquidations while they ran.
+    #[serde(default)]
+    pub preemptive_upgraded: u64,
+    /// What the reductions' fills cost their accounts against the mark at each reduction's
+    /// start, quote units (negative: they sold above it).
+    #[serde(default)]
+    pub preemptive_cost: i128,
     /// Client orders accepted.
     pub orders_accepted: u64,
     /// Client orders rejected (any reason).

@@ -449,7 +449,17 @@ impl Engine {
             views.iter().filter_map(|view| view.best(crate::auction::depth::side_hit(side)).map(|l| l.0)).reduce(|a, b| if sign > 0 { a.max(b) } else { a.min(b) })
         })
         .unwrap_or(mark);
+        let preemptive = self.pool[slot].as_ref().is_some_and(|l| l.preemptive);
         let mut limit = match rule_limit {
+            // A pre-emptive reduction keeps the route's own limit, never past the liquidation price.
+            Some(rule) if preemptive && route.limit_bps > 0 => {
+                let own = limit_price(touch, side, route.limit_bps);
+                if within_limit(side, own, rule) {
+                    own
+                } else {
+                    rule
+                }
+            }
             Some(rule) => rule,
             None if route.limit_bps == 0 => floor,
             None => limit_price(touch, side, route.limit_bps),

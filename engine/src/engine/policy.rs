@@ -82,6 +82,11 @@ pub struct EnginePolicy {
     pub rules: Option<VenueRules>,
     /// How ADL spreads a shortfall.
     pub adl: AdlRanking,
+    /// Pre-emptive reduction on a margin call, per mille of the called position (0: off).
+    /// The engine closes that share through the policy's own-book and route stages (no
+    /// auction), with no penalty, never past the position's liquidation price; a reduction
+    /// that fills nothing simply ends (no backstop, no ADL). See [`super::margin_call`].
+    pub preempt_per_mille: u32,
 }
 
 /// The built-in policy names, in comparison order.
@@ -133,6 +138,7 @@ impl EnginePolicy {
             escalate_below_maintenance_ppm: 0,
             rules: None,
             adl: AdlRanking::ProRata,
+            preempt_per_mille: 0,
         };
         Some(match name {
             "naive" => EnginePolicy {
@@ -247,6 +253,12 @@ impl EnginePolicy {
         }
         if self.route.limit_bps >= 10_000 {
             return Err(format!("policy {}: route limit must be below 10000 bps", self.name));
+        }
+        if self.preempt_per_mille > 1_000 {
+            return Err(format!("policy {}: preempt_per_mille must be at most 1000, not {}", self.name, self.preempt_per_mille));
+        }
+        if self.preempt_per_mille > 0 && self.rules.is_some() {
+            return Err(format!("policy {}: a venue's rules decide its liquidations; pre-emptive reduction is gavel's own policy option", self.name));
         }
         Ok(())
     }

@@ -164,7 +164,7 @@ impl Engine {
     /// Books one liquidation fill of up to `qty` lots at `price`; returns the lots settled.
     pub(crate) fn settle_liquidation_fill(&mut self, slot: usize, counterparty: Counterparty, qty: i64, price: i64, route: Route, out: &mut impl OutputSink) -> i64 {
         let Some(liq) = self.pool[slot].as_ref() else { return 0 };
-        let (account, instrument, sign, bankruptcy, rate, start_mark) = (liq.account, liq.instrument, liq.sign, liq.bankruptcy, liq.penalty_rate, liq.mark);
+        let (account, instrument, sign, bankruptcy, rate, start_mark, preemptive) = (liq.account, liq.instrument, liq.sign, liq.bankruptcy, liq.penalty_rate, liq.mark, liq.preemptive);
         let q = qty.min(liq.remaining);
         if q <= 0 || price <= 0 {
             return 0;
@@ -197,6 +197,33 @@ impl Engine {
             self.metrics.penalties += penalty;
             self.ledger_record(out, ledger_record::PENALTY, instrument, account, None, price, penalty);
         }
+        let stage = match route {
+            Route::OwnBook => liquidation_stage::OWN_BOOK,
+            Route::Auction => liquidation_stage::AUCTION,
+            Route::External(_) => liquidation_stage::ROUTED,
+            Route::Backstop => liquidation_stage::BACKSTOP,
+        };
+        if preemptive {
+            // A reduction on a margin call: counted apart from liquidation volume and slippage.
+            self.metrics.preemptive_lots += q;
+            self.metrics.preemptive_cost += i128::from(sign * (start_mark - price)) * i128::from(q) * mult;
+        } else {
+            self.count_liquidation_fill(account, instrument, start_mark, price, sign, q, route);
+        }
+        if let Some(liq) = self.pool[slot].as_mut() {
+            liq.remaining -= q;
+            liq.attempt_filled += q;
+        }
+        self.note_fund();
+        self.liquidation_notice(out, slot, stage, price, q);
+        q
+    }
+
+    /// A liquidation fill's measures: arrival slippage (against the mark at the account's
+    /// first trigger, or this leg's start mark), volume by route, and the cascade clock.
+    #[allow(clippy::too_many_arguments)]
+    fn count_liquidation_fill(&mut self, account: AccountId, instrument: InstrumentId, start_mark: i64, price: i64, sign: i64, q: i64, route: Route) {
+        let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
         let st = &self.accounts[account as usize];
         let arrival = match st.arrival_mark {
             0 => 0,
@@ -210,32 +237,13 @@ impl Engine {
             self.metrics.arrival_bps_centi_sum += harm * 1_000_000 / i128::from(arrival);
             self.metrics.liquidation_fills += 1;
         }
-        let stage = match route {
-            Route::OwnBook => {
-                self.metrics.volume.own_book += q;
-                liquidation_stage::OWN_BOOK
-            }
-            Route::Auction => {
-                self.metrics.volume.auction += q;
-                liquidation_stage::AUCTION
-            }
-            Route::External(venue) => {
-                self.metrics.volume.external[venue as usize % super::metrics::VENUE_CODES] += q;
-                liquidation_stage::ROUTED
-            }
-            Route::Backstop => {
-                self.metrics.volume.backstop += q;
-                liquidation_stage::BACKSTOP
-            }
-        };
-        if let Some(liq) = self.pool[slot].as_mut() {
-            liq.remaining -= q;
-            liq.attempt_filled += q;
+        match route {
+            Route::OwnBook => self.metrics.volume.own_book += q,
+            Route::Auction => self.metrics.volume.auction += q,
+            Route::External(venue) => self.metrics.volume.external[venue as usize % super::metrics::VENUE_CODES] += q,
+            Route::Backstop => self.metrics.volume.backstop += q,
         }
         self.last_liquidation_fill_ns[usize::from(instrument)] = self.now;
-        self.note_fund();
-        self.liquidation_notice(out, slot, stage, price, q);
-        q
     }
 
     /// The backstop vault takes what is left at the executable price (the volume-weighted

@@ -97,6 +97,7 @@ fn stage_name(code: u8) -> &'static str {
         liquidation_stage::ADL => "adl",
         liquidation_stage::ZERO_FILL => "zero_fill",
         liquidation_stage::DONE => "done",
+        liquidation_stage::PREEMPTIVE => "preemptive",
         _ => "unknown",
     }
 }
