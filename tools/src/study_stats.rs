@@ -11,7 +11,7 @@ use gavel_feeds::rng::SplitMix64;
 use serde_json::{json, Value};
 
 /// The metrics a study reports, and whether a lower value is better.
-pub const METRICS: [(&str, bool); 10] = [
+pub const METRICS: [(&str, bool); 12] = [
     ("total_loss_to_others", true),
     ("arrival_slippage_bps", true),
     ("equity_kept", false),
@@ -22,6 +22,8 @@ pub const METRICS: [(&str, bool); 10] = [
     ("penalties", true),
     ("zero_fill_attempts", true),
     ("accounts_touched", true),
+    ("preemptive_cost", true),
+    ("preemptive_lots", true),
 ];
 
 /// Bootstrap resamples per interval.
@@ -100,14 +102,24 @@ pub fn paired(tasks: &[TaskMetrics], pairs: &[(String, String)]) -> Value {
     Value::Object(out)
 }
 
-/// The pairs a study reports: every other policy against `naive`, and each of gavel's
-/// policies (not `naive`, not a venue rule set) against each venue rule set present.
+/// The pairs a study reports: every other policy against `naive`, each of gavel's
+/// policies (not `naive`, not a venue rule set) against each venue rule set present, and
+/// a variant named `BASE-…` against `BASE` when both are in the study.
 pub fn pairs(policies: &[String], venue_rules: &[&str]) -> Vec<(String, String)> {
     let is_venue = |p: &str| venue_rules.contains(&p);
     let mut out = Vec::new();
     for base in policies.iter().filter(|p| p.as_str() == "naive" || is_venue(p)) {
         for p in policies.iter().filter(|p| *p != base) {
             if base == "naive" || (!is_venue(p) && p != "naive") {
+                out.push((p.clone(), base.clone()));
+            }
+        }
+    }
+    // A variant named after another policy of the study (`adaptive-preempt` of `adaptive`)
+    // is also paired with it.
+    for p in policies {
+        for base in policies.iter().filter(|b| *b != p && p.starts_with(&format!("{b}-"))) {
+            if !out.iter().any(|(a, b)| a == p && b == base) {
                 out.push((p.clone(), base.clone()));
             }
         }
@@ -151,5 +163,9 @@ mod tests {
         let got = pairs(&names, &["dydx-v4", "binance-usdm"]);
         let got: Vec<String> = got.iter().map(|(a, b)| format!("{a}-{b}")).collect();
         assert_eq!(got, ["adaptive-naive", "dydx-v4-naive", "binance-usdm-naive", "adaptive-dydx-v4", "adaptive-binance-usdm"]);
+        // Variants pair with their base as well (once: `naive-preempt` already pairs with naive).
+        let names: Vec<String> = ["naive", "adaptive", "adaptive-preempt", "naive-preempt"].iter().map(|s| s.to_string()).collect();
+        let got: Vec<String> = pairs(&names, &[]).iter().map(|(a, b)| format!("{a}-{b}")).collect();
+        assert_eq!(got, ["adaptive-naive", "adaptive-preempt-naive", "naive-preempt-naive", "adaptive-preempt-adaptive"]);
     }
 }

@@ -15,7 +15,7 @@ fn the_demo_prints_and_reports_the_policies_and_the_options_section() {
         .expect("gavel runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    for policy in ["naive", "partial", "auction", "sliced", "adaptive", "dydx-v4", "binance-usdm", "maker-clip"] {
+    for policy in ["naive", "partial", "auction", "sliced", "adaptive", "dydx-v4", "binance-usdm", "maker-clip", "adaptive-preempt"] {
         assert!(stdout.lines().any(|l| l.starts_with(policy)), "no {policy} row:\n{stdout}");
     }
     let options: Vec<&str> = stdout.lines().skip_while(|l| !l.starts_with("options on the same crash")).collect();
@@ -48,18 +48,21 @@ fn the_demo_prints_and_reports_the_policies_and_the_options_section() {
     // implied vol; tools/tests/margin_calls_cli.rs shows one that is.)
     let mc = &html[html.find("<table id=\"margin-calls\">").expect("margin-call table in the report")..];
     let mc = &mc[..mc.find("</table>").unwrap()];
-    assert_eq!(mc.matches("<tr>").count(), 9, "header and eight policies");
+    assert_eq!(mc.matches("<tr>").count(), 10, "header and nine policies");
     let section = &stdout[stdout.find("margin calls:").expect("margin-call section")..];
-    let rows: Vec<(u64, u64)> = section
+    // (calls, on implied, reductions) per policy; only adaptive-preempt (last) reduces, at most once per call.
+    let rows: Vec<(u64, u64, u64)> = section
         .lines()
         .skip(2)
-        .take(8)
+        .take(9)
         .map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
-            (f[1].parse().unwrap(), f[2].parse().unwrap())
+            (f[1].parse().unwrap(), f[2].parse().unwrap(), f[f.len() - 2].parse().unwrap())
         })
         .collect();
-    assert_eq!(rows.len(), 8, "{section}");
-    assert!(rows.iter().all(|&(calls, on_implied)| calls > 0 && on_implied <= calls), "{section}");
+    assert_eq!(rows.len(), 9, "{section}");
+    assert!(rows.iter().all(|&(calls, on_implied, _)| calls > 0 && on_implied <= calls), "{section}");
+    assert!(rows[..8].iter().all(|r| r.2 == 0), "{section}");
+    assert!(rows[8].2 > 0 && rows[8].2 <= rows[8].0, "{section}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

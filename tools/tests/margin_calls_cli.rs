@@ -2,7 +2,8 @@
 //! `implied_vol.csv`, the engine's margin calls read it (`compare` reports calls sized on the
 //! implied vol), a scenario without it has none, and bad flags and rows are refused by name.
 //! `compare --call-response`: called clients send reduce-only orders, deterministically, with
-//! value conserved.
+//! value conserved. `--preempt-pct` / a policy file's `preempt`: the engine reduces called
+//! positions itself, counted apart from liquidations.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -93,5 +94,38 @@ fn called_clients_answer_with_reduce_only_orders() {
         let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "naive", "--call-response", bad]);
         assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--call-response"), "{bad}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_engine_acts_on_its_calls_with_preempt() {
+    let dir = scratch("preempt");
+    let scenario = dir.join("crash");
+    let o = gavel(&["gen", "crash", "--out", scenario.to_str().unwrap(), "--seed", "7", "--accounts", "300", "--duration", "60"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let quiet = naive(&scenario);
+    assert_eq!((quiet["preemptive_reductions"].as_u64(), quiet["preemptive_lots"].as_i64()), (Some(0), Some(0)));
+    let acting = naive_with(&scenario, &["--preempt-pct", "50"]);
+    let (calls, reductions) = (acting["margin_calls"].as_u64().unwrap(), acting["preemptive_reductions"].as_u64().unwrap());
+    // One reduction per call at most (an account already in an episode is not reduced again).
+    assert!(reductions > 0 && reductions <= calls, "{calls} calls, {reductions} reductions");
+    assert!(acting["preemptive_lots"].as_i64().unwrap() > 0, "{acting}");
+    assert_eq!(acting["conservation_error"], "0", "value is conserved to the unit");
+    // The same as a policy file, and deterministic.
+    let file = dir.join("naive-preempt.toml");
+    std::fs::write(&file, "name = \"naive-preempt\"\nbase = \"naive\"\npreempt = \"0.5\"\n").unwrap();
+    let json = dir.join("file.json");
+    let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", file.to_str().unwrap(), "--json", json.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let by_file = v["policies"].as_array().and_then(|a| a.first().cloned()).or_else(|| v["policies"].as_object().and_then(|o| o.values().next().cloned())).unwrap();
+    assert_eq!(by_file["journal_fingerprint"], acting["journal_fingerprint"]);
+    // Out of range, and not with a venue's rules.
+    for bad in ["0", "101", "x"] {
+        let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "naive", "--preempt-pct", bad]);
+        assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("--preempt-pct"), "{bad}");
+    }
+    let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "dydx-v4", "--preempt-pct", "30"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("pre-emptive"), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

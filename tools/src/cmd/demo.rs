@@ -64,7 +64,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     );
     let (name, mut inputs) = resolve_inputs(Some(&dir), None, None, None, &[])?;
     inputs.engine_core = args.core;
-    let names: Vec<String> = BUILTIN_POLICIES.iter().chain(DEMO_VENUE_RULES.iter()).map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = BUILTIN_POLICIES.iter().chain(DEMO_VENUE_RULES.iter()).map(|s| s.to_string()).collect();
+    // adaptive acting on its margin calls (docs/examples/policy-adaptive-preempt.toml).
+    let preempt = dir.join("adaptive-preempt.toml");
+    gavel_feeds::atomic_file::write_atomic(&preempt, DEMO_PREEMPT_POLICY).with_context(|| format!("writing {}", preempt.display()))?;
+    names.push(preempt.display().to_string());
     let runs = compare(&inputs, &names, None)?;
     print!("{}", table(&runs));
     let (options_text, options_table) = crate::cmd::options::demo_section(args.seed, DEMO_DROP_PER_MILLE)?;
@@ -118,6 +122,9 @@ fn portfolio_section(seed: u64) -> anyhow::Result<(String, crate::report::ExtraT
     Ok((text, table))
 }
 
+/// The demo's ninth policy: `adaptive` that reduces each called position by 30 %.
+const DEMO_PREEMPT_POLICY: &str = include_str!("../../../docs/examples/policy-adaptive-preempt.toml");
+
 /// The demo's margin-call section, from the policy runs themselves: per policy the
 /// predictive calls sent (and those sized on the implied vol), the liquidations a call
 /// preceded, and the lead times. Returns the printed text and the report's table.
@@ -134,14 +141,20 @@ fn margin_call_section(runs: &[crate::pipeline::PolicyRun]) -> (String, crate::r
                 format!("{} of {}", o.liquidations_preceded_by_call, o.liquidations),
                 secs(o.call_lead_time_ns.0),
                 secs(o.call_lead_time_ns.1),
+                o.preemptive_reductions.to_string(),
+                o.preemptive_lots.to_string(),
             ]
         })
         .collect();
-    let header = ["policy", "margin calls", "on implied vol", "liquidations preceded", "lead p50 s", "lead p99 s"];
-    let note = format!("3 σ over 5 minutes, σ the larger of the marks' realised vol and the implied vol ({DEMO_IMPLIED_VOL_PCT} % calm, rising with the fall); nobody acts on a call here (docs/POLICIES.md)");
-    let mut text = format!("margin calls: {note}\n{:<14} {:>12} {:>15} {:>22} {:>11} {:>11}\n", header[0], header[1], header[2], header[3], header[4], header[5]);
+    let header = ["policy", "margin calls", "on implied vol", "liquidations preceded", "lead p50 s", "lead p99 s", "reductions", "lots reduced"];
+    let note = format!(
+        "3 σ over 5 minutes, σ the larger of the marks' realised vol and the implied vol ({DEMO_IMPLIED_VOL_PCT} % calm, rising with the fall); only adaptive-preempt acts on its calls, reducing each called position by 30 % (docs/POLICIES.md)"
+    );
+    let line = |r: &[String]| format!("{:<16} {:>12} {:>15} {:>22} {:>11} {:>11} {:>11} {:>13}\n", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7]);
+    let mut text = format!("margin calls: {note}\n");
+    text.push_str(&line(&header.map(String::from)));
     for r in &rows {
-        text.push_str(&format!("{:<14} {:>12} {:>15} {:>22} {:>11} {:>11}\n", r[0], r[1], r[2], r[3], r[4], r[5]));
+        text.push_str(&line(r));
     }
     let table = crate::report::ExtraTable {
         id: "margin-calls".into(),

@@ -255,6 +255,8 @@ fn metrics(run: &PolicyRun) -> BTreeMap<String, f64> {
         ("penalties", money(o.penalties)),
         ("zero_fill_attempts", o.zero_fill_attempts as f64),
         ("accounts_touched", o.accounts_touched as f64),
+        ("preemptive_cost", money(o.preemptive_cost)),
+        ("preemptive_lots", o.preemptive_lots as f64),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
