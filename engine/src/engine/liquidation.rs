@@ -75,6 +75,33 @@ pub struct Liquidation {
 }
 
 impl Liquidation {
+    /// A liquidation of `qty` lots (`sign` as in [`Liquidation::sign`]) not yet run: at its
+    /// first stage, no auction, no intents out; the plan's price fields are the caller's.
+    fn fresh(id: u64, account: AccountId, instrument: InstrumentId, sign: i64, qty: i64, started_ns: i64) -> Self {
+        Self {
+            id,
+            account,
+            instrument,
+            sign,
+            planned: qty,
+            remaining: qty,
+            bankruptcy: None,
+            mark: 0,
+            penalty_rate: 0,
+            full_close: false,
+            rule_limit: None,
+            stage: 0,
+            phase: Phase::Ready,
+            auction: None,
+            open_intents: 0,
+            round: 0,
+            intent_limit: 0,
+            attempt_filled: 0,
+            started_ns,
+            preemptive: false,
+        }
+    }
+
     /// The side of the closing order.
     pub fn close_side(&self) -> Side {
         if self.sign > 0 {
@@ -156,12 +183,6 @@ impl Engine {
         let Some((request, rule_limit)) = self.liquidation_request(account, instrument) else { return };
         let Some((slot, id)) = self.claim_slot() else { return };
         self.pool[slot] = Some(Liquidation {
-            id,
-            account,
-            instrument,
-            sign: request.position_size.signum(),
-            planned: request.qty,
-            remaining: request.qty,
             bankruptcy: request.bankruptcy_price,
             mark: request.mark,
             penalty_rate: request.penalty_rate,
@@ -169,14 +190,7 @@ impl Engine {
             rule_limit,
             // Already below the escalation threshold: straight to the backstop and ADL.
             stage: if self.below_escalation(account, instrument) { self.policy.stages.len() } else { 0 },
-            phase: Phase::Ready,
-            auction: None,
-            open_intents: 0,
-            round: 0,
-            intent_limit: 0,
-            attempt_filled: 0,
-            started_ns: self.now,
-            preemptive: false,
+            ..Liquidation::fresh(id, account, instrument, request.position_size.signum(), request.qty, self.now)
         });
         self.accounts[account as usize].active = id;
         self.active_count += 1;
@@ -285,26 +299,12 @@ impl Engine {
         let Some((slot, id)) = self.claim_slot() else { return };
         // The client's resting orders stay: it is not being liquidated.
         self.pool[slot] = Some(Liquidation {
-            id,
-            account,
-            instrument,
-            sign: size.signum(),
-            planned: qty,
-            remaining: qty,
             bankruptcy,
             mark,
-            penalty_rate: 0,
             full_close: qty == size.abs(),
             rule_limit: Some(limit.max(1)),
-            stage: 0,
-            phase: Phase::Ready,
-            auction: None,
-            open_intents: 0,
-            round: 0,
-            intent_limit: 0,
-            attempt_filled: 0,
-            started_ns: self.now,
             preemptive: true,
+            ..Liquidation::fresh(id, account, instrument, size.signum(), qty, self.now)
         });
         self.accounts[account as usize].active = id;
         self.active_count += 1;
