@@ -100,3 +100,92 @@ fn bad_flags_and_files_are_refused_with_their_name() {
     assert!(out.status.code() == Some(1) && err.contains("no [[series]]"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// One Deribit `ticker` notification line of a cryptofeed recording.
+fn ticker_line(received_s: f64, name: &str, stamp_ms: u64, underlying: f64, mark_iv: f64) -> String {
+    format!(
+        "{received_s}: {{\"jsonrpc\":\"2.0\",\"method\":\"subscription\",\"params\":{{\"channel\":\"ticker.{name}.raw\",\"data\":{{\"underlying_price\":{underlying},\"underlying_index\":\"index\",\"timestamp\":{stamp_ms},\"stats\":{{\"volume\":1.0}},\"state\":\"open\",\"mark_price\":0.05,\"mark_iv\":{mark_iv},\"interest_rate\":0.0,\"instrument_name\":\"{name}\",\"index_price\":{underlying},\"greeks\":{{\"vega\":0.2,\"theta\":-1.6,\"rho\":0.01,\"gamma\":0.0002,\"delta\":0.3}},\"best_bid_price\":0.04,\"best_bid_amount\":1.0,\"best_ask_price\":0.06,\"best_ask_amount\":1.0}}}}}}\n"
+    )
+}
+
+#[test]
+fn implied_vol_writes_the_at_the_money_vol_a_scenario_reads() {
+    let dir = std::env::temp_dir().join(format!("gavel-options-iv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let t0 = 1_626_993_722_933u64;
+    let mut text = String::from("wss://www.deribit.com/ws/api/v2 <-> 1626993722.0\n");
+    text += &ticker_line(1.0, "BTC-31DEC21-34000-P", t0, 32_745.0, 80.02);
+    // Further from the money: not used.
+    text += &ticker_line(1.1, "BTC-24SEP21-34000-P", t0 + 200, 32_367.0, 76.57);
+    // The ATM series moves within the row spacing, then again after it.
+    text += &ticker_line(1.2, "BTC-31DEC21-34000-P", t0 + 500, 32_745.0, 81.0);
+    text += &ticker_line(1.3, "ETH-31DEC21-2000-C", t0 + 600, 2_000.0, 99.0);
+    text += &ticker_line(1.4, "BTC-31DEC21-34000-P", t0 + 1_200, 32_745.0, 81.5);
+    // A bad ticker (mark_iv 0) is skipped and said; a stamp earlier than one seen counts at the latest.
+    text += &ticker_line(1.5, "BTC-31DEC21-34000-P", t0 + 1_300, 32_745.0, 0.0);
+    text += &ticker_line(1.6, "BTC-24SEP21-34000-P", t0 + 1_100, 32_367.0, 76.6);
+    // At the money, 7.3 days to expiry (30 Jul 08:00 UTC): used unless 8 days are required.
+    text += &ticker_line(1.7, "BTC-30JUL21-32000-C", t0 + 2_500, 32_185.0, 90.0);
+    let recording = dir.join("deribit.ws");
+    std::fs::write(&recording, text).unwrap();
+    let run = |extra: &[&str]| {
+        let out_file = dir.join("implied_vol.csv");
+        let mut args = vec!["options", "implied-vol", recording.to_str().unwrap(), "--currency", "BTC", "--instrument", "BTCUSDT", "--out", out_file.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let out = gavel(&args);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "{err}");
+        (std::fs::read_to_string(out_file).unwrap(), err)
+    };
+    let (csv, err) = run(&[]);
+    assert_eq!(csv, "offset_ms,instrument,vol_pct\n0,BTCUSDT,80.0200\n1200,BTCUSDT,81.5000\n2500,BTCUSDT,90.0000\n");
+    assert!(err.contains("line 7: field `mark_iv`") && err.contains("1 stamped before an earlier ticker") && err.contains("skipped 1 tickers"), "{err}");
+    let (csv, _) = run(&["--min-expiry-days", "8"]);
+    assert_eq!(csv, "offset_ms,instrument,vol_pct\n0,BTCUSDT,80.0200\n1200,BTCUSDT,81.5000\n");
+    let (fine, _) = run(&["--every-ms", "1"]);
+    assert_eq!(fine, "offset_ms,instrument,vol_pct\n0,BTCUSDT,80.0200\n500,BTCUSDT,81.0000\n1200,BTCUSDT,81.5000\n2500,BTCUSDT,90.0000\n");
+    // The file is a scenario's implied_vol.csv: a generated crash replays with it in place.
+    let scenario = dir.join("scenario");
+    let gen = gavel(&["gen", "crash", "--seed", "3", "--accounts", "50", "--out", scenario.to_str().unwrap()]);
+    assert!(gen.status.success(), "{}", String::from_utf8_lossy(&gen.stderr));
+    std::fs::copy(dir.join("implied_vol.csv"), scenario.join("implied_vol.csv")).unwrap();
+    let toml_path = scenario.join("scenario.toml");
+    let toml = std::fs::read_to_string(&toml_path).unwrap();
+    std::fs::write(&toml_path, format!("implied_vol = \"implied_vol.csv\"\n{}", toml.lines().filter(|l| !l.starts_with("implied_vol")).collect::<Vec<_>>().join("\n"))).unwrap();
+    let report = dir.join("compare.json");
+    let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "naive", "--json", report.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(doc["policies"][0]["margin_calls"].is_u64(), "{doc}");
+    // It is read: a broken row in the same place stops the replay naming the file.
+    std::fs::write(scenario.join("implied_vol.csv"), format!("{csv}0,BTCUSDT,0\n")).unwrap();
+    let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "naive"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("implied_vol.csv") && err.contains("vol_pct"), "{err}");
+    assert_refused(&[
+        (&["options", "implied-vol", recording.to_str().unwrap(), "--currency", "SOL", "--instrument", "SOLUSDT", "--out", "/tmp/x.csv"][..], "no SOL options ticker"),
+        (&["options", "implied-vol", recording.to_str().unwrap(), "--currency", "BTC", "--instrument", "BTC,USDT"], "--instrument"),
+        (&["options", "implied-vol", recording.to_str().unwrap(), "--currency", "BTC", "--instrument", "BTCUSDT", "--min-expiry-days", "400"], "no BTC series with at least 400 days"),
+        (&["options", "implied-vol", recording.to_str().unwrap(), "--currency", "BTC", "--instrument", "BTCUSDT", "--every-ms", "0"], "--every-ms"),
+        (&["options", "implied-vol", "/nonexistent/deribit.ws", "--currency", "BTC", "--instrument", "BTCUSDT"], "/nonexistent/deribit.ws"),
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+#[ignore = "real data: needs GAVEL_DATA"]
+fn implied_vol_from_the_deribit_recording() {
+    let dir = std::env::var("GAVEL_DATA").unwrap_or_else(|_| "../../shared/data".into());
+    let file = format!("{dir}/cryptofeed/DERIBIT.ws.1.0");
+    assert!(std::path::Path::new(&file).exists(), "{file} is missing (set GAVEL_DATA)");
+    let out_dir = std::env::temp_dir().join(format!("gavel-options-iv-real-{}", std::process::id()));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let out_file = out_dir.join("iv.csv");
+    let out = gavel(&["options", "implied-vol", &file, "--currency", "BTC", "--instrument", "BTCUSDT", "--out", out_file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // 30 s of tickers on 7 BTC series; the nearest the money with ≥ 7 days left is
+    // BTC-31DEC21-34000-P (|ln(34000 ÷ 32744.81)| = 0.038), whose mark vol stays 80.02 %.
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "offset_ms,instrument,vol_pct\n0,BTCUSDT,80.0200\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("69 BTC tickers"));
+    std::fs::remove_dir_all(&out_dir).unwrap();
+}

@@ -16,6 +16,9 @@
 //! running high (`vol = base × (1 + 5 × drawdown)`, so a 15 % fall takes 55 % to 96.25 %),
 //! the way option markets reprice a sell-off as it happens, while a realised estimate only
 //! catches up with the moves it has seen.
+//!
+//! [`AtmVol`] picks the at-the-money vol from a venue's option tickers, for
+//! `gavel options implied-vol`, which writes the same file from a recording.
 
 use gavel_engine::engine::margin_call::MAX_IMPLIED_VOL_E6;
 use gavel_engine::risk::decimal::Decimal;
@@ -67,9 +70,59 @@ pub fn crash_implied_vols(symbol: &str, path: &[PathPoint], base_e6: i64) -> Str
         let drawdown = i128::from((high - p.mid_ticks).max(0));
         let vol = i128::from(base_e6) * (i128::from(high) + DRAWDOWN_FACTOR * drawdown) / i128::from(high);
         let vol = vol.clamp(1, i128::from(MAX_IMPLIED_VOL_E6)) as i64;
-        csv.push_str(&format!("{offset_ms},{symbol},{}.{:04}\n", vol / 10_000, vol % 10_000));
+        push_row(&mut csv, offset_ms, symbol, vol);
     }
     csv
+}
+
+/// Appends one `implied_vol.csv` row; `vol_e6` in millionths (10⁻⁴ %).
+pub fn push_row(csv: &mut String, offset_ms: i64, symbol: &str, vol_e6: i64) {
+    csv.push_str(&format!("{offset_ms},{symbol},{}.{:04}\n", vol_e6 / 10_000, vol_e6 % 10_000));
+}
+
+/// The at-the-money implied vol of one currency's options, from a venue's tickers: of
+/// each series' latest mark vol, the one whose strike is nearest its own underlying price
+/// (smallest `|ln(strike ÷ underlying)|`, the nearer expiry on a tie) among the series
+/// with at least `min_expiry_ms` left to expiry. Floats: analytics of venue numbers.
+#[derive(Debug, Default)]
+pub struct AtmVol {
+    min_expiry_ms: u64,
+    series: std::collections::BTreeMap<String, SeriesMark>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct SeriesMark {
+    expiry_ms: u64,
+    log_moneyness: f64,
+    vol_e6: i64,
+}
+
+impl AtmVol {
+    /// A tracker that ignores series with less than `min_expiry_ms` to expiry.
+    pub fn new(min_expiry_ms: u64) -> Self {
+        AtmVol { min_expiry_ms, series: Default::default() }
+    }
+
+    /// Takes one ticker (`mark_iv` in percent) and returns the at-the-money vol at
+    /// `now_ms` in millionths, `None` when no series qualifies. A ticker whose numbers
+    /// are out of range (vol outside (0, 1000] %, a price ≤ 0) is not kept.
+    pub fn update(&mut self, series: &str, expiry_ms: u64, strike: f64, underlying: f64, mark_iv: f64, now_ms: u64) -> Option<i64> {
+        let vol_e6 = (mark_iv * 10_000.0).round();
+        let log_moneyness = (strike / underlying).ln().abs();
+        if vol_e6 >= 1.0 && vol_e6 <= MAX_IMPLIED_VOL_E6 as f64 && log_moneyness.is_finite() {
+            self.series.insert(series.to_string(), SeriesMark { expiry_ms, log_moneyness, vol_e6: vol_e6 as i64 });
+        }
+        self.at(now_ms)
+    }
+
+    /// The at-the-money vol at `now_ms`, millionths.
+    pub fn at(&self, now_ms: u64) -> Option<i64> {
+        self.series
+            .values()
+            .filter(|m| m.expiry_ms >= now_ms.saturating_add(self.min_expiry_ms))
+            .min_by(|a, b| a.log_moneyness.total_cmp(&b.log_moneyness).then(a.expiry_ms.cmp(&b.expiry_ms)))
+            .map(|m| m.vol_e6)
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +173,30 @@ mod tests {
         let vols: Vec<i64> = parse_implied_vols(&csv, "gen", &set()).unwrap().iter().map(|i| i.event.payload::<ImpliedVolQuote>().vol_e6).collect();
         // 0 %, 0 %, 5 %, 10 %, 8 % below the high: × 1, 1, 1.25, 1.5, 1.4.
         assert_eq!(vols, vec![550_000, 550_000, 687_500, 825_000, 770_000]);
+    }
+
+    #[test]
+    fn the_atm_vol_is_the_series_nearest_the_money_with_enough_time_left() {
+        let day = 86_400_000u64;
+        let mut atm = AtmVol::new(7 * day);
+        // Only a far out-of-the-money series: it is the nearest there is.
+        assert_eq!(atm.update("BTC-A-8000-P", 90 * day, 8_000.0, 32_000.0, 150.0, 0), Some(1_500_000));
+        // A series at the money takes over; one closer still but expiring in 2 days does not.
+        assert_eq!(atm.update("BTC-B-34000-P", 60 * day, 34_000.0, 32_000.0, 80.25, 0), Some(802_500));
+        assert_eq!(atm.update("BTC-C-32000-C", 2 * day, 32_000.0, 32_000.0, 95.0, 0), Some(802_500));
+        // A new mark of the ATM series moves the figure; a bad ticker is not kept.
+        assert_eq!(atm.update("BTC-B-34000-P", 60 * day, 34_000.0, 32_000.0, 81.0, 1_000), Some(810_000));
+        assert_eq!(atm.update("BTC-B-34000-P", 60 * day, 34_000.0, 32_000.0, f64::NAN, 2_000), Some(810_000));
+        assert_eq!(atm.update("BTC-D-33000-C", 60 * day, 33_000.0, 0.0, 70.0, 2_000), Some(810_000));
+        assert_eq!(atm.update("BTC-E-33000-C", 60 * day, 33_000.0, 32_000.0, 1000.5, 2_000), Some(810_000));
+        // Once the ATM series is within the minimum time to expiry, the next nearest is used.
+        assert_eq!(atm.at(53 * day), Some(810_000));
+        assert_eq!(atm.at(53 * day + 1), Some(1_500_000));
+        assert_eq!(atm.at(83 * day + 1), None);
+        assert_eq!(AtmVol::new(0).at(0), None);
+        let mut csv = String::new();
+        push_row(&mut csv, 1_500, "BTCUSDT", 810_000);
+        assert_eq!(csv, "1500,BTCUSDT,81.0000\n");
     }
 
     proptest! {

@@ -1,7 +1,8 @@
 //! `gavel options`: gavel's Black-76 Greeks against a venue recording
 //! (`check`), the stress margin and liquidation plan of an options portfolio
-//! (`margin`), and the close-first / hedge-first / Greeks-choice comparison on
-//! a generated crash (`crash`). See docs/INSTRUMENTS.md and docs/POLICIES.md.
+//! (`margin`), the close-first / hedge-first / Greeks-choice comparison on
+//! a generated crash (`crash`), and a scenario's `implied_vol.csv` from a venue
+//! recording (`implied-vol`). See docs/INSTRUMENTS.md, POLICIES.md and SIMULATION.md.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -14,8 +15,9 @@ use gavel_engine::options::RiskArrays;
 use gavel_engine::options::venue_check::{VenueComparison, TOLERANCE};
 use gavel_engine::risk::instrument::{format_money, QUOTE_DECIMALS};
 use gavel_feeds::recording::{RecordKind, RecordingReader};
-use gavel_feeds::venues::deribit::parse_ticker;
+use gavel_feeds::venues::deribit::{parse_ticker, OptionTicker};
 use gavel_sim::generate::market::CrashSpec;
+use gavel_sim::implied_vol::{push_row as push_implied_vol_row, AtmVol, HEADER as IMPLIED_VOL_HEADER};
 use gavel_sim::options_crash::{generate_accounts, run as run_crash, OptionsCrashSpec, Strategy, StrategyOutcome};
 
 use crate::study_stats::{ci95, mean};
@@ -33,6 +35,30 @@ pub enum OptionsCommand {
     Margin(MarginArgs),
     /// Close-options-first vs hedge-delta-first vs gavel's choice, on a generated crash.
     Crash(CrashArgs),
+    /// A scenario's `implied_vol.csv` from a Deribit recording: the at-the-money mark vol of one currency.
+    ImpliedVol(ImpliedVolArgs),
+}
+
+/// Arguments of `gavel options implied-vol`.
+#[derive(clap::Args, Debug)]
+pub struct ImpliedVolArgs {
+    /// Deribit WebSocket recording with `ticker` channels (cryptofeed format).
+    pub recording: PathBuf,
+    /// Options currency whose series are read (`BTC`, `ETH`).
+    #[arg(long)]
+    pub currency: String,
+    /// Scenario instrument the quotes are for (the `instrument` column, e.g. BTCUSDT).
+    #[arg(long)]
+    pub instrument: String,
+    /// Series with fewer days than this to expiry are not used (their vol is dominated by the last days).
+    #[arg(long, default_value_t = 7, value_parser = RangedU64ValueParser::<u64>::new().range(0..=3_650))]
+    pub min_expiry_days: u64,
+    /// Least time between two rows, ms.
+    #[arg(long, default_value_t = 1_000, value_parser = RangedU64ValueParser::<u64>::new().range(1..=86_400_000))]
+    pub every_ms: u64,
+    /// Output file (written to a temporary file and renamed).
+    #[arg(long, default_value = "implied_vol.csv")]
+    pub out: PathBuf,
 }
 
 /// Arguments of `gavel options check`.
@@ -121,6 +147,7 @@ pub fn run(cmd: OptionsCommand) -> anyhow::Result<()> {
         OptionsCommand::Check(a) => check(a),
         OptionsCommand::Margin(a) => margin(a),
         OptionsCommand::Crash(a) => crash(a),
+        OptionsCommand::ImpliedVol(a) => implied_vol(a),
     }
 }
 
@@ -139,17 +166,19 @@ struct SeriesCheck {
     outside: u64,
 }
 
-fn check(args: CheckArgs) -> anyhow::Result<()> {
-    let mut reader = RecordingReader::open(&args.recording)?;
-    let source = args.recording.display().to_string();
-    let mut by_series: BTreeMap<String, SeriesCheck> = BTreeMap::new();
+/// Calls `each` with every options ticker of a Deribit recording and its line; bad lines
+/// and bad tickers are reported on stderr (`gavel options <command>: …`) and skipped.
+/// Returns the skipped tickers and lines.
+fn for_each_ticker(recording: &std::path::Path, command: &str, mut each: impl FnMut(u64, &OptionTicker<'_>) -> anyhow::Result<()>) -> anyhow::Result<(u64, u64)> {
+    let mut reader = RecordingReader::open(recording)?;
+    let source = recording.display().to_string();
     let (mut skipped, mut bad_lines) = (0u64, 0u64);
     loop {
         let rec = match reader.next_record() {
             Ok(Some(r)) => r,
             Ok(None) => break,
             Err(gavel_feeds::recording::RecordError::Bad(e)) => {
-                eprintln!("gavel options check: skipped: {e}");
+                eprintln!("gavel options {command}: skipped: {e}");
                 bad_lines += 1;
                 continue;
             }
@@ -159,16 +188,23 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
             continue;
         }
         let line = rec.line;
-        let ticker = match parse_ticker(rec.payload) {
-            Ok(Some(t)) => t,
+        match parse_ticker(rec.payload) {
+            Ok(Some(t)) => each(line, &t)?,
             Ok(None) => continue,
             Err(e) => {
-                eprintln!("gavel options check: {source}: line {line}: field `{}`: {e} (skipped)", e.field());
+                eprintln!("gavel options {command}: {source}: line {line}: field `{}`: {e} (skipped)", e.field());
                 skipped += 1;
-                continue;
             }
-        };
-        let cmp = VenueComparison::of(&ticker).map_err(|e| anyhow!("{source}: line {line}: field `{}`: {e}", e.field()))?;
+        }
+    }
+    Ok((skipped, bad_lines))
+}
+
+fn check(args: CheckArgs) -> anyhow::Result<()> {
+    let source = args.recording.display().to_string();
+    let mut by_series: BTreeMap<String, SeriesCheck> = BTreeMap::new();
+    let (skipped, bad_lines) = for_each_ticker(&args.recording, "check", |line, ticker| {
+        let cmp = VenueComparison::of(ticker).map_err(|e| anyhow!("{source}: line {line}: field `{}`: {e}", e.field()))?;
         let entry = by_series.entry(String::from_utf8_lossy(ticker.instrument).into_owned()).or_default();
         entry.tickers += 1;
         for (name, ours, venue, allowance) in cmp.quantities() {
@@ -179,7 +215,8 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
                 eprintln!("gavel options check: {source}: line {line}: {name}: gavel {ours} vs venue {venue} (outside the tolerance)");
             }
         }
-    }
+        Ok(())
+    })?;
     let outside: u64 = by_series.values().map(|s| s.outside).sum();
     let tickers: u64 = by_series.values().map(|s| s.tickers).sum();
     if args.json {
@@ -210,6 +247,55 @@ fn check(args: CheckArgs) -> anyhow::Result<()> {
     if outside > 0 {
         return Err(anyhow!("{outside} values outside the documented tolerance"));
     }
+    Ok(())
+}
+
+/// Writes `implied_vol.csv` rows: offsets from the currency's first ticker, a row when the
+/// at-the-money vol changes and `every_ms` has passed since the last row (the first at 0).
+fn implied_vol(args: ImpliedVolArgs) -> anyhow::Result<()> {
+    if args.instrument.is_empty() || args.instrument.contains([',', '\n', '\r', '"']) {
+        return Err(anyhow!("--instrument {:?}: not a CSV field (empty, or a comma, quote or line break)", args.instrument));
+    }
+    let source = args.recording.display().to_string();
+    let mut atm = AtmVol::new(args.min_expiry_days * 86_400_000);
+    let mut csv = format!("{IMPLIED_VOL_HEADER}\n");
+    let (mut tickers, mut rows, mut late, mut latest_ms) = (0u64, 0u64, 0u64, 0u64);
+    let (mut first_ms, mut last): (Option<u64>, Option<(u64, i64)>) = (None, None);
+    let (skipped, bad_lines) = for_each_ticker(&args.recording, "implied-vol", |line, t| {
+        if t.name.currency != args.currency.as_bytes() {
+            return Ok(());
+        }
+        tickers += 1;
+        // Each series stamps its own tickers: a row's time never goes back (an earlier stamp
+        // than one already seen counts at the latest time seen, and is counted).
+        let first = *first_ms.get_or_insert(t.timestamp_ms);
+        let now = t.timestamp_ms.max(latest_ms);
+        if now > t.timestamp_ms {
+            late += 1;
+        }
+        latest_ms = now;
+        let offset_ms = now.saturating_sub(first);
+        if offset_ms > 1_000_000_000 {
+            return Err(anyhow!("{source}: line {line}: field `timestamp`: {offset_ms} ms after the first ticker (at most 10^9)"));
+        }
+        let series = String::from_utf8_lossy(t.instrument);
+        let Some(vol) = atm.update(&series, t.name.expiry_ms, t.name.strike, t.underlying_price, t.mark_iv, now) else { return Ok(()) };
+        let due = last.map_or(true, |(at, v)| v != vol && offset_ms >= at + args.every_ms);
+        if due {
+            push_implied_vol_row(&mut csv, offset_ms as i64, &args.instrument, vol);
+            last = Some((offset_ms, vol));
+            rows += 1;
+        }
+        Ok(())
+    })?;
+    if tickers == 0 {
+        return Err(anyhow!("{source}: no {} options ticker in the recording", args.currency));
+    }
+    if rows == 0 {
+        return Err(anyhow!("{source}: no {} series with at least {} days to expiry", args.currency, args.min_expiry_days));
+    }
+    gavel_feeds::atomic_file::write_atomic(&args.out, &csv).with_context(|| format!("--out {}", args.out.display()))?;
+    eprintln!("gavel options implied-vol: {tickers} {} tickers, {rows} rows to {}; {late} stamped before an earlier ticker (taken at the latest time); skipped {skipped} tickers, {bad_lines} lines", args.currency, args.out.display());
     Ok(())
 }
 
