@@ -70,12 +70,18 @@ fn implied_vol_quotes_reach_the_margin_calls() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn called_clients_answer_with_reduce_only_orders() {
-    let dir = scratch("answer");
+/// `gen crash --seed 7 --accounts 300 --duration 60` into `dir/crash`.
+fn seed7_crash(dir: &Path) -> PathBuf {
     let scenario = dir.join("crash");
     let o = gavel(&["gen", "crash", "--out", scenario.to_str().unwrap(), "--seed", "7", "--accounts", "300", "--duration", "60"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    scenario
+}
+
+#[test]
+fn called_clients_answer_with_reduce_only_orders() {
+    let dir = scratch("answer");
+    let scenario = seed7_crash(&dir);
     let quiet = naive(&scenario);
     assert_eq!(quiet["margin_call_orders"], 0);
     let answered = naive_with(&scenario, &["--call-response", "100,100,1000"]);
@@ -100,9 +106,7 @@ fn called_clients_answer_with_reduce_only_orders() {
 #[test]
 fn the_engine_acts_on_its_calls_with_preempt() {
     let dir = scratch("preempt");
-    let scenario = dir.join("crash");
-    let o = gavel(&["gen", "crash", "--out", scenario.to_str().unwrap(), "--seed", "7", "--accounts", "300", "--duration", "60"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let scenario = seed7_crash(&dir);
     let quiet = naive(&scenario);
     assert_eq!((quiet["preemptive_reductions"].as_u64(), quiet["preemptive_lots"].as_i64()), (Some(0), Some(0)));
     let acting = naive_with(&scenario, &["--preempt-pct", "50"]);
@@ -118,8 +122,7 @@ fn the_engine_acts_on_its_calls_with_preempt() {
     let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", file.to_str().unwrap(), "--json", json.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let by_file = v["policies"].as_array().and_then(|a| a.first().cloned()).or_else(|| v["policies"].as_object().and_then(|o| o.values().next().cloned())).unwrap();
-    assert_eq!(by_file["journal_fingerprint"], acting["journal_fingerprint"]);
+    assert_eq!(v["policies"][0]["journal_fingerprint"], acting["journal_fingerprint"]);
     // Out of range, and not with a venue's rules.
     for bad in ["0", "101", "x"] {
         let out = gavel(&["compare", "--scenario", scenario.to_str().unwrap(), "--policy", "naive", "--preempt-pct", bad]);

@@ -5,12 +5,18 @@ mod cli_common;
 
 use cli_common::{assert_refused, gavel, json};
 
-#[test]
-#[ignore = "real data: needs GAVEL_DATA"]
-fn check_agrees_with_deribit_on_the_recording() {
+/// The real Deribit recording under `GAVEL_DATA`; fails loudly when it is missing.
+fn deribit_recording() -> String {
     let dir = std::env::var("GAVEL_DATA").unwrap_or_else(|_| "../../shared/data".into());
     let file = format!("{dir}/cryptofeed/DERIBIT.ws.1.0");
     assert!(std::path::Path::new(&file).exists(), "{file} is missing (set GAVEL_DATA)");
+    file
+}
+
+#[test]
+#[ignore = "real data: needs GAVEL_DATA"]
+fn check_agrees_with_deribit_on_the_recording() {
+    let file = deribit_recording();
     let doc = json(&gavel(&["options", "check", &file, "--json"]));
     assert_eq!(doc["tickers"], 89);
     assert_eq!(doc["outside_tolerance"], 0);
@@ -175,9 +181,7 @@ fn implied_vol_writes_the_at_the_money_vol_a_scenario_reads() {
 #[test]
 #[ignore = "real data: needs GAVEL_DATA"]
 fn implied_vol_from_the_deribit_recording() {
-    let dir = std::env::var("GAVEL_DATA").unwrap_or_else(|_| "../../shared/data".into());
-    let file = format!("{dir}/cryptofeed/DERIBIT.ws.1.0");
-    assert!(std::path::Path::new(&file).exists(), "{file} is missing (set GAVEL_DATA)");
+    let file = deribit_recording();
     let out_dir = std::env::temp_dir().join(format!("gavel-options-iv-real-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
     let out_file = out_dir.join("iv.csv");
