@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use super::account::{Account, AccountId, IndexKey, MarginMode};
 use super::instrument::RATE_SCALE;
-use super::portfolio;
+use super::portfolio::{self, BandRoom};
 use super::trigger_price::Trigger;
 use super::instrument::{validate_brackets, Bracket, InstrumentId, InstrumentSet};
 use super::margin::{self, Health};
@@ -281,9 +281,9 @@ impl RiskBook {
                     prefetch(ahead.positions.as_ptr().cast::<u8>().wrapping_add(line * 64));
                 }
             }
-            let (multi, portfolio, joint) = self.evaluation(id);
+            let (multi, portfolio, room) = self.evaluation(id);
             for i in 0..self.accounts[id as usize].positions.len() {
-                let key = self.entry_key(id, i, multi, portfolio, joint);
+                let key = self.entry_key(id, i, multi, portfolio, room);
                 let k = usize::from(self.accounts[id as usize].positions[i].instrument);
                 match key {
                     Some(IndexKey::Trigger(Trigger::Long(t))) => stage[k][0].push((t, id)),
@@ -317,27 +317,30 @@ impl RiskBook {
     }
 
     /// What indexing account `id` needs: whether it is a portfolio account, and for one its
-    /// portfolio health and joint sensitivity at the current marks.
-    fn evaluation(&self, id: AccountId) -> (bool, Option<Health>, Option<i128>) {
+    /// portfolio health and safe-band room at the current marks.
+    fn evaluation(&self, id: AccountId) -> (bool, Option<Health>, BandRoom) {
         let acc = &self.accounts[id as usize];
         let multi = Self::is_multi(acc);
         match multi.then(|| portfolio::health_and_joint(&self.instruments, &self.marks, acc)).flatten() {
-            Some((health, joint)) => (true, Some(health), joint),
-            None => (multi, None, None),
+            Some((health, _)) if health.liquidatable() => (true, Some(health), BandRoom::NONE),
+            Some((health, joint)) => {
+                let slack = health.equity * RATE_SCALE - health.maintenance_scaled;
+                (true, Some(health), BandRoom::new(&self.instruments, slack, joint))
+            }
+            None => (multi, None, BandRoom::NONE),
         }
     }
 
     /// The index key of position `i` of account `id` at the current marks.
-    fn entry_key(&self, id: AccountId, i: usize, multi: bool, portfolio: Option<Health>, joint: Option<i128>) -> Option<IndexKey> {
+    fn entry_key(&self, id: AccountId, i: usize, multi: bool, portfolio: Option<Health>, room: BandRoom) -> Option<IndexKey> {
         let p = &self.accounts[id as usize].positions[i];
         if !multi {
             return margin::position_trigger(&self.instruments, &self.marks, &self.accounts[id as usize], i).map(IndexKey::Trigger);
         }
         match (portfolio, self.marks[usize::from(p.instrument)]) {
             (Some(h), Some(mark)) if p.size != 0 => {
-                let slack = h.equity * RATE_SCALE - h.maintenance_scaled;
                 let underwater = h.liquidatable();
-                let half = if underwater { 0 } else { portfolio::band_half_width(&self.instruments, p, slack, mark, joint).unwrap_or(0) };
+                let half = room.half_width(self.instruments.get(p.instrument), mark);
                 let edge = if p.size > 0 { Trigger::Long(mark.saturating_sub(half)) } else { Trigger::Short(mark.saturating_add(half)) };
                 Some(IndexKey::Band { edge, underwater })
             }
@@ -446,7 +449,7 @@ impl RiskBook {
     /// [`RiskBook::reindex`]; `sizes_changed = false` (a mark moved, no position did) skips
     /// the holder lists, which only a position's sign changes.
     fn reindex_entries(&mut self, id: AccountId, sizes_changed: bool) {
-        let (multi, portfolio, joint) = self.evaluation(id);
+        let (multi, portfolio, room) = self.evaluation(id);
         for i in 0..self.accounts[id as usize].positions.len() {
             let p = self.accounts[id as usize].positions[i];
             let k = usize::from(p.instrument);
@@ -467,7 +470,7 @@ impl RiskBook {
                     }
                 }
             }
-            let new = self.entry_key(id, i, multi, portfolio, joint);
+            let new = self.entry_key(id, i, multi, portfolio, room);
             if p.indexed != new {
                 self.unindex(k, id, p.indexed);
                 match new {

@@ -118,7 +118,7 @@ pub fn unit_health_visiting<'a>(
             t.add(offsets, p.instrument, size, mm);
         }
     }
-    if let Some(t) = tally {
+    if let Some(t) = &tally {
         h.maintenance_scaled -= t.credit(offsets);
     }
     Some(h)

@@ -25,8 +25,9 @@
 //! `Σ h_i × sens_i ≤ s − groups` (each group's rounding, < 1 scaled unit between two
 //! evaluations, is paid for). The split gives every mark the same relative room, as if the
 //! marks fell together: `h_i = ⌊(s − groups) × mark_i ÷ Σ_j sens_j × mark_j⌋` (rounded so
-//! the sum stays within budget), so a small leg beside a large one does not halve the large
-//! one's room. The risk book indexes each
+//! the sum stays within budget; [`BandRoom`] computes `r = (s − groups) ÷ Σ_j sens_j × mark_j` once
+//! per account in fixed point and each `h_i = ⌊r × mark_i⌋` with one multiplication), so a small
+//! leg beside a large one does not halve the large one's room. The risk book indexes each
 //! position's adverse band edge like a trigger (`Long(low)` for a long, `Short(high)` for a
 //! short); only an account whose edge a mark passes is re-evaluated, so a mark update costs
 //! O(log n + accounts that passed their edge), with no mass recompute when the market trends.
@@ -41,8 +42,7 @@
 //! units), and picks the best; ties go to the lower instrument id. The ranking is exact
 //! integer arithmetic (cross-multiplied ratios).
 
-use super::account::{Account, Position};
-use super::decimal::{div_ceil, div_floor};
+use super::account::Account;
 use super::instrument::{Instrument, InstrumentId, InstrumentSet, RATE_SCALE};
 use super::margin::Health;
 
@@ -171,13 +171,9 @@ fn scaled_share(rate: i128, amount: i128) -> i128 {
     }
 }
 
-/// How fast the slack of a position can fall per adverse tick: `|size| × value_per_tick ×
-/// (RATE_SCALE + top bracket rate)`; `None` for an inverse position (no linear bound).
-pub fn sensitivity(instruments: &InstrumentSet, p: &Position) -> Option<i128> {
-    sensitivity_in(instruments.get(p.instrument), p.size)
-}
-
-/// [`sensitivity`] of `size` lots of `ins`.
+/// How fast the slack of `size` lots of `ins` can fall per adverse tick: `|size| ×
+/// value_per_tick × (RATE_SCALE + top bracket rate)`; `None` for an inverse position (no
+/// linear bound).
 #[inline]
 fn sensitivity_in(ins: &Instrument, size: i64) -> Option<i128> {
     if ins.is_inverse() {
@@ -199,7 +195,7 @@ fn times_mark(sens: i128, mark: i64) -> Option<i128> {
 
 /// A cross account's health ([`super::margin::cross_health`]) and its joint sensitivity
 /// `Σ sensitivity × mark` over its open linear positions (the slack one unit of relative
-/// move of every mark at once would cost, [`band_half_width`]'s denominator; `None` on
+/// move of every mark at once would cost, [`BandRoom`]'s denominator; `None` on
 /// overflow, and then the bands are empty), in one pass over its positions. `None` if an
 /// open position's mark is missing.
 pub fn health_and_joint(instruments: &InstrumentSet, marks: &[Option<i64>], account: &Account) -> Option<(Health, Option<i128>)> {
@@ -212,24 +208,56 @@ pub fn health_and_joint(instruments: &InstrumentSet, marks: &[Option<i64>], acco
     Some((health, joint))
 }
 
-/// The adverse room (ticks) of an account's safe band on position `p` at `mark`, given its
-/// slack `RATE_SCALE × equity − maintenance_scaled` and its `joint` sensitivity: every mark
-/// gets the same relative room `r = (slack − groups) ÷ joint` (the split that assumes the
-/// marks move together), so this one gets `⌊r × mark⌋`, computed as
-/// `⌊(slack − groups) ÷ ⌈joint ÷ mark⌉⌋` (no overflow, never more). `None` for an inverse
-/// position, `Some(0)` when the slack is negative or too small or `joint` is unknown.
-pub fn band_half_width(instruments: &InstrumentSet, p: &Position, slack: i128, mark: i64, joint: Option<i128>) -> Option<i64> {
-    let sens = sensitivity(instruments, p)?;
-    let budget = slack - instruments.offsets.groups.len() as i128;
-    let Some(joint) = joint else { return Some(0) };
-    if sens == 0 || budget <= 0 || mark <= 0 {
-        return Some(0);
+/// Fractional bits of [`BandRoom`]'s fixed-point relative room.
+const ROOM_BITS: u32 = 32;
+
+/// A portfolio account's safe-band room, computed once per evaluation: the relative room
+/// `r = (slack − groups) ÷ joint` every mark gets (the split that assumes the marks move
+/// together), held as `⌊(slack − groups) × 2^32 ÷ joint⌋`. One division per account; each
+/// position's half-width is then a multiplication ([`BandRoom::half_width`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BandRoom {
+    /// `⌊r × 2^ROOM_BITS⌋`, 0 when the account has no room.
+    fixed: i128,
+}
+
+impl BandRoom {
+    /// No room: every band edge sits at the mark.
+    pub const NONE: BandRoom = BandRoom { fixed: 0 };
+
+    /// The room of an account with `slack = RATE_SCALE × equity − maintenance_scaled` and
+    /// `joint` sensitivity ([`health_and_joint`]); none when the slack does not cover the
+    /// groups' rounding or `joint` is unknown (overflow) or not positive.
+    pub fn new(instruments: &InstrumentSet, slack: i128, joint: Option<i128>) -> Self {
+        let budget = slack - instruments.offsets.groups.len() as i128;
+        let Some(joint) = joint.filter(|&j| j > 0) else { return BandRoom::NONE };
+        if budget <= 0 {
+            return BandRoom::NONE;
+        }
+        let fixed = match budget.checked_mul(1 << ROOM_BITS) {
+            Some(scaled) => scaled / joint,
+            // A budget past 2^95: whole units of room only (less, never more).
+            None => (budget / joint).saturating_mul(1 << ROOM_BITS),
+        };
+        BandRoom { fixed }
     }
-    // joint ≥ sens × mark (this position is in the sum), so the divisor is at least sens ≥ 1.
-    let m = i128::from(mark);
-    let total = joint.max(times_mark(sens, mark).unwrap_or(i128::MAX));
-    let divisor = div_ceil(total, m);
-    Some(div_floor(budget, divisor.max(1)).min(i128::from(i64::MAX / 4)) as i64)
+
+    /// The adverse room (ticks) of the band on a position of `ins` at `mark`:
+    /// `⌊r × mark⌋`, at most the exact `⌊(slack − groups) × mark ÷ joint⌋` and at least one
+    /// tick less for marks below 2^32, capped at `i64::MAX / 4`. 0 for an inverse position
+    /// (its value is not linear in the mark: the edge sits at the mark) or a mark ≤ 0.
+    #[inline]
+    pub fn half_width(&self, ins: &Instrument, mark: i64) -> i64 {
+        if self.fixed == 0 || mark <= 0 || ins.is_inverse() {
+            return 0;
+        }
+        const CAP: i64 = i64::MAX / 4;
+        match self.fixed.checked_mul(i128::from(mark)) {
+            Some(v) => (v >> ROOM_BITS).min(i128::from(CAP)) as i64,
+            // Past i128: the room exceeds 2^95 ticks, far beyond the cap.
+            None => CAP,
+        }
+    }
 }
 
 /// The open position of `account` to liquidate first: the one whose full close frees the
@@ -270,6 +298,22 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    const LINEAR: &str = "[[instrument]]\nsymbol = \"BTCUSDT\"\ntick_size = \"0.1\"\nlot_size = \"0.001\"\nmin_size = \"0.001\"\n\
+        brackets = [{ notional_cap = \"inf\", maintenance_rate = \"0.005\", max_leverage = 100 }]\n";
+
+    #[test]
+    fn no_room_without_budget_or_joint() {
+        let set = InstrumentSet::parse(LINEAR, "test").unwrap();
+        let ins = set.get(0);
+        assert_eq!(BandRoom::new(&set, 0, Some(10)).half_width(ins, 500_000), 0);
+        assert_eq!(BandRoom::new(&set, -5, Some(10)).half_width(ins, 500_000), 0);
+        assert_eq!(BandRoom::new(&set, 1_000, None).half_width(ins, 500_000), 0);
+        assert_eq!(BandRoom::new(&set, 1_000, Some(0)).half_width(ins, 500_000), 0);
+        // Room 1,000 ÷ 2^22 of the mark: ⌊119.2⌋ ticks at 500,000 (exact in fixed point).
+        assert_eq!(BandRoom::new(&set, 1_000, Some(1 << 22)).half_width(ins, 500_000), 119);
+        assert_eq!(BandRoom::new(&set, 1_000, Some(1 << 22)).half_width(ins, 0), 0);
+    }
+
     proptest! {
         /// The split division equals the direct one on both paths (amount within and past 64 bits).
         #[test]
@@ -287,6 +331,24 @@ mod tests {
             mark in any::<i64>(),
         ) {
             prop_assert_eq!(times_mark(sens, mark), sens.checked_mul(i128::from(mark)));
+        }
+
+        /// A band's half-width is never more than the exact `⌊budget × mark ÷ joint⌋` (the
+        /// safe-band bound) and, below 2^32 ticks and a 2^95 budget, at most one tick less.
+        #[test]
+        fn band_room_is_the_exact_split_rounded_down(
+            budget in prop_oneof![1i128..1_000_000, 1i128..(1i128 << 80), (1i128 << 95)..(1i128 << 110)],
+            joint in prop_oneof![1i128..1_000_000, 1i128..(1i128 << 100)],
+            mark in prop_oneof![1i64..1_000_000, 1i64..(1i64 << 32), 1i64..i64::MAX],
+        ) {
+            let set = InstrumentSet::parse(LINEAR, "test").unwrap();
+            let groups = set.offsets.groups.len() as i128;
+            let half = BandRoom::new(&set, budget + groups, Some(joint)).half_width(set.get(0), mark);
+            let exact = budget.checked_mul(i128::from(mark)).map_or(i128::MAX, |v| v / joint).min(i128::from(i64::MAX / 4));
+            prop_assert!(half >= 0 && i128::from(half) <= exact, "half {half} exact {exact}");
+            if mark < (1 << 32) && budget < (1 << 95) {
+                prop_assert!(i128::from(half) + 1 >= exact, "half {half} exact {exact}");
+            }
         }
     }
 }
