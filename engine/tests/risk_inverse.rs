@@ -175,17 +175,14 @@ proptest! {
 }
 
 #[test]
-fn the_engine_loop_refuses_inverse_positions_naming_the_instrument() {
+fn the_engine_loop_runs_an_inverse_book_and_venue_rules_refuse_it_naming_the_instrument() {
     use gavel_engine::engine::{Engine, EngineConfig, EnginePolicy};
+    use gavel_engine::venue_rules::{binance::BinanceParams, VenueRules};
     use gavel_feeds::Venue;
-    let policy = || EnginePolicy::builtin("naive").expect("builtin policy");
     let config = || EngineConfig::for_venues(vec![Venue::BinanceCoinm]);
     let (b, _, _) = book(MarginMode::Cross, 100, 250_000, 10_000);
-    let e = Engine::new(config(), policy(), Ledger::new(b, 0)).err().expect("refused");
+    assert!(Engine::new(config(), EnginePolicy::builtin("naive").unwrap(), Ledger::new(b.clone(), 0)).is_ok());
+    let rules = EnginePolicy::for_rules(VenueRules::BinanceUsdm(BinanceParams));
+    let e = Engine::new(config(), rules, Ledger::new(b, 0)).err().expect("refused");
     assert!(e.contains("BTCUSD") && e.contains("inverse"), "{e}");
-    // The same instruments file without an inverse position runs.
-    let set = instruments();
-    let mut b = RiskBook::new(set);
-    b.add_account("a", MarginMode::Cross, QUOTE_SCALE).unwrap();
-    assert!(Engine::new(config(), policy(), Ledger::new(b, 0)).is_ok());
 }

@@ -430,8 +430,8 @@ impl World {
                 let entry: LedgerEntry = o.payload();
                 let (_, counterparty) = ledger_accounts(entry.accounts);
                 if o.flags == ledger_record::ADL {
-                    let mult = self.engine.ledger().book.instruments().get(o.instrument as InstrumentId).quote_per_tick_lot;
-                    self.adl_notional += i128::from(entry.amount) * i128::from(entry.price) * mult;
+                    let ins = self.engine.ledger().book.instruments().get(o.instrument as InstrumentId);
+                    self.adl_notional += ins.notional(i64::try_from(entry.amount).unwrap_or(i64::MAX), entry.price);
                 }
                 if o.flags == ledger_record::FILL {
                     if let Some(agent) = self.agents.iter().position(|a| Some(a.account) == counterparty) {
@@ -502,7 +502,8 @@ impl World {
         // A buyer hedges by selling into the venues' bids; a seller by buying their asks.
         let hedge_side = if buying { Side::Bid } else { Side::Ask };
         let (filled, notional) = self.venues.visible_walk(o.instrument, hedge_side, notice.remaining);
-        let mult = self.engine.ledger().book.instruments().get(o.instrument as InstrumentId).quote_per_tick_lot;
+        // Settlement units one lot costs at the notice's price.
+        let per_lot = self.engine.ledger().book.instruments().get(o.instrument as InstrumentId).notional(1, notice.price);
         for k in 0..self.agents.len() {
             let agent = &self.agents[k];
             if agent.inflight.contains(&auction) {
@@ -510,7 +511,7 @@ impl World {
             }
             let Some(reservation) = agent.reservation(buying, filled, notional) else { continue };
             let acceptable = if buying { notice.price <= reservation } else { notice.price >= reservation };
-            let affordable = agent.config.capital / (i128::from(notice.price) * mult).max(1);
+            let affordable = agent.config.capital / per_lot.max(1);
             let qty = notice.remaining.min(filled).min(i64::try_from(affordable).unwrap_or(i64::MAX));
             if !acceptable || qty <= 0 {
                 continue;

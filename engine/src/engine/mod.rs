@@ -226,13 +226,15 @@ pub struct Engine {
     /// Scratch marks for a shocked health check.
     shock_marks: Vec<Option<i64>>,
     call_lead: hdrhistogram::Histogram<u64>,
+    /// Per instrument: settles in the book's asset, so client orders may trade it.
+    tradable: Vec<bool>,
 }
 
 impl Engine {
     /// An engine over the accounts, positions and fund of `ledger`.
     pub fn new(config: EngineConfig, policy: EnginePolicy, mut ledger: Ledger) -> Result<Self, String> {
         policy.validate()?;
-        refuse_inverse_positions(&ledger)?;
+        let tradable = tradable_instruments(&ledger, &policy)?;
         ledger.book.reserve_index();
         let accounts = ledger.book.accounts().len();
         config.validate(accounts)?;
@@ -252,7 +254,10 @@ impl Engine {
         };
         let exec = (0..instruments)
             .map(|i| {
-                let mult = ledger.book.instruments().get(i as InstrumentId).quote_per_tick_lot;
+                // Route estimates rank costs in settlement units per tick·lot; an inverse
+                // contract has no constant one, so its routes are ranked in tick·lots.
+                let ins = ledger.book.instruments().get(i as InstrumentId);
+                let mult = if ins.is_inverse() { 1 } else { ins.quote_per_tick_lot };
                 InstrumentPolicy {
                     instrument: i as u32,
                     contract_multiplier: i64::try_from(mult).unwrap_or(i64::MAX),
@@ -300,6 +305,7 @@ impl Engine {
             warned: Vec::with_capacity(2 * accounts),
             shock_marks: Vec::with_capacity(instruments),
             call_lead: hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(|e| e.to_string())?,
+            tradable,
             config,
             policy,
             ledger,
@@ -567,20 +573,40 @@ impl Engine {
     }
 }
 
-/// The engine loop (auction, own book, liquidation waterfall, venue rule sets,
-/// fees) prices in linear contracts only: a book holding a position in an
-/// inverse instrument is refused, naming it. The risk layer (`crate::risk`:
-/// margin, trigger index, liquidation plan, ledger) handles inverse.
-fn refuse_inverse_positions(ledger: &Ledger) -> Result<(), String> {
+/// Which instruments the engine trades: those settling in the book's one settlement asset
+/// (one wallet per account, one insurance fund, one ledger), the asset of the positions held
+/// (of the first instrument when none is). Refused, naming the instrument: positions in two
+/// settlement assets, and a venue rule set (`--rules`) over a book with an inverse
+/// instrument (the venues' formulas here are the linear contracts').
+fn tradable_instruments(ledger: &Ledger, policy: &EnginePolicy) -> Result<Vec<bool>, String> {
     let set = ledger.book.instruments();
-    for acc in ledger.book.accounts() {
-        if let Some(p) = acc.positions.iter().find(|p| p.size != 0 && set.get(p.instrument).is_inverse()) {
+    if policy.rules.is_some() {
+        if let Some(ins) = set.list.iter().find(|i| i.is_inverse()) {
             return Err(format!(
-                "instrument {} is inverse (coin-margined): the engine loop (auction, own book, waterfall, venue rules) supports linear contracts only; use gavel risk or the risk library for inverse",
-                set.get(p.instrument).symbol
+                "instrument {} is inverse (coin-margined): the venue rule sets model linear contracts only; run it without --rules",
+                ins.symbol
             ));
         }
     }
-    Ok(())
+    let mut asset: Option<&str> = None;
+    for acc in ledger.book.accounts() {
+        for p in acc.positions.iter().filter(|p| p.size != 0) {
+            let ins = set.get(p.instrument);
+            match asset {
+                None => asset = Some(&ins.settlement_asset),
+                Some(a) if a != ins.settlement_asset => {
+                    return Err(format!(
+                        "instrument {} settles in {:?} but other positions settle in {:?}: one engine keeps one settlement asset",
+                        ins.symbol,
+                        ins.settlement_asset,
+                        a
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    let asset = asset.or_else(|| set.list.first().map(|i| i.settlement_asset.as_str())).unwrap_or("");
+    Ok(set.list.iter().map(|i| i.settlement_asset == asset).collect())
 }
 

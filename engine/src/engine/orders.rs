@@ -111,7 +111,8 @@ impl Engine {
     }
 
     /// Initial margin check: can `account` hold `target` lots of `instrument` (valued at
-    /// the worse of `price` and the mark) next to its other positions?
+    /// the worse of `price` and the mark: the higher for a linear contract, the lower for an
+    /// inverse one, whose coin notional grows as the price falls) next to its other positions?
     fn margin_allows(&self, account: AccountId, instrument: InstrumentId, target: i64, price: i64) -> bool {
         let book = &self.ledger.book;
         let acc = book.account(account);
@@ -125,7 +126,11 @@ impl Engine {
             required += ins.initial_margin(ins.notional(p.size, mark));
         }
         let ins = set.get(instrument);
-        let value_at = marks[usize::from(instrument)].map_or(price, |m| m.max(price));
+        let value_at = match marks[usize::from(instrument)] {
+            Some(m) if ins.is_inverse() => m.min(price).max(1),
+            Some(m) => m.max(price),
+            None => price,
+        };
         required += ins.initial_margin(ins.notional(target, value_at));
         health.equity >= required
     }
@@ -139,7 +144,7 @@ impl Engine {
         if account as usize >= self.accounts.len() {
             return self.reject(out, event, reject_code::UNKNOWN_ACCOUNT);
         }
-        if instrument >= self.instrument_count() || self.ledger.book.instruments().get(instrument as InstrumentId).is_inverse() {
+        if instrument >= self.instrument_count() || !self.tradable[instrument] {
             return self.reject(out, event, reject_code::UNKNOWN_INSTRUMENT);
         }
         let side = match event.side() {
@@ -242,7 +247,6 @@ impl Engine {
     }
 
     fn settle_book_events(&mut self, instrument: InstrumentId, events: &[BookEvent], liquidation: Option<usize>, out: &mut impl OutputSink) {
-        let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
         for e in events {
             match *e {
                 BookEvent::Fill(f) => {
@@ -256,7 +260,7 @@ impl Engine {
                         }
                         None => {
                             let taker = f.taker_account;
-                            let notional = i128::from(f.qty) * i128::from(f.price) * mult;
+                            let notional = self.ledger.book.instruments().get(instrument).notional(f.qty, f.price);
                             let taker_fee = Self::fee(notional, self.config.taker_fee_rate);
                             let maker_fee = Self::fee(notional, self.config.maker_fee_rate);
                             let signed = if f.taker_side == Side::Bid { f.qty } else { -f.qty };

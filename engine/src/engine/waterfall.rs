@@ -138,12 +138,31 @@ impl Engine {
     pub(crate) fn backed_qty(&self, slot: usize, price: i64, qty: i64) -> i64 {
         let Some(liq) = self.pool[slot].as_ref() else { return 0 };
         let Some(bp) = liq.bankruptcy else { return qty };
-        let per_lot = i128::from(liq.sign * (bp - price)) * self.ledger.book.instruments().get(liq.instrument).quote_per_tick_lot;
-        if per_lot <= 0 {
+        let ins = self.ledger.book.instruments().get(liq.instrument);
+        let fund = self.ledger.fund.balance().max(0);
+        if !ins.is_inverse() {
+            let per_lot = i128::from(liq.sign * (bp - price)) * ins.quote_per_tick_lot;
+            if per_lot <= 0 {
+                return qty;
+            }
+            return (fund / per_lot).min(i128::from(qty)) as i64;
+        }
+        // Inverse: the loss beyond the bankruptcy price is not linear in the lots; the most
+        // lots whose loss the fund covers, by bisection (no loss at 0 lots).
+        let loss = |n: i64| -ins.value_change(liq.sign * n, bp, price);
+        if loss(qty) <= fund {
             return qty;
         }
-        let fund = self.ledger.fund.balance().max(0);
-        (fund / per_lot).min(i128::from(qty)) as i64
+        let (mut covered, mut not) = (0i64, qty);
+        while not - covered > 1 {
+            let mid = covered + (not - covered) / 2;
+            if loss(mid) <= fund {
+                covered = mid;
+            } else {
+                not = mid;
+            }
+        }
+        covered
     }
 
     /// The worst price at which `qty` lots can still be closed with the fund's backing.
@@ -151,7 +170,27 @@ impl Engine {
         let Some(liq) = self.pool[slot].as_ref() else { return 1 };
         let extreme = if liq.sign > 0 { 1 } else { crate::auction::fixed::MAX_PRICE_TICKS };
         let Some(bp) = liq.bankruptcy else { return extreme };
-        let mult = self.ledger.book.instruments().get(liq.instrument).quote_per_tick_lot;
+        let ins = self.ledger.book.instruments().get(liq.instrument);
+        if ins.is_inverse() {
+            // The loss is not linear in the price: the worst price the fund covers, by bisection
+            // between the bankruptcy price (no loss) and the extreme.
+            let fund = self.ledger.fund.balance().max(0);
+            let covered = |p: i64| -ins.value_change(liq.sign * qty.max(1), bp, p) <= fund;
+            if covered(extreme) {
+                return extreme;
+            }
+            let (mut ok, mut not) = (bp, extreme);
+            while (not - ok).abs() > 1 {
+                let mid = ok + (not - ok) / 2;
+                if covered(mid) {
+                    ok = mid;
+                } else {
+                    not = mid;
+                }
+            }
+            return ok;
+        }
+        let mult = ins.quote_per_tick_lot;
         let per_lot_budget = self.ledger.fund.balance().max(0) / (i128::from(qty.max(1)) * mult).max(1);
         let slack = i64::try_from(per_lot_budget).unwrap_or(i64::MAX / 4).min(i64::MAX / 4);
         if liq.sign > 0 {
@@ -169,7 +208,12 @@ impl Engine {
         if q <= 0 || price <= 0 {
             return 0;
         }
-        let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
+        let ins = self.ledger.book.instruments().get(instrument);
+        // What the fill loses beyond the bankruptcy price, its penalty base and, for a
+        // reduction, its cost against the start mark (settlement units).
+        let beyond_bankruptcy = bankruptcy.map_or(0, |bp| -ins.value_change(sign * q, bp, price));
+        let notional = ins.notional(q, price);
+        let against_start = -ins.value_change(sign * q, start_mark, price);
         match counterparty {
             Counterparty::Account(cp) => {
                 self.ledger.fill_between(account, cp, instrument, -sign * q, price, 0, 0);
@@ -181,10 +225,9 @@ impl Engine {
                 self.ledger_record(out, ledger_record::EXTERNAL_FILL, instrument, account, None, price, i128::from(-sign * q));
             }
         }
-        if let Some(bp) = bankruptcy {
-            let per_lot = i128::from(sign * (bp - price)) * mult;
-            if per_lot > 0 {
-                let paid = self.ledger.fund_cover(account, instrument, per_lot * i128::from(q));
+        if bankruptcy.is_some() {
+            if beyond_bankruptcy > 0 {
+                let paid = self.ledger.fund_cover(account, instrument, beyond_bankruptcy);
                 if paid > 0 {
                     self.metrics.fund_draws += paid;
                     self.ledger_record(out, ledger_record::FUND_DRAW, instrument, account, None, price, paid);
@@ -192,7 +235,7 @@ impl Engine {
             }
         }
         self.risk_events.clear();
-        let penalty = self.ledger.charge_penalty(account, instrument, i128::from(q) * i128::from(price) * mult, rate, &mut self.risk_events);
+        let penalty = self.ledger.charge_penalty(account, instrument, notional, rate, &mut self.risk_events);
         if penalty > 0 {
             self.metrics.penalties += penalty;
             self.ledger_record(out, ledger_record::PENALTY, instrument, account, None, price, penalty);
@@ -206,7 +249,7 @@ impl Engine {
         if preemptive {
             // A reduction on a margin call: counted apart from liquidation volume and slippage.
             self.metrics.preemptive_lots += q;
-            self.metrics.preemptive_cost += i128::from(sign * (start_mark - price)) * i128::from(q) * mult;
+            self.metrics.preemptive_cost += against_start;
         } else {
             self.count_liquidation_fill(account, instrument, start_mark, price, sign, q, route);
         }
@@ -223,7 +266,7 @@ impl Engine {
     /// first trigger, or this leg's start mark), volume by route, and the cascade clock.
     #[allow(clippy::too_many_arguments)]
     fn count_liquidation_fill(&mut self, account: AccountId, instrument: InstrumentId, start_mark: i64, price: i64, sign: i64, q: i64, route: Route) {
-        let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
+        let ins = self.ledger.book.instruments().get(instrument);
         let st = &self.accounts[account as usize];
         let arrival = match st.arrival_mark {
             0 => 0,
@@ -232,8 +275,8 @@ impl Engine {
         };
         if arrival > 0 {
             let harm = i128::from(sign * (arrival - price));
-            self.metrics.arrival_harm += harm * i128::from(q) * mult;
-            self.metrics.arrival_notional += i128::from(arrival) * i128::from(q) * mult;
+            self.metrics.arrival_harm += -ins.value_change(sign * q, arrival, price);
+            self.metrics.arrival_notional += ins.notional(q, arrival);
             self.metrics.arrival_bps_centi_sum += harm * 1_000_000 / i128::from(arrival);
             self.metrics.liquidation_fills += 1;
         }
@@ -285,12 +328,12 @@ impl Engine {
             .filter(|p| *p > 0)
             .unwrap_or(mark);
         let allocated = self.allocate_adl(account, instrument, sign, want, mark);
-        let mult = self.ledger.book.instruments().get(instrument).quote_per_tick_lot;
         let mut done = 0i64;
         let mut candidates = std::mem::take(&mut self.adl);
         for c in candidates.iter().filter(|c| c.alloc > 0) {
             self.ledger.fill_between(account, c.account, instrument, -sign * c.alloc, price, 0, 0);
-            let loss = (i128::from(sign * (price - mark)) * mult * i128::from(c.alloc)).max(0);
+            // The counterparty's position (opposite side) closed at `price` instead of the mark.
+            let loss = (-self.ledger.book.instruments().get(instrument).value_change(-sign * c.alloc, mark, price)).max(0);
             self.adl_losses[c.account as usize] += loss;
             self.metrics.adl_counterparty_loss += loss;
             self.ledger_record(out, ledger_record::ADL, instrument, account, Some(c.account), price, i128::from(c.alloc));
@@ -427,10 +470,10 @@ impl Engine {
         if self.policy.adl != AdlRanking::ProRata {
             return self.venue_adl_rank(id, instrument).map(|rank| (rank, p.size.abs()));
         }
-        let mult = book.instruments().get(instrument).quote_per_tick_lot;
-        let pnl = p.unrealized(book.instruments().get(instrument), mark);
+        let ins = book.instruments().get(instrument);
+        let pnl = p.unrealized(ins, mark);
         let equity = book.health(id, instrument).map_or(0, |h| h.equity).max(1);
-        let notional = i128::from(p.size.abs()) * i128::from(mark) * mult;
+        let notional = ins.notional(p.size, mark);
         let weight = if pnl > 0 { (pnl.saturating_mul(notional) / equity).clamp(1, i128::from(i64::MAX / 2)) as i64 } else { 0 };
         Some((weight, p.size.abs()))
     }

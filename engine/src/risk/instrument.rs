@@ -182,6 +182,18 @@ impl Instrument {
         }
     }
 
+    /// What holding `size` lots from `from` to `to` ticks gains (settlement units, negative
+    /// for a loss): `mark_value(size, to) − mark_value(size, from)`. Linear: `size × (to −
+    /// from) × quote_per_tick_lot`; inverse: the difference of the two coin values, each
+    /// rounded against the holder.
+    #[inline]
+    pub fn value_change(&self, size: i64, from: i64, to: i64) -> i128 {
+        match self.kind {
+            ContractKind::Linear => i128::from(size) * (i128::from(to) - i128::from(from)) * self.quote_per_tick_lot,
+            ContractKind::Inverse => self.mark_value(size, to) - self.mark_value(size, from),
+        }
+    }
+
     /// Notional with the sign of `size` (funding: longs pay when the rate is positive).
     #[inline]
     pub fn signed_notional(&self, size: i64, price: i64) -> i128 {
