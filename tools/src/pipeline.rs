@@ -120,6 +120,9 @@ pub struct PolicyRun {
     pub pin: PinOutcome,
     /// Events the engine loop handled.
     pub events: u64,
+    /// The asset the run's money is counted in: the book's settlement asset (a coin such as
+    /// "BTC" for inverse contracts), empty for the quote currency of linear ones.
+    pub settlement_asset: String,
 }
 
 /// Loads the account book: instruments, accounts, positions.
@@ -184,6 +187,7 @@ fn feed_instruments(set: &InstrumentSet, venue: Venue) -> anyhow::Result<Instrum
 /// Runs one policy through the whole pipeline; the journal goes to `journal` if given.
 pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, journal: Option<&Path>) -> anyhow::Result<PolicyRun> {
     let book = load_book(inputs)?;
+    let settlement_asset = settlement_asset(&book);
     let mut venues: Vec<Venue> = Vec::new();
     for capture in &inputs.captures {
         for venue in capture_venues(capture)? {
@@ -362,7 +366,19 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
     let ring_to_engine = rename(loop_latency.publish_to_receive.clone(), "ring_to_engine");
     let mut stages = vec![feed_to_ring, ring_to_engine];
     stages.extend(outcome.latency.iter().cloned());
-    Ok(PolicyRun { outcome, series, journal_records, journal_hash, feed_stats, stages, pin, events })
+    Ok(PolicyRun { outcome, series, journal_records, journal_hash, feed_stats, stages, pin, events, settlement_asset })
+}
+
+/// The settlement asset of the positions `book` holds (one per book: the loader refuses a
+/// mix); empty for linear contracts (the quote currency) or a book without positions.
+pub fn settlement_asset(book: &RiskBook) -> String {
+    let set = book.instruments();
+    book.accounts()
+        .iter()
+        .flat_map(|a| a.positions.iter())
+        .find(|p| p.size != 0)
+        .map(|p| set.get(p.instrument).settlement_asset.clone())
+        .unwrap_or_default()
 }
 
 fn rename(stage: StageHistogram, name: &'static str) -> StageHistogram {

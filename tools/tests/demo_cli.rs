@@ -64,5 +64,17 @@ fn the_demo_prints_and_reports_the_policies_and_the_options_section() {
     assert!(rows.iter().all(|&(calls, on_implied, _)| calls > 0 && on_implied <= calls), "{section}");
     assert!(rows[..8].iter().all(|r| r.2 == 0), "{section}");
     assert!(rows[8].2 > 0 && rows[8].2 <= rows[8].0, "{section}");
+    // The coin-margined section: the inverse book liquidates under each policy, money in
+    // BTC to the 10^-6 unit, conserved.
+    let inv = &stdout[stdout.find("coin-margined:").expect("coin-margined section")..];
+    let inv_rows: Vec<Vec<&str>> = inv.lines().skip(2).take(3).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(inv_rows.iter().map(|r| r[0]).collect::<Vec<_>>(), ["naive", "partial", "adaptive"], "{inv}");
+    for r in &inv_rows {
+        assert!(r[1].parse::<u64>().unwrap() > 0, "{inv}");
+        assert_eq!(r[3].split('.').nth(1).map(str::len), Some(6), "{inv}");
+        assert_eq!(r[5], "0", "{inv}");
+    }
+    let it = &html[html.find("<table id=\"inverse-crash\">").expect("coin-margined table in the report")..];
+    assert_eq!(it[..it.find("</table>").unwrap()].matches("<tr>").count(), 4, "header and three policies");
     std::fs::remove_dir_all(&dir).unwrap();
 }

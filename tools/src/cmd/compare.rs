@@ -109,8 +109,18 @@ fn money_short(units: i128) -> String {
     format_money(units / (QUOTE_SCALE / 100), 2)
 }
 
+/// The runs' money unit for display: the coin of an inverse book (shown to its 10^-6
+/// unit), else the quote currency (to the cent).
+fn money_unit(runs: &[PolicyRun]) -> (String, fn(i128) -> String) {
+    match runs.first().map(|r| r.settlement_asset.as_str()).filter(|a| !a.is_empty()) {
+        Some(coin) => (coin.to_string(), money),
+        None => ("quote currency".to_string(), money_short),
+    }
+}
+
 /// The comparison table printed on stdout.
 pub fn table(runs: &[PolicyRun]) -> String {
+    let (unit, money_short) = money_unit(runs);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -136,9 +146,10 @@ pub fn table(runs: &[PolicyRun]) -> String {
             o.conservation_error
         );
     }
-    out.push_str(
-        "(money in quote currency; loss_others = fund draws + ADL haircut + bad debt + backstop loss; \
-         arr_bps = volume-weighted slippage vs the mark at each account's first trigger)\n",
+    let _ = writeln!(
+        out,
+        "(money in {unit}; loss_others = fund draws + ADL haircut + bad debt + backstop loss; \
+         arr_bps = volume-weighted slippage vs the mark at each account's first trigger)",
     );
     out
 }
@@ -219,6 +230,7 @@ pub fn to_json(scenario: &str, inputs: &ReplayInputs, runs: &[PolicyRun]) -> ser
         "scenario": scenario,
         "impact_feedback": inputs.impact_feedback,
         "captures": inputs.captures.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "money_unit": money_unit(runs).0,
         "policies": runs.iter().map(outcome_json).collect::<Vec<_>>(),
     })
 }
@@ -227,6 +239,7 @@ pub fn to_json(scenario: &str, inputs: &ReplayInputs, runs: &[PolicyRun]) -> ser
 /// `extra_tables` follow the policy comparison (the demo adds its options table).
 pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun], extra_tables: Vec<crate::report::ExtraTable>) -> anyhow::Result<()> {
     let to_quote = |units: i128| units as f64 / QUOTE_SCALE as f64;
+    let (_, money_short) = money_unit(runs);
     // Prices are shown in ticks of the first instrument; the mark path is the first policy's.
     let mark_path = runs.first().map(|r| r.series.mark.iter().map(|&(t, p)| (t, p as f64)).collect()).unwrap_or_default();
     let policies = runs
@@ -273,8 +286,9 @@ pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun], extra_table
     let input = ReportInput {
         title: format!("gavel policy comparison: {scenario}"),
         subtitle: format!(
-            "{} policies; prices in ticks; money in quote currency; latency of the {} run",
+            "{} policies; prices in ticks; money in {}; latency of the {} run",
             runs.len(),
+            money_unit(runs).0,
             latency_source.map(|r| r.outcome.policy.as_str()).unwrap_or("-")
         ),
         mark_path,

@@ -6,8 +6,9 @@
 //! have venue defaults ([`DEMO_VENUE_RULES`]) through the real pipeline, prints the
 //! comparison, runs option accounts through the same crash path under the three
 //! options strategies, a one-venue stablecoin depeg against collateral
-//! valuation, and hedged two-leg accounts margined with and without the offset
-//! credit, and writes the HTML report with all of them.
+//! valuation, hedged two-leg accounts margined with and without the offset
+//! credit, and the same crash on a coin-margined (inverse BTCUSD) book, and writes
+//! the HTML report with all of them.
 
 use std::path::PathBuf;
 
@@ -56,7 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let temp = std::env::temp_dir().join(format!("gavel-demo-{}", std::process::id()));
     let dir = args.keep.clone().unwrap_or_else(|| temp.clone());
     let started = std::time::Instant::now();
-    let crash = CrashArgs { out: dir.clone(), seed: args.seed, accounts: args.accounts, drop: DEMO_DROP_PER_MILLE as f64 / 10.0, duration: 300, long_pct: 70, params: None, implied_vol: Some(DEMO_IMPLIED_VOL_PCT) };
+    let crash = CrashArgs { out: dir.clone(), seed: args.seed, accounts: args.accounts, drop: DEMO_DROP_PER_MILLE as f64 / 10.0, duration: 300, long_pct: 70, params: None, implied_vol: Some(DEMO_IMPLIED_VOL_PCT), inverse: false };
     let manifest = write_crash_scenario(&crash)?;
     println!(
         "scenario {}: BTCUSDT on binance-usdm and bybit, 300 s, 15 % crash with flash gaps and a liquidity drought, {} accounts",
@@ -79,7 +80,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     print!("{portfolio_text}");
     let (calls_text, calls_table) = margin_call_section(&runs);
     print!("{calls_text}");
-    write_report(&args.report, &name, &runs, vec![options_table, collateral_table, portfolio_table, calls_table])?;
+    let (inverse_text, inverse_table) = inverse_section(&dir.join("inverse"), args.seed, args.core)?;
+    print!("{inverse_text}");
+    write_report(&args.report, &name, &runs, vec![options_table, collateral_table, portfolio_table, calls_table, inverse_table])?;
     println!("wrote {}", args.report.display());
     if let Some(path) = &args.json {
         gavel_feeds::atomic_file::write_atomic(path, serde_json::to_string_pretty(&to_json(&name, &inputs, &runs))?)
@@ -116,6 +119,53 @@ fn portfolio_section(seed: u64) -> anyhow::Result<(String, crate::report::ExtraT
         id: "portfolio-margin".into(),
         title: "Portfolio margin: hedged accounts with and without the offset credit".into(),
         note: note.into(),
+        header: header.iter().map(|s| s.to_string()).collect(),
+        rows,
+    };
+    Ok((text, table))
+}
+
+/// Accounts of the demo's coin-margined crash.
+const DEMO_INVERSE_ACCOUNTS: usize = 500;
+
+/// The demo's coin-margined section: the same crash as a Binance COIN-M market with an
+/// inverse BTCUSD book in BTC (`gen crash --inverse`), replayed under `naive`, `partial`
+/// and `adaptive` through the same pipeline. Returns the printed text and the report's table.
+fn inverse_section(dir: &std::path::Path, seed: u64, core: usize) -> anyhow::Result<(String, crate::report::ExtraTable)> {
+    use gavel_engine::risk::instrument::{format_money, QUOTE_DECIMALS};
+    let crash = CrashArgs { out: dir.to_path_buf(), seed, accounts: DEMO_INVERSE_ACCOUNTS, drop: DEMO_DROP_PER_MILLE as f64 / 10.0, duration: 300, long_pct: 70, params: None, implied_vol: None, inverse: true };
+    write_crash_scenario(&crash)?;
+    let (_, mut inputs) = resolve_inputs(Some(dir), None, None, None, &[])?;
+    inputs.engine_core = core;
+    let names: Vec<String> = ["naive", "partial", "adaptive"].iter().map(|s| s.to_string()).collect();
+    let runs = compare(&inputs, &names, None)?;
+    let btc = |u: i128| format_money(u, QUOTE_DECIMALS);
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            let o = &r.outcome;
+            vec![
+                o.policy.clone(),
+                o.liquidations.to_string(),
+                btc(o.total_loss_to_others()),
+                btc(o.penalties),
+                btc(o.user_equity_kept),
+                o.conservation_error.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["policy", "liquidations", "loss to others (BTC)", "penalties (BTC)", "equity kept (BTC)", "conservation error"];
+    let note = format!(
+        "the same crash on Binance COIN-M: {DEMO_INVERSE_ACCOUNTS} accounts in inverse BTCUSD (100 USD contracts), money in BTC (docs/INSTRUMENTS.md)"
+    );
+    let mut text = format!("coin-margined: {note}\n{:<10} {:>12} {:>22} {:>16} {:>18} {:>18}\n", header[0], header[1], header[2], header[3], header[4], header[5]);
+    for r in &rows {
+        text.push_str(&format!("{:<10} {:>12} {:>22} {:>16} {:>18} {:>18}\n", r[0], r[1], r[2], r[3], r[4], r[5]));
+    }
+    let table = crate::report::ExtraTable {
+        id: "inverse-crash".into(),
+        title: "Coin-margined: the crash on an inverse BTCUSD book".into(),
+        note,
         header: header.iter().map(|s| s.to_string()).collect(),
         rows,
     };

@@ -67,6 +67,10 @@ pub struct CrashArgs {
     /// (0 < PCT ≤ 1000) and rising with the drawdown, which the engine's margin calls read.
     #[arg(long, value_name = "PCT")]
     pub implied_vol: Option<f64>,
+    /// Coin-margined: the book holds the inverse BTCUSD (100 USD contracts, money in BTC),
+    /// marked off the same venue books, instead of the linear BTCUSDT.
+    #[arg(long)]
+    pub inverse: bool,
 }
 
 /// Runs the chosen generator.
@@ -127,5 +131,6 @@ pub fn write_crash_scenario(args: &CrashArgs) -> anyhow::Result<ScenarioManifest
         long_per_mille: args.long_pct * 10,
         params: args.params.clone(),
         implied_vol_e6: args.implied_vol.map(|v| (v * 10_000.0).round().max(1.0) as i64),
+        inverse: args.inverse,
     })
 }

@@ -218,7 +218,7 @@ fn run_task(task: &Task, args: &Args, policies: &[String], core: usize) -> anyho
     let result = (|| {
         match task.market {
             Market::Crash(drop) => {
-                let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(drop), duration: args.duration, long_pct: 70, params: args.params.clone(), implied_vol: None };
+                let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(drop), duration: args.duration, long_pct: 70, params: args.params.clone(), implied_vol: None, inverse: false };
                 write_crash_scenario(&crash)?;
             }
             Market::Incident(k) => {

@@ -151,6 +151,42 @@ pub fn write_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], dir
     write_book_files(rows, dir)
 }
 
+/// Writes a generated book as coin-margined accounts on the inverse `symbol` (contracts of
+/// 100 USD, money in BTC): each account keeps its side, entry price and leverage; its
+/// size becomes the nearest whole number of contracts to its USD notional (at least one)
+/// and its collateral the same USD amount in BTC at its entry price (rounded down to
+/// 10^-6 BTC, at least 10^-6).
+pub fn write_inverse_account_book(spec: &AccountBookSpec, book: &[GeneratedAccount], symbol: &str, dir: &Path) -> anyhow::Result<()> {
+    let tick = grid(spec.tick_size)?;
+    let lot = grid(spec.lot_size)?;
+    let (tick_step, tick_places) = (i128::from(tick.step()), u32::from(tick.decimals()));
+    let scale = pow10(tick_places + u32::from(lot.decimals())).ok_or_else(|| anyhow::anyhow!("tick and lot sizes with more than 38 decimals together"))?;
+    let tick_scale = pow10(tick_places).ok_or_else(|| anyhow::anyhow!("tick size with more than 38 decimals"))?;
+    let micro = Decimal { mantissa: 1, scale: 6 };
+    let rows: Vec<(String, String, String)> = book
+        .iter()
+        .map(|a| {
+            let entry = i128::from(a.entry_ticks);
+            // USD notional × scale = |lots| × lot step × entry × tick step.
+            let usd_scaled = i128::from(a.size_lots).abs() * i128::from(lot.step()) * entry * tick_step;
+            let contracts = ((usd_scaled + 50 * scale) / (100 * scale)).max(1) as i64;
+            // BTC units = cents × 10^4 ÷ entry USD, entry USD = entry × tick step ÷ 10^places.
+            let units = (i128::from(a.collateral_cents) * 10_000 * tick_scale / (entry * tick_step).max(1)).max(1);
+            let size = if a.size_lots < 0 { -contracts } else { contracts };
+            (Decimal::from_units(units, micro).to_string(), size.to_string(), format_units(a.entry_ticks, spec.tick_size))
+        })
+        .collect();
+    let rows = book.iter().zip(&rows).map(|(a, (collateral, size, entry))| BookRow {
+        name: &a.name,
+        collateral: collateral.clone(),
+        isolated: a.margin_mode == "isolated",
+        symbol,
+        size: size.clone(),
+        entry_price: entry.clone(),
+    });
+    write_book_files(rows, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,6 +31,9 @@ pub struct CrashScenarioSpec {
     /// Calm implied vol, annualised millionths: writes `implied_vol.csv`
     /// ([`crate::implied_vol::crash_implied_vols`]); `None`: no implied vol in the scenario.
     pub implied_vol_e6: Option<i64>,
+    /// Coin-margined: the book holds the inverse `BTCUSD` ([`inverse_instruments_toml`]),
+    /// marked off the same venue books, with the same accounts in contracts and BTC.
+    pub inverse: bool,
 }
 
 /// Writes a complete crash scenario folder and returns its manifest.
@@ -49,15 +52,20 @@ pub fn write_crash_scenario(spec: &CrashScenarioSpec) -> anyhow::Result<Scenario
         fit: fit.clone(),
         ..CrashSpec::default()
     };
-    let dialects = [Dialect::BinanceUsdm, Dialect::BybitV5];
-    write_crash_captures(&market, &spec.out, &dialects).context("writing the venue captures")?;
-    gavel_feeds::atomic_file::write_atomic(spec.out.join("instruments.toml"), crash_instruments_toml(&market.symbol))
-        .context("writing instruments.toml")?;
+    // A coin-margined crash is the same market as Binance COIN-M's BTCUSD_PERP (one venue).
+    let dialects: &[Dialect] = if spec.inverse { &[Dialect::BinanceCoinm] } else { &[Dialect::BinanceUsdm, Dialect::BybitV5] };
+    write_crash_captures(&market, &spec.out, dialects).context("writing the venue captures")?;
+    let instruments = if spec.inverse { inverse_instruments_toml(market.start_price_ticks) } else { crash_instruments_toml(&market.symbol) };
+    gavel_feeds::atomic_file::write_atomic(spec.out.join("instruments.toml"), instruments).context("writing instruments.toml")?;
     let book_spec = market_account_book(&market, spec.seed, spec.accounts, spec.long_per_mille);
     let book = generate_account_book(&book_spec)?;
-    write_account_book(&book_spec, &book, &spec.out)?;
+    if spec.inverse {
+        super::accounts::write_inverse_account_book(&book_spec, &book, INVERSE_SYMBOL, &spec.out)?;
+    } else {
+        write_account_book(&book_spec, &book, &spec.out)?;
+    }
     let manifest = ScenarioManifest {
-        name: format!("crash-seed-{}", spec.seed),
+        name: format!("crash-seed-{}{}", spec.seed, if spec.inverse { "-inverse" } else { "" }),
         instruments: "instruments.toml".into(),
         accounts: "accounts.csv".into(),
         positions: "positions.csv".into(),
@@ -70,7 +78,8 @@ pub fn write_crash_scenario(spec: &CrashScenarioSpec) -> anyhow::Result<Scenario
         calibration: params.as_ref().map(|_| "params.toml".to_string()),
     };
     if let Some(base) = spec.implied_vol_e6 {
-        let csv = crate::implied_vol::crash_implied_vols(&market.symbol, &super::market::crash_path(&market), base);
+        let symbol = if spec.inverse { INVERSE_SYMBOL } else { market.symbol.as_str() };
+        let csv = crate::implied_vol::crash_implied_vols(symbol, &super::market::crash_path(&market), base);
         gavel_feeds::atomic_file::write_atomic(spec.out.join("implied_vol.csv"), csv).context("writing implied_vol.csv")?;
     }
     if let Some((_, bytes)) = &params {
@@ -122,3 +131,53 @@ brackets = [
 "#
     )
 }
+
+/// The inverse instrument of a coin-margined generated crash.
+pub const INVERSE_SYMBOL: &str = "BTCUSD";
+
+/// The instruments config of a coin-margined generated crash: `BTCUSD`, an inverse
+/// perpetual of 100 USD contracts settled in BTC, on Binance COIN-M's `BTCUSD_PERP`
+/// ([`Dialect::BinanceCoinm`]: the same crash, sizes in contracts). Its maintenance tiers are the linear table's rates with each
+/// notional cap converted to BTC at the start price (`start_ticks`, 0.1 USD), so the two
+/// kinds of a scenario margin alike; Binance's own COIN-M tiers above 5 BTC were not
+/// verified ([`crash_instruments_toml`] has the linear table).
+pub fn inverse_instruments_toml(start_ticks: i64) -> String {
+    let coinm = super::market::COINM_SYMBOL;
+    const TIERS: [(i64, &str, u32); 10] = [
+        (50_000, "0.004", 125),
+        (250_000, "0.005", 100),
+        (1_000_000, "0.01", 50),
+        (10_000_000, "0.025", 20),
+        (20_000_000, "0.05", 10),
+        (50_000_000, "0.1", 5),
+        (100_000_000, "0.125", 4),
+        (200_000_000, "0.15", 3),
+        (300_000_000, "0.25", 2),
+        (500_000_000, "0.5", 1),
+    ];
+    let start = i128::from(start_ticks.max(1));
+    let mut rows = String::new();
+    for (i, (cap_usd, rate, leverage)) in TIERS.iter().enumerate() {
+        // Cap in 0.001 BTC (so every derived maintenance amount is a whole 10^-6 BTC):
+        // cap_usd ÷ (start_ticks × 0.1), rounded down, at least 0.001 BTC per tier step.
+        let thousandths = (i128::from(*cap_usd) * 10_000 / start).max(i as i128 + 1);
+        let cap = if i + 1 == TIERS.len() { "inf".to_string() } else { gavel_feeds::decimal::Decimal::from_units(thousandths, gavel_feeds::decimal::Decimal { mantissa: 1, scale: 3 }).to_string() };
+        rows += &format!("  {{ notional_cap = \"{cap}\", maintenance_rate = \"{rate}\", max_leverage = {leverage} }},\n");
+    }
+    format!(
+        r#"# Generated by `gavel gen crash --inverse`; format: docs/INSTRUMENTS.md.
+[[instrument]]
+symbol = "{INVERSE_SYMBOL}"
+kind = "inverse"
+contract_value = "100"
+settlement_asset = "BTC"
+tick_size = "0.1"
+lot_size = "1"
+min_size = "1"
+venues = {{ "binance-coinm" = "{coinm}" }}
+brackets = [
+{rows}]
+"#
+    )
+}
+

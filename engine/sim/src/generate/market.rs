@@ -77,6 +77,9 @@ pub enum Dialect {
     BybitV5,
     /// Binance spot combined stream + REST depth snapshot (no mark price stream).
     BinanceSpot,
+    /// Binance COIN-M futures: the USD-M messages for the inverse `BTCUSD_PERP`, with
+    /// quantities in contracts of 100 USD (each level's lots × price, rounded, at least one).
+    BinanceCoinm,
 }
 
 impl Dialect {
@@ -86,6 +89,15 @@ impl Dialect {
             Dialect::BinanceUsdm => Venue::BinanceUsdm,
             Dialect::BybitV5 => Venue::Bybit,
             Dialect::BinanceSpot => Venue::BinanceSpot,
+            Dialect::BinanceCoinm => Venue::BinanceCoinm,
+        }
+    }
+
+    /// The symbol this dialect's venue lists the crash market under.
+    pub fn symbol(self, spec: &CrashSpec) -> String {
+        match self {
+            Dialect::BinanceCoinm => COINM_SYMBOL.to_string(),
+            _ => spec.symbol.clone(),
         }
     }
 
@@ -95,9 +107,16 @@ impl Dialect {
             Dialect::BinanceUsdm => "binance-usdm.cap",
             Dialect::BybitV5 => "bybit.cap",
             Dialect::BinanceSpot => "binance-spot.cap",
+            Dialect::BinanceCoinm => "binance-coinm.cap",
         }
     }
 }
+
+/// Binance COIN-M's symbol of the BTCUSD perpetual ([`Dialect::BinanceCoinm`]).
+pub const COINM_SYMBOL: &str = "BTCUSD_PERP";
+
+/// USD value of one COIN-M contract.
+const COINM_CONTRACT_USD: i128 = 100;
 
 /// One point of the generated mid-price path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,6 +210,8 @@ struct SyntheticVenue<'a> {
     /// True until the first diff after the snapshot, which must bracket the
     /// snapshot's update id (Binance: `U <= lastUpdateId <= u`).
     first_diff: bool,
+    /// The symbol printed in messages ([`Dialect::symbol`]).
+    symbol: String,
     json: String,
 }
 
@@ -213,6 +234,7 @@ impl<'a> SyntheticVenue<'a> {
             basis_ticks: venue_index as i64 * 3 - 1,
             base_qty_lots: if venue_index == 0 { 120 } else { 80 },
             first_diff: true,
+            symbol: dialect.symbol(spec),
             json: String::with_capacity(8192),
         })
     }
@@ -293,10 +315,26 @@ impl<'a> SyntheticVenue<'a> {
             self.json.push_str("[\"");
             self.price.format(price, self.price.decimals(), &mut self.json);
             self.json.push_str("\",\"");
-            self.qty.format(qty, self.qty.decimals(), &mut self.json);
+            self.push_qty(qty, price);
             self.json.push_str("\"]");
         }
         self.json.push(']');
+    }
+
+    /// Prints `qty` lots at `price` as the venue does: in lots, or for COIN-M in whole
+    /// contracts (0 stays 0: a removed level).
+    fn push_qty(&mut self, qty: i64, price: i64) {
+        if self.dialect != Dialect::BinanceCoinm {
+            self.qty.format(qty, self.qty.decimals(), &mut self.json);
+            return;
+        }
+        // USD × 10^(tick + lot places) = lots × lot step × price × tick step.
+        let places = u32::from(self.price.decimals()) + u32::from(self.qty.decimals());
+        let scale = gavel_feeds::decimal::pow10(places).unwrap_or(i128::MAX);
+        let usd_scaled = i128::from(qty) * i128::from(self.qty.step()) * i128::from(price) * i128::from(self.price.step());
+        let per_contract = COINM_CONTRACT_USD.saturating_mul(scale);
+        let contracts = if qty == 0 { 0 } else { ((usd_scaled + per_contract / 2) / per_contract).max(1) };
+        let _ = write!(self.json, "{contracts}");
     }
 
     fn write_snapshot<W: io::Write>(&mut self, t: i64, out: &mut CaptureWriter<W>) -> io::Result<()> {
@@ -305,13 +343,13 @@ impl<'a> SyntheticVenue<'a> {
         let ms = t / 1_000_000;
         self.json.clear();
         let (channel, venue) = match self.dialect {
-            Dialect::BinanceUsdm => {
+            Dialect::BinanceUsdm | Dialect::BinanceCoinm => {
                 let _ = write!(self.json, "{{\"lastUpdateId\":{},\"E\":{ms},\"T\":{ms},\"bids\":", self.update_id);
                 self.push_levels(&bids);
                 self.json.push_str(",\"asks\":");
                 self.push_levels(&asks);
                 self.json.push('}');
-                ("rest/depth".to_string(), Venue::BinanceUsdm)
+                ("rest/depth".to_string(), self.dialect.venue())
             }
             Dialect::BinanceSpot => {
                 let _ = write!(self.json, "{{\"lastUpdateId\":{},\"bids\":", self.update_id);
@@ -349,16 +387,16 @@ impl<'a> SyntheticVenue<'a> {
         // The first Binance diff after the snapshot starts at the snapshot's own id,
         // as on the venue, where the snapshot lands inside an update's range.
         // (Spot's rule, `U <= lastUpdateId + 1 <= u`, holds for the same ids.)
-        let bracket = self.first_diff && matches!(self.dialect, Dialect::BinanceUsdm | Dialect::BinanceSpot);
+        let bracket = self.first_diff && matches!(self.dialect, Dialect::BinanceUsdm | Dialect::BinanceSpot | Dialect::BinanceCoinm);
         self.first_diff = false;
         let previous = if bracket { self.update_id - 1 } else { self.update_id };
         let changes = (bid_changes.len() + ask_changes.len()).max(2) as u64;
         let first = previous + 1;
         self.update_id = previous + changes;
         self.json.clear();
-        let symbol = self.spec.symbol.clone();
+        let symbol = self.symbol.clone();
         let channel = match self.dialect {
-            Dialect::BinanceUsdm => {
+            Dialect::BinanceUsdm | Dialect::BinanceCoinm => {
                 let stream = format!("{}@depth@0ms", symbol.to_lowercase());
                 let _ = write!(
                     self.json,
@@ -415,9 +453,9 @@ impl<'a> SyntheticVenue<'a> {
         let qty = 1 + self.rng.below(200) as i64;
         self.trade_id += 1;
         self.json.clear();
-        let symbol = self.spec.symbol.clone();
+        let symbol = self.symbol.clone();
         let channel = match self.dialect {
-            Dialect::BinanceUsdm | Dialect::BinanceSpot => {
+            Dialect::BinanceUsdm | Dialect::BinanceSpot | Dialect::BinanceCoinm => {
                 let stream = format!("{}@trade", symbol.to_lowercase());
                 let _ = write!(
                     self.json,
@@ -426,7 +464,7 @@ impl<'a> SyntheticVenue<'a> {
                 );
                 self.price.format(price, self.price.decimals(), &mut self.json);
                 self.json.push_str("\",\"q\":\"");
-                self.qty.format(qty, self.qty.decimals(), &mut self.json);
+                self.push_qty(qty, price);
                 // `m`: the buyer is the maker, i.e. the aggressor sold.
                 let _ = write!(self.json, "\",\"X\":\"MARKET\",\"m\":{seller}}}}}");
                 stream
@@ -455,9 +493,9 @@ impl<'a> SyntheticVenue<'a> {
         let ms = t / 1_000_000;
         let mark = point.mid_ticks + self.basis_ticks;
         self.json.clear();
-        let symbol = self.spec.symbol.clone();
+        let symbol = self.symbol.clone();
         let channel = match self.dialect {
-            Dialect::BinanceUsdm | Dialect::BinanceSpot => {
+            Dialect::BinanceUsdm | Dialect::BinanceSpot | Dialect::BinanceCoinm => {
                 let stream = format!("{}@markPrice@1s", symbol.to_lowercase());
                 let _ = write!(
                     self.json,
