@@ -133,3 +133,40 @@ fn incidents_join_the_grid_and_bad_names_are_refused() {
     assert!(!err.status.success() && text.contains("--incident") && text.contains("slow-grind"), "{text}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_coin_margined_study_counts_money_in_btc_and_does_not_merge_with_a_linear_one() {
+    let dir = std::env::temp_dir().join(format!("gavel-study-inverse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (inverse, linear) = (dir.join("inverse.json"), dir.join("linear.json"));
+    let table = ok(study(&["--inverse", "--shard", "0/2"], &inverse));
+    assert!(table.contains("(money in BTC)"), "{table}");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&inverse).unwrap()).unwrap();
+    assert_eq!(json["study"]["money"], "BTC");
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "shard 0 of 4 tasks");
+    for r in results {
+        for name in ["naive", "adaptive"] {
+            let m = &r["policies"][name];
+            // Losses and equity in BTC: the 60-account book holds far less than 1,000 BTC.
+            let (loss, kept) = (m["total_loss_to_others"].as_f64().unwrap(), m["equity_kept"].as_f64().unwrap());
+            assert!((0.0..1_000.0).contains(&loss) && (0.0..1_000.0).contains(&kept), "{name}: {m}");
+        }
+    }
+    ok(study(&["--shard", "1/2"], &linear));
+    let merged = dir.join("merged.json");
+    let out = gavel(&["study", "merge", inverse.to_str().unwrap(), linear.to_str().unwrap(), "--json"], &[&merged]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("different study"), "{err}");
+    // Refused before any work: incidents (linear books) and venue rule sets with --inverse.
+    for (extra, want) in [(&["--incident", "slow-grind"][..], "--inverse: the incidents"), (&["--policy", "maker-clip"][..], "--policy maker-clip")] {
+        let mut args = vec!["study", "--inverse", "--seeds", "1"];
+        args.extend_from_slice(extra);
+        args.push("--json");
+        let out = gavel(&args, &[&dir.join("bad.json")]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.code() == Some(1) && err.contains(want), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

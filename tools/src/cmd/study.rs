@@ -52,7 +52,8 @@ pub struct Args {
     /// Policy (as in `compare`; repeat). Default: naive, adaptive and the venue rule sets with venue defaults.
     #[arg(long = "policy")]
     policies: Vec<String>,
-    /// Starting insurance fund, quote currency (repeat for a sweep; default 0).
+    /// Starting insurance fund in the book's money: quote currency, or BTC with `--inverse`
+    /// (repeat for a sweep; default 0).
     #[arg(long = "fund")]
     funds: Vec<String>,
     /// Run only the tasks `i` modulo `N` (`i` in 0..N), e.g. `--shard 0/4`.
@@ -71,6 +72,11 @@ pub struct Args {
     /// Generate every crash with this market fit from `gavel calibrate` (as `gen crash --params`).
     #[arg(long)]
     params: Option<PathBuf>,
+    /// Coin-margined crashes (as `gen crash --inverse`): an inverse BTCUSD book, money in
+    /// BTC. Not with `--incident` (the incidents are linear) or a venue rule set (they model
+    /// linear contracts); default policies naive, partial and adaptive.
+    #[arg(long)]
+    inverse: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -137,13 +143,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let markets: Vec<Market> = drops.iter().map(|&d| Market::Crash(d)).chain(incidents.iter().map(|&k| Market::Incident(k))).collect();
     let funds: Vec<i128> = if args.funds.is_empty() { vec![0] } else { args.funds.iter().map(|f| parse_quote(f)).collect::<anyhow::Result<_>>()? };
-    let policies: Vec<String> = if args.policies.is_empty() {
-        ["naive", "adaptive", "dydx-v4", "binance-usdm", "maker-clip"].iter().map(|s| s.to_string()).collect()
-    } else {
-        args.policies.clone()
-    };
+    anyhow::ensure!(!(args.inverse && !incidents.is_empty()), "--inverse: the incidents are linear books; run them without --inverse");
+    let defaults: &[&str] = if args.inverse { &["naive", "partial", "adaptive"] } else { &["naive", "adaptive", "dydx-v4", "binance-usdm", "maker-clip"] };
+    let policies: Vec<String> = if args.policies.is_empty() { defaults.iter().map(|s| s.to_string()).collect() } else { args.policies.clone() };
     // Resolve every policy now: a bad name fails before any work, naming the argument.
-    let names: Vec<String> = policies.iter().map(|p| resolve_policy(p).map(|p| p.name)).collect::<anyhow::Result<_>>()?;
+    let resolved: Vec<_> = policies.iter().map(|p| resolve_policy(p)).collect::<anyhow::Result<_>>()?;
+    if let Some(p) = resolved.iter().find(|p| args.inverse && p.rules.is_some()) {
+        anyhow::bail!("--policy {}: a venue rule set models linear contracts and cannot run with --inverse", p.name);
+    }
+    let names: Vec<String> = resolved.into_iter().map(|p| p.name).collect();
     let (shard, shards) = parse_shard(args.shard.as_deref())?;
     let mut tasks = Vec::new();
     for &seed in &seeds {
@@ -163,11 +171,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         None => json!("built-in assumptions"),
     };
-    let study = json!({
+    let mut study = json!({
         "seeds": seeds, "drops": drops, "incidents": incidents.iter().map(|&k| INCIDENTS[k].name).collect::<Vec<_>>(),
         "funds": funds.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
         "accounts": args.accounts, "duration_s": args.duration, "policies": policies, "market": calibration,
     });
+    if args.inverse {
+        // Part of the definition: a coin-margined study's shards never merge with a linear one's.
+        study["money"] = json!("BTC");
+    }
     eprintln!("study: {total} tasks × {} policies; this run: {} tasks (shard {shard}/{shards}), {} jobs", names.len(), mine.len(), args.jobs);
     let results = run_tasks(&mine, &args, &policies, usize::from(args.jobs))?;
     let out = assemble(study, total, Some((shard, shards)).filter(|_| shards > 1), results, &names);
@@ -218,7 +230,7 @@ fn run_task(task: &Task, args: &Args, policies: &[String], core: usize) -> anyho
     let result = (|| {
         match task.market {
             Market::Crash(drop) => {
-                let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(drop), duration: args.duration, long_pct: 70, params: args.params.clone(), implied_vol: None, inverse: false };
+                let crash = CrashArgs { out: dir.clone(), seed: task.seed, accounts: args.accounts, drop: f64::from(drop), duration: args.duration, long_pct: 70, params: args.params.clone(), implied_vol: None, inverse: args.inverse };
                 write_crash_scenario(&crash)?;
             }
             Market::Incident(k) => {
@@ -240,7 +252,8 @@ fn run_task(task: &Task, args: &Args, policies: &[String], core: usize) -> anyho
     result
 }
 
-/// The study metrics of one run, money in quote currency.
+/// The study metrics of one run, money in the book's asset (quote currency, or BTC for an
+/// inverse book).
 fn metrics(run: &PolicyRun) -> BTreeMap<String, f64> {
     let o = &run.outcome;
     let money = |units: i128| units as f64 / QUOTE_SCALE as f64;
@@ -302,7 +315,7 @@ fn merge_files(paths: &[PathBuf]) -> anyhow::Result<Value> {
             None => study = Some((definition.clone(), total, path.clone())),
             Some((first, first_total, first_path)) => anyhow::ensure!(
                 first == definition && *first_total == total,
-                "{}: from a different study than {} (seeds, drops, incidents, funds, accounts, duration, market or policies differ)",
+                "{}: from a different study than {} (seeds, drops, incidents, funds, accounts, duration, market, money or policies differ)",
                 path.display(),
                 first_path.display()
             ),
@@ -401,10 +414,16 @@ fn parse_shard(text: Option<&str>) -> anyhow::Result<(usize, usize)> {
 /// Means with intervals for the headline metrics, one row per policy.
 fn summary_table(out: &Value, names: &[String]) -> String {
     let mut s = format!("{:<16} {:>34} {:>30} {:>34}\n", "policy", "loss_to_others mean [95% CI]", "arrival_bps mean [95% CI]", "equity_kept mean [95% CI]");
+    // A coin is shown to 10^-4, the quote currency to the unit.
+    let (unit, places) = match out["study"]["money"].as_str() {
+        Some(coin) => (coin.to_string(), 4),
+        None => ("quote currency".to_string(), 0),
+    };
     for name in names {
         let cell = |metric: &str| {
             let m = &out["policies"][name][metric];
-            format!("{:.0} [{:.0}, {:.0}]", m["mean"].as_f64().unwrap_or(0.0), m["ci95"][0].as_f64().unwrap_or(0.0), m["ci95"][1].as_f64().unwrap_or(0.0))
+            let v = |x: &Value| x.as_f64().unwrap_or(0.0);
+            format!("{:.places$} [{:.places$}, {:.places$}]", v(&m["mean"]), v(&m["ci95"][0]), v(&m["ci95"][1]))
         };
         let bps = {
             let m = &out["policies"][name]["arrival_slippage_bps"];
@@ -412,6 +431,7 @@ fn summary_table(out: &Value, names: &[String]) -> String {
         };
         s.push_str(&format!("{:<16} {:>34} {:>30} {:>34}\n", name, cell("total_loss_to_others"), bps, cell("equity_kept")));
     }
+    s.push_str(&format!("(money in {unit})\n"));
     s
 }
 
