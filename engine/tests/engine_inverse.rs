@@ -204,9 +204,15 @@ fn client_orders_trade_the_books_settlement_asset_only() {
 fn mixed_settlement_assets_and_venue_rules_over_inverse_are_refused() {
     let (mut book, linear, _, _, b) = shipped_book();
     book.set_position(b, linear, 1, 500_000 * book.instruments().get(linear).quote_per_tick_lot, 0);
-    let e = engine_over(book.clone(), 0, EnginePolicy::builtin("naive").unwrap()).err().expect("refused");
+    let e = engine_over(book, 0, EnginePolicy::builtin("naive").unwrap()).err().expect("refused");
     assert!(e.contains("one settlement asset") && e.contains("BTC"), "{e}");
-    let rules = EnginePolicy::for_rules(VenueRules::DydxV4(DydxParams::default()));
-    let e = engine_over(book, 0, rules).err().expect("refused");
+    let rules = || EnginePolicy::for_rules(VenueRules::DydxV4(DydxParams::default()));
+    let (btc_book, ..) = shipped_book();
+    let e = engine_over(btc_book, 0, rules()).err().expect("refused");
     assert!(e.contains("BTCUSD") && e.contains("--rules"), "{e}");
+    // The same instruments in a USDT book: BTCUSD is not traded there, so the rules run.
+    let (mut linear_book, linear, inverse, a, _) = shipped_book();
+    linear_book.set_position(a, inverse, 0, 0, 0);
+    linear_book.set_position(a, linear, 1, 500_000 * linear_book.instruments().get(linear).quote_per_tick_lot, 0);
+    assert!(engine_over(linear_book, 0, rules()).is_ok());
 }

@@ -576,18 +576,10 @@ impl Engine {
 /// Which instruments the engine trades: those settling in the book's one settlement asset
 /// (one wallet per account, one insurance fund, one ledger), the asset of the positions held
 /// (of the first instrument when none is). Refused, naming the instrument: positions in two
-/// settlement assets, and a venue rule set (`--rules`) over a book with an inverse
+/// settlement assets, and a venue rule set (`--rules`) over a book that trades an inverse
 /// instrument (the venues' formulas here are the linear contracts').
 fn tradable_instruments(ledger: &Ledger, policy: &EnginePolicy) -> Result<Vec<bool>, String> {
     let set = ledger.book.instruments();
-    if policy.rules.is_some() {
-        if let Some(ins) = set.list.iter().find(|i| i.is_inverse()) {
-            return Err(format!(
-                "instrument {} is inverse (coin-margined): the venue rule sets model linear contracts only; run it without --rules",
-                ins.symbol
-            ));
-        }
-    }
     let mut asset: Option<&str> = None;
     for acc in ledger.book.accounts() {
         for p in acc.positions.iter().filter(|p| p.size != 0) {
@@ -607,6 +599,15 @@ fn tradable_instruments(ledger: &Ledger, policy: &EnginePolicy) -> Result<Vec<bo
         }
     }
     let asset = asset.or_else(|| set.list.first().map(|i| i.settlement_asset.as_str())).unwrap_or("");
-    Ok(set.list.iter().map(|i| i.settlement_asset == asset).collect())
+    let tradable: Vec<bool> = set.list.iter().map(|i| i.settlement_asset == asset).collect();
+    if policy.rules.is_some() {
+        if let Some(ins) = set.list.iter().zip(&tradable).find(|(i, &t)| t && i.is_inverse()).map(|(i, _)| i) {
+            return Err(format!(
+                "instrument {} is inverse (coin-margined): the venue rule sets model linear contracts only; run it without --rules",
+                ins.symbol
+            ));
+        }
+    }
+    Ok(tradable)
 }
 
