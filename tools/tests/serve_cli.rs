@@ -438,3 +438,47 @@ fn a_silent_session_is_logged_out_after_the_idle_timeout_and_heartbeats_keep_one
     assert!(status.success(), "{out}");
     assert!(out.contains("1 idle"), "{out}");
 }
+
+/// A coin-margined venue: BTCUSD (inverse, 100 USD contracts), collateral in BTC.
+fn write_inverse_config(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::write(
+        dir.join("instruments.toml"),
+        "[[instrument]]\nsymbol = \"BTCUSD\"\nkind = \"inverse\"\ncontract_value = \"100\"\nsettlement_asset = \"BTC\"\n\
+         tick_size = \"0.1\"\nlot_size = \"1\"\nbrackets = [{ notional_cap = \"inf\", maintenance_rate = \"0.004\", max_leverage = 125 }]\n",
+    )
+    .unwrap();
+    // One BTC each.
+    std::fs::write(dir.join("accounts.csv"), "account,collateral\ntrader-a,1\ntrader-b,1\n").unwrap();
+    let mut keys = String::new();
+    for (id, account) in [(1u64, 0u64), (2, 1)] {
+        keys.push_str(&format!("[[key]]\nid = {id}\nsecret = \"{}\"\naccount = {account}\nrole = \"trader\"\n\n", format!("{id:02x}").repeat(32)));
+    }
+    std::fs::write(dir.join("keys.toml"), keys).unwrap();
+    let path = dir.join("venue.toml");
+    std::fs::write(&path, "instruments = \"instruments.toml\"\naccounts = \"accounts.csv\"\nkeys = \"keys.toml\"\n").unwrap();
+    path
+}
+
+#[test]
+fn a_coin_margined_venue_trades_contracts_and_checks_margin_in_btc() {
+    let dir = temp_dir("inverse");
+    let config = write_inverse_config(&dir);
+    let server = Server::start(&dir, &["--config", config.to_str().unwrap()]);
+    let mut a = Session::new(Client::connect_logon(server.addr, 1, &secret(1)).unwrap());
+    let mut b = Session::new(Client::connect_logon(server.addr, 2, &secret(2)).unwrap());
+    // Initial margin on the coin notional at the order's price (125×, 1 BTC of equity):
+    // 10,000 contracts bid at 20,000 are 50 BTC (0.4 BTC required), 40,000 more 250 BTC (2).
+    b.send(&order(2, side::BUY, order_type::LIMIT, 200_000, 10_000));
+    assert_eq!(report(&mut b, 2, 1).qty, 10_000);
+    b.send(&order(3, side::BUY, order_type::LIMIT, 200_000, 40_000));
+    assert_eq!(report(&mut b, 3, 4).reason, u16::from(gavel_engine::engine::reject_code::MARGIN));
+    // A rests 30 contracts at 25,000.0; B's IOC takes them.
+    a.send(&order(1, side::SELL, order_type::LIMIT, 250_000, 30));
+    assert_eq!(report(&mut a, 1, 1).qty, 30);
+    b.send(&order(1, side::BUY, order_type::IOC, 250_000, 30));
+    let fill = report(&mut b, 1, 2);
+    assert_eq!((fill.price, fill.qty), (250_000, 30));
+    let pos = |c: &mut Session, want: i64| c.wait(|m| matches!(m, Message::PositionUpdate(p) if p.position == want)).is_some();
+    assert!(pos(&mut b, 30) && pos(&mut a, -30), "positions in contracts follow the fill");
+    let _ = std::fs::remove_dir_all(&dir);
+}
