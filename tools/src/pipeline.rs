@@ -187,7 +187,8 @@ fn feed_instruments(set: &InstrumentSet, venue: Venue) -> anyhow::Result<Instrum
 /// Runs one policy through the whole pipeline; the journal goes to `journal` if given.
 pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, journal: Option<&Path>) -> anyhow::Result<PolicyRun> {
     let book = load_book(inputs)?;
-    let settlement_asset = settlement_asset(&book);
+    // The engine refuses a book of two assets; this only names the one for display.
+    let settlement_asset = book.settlement_asset().ok().flatten().unwrap_or_default().to_string();
     let mut venues: Vec<Venue> = Vec::new();
     for capture in &inputs.captures {
         for venue in capture_venues(capture)? {
@@ -367,18 +368,6 @@ pub fn run_policy(inputs: &ReplayInputs, policy: &EnginePolicy, clock: Clock, jo
     let mut stages = vec![feed_to_ring, ring_to_engine];
     stages.extend(outcome.latency.iter().cloned());
     Ok(PolicyRun { outcome, series, journal_records, journal_hash, feed_stats, stages, pin, events, settlement_asset })
-}
-
-/// The settlement asset of the positions `book` holds (one per book: the loader refuses a
-/// mix); empty for linear contracts (the quote currency) or a book without positions.
-pub fn settlement_asset(book: &RiskBook) -> String {
-    let set = book.instruments();
-    book.accounts()
-        .iter()
-        .flat_map(|a| a.positions.iter())
-        .find(|p| p.size != 0)
-        .map(|p| set.get(p.instrument).settlement_asset.clone())
-        .unwrap_or_default()
 }
 
 fn rename(stage: StageHistogram, name: &'static str) -> StageHistogram {

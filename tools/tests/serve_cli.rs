@@ -441,22 +441,14 @@ fn a_silent_session_is_logged_out_after_the_idle_timeout_and_heartbeats_keep_one
 
 /// A coin-margined venue: BTCUSD (inverse, 100 USD contracts), collateral in BTC.
 fn write_inverse_config(dir: &std::path::Path) -> std::path::PathBuf {
-    std::fs::write(
-        dir.join("instruments.toml"),
+    serve_common::write_trader_venue(
+        dir,
         "[[instrument]]\nsymbol = \"BTCUSD\"\nkind = \"inverse\"\ncontract_value = \"100\"\nsettlement_asset = \"BTC\"\n\
          tick_size = \"0.1\"\nlot_size = \"1\"\nbrackets = [{ notional_cap = \"inf\", maintenance_rate = \"0.004\", max_leverage = 125 }]\n",
+        // One BTC each.
+        "account,collateral\ntrader-a,1\ntrader-b,1\n",
+        "",
     )
-    .unwrap();
-    // One BTC each.
-    std::fs::write(dir.join("accounts.csv"), "account,collateral\ntrader-a,1\ntrader-b,1\n").unwrap();
-    let mut keys = String::new();
-    for (id, account) in [(1u64, 0u64), (2, 1)] {
-        keys.push_str(&format!("[[key]]\nid = {id}\nsecret = \"{}\"\naccount = {account}\nrole = \"trader\"\n\n", format!("{id:02x}").repeat(32)));
-    }
-    std::fs::write(dir.join("keys.toml"), keys).unwrap();
-    let path = dir.join("venue.toml");
-    std::fs::write(&path, "instruments = \"instruments.toml\"\naccounts = \"accounts.csv\"\nkeys = \"keys.toml\"\n").unwrap();
-    path
 }
 
 #[test]

@@ -26,6 +26,22 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A `--config` venue in `dir`: the `instruments` TOML, the `accounts` CSV, trader keys 1 and
+/// 2 on accounts 0 and 1 (secret: the id's byte 32 times), and `extra` appended to
+/// `venue.toml`. Returns the config's path.
+pub fn write_trader_venue(dir: &Path, instruments: &str, accounts: &str, extra: &str) -> PathBuf {
+    std::fs::write(dir.join("instruments.toml"), instruments).unwrap();
+    std::fs::write(dir.join("accounts.csv"), accounts).unwrap();
+    let mut keys = String::new();
+    for (id, account) in [(1u64, 0u64), (2, 1)] {
+        keys.push_str(&format!("[[key]]\nid = {id}\nsecret = \"{}\"\naccount = {account}\nrole = \"trader\"\n\n", format!("{id:02x}").repeat(32)));
+    }
+    std::fs::write(dir.join("keys.toml"), keys).unwrap();
+    let path = dir.join("venue.toml");
+    std::fs::write(&path, format!("instruments = \"instruments.toml\"\naccounts = \"accounts.csv\"\nkeys = \"keys.toml\"\n{extra}")).unwrap();
+    path
+}
+
 impl Server {
     /// Starts `gavel serve ARGS --listen 127.0.0.1:0 --data-dir DIR` and waits for its address.
     pub fn start(dir: &Path, args: &[&str]) -> Server {

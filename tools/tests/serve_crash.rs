@@ -342,16 +342,12 @@ fn a_failing_journal_refuses_orders_and_keeps_what_was_acknowledged() {
 }
 
 fn write_config_venue(dir: &std::path::Path) -> std::path::PathBuf {
-    std::fs::write(dir.join("instruments.toml"), "[[instrument]]\nsymbol = \"BTCUSDT\"\ntick_size = \"0.1\"\nlot_size = \"0.001\"\nbrackets = [{ notional_cap = \"inf\", maintenance_rate = \"0.004\", max_leverage = 50 }]\n").unwrap();
-    std::fs::write(dir.join("accounts.csv"), "account,collateral\ntrader-a,1000000\ntrader-b,1000000\n").unwrap();
-    let mut keys = String::new();
-    for (id, account) in [(1u64, 0u64), (2, 1)] {
-        keys.push_str(&format!("[[key]]\nid = {id}\nsecret = \"{}\"\naccount = {account}\nrole = \"trader\"\n\n", format!("{id:02x}").repeat(32)));
-    }
-    std::fs::write(dir.join("keys.toml"), keys).unwrap();
-    let path = dir.join("venue.toml");
-    std::fs::write(&path, "instruments = \"instruments.toml\"\naccounts = \"accounts.csv\"\nkeys = \"keys.toml\"\n\n[durability]\nsync_interval_us = 100\nsync_records = 64\n").unwrap();
-    path
+    serve_common::write_trader_venue(
+        dir,
+        "[[instrument]]\nsymbol = \"BTCUSDT\"\ntick_size = \"0.1\"\nlot_size = \"0.001\"\nbrackets = [{ notional_cap = \"inf\", maintenance_rate = \"0.004\", max_leverage = 50 }]\n",
+        "account,collateral\ntrader-a,1000000\ntrader-b,1000000\n",
+        "\n[durability]\nsync_interval_us = 100\nsync_records = 64\n",
+    )
 }
 
 #[test]

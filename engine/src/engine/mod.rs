@@ -580,25 +580,7 @@ impl Engine {
 /// instrument (the venues' formulas here are the linear contracts').
 fn tradable_instruments(ledger: &Ledger, policy: &EnginePolicy) -> Result<Vec<bool>, String> {
     let set = ledger.book.instruments();
-    let mut asset: Option<&str> = None;
-    for acc in ledger.book.accounts() {
-        for p in acc.positions.iter().filter(|p| p.size != 0) {
-            let ins = set.get(p.instrument);
-            match asset {
-                None => asset = Some(&ins.settlement_asset),
-                Some(a) if a != ins.settlement_asset => {
-                    return Err(format!(
-                        "instrument {} settles in {:?} but other positions settle in {:?}: one engine keeps one settlement asset",
-                        ins.symbol,
-                        ins.settlement_asset,
-                        a
-                    ))
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    let asset = asset.or_else(|| set.list.first().map(|i| i.settlement_asset.as_str())).unwrap_or("");
+    let asset = ledger.book.settlement_asset()?.or_else(|| set.list.first().map(|i| i.settlement_asset.as_str())).unwrap_or("");
     let tradable: Vec<bool> = set.list.iter().map(|i| i.settlement_asset == asset).collect();
     if policy.rules.is_some() {
         if let Some(ins) = set.list.iter().zip(&tradable).find(|(i, &t)| t && i.is_inverse()).map(|(i, _)| i) {

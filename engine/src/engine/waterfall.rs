@@ -225,13 +225,11 @@ impl Engine {
                 self.ledger_record(out, ledger_record::EXTERNAL_FILL, instrument, account, None, price, i128::from(-sign * q));
             }
         }
-        if bankruptcy.is_some() {
-            if beyond_bankruptcy > 0 {
-                let paid = self.ledger.fund_cover(account, instrument, beyond_bankruptcy);
-                if paid > 0 {
-                    self.metrics.fund_draws += paid;
-                    self.ledger_record(out, ledger_record::FUND_DRAW, instrument, account, None, price, paid);
-                }
+        if beyond_bankruptcy > 0 {
+            let paid = self.ledger.fund_cover(account, instrument, beyond_bankruptcy);
+            if paid > 0 {
+                self.metrics.fund_draws += paid;
+                self.ledger_record(out, ledger_record::FUND_DRAW, instrument, account, None, price, paid);
             }
         }
         self.risk_events.clear();

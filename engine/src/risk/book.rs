@@ -183,6 +183,27 @@ impl RiskBook {
         &self.accounts
     }
 
+    /// The settlement asset of the positions the book holds (empty for the quote asset of
+    /// linear contracts); `None` when it holds none. An error names the first position that
+    /// settles in another asset than those before it.
+    pub fn settlement_asset(&self) -> Result<Option<&str>, String> {
+        let mut asset: Option<&str> = None;
+        for p in self.accounts.iter().flat_map(|a| a.positions.iter()).filter(|p| p.size != 0) {
+            let ins = self.instruments.get(p.instrument);
+            match asset {
+                None => asset = Some(&ins.settlement_asset),
+                Some(a) if a != ins.settlement_asset => {
+                    return Err(format!(
+                        "instrument {} settles in {:?} but other positions settle in {:?}: one book keeps one settlement asset",
+                        ins.symbol, ins.settlement_asset, a
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(asset)
+    }
+
     /// Current marks by instrument.
     pub fn marks(&self) -> &[Option<i64>] {
         &self.marks

@@ -88,13 +88,9 @@ pub fn load_accounts(book: &mut RiskBook, text: &str, source: &str) -> Result<us
 /// Returns the number of positions set.
 pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<usize, InputError> {
     let mut n = 0;
-    // The settlement asset of the positions already in the book, if any.
-    let mut asset: Option<String> = book
-        .accounts()
-        .iter()
-        .flat_map(|a| a.positions.iter())
-        .find(|p| p.size != 0)
-        .map(|p| book.instruments().get(p.instrument).settlement_asset.clone());
+    // The settlement asset of the positions already in the book, if any (a book built mixed
+    // outside this loader is refused by the engine, which checks every position).
+    let mut asset: Option<String> = book.settlement_asset().ok().flatten().map(str::to_string);
     for (line, f) in rows(text) {
         let err = |field: &str, msg: String| InputError::new(source, Location::Line(line), field, msg);
         if f.len() < 4 || f.len() > 5 {
