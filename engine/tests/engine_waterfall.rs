@@ -210,3 +210,72 @@ fn client_orders_are_margin_checked_and_fill_into_positions() {
     let cancel = of_kind(&out, EventKind::ExecReport).into_iter().find(|e| e.flags & report::TYPE_MASK == report::CANCEL).expect("cancel");
     assert_eq!(cancel.payload::<ExecReport>().qty, 5);
 }
+
+/// The victim's partial liquidation in an auction that nobody takes, then a route stage;
+/// at 2.3 s the venue book moves to `bid`/`bid + 2.00`, and timers run to 2.6 s.
+fn run_away_auction(abort_bps: u32, bid: i64) -> (gavel_engine::engine::Engine, Vec<gavel_feeds::wire::Event>, i64) {
+    let mut a = Accounts::new();
+    victim_book(&mut a);
+    let short = a.add("short", 1_000_000);
+    a.position(short, -10, 10_000);
+    let policy = policy("partial", |p| {
+        p.stages = vec![Stage::Auction, Stage::Route];
+        p.auction_abort_bps = abort_bps;
+    });
+    let mut engine = engine(a.ledger(0), policy, |_| {});
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 1_000, SEC);
+    events.extend(quotes(Some((9_900, 10_100)), 8_300, 8_500, 1_000, 2 * SEC));
+    events.push(timer(2 * SEC + 1));
+    events.extend(quotes(Some((8_300, 8_500)), bid, bid + 200, 1_000, 2 * SEC + 300_000_000));
+    events.extend((4..=6).map(|k| timer(2 * SEC + k * 100_000_000)));
+    run(&mut engine, &events, &mut out);
+    let planned = of_kind(&out, EventKind::LiquidationUpdate)[0].payload::<LiquidationNotice>().qty;
+    (engine, out, planned)
+}
+
+#[test]
+fn an_auction_stops_when_the_mark_runs_away_and_the_whole_position_goes_to_market() {
+    // Mark 84.00 at the trigger, 83.00 at 2.3 s: 119 bps against the sale.
+    let (_, out, planned) = run_away_auction(10, 8_200);
+    assert!(planned > 0 && planned < 10, "a partial plan: {planned}");
+    let ends = of_kind(&out, EventKind::AuctionUpdate).into_iter().filter(|e| e.flags == auction_update::END).count();
+    assert_eq!(ends, 1, "the auction step at 2.5 s stops it");
+    let intents = of_kind(&out, EventKind::RoutedIntent);
+    assert_eq!(intents.len(), 1, "one market round");
+    let intent: gavel_feeds::wire::RoutedIntent = intents[0].payload();
+    assert_eq!(intent.qty, 10, "the whole open position, not the partial plan");
+    assert_eq!(intents[0].receive_ns, 2 * SEC + 500_000_000);
+
+    // Without the stop, or with a move below it (84.00 → 83.96, 4.8 bps), the auction runs on.
+    for (abort, bid) in [(0, 8_200), (10, 8_296)] {
+        let (_, out, _) = run_away_auction(abort, bid);
+        assert!(of_kind(&out, EventKind::AuctionUpdate).iter().all(|e| e.flags != auction_update::END), "abort {abort}, bid {bid}");
+        assert!(of_kind(&out, EventKind::RoutedIntent).is_empty(), "abort {abort}, bid {bid}");
+    }
+}
+
+#[test]
+fn the_deficit_an_account_already_has_at_its_first_trigger_is_counted_once() {
+    let mut a = Accounts::new();
+    // Bankrupt below 80.00: found at a mark of 76.00, it is 10 × 4.00 short of solvent.
+    victim_book(&mut a);
+    // Liquidatable below 84.21 but solvent down to 75.00: no deficit at 76.00.
+    let solvent = a.add("solvent", 250);
+    a.position(solvent, 10, 10_000);
+    let short = a.add("short", 1_000_000);
+    a.position(short, -20, 10_000);
+    // A 10 s auction nobody takes keeps both positions open while the price falls further.
+    let mut engine = engine(a.ledger(0), policy("partial", |p| p.stages = vec![Stage::Auction]), |_| {});
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 1_000, SEC);
+    events.extend(quotes(Some((9_900, 10_100)), 7_500, 7_700, 1_000, 2 * SEC));
+    events.push(timer(2 * SEC + 1));
+    // A later, deeper mark adds nothing: only the first trigger counts.
+    events.extend(quotes(Some((7_500, 7_700)), 6_000, 6_200, 1_000, 5 * SEC));
+    events.push(timer(5 * SEC + 1));
+    run(&mut engine, &events, &mut out);
+    assert_eq!(engine.metrics().accounts_touched, 2, "both accounts were liquidated");
+    assert!(engine.ledger().book.account(solvent).position(0).is_some_and(|p| p.size == 10), "still open at the deeper mark");
+    assert_eq!(engine.metrics().deficit_at_first_trigger, quote(40));
+}

@@ -16,6 +16,7 @@
 //! # or: penalty = { base = "0.005", vol_coef = 0.5, depth_coef = 0.01, cap = "0.025" }
 //! route = { limit_bps = 50, slices = 5, depth_share = "0.5", slice_interval_ms = 1000, timeout_ms = 2000, deepest_only = false }
 //! preempt = "0.3"                # on a margin call, close this share of the position pre-emptively (0: off)
+//! auction_abort_bps = 100        # end an auction once the mark moved 1 % against it; close all at market (0: off)
 //! ```
 //!
 //! Rates are decimal strings, converted exactly to the risk engine's 10^-8 units.
@@ -47,6 +48,7 @@ struct PolicyFile {
     penalty: Option<PenaltyFile>,
     route: Option<RouteFile>,
     preempt: Option<String>,
+    auction_abort_bps: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -200,6 +202,10 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
         anyhow::ensure!(r % 100_000 == 0, "{source}: field `preempt`: {share:?} is not a multiple of 0.001");
         policy.preempt_per_mille = (r / 100_000) as u32;
     }
+    if let Some(bps) = file.auction_abort_bps {
+        anyhow::ensure!(bps < 10_000, "{source}: field `auction_abort_bps`: {bps} is not below 10000");
+        policy.auction_abort_bps = bps;
+    }
     policy.validate().map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
     Ok(policy)
 }
@@ -243,7 +249,8 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
          full_close_health = \"{}\"\n\
          penalty = {penalty}\n\
          route = {{ limit_bps = {limit_bps}, slices = {slices}, depth_share = \"{}\", slice_interval_ms = {}, timeout_ms = {}, deepest_only = {deepest_only} }}\n\
-         preempt = \"{}\"\n",
+         preempt = \"{}\"\n\
+         auction_abort_bps = {}\n",
         policy.partial,
         stages.join(", "),
         policy.backstop,
@@ -257,6 +264,7 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
         whole_ms(slice_interval_ns, "route.slice_interval")?,
         whole_ms(timeout_ns, "route.timeout")?,
         rate_text(i128::from(policy.preempt_per_mille) * 100_000),
+        policy.auction_abort_bps,
     ))
 }
 

@@ -11,7 +11,7 @@ use gavel_feeds::rng::SplitMix64;
 use serde_json::{json, Value};
 
 /// The metrics a study reports, and whether a lower value is better.
-pub const METRICS: [(&str, bool); 12] = [
+pub const METRICS: [(&str, bool); 13] = [
     ("total_loss_to_others", true),
     ("arrival_slippage_bps", true),
     ("equity_kept", false),
@@ -24,6 +24,7 @@ pub const METRICS: [(&str, bool); 12] = [
     ("accounts_touched", true),
     ("preemptive_cost", true),
     ("preemptive_lots", true),
+    ("deficit_at_first_trigger", true),
 ];
 
 /// Bootstrap resamples per interval.

@@ -83,6 +83,9 @@ pub struct Outcome {
     pub preemptive_upgraded: u64,
     /// What their fills cost the reduced accounts against the mark at each reduction's start, quote units.
     pub preemptive_cost: i128,
+    /// Deficit the liquidated accounts already had at their first trigger, quote units
+    /// (`EngineMetrics::deficit_at_first_trigger`).
+    pub deficit_at_first_trigger: i128,
     /// Margin call → the liquidation it preceded, ns (p50, p99).
     pub call_lead_time_ns: (u64, u64),
     /// Largest gap between captured and visible mid on any venue, hundredths of a bp.
@@ -151,6 +154,7 @@ mod tests {
             preemptive_lots: 0,
             preemptive_upgraded: 0,
             preemptive_cost: 0,
+            deficit_at_first_trigger: 0,
             call_lead_time_ns: (0, 0),
             peak_impact_centi_bps: 0,
             conservation_error: 0,

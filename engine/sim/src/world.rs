@@ -639,6 +639,7 @@ impl World {
             preemptive_lots: m.preemptive_lots,
             preemptive_upgraded: m.preemptive_upgraded,
             preemptive_cost: m.preemptive_cost,
+            deficit_at_first_trigger: m.deficit_at_first_trigger,
             call_lead_time_ns: (engine.call_lead_time().value_at_quantile(0.5), engine.call_lead_time().value_at_quantile(0.99)),
             peak_impact_centi_bps: self.venues.peak_impact_centi_bps,
             conservation_error: ledger.check_conservation(),

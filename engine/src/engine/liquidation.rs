@@ -15,6 +15,7 @@ use super::{Engine, OutputSink};
 use crate::auction::dutch::{Auction, AuctionStatus};
 use crate::auction::events::{EventSink, ExecutionEvent};
 use crate::auction::lot::{LiquidationLot, LotSide};
+use crate::risk::account::MarginMode;
 use crate::risk::{liquidation, margin, AccountId, InstrumentId};
 
 /// Where a liquidation is inside its current stage.
@@ -72,6 +73,11 @@ pub struct Liquidation {
     /// auction, limited at the liquidation price (`rule_limit`), ends without escalation.
     #[serde(default)]
     pub preemptive: bool,
+    /// Its auction was stopped because the market ran away ([`super::EnginePolicy::auction_abort_bps`]):
+    /// the whole position, no further auction, the route in one market round across venues
+    /// ([`super::EnginePolicy::route_for`]).
+    #[serde(default)]
+    pub auction_stopped: bool,
 }
 
 impl Liquidation {
@@ -99,6 +105,7 @@ impl Liquidation {
             attempt_filled: 0,
             started_ns,
             preemptive: false,
+            auction_stopped: false,
         }
     }
 
@@ -270,6 +277,14 @@ impl Engine {
         if !st.touched {
             st.touched = true;
             self.metrics.accounts_touched += 1;
+            let book = &self.ledger.book;
+            let health = match book.account(account).mode {
+                MarginMode::Cross => book.account_health(account),
+                MarginMode::Isolated => book.health(account, instrument),
+            };
+            if let Some(h) = health.filter(|h| h.equity < 0) {
+                self.metrics.deficit_at_first_trigger = self.metrics.deficit_at_first_trigger.saturating_sub(h.equity);
+            }
         }
         self.metrics.liquidations += 1;
         self.note_call_before_liquidation(account);
@@ -399,8 +414,8 @@ impl Engine {
                     self.run_own_book(slot, out);
                     false
                 }
-                // A pre-emptive reduction sells no discount to liquidators.
-                Stage::Auction if self.pool[slot].as_ref().is_some_and(|l| l.preemptive) => false,
+                // A pre-emptive reduction sells no discount to liquidators; a stopped auction is not restarted.
+                Stage::Auction if self.pool[slot].as_ref().is_some_and(|l| l.preemptive || l.auction_stopped) => false,
                 Stage::Auction => self.start_auction(slot, out),
                 Stage::Route => {
                     if let Some(l) = self.pool[slot].as_mut() {
@@ -500,8 +515,18 @@ impl Engine {
         let now = self.now;
         let (n, v) = (self.instrument_count(), self.config.venues.len());
         let mark = self.current_mark(slot);
+        let abort_bps = i128::from(self.policy.auction_abort_bps);
+        let open = self.open_lots(slot);
         let Some(liq) = self.pool[slot].as_mut() else { return };
         let i = usize::from(liq.instrument);
+        if abort_bps > 0 && (i128::from(liq.mark) - i128::from(mark)) * i128::from(liq.sign) * 10_000 > i128::from(liq.mark) * abort_bps {
+            // The market ran away from the auction: close the whole open position now, at market.
+            liq.auction_stopped = true;
+            liq.full_close = true;
+            liq.remaining = open;
+            self.end_auction(slot, out);
+            return;
+        }
         let Some(auction) = liq.auction.as_mut() else { return };
         // A restart (tail, cusp) starts from the mark of its event time.
         auction.set_mark(mark);

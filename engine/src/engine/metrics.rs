@@ -103,6 +103,12 @@ pub struct EngineMetrics {
     /// start, quote units (negative: they sold above it).
     #[serde(default)]
     pub preemptive_cost: i128,
+    /// Σ over liquidated accounts of the deficit (negative equity at the mark) they already had
+    /// when the engine first found them liquidatable, quote units: loss no execution after the
+    /// trigger can avoid unless the price comes back. Cross accounts: the account's equity;
+    /// isolated: the triggered position's.
+    #[serde(default)]
+    pub deficit_at_first_trigger: i128,
     /// Client orders accepted.
     pub orders_accepted: u64,
     /// Client orders rejected (any reason).

@@ -49,7 +49,7 @@ pub use orders::reject_code;
 pub use metrics::{EngineMetrics, VolumeByRoute};
 pub use output::{CountingSink, OutputSink};
 pub use state_hash::StateHasher;
-pub use policy::{AdlRanking, EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
+pub use policy::{AdlRanking, EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES, MARKET_ROUTE};
 
 use output::{build, Header};
 

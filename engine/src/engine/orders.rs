@@ -442,7 +442,7 @@ impl Engine {
     /// Sends one round of intents; false when nothing could be sent and no round is left.
     pub(crate) fn send_route_round(&mut self, slot: usize, out: &mut impl OutputSink) -> bool {
         let Some(liq) = self.pool[slot].as_ref() else { return false };
-        let route = self.policy.route;
+        let route = self.policy.route_for(liq.auction_stopped);
         let (i, side, sign, remaining, id, round) = (usize::from(liq.instrument), liq.lot_side(), liq.sign, liq.remaining, liq.id, liq.round);
         let rule_limit = self.backed_rule_limit(slot);
         let mark = self.current_mark(slot);
@@ -556,8 +556,8 @@ impl Engine {
     pub(crate) fn route_round_done(&mut self, slot: usize, out: &mut impl OutputSink) {
         let tried = self.pool[slot].as_ref().map_or(0, |l| l.remaining);
         self.close_attempt(slot, tried, out);
-        let slices = self.policy.route.slices;
-        let interval = self.policy.route.slice_interval_ns;
+        let route = self.policy.route_for(self.pool[slot].as_ref().is_some_and(|l| l.auction_stopped));
+        let (slices, interval) = (route.slices, route.slice_interval_ns);
         let now = self.now;
         let open = self.open_lots(slot);
         let Some(liq) = self.pool[slot].as_mut() else { return };

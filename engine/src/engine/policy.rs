@@ -87,7 +87,23 @@ pub struct EnginePolicy {
     /// auction), with no penalty, never past the position's liquidation price; a reduction
     /// that fills nothing simply ends (no backstop, no ADL). See [`super::margin_call`].
     pub preempt_per_mille: u32,
+    /// Auction stop, bps (0: off): at an auction step where the mark has moved more than
+    /// this against the liquidation since its trigger, the auction ends and the rest of the
+    /// waterfall closes the whole open position without waiting: no auction, the route in
+    /// one market round across venues ([`MARKET_ROUTE`]).
+    pub auction_abort_bps: u32,
 }
+
+/// The route of a liquidation whose auction was stopped: one round at market, split over every venue's
+/// depth, bounded only by what the insurance fund backs past the bankruptcy price.
+pub const MARKET_ROUTE: RoutePolicy = RoutePolicy {
+    limit_bps: 0,
+    slices: 1,
+    depth_share_ppm: 1_000_000,
+    slice_interval_ns: 0,
+    timeout_ns: 2_000_000_000,
+    deepest_only: false,
+};
 
 /// The built-in policy names, in comparison order.
 pub const BUILTIN_POLICIES: [&str; 5] = ["naive", "partial", "auction", "sliced", "adaptive"];
@@ -104,16 +120,11 @@ impl EnginePolicy {
     /// - `sliced`: partial close: own book, then intents sized against venue depth in
     ///   five rounds a second apart; escalation to the backstop vault.
     /// - `adaptive`: partial close: own book, auction, then sliced intents, with a dynamic
-    ///   penalty (0.15 % + volatility and size terms, capped at 0.35 %); backstop.
+    ///   penalty (0.15 % + volatility and size terms, capped at 0.35 %); backstop. The
+    ///   auction stops once the mark has moved 10 bps against it since the trigger, and the
+    ///   whole open position then goes to market at once (`auction_abort_bps`).
     pub fn builtin(name: &str) -> Option<Self> {
-        let market = RoutePolicy {
-            limit_bps: 0,
-            slices: 1,
-            depth_share_ppm: 1_000_000,
-            slice_interval_ns: 0,
-            timeout_ns: 2_000_000_000,
-            deepest_only: false,
-        };
+        let market = MARKET_ROUTE;
         let sliced = RoutePolicy {
             limit_bps: 50,
             slices: 5,
@@ -139,6 +150,7 @@ impl EnginePolicy {
             rules: None,
             adl: AdlRanking::ProRata,
             preempt_per_mille: 0,
+            auction_abort_bps: 0,
         };
         Some(match name {
             "naive" => EnginePolicy {
@@ -156,6 +168,7 @@ impl EnginePolicy {
                 stages: vec![Stage::OwnBook, Stage::Auction, Stage::Route],
                 route: sliced,
                 auction_duration_ns: 5_000_000_000,
+                auction_abort_bps: 10,
                 backstop: true,
                 ..base
             },
@@ -183,7 +196,7 @@ impl EnginePolicy {
     pub fn for_rules(rules: VenueRules) -> Self {
         let mut policy = EnginePolicy::builtin("partial").unwrap_or_else(|| unreachable!("built-in"));
         policy.name = rules.name().to_string();
-        policy.route = RoutePolicy { limit_bps: 0, slices: 1, depth_share_ppm: 1_000_000, slice_interval_ns: 0, timeout_ns: 2_000_000_000, deepest_only: false };
+        policy.route = MARKET_ROUTE;
         policy.penalty = PenaltyPolicy::Static { rate: 0 };
         // Rates below are in 10^-6 of notional; the engine's are RATE_SCALE (10^-8) parts.
         let ppm_rate = |ppm: u32| i128::from(ppm) * 100;
@@ -237,6 +250,16 @@ impl EnginePolicy {
         policy
     }
 
+    /// The route a liquidation uses: [`MARKET_ROUTE`] once its auction was stopped
+    /// (`auction_stopped`), else the policy's own.
+    pub fn route_for(&self, auction_stopped: bool) -> RoutePolicy {
+        if auction_stopped {
+            RoutePolicy { timeout_ns: self.route.timeout_ns, ..MARKET_ROUTE }
+        } else {
+            self.route
+        }
+    }
+
     /// Checks the values the engine relies on.
     pub fn validate(&self) -> Result<(), String> {
         if self.max_attempts == 0 {
@@ -256,6 +279,12 @@ impl EnginePolicy {
         }
         if self.preempt_per_mille > 1_000 {
             return Err(format!("policy {}: preempt_per_mille must be at most 1000, not {}", self.name, self.preempt_per_mille));
+        }
+        if self.auction_abort_bps >= 10_000 {
+            return Err(format!("policy {}: auction_abort_bps must be below 10000, not {}", self.name, self.auction_abort_bps));
+        }
+        if self.auction_abort_bps > 0 && self.rules.is_some() {
+            return Err(format!("policy {}: a venue's rules decide its liquidations; the auction stop is gavel's own policy option", self.name));
         }
         if self.preempt_per_mille > 0 && self.rules.is_some() {
             return Err(format!("policy {}: a venue's rules decide its liquidations; pre-emptive reduction is gavel's own policy option", self.name));

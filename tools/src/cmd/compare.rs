@@ -212,6 +212,7 @@ pub fn outcome_json(run: &PolicyRun) -> serde_json::Value {
         "preemptive_lots": o.preemptive_lots,
         "preemptive_upgraded": o.preemptive_upgraded,
         "preemptive_cost": money(o.preemptive_cost),
+        "deficit_at_first_trigger": money(o.deficit_at_first_trigger),
         "call_lead_time_p50_ns": o.call_lead_time_ns.0,
         "call_lead_time_p99_ns": o.call_lead_time_ns.1,
         "peak_impact_bps": o.peak_impact_centi_bps as f64 / 100.0,

@@ -270,6 +270,7 @@ fn metrics(run: &PolicyRun) -> BTreeMap<String, f64> {
         ("accounts_touched", o.accounts_touched as f64),
         ("preemptive_cost", money(o.preemptive_cost)),
         ("preemptive_lots", o.preemptive_lots as f64),
+        ("deficit_at_first_trigger", money(o.deficit_at_first_trigger)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
