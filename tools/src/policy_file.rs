@@ -360,6 +360,19 @@ mod tests {
     }
 
     #[test]
+    fn the_example_nostop_policy_is_adaptive_without_its_auction_stop() {
+        let path = format!("{}/../docs/examples/policy-adaptive-nostop.toml", env!("CARGO_MANIFEST_DIR"));
+        let p = resolve_policy(&path).unwrap();
+        let mut expected = EnginePolicy::builtin("adaptive").unwrap();
+        assert_eq!(expected.auction_abort_bps, 10);
+        expected.name = "adaptive-nostop".into();
+        expected.auction_abort_bps = 0;
+        assert_eq!(p, expected);
+        let err = parse_policy("auction_abort_bps = 10000", "p.toml", "p").unwrap_err().to_string();
+        assert!(err.contains("auction_abort_bps"), "{err}");
+    }
+
+    #[test]
     fn to_toml_round_trips_every_builtin() {
         for name in BUILTIN_POLICIES {
             let policy = EnginePolicy::builtin(name).unwrap();
