@@ -234,6 +234,8 @@ pub enum Venue {
     Lobster = 7,
     /// A synthetic venue from the scenario generator.
     Synthetic = 8,
+    /// Deribit (options tickers: implied volatility, not a book the engine mirrors).
+    Deribit = 9,
 }
 
 impl Venue {
@@ -249,6 +251,7 @@ impl Venue {
             6 => Self::Coinbase,
             7 => Self::Lobster,
             8 => Self::Synthetic,
+            9 => Self::Deribit,
             _ => return None,
         })
     }
@@ -265,6 +268,7 @@ impl Venue {
             Self::Coinbase => "coinbase",
             Self::Lobster => "lobster",
             Self::Synthetic => "synthetic",
+            Self::Deribit => "deribit",
         }
     }
 }

@@ -136,6 +136,39 @@ pub fn connection_spec(
     ConnectionSpec::new(stream_channel(venue), venue.venue(), url, subscribe, snapshots, ping)
 }
 
+/// Most option series one Deribit ticker connection subscribes to.
+pub const MAX_DERIBIT_SERIES: usize = 200;
+
+/// The channel of Deribit ticker frames: `ws/deribit`.
+pub const DERIBIT_CHANNEL: &str = "ws/deribit";
+
+/// A connection to Deribit's public WebSocket API that subscribes to the `ticker`
+/// channel (100 ms) of each option series in `series` (`BTC-27DEC24-60000-C`), for the
+/// options' mark implied volatility. Deribit needs no snapshot; WebSocket pings keep the
+/// connection open. `overrides.ws_url` points it at a local test server.
+pub fn deribit_ticker_spec(series: &[String], overrides: &Overrides) -> Result<ConnectionSpec, NetError> {
+    if series.is_empty() || series.len() > MAX_DERIBIT_SERIES {
+        return Err(NetError::Config(format!("{} option series given: between 1 and {MAX_DERIBIT_SERIES}", series.len())));
+    }
+    for name in series {
+        crate::options::parse_option_name(name.as_bytes())
+            .map_err(|e| NetError::Config(format!("option series {name:?}: {e}")))?;
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
+            return Err(NetError::Config(format!("option series {name:?}: letters, digits, '-' and '.' only")));
+        }
+    }
+    let channels: Vec<String> = series.iter().map(|name| format!("\"ticker.{name}.100ms\"")).collect();
+    let subscribe = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"public/subscribe\",\"params\":{{\"channels\":[{}]}}}}",
+        channels.join(",")
+    );
+    let url = match &overrides.ws_url {
+        Some(over) => over.clone(),
+        None => Url::parse("wss://www.deribit.com/ws/api/v2").map_err(|e| NetError::Config(e.to_string()))?,
+    };
+    ConnectionSpec::new(DERIBIT_CHANNEL.to_string(), Venue::Deribit, url, vec![subscribe], Vec::new(), PingStyle::Frame)
+}
+
 /// `url` with the scheme, host and port of `base`.
 fn rebase(url: &Url, base: &Url) -> Result<Url, NetError> {
     let host = base.host_str().ok_or_else(|| NetError::Config(format!("REST override {base} has no host")))?;
@@ -192,6 +225,25 @@ mod tests {
         let spec = connection_spec(LiveVenue::BinanceSpot, &syms(&["BTCUSDT"]), &overrides).unwrap();
         assert_eq!(spec.url.as_str(), "ws://127.0.0.1:9001/stream");
         assert_eq!(spec.snapshots[0].url.as_str(), "http://127.0.0.1:9002/api/v3/depth?symbol=BTCUSDT&limit=1000");
+    }
+
+    #[test]
+    fn deribit_subscribes_to_each_series_ticker_in_one_request() {
+        let spec = deribit_ticker_spec(&syms(&["BTC-27DEC24-60000-C", "BTC-27DEC24-70000-P"]), &Overrides::default()).unwrap();
+        assert_eq!(spec.url.as_str(), "wss://www.deribit.com/ws/api/v2");
+        assert_eq!(
+            spec.subscribe,
+            vec![r#"{"jsonrpc":"2.0","id":1,"method":"public/subscribe","params":{"channels":["ticker.BTC-27DEC24-60000-C.100ms","ticker.BTC-27DEC24-70000-P.100ms"]}}"#.to_string()]
+        );
+        assert!(spec.snapshots.is_empty());
+        assert_eq!((spec.channel.as_str(), spec.venue), (DERIBIT_CHANNEL, Venue::Deribit));
+        let over = Overrides { ws_url: Some(Url::parse("ws://127.0.0.1:9001/ws").unwrap()), rest_base: None };
+        assert_eq!(deribit_ticker_spec(&syms(&["ETH-1JAN25-3000-C"]), &over).unwrap().url.as_str(), "ws://127.0.0.1:9001/ws");
+        for bad in [&[][..], &["BTCUSDT"][..], &["BTC-27DEC24-60000-X"][..], &["BTC-27DEC24-6\"0000-C"][..]] {
+            assert!(deribit_ticker_spec(&syms(bad), &Overrides::default()).is_err(), "{bad:?}");
+        }
+        let many: Vec<String> = (0..=MAX_DERIBIT_SERIES).map(|k| format!("BTC-27DEC24-{}-C", 1000 + k)).collect();
+        assert!(deribit_ticker_spec(&many, &Overrides::default()).is_err());
     }
 
     #[test]

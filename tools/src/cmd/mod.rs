@@ -28,4 +28,5 @@ pub mod study;
 pub mod serve;
 pub mod load;
 pub mod options;
+pub mod vol_feed;
 pub mod collateral;

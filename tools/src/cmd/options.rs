@@ -1,8 +1,9 @@
 //! `gavel options`: gavel's Black-76 Greeks against a venue recording
 //! (`check`), the stress margin and liquidation plan of an options portfolio
 //! (`margin`), the close-first / hedge-first / Greeks-choice comparison on
-//! a generated crash (`crash`), and a scenario's `implied_vol.csv` from a venue
-//! recording (`implied-vol`). See docs/INSTRUMENTS.md, POLICIES.md and SIMULATION.md.
+//! a generated crash (`crash`), a scenario's `implied_vol.csv` from a venue
+//! recording (`implied-vol`), and the same vol sent live to a venue (`vol-feed`, in
+//! `vol_feed.rs`). See docs/INSTRUMENTS.md, POLICIES.md and SIMULATION.md.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -37,6 +38,8 @@ pub enum OptionsCommand {
     Crash(CrashArgs),
     /// A scenario's `implied_vol.csv` from a Deribit recording: the at-the-money mark vol of one currency.
     ImpliedVol(ImpliedVolArgs),
+    /// The at-the-money vol from Deribit's tickers (live, or a recording in real time) to a running `gavel serve`.
+    VolFeed(super::vol_feed::VolFeedArgs),
 }
 
 /// Arguments of `gavel options implied-vol`.
@@ -148,6 +151,7 @@ pub fn run(cmd: OptionsCommand) -> anyhow::Result<()> {
         OptionsCommand::Margin(a) => margin(a),
         OptionsCommand::Crash(a) => crash(a),
         OptionsCommand::ImpliedVol(a) => implied_vol(a),
+        OptionsCommand::VolFeed(a) => super::vol_feed::run(a),
     }
 }
 
@@ -166,10 +170,10 @@ struct SeriesCheck {
     outside: u64,
 }
 
-/// Calls `each` with every options ticker of a Deribit recording and its line; bad lines
-/// and bad tickers are reported on stderr (`gavel options <command>: …`) and skipped.
-/// Returns the skipped tickers and lines.
-fn for_each_ticker(recording: &std::path::Path, command: &str, mut each: impl FnMut(u64, &OptionTicker<'_>) -> anyhow::Result<()>) -> anyhow::Result<(u64, u64)> {
+/// Calls `each` with every options ticker of a Deribit recording, its line and its receive
+/// time (ns); bad lines and bad tickers are reported on stderr (`gavel options <command>: …`)
+/// and skipped. Returns the skipped tickers and lines.
+pub(crate) fn for_each_ticker(recording: &std::path::Path, command: &str, mut each: impl FnMut(u64, i64, &OptionTicker<'_>) -> anyhow::Result<()>) -> anyhow::Result<(u64, u64)> {
     let mut reader = RecordingReader::open(recording)?;
     let source = recording.display().to_string();
     let (mut skipped, mut bad_lines) = (0u64, 0u64);
@@ -189,7 +193,7 @@ fn for_each_ticker(recording: &std::path::Path, command: &str, mut each: impl Fn
         }
         let line = rec.line;
         match parse_ticker(rec.payload) {
-            Ok(Some(t)) => each(line, &t)?,
+            Ok(Some(t)) => each(line, rec.receive_ns, &t)?,
             Ok(None) => continue,
             Err(e) => {
                 eprintln!("gavel options {command}: {source}: line {line}: field `{}`: {e} (skipped)", e.field());
@@ -203,7 +207,7 @@ fn for_each_ticker(recording: &std::path::Path, command: &str, mut each: impl Fn
 fn check(args: CheckArgs) -> anyhow::Result<()> {
     let source = args.recording.display().to_string();
     let mut by_series: BTreeMap<String, SeriesCheck> = BTreeMap::new();
-    let (skipped, bad_lines) = for_each_ticker(&args.recording, "check", |line, ticker| {
+    let (skipped, bad_lines) = for_each_ticker(&args.recording, "check", |line, _, ticker| {
         let cmp = VenueComparison::of(ticker).map_err(|e| anyhow!("{source}: line {line}: field `{}`: {e}", e.field()))?;
         let entry = by_series.entry(String::from_utf8_lossy(ticker.instrument).into_owned()).or_default();
         entry.tickers += 1;
@@ -261,7 +265,7 @@ fn implied_vol(args: ImpliedVolArgs) -> anyhow::Result<()> {
     let mut csv = format!("{IMPLIED_VOL_HEADER}\n");
     let (mut tickers, mut rows, mut late, mut latest_ms) = (0u64, 0u64, 0u64, 0u64);
     let (mut first_ms, mut last): (Option<u64>, Option<(u64, i64)>) = (None, None);
-    let (skipped, bad_lines) = for_each_ticker(&args.recording, "implied-vol", |line, t| {
+    let (skipped, bad_lines) = for_each_ticker(&args.recording, "implied-vol", |line, _, t| {
         if t.name.currency != args.currency.as_bytes() {
             return Ok(());
         }

@@ -291,14 +291,16 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     }
     let m = report.engine.metrics();
     println!(
-        "  engine: {} events ({}), {} orders accepted, {} rejected, {} own-book trades, {} liquidations, {} auction takes",
+        "  engine: {} events ({}), {} orders accepted, {} rejected, {} own-book trades, {} liquidations, {} auction takes, {} implied-vol quotes, {} margin calls",
         report.events,
         if report.pinned { "pinned" } else { "not pinned" },
         m.orders_accepted,
         m.orders_rejected,
         m.own_trades,
         m.liquidations,
-        m.bids_accepted
+        m.bids_accepted,
+        m.implied_vol_quotes,
+        m.margin_calls
     );
     let stages: [(&str, &hdrhistogram::Histogram<u64>); 6] = [
         ("ring_in", report.ring_in.histogram()),
