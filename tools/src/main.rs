@@ -13,6 +13,7 @@ mod report;
 mod serve;
 mod study_report;
 mod study_stats;
+mod venue_access;
 
 /// gavel: a low-latency matching and liquidation-auction engine.
 #[derive(Parser, Debug)]

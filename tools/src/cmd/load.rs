@@ -13,7 +13,6 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use gavel_gateway::auth::KeyTable;
 use gavel_gateway::client::Client;
 use gavel_gateway::protocol::{channel, encode_frame, order_type, role, side, CancelOrder, Message, NewOrder, Subscribe, MAX_FRAME_LEN};
 use hdrhistogram::Histogram;
@@ -21,18 +20,9 @@ use hdrhistogram::Histogram;
 /// Arguments of `gavel load`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The venue's address.
-    #[arg(long, default_value = "127.0.0.1:7878")]
-    pub addr: SocketAddr,
-    /// Use the demo venue's keys (`<data dir>/keys.toml`).
-    #[arg(long, conflicts_with = "keys", required_unless_present = "keys")]
-    pub demo: bool,
-    /// Keys file (trader keys are used).
-    #[arg(long)]
-    pub keys: Option<PathBuf>,
-    /// The demo's data directory.
-    #[arg(long, default_value = "gavel-serve-data")]
-    pub data_dir: PathBuf,
+    /// The venue and its keys (trader keys are used).
+    #[command(flatten)]
+    pub venue: crate::venue_access::VenueAccess,
     /// Client sessions (1 to 64).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub clients: u64,
@@ -78,16 +68,14 @@ struct ClientResult {
 
 /// Runs `gavel load`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let keys_path = args.keys.clone().unwrap_or_else(|| args.data_dir.join("keys.toml"));
-    let text = std::fs::read_to_string(&keys_path).map_err(|e| anyhow::anyhow!("{}: {e} (is `gavel serve --demo` running with this data dir?)", keys_path.display()))?;
-    let keys = KeyTable::parse(&keys_path.display().to_string(), &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (keys_path, keys) = args.venue.key_table()?;
     let traders: Vec<_> = keys.keys().filter(|k| k.role == role::TRADER).cloned().collect();
     anyhow::ensure!(!traders.is_empty(), "{}: no trader keys", keys_path.display());
 
     // The floor: a bare echo server and the venue, each measured closed-loop, in five
     // interleaved rounds of 1,000 (the echo server runs only during its own rounds).
     let (mut echo, mut closed) = (hist(), hist());
-    let mut venue = Client::connect_logon(args.addr, traders[0].id, &traders[0].secret)?;
+    let mut venue = Client::connect_logon(args.venue.addr, traders[0].id, &traders[0].secret)?;
     for round in 0..5u64 {
         let echo_stop = Arc::new(AtomicBool::new(false));
         let (echo_addr, echo_thread) = gavel_gateway::echo::spawn_echo(echo_stop.clone())?;
@@ -105,7 +93,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut threads = Vec::new();
     for c in 0..args.clients {
         let key = traders[c as usize % traders.len()].clone();
-        let addr = args.addr;
+        let addr = args.venue.addr;
         threads.push(std::thread::spawn(move || run_client(addr, &key, c, orders_per_client, interval_ns)));
     }
     let mut rtt = hist();
@@ -127,7 +115,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Throughput over the send phase (the grace period for late replies is not counted).
     let elapsed = total.send_time.as_secs_f64().max(1e-9);
     let v = serde_json::json!({
-        "addr": args.addr.to_string(),
+        "addr": args.venue.addr.to_string(),
         "clients": args.clients,
         "rate": args.rate,
         "duration_s": args.duration,

@@ -6,7 +6,6 @@
 //! `gavel options implied-vol` writes for a scenario: of each series' latest mark vol,
 //! the series nearest the money with enough days to expiry (`gavel_sim::implied_vol::AtmVol`).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,6 @@ use gavel_feeds::net::tls::client_config_webpki;
 use gavel_feeds::net::venue::{deribit_ticker_spec, Overrides};
 use gavel_feeds::venues::deribit::{parse_ticker, OptionTicker};
 use gavel_feeds::wire::Venue;
-use gavel_gateway::auth::KeyTable;
 use gavel_gateway::client::Client;
 use gavel_gateway::protocol::{role, Heartbeat, ImpliedVol, Message};
 use gavel_sim::implied_vol::AtmVol;
@@ -25,18 +23,9 @@ use gavel_sim::implied_vol::AtmVol;
 /// Arguments of `gavel options vol-feed`.
 #[derive(clap::Args, Debug)]
 pub struct VolFeedArgs {
-    /// The venue's address.
-    #[arg(long, default_value = "127.0.0.1:7878")]
-    pub addr: SocketAddr,
-    /// Use the demo venue's keys (`<data dir>/keys.toml`).
-    #[arg(long, conflicts_with = "keys", required_unless_present = "keys")]
-    pub demo: bool,
-    /// Keys file of the venue (an admin key is used).
-    #[arg(long)]
-    pub keys: Option<PathBuf>,
-    /// The demo's data directory.
-    #[arg(long, default_value = "gavel-serve-data")]
-    pub data_dir: PathBuf,
+    /// The venue and its keys (an admin key is used).
+    #[command(flatten)]
+    pub venue: crate::venue_access::VenueAccess,
     /// The admin key to log on with (default: the first admin key of the file).
     #[arg(long)]
     pub key_id: Option<u64>,
@@ -138,15 +127,13 @@ impl Feeder {
 /// Runs `gavel options vol-feed`.
 pub fn run(args: VolFeedArgs) -> anyhow::Result<()> {
     anyhow::ensure!(!args.currency.is_empty() && args.currency.bytes().all(|b| b.is_ascii_uppercase()), "--currency {:?}: upper-case letters, e.g. BTC", args.currency);
-    let keys_path = args.keys.clone().unwrap_or_else(|| args.data_dir.join("keys.toml"));
-    let text = std::fs::read_to_string(&keys_path).map_err(|e| anyhow!("{}: {e} (is `gavel serve --demo` running with this data dir?)", keys_path.display()))?;
-    let keys = KeyTable::parse(&keys_path.display().to_string(), &text).map_err(|e| anyhow!("{e}"))?;
+    let (keys_path, keys) = args.venue.key_table()?;
     let key = match args.key_id {
         Some(id) => keys.get(id).ok_or_else(|| anyhow!("--key-id {id}: not in {}", keys_path.display()))?,
         None => keys.keys().find(|k| k.role == role::ADMIN).ok_or_else(|| anyhow!("{}: no admin key", keys_path.display()))?,
     };
     anyhow::ensure!(key.role == role::ADMIN, "--key-id {}: not an admin key (only an admin may send implied vols)", key.id);
-    let client = Client::connect_logon(args.addr, key.id, &key.secret).with_context(|| format!("--addr {}: logon with key {}", args.addr, key.id))?;
+    let client = Client::connect_logon(args.venue.addr, key.id, &key.secret).with_context(|| format!("--addr {}: logon with key {}", args.venue.addr, key.id))?;
     let mut feeder = Feeder {
         client,
         instrument: args.instrument_id,
@@ -180,7 +167,7 @@ pub fn run(args: VolFeedArgs) -> anyhow::Result<()> {
     let c = &feeder.counts;
     println!(
         "gavel options vol-feed: {source}: {} {} tickers, {} quotes sent to instrument {} at {}, {} refused; skipped {} tickers",
-        c.tickers, args.currency, c.sent, args.instrument_id, args.addr, c.refused, c.skipped
+        c.tickers, args.currency, c.sent, args.instrument_id, args.venue.addr, c.refused, c.skipped
     );
     if c.tickers == 0 {
         return Err(anyhow!("{source}: no {} options ticker", args.currency));
