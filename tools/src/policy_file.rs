@@ -360,14 +360,21 @@ mod tests {
     }
 
     #[test]
-    fn the_example_nostop_policy_is_adaptive_without_its_auction_stop() {
+    fn the_example_variants_of_adaptive_parse_to_it_with_their_changes() {
         let path = format!("{}/../docs/examples/policy-adaptive-nostop.toml", env!("CARGO_MANIFEST_DIR"));
         let p = resolve_policy(&path).unwrap();
         let mut expected = EnginePolicy::builtin("adaptive").unwrap();
         assert_eq!(expected.auction_abort_bps, 10);
         expected.name = "adaptive-nostop".into();
         expected.auction_abort_bps = 0;
+        expected.backstop = true;
         assert_eq!(p, expected);
+        let path = format!("{}/../docs/examples/policy-adaptive-backstop.toml", env!("CARGO_MANIFEST_DIR"));
+        let mut expected = EnginePolicy::builtin("adaptive").unwrap();
+        assert!(!expected.backstop);
+        expected.name = "adaptive-backstop".into();
+        expected.backstop = true;
+        assert_eq!(resolve_policy(&path).unwrap(), expected);
         let err = parse_policy("auction_abort_bps = 10000", "p.toml", "p").unwrap_err().to_string();
         assert!(err.contains("auction_abort_bps"), "{err}");
     }

@@ -120,9 +120,10 @@ impl EnginePolicy {
     /// - `sliced`: partial close: own book, then intents sized against venue depth in
     ///   five rounds a second apart; escalation to the backstop vault.
     /// - `adaptive`: partial close: own book, auction, then sliced intents, with a dynamic
-    ///   penalty (0.15 % + volatility and size terms, capped at 0.35 %); backstop. The
-    ///   auction stops once the mark has moved 10 bps against it since the trigger, and the
-    ///   whole open position then goes to market at once (`auction_abort_bps`).
+    ///   penalty (0.15 % + volatility and size terms, capped at 0.35 %); then ADL, no
+    ///   backstop vault (the vault holds what it takes through the fall). The auction stops
+    ///   once the mark has moved 10 bps against it since the trigger, and the whole open
+    ///   position then goes to market at once (`auction_abort_bps`).
     pub fn builtin(name: &str) -> Option<Self> {
         let market = MARKET_ROUTE;
         let sliced = RoutePolicy {
@@ -169,7 +170,7 @@ impl EnginePolicy {
                 route: sliced,
                 auction_duration_ns: 5_000_000_000,
                 auction_abort_bps: 10,
-                backstop: true,
+                backstop: false,
                 ..base
             },
             _ => return None,
