@@ -15,7 +15,7 @@ use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, Auctio
 use proptest::prelude::*;
 
 #[allow(clippy::too_many_arguments)]
-fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8, preempt_per_mille: u32) {
+fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8, preempt_per_mille: u32, auction_abort_bps: u32) {
     let mut a = Accounts::new();
     let vault = a.add("vault", 1_000_000);
     let keeper = a.add("keeper", 1_000_000);
@@ -25,13 +25,23 @@ fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: 
         a.position(id, size, 10_000);
     }
     let name = BUILTIN_POLICIES[policy_index % BUILTIN_POLICIES.len()];
-    let mut engine = engine(a.ledger(fund), policy(name, |p| p.preempt_per_mille = preempt_per_mille), |c| {
-        c.backstop_account = Some(vault);
-        c.liquidators = vec![(1, keeper)];
-        if preempt_per_mille > 0 {
-            c.margin_call = Some(gavel_engine::engine::margin_call::MarginCallConfig { k_sigma_milli: 3_000, horizon_ns: 60 * SEC, cooldown_ns: SEC, implied_max_age_ns: 0 });
-        }
-    });
+    let mut engine = engine(
+        a.ledger(fund),
+        policy(name, |p| {
+            p.preempt_per_mille = preempt_per_mille;
+            // 0 keeps the policy's own stop (adaptive's 10 bps; none for the others).
+            if auction_abort_bps > 0 {
+                p.auction_abort_bps = auction_abort_bps;
+            }
+        }),
+        |c| {
+            c.backstop_account = Some(vault);
+            c.liquidators = vec![(1, keeper)];
+            if preempt_per_mille > 0 {
+                c.margin_call = Some(gavel_engine::engine::margin_call::MarginCallConfig { k_sigma_milli: 3_000, horizon_ns: 60 * SEC, cooldown_ns: SEC, implied_max_age_ns: 0 });
+            }
+        },
+    );
     let mut queue: BTreeMap<(i64, u64), Event> = BTreeMap::new();
     let mut seq = 0u64;
     let mut push = |q: &mut BTreeMap<(i64, u64), Event>, e: Event| {
@@ -144,7 +154,8 @@ proptest! {
         bid_every in 0u8..4,
         fill_share in 0u8..=4,
         preempt_per_mille in prop_oneof![Just(0u32), Just(300u32), 1u32..=1_000],
+        auction_abort_bps in prop_oneof![Just(0u32), 1u32..500],
     ) {
-        scenario(steps, sizes, policy_index, fund, bid_every, fill_share, preempt_per_mille);
+        scenario(steps, sizes, policy_index, fund, bid_every, fill_share, preempt_per_mille, auction_abort_bps);
     }
 }

@@ -104,9 +104,9 @@ pub struct EngineMetrics {
     #[serde(default)]
     pub preemptive_cost: i128,
     /// Σ over liquidated accounts of the deficit (negative equity at the mark) they already had
-    /// when the engine first found them liquidatable, quote units: loss no execution after the
-    /// trigger can avoid unless the price comes back. Cross accounts: the account's equity;
-    /// isolated: the triggered position's.
+    /// when the engine first found them liquidatable, quote units. A diagnostic of the market:
+    /// closes above that mark recover part of it, closes below add to it. Cross accounts: the
+    /// account's equity; isolated: the triggered position's.
     #[serde(default)]
     pub deficit_at_first_trigger: i128,
     /// Client orders accepted.
