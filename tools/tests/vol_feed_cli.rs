@@ -35,9 +35,15 @@ fn quotes_taken(out: &str) -> u64 {
     before.rsplit(' ').next().unwrap().parse().unwrap()
 }
 
-#[test]
-fn a_replayed_recording_sends_each_at_the_money_vol_change_to_the_engine() {
-    let dir = temp_dir("volfeed-replay");
+/// The engine's count of ignored events, from the server's stop report.
+fn events_ignored(out: &str) -> u64 {
+    let line = out.lines().find(|l| l.trim_start().starts_with("engine:")).unwrap_or_else(|| panic!("no engine line:\n{out}"));
+    let before = line.split(" events ignored").next().unwrap();
+    before.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// Writes a recording of six tickers, three of which move the at-the-money series' vol.
+fn write_recording(dir: &std::path::Path) -> std::path::PathBuf {
     let t0 = 1_626_993_722_933u64;
     let mut text = String::from("wss://www.deribit.com/ws/api/v2 <-> 1626993722.0\n");
     // Received 0.1 s apart; the ATM series moves three times, the others never count.
@@ -54,6 +60,13 @@ fn a_replayed_recording_sends_each_at_the_money_vol_change_to_the_engine() {
     }
     let recording = dir.join("deribit.ws");
     std::fs::write(&recording, text).unwrap();
+    recording
+}
+
+#[test]
+fn a_replayed_recording_sends_each_at_the_money_vol_change_to_the_engine() {
+    let dir = temp_dir("volfeed-replay");
+    let recording = write_recording(&dir);
     let server = Server::start(&dir, &["--demo", "--speed", "1"]);
     let out = vol_feed(&server, "BTC", &["--replay", recording.to_str().unwrap(), "--speed", "10"]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -63,6 +76,22 @@ fn a_replayed_recording_sends_each_at_the_money_vol_change_to_the_engine() {
     let (status, served) = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "{served}");
     assert_eq!(quotes_taken(&served), 3, "{served}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn quotes_for_an_instrument_the_venue_does_not_list_are_counted_as_ignored() {
+    let dir = temp_dir("volfeed-unknown");
+    let recording = write_recording(&dir);
+    let server = Server::start(&dir, &["--demo", "--speed", "1"]);
+    let out = vol_feed(&server, "BTC", &["--replay", recording.to_str().unwrap(), "--speed", "10", "--instrument-id", "999"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("3 quotes sent to instrument 999"), "{stdout}");
+    let (status, served) = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{served}");
+    assert_eq!(quotes_taken(&served), 0, "{served}");
+    assert!(events_ignored(&served) >= 3, "{served}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

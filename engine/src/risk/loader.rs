@@ -88,9 +88,12 @@ pub fn load_accounts(book: &mut RiskBook, text: &str, source: &str) -> Result<us
 /// Returns the number of positions set.
 pub fn load_positions(book: &mut RiskBook, text: &str, source: &str) -> Result<usize, InputError> {
     let mut n = 0;
-    // The settlement asset of the positions already in the book, if any (a book built mixed
-    // outside this loader is refused by the engine, which checks every position).
-    let mut asset: Option<String> = book.settlement_asset().ok().flatten().map(str::to_string);
+    // The settlement asset of the positions already in the book, if any; a book that already
+    // mixes assets is refused before any row is read.
+    let mut asset: Option<String> = book
+        .settlement_asset()
+        .map_err(|m| InputError::new(source, Location::Line(0), "instrument", m))?
+        .map(str::to_string);
     for (line, f) in rows(text) {
         let err = |field: &str, msg: String| InputError::new(source, Location::Line(line), field, msg);
         if f.len() < 4 || f.len() > 5 {
@@ -274,5 +277,16 @@ brackets = [{ notional_cap = "inf", maintenance_rate = "0.004", max_leverage = 1
         assert_eq!(e.field, "size", "{e}");
         let e = load_positions(&mut book(), "a,BTCUSD,1,0\n", "p.csv").unwrap_err();
         assert_eq!(e.field, "entry_price", "{e}");
+    }
+
+    #[test]
+    fn a_book_already_mixed_outside_the_loader_is_refused_before_any_row() {
+        let mut b = book();
+        let (usd, usdt) = (b.instruments().id("BTCUSD").unwrap(), b.instruments().id("BTCUSDT").unwrap());
+        b.set_position(0, usd, 100, -400_000, 0);
+        b.set_position(1, usdt, 1, 25_000_000_000, 0);
+        let e = load_positions(&mut b, "", "p.csv").unwrap_err();
+        assert_eq!((e.source.as_str(), e.field.as_str(), &e.location), ("p.csv", "instrument", &Location::Line(0)), "{e}");
+        assert!(e.to_string().contains("one settlement asset"), "{e}");
     }
 }

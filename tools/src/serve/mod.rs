@@ -291,7 +291,7 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     }
     let m = report.engine.metrics();
     println!(
-        "  engine: {} events ({}), {} orders accepted, {} rejected, {} own-book trades, {} liquidations, {} auction takes, {} implied-vol quotes, {} margin calls",
+        "  engine: {} events ({}), {} orders accepted, {} rejected, {} own-book trades, {} liquidations, {} auction takes, {} implied-vol quotes, {} margin calls, {} events ignored (unknown instrument or account, or a kind the engine does not take)",
         report.events,
         if report.pinned { "pinned" } else { "not pinned" },
         m.orders_accepted,
@@ -300,7 +300,8 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
         m.liquidations,
         m.bids_accepted,
         m.implied_vol_quotes,
-        m.margin_calls
+        m.margin_calls,
+        m.ignored_events
     );
     let stages: [(&str, &hdrhistogram::Histogram<u64>); 6] = [
         ("ring_in", report.ring_in.histogram()),
