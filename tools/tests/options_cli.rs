@@ -78,6 +78,20 @@ fn crash_compares_the_three_strategies_on_the_same_accounts() {
     let ci = g["vs_close_first"]["ci95"].as_array().unwrap();
     assert!(ci[0].as_f64().unwrap() <= ci[1].as_f64().unwrap());
     assert!(many["strategies"]["close-first"]["liquidation_cost"]["mean"].as_f64().unwrap() > 0.0);
+    assert_eq!(many["strategies"]["hedge-first"]["hedged_first"]["mean"], many["strategies"]["hedge-first"]["hedged_first"]["of_liquidated"]);
+}
+
+#[test]
+fn a_depth_refill_adds_the_greeks_rule_with_the_refill_forecast() {
+    let doc = json(&gavel(&["options", "crash", "--accounts", "60", "--seed", "1", "--depth-refill-half-life-ms", "120000", "--json"]));
+    assert_eq!(doc["depth_refill_half_life_ms"], 120_000);
+    let s = doc["strategies"].as_array().unwrap();
+    let names: Vec<&str> = s.iter().map(|x| x["strategy"].as_str().unwrap()).collect();
+    assert_eq!(names, ["close-first", "hedge-first", "greeks", "greeks-refill"]);
+    let outcome = |i: usize, key: &str| s[i]["outcome"][key].as_f64().unwrap();
+    assert!(outcome(3, "hedged_first") >= 1.0 && outcome(3, "liquidation_cost") < outcome(0, "liquidation_cost"), "{doc}");
+    let text = String::from_utf8_lossy(&gavel(&["options", "crash", "--accounts", "20", "--seeds", "2", "--depth-refill-half-life-ms", "6900"]).stdout).into_owned();
+    assert!(text.contains("depth refills with half-life 6900 ms") && text.contains("greeks-refill:") && text.contains("hedged_first"), "{text}");
 }
 
 #[test]
@@ -85,6 +99,7 @@ fn bad_flags_and_files_are_refused_with_their_name() {
     assert_refused(&[
         (&["options", "crash", "--accounts", "0"][..], "--accounts"),
         (&["options", "crash", "--drop-pct", "95"], "--drop-pct"),
+        (&["options", "crash", "--depth-refill-half-life-ms", "0"], "--depth-refill-half-life-ms"),
         (&["options", "margin", "--spread-scale", "inf"], "--spread-scale"),
         (&["options", "margin", "--depth-scale", "0"], "--depth-scale"),
         (&["options", "margin", "--spread-trend-pct-per-min", "-100"], "--spread-trend-pct-per-min"),

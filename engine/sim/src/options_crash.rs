@@ -17,7 +17,7 @@
 //! never favours an account; an account's final equity below zero is a loss
 //! to others (the fund), counted, never dropped.
 
-use gavel_engine::options::close_or_hedge::{choose, impact_cost, Plan};
+use gavel_engine::options::close_or_hedge::{choose, impact_cost, HedgeExit, Plan};
 use gavel_engine::options::portfolio::{to_units, MarketState, OptionPosition, OptionsAccount, OptionsBook, PerpPosition};
 use gavel_engine::options::{PricingInputError, RiskArrays};
 use gavel_engine::risk::volatility::RealizedVol;
@@ -35,6 +35,10 @@ pub enum Strategy {
     HedgeDeltaFirst,
     /// Per account at the trigger, the cheaper plan by expected cost.
     Greeks,
+    /// As `Greeks`, with the world's depth refill half-life given to the rule's spread
+    /// forecast ([`MarketState::spread_refill_half_life_s`]); the same as `Greeks` in a
+    /// world without refill.
+    GreeksWithRefill,
 }
 
 /// The crash and the run's settings.
@@ -54,11 +58,15 @@ pub struct OptionsCrashSpec {
     pub eval_every_ms: u64,
     /// Time constant of the EWMA of the implied-vol and spread growth rates the Greeks rule reads, ms.
     pub trend_window_ms: u64,
+    /// `None`: depth stays thinned by the deepest drawdown so far (the crash generator's
+    /// path). `Some(h)`: each new low thins the book as the path says, and the thinning
+    /// refills with half-life `h` ms of event time while no new low is made ([`DepthRefill`]).
+    pub depth_refill_half_life_ms: Option<u64>,
 }
 
 impl Default for OptionsCrashSpec {
     fn default() -> Self {
-        OptionsCrashSpec { crash: CrashSpec { drop_per_mille: 250, ..CrashSpec::default() }, accounts: 200, vol_beta: 4.0, wait_ms: 120_000, calm_exit: 1.5, eval_every_ms: 1_000, trend_window_ms: 10_000 }
+        OptionsCrashSpec { crash: CrashSpec { drop_per_mille: 250, ..CrashSpec::default() }, accounts: 200, vol_beta: 4.0, wait_ms: 120_000, calm_exit: HedgeExit::DEFAULT_CALM_EXIT, eval_every_ms: 1_000, trend_window_ms: 10_000, depth_refill_half_life_ms: None }
     }
 }
 
@@ -127,12 +135,47 @@ pub fn generate_accounts(book: &OptionsBook, n: usize, seed: u64) -> Result<Vec<
     Ok(out)
 }
 
-/// The market at one path point, from the start point and the realised-vol estimates.
-fn market_at(book: &OptionsBook, start: &PathPoint, p: &PathPoint, spec: &OptionsCrashSpec, vol: &RealizedVol) -> MarketState {
+/// The book's depth along the path when thinned liquidity comes back: the thinning
+/// (`1000 − depth‰`) grows by what each new low of the path adds and otherwise decays
+/// toward calm with a half-life of event time, as the simulated venues' consumed depth
+/// does (`resilience_half_life`; the calibrated refill half-life of a real capture is
+/// 6.9 s, docs/SIMULATION.md).
+#[derive(Clone, Copy, Debug)]
+pub struct DepthRefill {
+    half_life_ms: f64,
+    /// The path's thinning at the last point, per mille.
+    path_thinning: f64,
+    /// The thinning in effect, per mille.
+    thinning: f64,
+    time_ns: i64,
+}
+
+impl DepthRefill {
+    /// A refill with half-life `half_life_ms` (at least 1 ms), starting calm at `start`.
+    pub fn new(half_life_ms: u64, start: &PathPoint) -> Self {
+        let thinning = (1000 - start.depth_per_mille).max(0) as f64;
+        DepthRefill { half_life_ms: half_life_ms.max(1) as f64, path_thinning: thinning, thinning, time_ns: start.time_ns }
+    }
+
+    /// The depth in effect at `p` (per mille of calm, in `[0, 1000]`); points come in time order.
+    pub fn depth_at(&mut self, p: &PathPoint) -> f64 {
+        let dt_ms = (p.time_ns - self.time_ns).max(0) as f64 / 1e6;
+        self.thinning *= (-dt_ms / self.half_life_ms).exp2();
+        let path_thinning = (1000 - p.depth_per_mille).max(0) as f64;
+        self.thinning = (self.thinning + (path_thinning - self.path_thinning).max(0.0)).min(1000.0);
+        self.path_thinning = path_thinning;
+        self.time_ns = p.time_ns;
+        1000.0 - self.thinning
+    }
+}
+
+/// The market at one path point with the book's depth at `depth_per_mille` of calm, from
+/// the start point and the realised-vol estimates.
+fn market_at(book: &OptionsBook, start: &PathPoint, p: &PathPoint, depth_per_mille: f64, spec: &OptionsCrashSpec, vol: &RealizedVol) -> MarketState {
     let mut m = MarketState::at_valuation(book);
     let ratio = p.mid_ticks as f64 / start.mid_ticks as f64;
     m.time_ms = book.valuation_ms + ((p.time_ns - start.time_ns).max(0) / 1_000_000) as u64;
-    let depth = (p.depth_per_mille as f64 / 1000.0).clamp(0.01, 1.0);
+    let depth = (depth_per_mille / 1000.0).clamp(0.01, 1.0);
     let annual = (vol.var_per_s() * gavel_engine::options::black76::SECONDS_PER_YEAR).sqrt();
     for u in 0..book.underlyings.len() {
         m.prices[u] *= ratio;
@@ -175,15 +218,23 @@ pub fn run(book: &OptionsBook, accounts: &[OptionsAccount], spec: &OptionsCrashS
     let mut outcome = StrategyOutcome::default();
     let mut previous = MarketState::at_valuation(book);
     let mut next_eval = 0u64;
+    let mut refill = spec.depth_refill_half_life_ms.map(|h| DepthRefill::new(h, &start));
     for (k, p) in path.iter().enumerate() {
         vol.update(p.mid_ticks, p.time_ns.max(0) as u64);
-        let market = market_at(book, &start, p, spec, &vol);
+        let depth = match refill.as_mut() {
+            Some(r) => r.depth_at(p),
+            None => p.depth_per_mille as f64,
+        };
+        let market = market_at(book, &start, p, depth, spec, &vol);
         let last = k + 1 == path.len();
         if market.time_ms < book.valuation_ms + next_eval && !last {
             continue;
         }
         next_eval += spec.eval_every_ms;
-        let market = with_trends(market, &previous, spec.trend_window_ms);
+        let mut market = with_trends(market, &previous, spec.trend_window_ms);
+        if let (Strategy::GreeksWithRefill, Some(h)) = (strategy, spec.depth_refill_half_life_ms) {
+            market.spread_refill_half_life_s.iter_mut().for_each(|x| *x = h as f64 / 1000.0);
+        }
         let arrays = RiskArrays::new(book, &market);
         for l in live.iter_mut().filter(|l| !l.done) {
             // The perps' PnL since the last valuation goes to cash (rounded against the account).
@@ -213,8 +264,8 @@ fn step_account(book: &OptionsBook, arrays: &RiskArrays, spec: &OptionsCrashSpec
             let plan = match strategy {
                 Strategy::CloseOptions => Plan::CloseOptions,
                 Strategy::HedgeDeltaFirst => Plan::HedgeDeltaFirst,
-                Strategy::Greeks => {
-                    let costs = choose(book, &l.account, market, &risk, spec.wait_ms)?;
+                Strategy::Greeks | Strategy::GreeksWithRefill => {
+                    let costs = choose(book, &l.account, market, &risk, HedgeExit { wait_ms: spec.wait_ms, calm_exit: spec.calm_exit })?;
                     let (close, hedge) = costs.iter().fold((0.0, 0.0), |(c, h), x| (c + x.close_first, h + x.hedge_first));
                     if hedge < close { Plan::HedgeDeltaFirst } else { Plan::CloseOptions }
                 }

@@ -84,3 +84,42 @@ fn trends_converge_to_a_steady_growth_rate_and_carry_over_a_zero_step() {
     let same = with_trends(later, &once, 10_000);
     assert_eq!(same.vol_trend_per_s, once.vol_trend_per_s);
 }
+
+#[test]
+fn thinned_depth_refills_with_its_half_life_between_new_lows() {
+    let at = |ms: i64, depth: i64| PathPoint { time_ns: ms * 1_000_000, mid_ticks: 1, depth_per_mille: depth };
+    let mut r = DepthRefill::new(1_000, &at(0, 1000));
+    assert_eq!(r.depth_at(&at(100, 1000)), 1000.0);
+    // A new low thins the book as the path says.
+    assert_eq!(r.depth_at(&at(200, 600)), 600.0);
+    // No new low for one half-life: half the thinning is back.
+    assert!((r.depth_at(&at(1_200, 600)) - 800.0).abs() < 1e-9);
+    // The path thins another 100 ‰: only that increment is added to what is left.
+    assert!((r.depth_at(&at(1_200, 500)) - 700.0).abs() < 1e-9);
+    // Ten half-lives later the book is nearly calm; depth never leaves [0, 1000].
+    let late = r.depth_at(&at(11_200, 500));
+    assert!(late > 999.0 && late <= 1000.0, "{late}");
+    let mut deep = DepthRefill::new(1_000, &at(0, 1000));
+    assert_eq!(deep.depth_at(&at(1, 0)), 0.0);
+}
+
+#[test]
+fn with_a_slow_refill_the_greeks_rule_hedges_first_where_it_pays() {
+    let b = book();
+    let mut s = OptionsCrashSpec { accounts: 60, crash: CrashSpec { drop_per_mille: 250, seed: 1, ..CrashSpec::default() }, ..OptionsCrashSpec::default() };
+    let accounts = generate_accounts(&b, s.accounts, 1).unwrap();
+    // Without a refill the rule with the refill forecast is the plain rule.
+    assert_eq!(run(&b, &accounts, &s, Strategy::GreeksWithRefill).unwrap(), run(&b, &accounts, &s, Strategy::Greeks).unwrap());
+    s.depth_refill_half_life_ms = Some(120_000);
+    let close = run(&b, &accounts, &s, Strategy::CloseOptions).unwrap();
+    let greeks = run(&b, &accounts, &s, Strategy::Greeks).unwrap();
+    let refill = run(&b, &accounts, &s, Strategy::GreeksWithRefill).unwrap();
+    // The trend-only rule sees spreads still widening at every trigger and closes.
+    assert_eq!(greeks, close);
+    // The forecast hedges some accounts first, and those pay less spread than closing at once.
+    assert_eq!(refill.liquidated, close.liquidated);
+    assert!(refill.hedged_first >= 1 && refill.hedged_first < refill.liquidated, "{refill:?}");
+    assert!(refill.liquidation_cost < close.liquidation_cost && refill.equity_kept > close.equity_kept, "{refill:?} vs {close:?}");
+    // A refill world is as deterministic as the other.
+    assert_eq!(run(&b, &accounts, &s, Strategy::GreeksWithRefill).unwrap(), refill);
+}

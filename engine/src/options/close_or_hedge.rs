@@ -23,7 +23,11 @@
 //!   * `spread_then = max(spread_calm, spread_now·e^{g_s·h})` extrapolates the
 //!     observed spread rate `g_s` ([`MarketState::spread_trend_per_s`]) over
 //!     the wait, never below calm: with no evidence that spreads are
-//!     narrowing (`g_s ≥ 0`) waiting cannot save spread;
+//!     narrowing (`g_s ≥ 0`) waiting cannot save spread. With a calibrated
+//!     refill half-life `H` ([`MarketState::spread_refill_half_life_s`]) the
+//!     forecast is the lower of that and `spread_calm + (spread_now −
+//!     spread_calm)·2^{−h/H}`: thinned depth is expected back even while the
+//!     spreads still widen;
 //!   * the second impact is the re-hedge flow the gamma forces as the
 //!     underlying moves by `F·σ·√h`.
 //!
@@ -55,19 +59,21 @@ pub struct PlanCosts {
     pub underlying: usize,
     /// Net delta, underlying units (the perp trade of the hedge is `−delta`).
     pub delta: f64,
+    /// Expected hold of the hedge-first plan, seconds ([`HedgeExit::hold_s`]).
+    pub hold_s: f64,
     /// Impact of `|delta|` through the perp book now.
     pub delta_impact: f64,
     /// Crossing the options' spread now.
     pub spread_now: f64,
     /// Crossing it in a calm market.
     pub spread_calm: f64,
-    /// Crossing it at the end of the wait, extrapolated from the observed spread trend (≥ `spread_calm`).
+    /// Crossing it at the end of the hold, from the observed spread trend and any refill (≥ `spread_calm`).
     pub spread_then: f64,
-    /// Expected gamma and theta loss of holding the options delta-hedged for the wait (≥ 0).
+    /// Expected gamma and theta loss of holding the options delta-hedged for the hold (≥ 0).
     pub wait: f64,
-    /// Expected loss of the options' vega if implied vols keep their observed trend over the wait (≥ 0).
+    /// Expected loss of the options' vega if implied vols keep their observed trend over the hold (≥ 0).
     pub vega_wait: f64,
-    /// Impact of the re-hedge flow the gamma forces over the wait.
+    /// Impact of the re-hedge flow the gamma forces over the hold.
     pub rehedge_impact: f64,
     /// `spread_now + delta_impact`.
     pub close_first: f64,
@@ -82,15 +88,45 @@ pub fn impact_cost(units: f64, price: f64, depth_per_bp: f64) -> f64 {
     price * units * units / (2.0 * depth_per_bp * 1e4)
 }
 
+/// When the hedge-first plan closes its options: once spreads are within `calm_exit` ×
+/// calm, or after `wait_ms` at the latest.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HedgeExit {
+    /// Longest hold, ms.
+    pub wait_ms: u64,
+    /// Spread multiple of calm at which the options are closed (≥ 1; 1: only at the wait's end).
+    pub calm_exit: f64,
+}
+
+impl HedgeExit {
+    /// The calm exit of `gavel options crash`'s hedge-first strategy: spreads within 1.5 × calm.
+    pub const DEFAULT_CALM_EXIT: f64 = 1.5;
+
+    /// The expected hold of a hedged underlying whose spreads are `scale` × calm, seconds:
+    /// with a refill half-life `refill_s > 0`, the time the excess takes to decay to
+    /// `calm_exit` (0 if already there), at most the wait; otherwise the whole wait.
+    pub fn hold_s(&self, scale: f64, refill_s: f64) -> f64 {
+        let wait_s = self.wait_ms as f64 / 1000.0;
+        if refill_s <= 0.0 || self.calm_exit <= 1.0 {
+            return wait_s;
+        }
+        if scale <= self.calm_exit {
+            return 0.0;
+        }
+        (refill_s * ((scale - 1.0) / (self.calm_exit - 1.0)).log2()).min(wait_s)
+    }
+}
+
 /// The plans' costs for each underlying `risk` (from [`super::portfolio::assess`]
-/// in the same `market`) is exposed to, waiting `wait_ms` in the hedge-first plan.
-pub fn choose(book: &OptionsBook, account: &OptionsAccount, market: &MarketState, risk: &AccountRisk, wait_ms: u64) -> Result<Vec<PlanCosts>, PricingInputError> {
-    let years = wait_ms as f64 / 1000.0 / SECONDS_PER_YEAR;
-    let days = wait_ms as f64 / 86_400_000.0;
-    let seconds = wait_ms as f64 / 1000.0;
+/// in the same `market`) is exposed to, the hedge-first plan holding as `exit` says
+/// (the whole wait unless the market has a spread refill half-life).
+pub fn choose(book: &OptionsBook, account: &OptionsAccount, market: &MarketState, risk: &AccountRisk, exit: HedgeExit) -> Result<Vec<PlanCosts>, PricingInputError> {
     let mut out = Vec::with_capacity(risk.exposures.len());
     for e in &risk.exposures {
         let u = e.underlying;
+        let seconds = exit.hold_s(market.spread_scale[u], market.spread_refill_half_life_s[u]);
+        let years = seconds / SECONDS_PER_YEAR;
+        let days = seconds / 86_400.0;
         let (price, sigma) = (market.prices[u], market.realized_vol[u]);
         let depth = book.underlyings[u].depth_per_bp * market.depth_scale[u];
         let vol_change = (market.vol_trend_per_s[u] * seconds).exp_m1();
@@ -104,7 +140,16 @@ pub fn choose(book: &OptionsBook, account: &OptionsAccount, market: &MarketState
             vega_pnl += units * model.greeks().vega * model.vol * 100.0 * vol_change;
         }
         let spread_now = spread_calm * market.spread_scale[u];
-        let spread_then = (spread_now * (market.spread_trend_per_s[u] * seconds).exp()).max(spread_calm);
+        let trend_then = spread_now * (market.spread_trend_per_s[u] * seconds).exp();
+        let refill = market.spread_refill_half_life_s[u];
+        let spread_then = if refill > 0.0 {
+            // A calibrated refill: the excess over calm decays with its half-life.
+            let refilled = spread_calm + (spread_now - spread_calm).max(0.0) * (-seconds / refill).exp2();
+            trend_then.min(refilled)
+        } else {
+            trend_then
+        }
+        .max(spread_calm);
         let g = e.greeks;
         let delta_impact = impact_cost(g.delta.abs(), price, depth);
         let wait = (-(0.5 * g.gamma * price * price * sigma * sigma * years + g.theta * days)).max(0.0);
@@ -113,7 +158,7 @@ pub fn choose(book: &OptionsBook, account: &OptionsAccount, market: &MarketState
         let close_first = spread_now + delta_impact;
         let hedge_first = delta_impact + wait + vega_wait + rehedge_impact + spread_then;
         let plan = if hedge_first < close_first { Plan::HedgeDeltaFirst } else { Plan::CloseOptions };
-        out.push(PlanCosts { underlying: u, delta: g.delta, delta_impact, spread_now, spread_calm, spread_then, wait, vega_wait, rehedge_impact, close_first, hedge_first, plan });
+        out.push(PlanCosts { underlying: u, delta: g.delta, hold_s: seconds, delta_impact, spread_now, spread_calm, spread_then, wait, vega_wait, rehedge_impact, close_first, hedge_first, plan });
     }
     Ok(out)
 }
@@ -135,7 +180,7 @@ mod tests {
     }
 
     fn costs(book: &OptionsBook, account: &OptionsAccount, market: &MarketState, wait_ms: u64) -> PlanCosts {
-        choose(book, account, market, &assess(book, account, market).unwrap(), wait_ms).unwrap()[0]
+        choose(book, account, market, &assess(book, account, market).unwrap(), HedgeExit { wait_ms, calm_exit: 1.5 }).unwrap()[0]
     }
 
     fn assert_sums(c: &PlanCosts) {
@@ -178,6 +223,47 @@ mod tests {
     }
 
     #[test]
+    fn the_hold_ends_when_a_refill_brings_spreads_within_the_calm_exit() {
+        let exit = HedgeExit { wait_ms: 120_000, calm_exit: 1.5 };
+        // No refill known (or no calm exit): the whole wait.
+        assert_eq!(exit.hold_s(8.0, 0.0), 120.0);
+        assert_eq!(HedgeExit { calm_exit: 1.0, ..exit }.hold_s(8.0, 30.0), 120.0);
+        // Already within 1.5 × calm: close at once.
+        assert_eq!(exit.hold_s(1.4, 30.0), 0.0);
+        // An excess of 2 over calm halves twice to reach 0.5: two half-lives.
+        assert!((exit.hold_s(3.0, 10.0) - 20.0).abs() < 1e-12);
+        // A slow refill is cut at the wait.
+        assert_eq!(exit.hold_s(8.0, 600.0), 120.0);
+    }
+
+    #[test]
+    fn a_calibrated_refill_lets_a_widening_crash_hedge_first() {
+        let book = example();
+        let seller = &book.accounts[0];
+        let mut market = MarketState::at_valuation(&book);
+        market.spread_scale[0] = 8.0;
+        market.depth_scale[0] = 0.25;
+        // Spreads still widening: by the trend alone, waiting saves nothing.
+        market.spread_trend_per_s[0] = 0.01;
+        let exit = HedgeExit { wait_ms: 120_000, calm_exit: 1.5 };
+        let cost = |m: &MarketState| choose(&book, seller, m, &assess(&book, seller, m).unwrap(), exit).unwrap()[0];
+        let trend_only = cost(&market);
+        assert_eq!((trend_only.hold_s, trend_only.spread_then), (120.0, trend_only.spread_now * (0.01f64 * 120.0).exp()));
+        assert_eq!(trend_only.plan, Plan::CloseOptions, "{trend_only:?}");
+        // A 30 s refill: the excess of 7 × calm decays to 0.5 × calm in log2(14) half-lives.
+        market.spread_refill_half_life_s[0] = 30.0;
+        let refill = cost(&market);
+        let hold = 30.0 * 14f64.log2();
+        assert!((refill.hold_s - hold).abs() < 1e-9, "{refill:?}");
+        assert!((refill.spread_then - 1.5 * refill.spread_calm).abs() < 1e-6 * refill.spread_calm, "{refill:?}");
+        assert_eq!(refill.plan, Plan::HedgeDeltaFirst, "{refill:?}");
+        assert_sums(&refill);
+        // A trend narrowing faster than the refill still wins the forecast (never below calm).
+        market.spread_trend_per_s[0] = -1.0;
+        assert_eq!(cost(&market).spread_then, refill.spread_calm);
+    }
+
+    #[test]
     fn rising_vols_make_a_short_option_book_close_first() {
         let book = example();
         let seller = &book.accounts[0];
@@ -207,17 +293,26 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn the_parts_add_up_and_no_gain_is_credited(vol_trend in -1e-3f64..1e-3, spread_trend in -1e-2f64..1e-2, scale in 1.0f64..20.0, wait_s in 0u64..7_200, account in 0usize..3) {
+        fn the_parts_add_up_and_no_gain_is_credited(vol_trend in -1e-3f64..1e-3, spread_trend in -1e-2f64..1e-2, scale in 1.0f64..20.0, wait_s in 0u64..7_200, account in 0usize..3, refill_s in proptest::prop_oneof![proptest::strategy::Just(0.0f64), 0.1f64..600.0]) {
             let book = example();
             let a = &book.accounts[account % book.accounts.len()];
             let mut market = MarketState::at_valuation(&book);
             market.spread_scale[0] = scale;
             market.vol_trend_per_s[0] = vol_trend;
             market.spread_trend_per_s[0] = spread_trend;
-            for c in choose(&book, a, &market, &assess(&book, a, &market).unwrap(), wait_s * 1000).unwrap() {
+            market.spread_refill_half_life_s[0] = refill_s;
+            let exit = HedgeExit { wait_ms: wait_s * 1000, calm_exit: 1.5 };
+            for c in choose(&book, a, &market, &assess(&book, a, &market).unwrap(), exit).unwrap() {
                 assert_sums(&c);
                 proptest::prop_assert!(c.vega_wait >= 0.0 && c.wait >= 0.0);
                 proptest::prop_assert!(c.spread_then >= c.spread_calm - 1e-12);
+                proptest::prop_assert!(c.hold_s >= 0.0 && c.hold_s <= wait_s as f64);
+                // A refill only ever lowers the forecast, down to calm.
+                proptest::prop_assert!(c.spread_then <= (c.spread_now * (spread_trend * c.hold_s).exp()).max(c.spread_calm) * (1.0 + 1e-12));
+                if refill_s > 0.0 {
+                    continue;
+                }
+                proptest::prop_assert_eq!(c.hold_s, wait_s as f64);
                 if spread_trend >= 0.0 {
                     proptest::prop_assert!(c.spread_then >= c.spread_now - 1e-9 * c.spread_now.abs());
                     proptest::prop_assert_eq!(c.plan, Plan::CloseOptions);
@@ -232,7 +327,7 @@ mod tests {
         let buyer = book.accounts.iter().find(|a| a.id == "option-buyer").unwrap();
         let mut market = MarketState::at_valuation(&book);
         market.realized_vol[0] = 3.0;
-        let costs = choose(&book, buyer, &market, &assess(&book, buyer, &market).unwrap(), 3_600_000).unwrap();
+        let costs = choose(&book, buyer, &market, &assess(&book, buyer, &market).unwrap(), HedgeExit { wait_ms: 3_600_000, calm_exit: 1.5 }).unwrap();
         // Long gamma in 300 % realised vol expects to earn while hedged: credited as 0, not as a gain.
         assert_eq!(costs[0].wait, 0.0, "{:?}", costs[0]);
         assert!(costs[0].hedge_first >= costs[0].delta_impact + costs[0].spread_calm);

@@ -136,6 +136,10 @@ pub struct MarketState {
     /// Observed growth rate of the option spreads, per underlying, per second
     /// (`d ln spread_scale ÷ dt`); 0 when flat or unknown.
     pub spread_trend_per_s: Vec<f64>,
+    /// Half-life, seconds, in which the spreads' excess over calm is expected to decay once
+    /// the book stops thinning (a calibrated refill, e.g. `gavel calibrate`'s); 0 when unknown,
+    /// and then no refill is expected.
+    pub spread_refill_half_life_s: Vec<f64>,
 }
 
 impl MarketState {
@@ -151,6 +155,7 @@ impl MarketState {
             realized_vol: book.underlyings.iter().map(|u| u.realized_vol).collect(),
             vol_trend_per_s: vec![0.0; n],
             spread_trend_per_s: vec![0.0; n],
+            spread_refill_half_life_s: vec![0.0; n],
         }
     }
 }

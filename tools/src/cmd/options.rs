@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
 use clap::builder::RangedU64ValueParser;
-use gavel_engine::options::close_or_hedge::{choose, Plan};
+use gavel_engine::options::close_or_hedge::{choose, HedgeExit, Plan};
 use gavel_engine::options::portfolio::{MarketState, OptionsBook};
 use gavel_engine::options::RiskArrays;
 use gavel_engine::options::venue_check::{VenueComparison, TOLERANCE};
@@ -139,6 +139,11 @@ pub struct CrashArgs {
     /// Longest wait of a hedged account before it closes its options, seconds.
     #[arg(long, default_value_t = 120, value_parser = RangedU64ValueParser::<u64>::new().range(1..=3_600))]
     pub wait_s: u64,
+    /// Thinned depth (and the spreads it widens) refills with this half-life of event time, ms, while
+    /// the fall makes no new low (6,900: the refill fitted on a real capture); absent, depth stays
+    /// thinned by the deepest drawdown so far.
+    #[arg(long, value_parser = RangedU64ValueParser::<u64>::new().range(1..=3_600_000))]
+    pub depth_refill_half_life_ms: Option<u64>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -319,7 +324,7 @@ fn margin(args: MarginArgs) -> anyhow::Result<()> {
     let arrays = RiskArrays::new(&book, &market);
     for a in &book.accounts {
         let risk = arrays.assess(&book, a, &market).with_context(|| format!("account {}", a.id))?;
-        let plans = choose(&book, a, &market, &risk, wait_ms).with_context(|| format!("account {}", a.id))?;
+        let plans = choose(&book, a, &market, &risk, HedgeExit { wait_ms, calm_exit: HedgeExit::DEFAULT_CALM_EXIT }).with_context(|| format!("account {}", a.id))?;
         rows.push((a, risk, plans));
     }
     if args.json {
@@ -449,7 +454,10 @@ fn crash(args: CrashArgs) -> anyhow::Result<()> {
     if book.series.is_empty() {
         return Err(anyhow!("--portfolio: the file has no [[series]] to write the generated accounts' options on"));
     }
-    let strategies = [("close-first", Strategy::CloseOptions), ("hedge-first", Strategy::HedgeDeltaFirst), ("greeks", Strategy::Greeks)];
+    let mut strategies = vec![("close-first", Strategy::CloseOptions), ("hedge-first", Strategy::HedgeDeltaFirst), ("greeks", Strategy::Greeks)];
+    if args.depth_refill_half_life_ms.is_some() {
+        strategies.push(("greeks-refill", Strategy::GreeksWithRefill));
+    }
     let mut runs: Vec<Vec<StrategyOutcome>> = Vec::with_capacity(args.seeds as usize);
     for k in 0..args.seeds {
         let seed = args.seed.wrapping_add(k);
@@ -458,17 +466,22 @@ fn crash(args: CrashArgs) -> anyhow::Result<()> {
             accounts: args.accounts,
             vol_beta: args.vol_beta_tenths as f64 / 10.0,
             wait_ms: args.wait_s * 1000,
+            depth_refill_half_life_ms: args.depth_refill_half_life_ms,
             ..OptionsCrashSpec::default()
         };
         let accounts = generate_accounts(&book, spec.accounts, seed).context("generating option accounts")?;
         let mut row = Vec::with_capacity(strategies.len());
-        for (name, s) in strategies {
+        for &(name, s) in &strategies {
             row.push(run_crash(&book, &accounts, &spec, s).with_context(|| format!("seed {seed}, strategy {name}"))?);
         }
         runs.push(row);
     }
+    let refill = match args.depth_refill_half_life_ms {
+        Some(h) => format!("depth refills with half-life {h} ms between new lows"),
+        None => "depth stays thinned by the deepest drawdown".to_string(),
+    };
     let header = format!(
-        "options crash: {} accounts, {} seed(s) from {}, fall {} %, vols × (1 + {} × fall), wait ≤ {} s",
+        "options crash: {} accounts, {} seed(s) from {}, fall {} %, vols × (1 + {} × fall), wait ≤ {} s, {refill}",
         args.accounts,
         args.seeds,
         args.seed,
@@ -480,7 +493,7 @@ fn crash(args: CrashArgs) -> anyhow::Result<()> {
         let results = &runs[0];
         if args.json {
             let doc: Vec<_> = strategies.iter().zip(results).map(|((n, _), o)| json!({"strategy": n, "outcome": o})).collect();
-            println!("{}", serde_json::to_string_pretty(&json!({"accounts": args.accounts, "seed": args.seed, "drop_pct": args.drop_pct, "strategies": doc}))?);
+            println!("{}", serde_json::to_string_pretty(&json!({"accounts": args.accounts, "seed": args.seed, "drop_pct": args.drop_pct, "depth_refill_half_life_ms": args.depth_refill_half_life_ms, "strategies": doc}))?);
             return Ok(());
         }
         println!("{header}");
@@ -506,10 +519,13 @@ fn crash(args: CrashArgs) -> anyhow::Result<()> {
             }
             m.insert(metric.to_string(), entry);
         }
+        let hedged: Vec<f64> = runs.iter().map(|r| r[i].hedged_first as f64).collect();
+        let liquidated: Vec<f64> = runs.iter().map(|r| r[i].liquidated as f64).collect();
+        m.insert("hedged_first".into(), json!({"mean": mean(&hedged), "of_liquidated": mean(&liquidated)}));
         summary.insert(name.to_string(), serde_json::Value::Object(m));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"accounts": args.accounts, "first_seed": args.seed, "seeds": args.seeds, "drop_pct": args.drop_pct, "strategies": summary}))?);
+        println!("{}", serde_json::to_string_pretty(&json!({"accounts": args.accounts, "first_seed": args.seed, "seeds": args.seeds, "drop_pct": args.drop_pct, "depth_refill_half_life_ms": args.depth_refill_half_life_ms, "strategies": summary}))?);
         return Ok(());
     }
     println!("{header}");
@@ -522,6 +538,8 @@ fn crash(args: CrashArgs) -> anyhow::Result<()> {
             let delta = e.get("vs_close_first").map(|d| format!("   Δ {} ({:.0} %)", ci(d), d["win_rate"].as_f64().unwrap_or(0.0) * 100.0)).unwrap_or_default();
             println!("  {metric:<17} {}{delta}", ci(e));
         }
+        let h = &summary[*name]["hedged_first"];
+        println!("  {:<17} {:.1} of {:.1} liquidated accounts (mean per crash)", "hedged_first", h["mean"].as_f64().unwrap_or(0.0), h["of_liquidated"].as_f64().unwrap_or(0.0));
     }
     Ok(())
 }
