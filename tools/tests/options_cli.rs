@@ -61,6 +61,12 @@ fn margin_reports_every_account_of_the_example() {
     let rising = stressed(&["--spread-trend-pct-per-min", "-50", "--vol-trend-pct-per-min", "20"]);
     assert!(rising["accounts"][1]["plans"][0]["vega_wait"].as_f64().unwrap() > 0.0);
     assert_eq!(plan(&rising), "CloseOptions");
+    // Spreads still widening, but a 30 s refill is expected: hedge first, holding until 1.5 × calm.
+    let refill = stressed(&["--spread-trend-pct-per-min", "20", "--spread-refill-half-life-s", "30"]);
+    assert_eq!(plan(&refill), "HedgeDeltaFirst");
+    let hold = refill["accounts"][1]["plans"][0]["hold_s"].as_f64().unwrap();
+    assert!((hold - 30.0 * 14f64.log2()).abs() < 1e-9, "{hold}");
+    assert_eq!(plan(&stressed(&["--spread-trend-pct-per-min", "20"])), "CloseOptions");
 }
 
 #[test]
@@ -104,6 +110,7 @@ fn bad_flags_and_files_are_refused_with_their_name() {
         (&["options", "margin", "--depth-scale", "0"], "--depth-scale"),
         (&["options", "margin", "--spread-trend-pct-per-min", "-100"], "--spread-trend-pct-per-min"),
         (&["options", "margin", "--vol-trend-pct-per-min", "nan"], "--vol-trend-pct-per-min"),
+        (&["options", "margin", "--spread-refill-half-life-s", "0"], "--spread-refill-half-life-s"),
         (&["options", "margin", "--portfolio", "/nonexistent/options.toml"], "/nonexistent/options.toml"),
     ]);
     let dir = std::env::temp_dir().join(format!("gavel-options-bad-{}", std::process::id()));

@@ -95,6 +95,10 @@ pub struct MarginArgs {
     /// Observed change of the implied vols, % per minute (negative: falling), -99 to 1000.
     #[arg(long, default_value_t = 0.0, allow_hyphen_values = true, value_parser = |t: &str| ranged_f64(t, -99.0, 1000.0))]
     pub vol_trend_pct_per_min: f64,
+    /// Expected half-life of the spreads' excess over calm (a calibrated depth refill), seconds,
+    /// 0.1-86,400; the hedge-first plan then holds until spreads are within 1.5 × calm.
+    #[arg(long, value_parser = |t: &str| ranged_f64(t, 0.1, 86_400.0))]
+    pub spread_refill_half_life_s: Option<f64>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -319,6 +323,7 @@ fn margin(args: MarginArgs) -> anyhow::Result<()> {
     market.depth_scale.iter_mut().for_each(|x| *x = args.depth_scale);
     market.spread_trend_per_s.iter_mut().for_each(|x| *x = per_second(args.spread_trend_pct_per_min));
     market.vol_trend_per_s.iter_mut().for_each(|x| *x = per_second(args.vol_trend_pct_per_min));
+    market.spread_refill_half_life_s.iter_mut().for_each(|x| *x = args.spread_refill_half_life_s.unwrap_or(0.0));
     let wait_ms = args.wait_s * 1000;
     let mut rows = Vec::with_capacity(book.accounts.len());
     let arrays = RiskArrays::new(&book, &market);
