@@ -15,7 +15,7 @@ use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, Auctio
 use proptest::prelude::*;
 
 #[allow(clippy::too_many_arguments)]
-fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8, preempt_per_mille: u32, auction_abort_bps: u32) {
+fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8, preempt_per_mille: u32, auction_abort_bps: u32, escalate_when_stopped: bool) {
     let mut a = Accounts::new();
     let vault = a.add("vault", 1_000_000);
     let keeper = a.add("keeper", 1_000_000);
@@ -33,6 +33,7 @@ fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: 
             if auction_abort_bps > 0 {
                 p.auction_abort_bps = auction_abort_bps;
             }
+            p.escalate_when_stopped = escalate_when_stopped;
         }),
         |c| {
             c.backstop_account = Some(vault);
@@ -155,7 +156,8 @@ proptest! {
         fill_share in 0u8..=4,
         preempt_per_mille in prop_oneof![Just(0u32), Just(300u32), 1u32..=1_000],
         auction_abort_bps in prop_oneof![Just(0u32), 1u32..500],
+        escalate_when_stopped in any::<bool>(),
     ) {
-        scenario(steps, sizes, policy_index, fund, bid_every, fill_share, preempt_per_mille, auction_abort_bps);
+        scenario(steps, sizes, policy_index, fund, bid_every, fill_share, preempt_per_mille, auction_abort_bps, escalate_when_stopped);
     }
 }

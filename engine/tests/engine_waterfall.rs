@@ -214,6 +214,12 @@ fn client_orders_are_margin_checked_and_fill_into_positions() {
 /// The victim's partial liquidation in an auction that nobody takes, then a route stage;
 /// at 2.3 s the venue book moves to `bid`/`bid + 2.00`, and timers run to 2.6 s.
 fn run_away_auction(abort_bps: u32, bid: i64) -> (gavel_engine::engine::Engine, Vec<gavel_feeds::wire::Event>, i64) {
+    run_away_auction_until(abort_bps, bid, false, 6)
+}
+
+/// As [`run_away_auction`], with `escalate_when_stopped` set as given and timers every
+/// 100 ms up to `2 s + last_tenth × 100 ms`.
+fn run_away_auction_until(abort_bps: u32, bid: i64, escalate: bool, last_tenth: i64) -> (gavel_engine::engine::Engine, Vec<gavel_feeds::wire::Event>, i64) {
     let mut a = Accounts::new();
     victim_book(&mut a);
     let short = a.add("short", 1_000_000);
@@ -221,6 +227,7 @@ fn run_away_auction(abort_bps: u32, bid: i64) -> (gavel_engine::engine::Engine, 
     let policy = policy("partial", |p| {
         p.stages = vec![Stage::Auction, Stage::Route];
         p.auction_abort_bps = abort_bps;
+        p.escalate_when_stopped = escalate;
     });
     let mut engine = engine(a.ledger(0), policy, |_| {});
     let mut out = Vec::new();
@@ -228,7 +235,7 @@ fn run_away_auction(abort_bps: u32, bid: i64) -> (gavel_engine::engine::Engine, 
     events.extend(quotes(Some((9_900, 10_100)), 8_300, 8_500, 1_000, 2 * SEC));
     events.push(timer(2 * SEC + 1));
     events.extend(quotes(Some((8_300, 8_500)), bid, bid + 200, 1_000, 2 * SEC + 300_000_000));
-    events.extend((4..=6).map(|k| timer(2 * SEC + k * 100_000_000)));
+    events.extend((4..=last_tenth).map(|k| timer(2 * SEC + k * 100_000_000)));
     run(&mut engine, &events, &mut out);
     let planned = of_kind(&out, EventKind::LiquidationUpdate)[0].payload::<LiquidationNotice>().qty;
     (engine, out, planned)
@@ -253,6 +260,29 @@ fn an_auction_stops_when_the_mark_runs_away_and_the_whole_position_goes_to_marke
         assert!(of_kind(&out, EventKind::AuctionUpdate).iter().all(|e| e.flags != auction_update::END), "abort {abort}, bid {bid}");
         assert!(of_kind(&out, EventKind::RoutedIntent).is_empty(), "abort {abort}, bid {bid}");
     }
+}
+
+#[test]
+fn a_stopped_auction_escalates_at_once_when_the_policy_says_so() {
+    // The market round goes out at 2.5 s and nothing fills it; its 2 s time-out ends the
+    // stages at 4.5 s. Timers run to 6.0 s, past the 1 s retry.
+    let triggers = |out: &[gavel_feeds::wire::Event]| {
+        of_kind(out, EventKind::LiquidationUpdate).iter().filter(|e| e.flags == liquidation_stage::TRIGGERED).count()
+    };
+    let (engine, out, _) = run_away_auction_until(10, 8_200, true, 40);
+    let adl = adl_records(&out);
+    assert_eq!(adl.iter().map(|e| e.amount).sum::<i64>(), 10, "the whole position is deleveraged");
+    let adl_times: Vec<i64> = of_kind(&out, EventKind::LedgerRecord).iter().filter(|e| e.flags == ledger_record::ADL).map(|e| e.receive_ns).collect();
+    assert!(!adl_times.is_empty() && adl_times.iter().all(|&t| t == 4 * SEC + 500_000_000), "at the end of the stages: {adl_times:?}");
+    assert_eq!(triggers(&out), 1, "no second episode");
+    assert_eq!(engine.metrics().volume.adl, 10);
+    // Without it the account waits for its retry: a second episode, no ADL yet at 6.0 s.
+    let (_, out, _) = run_away_auction_until(10, 8_200, false, 40);
+    assert!(adl_records(&out).is_empty());
+    assert_eq!(triggers(&out), 2);
+    // An auction that was not stopped is not escalated by the flag.
+    let (_, out, _) = run_away_auction_until(10, 8_296, true, 40);
+    assert!(adl_records(&out).is_empty());
 }
 
 #[test]

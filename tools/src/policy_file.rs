@@ -17,6 +17,7 @@
 //! route = { limit_bps = 50, slices = 5, depth_share = "0.5", slice_interval_ms = 1000, timeout_ms = 2000, deepest_only = false }
 //! preempt = "0.3"                # on a margin call, close this share of the position pre-emptively (0: off)
 //! auction_abort_bps = 100        # end an auction once the mark moved 1 % against it; close all at market (0: off)
+//! escalate_when_stopped = true   # after a stopped auction's market round, no retry: backstop/ADL at once
 //! ```
 //!
 //! Rates are decimal strings, converted exactly to the risk engine's 10^-8 units.
@@ -49,6 +50,7 @@ struct PolicyFile {
     route: Option<RouteFile>,
     preempt: Option<String>,
     auction_abort_bps: Option<u32>,
+    escalate_when_stopped: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,6 +208,9 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
         anyhow::ensure!(bps < 10_000, "{source}: field `auction_abort_bps`: {bps} is not below 10000");
         policy.auction_abort_bps = bps;
     }
+    if let Some(v) = file.escalate_when_stopped {
+        policy.escalate_when_stopped = v;
+    }
     policy.validate().map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
     Ok(policy)
 }
@@ -250,7 +255,8 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
          penalty = {penalty}\n\
          route = {{ limit_bps = {limit_bps}, slices = {slices}, depth_share = \"{}\", slice_interval_ms = {}, timeout_ms = {}, deepest_only = {deepest_only} }}\n\
          preempt = \"{}\"\n\
-         auction_abort_bps = {}\n",
+         auction_abort_bps = {}\n\
+         escalate_when_stopped = {}\n",
         policy.partial,
         stages.join(", "),
         policy.backstop,
@@ -265,6 +271,7 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
         whole_ms(timeout_ns, "route.timeout")?,
         rate_text(i128::from(policy.preempt_per_mille) * 100_000),
         policy.auction_abort_bps,
+        policy.escalate_when_stopped,
     ))
 }
 
@@ -374,6 +381,13 @@ mod tests {
         assert!(!expected.backstop);
         expected.name = "adaptive-backstop".into();
         expected.backstop = true;
+        expected.escalate_when_stopped = false;
+        assert_eq!(resolve_policy(&path).unwrap(), expected);
+        let path = format!("{}/../docs/examples/policy-adaptive-retry.toml", env!("CARGO_MANIFEST_DIR"));
+        let mut expected = EnginePolicy::builtin("adaptive").unwrap();
+        assert!(expected.escalate_when_stopped);
+        expected.name = "adaptive-retry".into();
+        expected.escalate_when_stopped = false;
         assert_eq!(resolve_policy(&path).unwrap(), expected);
         let err = parse_policy("auction_abort_bps = 10000", "p.toml", "p").unwrap_err().to_string();
         assert!(err.contains("auction_abort_bps"), "{err}");

@@ -560,11 +560,12 @@ impl Engine {
             return;
         }
         let (account, instrument) = (liq.account, liq.instrument);
+        let ran_away = liq.auction_stopped && self.policy.escalate_when_stopped;
         let state = &mut self.accounts[account as usize];
         state.attempts = state.attempts.saturating_add(1);
         let attempts = state.attempts;
         let bankrupt = self.ledger.book.health(account, instrument).is_some_and(|h| h.equity <= 0);
-        if bankrupt || self.below_escalation(account, instrument) || attempts >= self.policy.max_attempts {
+        if bankrupt || ran_away || self.below_escalation(account, instrument) || attempts >= self.policy.max_attempts {
             if self.policy.backstop {
                 self.backstop(slot, out);
             }

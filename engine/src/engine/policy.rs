@@ -92,6 +92,10 @@ pub struct EnginePolicy {
     /// waterfall closes the whole open position without waiting: no auction, the route in
     /// one market round across venues ([`MARKET_ROUTE`]).
     pub auction_abort_bps: u32,
+    /// A liquidation whose auction was stopped ([`Self::auction_abort_bps`]) gets no later
+    /// episode: what its market round leaves goes to the backstop (if any) and ADL at once,
+    /// as after the last attempt, instead of waiting `retry_after_ns` in a market that ran away.
+    pub escalate_when_stopped: bool,
 }
 
 /// The route of a liquidation whose auction was stopped: one round at market, split over every venue's
@@ -123,7 +127,8 @@ impl EnginePolicy {
     ///   penalty (0.15 % + volatility and size terms, capped at 0.35 %); then ADL, no
     ///   backstop vault (the vault holds what it takes through the fall). The auction stops
     ///   once the mark has moved 10 bps against it since the trigger, and the whole open
-    ///   position then goes to market at once (`auction_abort_bps`).
+    ///   position then goes to market at once (`auction_abort_bps`); what that round leaves
+    ///   is deleveraged at once, with no retry (`escalate_when_stopped`).
     pub fn builtin(name: &str) -> Option<Self> {
         let market = MARKET_ROUTE;
         let sliced = RoutePolicy {
@@ -152,6 +157,7 @@ impl EnginePolicy {
             adl: AdlRanking::ProRata,
             preempt_per_mille: 0,
             auction_abort_bps: 0,
+            escalate_when_stopped: false,
         };
         Some(match name {
             "naive" => EnginePolicy {
@@ -170,6 +176,7 @@ impl EnginePolicy {
                 route: sliced,
                 auction_duration_ns: 5_000_000_000,
                 auction_abort_bps: 10,
+                escalate_when_stopped: true,
                 backstop: false,
                 ..base
             },
