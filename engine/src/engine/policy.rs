@@ -258,8 +258,8 @@ impl EnginePolicy {
         policy
     }
 
-    /// The route a liquidation uses: [`MARKET_ROUTE`] once its auction was stopped
-    /// (`auction_stopped`), else the policy's own.
+    /// The route a liquidation uses: once its auction was stopped (`auction_stopped`),
+    /// [`MARKET_ROUTE`] with the policy's own round time-out; else the policy's route.
     pub fn route_for(&self, auction_stopped: bool) -> RoutePolicy {
         if auction_stopped {
             RoutePolicy { timeout_ns: self.route.timeout_ns, ..MARKET_ROUTE }

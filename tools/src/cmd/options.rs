@@ -6,6 +6,7 @@
 //! `vol_feed.rs`). See docs/INSTRUMENTS.md, POLICIES.md and SIMULATION.md.
 
 use std::collections::BTreeMap;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, Context};
@@ -183,6 +184,15 @@ struct SeriesCheck {
 /// time (ns); bad lines and bad tickers are reported on stderr (`gavel options <command>: …`)
 /// and skipped. Returns the skipped tickers and lines.
 pub(crate) fn for_each_ticker(recording: &std::path::Path, command: &str, mut each: impl FnMut(u64, i64, &OptionTicker<'_>) -> anyhow::Result<()>) -> anyhow::Result<(u64, u64)> {
+    for_each_ticker_until(recording, command, |line, receive_ns, t| each(line, receive_ns, t).map(|()| ControlFlow::Continue(())))
+}
+
+/// [`for_each_ticker`], stopping early (with the counts so far) when `each` breaks.
+pub(crate) fn for_each_ticker_until(
+    recording: &std::path::Path,
+    command: &str,
+    mut each: impl FnMut(u64, i64, &OptionTicker<'_>) -> anyhow::Result<ControlFlow<()>>,
+) -> anyhow::Result<(u64, u64)> {
     let mut reader = RecordingReader::open(recording)?;
     let source = recording.display().to_string();
     let (mut skipped, mut bad_lines) = (0u64, 0u64);
@@ -202,7 +212,11 @@ pub(crate) fn for_each_ticker(recording: &std::path::Path, command: &str, mut ea
         }
         let line = rec.line;
         match parse_ticker(rec.payload) {
-            Ok(Some(t)) => each(line, rec.receive_ns, &t)?,
+            Ok(Some(t)) => {
+                if each(line, rec.receive_ns, &t)?.is_break() {
+                    break;
+                }
+            }
             Ok(None) => continue,
             Err(e) => {
                 eprintln!("gavel options {command}: {source}: line {line}: field `{}`: {e} (skipped)", e.field());

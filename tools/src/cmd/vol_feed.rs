@@ -6,6 +6,7 @@
 //! `gavel options implied-vol` writes for a scenario: of each series' latest mark vol,
 //! the series nearest the money with enough days to expiry (`gavel_sim::implied_vol::AtmVol`).
 
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -175,40 +176,28 @@ pub fn run(args: VolFeedArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replays the recording's tickers at `speed_per_mille` of the pace they were received.
+/// Replays the recording's tickers at `speed_per_mille` of the pace they were received,
+/// until the end of the recording or the deadline.
 fn replay(feeder: &mut Feeder, path: &std::path::Path, speed_per_mille: u64, deadline: Option<Instant>) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut first_ns: Option<i64> = None;
-    let (bad_tickers, _) = super::options::for_each_ticker(path, "vol-feed", |_, receive_ns, ticker| {
+    let (bad_tickers, _) = super::options::for_each_ticker_until(path, "vol-feed", |_, receive_ns, ticker| {
         let first = *first_ns.get_or_insert(receive_ns);
         let due = Duration::from_nanos((receive_ns.saturating_sub(first).max(0) as u64).saturating_mul(1000) / speed_per_mille);
         if let Some(wait) = due.checked_sub(start.elapsed()) {
             if deadline.is_some_and(|d| Instant::now() + wait >= d) {
-                return Err(anyhow!(StopFeed));
+                return Ok(ControlFlow::Break(()));
             }
             feeder.read_replies(wait)?;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(anyhow!(StopFeed));
+            return Ok(ControlFlow::Break(()));
         }
-        feeder.on_ticker(ticker)
-    })
-    .or_else(|e| if e.is::<StopFeed>() { Ok((0, 0)) } else { Err(e) })?;
+        feeder.on_ticker(ticker).map(|()| ControlFlow::Continue(()))
+    })?;
     feeder.counts.skipped += bad_tickers;
     Ok(())
 }
-
-/// The replay's deadline passed (not an error of the feed).
-#[derive(Debug)]
-struct StopFeed;
-
-impl std::fmt::Display for StopFeed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the --duration passed")
-    }
-}
-
-impl std::error::Error for StopFeed {}
 
 /// Subscribes to the series' tickers on Deribit and forwards them until the deadline.
 fn live(feeder: &mut Feeder, series: &[String], ws_url: Option<Url>, deadline: Option<Instant>) -> anyhow::Result<()> {
