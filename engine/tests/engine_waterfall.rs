@@ -220,6 +220,15 @@ fn run_away_auction(abort_bps: u32, bid: i64) -> (gavel_engine::engine::Engine, 
 /// As [`run_away_auction`], with `escalate_when_stopped` set as given and timers every
 /// 100 ms up to `2 s + last_tenth × 100 ms`.
 fn run_away_auction_until(abort_bps: u32, bid: i64, escalate: bool, last_tenth: i64) -> (gavel_engine::engine::Engine, Vec<gavel_feeds::wire::Event>, i64) {
+    let (mut engine, events) = run_away_setup(abort_bps, bid, escalate, last_tenth);
+    let mut out = Vec::new();
+    run(&mut engine, &events, &mut out);
+    let planned = of_kind(&out, EventKind::LiquidationUpdate)[0].payload::<LiquidationNotice>().qty;
+    (engine, out, planned)
+}
+
+/// The engine and input events of [`run_away_auction_until`], not yet run.
+fn run_away_setup(abort_bps: u32, bid: i64, escalate: bool, last_tenth: i64) -> (gavel_engine::engine::Engine, Vec<gavel_feeds::wire::Event>) {
     let mut a = Accounts::new();
     victim_book(&mut a);
     let short = a.add("short", 1_000_000);
@@ -229,16 +238,14 @@ fn run_away_auction_until(abort_bps: u32, bid: i64, escalate: bool, last_tenth: 
         p.auction_abort_bps = abort_bps;
         p.escalate_when_stopped = escalate;
     });
-    let mut engine = engine(a.ledger(0), policy, |_| {});
-    let mut out = Vec::new();
+    let engine = engine(a.ledger(0), policy, |_| {});
     let mut events = quotes(None, 9_900, 10_100, 1_000, SEC);
     events.extend(quotes(Some((9_900, 10_100)), 8_300, 8_500, 1_000, 2 * SEC));
     events.push(timer(2 * SEC + 1));
+    events.push(timer(2 * SEC + 200_000_000));
     events.extend(quotes(Some((8_300, 8_500)), bid, bid + 200, 1_000, 2 * SEC + 300_000_000));
     events.extend((4..=last_tenth).map(|k| timer(2 * SEC + k * 100_000_000)));
-    run(&mut engine, &events, &mut out);
-    let planned = of_kind(&out, EventKind::LiquidationUpdate)[0].payload::<LiquidationNotice>().qty;
-    (engine, out, planned)
+    (engine, events)
 }
 
 #[test]
@@ -247,12 +254,15 @@ fn an_auction_stops_when_the_mark_runs_away_and_the_whole_position_goes_to_marke
     let (_, out, planned) = run_away_auction(10, 8_200);
     assert!(planned > 0 && planned < 10, "a partial plan: {planned}");
     let ends = of_kind(&out, EventKind::AuctionUpdate).into_iter().filter(|e| e.flags == auction_update::END).count();
-    assert_eq!(ends, 1, "the auction step at 2.5 s stops it");
+    assert_eq!(ends, 1, "the mark of 2.3 s stops it");
     let intents = of_kind(&out, EventKind::RoutedIntent);
     assert_eq!(intents.len(), 1, "one market round");
     let intent: gavel_feeds::wire::RoutedIntent = intents[0].payload();
     assert_eq!(intent.qty, 10, "the whole open position, not the partial plan");
-    assert_eq!(intents[0].receive_ns, 2 * SEC + 500_000_000);
+    // At that mark, not at the next auction step (2.5 s).
+    assert_eq!(intents[0].receive_ns, 2 * SEC + 300_000_000);
+    let end = of_kind(&out, EventKind::AuctionUpdate).into_iter().find(|e| e.flags == auction_update::END).expect("end");
+    assert_eq!(end.receive_ns, 2 * SEC + 300_000_000);
 
     // Without the stop, or with a move below it (84.00 → 83.96, 4.8 bps), the auction runs on.
     for (abort, bid) in [(0, 8_200), (10, 8_296)] {
@@ -263,9 +273,35 @@ fn an_auction_stops_when_the_mark_runs_away_and_the_whole_position_goes_to_marke
 }
 
 #[test]
+fn an_engine_restored_mid_auction_stops_it_at_the_same_mark() {
+    // Straight through, and snapshotted at 2.2 s (the auction open, the market not yet
+    // gone) then restored into a fresh engine: the stop must come at the 2.3 s mark in both.
+    let (mut straight, events) = run_away_setup(10, 8_200, true, 40);
+    let split = events.iter().position(|e| e.receive_ns > 2 * SEC + 200_000_000).expect("events after 2.2 s");
+    let mut all = Vec::new();
+    run(&mut straight, &events, &mut all);
+    let (mut first, _) = run_away_setup(10, 8_200, true, 40);
+    let mut before = Vec::new();
+    run(&mut first, &events[..split], &mut before);
+    assert!(of_kind(&before, EventKind::AuctionUpdate).iter().any(|e| e.flags == auction_update::START), "the auction is open at the snapshot");
+    let mut bytes = Vec::new();
+    first.write_snapshot(&mut bytes).expect("snapshot");
+    let (mut restored, _) = run_away_setup(10, 8_200, true, 40);
+    restored.restore_snapshot(&bytes).expect("restore");
+    let mut after = Vec::new();
+    run(&mut restored, &events[split..], &mut after);
+    assert_eq!(before.len() + after.len(), all.len());
+    assert!(all[before.len()..] == after[..], "the restored engine's outputs differ from the straight run's");
+    let end = of_kind(&after, EventKind::AuctionUpdate).into_iter().find(|e| e.flags == auction_update::END).expect("end");
+    assert_eq!(end.receive_ns, 2 * SEC + 300_000_000);
+    assert_eq!(restored.state_hash(), straight.state_hash());
+}
+
+#[test]
 fn a_stopped_auction_escalates_at_once_when_the_policy_says_so() {
-    // The market round goes out at 2.5 s and nothing fills it; its 2 s time-out ends the
-    // stages at 4.5 s. Timers run to 6.0 s, past the 1 s retry.
+    // The market round goes out at 2.3 s (the mark that stops the auction) and nothing
+    // fills it; its 2 s time-out ends the stages at 4.3 s. Timers run to 6.0 s, past the
+    // 1 s retry.
     let triggers = |out: &[gavel_feeds::wire::Event]| {
         of_kind(out, EventKind::LiquidationUpdate).iter().filter(|e| e.flags == liquidation_stage::TRIGGERED).count()
     };
@@ -273,7 +309,7 @@ fn a_stopped_auction_escalates_at_once_when_the_policy_says_so() {
     let adl = adl_records(&out);
     assert_eq!(adl.iter().map(|e| e.amount).sum::<i64>(), 10, "the whole position is deleveraged");
     let adl_times: Vec<i64> = of_kind(&out, EventKind::LedgerRecord).iter().filter(|e| e.flags == ledger_record::ADL).map(|e| e.receive_ns).collect();
-    assert!(!adl_times.is_empty() && adl_times.iter().all(|&t| t == 4 * SEC + 500_000_000), "at the end of the stages: {adl_times:?}");
+    assert!(!adl_times.is_empty() && adl_times.iter().all(|&t| t == 4 * SEC + 300_000_000), "at the end of the stages: {adl_times:?}");
     assert_eq!(triggers(&out), 1, "no second episode");
     assert_eq!(engine.metrics().volume.adl, 10);
     // Without it the account waits for its retry: a second episode, no ADL yet at 6.0 s.

@@ -12,9 +12,9 @@ use gavel_feeds::wire::{liquidation_stage, AuctionNotice, EventKind, Liquidation
 use super::output::{build, Header};
 use super::policy::Stage;
 use super::{Engine, OutputSink};
-use crate::auction::dutch::{Auction, AuctionStatus};
+use crate::auction::dutch::Auction;
 use crate::auction::events::{EventSink, ExecutionEvent};
-use crate::auction::lot::{LiquidationLot, LotSide};
+use crate::auction::lot::LotSide;
 use crate::risk::account::MarginMode;
 use crate::risk::{liquidation, margin, AccountId, InstrumentId};
 
@@ -476,81 +476,6 @@ impl Engine {
         self.advance(slot, out);
     }
 
-    fn start_auction(&mut self, slot: usize, out: &mut impl OutputSink) -> bool {
-        let now = self.now;
-        let Some(liq) = self.pool[slot].as_ref() else { return false };
-        let lot = LiquidationLot {
-            id: liq.id as u32,
-            instrument: u32::from(liq.instrument),
-            account: liq.account,
-            side: liq.lot_side(),
-            qty: liq.remaining,
-            mark: self.current_mark(slot),
-            bankruptcy: liq
-                .bankruptcy
-                .unwrap_or(if liq.sign > 0 { 1 } else { crate::auction::fixed::MAX_PRICE_TICKS })
-                .clamp(1, crate::auction::fixed::MAX_PRICE_TICKS),
-            penalty_budget: 0,
-            created_ns: now,
-            deadline_ns: now.saturating_add(self.policy.auction_duration_ns),
-        };
-        let i = usize::from(liq.instrument);
-        let Ok(auction) = Auction::start(&lot, liq.remaining, &self.exec[i], now, &mut Discard) else {
-            self.metrics.zero_fill_attempts += 1;
-            return false;
-        };
-        let (n, v) = (self.instrument_count(), self.config.venues.len());
-        let price = Self::with_views(&self.mirrors, n, v, i, |views| auction.price(now, views));
-        let step = self.config.auction_step_ns;
-        if let Some(liq) = self.pool[slot].as_mut() {
-            liq.auction = Some(auction);
-            liq.phase = Phase::AuctionRunning;
-        }
-        self.auction_notice(out, slot, gavel_feeds::wire::auction_update::START, price);
-        self.arm(slot, now.saturating_add(step));
-        true
-    }
-
-    fn auction_tick(&mut self, slot: usize, out: &mut impl OutputSink) {
-        let now = self.now;
-        let (n, v) = (self.instrument_count(), self.config.venues.len());
-        let mark = self.current_mark(slot);
-        let abort_bps = i128::from(self.policy.auction_abort_bps);
-        let open = self.open_lots(slot);
-        let Some(liq) = self.pool[slot].as_mut() else { return };
-        let i = usize::from(liq.instrument);
-        if abort_bps > 0 && (i128::from(liq.mark) - i128::from(mark)) * i128::from(liq.sign) * 10_000 > i128::from(liq.mark) * abort_bps {
-            // The market ran away from the auction: close the whole open position now, at market.
-            liq.auction_stopped = true;
-            liq.full_close = true;
-            liq.remaining = open;
-            self.end_auction(slot, out);
-            return;
-        }
-        let Some(auction) = liq.auction.as_mut() else { return };
-        // A restart (tail, cusp) starts from the mark of its event time.
-        auction.set_mark(mark);
-        match auction.advance(now, &mut Discard) {
-            AuctionStatus::Running => {
-                let auction = &*auction;
-                let price = Self::with_views(&self.mirrors, n, v, i, |views| auction.price(now, views));
-                self.auction_notice(out, slot, gavel_feeds::wire::auction_update::PRICE, price);
-                self.arm(slot, now.saturating_add(self.config.auction_step_ns));
-            }
-            AuctionStatus::Expired | AuctionStatus::Cleared => self.end_auction(slot, out),
-        }
-    }
-
-    pub(crate) fn end_auction(&mut self, slot: usize, out: &mut impl OutputSink) {
-        self.auction_notice(out, slot, gavel_feeds::wire::auction_update::END, 0);
-        let tried = self.pool[slot].as_ref().map_or(0, |l| l.remaining);
-        self.close_attempt(slot, tried, out);
-        if let Some(liq) = self.pool[slot].as_mut() {
-            liq.auction = None;
-        }
-        self.next_stage(slot, out);
-    }
-
     /// After the last stage: retry later, or escalate to the backstop and ADL.
     fn end_of_stages(&mut self, slot: usize, out: &mut impl OutputSink) {
         let Some(liq) = self.pool[slot].as_ref() else { return };
@@ -596,6 +521,7 @@ impl Engine {
         let (account, instrument, remaining, preemptive) = (liq.account, liq.instrument, liq.remaining, liq.preemptive);
         self.liquidation_notice(out, slot, liquidation_stage::DONE, 0, remaining);
         self.timers.cancel(slot);
+        self.unlist_running_auction(slot);
         self.pool[slot] = None;
         self.active_count -= 1;
         self.settle_flat_deficit(account, instrument, out);

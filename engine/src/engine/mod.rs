@@ -22,6 +22,7 @@
 //! [`EngineConfig`] up front, and a full pool is a counted refusal, never a
 //! reallocation (proved by `engine/tests/engine_alloc.rs`).
 
+mod auction_stage;
 mod liquidation;
 mod portfolio_leg;
 pub mod margin_call;
@@ -209,6 +210,8 @@ pub struct Engine {
     adl_losses: Vec<i128>,
     pool: Vec<Option<Liquidation>>,
     active_count: usize,
+    /// The liquidations whose auction is open, in id order (derived from `pool`).
+    running_auctions: Vec<auction_stage::RunningAuction>,
     next_liquidation_id: u64,
     timers: timers::SlotTimers,
     now: i64,
@@ -290,6 +293,7 @@ impl Engine {
             adl_losses: vec![0; accounts],
             pool: (0..pool_len).map(|_| None).collect(),
             active_count: 0,
+            running_auctions: Vec::with_capacity(pool_len),
             next_liquidation_id: 1,
             timers: timers::SlotTimers::new(pool_len),
             now: i64::MIN,
@@ -556,6 +560,7 @@ impl Engine {
             }
         }
         self.crossed = crossed;
+        self.stop_runaway_auctions(instrument, out);
         self.margin_calls(instrument, mark.price, out);
     }
 

@@ -87,10 +87,10 @@ pub struct EnginePolicy {
     /// auction), with no penalty, never past the position's liquidation price; a reduction
     /// that fills nothing simply ends (no backstop, no ADL). See [`super::margin_call`].
     pub preempt_per_mille: u32,
-    /// Auction stop, bps (0: off): at an auction step where the mark has moved more than
-    /// this against the liquidation since its trigger, the auction ends and the rest of the
-    /// waterfall closes the whole open position without waiting: no auction, the route in
-    /// one market round across venues ([`MARKET_ROUTE`]).
+    /// Auction stop, bps (0: off): at the first mark of the instrument (or auction step)
+    /// where the mark has moved more than this against the liquidation since its trigger,
+    /// the auction ends and the rest of the waterfall closes the whole open position without
+    /// waiting: no auction, the route in one market round across venues ([`MARKET_ROUTE`]).
     pub auction_abort_bps: u32,
     /// A liquidation whose auction was stopped ([`Self::auction_abort_bps`]) gets no later
     /// episode: what its market round leaves goes to the backstop (if any) and ADL at once,
@@ -126,7 +126,7 @@ impl EnginePolicy {
     /// - `adaptive`: partial close: own book, auction, then sliced intents, with a dynamic
     ///   penalty (0.15 % + volatility and size terms, capped at 0.35 %); then ADL, no
     ///   backstop vault (the vault holds what it takes through the fall). The auction stops
-    ///   once the mark has moved 10 bps against it since the trigger, and the whole open
+    ///   at the first mark more than 1 bp below its trigger's (above, for a short), and the whole open
     ///   position then goes to market at once (`auction_abort_bps`); what that round leaves
     ///   is deleveraged at once, with no retry (`escalate_when_stopped`).
     pub fn builtin(name: &str) -> Option<Self> {
@@ -175,7 +175,7 @@ impl EnginePolicy {
                 stages: vec![Stage::OwnBook, Stage::Auction, Stage::Route],
                 route: sliced,
                 auction_duration_ns: 5_000_000_000,
-                auction_abort_bps: 10,
+                auction_abort_bps: 1,
                 escalate_when_stopped: true,
                 backstop: false,
                 ..base

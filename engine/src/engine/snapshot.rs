@@ -232,6 +232,7 @@ impl Engine {
         self.adl_cache = adl_cache;
         self.adl_cache.reserve_restored(self.accounts.len());
         self.pool = pool;
+        self.relist_running_auctions();
         self.timers = timers;
         self.timers.reserve_all();
         self.metrics = metrics;
