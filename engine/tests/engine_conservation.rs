@@ -15,7 +15,7 @@ use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, Auctio
 use proptest::prelude::*;
 
 #[allow(clippy::too_many_arguments)]
-fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8, preempt_per_mille: u32, auction_abort_bps: u32, escalate_when_stopped: bool) {
+fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: i64, bid_every: u8, fill_share: u8, preempt_per_mille: u32, auction_abort_bps: u32, stop_confirm_tenths: u8, escalate_when_stopped: bool) {
     let mut a = Accounts::new();
     let vault = a.add("vault", 1_000_000);
     let keeper = a.add("keeper", 1_000_000);
@@ -29,10 +29,11 @@ fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: 
         a.ledger(fund),
         policy(name, |p| {
             p.preempt_per_mille = preempt_per_mille;
-            // 0 keeps the policy's own stop (adaptive's 10 bps; none for the others).
+            // 0 keeps the policy's own stop (adaptive's 1 bp; none for the others).
             if auction_abort_bps > 0 {
                 p.auction_abort_bps = auction_abort_bps;
             }
+            p.auction_stop_confirm_ns = i64::from(stop_confirm_tenths) * 100_000_000;
             p.escalate_when_stopped = escalate_when_stopped;
         }),
         |c| {
@@ -156,8 +157,9 @@ proptest! {
         fill_share in 0u8..=4,
         preempt_per_mille in prop_oneof![Just(0u32), Just(300u32), 1u32..=1_000],
         auction_abort_bps in prop_oneof![Just(0u32), 1u32..500],
+        stop_confirm_tenths in 0u8..6,
         escalate_when_stopped in any::<bool>(),
     ) {
-        scenario(steps, sizes, policy_index, fund, bid_every, fill_share, preempt_per_mille, auction_abort_bps, escalate_when_stopped);
+        scenario(steps, sizes, policy_index, fund, bid_every, fill_share, preempt_per_mille, auction_abort_bps, stop_confirm_tenths, escalate_when_stopped);
     }
 }

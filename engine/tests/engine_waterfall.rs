@@ -229,6 +229,11 @@ fn run_away_auction_until(abort_bps: u32, bid: i64, escalate: bool, last_tenth: 
 
 /// The engine and input events of [`run_away_auction_until`], not yet run.
 fn run_away_setup(abort_bps: u32, bid: i64, escalate: bool, last_tenth: i64) -> (gavel_engine::engine::Engine, Vec<gavel_feeds::wire::Event>) {
+    run_away_setup_confirmed(abort_bps, 0, bid, escalate, last_tenth)
+}
+
+/// As [`run_away_setup`], with the stop's confirmation time `confirm_ns`.
+fn run_away_setup_confirmed(abort_bps: u32, confirm_ns: i64, bid: i64, escalate: bool, last_tenth: i64) -> (gavel_engine::engine::Engine, Vec<gavel_feeds::wire::Event>) {
     let mut a = Accounts::new();
     victim_book(&mut a);
     let short = a.add("short", 1_000_000);
@@ -236,6 +241,7 @@ fn run_away_setup(abort_bps: u32, bid: i64, escalate: bool, last_tenth: i64) -> 
     let policy = policy("partial", |p| {
         p.stages = vec![Stage::Auction, Stage::Route];
         p.auction_abort_bps = abort_bps;
+        p.auction_stop_confirm_ns = confirm_ns;
         p.escalate_when_stopped = escalate;
     });
     let engine = engine(a.ledger(0), policy, |_| {});
@@ -270,6 +276,28 @@ fn an_auction_stops_when_the_mark_runs_away_and_the_whole_position_goes_to_marke
         assert!(of_kind(&out, EventKind::AuctionUpdate).iter().all(|e| e.flags != auction_update::END), "abort {abort}, bid {bid}");
         assert!(of_kind(&out, EventKind::RoutedIntent).is_empty(), "abort {abort}, bid {bid}");
     }
+}
+
+#[test]
+fn a_confirmed_stop_waits_for_the_mark_to_stay_past_it() {
+    let end_time = |out: &[gavel_feeds::wire::Event]| {
+        of_kind(out, EventKind::AuctionUpdate).into_iter().find(|e| e.flags == auction_update::END).map(|e| e.receive_ns)
+    };
+    // The mark passes the stop at 2.3 s and stays: with a 100 ms confirmation the stop
+    // fires at the 2.4 s mark, not at 2.3 s (and before the 2.5 s auction step).
+    let (mut engine, events) = run_away_setup_confirmed(10, 100_000_000, 8_200, true, 6);
+    let mut out = Vec::new();
+    run(&mut engine, &events, &mut out);
+    assert_eq!(end_time(&out), Some(2 * SEC + 400_000_000));
+    // A gap that is back before the next mark (2.3 s → 2.35 s) does not stop it.
+    let (mut engine, mut events) = run_away_setup_confirmed(10, 100_000_000, 8_200, true, 6);
+    let back = events.iter().position(|e| e.receive_ns > 2 * SEC + 300_000_000).expect("timers after the move");
+    let recovery = quotes(Some((8_200, 8_400)), 8_300, 8_500, 1_000, 2 * SEC + 350_000_000);
+    events.splice(back..back, recovery);
+    let mut out = Vec::new();
+    run(&mut engine, &events, &mut out);
+    assert_eq!(end_time(&out), None, "the auction runs on");
+    assert!(of_kind(&out, EventKind::RoutedIntent).is_empty());
 }
 
 #[test]

@@ -17,6 +17,7 @@
 //! route = { limit_bps = 50, slices = 5, depth_share = "0.5", slice_interval_ms = 1000, timeout_ms = 2000, deepest_only = false }
 //! preempt = "0.3"                # on a margin call, close this share of the position pre-emptively (0: off)
 //! auction_abort_bps = 100        # end an auction once the mark moved 1 % against it; close all at market (0: off)
+//! auction_stop_confirm_ms = 300  # the mark must stay past the stop this long before it fires (0: first mark)
 //! escalate_when_stopped = true   # after a stopped auction's market round, no retry: backstop/ADL at once
 //! ```
 //!
@@ -51,6 +52,7 @@ struct PolicyFile {
     preempt: Option<String>,
     auction_abort_bps: Option<u32>,
     escalate_when_stopped: Option<bool>,
+    auction_stop_confirm_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -208,6 +210,9 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
         anyhow::ensure!(bps < 10_000, "{source}: field `auction_abort_bps`: {bps} is not below 10000");
         policy.auction_abort_bps = bps;
     }
+    if let Some(v) = file.auction_stop_confirm_ms {
+        policy.auction_stop_confirm_ns = ms(v, "auction_stop_confirm_ms", source)?;
+    }
     if let Some(v) = file.escalate_when_stopped {
         policy.escalate_when_stopped = v;
     }
@@ -256,6 +261,7 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
          route = {{ limit_bps = {limit_bps}, slices = {slices}, depth_share = \"{}\", slice_interval_ms = {}, timeout_ms = {}, deepest_only = {deepest_only} }}\n\
          preempt = \"{}\"\n\
          auction_abort_bps = {}\n\
+         auction_stop_confirm_ms = {}\n\
          escalate_when_stopped = {}\n",
         policy.partial,
         stages.join(", "),
@@ -271,6 +277,7 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
         whole_ms(timeout_ns, "route.timeout")?,
         rate_text(i128::from(policy.preempt_per_mille) * 100_000),
         policy.auction_abort_bps,
+        whole_ms(policy.auction_stop_confirm_ns, "auction_stop_confirm")?,
         policy.escalate_when_stopped,
     ))
 }
@@ -371,7 +378,7 @@ mod tests {
         let path = format!("{}/../docs/examples/policy-adaptive-nostop.toml", env!("CARGO_MANIFEST_DIR"));
         let p = resolve_policy(&path).unwrap();
         let mut expected = EnginePolicy::builtin("adaptive").unwrap();
-        assert_eq!(expected.auction_abort_bps, 10);
+        assert_eq!(expected.auction_abort_bps, 1);
         expected.name = "adaptive-nostop".into();
         expected.auction_abort_bps = 0;
         expected.backstop = true;
@@ -391,6 +398,11 @@ mod tests {
         assert_eq!(resolve_policy(&path).unwrap(), expected);
         let err = parse_policy("auction_abort_bps = 10000", "p.toml", "p").unwrap_err().to_string();
         assert!(err.contains("auction_abort_bps"), "{err}");
+        assert_eq!(EnginePolicy::builtin("adaptive").unwrap().auction_stop_confirm_ns, 200_000_000);
+        let p = parse_policy("base = \"adaptive\"\nauction_stop_confirm_ms = 0", "p.toml", "p").unwrap();
+        assert_eq!(p.auction_stop_confirm_ns, 0);
+        let err = parse_policy("auction_stop_confirm_ms = 99999999999", "p.toml", "p").unwrap_err().to_string();
+        assert!(err.contains("auction_stop_confirm_ms"), "{err}");
     }
 
     #[test]

@@ -86,11 +86,25 @@ impl Engine {
 
     /// Whether the mark has moved more than the policy's stop away from the liquidation's
     /// trigger mark, against the position (down for a long, up for a short).
-    fn ran_away(&self, slot: usize) -> bool {
+    fn past_stop(&self, slot: usize) -> bool {
         let abort_bps = i128::from(self.policy.auction_abort_bps);
         let Some(liq) = self.pool[slot].as_ref() else { return false };
         let mark = self.current_mark(slot);
         abort_bps > 0 && (i128::from(liq.mark) - i128::from(mark)) * i128::from(liq.sign) * 10_000 > i128::from(liq.mark) * abort_bps
+    }
+
+    /// Whether the market ran away from the auction: the mark is past the stop and has been
+    /// at every check for the policy's confirmation time (records when it first was).
+    fn ran_away(&mut self, slot: usize) -> bool {
+        let past = self.past_stop(slot);
+        let (now, confirm) = (self.now, self.policy.auction_stop_confirm_ns);
+        let Some(liq) = self.pool[slot].as_mut() else { return false };
+        if !past {
+            liq.stop_seen_ns = None;
+            return false;
+        }
+        let seen = *liq.stop_seen_ns.get_or_insert(now);
+        now.saturating_sub(seen) >= confirm
     }
 
     /// The market ran away from the auction: closes the whole open position now, at market.

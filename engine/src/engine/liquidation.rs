@@ -78,6 +78,10 @@ pub struct Liquidation {
     /// ([`super::EnginePolicy::route_for`]).
     #[serde(default)]
     pub auction_stopped: bool,
+    /// Event time of the first mark past the auction stop in the current run of such marks
+    /// (`None`: the last mark was within it).
+    #[serde(default)]
+    pub(crate) stop_seen_ns: Option<i64>,
 }
 
 impl Liquidation {
@@ -106,6 +110,7 @@ impl Liquidation {
             started_ns,
             preemptive: false,
             auction_stopped: false,
+            stop_seen_ns: None,
         }
     }
 

@@ -88,7 +88,8 @@ pub struct EnginePolicy {
     /// that fills nothing simply ends (no backstop, no ADL). See [`super::margin_call`].
     pub preempt_per_mille: u32,
     /// Auction stop, bps (0: off): at the first mark of the instrument (or auction step)
-    /// where the mark has moved more than this against the liquidation since its trigger,
+    /// where the mark has moved more than this against the liquidation since its trigger
+    /// (and stayed so for [`Self::auction_stop_confirm_ns`]),
     /// the auction ends and the rest of the waterfall closes the whole open position without
     /// waiting: no auction, the route in one market round across venues ([`MARKET_ROUTE`]).
     pub auction_abort_bps: u32,
@@ -96,6 +97,10 @@ pub struct EnginePolicy {
     /// episode: what its market round leaves goes to the backstop (if any) and ADL at once,
     /// as after the last attempt, instead of waiting `retry_after_ns` in a market that ran away.
     pub escalate_when_stopped: bool,
+    /// How long the mark must stay past the auction stop before it fires, ns of event time
+    /// (0: at the first mark past it). A gap that comes back within this time does not stop
+    /// the auction.
+    pub auction_stop_confirm_ns: i64,
 }
 
 /// The route of a liquidation whose auction was stopped: one round at market, split over every venue's
@@ -126,7 +131,8 @@ impl EnginePolicy {
     /// - `adaptive`: partial close: own book, auction, then sliced intents, with a dynamic
     ///   penalty (0.15 % + volatility and size terms, capped at 0.35 %); then ADL, no
     ///   backstop vault (the vault holds what it takes through the fall). The auction stops
-    ///   at the first mark more than 1 bp below its trigger's (above, for a short), and the whole open
+    ///   once the mark has stayed more than 1 bp below its trigger's (above, for a short) for
+    ///   200 ms (`auction_stop_confirm_ns`; marks come every 100 ms), and the whole open
     ///   position then goes to market at once (`auction_abort_bps`); what that round leaves
     ///   is deleveraged at once, with no retry (`escalate_when_stopped`).
     pub fn builtin(name: &str) -> Option<Self> {
@@ -158,6 +164,7 @@ impl EnginePolicy {
             preempt_per_mille: 0,
             auction_abort_bps: 0,
             escalate_when_stopped: false,
+            auction_stop_confirm_ns: 0,
         };
         Some(match name {
             "naive" => EnginePolicy {
@@ -176,6 +183,7 @@ impl EnginePolicy {
                 route: sliced,
                 auction_duration_ns: 5_000_000_000,
                 auction_abort_bps: 1,
+                auction_stop_confirm_ns: 200_000_000,
                 escalate_when_stopped: true,
                 backstop: false,
                 ..base
@@ -290,6 +298,9 @@ impl EnginePolicy {
         }
         if self.auction_abort_bps >= 10_000 {
             return Err(format!("policy {}: auction_abort_bps must be below 10000, not {}", self.name, self.auction_abort_bps));
+        }
+        if self.auction_stop_confirm_ns < 0 {
+            return Err(format!("policy {}: auction_stop_confirm must not be negative", self.name));
         }
         if self.auction_abort_bps > 0 && self.rules.is_some() {
             return Err(format!("policy {}: a venue's rules decide its liquidations; the auction stop is gavel's own policy option", self.name));
