@@ -4,7 +4,7 @@
 mod engine_common;
 
 use engine_common::*;
-use gavel_engine::engine::{EngineConfig, Stage};
+use gavel_engine::engine::{AdlRanking, EngineConfig, Stage};
 use gavel_engine::risk::ledger_accounts;
 use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, report, AuctionNotice, EventKind, ExecReport, LedgerEntry, LiquidationNotice, Side};
 
@@ -143,6 +143,48 @@ fn adl_closes_exactly_the_shortfall_pro_rata_and_records_each_loss() {
     assert_eq!(engine.metrics().adl_counterparty_loss, expected);
     assert_eq!([s1, s2, s3].iter().map(|&s| engine.adl_loss(s)).sum::<i128>(), expected);
     assert_eq!(engine.metrics().volume.adl, 101);
+    // The counterparties' loss is the victim's gain against the mark: beyond its shortfall it
+    // is what the victim still holds, the bankruptcy price's rounding (under a tick per lot).
+    let left = book.account(victim).cash();
+    assert!((0..101 * mult).contains(&left), "{left}");
+    assert_eq!(engine.metrics().adl_excess, left);
+}
+
+/// The shortfall of `adl_closes_exactly_the_shortfall…` under each ADL ranking: the same
+/// haircut in total, the same excess, a different spread over the counterparties.
+#[test]
+fn every_adl_ranking_takes_the_same_haircut_spread_differently() {
+    let mut totals = Vec::new();
+    for ranking in AdlRanking::ALL {
+        let mut a = Accounts::new();
+        let victim = a.add("victim", 600);
+        a.position(victim, 101, 10_000);
+        let shorts = [a.add("s1", 10_000), a.add("s2", 10_000), a.add("s3", 10_000)];
+        for (&s, (size, entry)) in shorts.iter().zip([(-60, 10_500), (-30, 10_200), (-120, 9_800)]) {
+            a.position(s, size, entry);
+        }
+        let policy = policy("naive", |p| {
+            p.stages = vec![];
+            p.adl = ranking;
+        });
+        let mut engine = engine(a.ledger(0), policy, |_| {});
+        let mut out = Vec::new();
+        let mut events = quotes(None, 9_900, 10_100, 100, SEC);
+        events.extend(quotes(Some((9_900, 10_100)), 8_999, 9_001, 100, 2 * SEC));
+        events.push(timer(2 * SEC + 1));
+        run(&mut engine, &events, &mut out);
+        assert_eq!(adl_records(&out).iter().map(|e| e.amount).sum::<i64>(), 101, "{ranking:?}");
+        let hit = shorts.iter().filter(|&&s| engine.adl_loss(s) > 0).count();
+        let m = engine.metrics();
+        assert!(m.adl_counterparty_loss > 0, "{ranking:?}");
+        totals.push((ranking, m.adl_counterparty_loss, m.adl_excess, hit));
+    }
+    let (_, loss, excess, pro_rata_hit) = totals[0];
+    for &(ranking, l, e, hit) in &totals[1..] {
+        assert_eq!((l, e), (loss, excess), "{ranking:?}");
+        // A queue fills the shortfall from whole positions in rank order: fewer hands.
+        assert!(hit < pro_rata_hit, "{ranking:?}: {hit} against {pro_rata_hit}");
+    }
 }
 
 #[test]

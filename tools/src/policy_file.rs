@@ -19,6 +19,7 @@
 //! auction_abort_bps = 100        # end an auction once the mark moved 1 % against it; close all at market (0: off)
 //! auction_stop_confirm_ms = 300  # the mark must stay past the stop this long before it fires (0: first mark)
 //! escalate_when_stopped = true   # after a stopped auction's market round, no retry: backstop/ADL at once
+//! adl = "pro-rata"               # who takes a shortfall: pro-rata | binance-queue | hyperliquid-queue
 //! ```
 //!
 //! Rates are decimal strings, converted exactly to the risk engine's 10^-8 units.
@@ -26,7 +27,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use gavel_engine::engine::{EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
+use gavel_engine::engine::{AdlRanking, EnginePolicy, RoutePolicy, Stage, BUILTIN_POLICIES};
 use gavel_feeds::decimal::Decimal;
 use gavel_engine::risk::instrument::rate_unit;
 use gavel_engine::risk::penalty::PenaltyPolicy;
@@ -53,6 +54,7 @@ struct PolicyFile {
     auction_abort_bps: Option<u32>,
     escalate_when_stopped: Option<bool>,
     auction_stop_confirm_ms: Option<u64>,
+    adl: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -216,6 +218,10 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
     if let Some(v) = file.escalate_when_stopped {
         policy.escalate_when_stopped = v;
     }
+    if let Some(name) = file.adl {
+        policy.adl = AdlRanking::parse(&name)
+            .ok_or_else(|| anyhow::anyhow!("{source}: field `adl`: {name:?} is not one of {}", AdlRanking::NAMES.join(", ")))?;
+    }
     policy.validate().map_err(|e| anyhow::anyhow!("{source}: {e}"))?;
     Ok(policy)
 }
@@ -262,7 +268,8 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
          preempt = \"{}\"\n\
          auction_abort_bps = {}\n\
          auction_stop_confirm_ms = {}\n\
-         escalate_when_stopped = {}\n",
+         escalate_when_stopped = {}\n\
+         adl = \"{}\"\n",
         policy.partial,
         stages.join(", "),
         policy.backstop,
@@ -279,6 +286,7 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
         policy.auction_abort_bps,
         whole_ms(policy.auction_stop_confirm_ns, "auction_stop_confirm")?,
         policy.escalate_when_stopped,
+        policy.adl.name(),
     ))
 }
 
@@ -374,6 +382,18 @@ mod tests {
     }
 
     #[test]
+    fn the_example_adl_queue_policies_parse_to_adaptive_with_their_queue() {
+        for (file, ranking) in [("binance-queue", AdlRanking::BinanceQueue), ("hyperliquid-queue", AdlRanking::HyperliquidQueue)] {
+            let path = format!("{}/../docs/examples/policy-adaptive-{file}.toml", env!("CARGO_MANIFEST_DIR"));
+            let mut expected = EnginePolicy::builtin("adaptive").unwrap();
+            assert_eq!(expected.adl, AdlRanking::ProRata);
+            expected.name = format!("adaptive-{file}");
+            expected.adl = ranking;
+            assert_eq!(resolve_policy(&path).unwrap(), expected, "{file}");
+        }
+    }
+
+    #[test]
     fn the_example_variants_of_adaptive_parse_to_it_with_their_changes() {
         let path = format!("{}/../docs/examples/policy-adaptive-nostop.toml", env!("CARGO_MANIFEST_DIR"));
         let p = resolve_policy(&path).unwrap();
@@ -424,8 +444,10 @@ mod tests {
         policy.liquidation.buffer_rate = 2_000_000;
         policy.penalty = PenaltyPolicy::Dynamic { base: 1, vol_coef: 1.0, depth_coef: 0.125, cap: 123_456 };
         policy.preempt_per_mille = 250;
+        policy.adl = AdlRanking::HyperliquidQueue;
         let text = to_toml(&policy).unwrap();
         assert!(text.contains("buffer = \"0.02\""), "{text}");
+        assert!(text.contains("adl = \"hyperliquid-queue\""), "{text}");
         assert!(text.contains("preempt = \"0.25\""), "{text}");
         assert_eq!(parse_policy(&text, "rt.toml", "x").unwrap(), policy);
         policy.oracle_half_life_ns = 1;
@@ -455,6 +477,11 @@ mod tests {
             assert!(err.contains("preempt"), "{bad}: {err}");
         }
         assert_eq!(parse_policy("preempt = \"0.3\"", "p.toml", "p").unwrap().preempt_per_mille, 300);
+        for (name, ranking) in AdlRanking::NAMES.into_iter().zip(AdlRanking::ALL) {
+            assert_eq!(parse_policy(&format!("adl = \"{name}\""), "p.toml", "p").unwrap().adl, ranking);
+        }
+        let err = parse_policy("adl = \"greedy\"", "p.toml", "p").unwrap_err().to_string();
+        assert!(err.contains("p.toml") && err.contains("`adl`") && err.contains("hyperliquid-queue"), "{err}");
         let err = parse_policy("max_attempts = 0", "p.toml", "p").unwrap_err().to_string();
         assert!(err.contains("max_attempts"), "{err}");
         let err = parse_policy("auction_duration_ms = 99999999999", "p.toml", "p").unwrap_err().to_string();

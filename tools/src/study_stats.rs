@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use gavel_feeds::rng::SplitMix64;
 use serde_json::{json, Value};
 
-/// The metrics a study reports, and whether a lower value is better.
-pub const METRICS: [(&str, bool); 13] = [
+/// The metrics a study reports, and whether a lower value is better (`adl_accounts_hit`: a
+/// haircut shared by more counterparties counts as better).
+pub const METRICS: [(&str, bool); 16] = [
     ("total_loss_to_others", true),
     ("arrival_slippage_bps", true),
     ("equity_kept", false),
@@ -25,6 +26,9 @@ pub const METRICS: [(&str, bool); 13] = [
     ("preemptive_cost", true),
     ("preemptive_lots", true),
     ("deficit_at_first_trigger", true),
+    ("adl_excess", true),
+    ("adl_accounts_hit", false),
+    ("adl_largest_loss", true),
 ];
 
 /// Bootstrap resamples per interval.

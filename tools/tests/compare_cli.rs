@@ -75,11 +75,20 @@ fn compare_is_deterministic_across_processes_and_conserves_value() {
         let name = p["name"].as_str().unwrap();
         assert_eq!(p["conservation_error"], "0", "{name}: value not conserved");
         assert!(p["liquidations"].as_u64().unwrap() > 0, "{name}: the crash liquidated nobody");
-        for key in ["total_loss_to_others", "fund_draws", "adl_counterparty_loss", "bad_debt", "backstop_loss", "equity_kept", "penalties", "fund_min"] {
+        for key in ["total_loss_to_others", "fund_draws", "adl_counterparty_loss", "adl_excess", "adl_largest_loss", "bad_debt", "backstop_loss", "equity_kept", "penalties", "fund_min"] {
             let text = p[key].as_str().unwrap_or_else(|| panic!("{name}: {key} is not a decimal string"));
             assert!(text.contains('.'), "{name}: {key} = {text}");
         }
         assert!(p["zero_fill_attempts"].as_u64().is_some(), "{name}: zero_fill_attempts");
+        // ADL at the bankruptcy price: beyond the shortfall only the price's rounding, and a
+        // haircut means someone took it.
+        let money = |key: &str| p[key].as_str().unwrap().parse::<f64>().unwrap();
+        let hit = p["adl_accounts_hit"].as_u64().unwrap();
+        // Under a tick (0.1) per lot (0.001): 0.0001 USDT per lot ADL moved.
+        let adl_lots = p["volume_by_venue"]["adl"].as_i64().unwrap() as f64;
+        assert!(money("adl_excess") <= adl_lots * 1e-4 + 1e-9, "{name}: excess {} over {adl_lots} lots", money("adl_excess"));
+        assert_eq!(hit > 0, money("adl_counterparty_loss") > 0.0, "{name}: {hit} accounts hit");
+        assert!(money("adl_largest_loss") <= money("adl_counterparty_loss"), "{name}");
         // Predictive margin calls: the crash is called before it liquidates; a preceded
         // liquidation has a positive lead within the 5-minute horizon.
         let (calls, preceded) = (p["margin_calls"].as_u64().unwrap(), p["liquidations_preceded_by_call"].as_u64().unwrap());

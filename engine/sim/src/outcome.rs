@@ -41,6 +41,13 @@ pub struct Outcome {
     pub adl_counterparty_loss: i128,
     /// Notional moved by ADL at the bankruptcy price, quote units (a volume, not a loss).
     pub adl_notional: i128,
+    /// Of `adl_counterparty_loss`, what went beyond the shortfall each ADL round covered
+    /// (`EngineMetrics::adl_excess`), quote units.
+    pub adl_excess: i128,
+    /// Counterparties ADL took a loss from (against the mark).
+    pub adl_accounts_hit: u64,
+    /// The largest ADL loss one counterparty took over the run, quote units.
+    pub adl_largest_loss: i128,
     /// The backstop vault's loss: start balance minus its equity at the last mark, if positive.
     pub backstop_loss: i128,
     /// Σ (arrival mark − fill price) × lots × multiplier over liquidation fills, signed as harm.
@@ -133,6 +140,9 @@ mod tests {
             fund_draws: 0,
             adl_counterparty_loss: 0,
             adl_notional: 0,
+            adl_excess: 0,
+            adl_accounts_hit: 0,
+            adl_largest_loss: 0,
             backstop_loss: 0,
             arrival_harm: 0,
             arrival_notional: 0,

@@ -590,6 +590,10 @@ impl World {
             (engine.backstop_start() - equity).max(0)
         });
         let tts = engine.time_to_solvency();
+        let (adl_accounts_hit, adl_largest_loss) = (0..book.accounts().len() as AccountId)
+            .map(|a| engine.adl_loss(a))
+            .filter(|&loss| loss > 0)
+            .fold((0u64, 0i128), |(n, top), loss| (n + 1, top.max(loss)));
         let mut counters = vec![
             ("own_trades", m.own_trades),
             ("orders_accepted", m.orders_accepted),
@@ -618,6 +622,9 @@ impl World {
             fund_draws: m.fund_draws,
             adl_counterparty_loss: m.adl_counterparty_loss,
             adl_notional: self.adl_notional,
+            adl_excess: m.adl_excess,
+            adl_accounts_hit,
+            adl_largest_loss,
             backstop_loss,
             arrival_harm: m.arrival_harm,
             arrival_notional: m.arrival_notional,

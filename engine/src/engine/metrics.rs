@@ -73,6 +73,12 @@ pub struct EngineMetrics {
     pub adl_counterparty_loss: i128,
     /// ADL shortfalls that found no (or too little) opposite interest, lots.
     pub adl_exhausted_lots: i64,
+    /// Σ over ADL rounds of the counterparties' loss beyond the shortfall the round covered (the
+    /// liquidated margin unit's negative equity at the mark just before it), quote units: the
+    /// profit ADL took that solvency did not need. Closing exactly the unfilled lots at the
+    /// bankruptcy price leaves only the price's rounding to the tick here.
+    #[serde(default)]
+    pub adl_excess: i128,
     /// Insurance fund at the start, quote units.
     pub fund_start: i128,
     /// Lowest insurance fund balance seen, quote units.

@@ -47,6 +47,27 @@ pub enum AdlRanking {
     HyperliquidQueue,
 }
 
+impl AdlRanking {
+    /// Every ranking, in the order of [`AdlRanking::NAMES`].
+    pub const ALL: [AdlRanking; 3] = [AdlRanking::ProRata, AdlRanking::BinanceQueue, AdlRanking::HyperliquidQueue];
+    /// The policy-file spellings, in the order of [`AdlRanking::ALL`].
+    pub const NAMES: [&'static str; 3] = ["pro-rata", "binance-queue", "hyperliquid-queue"];
+
+    /// The policy-file spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            AdlRanking::ProRata => Self::NAMES[0],
+            AdlRanking::BinanceQueue => Self::NAMES[1],
+            AdlRanking::HyperliquidQueue => Self::NAMES[2],
+        }
+    }
+
+    /// The ranking spelled `name` ([`AdlRanking::NAMES`]).
+    pub fn parse(name: &str) -> Option<AdlRanking> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+}
+
 /// A complete liquidation policy for the engine.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EnginePolicy {

@@ -325,8 +325,11 @@ impl Engine {
         let price = margin::position_bankruptcy(self.ledger.book.instruments(), self.ledger.book.marks(), acc, index)
             .filter(|p| *p > 0)
             .unwrap_or(mark);
+        // The shortfall this round must cover: the margin unit's negative equity at the mark.
+        let shortfall = self.ledger.book.health(account, instrument).map_or(0, |h| (-h.equity).max(0));
         let allocated = self.allocate_adl(account, instrument, sign, want, mark);
         let mut done = 0i64;
+        let mut haircut = 0i128;
         let mut candidates = std::mem::take(&mut self.adl);
         for c in candidates.iter().filter(|c| c.alloc > 0) {
             self.ledger.fill_between(account, c.account, instrument, -sign * c.alloc, price, 0, 0);
@@ -334,10 +337,12 @@ impl Engine {
             let loss = (-self.ledger.book.instruments().get(instrument).value_change(-sign * c.alloc, mark, price)).max(0);
             self.adl_losses[c.account as usize] += loss;
             self.metrics.adl_counterparty_loss += loss;
+            haircut += loss;
             self.ledger_record(out, ledger_record::ADL, instrument, account, Some(c.account), price, i128::from(c.alloc));
             done += c.alloc;
         }
         debug_assert_eq!(done, allocated);
+        self.metrics.adl_excess += (haircut - shortfall).max(0);
         candidates.clear();
         self.adl = candidates;
         self.metrics.volume.adl += done;

@@ -180,7 +180,7 @@ pub fn outcome_json(run: &PolicyRun) -> serde_json::Value {
         volume.insert(name.to_string(), json!(lots));
     }
     let counters: serde_json::Map<String, serde_json::Value> = o.counters.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-    json!({
+    let mut out = json!({
         "name": o.policy,
         "total_loss_to_others": money(o.total_loss_to_others()),
         "fund_draws": money(o.fund_draws),
@@ -222,7 +222,17 @@ pub fn outcome_json(run: &PolicyRun) -> serde_json::Value {
         "journal_fingerprint": format!("{:016x}", run.journal_hash),
         "events": run.events,
         "latency": stage_json(run),
-    })
+    });
+    // Inserted apart: one more key in the literal above passes `json!`'s recursion limit.
+    let adl = [
+        ("adl_excess", json!(money(o.adl_excess))),
+        ("adl_accounts_hit", json!(o.adl_accounts_hit)),
+        ("adl_largest_loss", json!(money(o.adl_largest_loss))),
+    ];
+    if let Some(map) = out.as_object_mut() {
+        map.extend(adl.into_iter().map(|(k, v)| (k.to_string(), v)));
+    }
+    out
 }
 
 /// The comparison as JSON.
@@ -255,6 +265,8 @@ pub fn write_report(path: &Path, scenario: &str, runs: &[PolicyRun], extra_table
                     ("total loss to others".into(), money_short(o.total_loss_to_others()), to_quote(o.total_loss_to_others())),
                     ("insurance fund draws".into(), money_short(o.fund_draws), to_quote(o.fund_draws)),
                     ("ADL haircut".into(), money_short(o.adl_counterparty_loss), to_quote(o.adl_counterparty_loss)),
+                    ("ADL accounts hit".into(), o.adl_accounts_hit.to_string(), o.adl_accounts_hit as f64),
+                    ("ADL largest loss of one account".into(), money_short(o.adl_largest_loss), to_quote(o.adl_largest_loss)),
                     ("bad debt".into(), money_short(o.bad_debt), to_quote(o.bad_debt)),
                     ("backstop loss".into(), money_short(o.backstop_loss), to_quote(o.backstop_loss)),
                     ("arrival slippage (bps)".into(), format!("{:.2}", o.arrival_slippage_bps()), o.arrival_slippage_bps()),

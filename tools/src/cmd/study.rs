@@ -271,6 +271,9 @@ fn metrics(run: &PolicyRun) -> BTreeMap<String, f64> {
         ("preemptive_cost", money(o.preemptive_cost)),
         ("preemptive_lots", o.preemptive_lots as f64),
         ("deficit_at_first_trigger", money(o.deficit_at_first_trigger)),
+        ("adl_excess", money(o.adl_excess)),
+        ("adl_accounts_hit", o.adl_accounts_hit as f64),
+        ("adl_largest_loss", money(o.adl_largest_loss)),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
