@@ -4,9 +4,9 @@
 mod engine_common;
 
 use engine_common::*;
-use gavel_engine::engine::{AdlRanking, EngineConfig, Stage};
+use gavel_engine::engine::{AdlRanking, Engine, EngineConfig, EnginePolicy, Stage};
 use gavel_engine::risk::ledger_accounts;
-use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, report, AuctionNotice, EventKind, ExecReport, LedgerEntry, LiquidationNotice, Side};
+use gavel_feeds::wire::{auction_update, ledger_record, liquidation_stage, report, AuctionNotice, Event, EventKind, ExecReport, LedgerEntry, LiquidationNotice, Side};
 
 /// A long of 10 lots at 100.00 with 200 of collateral: bankrupt at 80.00, liquidatable
 /// below 84.21 (maintenance 5 %).
@@ -101,6 +101,22 @@ fn auction_is_taken_by_a_bid_event_at_the_decayed_price_of_its_time() {
     assert_eq!(engine.metrics().volume.auction, 4);
 }
 
+/// `naive` with no stages (straight to ADL) and `change` over `accounts`, run through a
+/// market at 100.00 that gaps to 90.00 at 2 s; the engine and its outputs.
+fn straight_to_adl_at_90(accounts: Accounts, change: impl FnOnce(&mut EnginePolicy)) -> (Engine, Vec<Event>) {
+    let policy = policy("naive", |p| {
+        p.stages = vec![];
+        change(p);
+    });
+    let mut engine = engine(accounts.ledger(0), policy, |_| {});
+    let mut out = Vec::new();
+    let mut events = quotes(None, 9_900, 10_100, 100, SEC);
+    events.extend(quotes(Some((9_900, 10_100)), 8_999, 9_001, 100, 2 * SEC));
+    events.push(timer(2 * SEC + 1));
+    run(&mut engine, &events, &mut out);
+    (engine, out)
+}
+
 #[test]
 fn adl_closes_exactly_the_shortfall_pro_rata_and_records_each_loss() {
     let mut a = Accounts::new();
@@ -115,13 +131,7 @@ fn adl_closes_exactly_the_shortfall_pro_rata_and_records_each_loss() {
     a.position(s3, -20, 12_000);
     let loser = a.add("loser", 10_000);
     a.position(loser, -5, 8_000);
-    let policy = policy("naive", |p| p.stages = vec![]);
-    let mut engine = engine(a.ledger(0), policy, |_| {});
-    let mut out = Vec::new();
-    let mut events = quotes(None, 9_900, 10_100, 100, SEC);
-    events.extend(quotes(Some((9_900, 10_100)), 8_999, 9_001, 100, 2 * SEC));
-    events.push(timer(2 * SEC + 1));
-    run(&mut engine, &events, &mut out);
+    let (engine, out) = straight_to_adl_at_90(a, |_| {});
 
     let adl: Vec<LedgerEntry> = adl_records(&out);
     let total: i64 = adl.iter().map(|e| e.amount).sum();
@@ -163,16 +173,7 @@ fn every_adl_ranking_takes_the_same_haircut_spread_differently() {
         for (&s, (size, entry)) in shorts.iter().zip([(-60, 10_500), (-30, 10_200), (-120, 9_800)]) {
             a.position(s, size, entry);
         }
-        let policy = policy("naive", |p| {
-            p.stages = vec![];
-            p.adl = ranking;
-        });
-        let mut engine = engine(a.ledger(0), policy, |_| {});
-        let mut out = Vec::new();
-        let mut events = quotes(None, 9_900, 10_100, 100, SEC);
-        events.extend(quotes(Some((9_900, 10_100)), 8_999, 9_001, 100, 2 * SEC));
-        events.push(timer(2 * SEC + 1));
-        run(&mut engine, &events, &mut out);
+        let (engine, out) = straight_to_adl_at_90(a, |p| p.adl = ranking);
         assert_eq!(adl_records(&out).iter().map(|e| e.amount).sum::<i64>(), 101, "{ranking:?}");
         let hit = shorts.iter().filter(|&&s| engine.adl_loss(s) > 0).count();
         let m = engine.metrics();
