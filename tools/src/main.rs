@@ -1,5 +1,9 @@
 //! The `gavel` command-line program: one binary, a subcommand per job.
 
+// `compare`'s outcome JSON is one `json!` literal with every metric; the default limit (128)
+// is too low for it.
+#![recursion_limit = "256"]
+
 use clap::{Parser, Subcommand};
 
 mod cmd;

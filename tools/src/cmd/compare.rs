@@ -180,11 +180,14 @@ pub fn outcome_json(run: &PolicyRun) -> serde_json::Value {
         volume.insert(name.to_string(), json!(lots));
     }
     let counters: serde_json::Map<String, serde_json::Value> = o.counters.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-    let mut out = json!({
+    json!({
         "name": o.policy,
         "total_loss_to_others": money(o.total_loss_to_others()),
         "fund_draws": money(o.fund_draws),
         "adl_counterparty_loss": money(o.adl_counterparty_loss),
+        "adl_excess": money(o.adl_excess),
+        "adl_accounts_hit": o.adl_accounts_hit,
+        "adl_largest_loss": money(o.adl_largest_loss),
         "bad_debt": money(o.bad_debt),
         "backstop_loss": money(o.backstop_loss),
         "arrival_slippage_bps": o.arrival_slippage_bps(),
@@ -222,17 +225,7 @@ pub fn outcome_json(run: &PolicyRun) -> serde_json::Value {
         "journal_fingerprint": format!("{:016x}", run.journal_hash),
         "events": run.events,
         "latency": stage_json(run),
-    });
-    // Inserted apart: one more key in the literal above passes `json!`'s recursion limit.
-    let adl = [
-        ("adl_excess", json!(money(o.adl_excess))),
-        ("adl_accounts_hit", json!(o.adl_accounts_hit)),
-        ("adl_largest_loss", json!(money(o.adl_largest_loss))),
-    ];
-    if let Some(map) = out.as_object_mut() {
-        map.extend(adl.into_iter().map(|(k, v)| (k.to_string(), v)));
-    }
-    out
+    })
 }
 
 /// The comparison as JSON.
