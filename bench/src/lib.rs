@@ -11,3 +11,4 @@ pub mod options_margin;
 pub mod parse;
 pub mod book;
 pub mod e2e;
+pub mod jitter;

@@ -17,6 +17,8 @@ pub enum BenchCommand {
     Options(super::bench_options::OptionsArgs),
     /// End to end: venue message bytes → parse → ring → engine → first liquidation order.
     E2e(super::bench_e2e::E2eArgs),
+    /// The machine's noise floor: interruptions of a thread spinning on one pinned core, and the lowest p99 they leave.
+    Jitter(super::bench_jitter::JitterArgs),
 }
 
 /// Runs the chosen benchmark.
@@ -29,5 +31,6 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Book(args) => super::bench_book::run(args),
         BenchCommand::E2e(args) => super::bench_e2e::run(args),
         BenchCommand::Options(args) => super::bench_options::run(args),
+        BenchCommand::Jitter(args) => super::bench_jitter::run(args),
     }
 }

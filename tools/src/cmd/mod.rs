@@ -21,6 +21,7 @@ pub mod replay;
 pub mod liquidate;
 pub mod bench_book;
 pub mod bench_e2e;
+pub mod bench_jitter;
 pub mod gen_accounts;
 pub mod tune;
 pub mod journal;
