@@ -7,7 +7,10 @@
 //! falling mark crosses a few of them at almost every update. A feed thread parses each
 //! message and publishes its events; the engine thread pops them, runs the engine, and a
 //! sink timestamps the first `RoutedIntent` (the liquidation order) an input produces and
-//! publishes every output on an output ring drained by a third, sleeping thread. The insurance
+//! publishes every output on an output ring, which the engine thread drains after the last
+//! event of each message, before the feed may send the next, and when a burst fills it (a
+//! mark that starts thousands of liquidations; after the first order, which is what is
+//! timed). A third thread waking to drain it would take the two pinned threads' cores. The insurance
 //! fund is large, so no route is limited at the bankruptcy price and nothing waits for ADL. One
 //! message is in flight at a time (the feed waits until the engine has taken it), so the
 //! figures are latency, not queueing. The bench fills each intent at its limit right away
@@ -112,14 +115,30 @@ fn account_book(cfg: &E2eConfig, start: i64) -> anyhow::Result<(RiskBook, usize)
 /// order of the input timestamped, and the intents kept for the bench's fills.
 struct Sink {
     ring: EventProducer,
+    /// The world's end of `ring`.
+    drain: Consumer<Event>,
     clock: Clock,
     first_order: u64,
     intents: Vec<Event>,
+    /// Outputs the output ring had no room for (the run fails if any).
+    dropped: u64,
+}
+
+impl Sink {
+    /// Reads every output on the ring, as the world would.
+    fn drain_all(&mut self) {
+        while self.drain.try_pop().is_some() {}
+    }
 }
 
 impl OutputSink for Sink {
     fn emit(&mut self, event: &Event) {
-        let _ = self.ring.try_push(*event);
+        if !self.ring.try_push(*event) {
+            self.drain_all();
+            if !self.ring.try_push(*event) {
+                self.dropped += 1;
+            }
+        }
         if event.kind == EventKind::RoutedIntent as u8 {
             if self.first_order == 0 {
                 self.first_order = self.clock.now_ticks();
@@ -161,23 +180,18 @@ pub fn run(cfg: &E2eConfig) -> anyhow::Result<E2eReport> {
     let mut input = EventProducer::create(&in_path, ProducerConfig::new(1 << 16).wait(WaitStrategy::BusySpin), clock)?;
     let mut consumer = Consumer::<Event>::open(&in_path, ConsumerConfig::default().wait(WaitStrategy::BusySpin))?;
     let output = EventProducer::create(&out_path, ProducerConfig::new(1 << 16).wait(WaitStrategy::BusySpin), clock)?;
-    let mut drain = Consumer::<Event>::open(&out_path, ConsumerConfig::default().wait(WaitStrategy::Sleep(std::time::Duration::from_millis(1))))?;
+    let drain = Consumer::<Event>::open(&out_path, ConsumerConfig::default())?;
 
     // Per message: when parsing began (ticks) and how many events it published.
     let started: Arc<Vec<AtomicU64>> = Arc::new((0..messages.len()).map(|_| AtomicU64::new(0)).collect());
     let times: Arc<Vec<i64>> = Arc::new(messages.iter().map(|m| m.0).collect());
+    // Events published so far (stored before each publish) and taken by the engine.
+    let published = Arc::new(AtomicU64::new(0));
     let consumed = Arc::new(AtomicU64::new(0));
     let feed_done = Arc::new(AtomicBool::new(false));
 
-    let drainer = std::thread::spawn(move || {
-        let mut n = 0u64;
-        while drain.pop().is_ok() {
-            n += 1;
-        }
-        n
-    });
     let feed_core = cfg.feed_core;
-    let (started_f, consumed_f, done_f) = (started.clone(), consumed.clone(), feed_done.clone());
+    let (started_f, published_f, consumed_f, done_f) = (started.clone(), published.clone(), consumed.clone(), feed_done.clone());
     let feed = std::thread::spawn(move || -> anyhow::Result<(Histogram<u64>, bool)> {
         let pinned = matches!(pin_current_thread(feed_core), gavel_engine::engine_loop::PinOutcome::Pinned(_));
         let instruments = Instruments::new(vec![InstrumentSpec::new("BTCUSDT", 0, Grid::from_step("0.1").map_err(|e| anyhow::anyhow!("{e}"))?, Grid::from_step("0.001").map_err(|e| anyhow::anyhow!("{e}"))?)]);
@@ -192,7 +206,9 @@ pub fn run(cfg: &E2eConfig) -> anyhow::Result<E2eReport> {
             batch.clear();
             venue.on_message(message, *receive_ns, hint, || (String::new(), Location::Offset(0)), &mut |e| batch.push(e));
             let _ = parse.record(clock.ns_since(t0).max(1));
-            // The message's events in one publish (the engine sees them together).
+            // The message's events in one publish (the engine sees them together); the count
+            // first, so the engine knows which of them is the last.
+            published_f.store(pushed + batch.len() as u64, Ordering::Release);
             let mut sent = 0;
             while sent < batch.len() {
                 sent += input.push_slice(&batch[sent..])?;
@@ -209,7 +225,7 @@ pub fn run(cfg: &E2eConfig) -> anyhow::Result<E2eReport> {
     });
 
     let engine_pin = pin_current_thread(cfg.engine_core);
-    let mut sink = Sink { ring: output, clock, first_order: 0, intents: Vec::with_capacity(1 << 16) };
+    let mut sink = Sink { ring: output, drain, clock, first_order: 0, intents: Vec::with_capacity(1 << 16), dropped: 0 };
     let (mut ring_h, mut engine_h, mut total_h) = (new_histogram(), new_histogram(), new_histogram());
     let mut orders = 0u64;
     let mut taken = 0u64;
@@ -246,11 +262,16 @@ pub fn run(cfg: &E2eConfig) -> anyhow::Result<E2eReport> {
         }
         sink.intents = intents;
         taken += 1;
+        if taken == published.load(Ordering::Acquire) {
+            // The message's last event: the world reads its outputs before the next message.
+            sink.drain_all();
+        }
         consumed.store(taken, Ordering::Release);
     }
     let (parse_h, feed_pinned) = feed.join().map_err(|_| anyhow::anyhow!("feed thread panicked"))??;
+    sink.drain_all();
+    anyhow::ensure!(sink.dropped == 0, "the output ring had no room for {} outputs", sink.dropped);
     drop(sink);
-    let _ = drainer.join();
     let _ = std::fs::remove_file(&in_path);
     let _ = std::fs::remove_file(&out_path);
     anyhow::ensure!(engine.ledger().check_conservation() == 0, "the ledger does not balance after the run");
@@ -268,4 +289,26 @@ pub fn run(cfg: &E2eConfig) -> anyhow::Result<E2eReport> {
         ],
         pinned: feed_pinned && matches!(engine_pin, gavel_engine::engine_loop::PinOutcome::Pinned(_)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A short crash over a small book runs end to end: every liquidation order is timed once,
+    /// every output reached the output ring (the run fails otherwise), and the stages are
+    /// consistent with the total.
+    #[test]
+    fn a_short_crash_times_every_liquidation_order() {
+        let cfg = E2eConfig { accounts: 5_000, duration_s: 60, ..E2eConfig::default() };
+        let r = run(&cfg).expect("the bench runs");
+        assert_eq!(r.accounts, 5_000);
+        assert!(r.near > 0 && r.messages > 0, "{r:?}");
+        assert!(r.liquidation_orders > 0 && r.liquidations >= r.liquidation_orders, "{r:?}");
+        assert_eq!(r.total.samples, r.liquidation_orders);
+        let stage = |name: &str| r.stages.iter().find(|(n, _)| n == name).map(|(_, s)| *s).expect("stage");
+        assert_eq!(stage("engine").samples, r.liquidation_orders);
+        assert_eq!(stage("parse").samples, r.messages, "every message parsed once");
+        assert!(r.total.max_ns >= stage("engine").max_ns, "{r:?}");
+    }
 }
