@@ -380,6 +380,9 @@ pub fn channel_symbol(channel: &[u8]) -> Option<&[u8]> {
     channel.strip_prefix(b"rest/depth/").filter(|s| !s.is_empty())
 }
 
+/// The feed handlers' counters, by venue.
+pub type VenueStats = Vec<(Venue, FeedStats)>;
+
 /// Reads a gavel capture and sends every record through the feed handler of
 /// its venue (created on first use with `instruments_for(venue)`), calling
 /// `out(event, record_start_ticks)` with the resulting events in capture
@@ -394,7 +397,7 @@ pub fn replay_capture(
     depth: usize,
     clock: &crate::clock::Clock,
     out: &mut impl FnMut(Event, u64),
-) -> Result<Vec<(Venue, FeedStats)>, (InputError, Vec<(Venue, FeedStats)>)> {
+) -> Result<VenueStats, (InputError, VenueStats)> {
     let file = CaptureFile::open(path).map_err(|e| (e, Vec::new()))?;
     if let Some(warning) = file.torn_tail_warning() {
         // A torn tail is a warning, not an error: print it where the user sees it.

@@ -39,7 +39,7 @@ impl Clock {
                 std::hint::spin_loop();
             }
             let ticks = read_tsc().wrapping_sub(start_ticks).max(1);
-            let ns = start_instant.elapsed().as_nanos() as u128;
+            let ns = start_instant.elapsed().as_nanos();
             let ns_per_tick_q32 = ((ns << 32) / ticks as u128) as u64;
             if ns_per_tick_q32 > 0 {
                 return Clock { source: ClockSource::Tsc, ns_per_tick_q32 };
