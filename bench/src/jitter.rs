@@ -33,7 +33,7 @@ use crate::stats::{interleave, median_f64, median_summary, median_u64, new_histo
 /// What to measure.
 #[derive(Clone, Debug)]
 pub struct JitterConfig {
-    /// Index of the core to pin the spinning thread to (into `core_affinity::get_core_ids`).
+    /// The core to pin the spinning thread to.
     pub core: usize,
     /// Spin per round and clock.
     pub spin: Duration,
@@ -73,10 +73,8 @@ pub struct JitterSide {
 /// The result of [`run`].
 #[derive(Clone, Debug, Serialize)]
 pub struct JitterResult {
-    /// The core measured.
+    /// The core measured (the thread is pinned to it; an unpinned spin is refused).
     pub core: usize,
-    /// Whether the thread could be pinned to it.
-    pub pinned: bool,
     /// Spin per round and clock, seconds.
     pub seconds: f64,
     /// Rounds per clock.
@@ -192,15 +190,14 @@ fn side(rounds: &[Round]) -> JitterSide {
 const GAP_CAPACITY: usize = 1 << 20;
 
 /// Runs the spins, TSC and monotonic clock alternated round by round, on a thread pinned
-/// to `cfg.core`. An error if the core does not exist.
+/// to `cfg.core`. An error if the thread cannot be pinned there (no such core, or refused).
 pub fn run(cfg: &JitterConfig) -> anyhow::Result<JitterResult> {
-    let cores = core_affinity::get_core_ids().unwrap_or_default();
-    let core = *cores
-        .get(cfg.core)
-        .ok_or_else(|| anyhow::anyhow!("--core {}: this machine has {} cores to pin to (0–{})", cfg.core, cores.len(), cores.len().saturating_sub(1)))?;
     let cfg = cfg.clone();
-    let worker = std::thread::spawn(move || {
-        let pinned = core_affinity::set_for_current(core);
+    let worker = std::thread::spawn(move || -> anyhow::Result<JitterResult> {
+        use gavel_engine::engine_loop::{pin_current_thread, PinOutcome};
+        if let PinOutcome::Unpinned { reason, .. } = pin_current_thread(cfg.core) {
+            anyhow::bail!("--core {}: {reason}; the spin must run pinned", cfg.core);
+        }
         let tsc = Clock::calibrate(Duration::from_millis(50));
         let monotonic = Clock::monotonic();
         let mut gaps = Vec::with_capacity(GAP_CAPACITY);
@@ -210,17 +207,16 @@ pub fn run(cfg: &JitterConfig) -> anyhow::Result<JitterResult> {
         let mut all = interleave(cfg.rounds, &mut [&mut tsc_round, &mut mono_round]);
         let mono = all.pop().unwrap_or_default();
         let tsc_rounds = all.pop().unwrap_or_default();
-        JitterResult {
+        Ok(JitterResult {
             core: cfg.core,
-            pinned,
             seconds: cfg.spin.as_secs_f64(),
             rounds: cfg.rounds,
             threshold_ns: cfg.threshold_ns,
             tsc: side(&tsc_rounds),
             monotonic: side(&mono),
-        }
+        })
     });
-    worker.join().map_err(|_| anyhow::anyhow!("the spinning thread panicked"))
+    worker.join().map_err(|_| anyhow::anyhow!("the spinning thread panicked"))?
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 /// Arguments of `gavel bench jitter`.
 #[derive(clap::Args, Debug)]
 pub struct JitterArgs {
-    /// Core to pin the spinning thread to (an index into the machine's cores).
+    /// Core to pin the spinning thread to (a core this machine has; the run fails unpinned).
     #[arg(long, default_value_t = 1)]
     pub core: usize,
     /// Seconds of spin per round and clock (0.05–60).
@@ -43,9 +43,8 @@ pub fn run(args: JitterArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "gavel bench jitter: core {}{}, {} rounds of {:.2} s per clock, interruptions = steps of {} ns or more between clock reads; medians",
+        "gavel bench jitter: core {} (pinned), {} rounds of {:.2} s per clock, interruptions = steps of {} ns or more between clock reads; medians",
         r.core,
-        if r.pinned { "" } else { " (NOT pinned)" },
         r.rounds,
         r.seconds,
         r.threshold_ns
