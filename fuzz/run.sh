@@ -2,7 +2,8 @@
 # Builds every fuzz target with libFuzzer's coverage instrumentation on the stable toolchain (the
 # flags `cargo fuzz --sanitizer none` passes, plus debug assertions and overflow checks) and runs
 # each for SECONDS (default 20), from seeds that `make_seeds` writes to a temporary folder (the
-# docs/examples files, snapshots of a small engine) plus fuzz/corpus/<target> if present (copied,
+# docs/examples files, snapshots of a small engine) plus fuzz/corpus/<target> (local, ignored by git) and
+# fuzz/regressions/<target> (committed: inputs that once failed) if present (copied,
 # so the run leaves the repository as it was). Any crash, panic, timeout or malloc over 2 GiB fails it.
 # Usage: fuzz/run.sh [SECONDS] [TARGET…]
 set -euo pipefail
@@ -25,6 +26,7 @@ trap 'rm -rf "$work"' EXIT
 for t in "${targets[@]}"; do
     mkdir -p "$work/$t"
     if [ -d "corpus/$t" ]; then cp -r "corpus/$t/." "$work/$t/"; fi
+    if [ -d "regressions/$t" ]; then cp -r "regressions/$t/." "$work/$t/"; fi
     echo "fuzz: $t for ${seconds}s ($(ls "$work/$t" | wc -l) seeds)"
     log="$work/$t.log"
     if ! "$CARGO_TARGET_DIR/$triple/release/$t" "$work/$t" -max_total_time="$seconds" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=10 -print_final_stats=1 -artifact_prefix="$(pwd)/artifacts/" >"$log" 2>&1; then

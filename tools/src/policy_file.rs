@@ -1,7 +1,7 @@
 //! Policy TOML files: a built-in policy with any parameter overridden.
 //!
 //! ```toml
-//! name = "adaptive-tight"        # shown in reports (default: the file stem)
+//! name = "adaptive-tight"        # reports and journal file names; 1-64 of A-Z a-z 0-9 . _ + - (default: the file stem)
 //! base = "adaptive"              # naive | partial | auction | sliced | adaptive
 //! partial = true                 # minimal partial close (false: close everything)
 //! stages = ["own_book", "auction", "route"]   # the waterfall, in order
@@ -118,6 +118,37 @@ pub fn stage_name(stage: Stage) -> &'static str {
     }
 }
 
+/// Longest policy `name` a file may give.
+pub const MAX_NAME_LEN: usize = 64;
+
+/// A policy file's `name`: it names journal files (`<dir>/<name>.journal`) and report rows, so
+/// it is 1–64 characters of `A–Z a–z 0–9 . _ + -`, not starting with `.` (no path, no markup).
+fn checked_name(name: String, source: &str) -> anyhow::Result<String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-');
+    anyhow::ensure!(
+        (1..=MAX_NAME_LEN).contains(&name.len()) && name.chars().all(allowed) && !name.starts_with('.'),
+        "{source}: field `name`: {:?} must be 1-{MAX_NAME_LEN} characters of A-Z a-z 0-9 . _ + - and not start with `.`",
+        name.chars().take(MAX_NAME_LEN + 1).collect::<String>()
+    );
+    Ok(name)
+}
+
+/// `text` as a TOML basic string (quotes, backslashes and control characters escaped).
+fn basic_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Parses policy TOML text (`source` names it in errors; `default_name` when it has no `name`).
 pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Result<EnginePolicy> {
     let file: PolicyFile = toml::from_str(text).map_err(|e| {
@@ -131,7 +162,10 @@ pub fn parse_policy(text: &str, source: &str, default_name: &str) -> anyhow::Res
     let mut policy = EnginePolicy::builtin(base_name).ok_or_else(|| {
         anyhow::anyhow!("{source}: field `base`: unknown policy {base_name:?} (built-ins: {})", BUILTIN_POLICIES.join(", "))
     })?;
-    policy.name = file.name.unwrap_or_else(|| default_name.to_string());
+    policy.name = match file.name {
+        Some(name) => checked_name(name, source)?,
+        None => default_name.to_string(),
+    };
     if let Some(partial) = file.partial {
         policy.partial = partial;
     }
@@ -241,7 +275,7 @@ pub fn to_toml(policy: &EnginePolicy) -> anyhow::Result<String> {
         anyhow::ensure!(ns % 1_000_000 == 0, "policy {}: {field} {ns} ns is not a whole number of milliseconds", policy.name);
         Ok(ns / 1_000_000)
     };
-    let name = toml::Value::String(policy.name.clone()).to_string();
+    let name = basic_string(&policy.name);
     let penalty = match policy.penalty {
         PenaltyPolicy::Static { rate } => format!("{{ static_rate = \"{}\" }}", rate_text(rate)),
         PenaltyPolicy::Dynamic { base, vol_coef, depth_coef, cap } => {
@@ -352,6 +386,29 @@ mod tests {
     }
 
     #[test]
+    fn a_name_that_is_not_a_plain_file_name_is_refused_naming_the_field() {
+        // The fuzzer's input (fuzz/regressions/policy_toml): 256 quotes in a row overflowed the
+        // toml crate's writer; such a name is now refused at load, and the writer is gavel's.
+        let long_quotes = format!("name = \"t{}a\"\n", "'".repeat(300));
+        let path_like = "name = \"../../etc/x\"\n".to_string();
+        for text in [long_quotes, path_like, "name = \"\"\n".into(), "name = \"..\"\n".into(), "name = \"a<b>\"\n".into(), format!("name = \"{}\"\n", "a".repeat(65))] {
+            let e = parse_policy(&text, "p.toml", "p").unwrap_err().to_string();
+            assert!(e.starts_with("p.toml: field `name`:"), "{text}: {e}");
+        }
+        let ok = parse_policy(&format!("name = \"A.b_c+d-{}\"\n", "9".repeat(MAX_NAME_LEN - 8)), "p.toml", "p").unwrap();
+        assert_eq!(ok.name.len(), MAX_NAME_LEN);
+    }
+
+    #[test]
+    fn basic_strings_read_back_as_written() {
+        for text in ["plain", "quote \" and \\ back", "tab\tnew\nline\u{7f}\u{85}", &"'".repeat(300), &"\"".repeat(300), "ünïcode ✓"] {
+            let toml_text = format!("v = {}\n", basic_string(text));
+            let table: toml::Table = toml_text.parse().unwrap_or_else(|e| panic!("{toml_text}: {e}"));
+            assert_eq!(table["v"].as_str(), Some(text), "{toml_text}");
+        }
+    }
+
+    #[test]
     fn overrides_apply_on_the_base() {
         let p = parse_policy(
             "base = \"auction\"\npartial = false\nstages = [\"route\", \"own_book\"]\noracle_half_life_ms = 250\nbuffer = \"0.2\"\npenalty = { static_rate = \"0.0125\" }\nroute = { limit_bps = 20, slices = 3 }\n",
@@ -438,7 +495,7 @@ mod tests {
     #[test]
     fn to_toml_round_trips_odd_values() {
         let mut policy = EnginePolicy::builtin("adaptive").unwrap();
-        policy.name = "quote \"me\"".into();
+        policy.name = "odd.name+1_x-y".into();
         policy.stages = vec![];
         policy.oracle_half_life_ns = 250_000_000;
         policy.liquidation.buffer_rate = 2_000_000;
