@@ -308,12 +308,22 @@ fn a_damaged_snapshot_falls_back_to_the_one_before() {
 
 #[test]
 fn a_failing_journal_refuses_orders_and_keeps_what_was_acknowledged() {
+    failing_journal("diskfull", &["--demo"]);
+}
+
+/// In `write` mode the gateway thread writes the journal itself; its failure is handled alike.
+#[test]
+fn in_write_mode_a_failing_journal_refuses_orders_and_keeps_what_was_acknowledged() {
+    failing_journal("diskfull-write", &["--demo", "--durability", "write"]);
+}
+
+fn failing_journal(tag: &str, args: &[&str]) {
     let _serial = serial();
-    let dir = temp_dir("diskfull");
+    let dir = temp_dir(tag);
     // The test hook: journal writes fail after 3,000 records of this start.
     let mut child = Command::new(env!("CARGO_BIN_EXE_gavel"));
     child.env("GAVEL_JOURNAL_FAIL_AFTER", "3000");
-    let server = Server::start_with(&dir, &["--demo"], child);
+    let server = Server::start_with(&dir, args, child);
     let stop = Arc::new(AtomicBool::new(false));
     let client = flow(&server, 2, 1, Duration::from_micros(300), stop.clone());
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -334,7 +344,7 @@ fn a_failing_journal_refuses_orders_and_keeps_what_was_acknowledged() {
     let rec = recover_json(&dir, false);
     let durable = rec["last_sequence"].as_u64().unwrap();
     assert!(durable > 0 && durable <= 3000, "{rec}");
-    let server = Server::start(&dir, &["--demo"]);
+    let server = Server::start(&dir, args);
     assert!(server.output().contains(&format!("recovered {durable} journal records")), "{}", server.output());
     let (status, out) = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "{out}");

@@ -17,4 +17,4 @@ pub mod server;
 pub mod session;
 
 pub use event_clock::EventClock;
-pub use server::{Gateway, GatewayConfig, GatewayCounters, JournalGate, HELD_CAPACITY};
+pub use server::{Gateway, GatewayConfig, GatewayCounters, InlineJournal, JournalGate, HELD_CAPACITY};

@@ -143,6 +143,18 @@ pub struct JournalGate {
     pub failed: Arc<AtomicBool>,
 }
 
+/// A journal the gateway thread writes itself, in its poll loop, before it releases the outputs
+/// the records make durable (instead of a writer thread the gateway must wait for: one thread
+/// hop less on every acknowledgement). Used where a record is durable once written (the page
+/// cache, `--durability write`); a journal that must `fsync` keeps its own thread.
+pub trait InlineJournal: Send {
+    /// Writes every record waiting and publishes the durable sequence (and any failure) on the
+    /// gate; true when it wrote something. Called on every round of the gateway's loop.
+    fn pump(&mut self) -> bool;
+    /// The journal itself, to read its report once the gateway has stopped.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
 /// Gateway latency histograms (ns).
 pub struct GatewayLatency {
     /// Request frame decoded → its first execution report written to the socket.
@@ -173,6 +185,8 @@ pub struct Gateway {
     gate: Option<JournalGate>,
     /// Engine outputs read but not yet durable, in engine order.
     held: VecDeque<Event>,
+    /// The journal this thread writes, if it writes one ([`Gateway::set_inline_journal`]).
+    journal: Option<Box<dyn InlineJournal>>,
 }
 
 /// Engine outputs held at most, waiting for the journal (the engine's output ring backs up beyond).
@@ -205,6 +219,7 @@ impl Gateway {
             shutdown_deadline_ns: None,
             gate: None,
             held: VecDeque::new(),
+            journal: None,
         })
     }
 
@@ -213,6 +228,17 @@ impl Gateway {
     pub fn set_journal_gate(&mut self, gate: JournalGate) {
         self.held = VecDeque::with_capacity(HELD_CAPACITY);
         self.gate = Some(gate);
+    }
+
+    /// Makes this thread write the journal (see [`InlineJournal`]); the gate still decides what
+    /// is released, so [`Gateway::set_journal_gate`] must be given the journal's gate.
+    pub fn set_inline_journal(&mut self, journal: Box<dyn InlineJournal>) {
+        self.journal = Some(journal);
+    }
+
+    /// Takes the inline journal back (after [`Gateway::run`]), to finish and report it.
+    pub fn take_inline_journal(&mut self) -> Option<Box<dyn InlineJournal>> {
+        self.journal.take()
     }
 
     /// Whether the journal failed (requests are refused).
@@ -286,6 +312,10 @@ impl Gateway {
                         }
                     }
                 }
+            }
+            // The journal first: what it makes durable is released in the same round.
+            if let Some(journal) = self.journal.as_mut() {
+                busy |= journal.pump();
             }
             busy |= self.drain_engine() > 0;
             // Held outputs go out as soon as the journal moves: keep polling without sleeping.

@@ -1,10 +1,12 @@
 //! The journal gate: an engine output reaches its session only once the
 //! journal is durable up to the input sequence it carries (`exchange_ns`),
-//! in engine order; a failed journal makes the gateway refuse requests.
+//! in engine order; a failed journal makes the gateway refuse requests; a journal
+//! the gateway thread writes itself is pumped in its loop.
 
 mod gateway_common;
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use gateway_common::Harness;
@@ -12,7 +14,7 @@ use gavel_feeds::wire::{report, Event, EventKind, ExecReport, Venue};
 use gavel_gateway::auth::ApiKey;
 use gavel_gateway::client::Client;
 use gavel_gateway::protocol::{order_type, reason, role, side, Message, NewOrder};
-use gavel_gateway::JournalGate;
+use gavel_gateway::{InlineJournal, JournalGate};
 
 fn ack(client_order_id: u64, account: u64, input_sequence: u64) -> Event {
     let mut e = Event::new(EventKind::ExecReport, Venue::Gavel, 0, ExecReport { account, price: 100, qty: 1 }).with_times(client_order_id, input_sequence as i64, 1);
@@ -73,5 +75,55 @@ fn outputs_wait_for_durability_in_order_and_a_failed_journal_refuses_requests() 
     }
     std::thread::sleep(Duration::from_millis(50));
     assert!(std::iter::from_fn(|| engine_in.try_pop()).all(|e| e.kind != EventKind::ClientOrder as u8), "the refused order never reached the engine");
+    h.stop();
+}
+
+/// A journal the gateway pumps (as `gavel serve --durability write` does): each pump makes
+/// durable what the test has "written" so far and counts itself.
+struct CountingJournal {
+    gate: JournalGate,
+    written: Arc<AtomicU64>,
+    pumps: Arc<AtomicU64>,
+}
+
+impl InlineJournal for CountingJournal {
+    fn pump(&mut self) -> bool {
+        self.pumps.fetch_add(1, Ordering::Relaxed);
+        let written = self.written.load(Ordering::Acquire);
+        let moved = written > self.gate.durable.load(Ordering::Relaxed);
+        if moved {
+            self.gate.durable.store(written, Ordering::Release);
+        }
+        moved
+    }
+
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+#[test]
+fn an_inline_journal_is_pumped_by_the_gateway_and_releases_what_it_makes_durable() {
+    let key = ApiKey { id: 1, secret: [7; 32], account: 3, role: role::TRADER };
+    let gate = JournalGate::default();
+    let (written, pumps) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let journal = CountingJournal { gate: gate.clone(), written: written.clone(), pumps: pumps.clone() };
+    let gate_g = gate.clone();
+    let mut h = Harness::start("gavel-inline-journal-test", vec![key.clone()], |g| {
+        g.set_journal_gate(gate_g);
+        g.set_inline_journal(Box::new(journal));
+    });
+    let mut c = Client::connect_logon(h.addr, key.id, &key.secret).unwrap();
+    assert!(pumps.load(Ordering::Relaxed) > 0, "the gateway pumps its journal while it runs");
+    for (id, seq) in [(30, 1), (31, 2)] {
+        assert_eq!(h.engine_out.push(ack(id, 3, seq)).unwrap(), gavel_feeds::ring::Pushed::Written);
+    }
+    assert_eq!(next_ack(&mut c, Duration::from_millis(300)), None, "nothing is durable yet");
+    written.store(1, Ordering::Release);
+    assert_eq!(next_ack(&mut c, Duration::from_secs(5)), Some(30));
+    assert_eq!(next_ack(&mut c, Duration::from_millis(200)), None);
+    written.store(2, Ordering::Release);
+    assert_eq!(next_ack(&mut c, Duration::from_secs(5)), Some(31));
+    assert_eq!(gate.durable.load(Ordering::Acquire), 2, "the pump published on the gate the gateway reads");
     h.stop();
 }

@@ -4,11 +4,12 @@
 //!
 //! ```text
 //! clients ⇄ TCP ⇄ gateway ──ring──▶ engine ──ring──▶ gateway ⇄ clients
-//!                  feed (capture replay) ──ring──▶ engine ──ring──▶ journal writer
+//!                  feed (capture replay) ──ring──▶ engine ──ring──▶ journal (gateway thread, or a writer thread with fsync)
 //! ```
 //!
 //! Every input the engine consumes is journaled (`<data dir>/journal/`); the
-//! gateway delivers an output only once its input is fsynced, and a restart
+//! gateway delivers an output only once its input's record is durable (fsynced,
+//! or written to the page cache with `--durability write`), and a restart
 //! replays the journal before serving ([`recovery`], docs/RELIABILITY.md).
 
 pub mod demo;
@@ -204,8 +205,19 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     let journal_dir = recovery::journal_dir(&setup.data_dir);
     let writer = gavel_feeds::input_journal::JournalWriter::open(&journal_dir, replay.scan.last_segment, last_sequence + 1, setup.durability.segment_bytes).map_err(|e| anyhow::anyhow!("{}: {e}", journal_dir.display()))?;
     let journal_stop = Arc::new(AtomicBool::new(false));
-    let (stop_j, dconf) = (journal_stop.clone(), setup.durability.clone());
-    let journal_thread = std::thread::Builder::new().name("gavel-journal".into()).spawn(move || durability::run(writer, from_engine_journal, gate, dconf, stop_j, journal_dir))?;
+    let pump = durability::JournalPump::new(writer, from_engine_journal, gate, setup.durability.clone(), journal_dir);
+    // `write`: the gateway thread writes the journal itself before releasing outputs; `fsync`:
+    // a writer thread group-commits (an fsync would stall every session for ~1 ms).
+    let journal_thread = match setup.durability.mode {
+        durability::DurabilityMode::Write => {
+            gateway.set_inline_journal(Box::new(pump));
+            None
+        }
+        durability::DurabilityMode::Fsync => {
+            let stop_j = journal_stop.clone();
+            Some(std::thread::Builder::new().name("gavel-journal".into()).spawn(move || durability::run(pump, stop_j))?)
+        }
+    };
 
     let engine_stop = Arc::new(AtomicBool::new(false));
     let (core, busy) = (setup.engine_core, setup.busy_poll);
@@ -263,9 +275,26 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     feed_stop.store(true, Ordering::Relaxed);
     let feed_report = feed_thread.map(|t| t.join());
     engine_stop.store(true, Ordering::Release);
-    let report = engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
-    journal_stop.store(true, Ordering::Release);
-    let journal = journal_thread.join().map_err(|_| anyhow::anyhow!("the journal thread panicked"))?;
+    let journal = match journal_thread {
+        Some(thread) => {
+            let report = engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+            journal_stop.store(true, Ordering::Release);
+            (report, thread.join().map_err(|_| anyhow::anyhow!("the journal thread panicked"))?)
+        }
+        None => {
+            let inline = gateway.take_inline_journal().ok_or_else(|| anyhow::anyhow!("the gateway lost its journal"))?;
+            let mut pump = inline.into_any().downcast::<durability::JournalPump>().map_err(|_| anyhow::anyhow!("the gateway's journal is not the serve journal"))?;
+            // The engine may still push records until it stops: keep the ring moving so it never waits.
+            while !engine_thread.is_finished() {
+                if pump.round(false) == 0 {
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+            }
+            let report = engine_thread.join().map_err(|_| anyhow::anyhow!("the engine thread panicked"))?;
+            (report, pump.finish())
+        }
+    };
+    let (report, journal) = journal;
     snapshot_stop.store(true, Ordering::Release);
     let snapshot = match snapshot_thread {
         Some(t) => Some(t.join().map_err(|_| anyhow::anyhow!("the snapshot thread panicked"))?),
