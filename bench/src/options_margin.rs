@@ -202,7 +202,7 @@ pub fn revalue(book: &OptionsBook, account: &OptionsAccount, market: &MarketStat
 /// Runs the benchmark.
 pub fn run(cfg: OptionsBenchConfig) -> OptionsBenchReport {
     let book = book();
-    let accounts = accounts(&book, cfg.accounts, 0x6f70_7469_6f6e_73);
+    let accounts = accounts(&book, cfg.accounts, 0x6f_7074_696f_6e73);
     let market = crash_market(&book);
     let clock = Clock::calibrate(std::time::Duration::from_millis(50));
     let first_gavel = std::cell::RefCell::new(Vec::<AccountRisk>::new());

@@ -252,7 +252,7 @@ impl<S: EventSource> EngineLoop<S> {
                 Step::Handled => {}
                 Step::Idle => {
                     self.stats.idle_polls += 1;
-                    if self.stats.idle_polls % 1024 == 0 && should_stop() {
+                    if self.stats.idle_polls.is_multiple_of(1024) && should_stop() {
                         return Ok(StopReason::Stopped);
                     }
                     std::hint::spin_loop();

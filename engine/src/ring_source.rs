@@ -39,7 +39,7 @@ impl EventSource for RingSource {
             return Ok(Peek::Ready(event));
         }
         self.empty_polls = self.empty_polls.wrapping_add(1);
-        let liveness = self.empty_polls % LIVENESS_EVERY == 0;
+        let liveness = self.empty_polls.is_multiple_of(LIVENESS_EVERY);
         match self.consumer.check_producer_now(liveness) {
             Ok(()) => Ok(Peek::Pending),
             Err(RingError::Closed { .. }) => Ok(Peek::Finished),

@@ -80,7 +80,7 @@ fn scenario(steps: Vec<i64>, sizes: Vec<(i64, i64)>, policy_index: usize, fund: 
                 }
                 Some(EventKind::AuctionUpdate) if o.flags == auction_update::START || o.flags == auction_update::PRICE => {
                     bids += 1;
-                    if bid_every > 0 && bids % u64::from(bid_every) == 0 {
+                    if bid_every > 0 && bids.is_multiple_of(u64::from(bid_every)) {
                         let n: AuctionNotice = o.payload();
                         push(&mut queue, bid(1, o.sequence as u32, n.price, n.remaining.max(1), now + 2_000_000));
                     }

@@ -431,7 +431,7 @@ impl World {
                 let (_, counterparty) = ledger_accounts(entry.accounts);
                 if o.flags == ledger_record::ADL {
                     let ins = self.engine.ledger().book.instruments().get(o.instrument as InstrumentId);
-                    self.adl_notional += ins.notional(i64::try_from(entry.amount).unwrap_or(i64::MAX), entry.price);
+                    self.adl_notional += ins.notional(entry.amount, entry.price);
                 }
                 if o.flags == ledger_record::FILL {
                     if let Some(agent) = self.agents.iter().position(|a| Some(a.account) == counterparty) {

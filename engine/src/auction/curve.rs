@@ -178,6 +178,18 @@ impl PreparedCurve {
     }
 }
 
+impl From<Curve> for PreparedCurve {
+    fn from(curve: Curve) -> Self {
+        PreparedCurve::new(curve)
+    }
+}
+
+impl From<PreparedCurve> for Curve {
+    fn from(prepared: PreparedCurve) -> Self {
+        prepared.curve
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::field_reassign_with_default)]
 mod tests {
@@ -335,17 +347,5 @@ mod tests {
         .is_err());
         assert!(Curve::Exponential { cut: Ray::ZERO }.validate().is_err());
         assert!(Curve::Exponential { cut: Ray::ONE }.validate().is_ok());
-    }
-}
-
-impl From<Curve> for PreparedCurve {
-    fn from(curve: Curve) -> Self {
-        PreparedCurve::new(curve)
-    }
-}
-
-impl From<PreparedCurve> for Curve {
-    fn from(prepared: PreparedCurve) -> Self {
-        prepared.curve
     }
 }

@@ -248,13 +248,11 @@ impl Engine {
     /// by id need no map); `None` (counted) when the pool is full.
     fn claim_slot(&mut self) -> Option<(usize, u64)> {
         let len = self.pool.len() as u64;
-        let mut id = self.next_liquidation_id;
-        for _ in 0..len {
+        for id in (self.next_liquidation_id..).take(len as usize) {
             if self.pool[(id % len) as usize].is_none() {
                 self.next_liquidation_id = id + 1;
                 return Some(((id % len) as usize, id));
             }
-            id += 1;
         }
         self.metrics.pool_full += 1;
         None

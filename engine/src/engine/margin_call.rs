@@ -105,7 +105,9 @@ impl Engine {
         let Some(cfg) = self.config.margin_call else { return };
         let realised = self.vols[instrument].sigma_over(cfg.horizon_ns as u64);
         let implied = self.implied_sigma(instrument, &cfg);
-        let on_implied = implied.is_some_and(|i| !(i <= realised));
+        // Implied vol above realised, or not comparable (NaN): the implied figure is used (and then
+        // refused below if it is not a positive finite number).
+        let on_implied = implied.is_some_and(|i| !matches!(i.partial_cmp(&realised), Some(std::cmp::Ordering::Less | std::cmp::Ordering::Equal)));
         let sigma = if on_implied { implied.unwrap_or(realised) } else { realised };
         if !(sigma.is_finite() && sigma > 0.0) || mark <= 0 {
             return;

@@ -307,7 +307,7 @@ fn implied_vol(args: ImpliedVolArgs) -> anyhow::Result<()> {
         }
         let series = String::from_utf8_lossy(t.instrument);
         let Some(vol) = atm.update(&series, t.name.expiry_ms, t.name.strike, t.underlying_price, t.mark_iv, now) else { return Ok(()) };
-        let due = last.map_or(true, |(at, v)| v != vol && offset_ms >= at + args.every_ms);
+        let due = last.is_none_or(|(at, v)| v != vol && offset_ms >= at + args.every_ms);
         if due {
             push_implied_vol_row(&mut csv, offset_ms as i64, &args.instrument, vol);
             last = Some((offset_ms, vol));

@@ -143,7 +143,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let markets: Vec<Market> = drops.iter().map(|&d| Market::Crash(d)).chain(incidents.iter().map(|&k| Market::Incident(k))).collect();
     let funds: Vec<i128> = if args.funds.is_empty() { vec![0] } else { args.funds.iter().map(|f| parse_quote(f)).collect::<anyhow::Result<_>>()? };
-    anyhow::ensure!(!(args.inverse && !incidents.is_empty()), "--inverse: the incidents are linear books; run them without --inverse");
+    anyhow::ensure!(!args.inverse || incidents.is_empty(), "--inverse: the incidents are linear books; run them without --inverse");
     let defaults: &[&str] = if args.inverse { &["naive", "partial", "adaptive"] } else { &["naive", "adaptive", "dydx-v4", "binance-usdm", "maker-clip"] };
     let policies: Vec<String> = if args.policies.is_empty() { defaults.iter().map(|s| s.to_string()).collect() } else { args.policies.clone() };
     // Resolve every policy now: a bad name fails before any work, naming the argument.
