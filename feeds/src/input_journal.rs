@@ -13,6 +13,10 @@
 //! CRC. A short or CRC-bad record at the very end of the last segment (the
 //! record a crash interrupted) is a *torn tail*: reported, and removable with
 //! [`truncate_torn`]. Any other damage is an error naming segment and offset.
+//!
+//! A writer opened with [`JournalWriter::open_mapped`] reserves each segment whole and copies
+//! records into a shared mapping of it; the last segment of a crashed writer then ends in
+//! zeros, which the scan reports apart ([`ScanReport::unused`]) and recovery cuts the same way.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -20,6 +24,7 @@ use std::path::{Path, PathBuf};
 
 use bytemuck::{Pod, Zeroable};
 
+use crate::input_journal_mapped::{MappedSegment, MAX_MAPPED_SEGMENT_BYTES};
 use crate::wire::Event;
 
 /// First bytes of a segment.
@@ -146,6 +151,10 @@ pub struct ScanReport {
     pub last_segment: u64,
     /// The torn tail, if the last segment ends in one.
     pub torn: Option<TornTail>,
+    /// Zeros after the last record of the last segment: a segment written through a mapping
+    /// ([`JournalWriter::open_mapped`]) that a crash left open. Not damage; cut it like a torn
+    /// tail ([`truncate_torn`]) before a writer starts the next segment.
+    pub unused: Option<TornTail>,
 }
 
 /// Reads every segment in `dir` in order, calling `f` with each good record's
@@ -215,6 +224,11 @@ pub fn scan_from(dir: &Path, from: u64, mut f: impl FnMut(u64, &Event)) -> Resul
                 }
             };
             if let Some(why) = problem {
+                if last && rest.iter().all(|&b| b == 0) {
+                    // A mapped segment a crash left open: space reserved, never written.
+                    report.unused = Some(TornTail { segment: path.clone(), offset: offset as u64, bytes: rest.len() as u64, why: "reserved space never written (zeros)".into() });
+                    break;
+                }
                 // Torn only if nothing but this record (or zeroes) follows, in the last segment.
                 let tail_is_junk = rest.len() <= RECORD_LEN || rest[RECORD_LEN..].iter().all(|&b| b == 0);
                 if last && tail_is_junk {
@@ -265,7 +279,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 /// Appends records to segments; [`JournalWriter::sync`] makes them durable.
 pub struct JournalWriter {
     dir: PathBuf,
-    file: File,
+    file: SegmentFile,
     segment: u64,
     segment_bytes: u64,
     limit: u64,
@@ -275,18 +289,39 @@ pub struct JournalWriter {
     fail_after: Option<u64>,
 }
 
+/// How the open segment takes its records.
+enum SegmentFile {
+    /// `write(2)` of what is buffered.
+    Appended(File),
+    /// Copied into a shared mapping of the file (see [`crate::input_journal_mapped`]).
+    Mapped(MappedSegment),
+}
+
 impl JournalWriter {
     /// Starts segment `last_segment + 1` in `dir` (created if needed) whose first
     /// record will be `next_sequence`; segments roll at `segment_limit` bytes.
+    /// Records reach the file by `write(2)`.
     pub fn open(dir: &Path, last_segment: u64, next_sequence: u64, segment_limit: u64) -> io::Result<Self> {
+        Self::start(dir, last_segment, next_sequence, segment_limit.max((HEADER_LEN + RECORD_LEN) as u64), false)
+    }
+
+    /// [`Self::open`], but each segment is reserved whole (at most
+    /// [`MAX_MAPPED_SEGMENT_BYTES`], which then is the limit) and mapped: an append that is
+    /// flushed is a copy into the page cache, no system call. A segment a crash left open ends
+    /// in zeros, which [`scan`] reports as [`ScanReport::unused`].
+    pub fn open_mapped(dir: &Path, last_segment: u64, next_sequence: u64, segment_limit: u64) -> io::Result<Self> {
+        Self::start(dir, last_segment, next_sequence, segment_limit.clamp((HEADER_LEN + RECORD_LEN) as u64, MAX_MAPPED_SEGMENT_BYTES), true)
+    }
+
+    fn start(dir: &Path, last_segment: u64, next_sequence: u64, limit: u64, mapped: bool) -> io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let (file, segment) = Self::create_segment(dir, last_segment + 1, next_sequence)?;
+        let file = Self::create_segment(dir, last_segment + 1, next_sequence, mapped.then_some(limit))?;
         Ok(JournalWriter {
             dir: dir.to_path_buf(),
             file,
-            segment,
+            segment: last_segment + 1,
             segment_bytes: HEADER_LEN as u64,
-            limit: segment_limit.max((HEADER_LEN + RECORD_LEN) as u64),
+            limit,
             buffer: Vec::with_capacity(1 << 16),
             next_sequence,
             written: 0,
@@ -299,14 +334,21 @@ impl JournalWriter {
         self.fail_after = records;
     }
 
-    fn create_segment(dir: &Path, n: u64, first_sequence: u64) -> io::Result<(File, u64)> {
+    /// Creates segment `n` with its header; `mapped`: reserved to that many bytes and mapped.
+    fn create_segment(dir: &Path, n: u64, first_sequence: u64, mapped: Option<u64>) -> io::Result<SegmentFile> {
         let path = segment_path(dir, n);
-        let mut file = OpenOptions::new().write(true).create_new(true).open(&path)?;
+        let mut file = OpenOptions::new().read(true).write(true).create_new(true).open(&path)?;
         let header = SegmentHeader { magic: MAGIC, version: VERSION, record_len: RECORD_LEN as u32, first_sequence, reserved: 0 };
         file.write_all(bytemuck::bytes_of(&header))?;
-        file.sync_all()?;
+        let segment = match mapped {
+            Some(capacity) => SegmentFile::Mapped(MappedSegment::new(file, HEADER_LEN, capacity)?),
+            None => {
+                file.sync_all()?;
+                SegmentFile::Appended(file)
+            }
+        };
         sync_dir(dir)?;
-        Ok((file, n))
+        Ok(segment)
     }
 
     /// The sequence the next appended record must carry.
@@ -342,7 +384,10 @@ impl JournalWriter {
                 return Err(io::Error::new(io::ErrorKind::StorageFull, format!("injected write failure after {limit} records (GAVEL_JOURNAL_FAIL_AFTER test hook)")));
             }
         }
-        self.file.write_all(&self.buffer)?;
+        match &mut self.file {
+            SegmentFile::Appended(file) => file.write_all(&self.buffer)?,
+            SegmentFile::Mapped(segment) => segment.append(&self.buffer)?,
+        }
         self.segment_bytes += self.buffer.len() as u64;
         self.written += records;
         self.buffer.clear();
@@ -351,10 +396,20 @@ impl JournalWriter {
 
     fn roll(&mut self) -> io::Result<()> {
         self.write_buffer()?;
-        self.file.sync_data()?;
-        let (file, n) = Self::create_segment(&self.dir, self.segment + 1, self.next_sequence)?;
-        self.file = file;
-        self.segment = n;
+        // The old segment is cut to its records and synced before the next one exists, so only
+        // the last segment can ever end in unused space.
+        let mapped = match &mut self.file {
+            SegmentFile::Appended(file) => {
+                file.sync_data()?;
+                false
+            }
+            SegmentFile::Mapped(segment) => {
+                segment.close()?;
+                true
+            }
+        };
+        self.file = Self::create_segment(&self.dir, self.segment + 1, self.next_sequence, mapped.then_some(self.limit))?;
+        self.segment += 1;
         self.segment_bytes = HEADER_LEN as u64;
         Ok(())
     }
@@ -370,8 +425,20 @@ impl JournalWriter {
     /// Returns the last durable sequence.
     pub fn sync(&mut self) -> io::Result<u64> {
         self.write_buffer()?;
-        self.file.sync_data()?;
+        match &self.file {
+            SegmentFile::Appended(file) => file.sync_data()?,
+            SegmentFile::Mapped(segment) => segment.sync()?,
+        }
         Ok(self.next_sequence - 1)
+    }
+
+    /// A mapped segment: faults in the pages the next appends will reach (call it when there
+    /// is nothing to write); the pages touched. Nothing for a segment written by `write(2)`.
+    pub fn prefault(&mut self) -> usize {
+        match &mut self.file {
+            SegmentFile::Appended(_) => 0,
+            SegmentFile::Mapped(segment) => segment.prefault(),
+        }
     }
 }
 

@@ -49,7 +49,10 @@ impl JournalTail {
             let offset = HEADER_LEN as u64 + (self.next - *first) * RECORD_LEN as u64;
             let want = (through - self.next + 1).min(BATCH as u64) as usize * RECORD_LEN;
             let got = read_full(file, &mut self.buf[..want], offset).map_err(|e| format!("{}: offset {offset}: {e}", path.display()))?;
-            let whole = got / RECORD_LEN;
+            // A record of zeros is the reserved, unwritten end of a mapped segment: the end of
+            // the bytes, as the end of the file is for an appended one.
+            let written = self.buf[..got - got % RECORD_LEN].chunks_exact(RECORD_LEN).position(|r| r.iter().all(|&b| b == 0));
+            let whole = written.unwrap_or(got / RECORD_LEN);
             for k in 0..whole {
                 let at = offset + (k * RECORD_LEN) as u64;
                 let r: JournalRecord = bytemuck::pod_read_unaligned(&self.buf[k * RECORD_LEN..(k + 1) * RECORD_LEN]);
@@ -63,10 +66,10 @@ impl JournalTail {
                 self.next += 1;
                 delivered += 1;
             }
-            if got < want {
+            if got < want || written.is_some() {
                 // The end of this segment's bytes: the next record is in a later segment, or not
                 // written yet.
-                if got % RECORD_LEN != 0 || !self.next_segment_exists()? {
+                if (written.is_none() && got % RECORD_LEN != 0) || !self.next_segment_exists()? {
                     break;
                 }
                 self.segment = None;
@@ -133,9 +136,16 @@ mod tests {
 
     #[test]
     fn follows_a_growing_journal_across_segments_from_any_start() {
-        let d = dir("grow");
-        // Segments of ~10 records.
-        let mut w = JournalWriter::open(&d, 0, 1, (HEADER_LEN + 10 * RECORD_LEN) as u64).unwrap();
+        for mapped in [false, true] {
+            follows_a_growing_journal(mapped);
+        }
+    }
+
+    fn follows_a_growing_journal(mapped: bool) {
+        let d = dir(if mapped { "grow-mapped" } else { "grow" });
+        // Segments of ~10 records; a mapped writer's last segment is longer than its records.
+        let open = if mapped { JournalWriter::open_mapped } else { JournalWriter::open };
+        let mut w = open(&d, 0, 1, (HEADER_LEN + 10 * RECORD_LEN) as u64).unwrap();
         let mut tail = JournalTail::after(&d, 0);
         let mut seen = Vec::new();
         assert_eq!(tail.read_through(5, |s, _| seen.push(s)).unwrap(), 0, "nothing written yet");

@@ -138,3 +138,114 @@ fn a_scan_from_a_sequence_reads_only_the_segments_from_the_one_holding_it() {
     assert!(scan_from(&dir, 1, |_, _| {}).unwrap_err().contains("CRC"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Writes records 1..=n with a writer from `open`, flushing every `every`; returns the writer.
+fn write_flushed(dir: &Path, open: fn(&Path, u64, u64, u64) -> io::Result<JournalWriter>, n: u64, every: u64, limit: u64) -> JournalWriter {
+    let mut w = open(dir, 0, 1, limit).unwrap();
+    for s in 1..=n {
+        w.append(s, &event(s)).unwrap();
+        if s % every == 0 {
+            assert_eq!(w.flush().unwrap(), s);
+        }
+    }
+    w
+}
+
+fn segment_bytes(dir: &Path) -> Vec<Vec<u8>> {
+    list_segments(dir).unwrap().into_iter().map(|(_, p)| std::fs::read(p).unwrap()).collect()
+}
+
+#[test]
+fn a_mapped_writer_leaves_the_same_segments_as_an_appending_one() {
+    let limit = (HEADER_LEN + 30 * RECORD_LEN) as u64;
+    let (plain, mapped) = (temp("same-plain"), temp("same-mapped"));
+    drop(write_flushed(&plain, JournalWriter::open, 100, 7, limit));
+    let w = write_flushed(&mapped, JournalWriter::open_mapped, 100, 7, limit);
+    // Open: the last segment is reserved whole, the closed ones are cut to their records.
+    let lens: Vec<u64> = list_segments(&mapped).unwrap().iter().map(|(_, p)| std::fs::metadata(p).unwrap().len()).collect();
+    assert_eq!(lens, [limit, limit, limit, limit], "30 records fill a segment exactly; the fourth is reserved");
+    let (r, got) = read_all(&mapped);
+    assert_eq!((r.records, r.last_sequence, r.torn.is_some()), (98, 98, false), "what was flushed (every 7th), nothing torn");
+    let unused = r.unused.expect("the open segment's reserved end");
+    assert_eq!((unused.offset, unused.bytes), ((HEADER_LEN + 8 * RECORD_LEN) as u64, limit - (HEADER_LEN + 8 * RECORD_LEN) as u64));
+    assert_eq!(got.last().unwrap().0, 98);
+    // Closed (the last two records were buffered, never flushed: a drop loses them as `write(2)` would).
+    drop(w);
+    let plain_segments = segment_bytes(&plain);
+    assert_eq!(plain_segments.len(), 4);
+    assert!(segment_bytes(&mapped) == plain_segments, "the segments differ");
+    let (r, _) = read_all(&mapped);
+    assert!(r.unused.is_none() && r.torn.is_none());
+    std::fs::remove_dir_all(&plain).unwrap();
+    std::fs::remove_dir_all(&mapped).unwrap();
+}
+
+#[test]
+fn a_crashed_mapped_writer_leaves_zeros_that_recovery_cuts_and_a_torn_record_stays_torn() {
+    let dir = temp("mapped-crash");
+    let limit = 1 << 20;
+    // A crash: the writer never runs its close (nor its drop).
+    std::mem::forget(write_flushed(&dir, JournalWriter::open_mapped, 20, 5, limit));
+    let seg = segment_path(&dir, 1);
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), limit);
+    let (r, got) = read_all(&dir);
+    assert_eq!((got.len(), r.torn.is_some()), (20, false));
+    let unused = r.unused.clone().expect("zeros after the last record");
+    assert_eq!(unused.offset, (HEADER_LEN + 20 * RECORD_LEN) as u64);
+    // Half a record written when the crash came: torn, not unused.
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let end = HEADER_LEN + 20 * RECORD_LEN;
+    bytes[end..end + 40].copy_from_slice(&bytemuck::bytes_of(&JournalRecord::new(21, &event(21)))[..40]);
+    std::fs::write(&seg, &bytes).unwrap();
+    let (r, _) = read_all(&dir);
+    assert!(r.unused.is_none() && r.torn.as_ref().is_some_and(|t| t.offset == end as u64 && t.why.contains("CRC")), "{r:?}");
+    // A stray byte far into the zeros is damage, not a tail: refused.
+    bytes[end..end + 40].fill(0);
+    bytes[end + 4_000] = 1;
+    std::fs::write(&seg, &bytes).unwrap();
+    assert!(scan(&dir, |_, _| {}).unwrap_err().contains("refusing to guess"));
+    // Zeros only again: cut, then a new writer goes on in the next segment.
+    bytes[end + 4_000] = 0;
+    std::fs::write(&seg, &bytes).unwrap();
+    truncate_torn(&read_all(&dir).0.unused.unwrap()).unwrap();
+    assert_eq!(std::fs::metadata(&seg).unwrap().len(), end as u64);
+    let mut w = JournalWriter::open_mapped(&dir, 1, 21, limit).unwrap();
+    w.append(21, &event(21)).unwrap();
+    w.flush().unwrap();
+    drop(w);
+    let (r, got) = read_all(&dir);
+    assert_eq!((r.segments, r.last_sequence, got.len()), (2, 21, 21));
+    assert!(r.unused.is_none() && r.torn.is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_mapped_writer_faults_pages_ahead_once_and_keeps_its_limits() {
+    let dir = temp("mapped-ahead");
+    let mut w = JournalWriter::open_mapped(&dir, 0, 1, 1 << 20).unwrap();
+    assert_eq!(w.prefault(), 0, "the first pages were touched when the segment was made");
+    // 1,000 records (80,000 bytes) pass the first 64 KiB: the pages after them are new.
+    for s in 1..=1_000 {
+        w.append(s, &event(s)).unwrap();
+    }
+    w.flush().unwrap();
+    let pages = w.prefault();
+    let used = HEADER_LEN + 1_000 * RECORD_LEN;
+    assert_eq!(pages, (used + (64 << 10)).div_ceil(4096) - used / 4096, "from the last record's page to 64 KiB past it");
+    assert_eq!(w.prefault(), 0);
+    w.fail_after(Some(1_002));
+    w.append(1_001, &event(1_001)).unwrap();
+    w.append(1_002, &event(1_002)).unwrap();
+    assert_eq!(w.flush().unwrap(), 1_002);
+    w.append(1_003, &event(1_003)).unwrap();
+    assert_eq!(w.flush().unwrap_err().kind(), io::ErrorKind::StorageFull);
+    drop(w);
+    assert_eq!(read_all(&dir).0.last_sequence, 1_002);
+    // A limit past what a mapping reserves is clamped to it; the header must fit.
+    assert!(crate::input_journal_mapped::MappedSegment::new(tempfile_in(&dir), 32, 16).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn tempfile_in(dir: &Path) -> File {
+    OpenOptions::new().read(true).write(true).create(true).truncate(true).open(dir.join("scratch")).unwrap()
+}

@@ -12,6 +12,7 @@ pub mod data_dir;
 pub mod input_error;
 pub mod journal;
 pub mod input_journal;
+pub mod input_journal_mapped;
 pub mod input_journal_tail;
 pub mod net;
 pub mod rng;

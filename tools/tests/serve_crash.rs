@@ -161,6 +161,15 @@ fn kill_rounds(tag: &str, args: &[&str], kills: usize, seed: u64) {
             let _ = server.child.wait();
             stop.store(true, Ordering::Relaxed);
             let f = client.join().unwrap();
+            // `write` mode maps its segment reserved whole: a kill leaves zeros after the last
+            // record (or a torn record, if it came mid-copy); `fsync` mode appends exactly.
+            let crashed = recover_json(&dir, false);
+            let unused = crashed["unused_tail_bytes"].as_u64().unwrap();
+            if args.contains(&"write") {
+                assert!(unused > 0 || crashed["torn_tail"] == true, "round {round}: a killed write-mode journal ends in its reserved zeros: {crashed}");
+            } else {
+                assert_eq!(unused, 0, "round {round}: {crashed}");
+            }
             assert!(!f.acked.is_empty(), "round {round}: no order acknowledged after the restart ({f:?})");
             per_round.push((f.sent, f.acked.len()));
             acked.lock().unwrap().extend(f.acked);

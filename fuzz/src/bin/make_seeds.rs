@@ -58,4 +58,18 @@ fn main() {
     out.clear();
     engine.write_snapshot(&mut out).expect("snapshot");
     write(dir, "engine_snapshot", "busy", &out);
+    // Journal segments: five records; the same with a torn sixth; with a reserved zero tail.
+    use gavel_feeds::input_journal::{JournalRecord, SegmentHeader, MAGIC, RECORD_LEN, VERSION};
+    let header = SegmentHeader { magic: MAGIC, version: VERSION, record_len: RECORD_LEN as u32, first_sequence: 1, reserved: 0 };
+    let mut segment = bytemuck::bytes_of(&header).to_vec();
+    for s in 1..=5u64 {
+        let e = Event::new(EventKind::ClientOrder, Venue::Gavel, 0, ClientOrder { account: s, price: 1_000 + s as i64, qty: 1 }).with_times(s, 0, s as i64);
+        segment.extend_from_slice(bytemuck::bytes_of(&JournalRecord::new(s, &e)));
+    }
+    write(dir, "journal_segment", "five", &segment);
+    let mut torn = segment.clone();
+    torn.extend_from_slice(&segment[32..32 + RECORD_LEN / 2]);
+    write(dir, "journal_segment", "torn", &torn);
+    segment.resize(segment.len() + 4 * RECORD_LEN, 0);
+    write(dir, "journal_segment", "reserved", &segment);
 }

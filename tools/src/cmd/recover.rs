@@ -63,6 +63,7 @@ pub fn summary(engine: &Engine, replay: &Replay) -> serde_json::Value {
         "snapshot_sequence": replay.snapshot.as_ref().map(|s| s.0),
         "segments": replay.scan.segments,
         "torn_tail": replay.scan.torn.is_some(),
+        "unused_tail_bytes": replay.scan.unused.as_ref().map_or(0, |u| u.bytes),
         "ledger_imbalance": engine.ledger().check_conservation().to_string(),
         "replay_ms": replay.elapsed.as_secs_f64() * 1e3,
         "source": source,

@@ -6,8 +6,9 @@
 //!   `sync_records` records are pending or `sync_interval` has passed since the
 //!   first unsynced one.
 //! - `write` mode: the gateway thread pumps the journal itself in its poll loop
-//!   and `write(2)`s what the ring holds before releasing the outputs it makes
-//!   durable, so an acknowledgement waits for no writer thread to wake.
+//!   and copies what the ring holds into a mapped segment (no system call)
+//!   before releasing the outputs it makes durable, so an acknowledgement waits
+//!   for no writer thread to wake; idle rounds fault in the pages ahead.
 //!
 //! A write or sync error sets the gate's `failed` flag: the gateway refuses
 //! requests from then on and what was durable before stays so.
@@ -63,8 +64,8 @@ pub struct WriterReport {
 pub enum DurabilityMode {
     /// `fdatasync` (group commit): survives a crash of the process and of the host.
     Fsync,
-    /// `write(2)` into the page cache as soon as the ring is drained: survives a crash of
-    /// the process (kill -9), not of the host or its power.
+    /// In the page cache (copied into a mapped segment) as soon as the ring is drained:
+    /// survives a crash of the process (kill -9), not of the host or its power.
     Write,
 }
 
@@ -120,6 +121,10 @@ impl JournalPump {
             }
             self.pending += 1;
             self.first_pending.get_or_insert_with(Instant::now);
+        }
+        if got == 0 && self.report.error.is_none() {
+            // Nothing to write: fault in the mapped pages the next records will reach.
+            self.writer.prefault();
         }
         let due = self.pending > 0
             && match self.config.mode {

@@ -203,7 +203,13 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     std::fs::create_dir_all(&latency_dir)?;
     let engine_dump = engine_thread::DumpRequest { flag: &DUMP_ENGINE, dir: latency_dir.clone() };
     let journal_dir = recovery::journal_dir(&setup.data_dir);
-    let writer = gavel_feeds::input_journal::JournalWriter::open(&journal_dir, replay.scan.last_segment, last_sequence + 1, setup.durability.segment_bytes).map_err(|e| anyhow::anyhow!("{}: {e}", journal_dir.display()))?;
+    // `write` mode copies records into a mapped segment (no system call per commit); `fsync`
+    // mode `write(2)`s them before each `fdatasync`.
+    let open_writer = match setup.durability.mode {
+        durability::DurabilityMode::Write => gavel_feeds::input_journal::JournalWriter::open_mapped,
+        durability::DurabilityMode::Fsync => gavel_feeds::input_journal::JournalWriter::open,
+    };
+    let writer = open_writer(&journal_dir, replay.scan.last_segment, last_sequence + 1, setup.durability.segment_bytes).map_err(|e| anyhow::anyhow!("{}: {e}", journal_dir.display()))?;
     let journal_stop = Arc::new(AtomicBool::new(false));
     let pump = durability::JournalPump::new(writer, from_engine_journal, gate, setup.durability.clone(), journal_dir);
     // `write`: the gateway thread writes the journal itself before releasing outputs; `fsync`:
@@ -255,7 +261,7 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     let d = &setup.durability;
     let policy = match d.mode {
         durability::DurabilityMode::Fsync => format!("fsync every {} µs or {} records, whichever first (survives a host crash)", d.sync_interval.as_micros(), d.sync_records),
-        durability::DurabilityMode::Write => "written to the page cache before each release (survives kill -9, not a host crash)".to_string(),
+        durability::DurabilityMode::Write => "copied into a mapped segment (the page cache) before each release (survives kill -9, not a host crash)".to_string(),
     };
     println!("  journal: {}/journal/, next sequence {}; {policy}; outputs held until durable", setup.data_dir.display(), last_sequence + 1);
     if let Some(d) = setup.duration {
@@ -348,7 +354,7 @@ pub fn run(setup: ServeSetup) -> anyhow::Result<()> {
     println!("  gateway held at most {} engine outputs at once waiting for the journal", c.held_max);
     let op = match setup_mode {
         durability::DurabilityMode::Fsync => "write+fsync",
-        durability::DurabilityMode::Write => "write",
+        durability::DurabilityMode::Write => "copy into the mapping",
     };
     println!(
         "  journal: {} records in {} commits ({:.1} records each, {:.1} µs of {op} each), durable through sequence {}",

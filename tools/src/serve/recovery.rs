@@ -167,6 +167,10 @@ pub fn replay(engine: &mut Engine, data_dir: &Path, start: Start, repair: bool, 
             truncate_torn(t).map_err(|e| anyhow::anyhow!("{}: truncating the torn tail: {e}", t.segment.display()))?;
         }
     }
+    if let (Some(u), true) = (&scan.unused, repair) {
+        // Not damage: the reserved end of a mapped segment (`--durability write`) a crash left open.
+        truncate_torn(u).map_err(|e| anyhow::anyhow!("{}: cutting {} unused reserved bytes: {e}", u.segment.display(), u.bytes))?;
+    }
     if repair {
         super::snapshots::set_aside_after(data_dir, scan.last_sequence)?;
     }
