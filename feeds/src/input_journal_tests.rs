@@ -220,9 +220,9 @@ fn a_crashed_mapped_writer_leaves_zeros_that_recovery_cuts_and_a_torn_record_sta
 }
 
 #[test]
-fn a_mapped_writer_faults_pages_ahead_once_and_keeps_its_limits() {
+fn a_mapped_writer_faults_pages_ahead_hands_megabytes_to_the_disk_and_keeps_its_limits() {
     let dir = temp("mapped-ahead");
-    let mut w = JournalWriter::open_mapped(&dir, 0, 1, 1 << 20).unwrap();
+    let mut w = JournalWriter::open_mapped(&dir, 0, 1, 4 << 20).unwrap();
     assert_eq!(w.prefault(), 0, "the first pages were touched when the segment was made");
     // 1,000 records (80,000 bytes) pass the first 64 KiB: the pages after them are new.
     for s in 1..=1_000 {
@@ -233,14 +233,23 @@ fn a_mapped_writer_faults_pages_ahead_once_and_keeps_its_limits() {
     let used = HEADER_LEN + 1_000 * RECORD_LEN;
     assert_eq!(pages, (used + (64 << 10)).div_ceil(4096) - used / 4096, "from the last record's page to 64 KiB past it");
     assert_eq!(w.prefault(), 0);
-    w.fail_after(Some(1_002));
-    w.append(1_001, &event(1_001)).unwrap();
-    w.append(1_002, &event(1_002)).unwrap();
-    assert_eq!(w.flush().unwrap(), 1_002);
-    w.append(1_003, &event(1_003)).unwrap();
+    assert_eq!(w.start_writeback().unwrap(), 0, "less than a megabyte written");
+    // Past 1 MiB: the whole pages behind the last record go to the disk, once.
+    for s in 1_001..=15_000 {
+        w.append(s, &event(s)).unwrap();
+    }
+    w.flush().unwrap();
+    let handed = w.start_writeback().unwrap();
+    assert_eq!(handed, ((HEADER_LEN + 15_000 * RECORD_LEN) / 4096 * 4096) as u64);
+    assert_eq!(w.start_writeback().unwrap(), 0);
+    w.fail_after(Some(15_002));
+    w.append(15_001, &event(15_001)).unwrap();
+    w.append(15_002, &event(15_002)).unwrap();
+    assert_eq!(w.flush().unwrap(), 15_002);
+    w.append(15_003, &event(15_003)).unwrap();
     assert_eq!(w.flush().unwrap_err().kind(), io::ErrorKind::StorageFull);
     drop(w);
-    assert_eq!(read_all(&dir).0.last_sequence, 1_002);
+    assert_eq!(read_all(&dir).0.last_sequence, 15_002);
     // A limit past what a mapping reserves is clamped to it; the header must fit.
     assert!(crate::input_journal_mapped::MappedSegment::new(tempfile_in(&dir), 32, 16).is_err());
     std::fs::remove_dir_all(&dir).unwrap();
@@ -249,3 +258,4 @@ fn a_mapped_writer_faults_pages_ahead_once_and_keeps_its_limits() {
 fn tempfile_in(dir: &Path) -> File {
     OpenOptions::new().read(true).write(true).create(true).truncate(true).open(dir.join("scratch")).unwrap()
 }
+

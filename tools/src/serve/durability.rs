@@ -123,8 +123,12 @@ impl JournalPump {
             self.first_pending.get_or_insert_with(Instant::now);
         }
         if got == 0 && self.report.error.is_none() {
-            // Nothing to write: fault in the mapped pages the next records will reach.
+            // Nothing to write: fault in the mapped pages the next records will reach, and hand
+            // the finished megabytes to the disk so the sync at the segment's roll is short.
             self.writer.prefault();
+            if let Err(e) = self.writer.start_writeback() {
+                self.fail(e);
+            }
         }
         let due = self.pending > 0
             && match self.config.mode {
