@@ -257,6 +257,31 @@ fn a_torn_last_record_is_detected_warned_and_recovered() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+#[test]
+fn a_second_venue_on_the_same_data_dir_is_refused_and_the_first_keeps_trading() {
+    let _serial = serial();
+    let dir = temp_dir("locked");
+    let server = Server::start(&dir, &["--demo"]);
+    let keys = std::fs::read(dir.join("keys.toml")).unwrap();
+    let (ok, _, err) = gavel(&["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir", dir.to_str().unwrap(), "--duration", "5"]);
+    assert!(!ok, "a second venue on a held data dir must not start:\n{err}");
+    assert!(err.contains("in use by another gavel serve") && err.contains(&format!("pid {}", server.child.id())), "{err}");
+    assert_eq!(std::fs::read(dir.join("keys.toml")).unwrap(), keys, "the refused venue wrote no keys");
+    // The first one still acknowledges orders, and stops cleanly.
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = flow(&server, 1, 1, Duration::from_micros(500), stop.clone());
+    std::thread::sleep(Duration::from_millis(400));
+    stop.store(true, Ordering::Relaxed);
+    assert!(!client.join().unwrap().acked.is_empty());
+    let (status, out) = server.terminate(Duration::from_secs(20));
+    assert!(status.success(), "{out}");
+    // Once it has stopped, the data dir is free again.
+    let again = Server::start(&dir, &["--demo"]);
+    let (status, out) = again.terminate(Duration::from_secs(20));
+    assert!(status.success() && out.contains("gavel serve: recovered"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The snapshot files of a data dir, newest first.
 fn snapshot_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir.join("snapshots")).map(|d| d.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "gsnap")).collect()).unwrap_or_default();

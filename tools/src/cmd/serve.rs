@@ -151,8 +151,21 @@ fn relative(base: &Path, p: &Path) -> PathBuf {
 /// Runs `gavel serve`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let listen = args.listen.unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| unreachable!("valid address")));
-    let setup = if args.demo { demo_setup(&args, listen)? } else { config_setup(&args)? };
+    // One venue per data dir: the demo writes its keys there, so it locks before it builds; a
+    // config venue's setup only reads the data dir, and locks once it knows which one it is.
+    let (setup, _lock) = if args.demo {
+        let lock = serve::data_dir_lock::DataDirLock::acquire(&demo_data_dir(&args))?;
+        (demo_setup(&args, listen)?, lock)
+    } else {
+        let setup = config_setup(&args)?;
+        let lock = serve::data_dir_lock::DataDirLock::acquire(&setup.data_dir)?;
+        (setup, lock)
+    };
     serve::run(setup)
+}
+
+fn demo_data_dir(args: &Args) -> PathBuf {
+    args.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
 }
 
 fn durability(source: &str, args: &Args, file: &Durability) -> anyhow::Result<DurabilityConfig> {
@@ -208,7 +221,7 @@ pub fn config_engine(config: PathBuf, policy: Option<String>) -> anyhow::Result<
 }
 
 fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+    let data_dir = demo_data_dir(args);
     std::fs::create_dir_all(&data_dir)?;
     let policy_name = args.policy.clone().unwrap_or_else(|| "auction".to_string());
     let policy = crate::policy_file::resolve_policy(&policy_name)?;

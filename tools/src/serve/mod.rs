@@ -12,6 +12,7 @@
 //! or written to the page cache with `--durability write`), and a restart
 //! replays the journal before serving ([`recovery`], docs/RELIABILITY.md).
 
+pub mod data_dir_lock;
 pub mod demo;
 pub mod durability;
 pub mod engine_thread;
