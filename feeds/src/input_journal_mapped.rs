@@ -66,16 +66,6 @@ impl MappedSegment {
         Ok(segment)
     }
 
-    /// Bytes the mapping holds (the segment's limit).
-    pub fn capacity(&self) -> usize {
-        self.map.as_ref().map_or(0, |m| m.len())
-    }
-
-    /// Bytes in use.
-    pub fn used(&self) -> usize {
-        self.used
-    }
-
     /// Appends `bytes` after the last record; an error if they do not fit.
     pub fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
         let end = self.used + bytes.len();
