@@ -85,6 +85,15 @@ fn flow(server: &Server, key: u64, first_id: u64, gap: Duration, stop: Arc<Atomi
     })
 }
 
+/// Sends orders on key `key` for `millis` ms (ids from 1), then stops; what was sent and acknowledged.
+fn flow_for(server: &Server, key: u64, millis: u64) -> Flow {
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = flow(server, key, 1, Duration::from_micros(500), stop.clone());
+    std::thread::sleep(Duration::from_millis(millis));
+    stop.store(true, Ordering::Relaxed);
+    client.join().unwrap()
+}
+
 fn gavel(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gavel")).args(args).output().expect("gavel runs");
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -218,11 +227,7 @@ fn a_torn_last_record_is_detected_warned_and_recovered() {
     let _serial = serial();
     let dir = temp_dir("torn");
     let server = Server::start(&dir, &["--demo"]);
-    let stop = Arc::new(AtomicBool::new(false));
-    let client = flow(&server, 1, 1, Duration::from_micros(500), stop.clone());
-    std::thread::sleep(Duration::from_millis(700));
-    stop.store(true, Ordering::Relaxed);
-    let f = client.join().unwrap();
+    let f = flow_for(&server, 1, 700);
     let (status, out) = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "{out}");
     let before = recover_json(&dir, false);
@@ -268,11 +273,7 @@ fn a_second_venue_on_the_same_data_dir_is_refused_and_the_first_keeps_trading() 
     assert!(err.contains("in use by another gavel serve") && err.contains(&format!("pid {}", server.child.id())), "{err}");
     assert_eq!(std::fs::read(dir.join("keys.toml")).unwrap(), keys, "the refused venue wrote no keys");
     // The first one still acknowledges orders, and stops cleanly.
-    let stop = Arc::new(AtomicBool::new(false));
-    let client = flow(&server, 1, 1, Duration::from_micros(500), stop.clone());
-    std::thread::sleep(Duration::from_millis(400));
-    stop.store(true, Ordering::Relaxed);
-    assert!(!client.join().unwrap().acked.is_empty());
+    assert!(!flow_for(&server, 1, 400).acked.is_empty());
     let (status, out) = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "{out}");
     // Once it has stopped, the data dir is free again.
@@ -300,11 +301,7 @@ fn a_damaged_snapshot_falls_back_to_the_one_before() {
     let _serial = serial();
     let dir = temp_dir("badsnap");
     let server = Server::start(&dir, &["--demo", "--snapshot-interval-ms", "200"]);
-    let stop = Arc::new(AtomicBool::new(false));
-    let client = flow(&server, 1, 1, Duration::from_micros(500), stop.clone());
-    std::thread::sleep(Duration::from_millis(1200));
-    stop.store(true, Ordering::Relaxed);
-    assert!(!client.join().unwrap().acked.is_empty());
+    assert!(!flow_for(&server, 1, 1200).acked.is_empty());
     let (status, out) = server.terminate(Duration::from_secs(20));
     assert!(status.success(), "{out}");
     assert!(out.contains("equal to the live engine's"), "the snapshot engine follows the live one:\n{out}");

@@ -177,11 +177,17 @@ fn durability(source: &str, args: &Args, file: &Durability) -> anyhow::Result<Du
     };
     let mode_text = args.durability.clone().or(file.mode.clone()).unwrap_or_else(|| "fsync".into());
     let mode = serve::durability::DurabilityMode::parse(&mode_text).ok_or_else(|| anyhow::anyhow!("{source}: field `durability.mode` (--durability): {mode_text:?} is not fsync or write"))?;
+    let segment_bytes = check("segment_bytes", file.segment_bytes, 4096, 1 << 40, d.segment_bytes)?;
+    let mapped_max = gavel_feeds::input_journal_mapped::MAX_MAPPED_SEGMENT_BYTES;
+    anyhow::ensure!(
+        mode != serve::durability::DurabilityMode::Write || segment_bytes <= mapped_max,
+        "{source}: field `durability.segment_bytes`: {segment_bytes} is more than the {mapped_max} bytes a `write`-mode segment reserves"
+    );
     Ok(DurabilityConfig {
         mode,
         sync_interval: Duration::from_micros(check("sync_interval_us", args.sync_interval_us.or(file.sync_interval_us), 1, 1_000_000, d.sync_interval.as_micros() as u64)?),
         sync_records: check("sync_records", args.sync_records.or(file.sync_records), 1, 1_000_000, d.sync_records)?,
-        segment_bytes: check("segment_bytes", file.segment_bytes, 4096, 1 << 40, d.segment_bytes)?,
+        segment_bytes,
         fail_after: serve::durability::fail_after_from_env()?,
     })
 }
@@ -221,8 +227,8 @@ pub fn config_engine(config: PathBuf, policy: Option<String>) -> anyhow::Result<
 }
 
 fn demo_setup(args: &Args, listen: SocketAddr) -> anyhow::Result<ServeSetup> {
+    // Created by the data dir's lock, taken before this.
     let data_dir = demo_data_dir(args);
-    std::fs::create_dir_all(&data_dir)?;
     let policy_name = args.policy.clone().unwrap_or_else(|| "auction".to_string());
     let policy = crate::policy_file::resolve_policy(&policy_name)?;
     let venue = demo::build(&data_dir, policy, 5_000)?;
@@ -440,5 +446,16 @@ mod tests {
             let err = snapshot_config("v.toml", &args(None), &file(ms, keep)).unwrap_err().to_string();
             assert!(err.contains("v.toml") && err.contains(field), "{err}");
         }
+    }
+
+    #[test]
+    fn a_write_mode_segment_is_at_most_what_a_mapping_reserves() {
+        let args = |mode: &str| Args { durability: Some(mode.into()), ..Args::for_config(PathBuf::from("v.toml"), None) };
+        let file = |bytes: u64| Durability { segment_bytes: Some(bytes), ..Durability::default() };
+        let max = gavel_feeds::input_journal_mapped::MAX_MAPPED_SEGMENT_BYTES;
+        assert_eq!(durability("v.toml", &args("write"), &file(max)).unwrap().segment_bytes, max);
+        let err = durability("v.toml", &args("write"), &file(max + 1)).unwrap_err().to_string();
+        assert!(err.contains("v.toml") && err.contains("durability.segment_bytes") && err.contains(&max.to_string()), "{err}");
+        assert_eq!(durability("v.toml", &args("fsync"), &file(max + 1)).unwrap().segment_bytes, max + 1, "fsync mode appends: no reservation");
     }
 }
